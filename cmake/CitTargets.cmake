@@ -1,0 +1,44 @@
+# Shared compile settings for every citwatch target.
+
+add_library(cit_options INTERFACE)
+add_library(cit::options ALIAS cit_options)
+target_compile_options(cit_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow)
+if(CIT_WERROR)
+  target_compile_options(cit_options INTERFACE -Werror)
+endif()
+if(CIT_SANITIZE)
+  target_compile_options(cit_options INTERFACE -fsanitize=${CIT_SANITIZE} -fno-omit-frame-pointer)
+  target_link_options(cit_options INTERFACE -fsanitize=${CIT_SANITIZE})
+endif()
+
+# cit_add_library(NAME ALIAS DIR [EXCLUDE file...])
+# Builds every .cc below DIR (except main.cc and the excluded files) into one static library.
+# Sources are globbed so that each component's files can be added without editing this list.
+function(cit_add_library name alias dir)
+  cmake_parse_arguments(ARG "" "" "EXCLUDE;LINK" ${ARGN})
+  file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${dir}/*.cc)
+  list(FILTER srcs EXCLUDE REGEX "/main\\.cc$")
+  foreach(ex IN LISTS ARG_EXCLUDE)
+    list(FILTER srcs EXCLUDE REGEX "${ex}")
+  endforeach()
+  if(srcs)
+    add_library(${name} STATIC ${srcs})
+    target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${name} PUBLIC ${ARG_LINK} PRIVATE cit::options)
+  else()
+    # Component not written yet: an interface target keeps dependants linking.
+    add_library(${name} INTERFACE)
+    target_include_directories(${name} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${name} INTERFACE ${ARG_LINK})
+  endif()
+  add_library(${alias} ALIAS ${name})
+endfunction()
+
+# cit_add_executable(NAME DIR LIB): the thin main.cc in DIR, linked to LIB, if main.cc exists.
+function(cit_add_executable name dir lib)
+  if(EXISTS ${dir}/main.cc)
+    add_executable(${name} ${dir}/main.cc)
+    target_link_libraries(${name} PRIVATE ${lib} cit::options)
+    install(TARGETS ${name} RUNTIME DESTINATION bin)
+  endif()
+endfunction()

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package citwatch needs to build, test, benchmark and run its demo.
+# Idempotent: apt-get skips what is already installed. Run as root (CI and dev machines are root).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git ca-certificates clang-format
+  # RPC and serialisation
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  # geometry and projection
+  libproj-dev proj-data libboost-dev libboost-system-dev
+  # GPS: libgps for the agent, gpsd + gpsfake (gpsd-clients, python3-gps) for tests and the demo
+  libgps-dev gpsd gpsd-clients python3-gps
+  # storage, crypto
+  libsqlite3-dev sqlite3 libssl-dev openssl
+  # config, logging, CLI, JSON
+  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev googletest libbenchmark-dev libgeos-dev libxml2-utils
+  # process tools used by integration tests
+  procps psmisc iproute2
+)
+
+need_install=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    need_install+=("$p")
+  fi
+done
+
+if ((${#need_install[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: must run as root to install: ${need_install[*]}" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${#need_install[@]} packages: ${need_install[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need_install[@]}"
+# gpsd's package enables a system socket; tests start their own gpsd on a free port.
+systemctl disable --now gpsd.socket gpsd.service >/dev/null 2>&1 || true
+echo "install-deps: done"

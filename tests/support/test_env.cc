@@ -1,0 +1,139 @@
+#include "tests/support/test_env.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace cit::test {
+namespace {
+
+std::filesystem::path EnvPath(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return std::filesystem::path(value != nullptr ? value : fallback);
+}
+
+}  // namespace
+
+std::filesystem::path SharedData(const std::string& relative) {
+  return EnvPath("CIT_SHARED_DATA", "../shared/data") / relative;
+}
+
+std::filesystem::path BuiltProgram(const std::string& name) {
+  return EnvPath("CIT_BINARY_DIR", ".") / name;
+}
+
+std::filesystem::path SourcePath(const std::string& relative) {
+  return EnvPath("CIT_SOURCE_DIR", ".") / relative;
+}
+
+int FreeTcpPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    throw std::runtime_error("bind() failed");
+  }
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return ready();
+}
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "citwatch-test-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Process::Process(std::vector<std::string> argv, const std::filesystem::path& log_file,
+                 const std::vector<std::string>& extra_env) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::setpgid(0, 0);
+    if (!log_file.empty()) {
+      int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, STDOUT_FILENO);
+        ::dup2(fd, STDERR_FILENO);
+        ::close(fd);
+      }
+    }
+    for (const auto& kv : extra_env) ::putenv(const_cast<char*>(kv.c_str()));
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::setpgid(pid_, pid_);
+}
+
+Process::~Process() { Kill(); }
+
+bool Process::Running() {
+  if (reaped_) return false;
+  pid_t r = ::waitpid(pid_, &status_, WNOHANG);
+  if (r == pid_) {
+    reaped_ = true;
+    ::kill(-pid_, SIGKILL);  // leftover children of the group (gpsfake's gpsd)
+    return false;
+  }
+  return true;
+}
+
+void Process::Signal(int sig) {
+  if (!reaped_) ::kill(-pid_, sig);
+}
+
+int Process::Kill() {
+  if (pid_ <= 0) return -1;
+  ::kill(-pid_, SIGKILL);
+  if (reaped_) return -1;
+  ::waitpid(pid_, &status_, 0);
+  reaped_ = true;
+  return status_;
+}
+
+int Process::WaitExit(std::chrono::milliseconds timeout) {
+  if (!WaitFor([this] { return !Running(); }, timeout)) return -1;
+  if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+  return -1;
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace cit::test

@@ -1,0 +1,79 @@
+#include "dispatch-server/store/record_hash.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <openssl/evp.h>
+
+#include <memory>
+
+namespace cit::dispatch {
+namespace {
+
+void PutU32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+void PutU64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+}  // namespace
+
+std::string SerializeRecordBody(const cit::v1::Record& record) {
+  std::string body;
+  {
+    google::protobuf::io::StringOutputStream raw(&body);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    coded.SetSerializationDeterministic(true);
+    record.SerializeToCodedStream(&coded);
+  }
+  return body;
+}
+
+std::string CanonicalRecordBytes(std::string_view vehicle_id, uint64_t seq,
+                                 int64_t server_received_unix_ns, std::string_view body) {
+  static constexpr std::string_view kDomain = "citwatch.record.v1";
+  std::string out;
+  out.reserve(kDomain.size() + 4 + vehicle_id.size() + 8 + 8 + 4 + body.size());
+  out.append(kDomain);
+  PutU32(out, static_cast<uint32_t>(vehicle_id.size()));
+  out.append(vehicle_id);
+  PutU64(out, seq);
+  PutU64(out, static_cast<uint64_t>(server_received_unix_ns));
+  PutU32(out, static_cast<uint32_t>(body.size()));
+  out.append(body);
+  return out;
+}
+
+std::string ChainStep(std::string_view prev_hash, std::string_view canonical) {
+  // One context per thread, reused: EVP_MD_CTX_new per record would dominate small records.
+  struct CtxDeleter {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxDeleter> ctx(EVP_MD_CTX_new());
+  std::string out(kChainHashBytes, '\0');
+  unsigned int len = 0;
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), prev_hash.data(), prev_hash.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), canonical.data(), canonical.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len) != 1) {
+    // Only on allocation failure inside OpenSSL; an all-0xff hash never verifies.
+    return std::string(kChainHashBytes, '\xff');
+  }
+  return out;
+}
+
+std::string HexHash(std::string_view hash) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(hash.size() * 2);
+  for (unsigned char c : hash) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace cit::dispatch

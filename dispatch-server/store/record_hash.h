@@ -1,0 +1,44 @@
+// The per-vehicle hash chain of DESIGN §8: canonical bytes of a stored record and the chain step.
+// Shared by every Store backend and by `dispatchctl audit verify`, so that all of them compute
+// the same hashes.
+//
+//   std::string h = kChainGenesis;                        // h_0: 32 zero bytes
+//   for (const StoredRecord& r : records_in_chain_order) h = ChainStep(h, CanonicalBytes(r...));
+//
+// Canonical bytes of a record (all integers big-endian):
+//   "citwatch.record.v1" || u32 len(vehicle_id) || vehicle_id || u64 seq
+//   || i64 server_received_unix_ns || u32 len(body) || body
+// where body is the record's deterministic protobuf serialisation as stored (the store keeps the
+// exact bytes it hashed, so verification never depends on re-serialising).
+//
+// Thread contract: pure functions.
+#ifndef CIT_DISPATCH_STORE_RECORD_HASH_H_
+#define CIT_DISPATCH_STORE_RECORD_HASH_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cit/v1/telemetry.pb.h"
+
+namespace cit::dispatch {
+
+inline constexpr size_t kChainHashBytes = 32;
+// h_0.
+inline const std::string kChainGenesis(kChainHashBytes, '\0');
+
+// Deterministic serialisation of a record (the stored body).
+std::string SerializeRecordBody(const cit::v1::Record& record);
+
+std::string CanonicalRecordBytes(std::string_view vehicle_id, uint64_t seq,
+                                 int64_t server_received_unix_ns, std::string_view body);
+
+// SHA-256(prev || canonical).
+std::string ChainStep(std::string_view prev_hash, std::string_view canonical);
+
+// Lowercase hex, for logs and CLIs.
+std::string HexHash(std::string_view hash);
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_STORE_RECORD_HASH_H_

@@ -1,0 +1,498 @@
+#include "dispatch-server/store/sqlite_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "dispatch-server/common/str_cat.h"
+#include "dispatch-server/store/record_hash.h"
+
+namespace cit::dispatch {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+constexpr sqlite::Migration kRecordMigrations[] = {
+    {1, "records, rejects, seq gaps, vehicle watermark",
+     R"sql(
+CREATE TABLE records (
+  vehicle_id         TEXT    NOT NULL,
+  seq                INTEGER NOT NULL CHECK (seq > 0),
+  chain_index        INTEGER NOT NULL CHECK (chain_index > 0),
+  event_time_ns      INTEGER NOT NULL,
+  agent_time_ns      INTEGER,
+  agent_monotonic_ns INTEGER NOT NULL,
+  agent_boot         INTEGER NOT NULL,
+  server_time_ns     INTEGER NOT NULL,
+  kind               INTEGER NOT NULL,  -- Record.payload field number (10 = fix, 13 = panic, ...)
+  lat_deg            REAL,
+  lon_deg            REAL,
+  body               BLOB    NOT NULL,  -- deterministic protobuf serialisation, as hashed
+  hash               BLOB    NOT NULL,  -- h_n of the vehicle's chain
+  PRIMARY KEY (vehicle_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX records_by_chain ON records (vehicle_id, chain_index);
+CREATE INDEX records_by_event_time ON records (vehicle_id, event_time_ns);
+CREATE TRIGGER records_append_only_update BEFORE UPDATE ON records
+  BEGIN SELECT RAISE(ABORT, 'records are append-only'); END;
+CREATE TRIGGER records_append_only_delete BEFORE DELETE ON records
+  BEGIN SELECT RAISE(ABORT, 'records are append-only'); END;
+
+CREATE TABLE rejects (
+  id             INTEGER PRIMARY KEY,
+  vehicle_id     TEXT    NOT NULL,
+  seq            INTEGER NOT NULL,
+  reason         INTEGER NOT NULL,  -- cit.v1.RejectReason
+  detail         TEXT    NOT NULL,
+  raw            BLOB    NOT NULL,
+  server_time_ns INTEGER NOT NULL
+);
+CREATE INDEX rejects_by_vehicle_seq ON rejects (vehicle_id, seq);
+CREATE TRIGGER rejects_append_only_update BEFORE UPDATE ON rejects
+  BEGIN SELECT RAISE(ABORT, 'rejects are append-only'); END;
+CREATE TRIGGER rejects_append_only_delete BEFORE DELETE ON rejects
+  BEGIN SELECT RAISE(ABORT, 'rejects are append-only'); END;
+
+CREATE TABLE seq_gaps (
+  id             INTEGER PRIMARY KEY,
+  vehicle_id     TEXT    NOT NULL,
+  first_seq      INTEGER NOT NULL,
+  last_seq       INTEGER NOT NULL,
+  server_time_ns INTEGER NOT NULL
+);
+
+-- Derived per-vehicle state, written in the same transaction as the records it summarises.
+CREATE TABLE vehicle_seq (
+  vehicle_id     TEXT    PRIMARY KEY,
+  contiguous_seq INTEGER NOT NULL,
+  chain_index    INTEGER NOT NULL,
+  head_hash      BLOB    NOT NULL
+) WITHOUT ROWID;
+)sql"},
+};
+
+int64_t ToUnixNs(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+Clock::time_point FromUnixNs(int64_t ns) {
+  return Clock::time_point(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+int64_t TimestampNs(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() * 1'000'000'000 + ts.nanos();
+}
+
+constexpr std::string_view kRecordColumns =
+    "vehicle_id, seq, chain_index, server_time_ns, body, hash, event_time_ns";
+
+absl::StatusOr<StoredRecord> ReadRow(const sqlite::Statement& q) {
+  StoredRecord r;
+  r.vehicle_id = q.ColumnText(0);
+  r.chain_index = static_cast<uint64_t>(q.ColumnInt64(2));
+  r.server_received_time = FromUnixNs(q.ColumnInt64(3));
+  std::string body = q.ColumnBlob(4);
+  if (!r.record.ParseFromString(body)) {
+    return absl::DataLossError(
+        Cat("stored body of ", r.vehicle_id, " seq ", q.ColumnInt64(1), " does not parse"));
+  }
+  r.hash = q.ColumnBlob(5);
+  return r;
+}
+
+}  // namespace
+
+struct SqliteStore::WriteStatements {
+  sqlite::Statement insert_record;
+  sqlite::Statement insert_reject;
+  sqlite::Statement insert_gap;
+  sqlite::Statement upsert_vehicle;
+};
+
+std::span<const sqlite::Migration> SqliteStore::Migrations() { return kRecordMigrations; }
+
+SqliteStore::SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Database> writer,
+                         std::unique_ptr<sqlite::Database> reader)
+    : path_(std::move(path)), writer_(std::move(writer)), reader_(std::move(reader)) {}
+
+SqliteStore::~SqliteStore() {
+  write_stmts_.reset();  // statements before their connection
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& path,
+                                                               const SqliteStoreOptions& options) {
+  sqlite::OpenOptions open;
+  open.durability = options.durability;
+  open.busy_timeout_ms = options.busy_timeout_ms;
+  absl::StatusOr<std::unique_ptr<sqlite::Database>> writer = sqlite::Database::Open(path, open);
+  if (!writer.ok()) return writer.status();
+  if (absl::Status s = sqlite::ApplyMigrations(**writer, "records", kRecordMigrations); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::unique_ptr<sqlite::Database>> reader = sqlite::Database::Open(path, open);
+  if (!reader.ok()) return reader.status();
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path, std::move(*writer), std::move(*reader)));
+
+  auto stmts = std::make_unique<WriteStatements>();
+  struct {
+    sqlite::Statement* target;
+    std::string_view sql;
+  } prepares[] = {
+      {&stmts->insert_record,
+       "INSERT INTO records (vehicle_id, seq, chain_index, event_time_ns, agent_time_ns, "
+       "agent_monotonic_ns, agent_boot, server_time_ns, kind, lat_deg, lon_deg, body, hash) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"},
+      {&stmts->insert_reject,
+       "INSERT INTO rejects (vehicle_id, seq, reason, detail, raw, server_time_ns) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&stmts->insert_gap,
+       "INSERT INTO seq_gaps (vehicle_id, first_seq, last_seq, server_time_ns) "
+       "VALUES (?1, ?2, ?3, ?4)"},
+      {&stmts->upsert_vehicle,
+       "INSERT INTO vehicle_seq (vehicle_id, contiguous_seq, chain_index, head_hash) "
+       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (vehicle_id) DO UPDATE SET "
+       "contiguous_seq = excluded.contiguous_seq, chain_index = excluded.chain_index, "
+       "head_hash = excluded.head_hash"},
+  };
+  for (auto& p : prepares) {
+    absl::StatusOr<sqlite::Statement> st = store->writer_->Prepare(p.sql);
+    if (!st.ok()) return st.status();
+    *p.target = std::move(*st);
+  }
+  store->write_stmts_ = std::move(stmts);
+  if (absl::Status s = store->Load(); !s.ok()) return s;
+  return store;
+}
+
+absl::Status SqliteStore::Load() {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  std::unordered_map<std::string, VehicleChain> chains;
+  {
+    absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+        "SELECT vehicle_id, contiguous_seq, chain_index, head_hash FROM vehicle_seq");
+    if (!q.ok()) return q.status();
+    while (true) {
+      absl::StatusOr<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      VehicleChain& c = chains[q->ColumnText(0)];
+      c.contiguous_seq = static_cast<uint64_t>(q->ColumnInt64(1));
+      c.chain_index = static_cast<uint64_t>(q->ColumnInt64(2));
+      c.head_hash = q->ColumnBlob(3);
+    }
+  }
+  // Seqs handled above each watermark: records and rejects that arrived ahead of older ones.
+  absl::StatusOr<sqlite::Statement> above = reader_->Prepare(
+      "SELECT r.seq FROM records r WHERE r.vehicle_id = ?1 AND r.seq > ?2 "
+      "UNION SELECT j.seq FROM rejects j WHERE j.vehicle_id = ?1 AND j.seq > ?2");
+  if (!above.ok()) return above.status();
+  for (auto& [vehicle, chain] : chains) {
+    above->Reset().Bind(1, vehicle).Bind(2, chain.contiguous_seq);
+    while (true) {
+      absl::StatusOr<bool> row = above->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      chain.handled_above.insert(static_cast<uint64_t>(above->ColumnInt64(0)));
+    }
+  }
+  std::lock_guard<std::mutex> state_lock(state_mu_);
+  chains_ = std::move(chains);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::Append(AppendBatch& batch) {
+  if (batch.empty()) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(write_mu_);
+  // Work on copies of the touched vehicles' state; publish them only after COMMIT succeeds.
+  std::unordered_map<std::string, VehicleChain> touched;
+  auto chain_of = [&](const std::string& vehicle) -> VehicleChain& {
+    auto it = touched.find(vehicle);
+    if (it != touched.end()) return it->second;
+    VehicleChain copy;
+    {
+      std::lock_guard<std::mutex> state_lock(state_mu_);
+      auto found = chains_.find(vehicle);
+      if (found != chains_.end()) copy = found->second;
+    }
+    if (copy.head_hash.empty()) copy.head_hash = kChainGenesis;
+    return touched.emplace(vehicle, std::move(copy)).first->second;
+  };
+  auto mark = [](VehicleChain& c, uint64_t seq) -> bool {
+    if (seq == 0) return true;
+    if (seq <= c.contiguous_seq || !c.handled_above.insert(seq).second) return false;
+    return true;
+  };
+
+  sqlite::Transaction tx(*writer_);
+  if (!tx.status().ok()) return tx.status();
+  WriteStatements& w = *write_stmts_;
+
+  for (CommittedRecord& rec : batch.records) {
+    VehicleChain& c = chain_of(rec.vehicle_id);
+    const uint64_t seq = rec.record.seq();
+    if (seq == 0 || !mark(c, seq)) {
+      return absl::AlreadyExistsError(
+          Cat("record ", rec.vehicle_id, " seq ", seq, " is already handled"));
+    }
+    const std::string body = SerializeRecordBody(rec.record);
+    const int64_t server_ns = ToUnixNs(rec.server_received_time);
+    const std::string hash =
+        ChainStep(c.head_hash, CanonicalRecordBytes(rec.vehicle_id, seq, server_ns, body));
+    const uint64_t chain_index = c.chain_index + 1;
+    std::optional<double> lat, lon;
+    if (rec.record.has_fix()) {
+      lat = rec.record.fix().lat_deg();
+      lon = rec.record.fix().lon_deg();
+    }
+    std::optional<int64_t> agent_ns;
+    if (rec.record.has_agent_time()) agent_ns = TimestampNs(rec.record.agent_time());
+    w.insert_record.Reset()
+        .Bind(1, rec.vehicle_id)
+        .Bind(2, seq)
+        .Bind(3, chain_index)
+        .Bind(4, TimestampNs(rec.record.event_time()))
+        .Bind(5, agent_ns)
+        .Bind(6, static_cast<int64_t>(rec.record.agent_monotonic_ns()))
+        .Bind(7, rec.record.agent_boot())
+        .Bind(8, server_ns)
+        .Bind(9, static_cast<int>(rec.record.payload_case()))
+        .Bind(10, lat)
+        .Bind(11, lon)
+        .Bind(12, sqlite::Blob(body))
+        .Bind(13, sqlite::Blob(hash));
+    if (absl::Status s = w.insert_record.Run(); !s.ok()) return s;
+    c.chain_index = chain_index;
+    c.head_hash = hash;
+    rec.chain_index = chain_index;
+  }
+  for (const RejectedRecord& rej : batch.rejects) {
+    VehicleChain& c = chain_of(rej.vehicle_id);
+    mark(c, rej.seq);  // a reject of an already-handled seq is logged, changes nothing
+    w.insert_reject.Reset()
+        .Bind(1, rej.vehicle_id)
+        .Bind(2, rej.seq)
+        .Bind(3, static_cast<int>(rej.reason))
+        .Bind(4, rej.detail)
+        .Bind(5, sqlite::Blob(rej.raw))
+        .Bind(6, ToUnixNs(rej.server_received_time));
+    if (absl::Status s = w.insert_reject.Run(); !s.ok()) return s;
+  }
+  for (const SeqGap& gap : batch.gaps) {
+    VehicleChain& c = chain_of(gap.vehicle_id);
+    if (gap.first_seq == 0 || gap.last_seq < gap.first_seq) {
+      return absl::InvalidArgumentError("seq gap must be a non-empty range above 0");
+    }
+    if (gap.first_seq <= c.contiguous_seq + 1)
+      c.contiguous_seq = std::max(c.contiguous_seq, gap.last_seq);
+    w.insert_gap.Reset()
+        .Bind(1, gap.vehicle_id)
+        .Bind(2, gap.first_seq)
+        .Bind(3, gap.last_seq)
+        .Bind(4, ToUnixNs(gap.server_time));
+    if (absl::Status s = w.insert_gap.Run(); !s.ok()) return s;
+  }
+  for (auto& [vehicle, c] : touched) {
+    auto it = c.handled_above.begin();
+    while (it != c.handled_above.end() && *it <= c.contiguous_seq + 1) {
+      c.contiguous_seq = std::max(c.contiguous_seq, *it);
+      it = c.handled_above.erase(it);
+    }
+    w.upsert_vehicle.Reset()
+        .Bind(1, vehicle)
+        .Bind(2, c.contiguous_seq)
+        .Bind(3, c.chain_index)
+        .Bind(4, sqlite::Blob(c.head_hash));
+    if (absl::Status s = w.upsert_vehicle.Run(); !s.ok()) return s;
+  }
+  if (absl::Status s = tx.Commit(); !s.ok()) return s;
+
+  std::lock_guard<std::mutex> state_lock(state_mu_);
+  for (auto& [vehicle, c] : touched) chains_[vehicle] = std::move(c);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SqliteStore::HighestContiguousSeq(std::string_view vehicle_id) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  auto it = chains_.find(std::string(vehicle_id));
+  return it == chains_.end() ? 0 : it->second.contiguous_seq;
+}
+
+absl::StatusOr<std::vector<VehicleSeqState>> SqliteStore::LoadVehicleStates() {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  std::vector<VehicleSeqState> out;
+  out.reserve(chains_.size());
+  for (const auto& [vehicle, c] : chains_) {
+    out.push_back({vehicle, c.contiguous_seq, {c.handled_above.begin(), c.handled_above.end()}});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.vehicle_id < b.vehicle_id; });
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadBySeq(std::string_view vehicle_id,
+                                                                 uint64_t first_seq,
+                                                                 uint64_t last_seq, size_t limit) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<sqlite::Statement> q =
+      reader_->Prepare(Cat("SELECT ", kRecordColumns,
+                           " FROM records WHERE vehicle_id = ?1 AND seq >= ?2 AND seq <= ?3 "
+                           "ORDER BY seq LIMIT ?4"));
+  if (!q.ok()) return q.status();
+  const int64_t max_i64 = std::numeric_limits<int64_t>::max();
+  q->Bind(1, vehicle_id)
+      .Bind(2, std::min<uint64_t>(first_seq, max_i64))
+      .Bind(3, std::min<uint64_t>(last_seq, max_i64))
+      .Bind(4, static_cast<int64_t>(std::min<uint64_t>(limit, max_i64)));
+  std::vector<StoredRecord> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    absl::StatusOr<StoredRecord> r = ReadRow(*q);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadByEventTime(std::string_view vehicle_id,
+                                                                       Clock::time_point from,
+                                                                       Clock::time_point to,
+                                                                       size_t limit) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<sqlite::Statement> q =
+      reader_->Prepare(Cat("SELECT ", kRecordColumns,
+                           " FROM records WHERE vehicle_id = ?1 AND event_time_ns >= ?2 AND "
+                           "event_time_ns < ?3 ORDER BY event_time_ns, seq LIMIT ?4"));
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id)
+      .Bind(2, ToUnixNs(from))
+      .Bind(3, ToUnixNs(to))
+      .Bind(4,
+            static_cast<int64_t>(std::min<uint64_t>(limit, std::numeric_limits<int64_t>::max())));
+  std::vector<StoredRecord> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    absl::StatusOr<StoredRecord> r = ReadRow(*q);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RejectedRecord>> SqliteStore::ReadRejects(std::string_view vehicle_id,
+                                                                     size_t limit) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+      "SELECT vehicle_id, seq, reason, detail, raw, server_time_ns FROM rejects "
+      "WHERE vehicle_id = ?1 ORDER BY id LIMIT ?2");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id)
+      .Bind(2,
+            static_cast<int64_t>(std::min<uint64_t>(limit, std::numeric_limits<int64_t>::max())));
+  std::vector<RejectedRecord> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    RejectedRecord r;
+    r.vehicle_id = q->ColumnText(0);
+    r.seq = static_cast<uint64_t>(q->ColumnInt64(1));
+    r.reason = static_cast<cit::v1::RejectReason>(q->ColumnInt64(2));
+    r.detail = q->ColumnText(3);
+    r.raw = q->ColumnBlob(4);
+    r.server_received_time = FromUnixNs(q->ColumnInt64(5));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<ChainVerification> SqliteStore::VerifyChain(std::string_view vehicle_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  // One read transaction: a consistent snapshot even while the ingest appends.
+  sqlite::Transaction snapshot(*reader_, sqlite::Transaction::Mode::kDeferred);
+  if (!snapshot.status().ok()) return snapshot.status();
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+      "SELECT seq, chain_index, server_time_ns, body, hash, event_time_ns FROM records "
+      "WHERE vehicle_id = ?1 ORDER BY chain_index");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id);
+  ChainVerification v;
+  std::string head = kChainGenesis;
+  uint64_t expected_index = 1;
+  auto fail = [&v](uint64_t seq, std::string detail) {
+    v.ok = false;
+    v.first_bad_seq = seq;
+    v.detail = std::move(detail);
+  };
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const uint64_t seq = static_cast<uint64_t>(q->ColumnInt64(0));
+    const uint64_t index = static_cast<uint64_t>(q->ColumnInt64(1));
+    const std::string body = q->ColumnBlob(3);
+    const std::string stored_hash = q->ColumnBlob(4);
+    if (index != expected_index) {
+      fail(seq, Cat("chain index ", index, " where ", expected_index,
+                    " was expected (a record is missing)"));
+      return v;
+    }
+    cit::v1::Record rec;
+    if (!rec.ParseFromString(body) || rec.seq() != seq ||
+        TimestampNs(rec.event_time()) != q->ColumnInt64(5)) {
+      fail(seq, "stored body does not match its columns");
+      return v;
+    }
+    head = ChainStep(head, CanonicalRecordBytes(vehicle_id, seq, q->ColumnInt64(2), body));
+    if (head != stored_hash) {
+      fail(seq, Cat("hash mismatch at chain index ", index));
+      return v;
+    }
+    ++v.records_checked;
+    ++expected_index;
+  }
+  absl::StatusOr<sqlite::Statement> h =
+      reader_->Prepare("SELECT chain_index, head_hash FROM vehicle_seq WHERE vehicle_id = ?1");
+  if (!h.ok()) return h.status();
+  h->Bind(1, vehicle_id);
+  absl::StatusOr<bool> row = h->Step();
+  if (!row.ok()) return row.status();
+  if (*row &&
+      (static_cast<uint64_t>(h->ColumnInt64(0)) != v.records_checked || h->ColumnBlob(1) != head)) {
+    v.ok = false;
+    v.detail = Cat("chain head records ", h->ColumnInt64(0), " records but ", v.records_checked,
+                   " verify (records removed from the end)");
+  }
+  return v;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::ListVehicles() {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+      "SELECT vehicle_id FROM vehicle_seq WHERE chain_index > 0 ORDER BY vehicle_id");
+  if (!q.ok()) return q.status();
+  std::vector<std::string> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(q->ColumnText(0));
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> SqliteStore::CountRecords(std::string_view vehicle_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<sqlite::Statement> q =
+      reader_->Prepare("SELECT COUNT(*) FROM records WHERE vehicle_id = ?1");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id);
+  absl::StatusOr<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  return *row ? static_cast<uint64_t>(q->ColumnInt64(0)) : 0;
+}
+
+}  // namespace cit::dispatch

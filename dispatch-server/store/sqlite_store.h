@@ -1,0 +1,91 @@
+// SQLite backend of Store (DESIGN §8): one database file in WAL mode, prepared statements, one
+// transaction per group commit, append-only records enforced by triggers.
+//
+//   absl::StatusOr<std::unique_ptr<SqliteStore>> store =
+//       SqliteStore::Open("/var/lib/citwatch/dispatch.db", {.durability =
+//       sqlite::Durability::kFull});
+//
+// Schema (component "records" in schema_migrations): records (PRIMARY KEY vehicle_id, seq;
+// UNIQUE vehicle_id, chain_index; index on vehicle_id, event_time_ns), rejects, seq_gaps and
+// vehicle_seq (per-vehicle watermark and chain head, derived state kept in the same transaction).
+// Other components may keep their own tables in the same file (sqlite_db.h).
+//
+// Thread contract: thread-safe. Appends are serialised on the write connection; reads use a
+// separate connection under their own lock, so they run beside a commit (WAL).
+#ifndef CIT_DISPATCH_STORE_SQLITE_STORE_H_
+#define CIT_DISPATCH_STORE_SQLITE_STORE_H_
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "dispatch-server/store/sqlite_db.h"
+#include "dispatch-server/store/store.h"
+
+namespace cit::dispatch {
+
+struct SqliteStoreOptions {
+  sqlite::Durability durability = sqlite::Durability::kFull;
+  int busy_timeout_ms = 5000;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating if needed) and migrates the database, and loads every vehicle's state.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& path,
+                                                           const SqliteStoreOptions& options = {});
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+  SqliteStore(SqliteStore&&) = delete;
+  SqliteStore& operator=(SqliteStore&&) = delete;
+
+  absl::Status Append(AppendBatch& batch) override;
+  absl::StatusOr<uint64_t> HighestContiguousSeq(std::string_view vehicle_id) override;
+  absl::StatusOr<std::vector<VehicleSeqState>> LoadVehicleStates() override;
+  absl::StatusOr<std::vector<StoredRecord>> ReadBySeq(std::string_view vehicle_id,
+                                                      uint64_t first_seq, uint64_t last_seq,
+                                                      size_t limit = SIZE_MAX) override;
+  absl::StatusOr<std::vector<StoredRecord>> ReadByEventTime(
+      std::string_view vehicle_id, std::chrono::system_clock::time_point from,
+      std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) override;
+  absl::StatusOr<std::vector<RejectedRecord>> ReadRejects(std::string_view vehicle_id,
+                                                          size_t limit = SIZE_MAX) override;
+  absl::StatusOr<ChainVerification> VerifyChain(std::string_view vehicle_id) override;
+  absl::StatusOr<std::vector<std::string>> ListVehicles() override;
+  absl::StatusOr<uint64_t> CountRecords(std::string_view vehicle_id) override;
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // The migrations of component "records" (exposed for tests and the PostgreSQL port).
+  static std::span<const sqlite::Migration> Migrations();
+
+ private:
+  struct VehicleChain {
+    uint64_t contiguous_seq = 0;
+    std::set<uint64_t> handled_above;  // handled seqs > contiguous_seq
+    uint64_t chain_index = 0;
+    std::string head_hash;
+  };
+  struct WriteStatements;
+
+  SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Database> writer,
+              std::unique_ptr<sqlite::Database> reader);
+  absl::Status Load();
+
+  const std::filesystem::path path_;
+  std::mutex write_mu_;  // serialises Append; guards writer_, write_stmts_
+  std::unique_ptr<sqlite::Database> writer_;
+  std::unique_ptr<WriteStatements> write_stmts_;
+  std::mutex read_mu_;  // guards reader_
+  std::unique_ptr<sqlite::Database> reader_;
+  mutable std::mutex state_mu_;  // guards chains_ (read by HighestContiguousSeq from any thread)
+  std::unordered_map<std::string, VehicleChain> chains_;
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_STORE_SQLITE_STORE_H_

@@ -1,0 +1,41 @@
+// Validation of a submitted RunPlan (DESIGN §5, §9 "input validation at the edge").
+//
+// Every problem is reported, one "field: problem" line each, in the INVALID_ARGUMENT message,
+// so a dispatcher fixes a plan in one round trip:
+//
+//   absl::Status s = ValidateRunPlan(plan);
+//   // INVALID_ARGUMENT: "stops[2].radius_m: must be > 0\nroute.points[7].lat_deg: ..."
+//
+// Route sources other than `points` (GeoJSON, GPX, encoded polyline) are parsed when the plan is
+// compiled (CompileRun); their parse errors are reported under the same "field: problem" form.
+//
+// Thread contract: pure functions.
+#ifndef CIT_DISPATCH_SERVER_PLANS_PLAN_VALIDATION_H_
+#define CIT_DISPATCH_SERVER_PLANS_PLAN_VALIDATION_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cit/v1/dispatch.pb.h"
+
+namespace cit::dispatch {
+
+// Size bounds (DESIGN §9: sizes bounded).
+inline constexpr size_t kMaxIdLength = 128;
+inline constexpr size_t kMaxRoutePoints = 100'000;
+inline constexpr size_t kMaxRouteSourceBytes = 8 << 20;
+inline constexpr size_t kMaxStops = 500;
+inline constexpr size_t kMaxPolygonPoints = 10'000;
+inline constexpr size_t kMaxCrew = 16;
+inline constexpr double kMaxHalfWidthM = 5'000;
+
+// All problems found, "field: problem" each; empty when the plan is valid.
+std::vector<std::string> PlanProblems(const cit::v1::RunPlan& plan);
+
+// OK, or INVALID_ARGUMENT with PlanProblems() joined by newlines.
+absl::Status ValidateRunPlan(const cit::v1::RunPlan& plan);
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_PLANS_PLAN_VALIDATION_H_

@@ -1,0 +1,112 @@
+#include "dispatch-server/alerts/alert_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+namespace cit::dispatch {
+namespace {
+
+AlertSignal Deviation(SysTime t, cit::v1::Severity sev = cit::v1::SEVERITY_HIGH) {
+  AlertSignal s;
+  s.kind = cit::v1::ALERT_KIND_ROUTE_DEVIATION;
+  s.severity = sev;
+  s.event_time = t;
+  s.details = "off route";
+  s.record_seq = 9;
+  return s;
+}
+
+class AlertManagerTest : public ::testing::Test {
+ protected:
+  FakeClock clock_{FromUnixSeconds(1'700'000'000)};
+  AlertManager alerts_{nullptr, &clock_};
+  AlertManager::Owner owner_{"truck-7", "run-1"};
+};
+
+TEST_F(AlertManagerTest, RepeatedConditionUpdatesOneAlert) {
+  auto a = alerts_.Raise(owner_, Deviation(clock_.Now()), 0);
+  ASSERT_TRUE(a.ok());
+  auto b = alerts_.Raise(owner_, Deviation(clock_.Now(), cit::v1::SEVERITY_CRITICAL), 0);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*a, *b);
+  ASSERT_TRUE(
+      alerts_
+          .Clear("truck-7", cit::v1::ALERT_KIND_ROUTE_DEVIATION, "", clock_.Now(), "back on route")
+          .ok());
+  auto c = alerts_.Raise(owner_, Deviation(clock_.Now()), 0);
+  EXPECT_EQ(*c, *a);
+  auto alert = alerts_.Get(*a);
+  ASSERT_TRUE(alert.ok());
+  EXPECT_EQ(alert->occurrences(), 2u);
+  EXPECT_EQ(alert->severity(), cit::v1::SEVERITY_CRITICAL);
+  EXPECT_FALSE(alert->has_condition_cleared_time());
+  EXPECT_EQ(alert->revision(), 4u);
+  EXPECT_EQ(alerts_.last_event_id(), 4u);
+  EXPECT_EQ(alerts_.OpenCount("truck-7"), 1u);
+}
+
+TEST_F(AlertManagerTest, LifecycleRecordsOperatorAndComment) {
+  const uint64_t id = *alerts_.Raise(owner_, Deviation(clock_.Now()), 0);
+  auto acked = alerts_.Acknowledge(id, "alice", "calling crew");
+  ASSERT_TRUE(acked.ok());
+  EXPECT_EQ(acked->state(), cit::v1::ALERT_STATE_ACKNOWLEDGED);
+  auto resolved = alerts_.Resolve(id, "bob", "detour for roadworks");
+  ASSERT_TRUE(resolved.ok());
+  ASSERT_EQ(resolved->actions_size(), 2);
+  EXPECT_EQ(resolved->actions(0).actor(), "alice");
+  EXPECT_EQ(resolved->actions(1).actor(), "bob");
+  EXPECT_EQ(resolved->actions(1).comment(), "detour for roadworks");
+  EXPECT_EQ(alerts_.Acknowledge(id, "alice", "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(alerts_.Resolve(99, "bob", "").status().code(), absl::StatusCode::kNotFound);
+  // After resolution the same condition opens a new alert.
+  const uint64_t again = *alerts_.Raise(owner_, Deviation(clock_.Now()), 0);
+  EXPECT_NE(again, id);
+}
+
+TEST_F(AlertManagerTest, DelayedAlertCarriesTheDelay) {
+  const uint64_t id =
+      *alerts_.Raise(owner_, Deviation(clock_.Now() - std::chrono::seconds(600)), 600);
+  auto alert = alerts_.Get(id);
+  EXPECT_TRUE(alert->delayed());
+  EXPECT_DOUBLE_EQ(alert->delay_s(), 600);
+}
+
+TEST_F(AlertManagerTest, ReadEventsResumesAfterCursorWithFilter) {
+  AlertManager::Owner other{"truck-8", ""};
+  alerts_.Raise(owner_, Deviation(clock_.Now()), 0).IgnoreError();  // event 1
+  alerts_.Raise(other, Deviation(clock_.Now()), 0).IgnoreError();   // event 2
+  AlertSignal low = Deviation(clock_.Now(), cit::v1::SEVERITY_LOW);
+  low.kind = cit::v1::ALERT_KIND_EARLY_ARRIVAL;
+  alerts_.Raise(owner_, low, 0).IgnoreError();  // event 3
+  AlertFilter filter;
+  filter.vehicle_ids = {"truck-7"};
+  filter.min_severity = cit::v1::SEVERITY_MEDIUM;
+  std::vector<cit::v1::AlertEvent> out;
+  auto cursor = alerts_.ReadEvents(0, filter, 10, &out);
+  ASSERT_TRUE(cursor.ok());
+  EXPECT_EQ(*cursor, 3u);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].event_id(), 1u);
+  out.clear();
+  EXPECT_EQ(*alerts_.ReadEvents(1, AlertFilter{}, 1, &out), 2u);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].alert().vehicle_id(), "truck-8");
+}
+
+TEST_F(AlertManagerTest, ListenersHearEveryChangeUntilRemoved) {
+  std::atomic<int> calls{0};
+  const int h = alerts_.AddListener([&] { ++calls; });
+  const uint64_t id = *alerts_.Raise(owner_, Deviation(clock_.Now()), 0);
+  alerts_.Acknowledge(id, "alice", "").IgnoreError();
+  alerts_.RemoveListener(h);
+  alerts_.Resolve(id, "alice", "").IgnoreError();
+  EXPECT_EQ(calls.load(), 2);
+  uint64_t as_of = 0;
+  EXPECT_TRUE(alerts_.OpenSnapshot(AlertFilter{}, &as_of).empty());
+  EXPECT_EQ(as_of, 3u);
+}
+
+}  // namespace
+}  // namespace cit::dispatch

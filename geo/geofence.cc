@@ -1,0 +1,240 @@
+#include "geo/geofence.h"
+
+#include <geodesic.h>
+
+#include <algorithm>
+#include <boost/geometry.hpp>
+#include <boost/geometry/index/rtree.hpp>
+#include <boost/iterator/function_output_iterator.hpp>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "geo/grid_projection.h"
+
+namespace cit::geo {
+namespace {
+
+namespace bg = boost::geometry;
+namespace bgi = boost::geometry::index;
+using Point = bg::model::point<double, 2, bg::cs::cartesian>;
+using Segment = bg::model::segment<Point>;
+using Polygon = bg::model::polygon<Point>;  // clockwise, closed
+using Entry = std::pair<Segment, std::uint32_t>;
+using RTree = bgi::rtree<Entry, bgi::rstar<16, 4>>;
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kWgs84A = 6378137.0;
+constexpr double kWgs84F = 1.0 / 298.257223563;
+// Beyond this the local-plane circle distance loses centimetres; use the geodesic.
+constexpr double kLocalPlaneLimitM = 10'000.0;
+// Projection grid margin around a polygon: containment answers "no" fast farther out anyway.
+constexpr double kPolygonGridMarginM = 5'000.0;
+
+const geod_geodesic& Wgs84() {
+  static const geod_geodesic g = [] {
+    geod_geodesic out;
+    geod_init(&out, kWgs84A, kWgs84F);
+    return out;
+  }();
+  return g;
+}
+
+// Drops a closing point equal to the first and consecutive duplicates; counts what is left.
+std::vector<LonLat> OpenRing(std::vector<LonLat> ring) {
+  std::vector<LonLat> out;
+  out.reserve(ring.size());
+  for (const LonLat& p : ring) {
+    if (out.empty() || !(out.back() == p)) out.push_back(p);
+  }
+  while (out.size() > 1 && out.front() == out.back()) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+CircleFence::CircleFence(LonLat centre, double radius_m) : centre_(centre), radius_m_(radius_m) {
+  const double e2 = kWgs84F * (2.0 - kWgs84F);
+  const double s = std::sin(centre.lat_deg() * kPi / 180.0);
+  const double w2 = 1.0 - e2 * s * s;
+  const double n = kWgs84A / std::sqrt(w2);
+  const double m = kWgs84A * (1.0 - e2) / (w2 * std::sqrt(w2));
+  m_per_deg_lat_ = m * kPi / 180.0;
+  m_per_deg_lon_ = n * kPi / 180.0;  // times cos(mid latitude) per query
+}
+
+absl::StatusOr<CircleFence> CircleFence::Create(LonLat centre, double radius_m) {
+  if (!std::isfinite(radius_m) || radius_m <= 0.0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("circle radius must be finite and > 0 m, got ", radius_m));
+  }
+  return CircleFence(centre, radius_m);
+}
+
+double CircleFence::DistanceFromCentre_m(LonLat p) const {
+  double dlon = p.lon_deg() - centre_.lon_deg();
+  if (dlon > 180.0) dlon -= 360.0;
+  if (dlon < -180.0) dlon += 360.0;
+  const double dlat = p.lat_deg() - centre_.lat_deg();
+  const double dy = dlat * m_per_deg_lat_;
+  // Mid-latitude plane: the error is second order in distance / earth radius.
+  const double dx =
+      dlon * m_per_deg_lon_ * std::cos((centre_.lat_deg() + dlat / 2.0) * kPi / 180.0);
+  if (std::abs(dx) < kLocalPlaneLimitM && std::abs(dy) < kLocalPlaneLimitM) {
+    return std::sqrt(dx * dx + dy * dy);
+  }
+  double s12 = 0.0;
+  geod_inverse(&Wgs84(), centre_.lat_deg(), centre_.lon_deg(), p.lat_deg(), p.lon_deg(), &s12,
+               nullptr, nullptr);
+  return s12;
+}
+
+double CircleFence::SignedDistance_m(LonLat p) const { return DistanceFromCentre_m(p) - radius_m_; }
+
+double CircleFence::DistanceToEdge_m(LonLat p) const { return std::abs(SignedDistance_m(p)); }
+
+// ---------------------------------------------------------------------------------------------
+struct PolygonFence::Impl {
+  explicit Impl(GridProjection p) : proj(std::move(p)) {}
+
+  GridProjection proj;
+  std::vector<std::pair<XY, XY>> edges;  // all rings
+  RTree index;                           // edges, for distances
+  // Horizontal slabs over [y_min, y_max]; each lists the edges whose y-range meets it, so a
+  // containment test scans ~edges/slabs edges instead of all of them.
+  double y_min = 0.0, y_max = 0.0, slab_h = 1.0;
+  std::vector<std::uint32_t> slab_start;  // size slabs + 1, into slab_edges
+  std::vector<std::uint32_t> slab_edges;
+  double area_m2 = 0.0;
+
+  bool Contains(XY q) const {
+    if (!(q.y_m >= y_min && q.y_m <= y_max)) return false;
+    std::size_t s = static_cast<std::size_t>((q.y_m - y_min) / slab_h);
+    s = std::min(s, slab_start.size() - 2);
+    bool inside = false;
+    for (std::uint32_t k = slab_start[s]; k < slab_start[s + 1]; ++k) {
+      const auto& [a, b] = edges[slab_edges[k]];
+      const double cross = (b.x_m - a.x_m) * (q.y_m - a.y_m) - (b.y_m - a.y_m) * (q.x_m - a.x_m);
+      // On the edge (within floating noise): inside by definition.
+      if (std::abs(cross) <= 1e-9 * (std::abs(b.x_m - a.x_m) + std::abs(b.y_m - a.y_m)) &&
+          q.x_m >= std::min(a.x_m, b.x_m) - 1e-9 && q.x_m <= std::max(a.x_m, b.x_m) + 1e-9 &&
+          q.y_m >= std::min(a.y_m, b.y_m) - 1e-9 && q.y_m <= std::max(a.y_m, b.y_m) + 1e-9) {
+        return true;
+      }
+      if ((a.y_m > q.y_m) != (b.y_m > q.y_m)) {
+        const double x_at = a.x_m + (q.y_m - a.y_m) * (b.x_m - a.x_m) / (b.y_m - a.y_m);
+        if (q.x_m < x_at) inside = !inside;
+      }
+    }
+    return inside;
+  }
+
+  double Distance(XY q) const {
+    double best = std::numeric_limits<double>::infinity();
+    index.query(bgi::nearest(Point(q.x_m, q.y_m), 1),
+                boost::make_function_output_iterator(
+                    [&](const Entry& e) { best = bg::distance(Point(q.x_m, q.y_m), e.first); }));
+    return best;
+  }
+};
+
+PolygonFence::PolygonFence(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PolygonFence::PolygonFence(PolygonFence&&) noexcept = default;
+PolygonFence& PolygonFence::operator=(PolygonFence&&) noexcept = default;
+PolygonFence::~PolygonFence() = default;
+
+absl::StatusOr<PolygonFence> PolygonFence::Create(std::vector<LonLat> exterior,
+                                                  std::vector<std::vector<LonLat>> holes) {
+  std::vector<std::vector<LonLat>> rings;
+  rings.push_back(OpenRing(std::move(exterior)));
+  for (auto& h : holes) rings.push_back(OpenRing(std::move(h)));
+  for (std::size_t r = 0; r < rings.size(); ++r) {
+    if (rings[r].size() < 3) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(r == 0 ? std::string("exterior ring") : absl::StrCat("hole ", r - 1),
+                       " has ", rings[r].size(), " distinct point(s); a ring needs at least 3"));
+    }
+  }
+  std::vector<LonLat> all;
+  for (const auto& ring : rings) all.insert(all.end(), ring.begin(), ring.end());
+  absl::StatusOr<GridProjection> proj = GridProjection::ForArea(all, kPolygonGridMarginM);
+  if (!proj.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("polygon cannot be projected: ", proj.status().message()));
+  }
+  auto impl = std::make_unique<Impl>(*std::move(proj));
+
+  Polygon poly;
+  std::vector<std::vector<XY>> xy_rings;
+  for (std::size_t r = 0; r < rings.size(); ++r) {
+    std::vector<XY> xy;
+    for (const LonLat& p : rings[r]) xy.push_back(impl->proj.ForwardExact(p));
+    auto& target = r == 0 ? poly.outer() : (poly.inners().emplace_back(), poly.inners().back());
+    for (const XY& p : xy) target.emplace_back(p.x_m, p.y_m);
+    target.emplace_back(xy.front().x_m, xy.front().y_m);
+    xy_rings.push_back(std::move(xy));
+  }
+  bg::correct(poly);  // orientation only; validity is checked next
+  std::string why;
+  if (!bg::is_valid(poly, why)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid polygon: ", why));
+  }
+  impl->area_m2 = std::abs(bg::area(poly));
+
+  std::vector<Entry> entries;
+  double y_min = std::numeric_limits<double>::infinity(), y_max = -y_min;
+  for (const auto& xy : xy_rings) {
+    for (std::size_t i = 0; i < xy.size(); ++i) {
+      const XY& a = xy[i];
+      const XY& b = xy[(i + 1) % xy.size()];
+      entries.emplace_back(Segment(Point(a.x_m, a.y_m), Point(b.x_m, b.y_m)),
+                           static_cast<std::uint32_t>(impl->edges.size()));
+      impl->edges.emplace_back(a, b);
+      y_min = std::min(y_min, a.y_m);
+      y_max = std::max(y_max, a.y_m);
+    }
+  }
+  impl->index = RTree(entries.begin(), entries.end());
+
+  const std::size_t slabs = std::clamp<std::size_t>(impl->edges.size() / 2, 1, 8192);
+  impl->y_min = y_min;
+  impl->y_max = y_max;
+  impl->slab_h = std::max((y_max - y_min) / static_cast<double>(slabs), 1e-9);
+  std::vector<std::vector<std::uint32_t>> buckets(slabs);
+  for (std::uint32_t e = 0; e < impl->edges.size(); ++e) {
+    const auto& [a, b] = impl->edges[e];
+    const auto slab_of = [&](double y) {
+      return std::min(static_cast<std::size_t>((y - y_min) / impl->slab_h), slabs - 1);
+    };
+    const std::size_t lo = slab_of(std::min(a.y_m, b.y_m));
+    const std::size_t hi = slab_of(std::max(a.y_m, b.y_m));
+    for (std::size_t s = lo; s <= hi; ++s) buckets[s].push_back(e);
+  }
+  impl->slab_start.push_back(0);
+  for (const auto& bucket : buckets) {
+    impl->slab_edges.insert(impl->slab_edges.end(), bucket.begin(), bucket.end());
+    impl->slab_start.push_back(static_cast<std::uint32_t>(impl->slab_edges.size()));
+  }
+  return PolygonFence(std::move(impl));
+}
+
+bool PolygonFence::Contains(LonLat p) const { return impl_->Contains(impl_->proj.Forward(p)); }
+
+double PolygonFence::DistanceToEdge_m(LonLat p) const {
+  const XY q = impl_->proj.Forward(p);
+  return impl_->Distance(q) / impl_->proj.ScaleFactorAt(q.x_m);
+}
+
+double PolygonFence::SignedDistance_m(LonLat p) const {
+  const XY q = impl_->proj.Forward(p);
+  const double d = impl_->Distance(q) / impl_->proj.ScaleFactorAt(q.x_m);
+  return impl_->Contains(q) ? -d : d;
+}
+
+double PolygonFence::area_m2() const { return impl_->area_m2; }
+
+}  // namespace cit::geo

@@ -1,0 +1,182 @@
+#include "geo/grid_projection.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace cit::geo {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kTargetCellM = 1000.0;
+constexpr double kMaxCellM = 2000.0;
+constexpr std::size_t kMaxNodes = std::size_t{1} << 18;
+constexpr double kMetresPerDegLat = 110'574.0;  // shortest (at the equator): cells never exceed
+constexpr double kMetresPerDegLonEquator = 111'320.0;
+
+// Longitude relative to `centre` in (-180, 180]; cheap for inputs already in [-180, 180].
+inline double Relative(double lon, double centre) {
+  double r = lon - centre;
+  if (r > 180.0) r -= 360.0;
+  if (r <= -180.0) r += 360.0;
+  return r;
+}
+
+}  // namespace
+
+struct GridProjection::State {
+  explicit State(LocalProjection p) : exact(std::move(p)) {}
+
+  LocalProjection exact;
+  mutable std::mutex exact_mu;  // PROJ contexts are not re-entrant
+  double centre_lon = 0.0;
+  // Grid in (relative longitude, latitude) degrees; nodes row-major, (nx + 1) * (ny + 1).
+  bool has_grid = false;
+  double r0 = 0.0, lat0 = 0.0, cell_lon = 1.0, cell_lat = 1.0;
+  int nx = 0, ny = 0;
+  std::vector<XY> nodes;
+
+  XY Exact(LonLat p) const {
+    std::lock_guard<std::mutex> lock(exact_mu);
+    return exact.Forward(p);
+  }
+  LonLat ExactInverse(XY p) const {
+    std::lock_guard<std::mutex> lock(exact_mu);
+    return exact.Inverse(p);
+  }
+  const XY& Node(int i, int j) const { return nodes[static_cast<std::size_t>(j) * (nx + 1) + i]; }
+};
+
+GridProjection::GridProjection(std::unique_ptr<State> state) : state_(std::move(state)) {}
+GridProjection::GridProjection(GridProjection&&) noexcept = default;
+GridProjection& GridProjection::operator=(GridProjection&&) noexcept = default;
+GridProjection::~GridProjection() = default;
+
+absl::StatusOr<GridProjection> GridProjection::ForArea(std::span<const LonLat> points,
+                                                       double margin_m) {
+  absl::StatusOr<LocalProjection> exact = LocalProjection::ForArea(points);
+  if (!exact.ok()) return exact.status();
+  auto s = std::make_unique<State>(*std::move(exact));
+  s->centre_lon = s->exact.origin().lon_deg();
+
+  double min_r = 1e9, max_r = -1e9, min_lat = 90.0, max_lat = -90.0;
+  for (const LonLat& p : points) {
+    const double r = Relative(p.lon_deg(), s->centre_lon);
+    min_r = std::min(min_r, r);
+    max_r = std::max(max_r, r);
+    min_lat = std::min(min_lat, p.lat_deg());
+    max_lat = std::max(max_lat, p.lat_deg());
+  }
+  margin_m = std::max(0.0, margin_m);
+  min_lat = std::max(-85.0, min_lat - margin_m / kMetresPerDegLat);
+  max_lat = std::min(85.0, max_lat + margin_m / kMetresPerDegLat);
+  const double cos_max = std::cos(std::max(std::abs(min_lat), std::abs(max_lat)) * kPi / 180.0);
+  const double metres_per_deg_lon = kMetresPerDegLonEquator * cos_max;  // smallest in the box
+  min_r = std::max(-179.0, min_r - margin_m / metres_per_deg_lon);
+  max_r = std::min(179.0, max_r + margin_m / metres_per_deg_lon);
+
+  const double width_m = (max_r - min_r) * metres_per_deg_lon;
+  const double height_m = (max_lat - min_lat) * kMetresPerDegLat;
+  double cell_m = kTargetCellM;
+  const double nodes_at_target = (width_m / cell_m + 2.0) * (height_m / cell_m + 2.0);
+  if (nodes_at_target > static_cast<double>(kMaxNodes)) {
+    cell_m *= std::sqrt(nodes_at_target / static_cast<double>(kMaxNodes));
+  }
+  if (cell_m <= kMaxCellM) {
+    s->has_grid = true;
+    s->nx = std::max(1, static_cast<int>(std::ceil(width_m / cell_m)));
+    s->ny = std::max(1, static_cast<int>(std::ceil(height_m / cell_m)));
+    s->r0 = min_r;
+    s->lat0 = min_lat;
+    s->cell_lon = (max_r - min_r) / s->nx;
+    s->cell_lat = (max_lat - min_lat) / s->ny;
+    if (s->cell_lon <= 0.0) s->cell_lon = cell_m / metres_per_deg_lon;
+    if (s->cell_lat <= 0.0) s->cell_lat = cell_m / kMetresPerDegLat;
+    s->nodes.reserve(static_cast<std::size_t>(s->nx + 1) * (s->ny + 1));
+    for (int j = 0; j <= s->ny; ++j) {
+      for (int i = 0; i <= s->nx; ++i) {
+        const LonLat node = internal::LonLatAccess::Normalised(
+            s->centre_lon + s->r0 + i * s->cell_lon, s->lat0 + j * s->cell_lat);
+        s->nodes.push_back(s->exact.Forward(node));
+      }
+    }
+  }
+  return GridProjection(std::move(s));
+}
+
+bool GridProjection::Covers(LonLat p) const {
+  const State& s = *state_;
+  if (!s.has_grid) return false;
+  const double u = (Relative(p.lon_deg(), s.centre_lon) - s.r0) / s.cell_lon;
+  const double v = (p.lat_deg() - s.lat0) / s.cell_lat;
+  return u >= 0.0 && v >= 0.0 && u < s.nx && v < s.ny;
+}
+
+XY GridProjection::Forward(LonLat p) const {
+  const State& s = *state_;
+  const double u = (Relative(p.lon_deg(), s.centre_lon) - s.r0) / s.cell_lon;
+  const double v = (p.lat_deg() - s.lat0) / s.cell_lat;
+  if (!(u >= 0.0 && v >= 0.0 && u < s.nx && v < s.ny)) return s.Exact(p);
+  const int i = static_cast<int>(u);
+  const int j = static_cast<int>(v);
+  const double fu = u - i, fv = v - j;
+  const XY& a = s.Node(i, j);
+  const XY& b = s.Node(i + 1, j);
+  const XY& c = s.Node(i, j + 1);
+  const XY& d = s.Node(i + 1, j + 1);
+  const double w00 = (1 - fu) * (1 - fv), w10 = fu * (1 - fv), w01 = (1 - fu) * fv, w11 = fu * fv;
+  return XY{w00 * a.x_m + w10 * b.x_m + w01 * c.x_m + w11 * d.x_m,
+            w00 * a.y_m + w10 * b.y_m + w01 * c.y_m + w11 * d.y_m};
+}
+
+LonLat GridProjection::Inverse(XY target, LonLat guess) const {
+  const State& s = *state_;
+  if (!s.has_grid) return s.ExactInverse(target);
+  double u = (Relative(guess.lon_deg(), s.centre_lon) - s.r0) / s.cell_lon;
+  double v = (guess.lat_deg() - s.lat0) / s.cell_lat;
+  // Newton on the piecewise-bilinear map; it is nearly affine per cell, so 1-3 steps suffice.
+  for (int iter = 0; iter < 8; ++iter) {
+    if (!(u >= 0.0 && v >= 0.0 && u < s.nx && v < s.ny)) return s.ExactInverse(target);
+    const int i = static_cast<int>(u);
+    const int j = static_cast<int>(v);
+    const double fu = u - i, fv = v - j;
+    const XY& a = s.Node(i, j);
+    const XY& b = s.Node(i + 1, j);
+    const XY& c = s.Node(i, j + 1);
+    const XY& d = s.Node(i + 1, j + 1);
+    const double x = (1 - fu) * (1 - fv) * a.x_m + fu * (1 - fv) * b.x_m + (1 - fu) * fv * c.x_m +
+                     fu * fv * d.x_m;
+    const double y = (1 - fu) * (1 - fv) * a.y_m + fu * (1 - fv) * b.y_m + (1 - fu) * fv * c.y_m +
+                     fu * fv * d.y_m;
+    const double ex = target.x_m - x, ey = target.y_m - y;
+    if (ex * ex + ey * ey < 1e-8) break;  // 0.1 mm
+    const double xu = (1 - fv) * (b.x_m - a.x_m) + fv * (d.x_m - c.x_m);
+    const double yu = (1 - fv) * (b.y_m - a.y_m) + fv * (d.y_m - c.y_m);
+    const double xv = (1 - fu) * (c.x_m - a.x_m) + fu * (d.x_m - b.x_m);
+    const double yv = (1 - fu) * (c.y_m - a.y_m) + fu * (d.y_m - b.y_m);
+    const double det = xu * yv - xv * yu;
+    u += (yv * ex - xv * ey) / det;
+    v += (-yu * ex + xu * ey) / det;
+  }
+  if (!(u >= 0.0 && v >= 0.0 && u <= s.nx && v <= s.ny)) return s.ExactInverse(target);
+  return internal::LonLatAccess::Normalised(s.centre_lon + s.r0 + u * s.cell_lon,
+                                            s.lat0 + v * s.cell_lat);
+}
+
+LonLat GridProjection::Inverse(XY p) const {
+  // Start Newton from the spherical estimate around the origin.
+  const LonLat o = state_->exact.origin();
+  const double lat = o.lat_deg() + p.y_m / kMetresPerDegLat;
+  const double cos_lat = std::max(0.05, std::cos(std::clamp(lat, -85.0, 85.0) * kPi / 180.0));
+  return Inverse(p, internal::LonLatAccess::Normalised(
+                        o.lon_deg() + p.x_m / (kMetresPerDegLonEquator * cos_lat), lat));
+}
+
+XY GridProjection::ForwardExact(LonLat p) const { return state_->Exact(p); }
+LonLat GridProjection::InverseExact(XY p) const { return state_->ExactInverse(p); }
+double GridProjection::ScaleFactorAt(double x_m) const { return state_->exact.ScaleFactorAt(x_m); }
+LonLat GridProjection::origin() const { return state_->exact.origin(); }
+
+}  // namespace cit::geo

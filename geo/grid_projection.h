@@ -1,0 +1,65 @@
+// A fast, thread-safe approximation of a LocalProjection over a bounded area.
+//
+// proj_trans costs around a microsecond per point, too slow for the rule engine's budget of one
+// corridor query in well under a microsecond. GridProjection samples the exact projection once
+// on a regular lon/lat grid (cells about 1 km square) covering the area plus a margin and
+// interpolates bilinearly. Bilinear interpolation reproduces the transverse Mercator's
+// lon*lat cross term exactly; what is left is the lon^2 term of the northing, bounded by
+// w^2 tan(lat) / (8 N) = 2 cm * tan(lat) for w = 1 km cells (tests measure it against PROJ).
+// Points outside the grid take the exact PROJ path (serialised by a mutex), so far-off points
+// are still correct, only slower.
+//
+//   absl::StatusOr<GridProjection> grid = GridProjection::ForArea(route, /*margin_m=*/10'000);
+//   XY xy = grid->Forward(fix);            // ~10 ns inside the grid
+//   LonLat back = grid->Inverse(xy);
+//
+// Thread contract: after construction every const member is safe to call from many threads at
+// once (the grid is read-only; the exact fallback is guarded by a mutex). Movable.
+#ifndef CIT_GEO_GRID_PROJECTION_H_
+#define CIT_GEO_GRID_PROJECTION_H_
+
+#include <memory>
+#include <span>
+
+#include "absl/status/statusor.h"
+#include "geo/local_projection.h"
+#include "geo/lon_lat.h"
+
+namespace cit::geo {
+
+class GridProjection final {
+ public:
+  // Grid over the bounding box of `points` grown by `margin_m` on every side. Fails like
+  // LocalProjection::ForArea. If the box is too large for a grid of <= 2^18 nodes with cells
+  // of at most 2 km, the instance works but every call takes the exact (locked) path.
+  static absl::StatusOr<GridProjection> ForArea(std::span<const LonLat> points, double margin_m);
+
+  GridProjection(GridProjection&&) noexcept;
+  GridProjection& operator=(GridProjection&&) noexcept;
+  GridProjection(const GridProjection&) = delete;
+  GridProjection& operator=(const GridProjection&) = delete;
+  ~GridProjection();
+
+  XY Forward(LonLat p) const;
+  // Inverse by Newton iteration on the grid, starting from `guess` (a nearby position).
+  LonLat Inverse(XY p, LonLat guess) const;
+  LonLat Inverse(XY p) const;
+  // Exact PROJ forward/inverse, serialised; for construction-time work and tests.
+  XY ForwardExact(LonLat p) const;
+  LonLat InverseExact(XY p) const;
+
+  // Plane-distance / geodesic-distance ratio at easting x_m.
+  double ScaleFactorAt(double x_m) const;
+  LonLat origin() const;
+  // True when Forward(p) is served from the grid (not the exact fallback).
+  bool Covers(LonLat p) const;
+
+ private:
+  struct State;
+  explicit GridProjection(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace cit::geo
+
+#endif  // CIT_GEO_GRID_PROJECTION_H_

@@ -12,6 +12,8 @@ packages=(
   libproj-dev proj-data libboost-dev libboost-system-dev
   # GPS: libgps for the agent, gpsd + gpsfake (gpsd-clients, python3-gps) for tests and the demo
   libgps-dev gpsd gpsd-clients python3-gps
+  # GPIO door/seal/panic contacts for the agent (libgpiod v1.6 API)
+  libgpiod-dev
   # storage, crypto
   libsqlite3-dev sqlite3 libssl-dev openssl
   # config, logging, CLI, JSON

@@ -1,0 +1,61 @@
+// The Audit gRPC service (proto/cit/v1/dispatch.proto): run reports, exports, chain
+// verification and raw tracks, read through an AuditSource.
+//
+//   auto service = std::make_unique<AuditService>(std::make_shared<StoreAuditSource>(...));
+//   builder.RegisterService(service.get());     // on the operator port, behind operator auth
+//
+// Who may call what is decided by the operator auth processor (auth/operator_auth.h) before a
+// handler runs; handlers only validate arguments and read.
+//
+// Thread contract: handlers run on gRPC's callback threads concurrently; the service holds no
+// mutable state, and the AuditSource must be thread-safe. Reads are bounded by one run's or one
+// vehicle's records, and run to completion inside the handler.
+#ifndef CIT_DISPATCH_SERVER_AUDIT_AUDIT_SERVICE_H_
+#define CIT_DISPATCH_SERVER_AUDIT_AUDIT_SERVICE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "cit/v1/dispatch.grpc.pb.h"
+#include "dispatch-server/audit/audit_source.h"
+
+namespace cit::dispatch {
+
+// The logic of each RPC without gRPC, for the service and for in-process callers.
+class Auditor {
+ public:
+  explicit Auditor(std::shared_ptr<AuditSource> source);
+
+  absl::StatusOr<cit::v1::RunReport> Report(const std::string& run_id) const;
+  absl::StatusOr<cit::v1::ExportRunResponse> Export(const cit::v1::ExportRunRequest& req) const;
+  absl::StatusOr<cit::v1::VerifyChainResponse> Verify(const cit::v1::VerifyChainRequest& req) const;
+  absl::StatusOr<cit::v1::GetTrackResponse> Track(const cit::v1::GetTrackRequest& req) const;
+
+ private:
+  std::shared_ptr<AuditSource> source_;
+};
+
+class AuditService final : public cit::v1::Audit::CallbackService {
+ public:
+  explicit AuditService(std::shared_ptr<AuditSource> source);
+
+  grpc::ServerUnaryReactor* GetRunReport(grpc::CallbackServerContext* context,
+                                         const cit::v1::RunReportRequest* request,
+                                         cit::v1::RunReport* response) override;
+  grpc::ServerUnaryReactor* ExportRun(grpc::CallbackServerContext* context,
+                                      const cit::v1::ExportRunRequest* request,
+                                      cit::v1::ExportRunResponse* response) override;
+  grpc::ServerUnaryReactor* VerifyChain(grpc::CallbackServerContext* context,
+                                        const cit::v1::VerifyChainRequest* request,
+                                        cit::v1::VerifyChainResponse* response) override;
+  grpc::ServerUnaryReactor* GetTrack(grpc::CallbackServerContext* context,
+                                     const cit::v1::GetTrackRequest* request,
+                                     cit::v1::GetTrackResponse* response) override;
+
+ private:
+  Auditor auditor_;
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_AUDIT_AUDIT_SERVICE_H_

@@ -1,0 +1,52 @@
+// What the audit needs from the rest of the server: runs, alerts, stored records, the chain check.
+//
+// The Audit service and the report builder read through this narrow interface so they depend on
+// neither a store backend nor the monitor's run/alert stores; the server assembly supplies an
+// adapter (StoreAuditSource in store_audit_source.h), tests may supply their own.
+//
+//   class MySource final : public AuditSource { ... };
+//   AuditService service(std::make_shared<MySource>(...));
+//
+// Thread contract: implementations must be safe to call from several RPC threads at once.
+#ifndef CIT_DISPATCH_SERVER_AUDIT_AUDIT_SOURCE_H_
+#define CIT_DISPATCH_SERVER_AUDIT_AUDIT_SOURCE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cit/v1/dispatch.pb.h"
+
+namespace cit::dispatch {
+
+// Result of recomputing one vehicle's hash chain.
+struct ChainCheck {
+  bool intact = true;
+  std::uint64_t records_checked = 0;
+  // First record whose stored hash differs from the recomputed one (when !intact).
+  std::uint64_t first_bad_seq = 0;
+  std::string problem;
+  std::string head_hex;
+};
+
+class AuditSource {
+ public:
+  virtual ~AuditSource() = default;
+
+  // NOT_FOUND when the run does not exist.
+  virtual absl::StatusOr<cit::v1::Run> GetRun(const std::string& run_id) = 0;
+  // Every alert of the run with its actions, in alert id order.
+  virtual absl::StatusOr<std::vector<cit::v1::Alert>> RunAlerts(const std::string& run_id) = 0;
+  // A vehicle's stored records with from <= event_time <= to (either bound optional), in seq
+  // order.
+  virtual absl::StatusOr<std::vector<cit::v1::StoredRecord>> VehicleRecords(
+      const std::string& vehicle_id, const std::optional<google::protobuf::Timestamp>& from,
+      const std::optional<google::protobuf::Timestamp>& to) = 0;
+  // NOT_FOUND when the vehicle has no records.
+  virtual absl::StatusOr<ChainCheck> VerifyChain(const std::string& vehicle_id) = 0;
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_AUDIT_AUDIT_SOURCE_H_

@@ -1,0 +1,70 @@
+// Bearer-token authentication and role checks for every RPC on the operator port (DESIGN §9).
+//
+// gRPC calls the processor for each incoming call on a TLS port before any handler runs; it sees
+// the method (":path") and the "authorization: Bearer <token>" header, so one place checks every
+// RPC of every operator service, whatever API (callback or sync) the handler uses:
+//   missing, malformed or unknown token -> UNAUTHENTICATED
+//   known token, role not allowed      -> PERMISSION_DENIED
+// On success it puts the token's name and role into the call's AuthContext, where handlers read
+// them with CallerIdentity() to record who acknowledged, resolved or changed a plan.
+//
+// Wiring (the server assembly):
+//   auto creds = grpc::SslServerCredentials(tls_options);
+//   CIT_RETURN_IF_ERROR(InstallOperatorAuth(*creds, "/etc/citwatch/operator-tokens.toml"));
+//   builder.AddListeningPort(operator_address, creds);
+// In a handler:
+//   std::optional<OperatorIdentity> who = CallerIdentity(*context);
+//
+// The processor only runs on secure (TLS) ports: an operator port with insecure credentials has
+// no authentication, and CallerIdentity() then returns nullopt, which handlers must refuse.
+//
+// Thread contract: the processor is immutable and non-blocking; gRPC may call it concurrently.
+#ifndef CIT_DISPATCH_SERVER_AUTH_OPERATOR_AUTH_H_
+#define CIT_DISPATCH_SERVER_AUTH_OPERATOR_AUTH_H_
+
+#include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_context.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "dispatch-server/auth/roles.h"
+#include "dispatch-server/auth/token_file.h"
+
+namespace cit::dispatch {
+
+// AuthContext property names set by the processor.
+inline constexpr char kOperatorNameProperty[] = "cit-operator";
+inline constexpr char kOperatorRoleProperty[] = "cit-role";
+
+class OperatorAuthProcessor final : public grpc::AuthMetadataProcessor {
+ public:
+  OperatorAuthProcessor(TokenFile tokens, PermissionTable permissions);
+
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
+                       OutputMetadata* consumed_auth_metadata,
+                       OutputMetadata* response_metadata) override;
+
+ private:
+  const TokenFile tokens_;
+  const PermissionTable permissions_;
+};
+
+// Loads the token file and sets the processor (default permission table) on `creds`.
+absl::Status InstallOperatorAuth(grpc::ServerCredentials& creds,
+                                 const std::filesystem::path& token_file);
+
+// The authenticated caller of the current RPC, or nullopt (public method / insecure port).
+std::optional<OperatorIdentity> CallerIdentity(const grpc::ServerContextBase& context);
+
+// The name to record as actor of a change; "anonymous" when the call carried no identity.
+std::string ActorName(const grpc::ServerContextBase& context);
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_AUTH_OPERATOR_AUTH_H_

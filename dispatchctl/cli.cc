@@ -1,0 +1,564 @@
+#include "dispatchctl/cli.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include "dispatchctl/connection.h"
+#include "dispatchctl/format.h"
+#include "dispatchctl/plan_file.h"
+
+namespace cit::ctl {
+namespace {
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes: 0 ok, 1 negative answer (audit verify: chain broken), 2 usage error,\n"
+    "3 server unreachable, 4 token missing/unknown or role not allowed, 5 not found,\n"
+    "6 request refused as invalid or conflicting, 7 other error.";
+
+int Fail(const grpc::Status& status, const std::string& what) {
+  std::cerr << "dispatchctl: " << what << ": " << status.error_message() << " ("
+            << static_cast<int>(status.error_code()) << ")\n";
+  return ExitCodeFor(status);
+}
+
+int FailStatus(const absl::Status& status) {
+  std::cerr << "dispatchctl: " << status.message() << "\n";
+  return status.code() == absl::StatusCode::kNotFound ? kExitNotFound : kExitUsage;
+}
+
+std::string ToHex(const unsigned char* data, std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(kHex[data[i] >> 4]);
+    out.push_back(kHex[data[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string Sha256Hex(const std::string& s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+  return ToHex(md, len);
+}
+
+std::optional<cit::v1::Severity> ParseSeverity(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), ::toupper);
+  cit::v1::Severity sev;
+  if (cit::v1::Severity_Parse("SEVERITY_" + s, &sev)) return sev;
+  return std::nullopt;
+}
+
+struct Globals {
+  ConnectionOptions conn;
+  double timeout_s = 10;
+  bool json = false;
+};
+
+// Runs after parsing; returns the exit code.
+using Action = std::function<int()>;
+
+absl::StatusOr<Connection> Connect(Globals& g) {
+  g.conn.timeout = std::chrono::milliseconds(static_cast<long>(g.timeout_s * 1000));
+  return Connection::Open(g.conn);
+}
+
+template <typename Fn>
+int WithConnection(Globals& g, Fn&& fn) {
+  absl::StatusOr<Connection> conn = Connect(g);
+  if (!conn.ok()) return FailStatus(conn.status());
+  return fn(*conn);
+}
+
+// ---- watch ------------------------------------------------------------------------------------
+
+struct WatchOptions {
+  std::uint64_t after = 0;
+  std::string min_severity;
+  std::vector<std::string> vehicles;
+  double for_s = 0;
+  std::uint64_t count = 0;
+};
+
+int Watch(Globals& g, const WatchOptions& w) {
+  std::optional<cit::v1::Severity> min_sev;
+  if (!w.min_severity.empty()) {
+    min_sev = ParseSeverity(w.min_severity);
+    if (!min_sev) {
+      std::cerr << "dispatchctl: --min-severity must be low, medium, high or critical\n";
+      return kExitUsage;
+    }
+  }
+  const bool color = !g.json && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+  return WithConnection(g, [&](const Connection& conn) {
+    std::uint64_t cursor = w.after;
+    std::uint64_t seen = 0;
+    std::optional<std::chrono::system_clock::time_point> deadline;
+    if (w.for_s > 0) {
+      deadline = std::chrono::system_clock::now() +
+                 std::chrono::milliseconds(static_cast<long>(w.for_s * 1000));
+    }
+    auto backoff = std::chrono::milliseconds(250);
+    bool announced_wait = false;
+    while (true) {
+      grpc::ClientContext ctx;
+      conn.Prepare(ctx, /*streaming=*/true);
+      if (deadline) ctx.set_deadline(*deadline);
+      cit::v1::WatchAlertsRequest req;
+      // Resume exactly after the last event shown, so a reconnect neither repeats nor loses one.
+      req.set_after_event_id(cursor);
+      if (min_sev) req.set_min_severity(*min_sev);
+      for (const auto& v : w.vehicles) req.add_vehicle_ids(v);
+      auto reader = conn.alerts().WatchAlerts(&ctx, req);
+      cit::v1::AlertEvent event;
+      bool done = false;
+      while (reader->Read(&event)) {
+        backoff = std::chrono::milliseconds(250);
+        announced_wait = false;
+        cursor = std::max(cursor, event.event_id());
+        if (g.json) {
+          std::cout << ToJsonLine(event) << std::endl;
+        } else {
+          std::cout << FormatAlertEvent(event, color) << std::endl;
+        }
+        if (w.count > 0 && ++seen >= w.count) {
+          done = true;
+          ctx.TryCancel();
+          break;
+        }
+      }
+      grpc::Status status = reader->Finish();
+      if (done) return static_cast<int>(kExitOk);
+      if (deadline && std::chrono::system_clock::now() >= *deadline) return static_cast<int>(kExitOk);
+      const ExitCode code = ExitCodeFor(status);
+      if (code == kExitAuth || code == kExitRejected || code == kExitUsage) {
+        return Fail(status, "watch");
+      }
+      if (!announced_wait) {
+        std::cerr << "dispatchctl: watch stream ended (" << status.error_message()
+                  << "); reconnecting, resuming after event " << cursor << "\n";
+        announced_wait = true;
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  });
+}
+
+// ---- alerts -----------------------------------------------------------------------------------
+
+int AckOrResolve(Globals& g, bool resolve, std::uint64_t id, const std::string& comment) {
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::Alert alert;
+    grpc::Status status;
+    if (resolve) {
+      cit::v1::ResolveAlertRequest req;
+      req.set_alert_id(id);
+      req.set_comment(comment);
+      status = conn.alerts().ResolveAlert(&ctx, req, &alert);
+    } else {
+      cit::v1::AckAlertRequest req;
+      req.set_alert_id(id);
+      req.set_comment(comment);
+      status = conn.alerts().AckAlert(&ctx, req, &alert);
+    }
+    if (!status.ok()) return Fail(status, resolve ? "resolve" : "ack");
+    std::cout << (g.json ? ToJsonLine(alert) : FormatAlert(alert, false)) << "\n";
+    return static_cast<int>(kExitOk);
+  });
+}
+
+int Fleet(Globals& g) {
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::Fleet fleet;
+    grpc::Status status = conn.dispatch().GetFleet(&ctx, cit::v1::GetFleetRequest(), &fleet);
+    if (!status.ok()) return Fail(status, "fleet");
+    std::cout << (g.json ? ToJsonLine(fleet) + "\n" : FormatFleet(fleet));
+    return static_cast<int>(kExitOk);
+  });
+}
+
+// ---- plans ------------------------------------------------------------------------------------
+
+int PrintRun(Globals& g, const grpc::Status& status, const cit::v1::Run& run, const char* what) {
+  if (!status.ok()) return Fail(status, what);
+  std::cout << (g.json ? ToJsonLine(run) + "\n" : FormatRun(run));
+  return static_cast<int>(kExitOk);
+}
+
+int PlanCreate(Globals& g, const std::string& file, bool update) {
+  absl::StatusOr<cit::v1::RunPlan> plan = LoadPlanFile(file);
+  if (!plan.ok()) return FailStatus(plan.status());
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::Run run;
+    grpc::Status status;
+    if (update) {
+      cit::v1::UpdateRunRequest req;
+      *req.mutable_plan() = *plan;
+      status = conn.dispatch().UpdateRun(&ctx, req, &run);
+    } else {
+      cit::v1::CreateRunRequest req;
+      *req.mutable_plan() = *plan;
+      status = conn.dispatch().CreateRun(&ctx, req, &run);
+    }
+    return PrintRun(g, status, run, update ? "plan update" : "plan create");
+  });
+}
+
+int PlanShow(Globals& g, const std::string& run_id) {
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::GetRunRequest req;
+    req.set_run_id(run_id);
+    cit::v1::Run run;
+    return PrintRun(g, conn.dispatch().GetRun(&ctx, req, &run), run, "plan show");
+  });
+}
+
+int PlanList(Globals& g, const std::string& vehicle) {
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::ListRunsRequest req;
+    req.set_vehicle_id(vehicle);
+    cit::v1::ListRunsResponse runs;
+    grpc::Status status = conn.dispatch().ListRuns(&ctx, req, &runs);
+    if (!status.ok()) return Fail(status, "plan list");
+    std::cout << (g.json ? ToJsonLine(runs) + "\n" : FormatRunTable(runs));
+    return static_cast<int>(kExitOk);
+  });
+}
+
+enum class RunChange { kDispatch, kAbort, kComplete };
+
+int PlanChange(Globals& g, RunChange change, const std::string& run_id,
+               const std::string& comment) {
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::Run run;
+    grpc::Status status;
+    if (change == RunChange::kDispatch) {
+      cit::v1::DispatchRunRequest req;
+      req.set_run_id(run_id);
+      status = conn.dispatch().DispatchRun(&ctx, req, &run);
+    } else {
+      cit::v1::EndRunRequest req;
+      req.set_run_id(run_id);
+      req.set_comment(comment);
+      status = change == RunChange::kAbort ? conn.dispatch().AbortRun(&ctx, req, &run)
+                                           : conn.dispatch().CompleteRun(&ctx, req, &run);
+    }
+    return PrintRun(g, status, run, "plan");
+  });
+}
+
+// ---- audit ------------------------------------------------------------------------------------
+
+int AuditReport(Globals& g, const std::string& run_id) {
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::RunReportRequest req;
+    req.set_run_id(run_id);
+    cit::v1::RunReport report;
+    grpc::Status status = conn.audit().GetRunReport(&ctx, req, &report);
+    if (!status.ok()) return Fail(status, "audit report");
+    std::cout << (g.json ? ToJsonLine(report) + "\n" : FormatReport(report));
+    return static_cast<int>(kExitOk);
+  });
+}
+
+int AuditExport(Globals& g, const std::string& run_id, const std::string& format,
+                const std::string& output) {
+  cit::v1::ExportFormat f;
+  if (format == "geojson") {
+    f = cit::v1::EXPORT_FORMAT_GEOJSON;
+  } else if (format == "gpx") {
+    f = cit::v1::EXPORT_FORMAT_GPX;
+  } else if (format == "csv") {
+    f = cit::v1::EXPORT_FORMAT_CSV;
+  } else {
+    std::cerr << "dispatchctl: --format must be geojson, gpx or csv\n";
+    return kExitUsage;
+  }
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::ExportRunRequest req;
+    req.set_run_id(run_id);
+    req.set_format(f);
+    cit::v1::ExportRunResponse doc;
+    grpc::Status status = conn.audit().ExportRun(&ctx, req, &doc);
+    if (!status.ok()) return Fail(status, "audit export");
+    if (output.empty() || output == "-") {
+      std::cout << doc.content();
+    } else {
+      std::ofstream out(output, std::ios::binary);
+      out << doc.content();
+      if (!out.flush()) {
+        std::cerr << "dispatchctl: cannot write " << output << "\n";
+        return static_cast<int>(kExitError);
+      }
+      std::cerr << "wrote " << output << " (" << doc.content().size() << " bytes, "
+                << doc.media_type() << ")\n";
+    }
+    return static_cast<int>(kExitOk);
+  });
+}
+
+int AuditVerify(Globals& g, const std::string& target, bool as_vehicle) {
+  return WithConnection(g, [&](const Connection& conn) {
+    auto ask = [&](bool vehicle, cit::v1::VerifyChainResponse* out) {
+      grpc::ClientContext ctx;
+      conn.Prepare(ctx);
+      cit::v1::VerifyChainRequest req;
+      if (vehicle) {
+        req.set_vehicle_id(target);
+      } else {
+        req.set_run_id(target);
+      }
+      return conn.audit().VerifyChain(&ctx, req, out);
+    };
+    cit::v1::VerifyChainResponse result;
+    grpc::Status status = ask(as_vehicle, &result);
+    // RUN|VEHICLE: a name that is no run is tried as a vehicle.
+    if (!as_vehicle && status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      status = ask(true, &result);
+    }
+    if (!status.ok()) return Fail(status, "audit verify");
+    std::cout << (g.json ? ToJsonLine(result) + "\n" : FormatVerify(result));
+    return static_cast<int>(result.intact() ? kExitOk : kExitNegative);
+  });
+}
+
+// ---- tokens -----------------------------------------------------------------------------------
+
+int TokenNew(const std::string& name, const std::string& role) {
+  static const std::vector<std::string> kRoles = {"operator", "dispatcher", "auditor", "admin"};
+  if (std::find(kRoles.begin(), kRoles.end(), role) == kRoles.end()) {
+    std::cerr << "dispatchctl: --role must be operator, dispatcher, auditor or admin\n";
+    return kExitUsage;
+  }
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    std::cerr << "dispatchctl: no randomness available\n";
+    return kExitError;
+  }
+  const std::string token = "cit_" + ToHex(raw, sizeof raw);
+  std::cout << "# Give this token to " << name << " (it is shown only now):\n# " << token
+            << "\n# Append this entry to the server's operator token file:\n"
+            << "[[token]]\nname = \"" << name << "\"\nrole = \"" << role << "\"\nsha256 = \""
+            << Sha256Hex(token) << "\"\n";
+  return kExitOk;
+}
+
+int TokenHash(const std::string& token_arg) {
+  std::string token = token_arg;
+  if (token.empty()) std::getline(std::cin, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) {
+    std::cerr << "dispatchctl: no token given (argument or first line of stdin)\n";
+    return kExitUsage;
+  }
+  std::cout << Sha256Hex(token) << "\n";
+  return kExitOk;
+}
+
+std::string DefaultConfigPath() {
+  if (const char* p = std::getenv("CIT_CTL_CONFIG")) return p;
+  if (const char* home = std::getenv("HOME")) {
+    return std::string(home) + "/.config/citwatch/dispatchctl.toml";
+  }
+  return "";
+}
+
+}  // namespace
+
+ExitCode ExitCodeFor(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      return kExitOk;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return kExitUnavailable;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return kExitAuth;
+    case grpc::StatusCode::NOT_FOUND:
+      return kExitNotFound;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return kExitRejected;
+    default:
+      return kExitError;
+  }
+}
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{"dispatchctl: operate citwatch — watch and handle alerts, see the fleet, plan runs,\n"
+               "audit, export and verify runs. Talks to dispatch-server's operator port over TLS\n"
+               "with a bearer token."};
+  app.footer(kExitCodesHelp);
+  app.require_subcommand(1);
+  app.set_config("--config", DefaultConfigPath(),
+                 "TOML config file with defaults for the long options (server, ca-file, ...)");
+
+  Globals g;
+  app.add_option("-s,--server", g.conn.server, "Operator API address host:port")
+      ->envname("CIT_SERVER")
+      ->capture_default_str();
+  app.add_option("--ca-file", g.conn.ca_file, "PEM CA certificate that signed the server's")
+      ->envname("CIT_CA_FILE");
+  app.add_option("--server-name", g.conn.server_name,
+                 "TLS name expected in the server certificate (default: the host in --server)")
+      ->envname("CIT_SERVER_NAME");
+  app.add_option("--token", g.conn.token, "Bearer token (prefer --token-file or CIT_TOKEN)")
+      ->envname("CIT_TOKEN");
+  app.add_option("--token-file", g.conn.token_file, "File whose first line is the bearer token")
+      ->envname("CIT_TOKEN_FILE");
+  app.add_flag("--insecure", g.conn.insecure, "Plain-text connection (debugging only)");
+  app.add_option("--timeout", g.timeout_s, "Deadline of each call, seconds")->capture_default_str();
+  app.add_flag("--json", g.json, "Machine-readable output: one JSON object per line");
+
+  Action action;
+
+  // watch
+  WatchOptions w;
+  auto* watch = app.add_subcommand("watch", "Stream alerts live (resumes after reconnects)");
+  watch->footer(kExitCodesHelp);
+  watch->add_option("--after", w.after,
+                    "Resume after this event id (0: currently open alerts, then new events)");
+  watch->add_option("--min-severity", w.min_severity, "low, medium, high or critical");
+  watch->add_option("--vehicle", w.vehicles, "Only these vehicles (repeatable)");
+  watch->add_option("--for", w.for_s, "Stop after this many seconds (default: run until killed)");
+  watch->add_option("--count", w.count, "Stop after this many events");
+  watch->callback([&] { action = [&] { return Watch(g, w); }; });
+
+  // ack / resolve
+  std::uint64_t alert_id = 0;
+  std::string comment;
+  for (bool resolve : {false, true}) {
+    auto* cmd = app.add_subcommand(resolve ? "resolve" : "ack",
+                                   resolve ? "Resolve an alert" : "Acknowledge an alert");
+    cmd->footer(kExitCodesHelp);
+    cmd->add_option("ALERT", alert_id, "Alert id")->required();
+    cmd->add_option("-c,--comment", comment, "Why (stored with your name)");
+    cmd->callback([&, resolve] {
+      action = [&, resolve] { return AckOrResolve(g, resolve, alert_id, comment); };
+    });
+  }
+
+  auto* fleet = app.add_subcommand("fleet", "Table of vehicles: last fix, run, progress, alerts");
+  fleet->footer(kExitCodesHelp);
+  fleet->callback([&] { action = [&] { return Fleet(g); }; });
+
+  // plan
+  auto* plan = app.add_subcommand("plan", "Create, inspect, dispatch and end run plans");
+  plan->footer(kExitCodesHelp);
+  plan->require_subcommand(1);
+  std::string plan_file;
+  std::string run_id;
+  std::string vehicle_filter;
+  auto* create = plan->add_subcommand("create", "Submit a run plan file (JSON or TOML)");
+  create->add_option("FILE", plan_file, "Plan file")->required()->check(CLI::ExistingFile);
+  create->callback([&] { action = [&] { return PlanCreate(g, plan_file, false); }; });
+  auto* update = plan->add_subcommand("update", "Replace a run's plan (new version)");
+  update->add_option("FILE", plan_file, "Plan file")->required()->check(CLI::ExistingFile);
+  update->callback([&] { action = [&] { return PlanCreate(g, plan_file, true); }; });
+  auto* show = plan->add_subcommand("show", "Show one run and its plan");
+  show->add_option("RUN", run_id, "Run id")->required();
+  show->callback([&] { action = [&] { return PlanShow(g, run_id); }; });
+  auto* list = plan->add_subcommand("list", "List runs");
+  list->add_option("--vehicle", vehicle_filter, "Only this vehicle's runs");
+  list->callback([&] { action = [&] { return PlanList(g, vehicle_filter); }; });
+  auto* dispatch = plan->add_subcommand("dispatch", "Dispatch a planned run (freezes its plan)");
+  dispatch->add_option("RUN", run_id, "Run id")->required();
+  dispatch->callback([&] { action = [&] { return PlanChange(g, RunChange::kDispatch, run_id, ""); }; });
+  for (bool abort : {true, false}) {
+    auto* end = plan->add_subcommand(abort ? "abort" : "complete",
+                                     abort ? "Abort a run" : "Mark a run completed");
+    end->add_option("RUN", run_id, "Run id")->required();
+    end->add_option("-c,--comment", comment, "Why (stored with your name)");
+    end->callback([&, abort] {
+      action = [&, abort] {
+        return PlanChange(g, abort ? RunChange::kAbort : RunChange::kComplete, run_id, comment);
+      };
+    });
+  }
+  for (auto* sub : plan->get_subcommands({})) sub->footer(kExitCodesHelp);
+
+  // audit
+  auto* audit = app.add_subcommand("audit", "Reconstruct, export and verify runs");
+  audit->footer(kExitCodesHelp);
+  audit->require_subcommand(1);
+  auto* report = audit->add_subcommand("report", "Planned against actual for a run");
+  report->add_option("RUN", run_id, "Run id")->required();
+  report->callback([&] { action = [&] { return AuditReport(g, run_id); }; });
+  std::string format = "geojson";
+  std::string output;
+  auto* exp = audit->add_subcommand("export", "Export a run's track as GeoJSON, GPX or CSV");
+  exp->add_option("RUN", run_id, "Run id")->required();
+  exp->add_option("-f,--format", format, "geojson, gpx or csv")
+      ->check(CLI::IsMember({"geojson", "gpx", "csv"}))
+      ->capture_default_str();
+  exp->add_option("-o,--output", output, "Write to this file instead of stdout");
+  exp->callback([&] { action = [&] { return AuditExport(g, run_id, format, output); }; });
+  bool as_vehicle = false;
+  std::string target;
+  auto* verify = audit->add_subcommand(
+      "verify", "Recompute the hash chain of a run's vehicle (or a vehicle); exit 1 if broken");
+  verify->add_option("TARGET", target, "Run id or vehicle id")->required();
+  verify->add_flag("--vehicle", as_vehicle, "TARGET is a vehicle id");
+  verify->callback([&] { action = [&] { return AuditVerify(g, target, as_vehicle); }; });
+  for (auto* sub : audit->get_subcommands({})) sub->footer(kExitCodesHelp);
+
+  // token
+  auto* token = app.add_subcommand("token", "Make operator tokens and their hashes (offline)");
+  token->require_subcommand(1);
+  std::string token_name;
+  std::string token_role = "operator";
+  std::string token_text;
+  auto* tnew = token->add_subcommand("new", "Generate a token and its token-file entry");
+  tnew->add_option("--name", token_name, "Operator name recorded on their actions")->required();
+  tnew->add_option("--role", token_role, "operator, dispatcher, auditor or admin")
+      ->capture_default_str();
+  tnew->callback([&] { action = [&] { return TokenNew(token_name, token_role); }; });
+  auto* thash = token->add_subcommand("hash", "Print the SHA-256 of a token (argument or stdin)");
+  thash->add_option("TOKEN", token_text, "The token (default: first line of stdin)");
+  thash->callback([&] { action = [&] { return TokenHash(token_text); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : static_cast<int>(kExitUsage);
+  }
+  if (!action) {
+    std::cerr << app.help();
+    return kExitUsage;
+  }
+  return action();
+}
+
+}  // namespace cit::ctl

@@ -1,0 +1,68 @@
+#include "dispatchctl/connection.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+
+namespace cit::ctl {
+namespace {
+
+absl::StatusOr<std::string> ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError("cannot read " + path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  std::size_t i = 0;
+  while (i < s.size() && s[i] == ' ') ++i;
+  return s.substr(i);
+}
+
+}  // namespace
+
+absl::StatusOr<Connection> Connection::Open(const ConnectionOptions& options) {
+  Connection c;
+  c.server_ = options.server;
+  c.timeout_ = options.timeout;
+  c.token_ = Trim(options.token);
+  if (c.token_.empty() && !options.token_file.empty()) {
+    absl::StatusOr<std::string> text = ReadWhole(options.token_file);
+    if (!text.ok()) return text.status();
+    c.token_ = Trim(text->substr(0, text->find('\n')));
+  }
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (options.insecure) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    if (!options.ca_file.empty()) {
+      absl::StatusOr<std::string> ca = ReadWhole(options.ca_file);
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *ca;
+    }
+    creds = grpc::SslCredentials(ssl);
+    if (!options.server_name.empty()) {
+      args.SetSslTargetNameOverride(options.server_name);
+    }
+  }
+  c.channel_ = grpc::CreateCustomChannel(options.server, creds, args);
+  c.dispatch_ = cit::v1::Dispatch::NewStub(c.channel_);
+  c.alerts_ = cit::v1::Alerts::NewStub(c.channel_);
+  c.audit_ = cit::v1::Audit::NewStub(c.channel_);
+  return c;
+}
+
+void Connection::Prepare(grpc::ClientContext& context, bool streaming) const {
+  if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
+  if (!streaming) context.set_deadline(std::chrono::system_clock::now() + timeout_);
+}
+
+}  // namespace cit::ctl

@@ -1,0 +1,280 @@
+#include "dispatchctl/format.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+#include <string_view>
+#include <vector>
+
+namespace cit::ctl {
+namespace {
+
+using google::protobuf::Timestamp;
+using google::protobuf::util::TimeUtil;
+
+bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
+
+std::string StripPrefix(std::string name, std::string_view prefix) {
+  if (name.rfind(prefix, 0) == 0) name.erase(0, prefix.size());
+  return name;
+}
+
+std::string Fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string Km(double m) { return Fixed(m / 1000.0, 2) + " km"; }
+
+std::string Duration(double s) {
+  if (s < 0) s = 0;
+  long total = std::lround(s);
+  char buf[32];
+  if (total >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm%02lds", total / 3600, (total / 60) % 60, total % 60);
+  } else if (total >= 60) {
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", total / 60, total % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lds", total);
+  }
+  return buf;
+}
+
+// Plain-text table: header row, then rows; columns padded to their widest cell.
+std::string Table(const std::vector<std::string>& header,
+                  const std::vector<std::vector<std::string>>& rows, const std::string& indent = "") {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) {
+      width[c] = std::max(width[c], row[c].size());
+    }
+  }
+  std::ostringstream out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s = indent;
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      s += cells[c];
+      if (c + 1 < cells.size()) s += std::string(width[c] - cells[c].size() + 2, ' ');
+    }
+    out << s << "\n";
+  };
+  line(header);
+  for (const auto& row : rows) line(row);
+  return out.str();
+}
+
+const char* SeverityColor(cit::v1::Severity s) {
+  switch (s) {
+    case cit::v1::SEVERITY_CRITICAL:
+      return "\033[1;31m";  // bold red
+    case cit::v1::SEVERITY_HIGH:
+      return "\033[31m";  // red
+    case cit::v1::SEVERITY_MEDIUM:
+      return "\033[33m";  // yellow
+    case cit::v1::SEVERITY_LOW:
+      return "\033[36m";  // cyan
+    default:
+      return "";
+  }
+}
+
+std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
+
+}  // namespace
+
+std::string FormatTime(const Timestamp& t) { return IsSet(t) ? TimeUtil::ToString(t) : "-"; }
+std::string KindName(cit::v1::AlertKind k) {
+  return StripPrefix(cit::v1::AlertKind_Name(k), "ALERT_KIND_");
+}
+std::string SeverityName(cit::v1::Severity s) {
+  return StripPrefix(cit::v1::Severity_Name(s), "SEVERITY_");
+}
+std::string AlertStateName(cit::v1::AlertState s) {
+  return StripPrefix(cit::v1::AlertState_Name(s), "ALERT_STATE_");
+}
+std::string RunStateName(cit::v1::RunState s) {
+  return StripPrefix(cit::v1::RunState_Name(s), "RUN_STATE_");
+}
+std::string StopStatusName(cit::v1::StopStatus s) {
+  return StripPrefix(cit::v1::StopStatus_Name(s), "STOP_STATUS_");
+}
+
+std::string FormatAlert(const cit::v1::Alert& a, bool color) {
+  std::ostringstream out;
+  const char* on = color ? SeverityColor(a.severity()) : "";
+  const char* off = color && *on ? "\033[0m" : "";
+  out << FormatTime(a.event_time()) << "  " << on << "#" << a.alert_id() << " "
+      << SeverityName(a.severity()) << " " << KindName(a.kind()) << off << "  " << a.vehicle_id();
+  if (!a.run_id().empty()) out << " run " << a.run_id();
+  if (!a.subject().empty()) out << " [" << a.subject() << "]";
+  out << "  " << AlertStateName(a.state());
+  if (a.occurrences() > 1) out << " x" << a.occurrences();
+  if (a.delayed()) out << " (delayed " << Fixed(a.delay_s(), 0) << " s)";
+  if (a.has_condition_cleared_time()) out << " (condition cleared)";
+  if (!a.details().empty()) out << "  " << a.details();
+  if (!a.actions().empty()) {
+    const auto& last = a.actions(a.actions_size() - 1);
+    if (last.state() != cit::v1::ALERT_STATE_OPEN) {
+      out << "  by " << last.actor();
+      if (!last.comment().empty()) out << " " << Quoted(last.comment());
+    }
+  }
+  return out.str();
+}
+
+std::string FormatAlertEvent(const cit::v1::AlertEvent& e, bool color) {
+  return FormatAlert(e.alert(), color);
+}
+
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  opts.add_whitespace = false;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, opts);
+  return out;
+}
+
+std::string FormatRun(const cit::v1::Run& run) {
+  const cit::v1::RunPlan& p = run.plan();
+  std::ostringstream out;
+  out << "Run " << p.run_id() << "  vehicle " << p.vehicle_id() << "  state "
+      << RunStateName(run.state()) << "  version " << run.version() << "\n";
+  out << "  created    " << FormatTime(run.created_time()) << " by " << run.created_by() << "\n";
+  if (IsSet(run.dispatched_time())) {
+    out << "  dispatched " << FormatTime(run.dispatched_time()) << " by " << run.dispatched_by()
+        << "\n";
+  }
+  if (IsSet(run.started_time())) out << "  started    " << FormatTime(run.started_time()) << "\n";
+  if (IsSet(run.ended_time())) {
+    out << "  ended      " << FormatTime(run.ended_time()) << " by " << run.ended_by();
+    if (!run.end_comment().empty()) out << " " << Quoted(run.end_comment());
+    out << "\n";
+  }
+  out << "  planned    " << FormatTime(p.planned_start()) << " .. " << FormatTime(p.planned_end())
+      << "\n";
+  if (!p.crew_badges().empty()) {
+    out << "  crew      ";
+    for (const auto& b : p.crew_badges()) out << " " << b;
+    out << "\n";
+  }
+  out << "  route      " << p.route().points_size() << " points, corridor "
+      << Fixed(p.route().corridor_half_width_m(), 0) << " m\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : p.stops()) {
+    rows.push_back({s.stop_id(), s.name(),
+                    Fixed(s.position().lat_deg(), 5) + "," + Fixed(s.position().lon_deg(), 5),
+                    Fixed(s.radius_m(), 0) + " m", FormatTime(s.arrival_earliest()),
+                    FormatTime(s.arrival_latest()), s.doors_may_open() ? "yes" : "no"});
+  }
+  if (!rows.empty()) {
+    out << "  stops\n"
+        << Table({"ID", "NAME", "POSITION", "RADIUS", "EARLIEST", "LATEST", "DOORS"}, rows, "    ");
+  }
+  if (!p.notes().empty()) out << "  notes      " << p.notes() << "\n";
+  return out.str();
+}
+
+std::string FormatRunTable(const cit::v1::ListRunsResponse& runs) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : runs.runs()) {
+    rows.push_back({r.plan().run_id(), r.plan().vehicle_id(), RunStateName(r.state()),
+                    std::to_string(r.version()), FormatTime(r.plan().planned_start()),
+                    std::to_string(r.plan().stops_size())});
+  }
+  return Table({"RUN", "VEHICLE", "STATE", "VERSION", "PLANNED START", "STOPS"}, rows);
+}
+
+std::string FormatFleet(const cit::v1::Fleet& fleet) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& v : fleet.vehicles()) {
+    rows.push_back({v.vehicle_id(),
+                    v.has_last_fix_time() ? Duration(v.last_fix_age_s()) + " ago" : "never",
+                    v.connected() ? "yes" : "no", v.run_id().empty() ? "-" : v.run_id(),
+                    v.run_id().empty() ? "-" : RunStateName(v.run_state()),
+                    v.run_id().empty() ? "-" : Fixed(v.progress_fraction() * 100.0, 0) + "%",
+                    v.next_stop_id().empty() ? "-" : v.next_stop_id(),
+                    v.has_next_stop_eta() ? FormatTime(v.next_stop_eta()) : "-",
+                    std::to_string(v.open_alerts())});
+  }
+  return Table(
+      {"VEHICLE", "LAST FIX", "CONNECTED", "RUN", "STATE", "PROGRESS", "NEXT STOP", "ETA", "ALERTS"},
+      rows);
+}
+
+std::string FormatReport(const cit::v1::RunReport& r) {
+  std::ostringstream out;
+  out << FormatRun(r.run());
+  out << "Track\n";
+  out << "  fixes      " << r.fixes() << " from " << FormatTime(r.first_fix_time()) << " to "
+      << FormatTime(r.last_fix_time()) << "\n";
+  out << "  distance   driven " << Km(r.distance_m()) << ", planned " << Km(r.planned_distance_m())
+      << "\n";
+  out << "  off route  " << Duration(r.off_route_s()) << " over " << Km(r.off_route_distance_m())
+      << "\n";
+  out << "  doors      " << r.door_events() << " door events\n";
+  out << "Stops (planned against actual)\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : r.stops()) {
+    std::string flags;
+    auto add = [&](bool on, const char* f) {
+      if (!on) return;
+      if (!flags.empty()) flags += ",";
+      flags += f;
+    };
+    add(s.early(), "early");
+    add(s.late(), "late");
+    add(s.out_of_order(), "out-of-order");
+    rows.push_back({s.stop_id(), StopStatusName(s.status()),
+                    FormatTime(s.arrival_earliest()) + " .. " + FormatTime(s.arrival_latest()),
+                    FormatTime(s.arrived()), FormatTime(s.departed()),
+                    s.has_arrived() ? Duration(s.dwell_s()) : "-", std::to_string(s.door_openings()),
+                    flags.empty() ? "-" : flags});
+  }
+  out << Table({"STOP", "STATUS", "WINDOW", "ARRIVED", "DEPARTED", "DWELL", "DOORS", "FLAGS"}, rows,
+               "  ");
+  out << "Alerts (" << r.alerts_size() << ")\n";
+  for (const auto& a : r.alerts()) {
+    out << "  #" << a.alert_id() << " " << SeverityName(a.severity()) << " " << KindName(a.kind());
+    if (!a.subject().empty()) out << " [" << a.subject() << "]";
+    out << "  event " << FormatTime(a.event_time()) << "  " << AlertStateName(a.state());
+    if (a.occurrences() > 1) out << " x" << a.occurrences();
+    out << "\n";
+    if (!a.details().empty()) out << "      " << a.details() << "\n";
+    out << "      raised   " << FormatTime(a.detected_time());
+    if (a.delayed()) out << " (delayed " << Fixed(a.delay_s(), 0) << " s)";
+    out << "\n";
+    if (a.has_condition_cleared_time()) {
+      out << "      cleared  " << FormatTime(a.condition_cleared_time()) << "\n";
+    }
+    for (const auto& act : a.actions()) {
+      if (act.state() == cit::v1::ALERT_STATE_OPEN) continue;
+      out << "      " << (act.state() == cit::v1::ALERT_STATE_ACKNOWLEDGED ? "acked    " : "resolved ")
+          << FormatTime(act.time()) << " by " << act.actor();
+      if (!act.comment().empty()) out << " " << Quoted(act.comment());
+      out << "\n";
+    }
+  }
+  out << "Chain head  " << (r.chain_head().empty() ? "-" : r.chain_head()) << "\n";
+  return out.str();
+}
+
+std::string FormatVerify(const cit::v1::VerifyChainResponse& v) {
+  std::ostringstream out;
+  if (v.intact()) {
+    out << "chain of " << v.vehicle_id() << " intact: " << v.records_checked()
+        << " records verified, head " << v.chain_head() << "\n";
+  } else {
+    out << "chain of " << v.vehicle_id() << " BROKEN at record seq " << v.first_bad_seq() << ": "
+        << v.problem() << " (" << v.records_checked() << " records checked)\n";
+  }
+  return out.str();
+}
+
+}  // namespace cit::ctl

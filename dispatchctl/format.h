@@ -1,0 +1,42 @@
+// Human and machine renderings of operator API messages for dispatchctl's output.
+//
+//   std::cout << FormatReport(report);                 // `audit report`
+//   std::cout << FormatAlertEvent(event, /*color=*/isatty(1)) << "\n";   // `watch`
+//   std::cout << AlertEventJson(event) << "\n";         // `watch --json`: one object per line
+//
+// Times print as RFC 3339 UTC; distances in metres/kilometres; durations in seconds/minutes.
+//
+// Thread contract: free functions, no shared state.
+#ifndef CIT_DISPATCHCTL_FORMAT_H_
+#define CIT_DISPATCHCTL_FORMAT_H_
+
+#include <google/protobuf/message.h>
+
+#include <string>
+
+#include "cit/v1/dispatch.pb.h"
+
+namespace cit::ctl {
+
+std::string FormatTime(const google::protobuf::Timestamp& t);  // "-" when unset
+std::string KindName(cit::v1::AlertKind kind);                 // "ROUTE_DEVIATION"
+std::string SeverityName(cit::v1::Severity severity);          // "CRITICAL"
+std::string AlertStateName(cit::v1::AlertState state);         // "ACKNOWLEDGED"
+std::string RunStateName(cit::v1::RunState state);             // "DISPATCHED"
+std::string StopStatusName(cit::v1::StopStatus status);        // "DEPARTED"
+
+// One line per alert event; ANSI colours by severity when `color`.
+std::string FormatAlertEvent(const cit::v1::AlertEvent& event, bool color);
+std::string FormatAlert(const cit::v1::Alert& alert, bool color);
+// Proto3 JSON on one line, proto field names.
+std::string ToJsonLine(const google::protobuf::Message& message);
+
+std::string FormatRun(const cit::v1::Run& run);
+std::string FormatRunTable(const cit::v1::ListRunsResponse& runs);
+std::string FormatFleet(const cit::v1::Fleet& fleet);
+std::string FormatReport(const cit::v1::RunReport& report);
+std::string FormatVerify(const cit::v1::VerifyChainResponse& verify);
+
+}  // namespace cit::ctl
+
+#endif  // CIT_DISPATCHCTL_FORMAT_H_

@@ -1,0 +1,253 @@
+#include "dispatchctl/plan_file.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <cctype>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "absl/status/status.h"
+
+namespace cit::ctl {
+namespace {
+
+using google::protobuf::Timestamp;
+using google::protobuf::util::TimeUtil;
+using nlohmann::json;
+
+absl::StatusOr<std::string> ReadText(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError("cannot read " + path.string());
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+json TomlToJson(const toml::node& node) {
+  if (const auto* t = node.as_table()) {
+    json out = json::object();
+    for (const auto& [k, v] : *t) out[std::string(k.str())] = TomlToJson(v);
+    return out;
+  }
+  if (const auto* a = node.as_array()) {
+    json out = json::array();
+    for (const auto& v : *a) out.push_back(TomlToJson(v));
+    return out;
+  }
+  if (auto s = node.value_exact<std::string>()) return *s;
+  if (auto i = node.value_exact<std::int64_t>()) return *i;
+  if (auto d = node.value_exact<double>()) return *d;
+  if (auto b = node.value_exact<bool>()) return *b;
+  if (const auto* dt = node.as_date_time()) {
+    std::ostringstream s;
+    s << *dt;
+    return s.str();
+  }
+  return nullptr;
+}
+
+// "+15m" / "-90s" / "+1h" / "+2h30m" -> seconds.
+std::optional<std::int64_t> ParseOffset(std::string_view s) {
+  if (s.empty() || (s[0] != '+' && s[0] != '-')) return std::nullopt;
+  const int sign = s[0] == '-' ? -1 : 1;
+  s.remove_prefix(1);
+  std::int64_t total = 0;
+  bool any = false;
+  while (!s.empty()) {
+    std::int64_t n = 0;
+    std::size_t i = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) n = n * 10 + (s[i++] - '0');
+    if (i == 0) return std::nullopt;
+    std::int64_t unit = 1;
+    if (i < s.size()) {
+      switch (s[i]) {
+        case 's':
+          unit = 1;
+          break;
+        case 'm':
+          unit = 60;
+          break;
+        case 'h':
+          unit = 3600;
+          break;
+        default:
+          return std::nullopt;
+      }
+      ++i;
+    }
+    total += n * unit;
+    any = true;
+    s.remove_prefix(i);
+  }
+  if (!any) return std::nullopt;
+  return sign * total;
+}
+
+class TimeResolver {
+ public:
+  explicit TimeResolver(std::chrono::system_clock::time_point now) {
+    now_ = TimeUtil::NanosecondsToTimestamp(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+  }
+  void SetBase(const Timestamp& base) { base_ = base; }
+
+  absl::StatusOr<std::string> Resolve(const std::string& field, const json& value) const {
+    if (!value.is_string()) return absl::InvalidArgumentError(field + ": not a time string");
+    std::string s = value.get<std::string>();
+    Timestamp t;
+    if (s == "now") {
+      t = now_;
+    } else if (s.rfind("now", 0) == 0) {
+      auto off = ParseOffset(s.substr(3));
+      if (!off) return absl::InvalidArgumentError(field + ": not a time: '" + s + "'");
+      t = now_ + TimeUtil::SecondsToDuration(*off);
+    } else if (auto off = ParseOffset(s)) {
+      t = (base_ ? *base_ : now_) + TimeUtil::SecondsToDuration(*off);
+    } else if (!TimeUtil::FromString(s, &t)) {
+      return absl::InvalidArgumentError(field + ": not an RFC 3339 time: '" + s + "'");
+    }
+    return TimeUtil::ToString(t);
+  }
+
+ private:
+  Timestamp now_;
+  std::optional<Timestamp> base_;
+};
+
+absl::Status ResolveTimeField(json& obj, const char* key, const std::string& where,
+                              const TimeResolver& times) {
+  if (!obj.contains(key)) return absl::OkStatus();
+  absl::StatusOr<std::string> t = times.Resolve(where + key, obj[key]);
+  if (!t.ok()) return t.status();
+  obj[key] = *t;
+  return absl::OkStatus();
+}
+
+absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
+  if (!route.is_object()) return absl::InvalidArgumentError("route: must be a table/object");
+  auto read_file = [&](const char* key, const char* target) -> absl::Status {
+    if (!route.contains(key)) return absl::OkStatus();
+    if (!route[key].is_string()) return absl::InvalidArgumentError(std::string("route.") + key + ": not a path");
+    std::filesystem::path p = route[key].get<std::string>();
+    if (p.is_relative()) p = dir / p;
+    absl::StatusOr<std::string> text = ReadText(p);
+    if (!text.ok()) return absl::InvalidArgumentError(std::string("route.") + key + ": " +
+                                                      std::string(text.status().message()));
+    route[target] = *text;
+    route.erase(key);
+    return absl::OkStatus();
+  };
+  if (auto s = read_file("geojson_file", "geojson"); !s.ok()) return s;
+  if (auto s = read_file("gpx_file", "gpx"); !s.ok()) return s;
+  if (route.contains("polyline")) {
+    route["encoded_polyline"] = route["polyline"];
+    route.erase("polyline");
+  }
+  if (route.contains("polyline_precision")) {
+    route["encoded_polyline_precision"] = route["polyline_precision"];
+    route.erase("polyline_precision");
+  }
+  if (route.contains("encoded_polyline") && !route.contains("encoded_polyline_precision")) {
+    route["encoded_polyline_precision"] = 5;
+  }
+  if (route.contains("points")) {
+    json pts = json::array();
+    const json& in = route["points"];
+    if (!in.is_array()) return absl::InvalidArgumentError("route.points: must be [[lon, lat], ...]");
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      const json& p = in[i];
+      if (p.is_array() && p.size() >= 2 && p[0].is_number() && p[1].is_number()) {
+        pts.push_back({{"lon_deg", p[0]}, {"lat_deg", p[1]}});
+      } else if (p.is_object()) {
+        pts.push_back(p);
+      } else {
+        return absl::InvalidArgumentError("route.points[" + std::to_string(i) +
+                                          "]: must be [lon, lat]");
+      }
+    }
+    route["points"] = pts;
+  }
+  int sources = 0;
+  for (const char* k : {"geojson", "gpx", "encoded_polyline", "points"}) sources += route.contains(k);
+  if (sources != 1) {
+    return absl::InvalidArgumentError(
+        "route: give exactly one of geojson_file, gpx_file, geojson, gpx, polyline, points");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<cit::v1::RunPlan> ParsePlan(std::string_view text, const std::filesystem::path& dir,
+                                           std::chrono::system_clock::time_point now) {
+  json doc;
+  std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && text[first] == '{') {
+    doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) return absl::InvalidArgumentError("plan: not valid JSON");
+  } else {
+    try {
+      doc = TomlToJson(toml::parse(text));
+    } catch (const toml::parse_error& e) {
+      std::ostringstream msg;
+      msg << "plan: TOML error at line " << e.source().begin.line << ": " << e.description();
+      return absl::InvalidArgumentError(msg.str());
+    }
+  }
+  if (!doc.is_object()) return absl::InvalidArgumentError("plan: must be an object/table");
+
+  TimeResolver times(now);
+  if (auto s = ResolveTimeField(doc, "planned_start", "", times); !s.ok()) return s;
+  if (doc.contains("planned_start")) {
+    Timestamp base;
+    TimeUtil::FromString(doc["planned_start"].get<std::string>(), &base);
+    times.SetBase(base);
+  }
+  if (auto s = ResolveTimeField(doc, "planned_end", "", times); !s.ok()) return s;
+  if (!doc.contains("route")) return absl::InvalidArgumentError("route: required");
+  if (auto s = NormaliseRoute(doc["route"], dir); !s.ok()) return s;
+  if (doc.contains("stops")) {
+    if (!doc["stops"].is_array()) return absl::InvalidArgumentError("stops: must be a list");
+    for (std::size_t i = 0; i < doc["stops"].size(); ++i) {
+      json& stop = doc["stops"][i];
+      const std::string where = "stops[" + std::to_string(i) + "].";
+      if (!stop.is_object()) return absl::InvalidArgumentError(where + ": must be a table");
+      for (const char* k : {"arrival_earliest", "arrival_latest"}) {
+        if (auto s = ResolveTimeField(stop, k, where, times); !s.ok()) return s;
+      }
+      if (stop.contains("lat") || stop.contains("lon")) {
+        stop["position"] = {{"lat_deg", stop.value("lat", 0.0)}, {"lon_deg", stop.value("lon", 0.0)}};
+        stop.erase("lat");
+        stop.erase("lon");
+      }
+    }
+  }
+
+  cit::v1::RunPlan plan;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(doc.dump(), &plan, opts);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError("plan: " + std::string(status.message()));
+  }
+  if (plan.run_id().empty()) return absl::InvalidArgumentError("run_id: required");
+  if (plan.vehicle_id().empty()) return absl::InvalidArgumentError("vehicle_id: required");
+  return plan;
+}
+
+absl::StatusOr<cit::v1::RunPlan> LoadPlanFile(const std::filesystem::path& path) {
+  absl::StatusOr<std::string> text = ReadText(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<cit::v1::RunPlan> plan =
+      ParsePlan(*text, path.parent_path(), std::chrono::system_clock::now());
+  if (!plan.ok()) {
+    return absl::Status(plan.status().code(), path.string() + ": " + std::string(plan.status().message()));
+  }
+  return plan;
+}
+
+}  // namespace cit::ctl

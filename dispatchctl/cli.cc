@@ -140,7 +140,8 @@ int Watch(Globals& g, const WatchOptions& w) {
       }
       grpc::Status status = reader->Finish();
       if (done) return static_cast<int>(kExitOk);
-      if (deadline && std::chrono::system_clock::now() >= *deadline) return static_cast<int>(kExitOk);
+      if (deadline && std::chrono::system_clock::now() >= *deadline)
+        return static_cast<int>(kExitOk);
       const ExitCode code = ExitCodeFor(status);
       if (code == kExitAuth || code == kExitRejected || code == kExitUsage) {
         return Fail(status, "watch");
@@ -416,9 +417,10 @@ ExitCode ExitCodeFor(const grpc::Status& status) {
 }
 
 int RunCli(int argc, char** argv) {
-  CLI::App app{"dispatchctl: operate citwatch — watch and handle alerts, see the fleet, plan runs,\n"
-               "audit, export and verify runs. Talks to dispatch-server's operator port over TLS\n"
-               "with a bearer token."};
+  CLI::App app{
+      "dispatchctl: operate citwatch — watch and handle alerts, see the fleet, plan runs,\n"
+      "audit, export and verify runs. Talks to dispatch-server's operator port over TLS\n"
+      "with a bearer token."};
   app.footer(kExitCodesHelp);
   app.require_subcommand(1);
   app.set_config("--config", DefaultConfigPath(),
@@ -494,7 +496,8 @@ int RunCli(int argc, char** argv) {
   list->callback([&] { action = [&] { return PlanList(g, vehicle_filter); }; });
   auto* dispatch = plan->add_subcommand("dispatch", "Dispatch a planned run (freezes its plan)");
   dispatch->add_option("RUN", run_id, "Run id")->required();
-  dispatch->callback([&] { action = [&] { return PlanChange(g, RunChange::kDispatch, run_id, ""); }; });
+  dispatch->callback(
+      [&] { action = [&] { return PlanChange(g, RunChange::kDispatch, run_id, ""); }; });
   for (bool abort : {true, false}) {
     auto* end = plan->add_subcommand(abort ? "abort" : "complete",
                                      abort ? "Abort a run" : "Mark a run completed");

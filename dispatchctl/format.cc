@@ -47,7 +47,8 @@ std::string Duration(double s) {
 
 // Plain-text table: header row, then rows; columns padded to their widest cell.
 std::string Table(const std::vector<std::string>& header,
-                  const std::vector<std::vector<std::string>>& rows, const std::string& indent = "") {
+                  const std::vector<std::vector<std::string>>& rows,
+                  const std::string& indent = "") {
   std::vector<std::size_t> width(header.size());
   for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
   for (const auto& row : rows) {
@@ -203,9 +204,9 @@ std::string FormatFleet(const cit::v1::Fleet& fleet) {
                     v.has_next_stop_eta() ? FormatTime(v.next_stop_eta()) : "-",
                     std::to_string(v.open_alerts())});
   }
-  return Table(
-      {"VEHICLE", "LAST FIX", "CONNECTED", "RUN", "STATE", "PROGRESS", "NEXT STOP", "ETA", "ALERTS"},
-      rows);
+  return Table({"VEHICLE", "LAST FIX", "CONNECTED", "RUN", "STATE", "PROGRESS", "NEXT STOP", "ETA",
+                "ALERTS"},
+               rows);
 }
 
 std::string FormatReport(const cit::v1::RunReport& r) {
@@ -234,8 +235,8 @@ std::string FormatReport(const cit::v1::RunReport& r) {
     rows.push_back({s.stop_id(), StopStatusName(s.status()),
                     FormatTime(s.arrival_earliest()) + " .. " + FormatTime(s.arrival_latest()),
                     FormatTime(s.arrived()), FormatTime(s.departed()),
-                    s.has_arrived() ? Duration(s.dwell_s()) : "-", std::to_string(s.door_openings()),
-                    flags.empty() ? "-" : flags});
+                    s.has_arrived() ? Duration(s.dwell_s()) : "-",
+                    std::to_string(s.door_openings()), flags.empty() ? "-" : flags});
   }
   out << Table({"STOP", "STATUS", "WINDOW", "ARRIVED", "DEPARTED", "DWELL", "DOORS", "FLAGS"}, rows,
                "  ");
@@ -255,7 +256,8 @@ std::string FormatReport(const cit::v1::RunReport& r) {
     }
     for (const auto& act : a.actions()) {
       if (act.state() == cit::v1::ALERT_STATE_OPEN) continue;
-      out << "      " << (act.state() == cit::v1::ALERT_STATE_ACKNOWLEDGED ? "acked    " : "resolved ")
+      out << "      "
+          << (act.state() == cit::v1::ALERT_STATE_ACKNOWLEDGED ? "acked    " : "resolved ")
           << FormatTime(act.time()) << " by " << act.actor();
       if (!act.comment().empty()) out << " " << Quoted(act.comment());
       out << "\n";

@@ -2,13 +2,13 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
+#include <toml++/toml.h>
 
 #include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "absl/status/status.h"
 
@@ -60,7 +60,8 @@ std::optional<std::int64_t> ParseOffset(std::string_view s) {
   while (!s.empty()) {
     std::int64_t n = 0;
     std::size_t i = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) n = n * 10 + (s[i++] - '0');
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
+      n = n * 10 + (s[i++] - '0');
     if (i == 0) return std::nullopt;
     std::int64_t unit = 1;
     if (i < s.size()) {
@@ -131,12 +132,14 @@ absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
   if (!route.is_object()) return absl::InvalidArgumentError("route: must be a table/object");
   auto read_file = [&](const char* key, const char* target) -> absl::Status {
     if (!route.contains(key)) return absl::OkStatus();
-    if (!route[key].is_string()) return absl::InvalidArgumentError(std::string("route.") + key + ": not a path");
+    if (!route[key].is_string())
+      return absl::InvalidArgumentError(std::string("route.") + key + ": not a path");
     std::filesystem::path p = route[key].get<std::string>();
     if (p.is_relative()) p = dir / p;
     absl::StatusOr<std::string> text = ReadText(p);
-    if (!text.ok()) return absl::InvalidArgumentError(std::string("route.") + key + ": " +
-                                                      std::string(text.status().message()));
+    if (!text.ok())
+      return absl::InvalidArgumentError(std::string("route.") + key + ": " +
+                                        std::string(text.status().message()));
     route[target] = *text;
     route.erase(key);
     return absl::OkStatus();
@@ -157,7 +160,8 @@ absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
   if (route.contains("points")) {
     json pts = json::array();
     const json& in = route["points"];
-    if (!in.is_array()) return absl::InvalidArgumentError("route.points: must be [[lon, lat], ...]");
+    if (!in.is_array())
+      return absl::InvalidArgumentError("route.points: must be [[lon, lat], ...]");
     for (std::size_t i = 0; i < in.size(); ++i) {
       const json& p = in[i];
       if (p.is_array() && p.size() >= 2 && p[0].is_number() && p[1].is_number()) {
@@ -172,7 +176,8 @@ absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
     route["points"] = pts;
   }
   int sources = 0;
-  for (const char* k : {"geojson", "gpx", "encoded_polyline", "points"}) sources += route.contains(k);
+  for (const char* k : {"geojson", "gpx", "encoded_polyline", "points"})
+    sources += route.contains(k);
   if (sources != 1) {
     return absl::InvalidArgumentError(
         "route: give exactly one of geojson_file, gpx_file, geojson, gpx, polyline, points");
@@ -220,7 +225,8 @@ absl::StatusOr<cit::v1::RunPlan> ParsePlan(std::string_view text, const std::fil
         if (auto s = ResolveTimeField(stop, k, where, times); !s.ok()) return s;
       }
       if (stop.contains("lat") || stop.contains("lon")) {
-        stop["position"] = {{"lat_deg", stop.value("lat", 0.0)}, {"lon_deg", stop.value("lon", 0.0)}};
+        stop["position"] = {{"lat_deg", stop.value("lat", 0.0)},
+                            {"lon_deg", stop.value("lon", 0.0)}};
         stop.erase("lat");
         stop.erase("lon");
       }
@@ -245,7 +251,8 @@ absl::StatusOr<cit::v1::RunPlan> LoadPlanFile(const std::filesystem::path& path)
   absl::StatusOr<cit::v1::RunPlan> plan =
       ParsePlan(*text, path.parent_path(), std::chrono::system_clock::now());
   if (!plan.ok()) {
-    return absl::Status(plan.status().code(), path.string() + ": " + std::string(plan.status().message()));
+    return absl::Status(plan.status().code(),
+                        path.string() + ": " + std::string(plan.status().message()));
   }
   return plan;
 }

@@ -7,14 +7,10 @@
 #include "dispatch-server/audit/run_report.h"
 #include "dispatch-server/audit/track_export.h"
 #include "dispatch-server/auth/operator_auth.h"
+#include "dispatch-server/common/grpc_status.h"
 
 namespace cit::dispatch {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return {static_cast<grpc::StatusCode>(s.code()), std::string(s.message())};
-}
 
 template <typename T, typename Fn>
 grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context, T* response, Fn&& fn) {
@@ -24,7 +20,7 @@ grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context, T* respo
     *response = *std::move(result);
     reactor->Finish(grpc::Status::OK);
   } else {
-    reactor->Finish(ToGrpc(result.status()));
+    reactor->Finish(ToGrpcStatus(result.status()));
   }
   return reactor;
 }
@@ -99,7 +95,8 @@ absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
   return out;
 }
 
-absl::StatusOr<cit::v1::GetTrackResponse> Auditor::Track(const cit::v1::GetTrackRequest& req) const {
+absl::StatusOr<cit::v1::GetTrackResponse> Auditor::Track(
+    const cit::v1::GetTrackRequest& req) const {
   std::string vehicle = req.vehicle_id();
   std::optional<google::protobuf::Timestamp> from;
   std::optional<google::protobuf::Timestamp> to;

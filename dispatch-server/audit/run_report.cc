@@ -230,7 +230,8 @@ cit::v1::RunReport BuildRunReport(const cit::v1::Run& run,
       }
     } else {
       bool later_visited = false;
-      for (int e = s + 1; e < plan.stops_size(); ++e) later_visited |= visits[e].arrived.has_value();
+      for (int e = s + 1; e < plan.stops_size(); ++e)
+        later_visited |= visits[e].arrived.has_value();
       if (run.state() == cit::v1::RUN_STATE_ABORTED && !later_visited) {
         sr->set_status(cit::v1::STOP_STATUS_SKIPPED);
       } else if (later_visited || Ended(run)) {

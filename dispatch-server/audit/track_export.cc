@@ -23,8 +23,8 @@ bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
 std::string Rfc3339(const Timestamp& t) { return TimeUtil::ToString(t); }
 
 bool UsableFix(const cit::v1::Record& r) {
-  return r.has_fix() && r.fix().mode() >= cit::v1::FIX_MODE_2D && std::isfinite(r.fix().lat_deg()) &&
-         std::isfinite(r.fix().lon_deg());
+  return r.has_fix() && r.fix().mode() >= cit::v1::FIX_MODE_2D &&
+         std::isfinite(r.fix().lat_deg()) && std::isfinite(r.fix().lon_deg());
 }
 
 std::string Deg(double v) {
@@ -202,11 +202,13 @@ std::string TrackGeoJson(const cit::v1::Run& run, const std::vector<cit::v1::Sto
                   {"name", stop.name()},
                   {"radius_m", stop.radius_m()},
                   {"doors_may_open", stop.doors_may_open()}};
-    if (IsSet(stop.arrival_earliest())) props["arrival_earliest"] = Rfc3339(stop.arrival_earliest());
+    if (IsSet(stop.arrival_earliest()))
+      props["arrival_earliest"] = Rfc3339(stop.arrival_earliest());
     if (IsSet(stop.arrival_latest())) props["arrival_latest"] = Rfc3339(stop.arrival_latest());
-    features.push_back({{"type", "Feature"},
-                        {"geometry", PointGeometry(stop.position().lon_deg(), stop.position().lat_deg())},
-                        {"properties", props}});
+    features.push_back(
+        {{"type", "Feature"},
+         {"geometry", PointGeometry(stop.position().lon_deg(), stop.position().lat_deg())},
+         {"properties", props}});
   }
   for (auto& e : events) features.push_back(std::move(e));
   for (const auto& a : alerts) {
@@ -254,7 +256,8 @@ std::string TrackGpx(const cit::v1::Run& run, const std::vector<cit::v1::StoredR
   }
   x << " <metadata>\n  <name>run " << XmlEscape(plan.run_id()) << "</name>\n"
     << "  <desc>vehicle " << XmlEscape(plan.vehicle_id()) << "</desc>\n";
-  if (first_fix != nullptr) x << "  <time>" << Rfc3339(first_fix->record().event_time()) << "</time>\n";
+  if (first_fix != nullptr)
+    x << "  <time>" << Rfc3339(first_fix->record().event_time()) << "</time>\n";
   x << " </metadata>\n";
 
   for (const auto& stop : plan.stops()) {
@@ -270,8 +273,8 @@ std::string TrackGpx(const cit::v1::Run& run, const std::vector<cit::v1::StoredR
     } else if (last && (r.has_door() || r.has_seal() || r.has_panic() || r.has_crew())) {
       x << " <wpt lat=\"" << Deg(last->first) << "\" lon=\"" << Deg(last->second) << "\">\n"
         << "  <time>" << Rfc3339(r.event_time()) << "</time>\n  <name>"
-        << XmlEscape(RecordDetail(r)) << "</name>\n  <desc>seq " << r.seq()
-        << "</desc>\n  <type>" << RecordKind(r) << "</type>\n </wpt>\n";
+        << XmlEscape(RecordDetail(r)) << "</name>\n  <desc>seq " << r.seq() << "</desc>\n  <type>"
+        << RecordKind(r) << "</type>\n </wpt>\n";
     }
   }
   if (plan.route().points_size() > 0) {
@@ -287,9 +290,8 @@ std::string TrackGpx(const cit::v1::Run& run, const std::vector<cit::v1::StoredR
   for (const auto& s : records) {
     const cit::v1::Record& r = s.record();
     if (!UsableFix(r)) continue;
-    const bool gap =
-        prev != nullptr &&
-        TimeUtil::DurationToMilliseconds(r.event_time() - *prev) > kSegmentGapS * 1000;
+    const bool gap = prev != nullptr &&
+                     TimeUtil::DurationToMilliseconds(r.event_time() - *prev) > kSegmentGapS * 1000;
     if (open_seg && gap) {
       x << "  </trkseg>\n";
       open_seg = false;

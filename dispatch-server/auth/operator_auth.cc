@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <mutex>
 #include <string_view>
 #include <utility>
 
@@ -25,23 +26,31 @@ std::string_view BearerToken(std::string_view header) {
   return token;
 }
 
+std::mutex installed_mu;
+std::shared_ptr<const TokenFile> installed_tokens;  // guarded by installed_mu
+
+std::shared_ptr<const TokenFile> InstalledTokens() {
+  std::lock_guard<std::mutex> lock(installed_mu);
+  return installed_tokens;
+}
+
 }  // namespace
 
-OperatorAuthProcessor::OperatorAuthProcessor(TokenFile tokens, PermissionTable permissions)
+OperatorAuthProcessor::OperatorAuthProcessor(std::shared_ptr<const TokenFile> tokens,
+                                             PermissionTable permissions)
     : tokens_(std::move(tokens)), permissions_(std::move(permissions)) {}
 
 grpc::Status OperatorAuthProcessor::Process(const InputMetadata& auth_metadata,
-                                            grpc::AuthContext* context,
-                                            OutputMetadata* consumed_auth_metadata,
+                                            grpc::AuthContext* /*context*/,
+                                            OutputMetadata* /*consumed_auth_metadata*/,
                                             OutputMetadata* /*response_metadata*/) {
   std::string_view method;
   if (auto it = auth_metadata.find(":path"); it != auth_metadata.end()) method = View(it->second);
 
   std::optional<OperatorIdentity> who;
   if (auto it = auth_metadata.find("authorization"); it != auth_metadata.end()) {
-    who = tokens_.Authenticate(BearerToken(View(it->second)));
-    // The token is a secret: keep it out of the metadata handlers (and their logs) see.
-    consumed_auth_metadata->insert({"authorization", std::string(View(it->second))});
+    // Left in the call's metadata: CallerIdentity() needs it. Handlers never log metadata.
+    who = tokens_->Authenticate(BearerToken(View(it->second)));
   }
   if (!who) {
     if (permissions_.IsPublic(method)) return grpc::Status::OK;
@@ -53,8 +62,6 @@ grpc::Status OperatorAuthProcessor::Process(const InputMetadata& auth_metadata,
     return {grpc::StatusCode::PERMISSION_DENIED,
             "role " + std::string(RoleName(who->role)) + " may not call " + std::string(method)};
   }
-  context->AddProperty(kOperatorNameProperty, who->name);
-  context->AddProperty(kOperatorRoleProperty, std::string(RoleName(who->role)));
   return grpc::Status::OK;
 }
 
@@ -66,20 +73,23 @@ absl::Status InstallOperatorAuth(grpc::ServerCredentials& creds,
     spdlog::warn("operator auth: {} lists no tokens; every operator call will be refused",
                  token_file.string());
   }
+  auto shared = std::make_shared<const TokenFile>(*std::move(tokens));
+  {
+    std::lock_guard<std::mutex> lock(installed_mu);
+    installed_tokens = shared;
+  }
   creds.SetAuthMetadataProcessor(
-      std::make_shared<OperatorAuthProcessor>(*std::move(tokens), PermissionTable::Default()));
+      std::make_shared<OperatorAuthProcessor>(shared, PermissionTable::Default()));
   return absl::OkStatus();
 }
 
 std::optional<OperatorIdentity> CallerIdentity(const grpc::ServerContextBase& context) {
-  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-  if (!auth) return std::nullopt;
-  auto names = auth->FindPropertyValues(kOperatorNameProperty);
-  auto roles = auth->FindPropertyValues(kOperatorRoleProperty);
-  if (names.empty() || roles.empty()) return std::nullopt;
-  std::optional<Role> role = ParseRole(View(roles.front()));
-  if (!role) return std::nullopt;
-  return OperatorIdentity{std::string(View(names.front())), *role};
+  std::shared_ptr<const TokenFile> tokens = InstalledTokens();
+  if (!tokens) return std::nullopt;
+  const auto& md = context.client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) return std::nullopt;
+  return tokens->Authenticate(BearerToken(View(it->second)));
 }
 
 std::string ActorName(const grpc::ServerContextBase& context) {

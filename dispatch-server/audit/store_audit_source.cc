@@ -1,0 +1,99 @@
+#include "dispatch-server/audit/store_audit_source.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <limits>
+#include <utility>
+
+#include "absl/status/status.h"
+
+namespace cit::dispatch {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using Clock = std::chrono::system_clock;
+
+std::string Hex(const std::string& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+Clock::time_point ToTimePoint(const google::protobuf::Timestamp& t) {
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+      std::chrono::nanoseconds(TimeUtil::TimestampToNanoseconds(t))));
+}
+
+}  // namespace
+
+cit::v1::StoredRecord ToApiRecord(const StoredRecord& stored) {
+  cit::v1::StoredRecord out;
+  *out.mutable_record() = stored.record;
+  if (out.record().vehicle_id().empty()) out.mutable_record()->set_vehicle_id(stored.vehicle_id);
+  *out.mutable_server_received_time() =
+      TimeUtil::NanosecondsToTimestamp(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                           stored.server_received_time.time_since_epoch())
+                                           .count());
+  out.set_chain_hash(Hex(stored.hash));
+  return out;
+}
+
+StoreAuditSource::StoreAuditSource(Store& store, RunLookup runs, AlertLookup alerts)
+    : store_(store), runs_(std::move(runs)), alerts_(std::move(alerts)) {}
+
+absl::StatusOr<cit::v1::Run> StoreAuditSource::GetRun(const std::string& run_id) {
+  if (!runs_) return absl::UnimplementedError("run store not wired into the audit");
+  return runs_(run_id);
+}
+
+absl::StatusOr<std::vector<cit::v1::Alert>> StoreAuditSource::RunAlerts(const std::string& run_id) {
+  if (!alerts_) return std::vector<cit::v1::Alert>();
+  return alerts_(run_id);
+}
+
+absl::StatusOr<std::vector<cit::v1::StoredRecord>> StoreAuditSource::VehicleRecords(
+    const std::string& vehicle_id, const std::optional<google::protobuf::Timestamp>& from,
+    const std::optional<google::protobuf::Timestamp>& to) {
+  const Clock::time_point lo = from ? ToTimePoint(*from) : Clock::time_point::min();
+  // The store's upper bound is exclusive; the run's end is inclusive.
+  const Clock::time_point hi =
+      to ? ToTimePoint(*to) + std::chrono::nanoseconds(1) : Clock::time_point::max();
+  absl::StatusOr<std::vector<StoredRecord>> rows = store_.ReadByEventTime(vehicle_id, lo, hi);
+  if (!rows.ok()) return rows.status();
+  std::vector<cit::v1::StoredRecord> out;
+  out.reserve(rows->size());
+  for (const StoredRecord& r : *rows) out.push_back(ToApiRecord(r));
+  return out;
+}
+
+absl::StatusOr<ChainCheck> StoreAuditSource::VerifyChain(const std::string& vehicle_id) {
+  absl::StatusOr<uint64_t> count = store_.CountRecords(vehicle_id);
+  if (!count.ok()) return count.status();
+  if (*count == 0) return absl::NotFoundError("no records stored for vehicle " + vehicle_id);
+  absl::StatusOr<ChainVerification> v = store_.VerifyChain(vehicle_id);
+  if (!v.ok()) return v.status();
+  ChainCheck out;
+  out.intact = v->ok;
+  out.records_checked = v->records_checked;
+  out.first_bad_seq = v->first_bad_seq.value_or(0);
+  out.problem = v->detail;
+  if (v->ok) {
+    // The head is the hash of the last record in chain (commit) order.
+    absl::StatusOr<std::vector<StoredRecord>> all =
+        store_.ReadBySeq(vehicle_id, 1, std::numeric_limits<uint64_t>::max());
+    if (!all.ok()) return all.status();
+    const StoredRecord* last = nullptr;
+    for (const auto& r : *all) {
+      if (last == nullptr || r.chain_index > last->chain_index) last = &r;
+    }
+    if (last != nullptr) out.head_hex = Hex(last->hash);
+  }
+  return out;
+}
+
+}  // namespace cit::dispatch

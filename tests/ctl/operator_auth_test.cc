@@ -1,0 +1,199 @@
+// Operator bearer tokens and roles on a real TLS gRPC server (DESIGN §9).
+#include "dispatch-server/auth/operator_auth.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <mutex>
+
+#include "cit/v1/dispatch.grpc.pb.h"
+#include "dispatch-server/audit/audit_service.h"
+#include "dispatch-server/audit/store_audit_source.h"
+#include "dispatch-server/store/sqlite_store.h"
+#include "tests/ctl/ctl_fixtures.h"
+#include "tests/support/test_env.h"
+
+namespace cit::dispatch {
+namespace {
+
+using cit::test::DemoCerts;
+using cit::test::ReadFile;
+using cit::test::TempDir;
+
+// Handlers that only record who called: the check under test happens before any handler.
+class RecordingAlerts final : public cit::v1::Alerts::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* AckAlert(grpc::CallbackServerContext* ctx,
+                                     const cit::v1::AckAlertRequest* req,
+                                     cit::v1::Alert* out) override {
+    cit::v1::AlertAction* a = out->add_actions();
+    a->set_actor(ActorName(*ctx));
+    a->set_comment(req->comment());
+    auto* r = ctx->DefaultReactor();
+    r->Finish(grpc::Status::OK);
+    return r;
+  }
+};
+
+class RecordingDispatch final : public cit::v1::Dispatch::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* CreateRun(grpc::CallbackServerContext* ctx,
+                                      const cit::v1::CreateRunRequest* req,
+                                      cit::v1::Run* out) override {
+    *out->mutable_plan() = req->plan();
+    out->set_created_by(ActorName(*ctx));
+    auto* r = ctx->DefaultReactor();
+    r->Finish(grpc::Status::OK);
+    return r;
+  }
+};
+
+constexpr char kOperatorToken[] = "cit_operator_token_olga";
+constexpr char kDispatcherToken[] = "cit_dispatcher_token_dora";
+constexpr char kAuditorToken[] = "cit_auditor_token_aude";
+
+class OperatorAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    certs_ = std::make_unique<DemoCerts>(dir_.path() / "pki");
+    std::ofstream tokens(dir_ / "tokens.toml");
+    for (auto [name, role, token] : {std::tuple{"olga", "operator", kOperatorToken},
+                                     std::tuple{"dora", "dispatcher", kDispatcherToken},
+                                     std::tuple{"aude", "auditor", kAuditorToken}}) {
+      tokens << "[[token]]\nname = \"" << name << "\"\nrole = \"" << role << "\"\nsha256 = \""
+             << TokenHashHex(token) << "\"\n";
+    }
+    tokens.close();
+
+    auto store = SqliteStore::Open(dir_ / "dispatch.db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    audit_ = std::make_unique<AuditService>(std::make_shared<StoreAuditSource>(
+        *store_,
+        [](const std::string& id) -> absl::StatusOr<cit::v1::Run> {
+          return absl::NotFoundError("no run " + id);
+        },
+        nullptr));
+
+    grpc::SslServerCredentialsOptions tls;
+    tls.pem_key_cert_pairs.push_back(
+        {ReadFile(certs_->dir / "server.key"), ReadFile(certs_->dir / "server.crt")});
+    auto creds = grpc::SslServerCredentials(tls);
+    ASSERT_TRUE(InstallOperatorAuth(*creds, dir_ / "tokens.toml").ok());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", creds, &port);
+    builder.RegisterService(&alerts_);
+    builder.RegisterService(&dispatch_);
+    builder.RegisterService(audit_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+
+    grpc::SslCredentialsOptions client_tls;
+    client_tls.pem_root_certs = ReadFile(certs_->dir / "ca.crt");
+    channel_ =
+        grpc::CreateChannel("localhost:" + std::to_string(port), grpc::SslCredentials(client_tls));
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+
+  static void WithToken(grpc::ClientContext& ctx, const std::string& token) {
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  }
+
+  grpc::Status Ack(const std::string& token, cit::v1::Alert* out) {
+    grpc::ClientContext ctx;
+    WithToken(ctx, token);
+    cit::v1::AckAlertRequest req;
+    req.set_alert_id(7);
+    req.set_comment("seen");
+    return cit::v1::Alerts::NewStub(channel_)->AckAlert(&ctx, req, out);
+  }
+  grpc::Status Create(const std::string& token, cit::v1::Run* out) {
+    grpc::ClientContext ctx;
+    WithToken(ctx, token);
+    cit::v1::CreateRunRequest req;
+    req.mutable_plan()->set_run_id("R1");
+    return cit::v1::Dispatch::NewStub(channel_)->CreateRun(&ctx, req, out);
+  }
+  grpc::Status Verify(const std::string& token) {
+    grpc::ClientContext ctx;
+    WithToken(ctx, token);
+    cit::v1::VerifyChainRequest req;
+    req.set_vehicle_id("CIT-0001");
+    cit::v1::VerifyChainResponse out;
+    return cit::v1::Audit::NewStub(channel_)->VerifyChain(&ctx, req, &out);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<DemoCerts> certs_;
+  std::unique_ptr<SqliteStore> store_;
+  RecordingAlerts alerts_;
+  RecordingDispatch dispatch_;
+  std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(OperatorAuthTest, MissingTokenIsUnauthenticated) {
+  cit::v1::Alert alert;
+  EXPECT_EQ(Ack("", &alert).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Verify("").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(OperatorAuthTest, UnknownTokenIsUnauthenticated) {
+  cit::v1::Alert alert;
+  EXPECT_EQ(Ack("cit_not_a_known_token", &alert).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A stored hash is not a token.
+  EXPECT_EQ(Ack(TokenHashHex(kOperatorToken), &alert).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(OperatorAuthTest, AuditorCannotAcknowledge) {
+  cit::v1::Alert alert;
+  EXPECT_EQ(Ack(kAuditorToken, &alert).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(OperatorAuthTest, OperatorCannotChangePlans) {
+  cit::v1::Run run;
+  EXPECT_EQ(Create(kOperatorToken, &run).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(OperatorAuthTest, HandlersSeeTheTokenNameAsActor) {
+  cit::v1::Alert alert;
+  ASSERT_TRUE(Ack(kOperatorToken, &alert).ok());
+  ASSERT_EQ(alert.actions_size(), 1);
+  EXPECT_EQ(alert.actions(0).actor(), "olga");
+  cit::v1::Run run;
+  ASSERT_TRUE(Create(kDispatcherToken, &run).ok());
+  EXPECT_EQ(run.created_by(), "dora");
+}
+
+TEST_F(OperatorAuthTest, AuditorReachesAuditService) {
+  // Authorised: the handler runs and answers NOT_FOUND for a vehicle without records.
+  EXPECT_EQ(Verify(kAuditorToken).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Verify(kOperatorToken).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST(TokenFileTest, RejectsBadEntriesWithTheirField) {
+  auto bad_role = TokenFile::Parse(
+      "[[token]]\nname='a'\nrole='root'\nsha256='" + std::string(64, 'a') + "'\n", "t.toml");
+  ASSERT_FALSE(bad_role.ok());
+  EXPECT_NE(bad_role.status().message().find("token[0].role"), std::string::npos);
+  auto bad_hash = TokenFile::Parse("[[token]]\nname='a'\nrole='admin'\nsha256='xyz'\n", "t.toml");
+  ASSERT_FALSE(bad_hash.ok());
+  EXPECT_NE(bad_hash.status().message().find("sha256"), std::string::npos);
+}
+
+TEST(PermissionTableTest, UnlistedMethodsAreForAdminsOnly) {
+  PermissionTable t = PermissionTable::Default();
+  EXPECT_FALSE(t.Allows("/cit.v1.Secret/Do", Role::kDispatcher));
+  EXPECT_TRUE(t.Allows("/cit.v1.Secret/Do", Role::kAdmin));
+  EXPECT_TRUE(t.Allows("/cit.v1.Audit/GetRunReport", Role::kDispatcher));
+  EXPECT_FALSE(t.Allows("/cit.v1.Audit/GetRunReport", Role::kOperator));
+}
+
+}  // namespace
+}  // namespace cit::dispatch

@@ -8,6 +8,7 @@
 #include <boost/iterator/function_output_iterator.hpp>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -24,10 +25,13 @@ using Box = bg::model::box<Point>;
 using Entry = std::pair<Segment, std::uint32_t>;
 using RTree = bgi::rtree<Entry, bgi::rstar<16, 4>>;
 
-// Grid margin: fixes up to this far outside the route's bounding box use the fast mapping.
-constexpr double kGridMarginM = 20'000.0;
-// First search radius: most fixes of a vehicle on its route are within this of the centre-line.
-constexpr double kFirstRadiusM = 64.0;
+// GridProjection margin: fixes up to this far outside the route's bounding box are mapped fast.
+constexpr double kGridMarginM = 5'000.0;
+// Candidate cells cover fixes up to this far from the centre-line; farther fixes (a vehicle far
+// off its route) are answered from the R-tree directly, correct but a few microseconds slower.
+constexpr double kCoverageM = 3'000.0;
+constexpr std::size_t kMaxCells = std::size_t{1} << 19;
+constexpr double kInterpolateNearestUpToM = 1'000.0;
 
 const geod_geodesic& Wgs84() {
   static const geod_geodesic g = [] {
@@ -45,6 +49,24 @@ double GeodesicDistance(LonLat a, LonLat b) {
   return s12;
 }
 
+// Everything a query reads about one segment, in one cache line: random queries on a long route
+// then cost one miss per candidate run instead of one per array.
+struct alignas(64) SegmentRec {
+  double ax, ay;     // projected start, metres
+  double dx, dy;     // projected end minus start
+  double inv_len2;   // 1 / (dx^2 + dy^2); 0 for a zero-length segment
+  double cum_m;      // geodesic progress at the start
+  double len_m;      // geodesic length
+  double plane_len;  // sqrt(dx^2 + dy^2)
+};
+
+// A grid cell's candidate segments: up to kInline stored in place, else in the overflow array.
+struct alignas(32) CellRec {
+  static constexpr std::uint32_t kInline = 7;
+  std::uint32_t count = 0;
+  std::uint32_t items[kInline] = {};  // the segments, or items[0] = offset into overflow
+};
+
 struct Candidate {
   std::uint32_t segment;
   double distance2;  // squared plane distance
@@ -53,54 +75,196 @@ struct Candidate {
 
 }  // namespace
 
+// Query structure. The R-tree holds the projected segments. On top of it, a uniform grid of
+// square cells over the route's neighbourhood stores, per cell, every segment that can be the
+// nearest one (or within kAmbiguityMargin_m of the nearest) for some point of the cell: with
+// c the cell centre, h its half-diagonal and d(c) the distance from c to the route, any point q
+// of the cell has d(q) <= d(c) + h, so only segments within d(c) + h + margin of the cell's box
+// qualify. A query is then one cell lookup and a handful of point-segment distances, whatever
+// the route's length; the R-tree answers the rare fixes outside the grid.
 struct Corridor::Impl {
   explicit Impl(GridProjection p) : proj(std::move(p)) {}
 
   GridProjection proj;
   std::vector<LonLat> vertices;
-  std::vector<XY> xy;             // projected vertices (exact)
-  std::vector<double> cum_m;      // geodesic progress at each vertex
-  std::vector<double> segment_m;  // geodesic length of each segment
+  std::vector<SegmentRec> segments;  // one per vertex pair (zero-length ones too)
+  double length_m = 0.0;
+  std::vector<double> cum_m;  // geodesic progress at each vertex (PointAt)
   RTree index;
 
+  double cell_m = 1.0, x0 = 0.0, y0 = 0.0;
+  std::size_t nx = 0, ny = 0;
+  std::vector<CellRec> cells;  // nx * ny, row-major
+  std::vector<std::uint32_t> overflow;
+
   Candidate Evaluate(std::uint32_t i, XY q) const {
-    const XY& a = xy[i];
-    const XY& b = xy[i + 1];
-    const double dx = b.x_m - a.x_m, dy = b.y_m - a.y_m;
-    const double len2 = dx * dx + dy * dy;
-    double t = ((q.x_m - a.x_m) * dx + (q.y_m - a.y_m) * dy) / len2;
+    const SegmentRec& s = segments[i];
+    double t = ((q.x_m - s.ax) * s.dx + (q.y_m - s.ay) * s.dy) * s.inv_len2;
     t = std::clamp(t, 0.0, 1.0);
-    const double ex = a.x_m + t * dx - q.x_m, ey = a.y_m + t * dy - q.y_m;
+    const double ex = s.ax + t * s.dx - q.x_m, ey = s.ay + t * s.dy - q.y_m;
     return Candidate{i, ex * ex + ey * ey, t};
   }
 
   double Progress(const Candidate& c) const {
-    return cum_m[c.segment] + c.t * segment_m[c.segment];
+    const SegmentRec& s = segments[c.segment];
+    return s.cum_m + c.t * s.len_m;
   }
 
-  // Calls fn(Candidate) for every segment meeting the square of half-size r around q.
-  template <typename Fn>
-  void ForEachNear(XY q, double r, Fn&& fn) const {
-    const Box box(Point(q.x_m - r, q.y_m - r), Point(q.x_m + r, q.y_m + r));
-    index.query(bgi::intersects(box), boost::make_function_output_iterator(
-                                          [&](const Entry& e) { fn(Evaluate(e.second, q)); }));
+  // The candidate list of q's cell, or an empty span outside the grid.
+  std::span<const std::uint32_t> CellOf(XY q) const {
+    const double u = (q.x_m - x0) / cell_m, v = (q.y_m - y0) / cell_m;
+    if (!(u >= 0.0 && v >= 0.0 && u < static_cast<double>(nx) && v < static_cast<double>(ny))) {
+      return {};
+    }
+    const CellRec& c = cells[static_cast<std::size_t>(v) * nx + static_cast<std::size_t>(u)];
+    if (c.count <= CellRec::kInline) return std::span<const std::uint32_t>(c.items, c.count);
+    return std::span<const std::uint32_t>(overflow.data() + c.items[0], c.count);
   }
 
-  Candidate Nearest(XY q) const {
+  // Picks from `fn`-enumerated candidates: nearest, or (with a previous progress) the one
+  // closest in progress among those within kAmbiguityMargin_m of the nearest.
+  // Whether c is a local minimum of the distance along the route, i.e. the closest point of a
+  // leg, not the end of a segment whose neighbour on the same leg comes closer. Only such
+  // points are alternatives to the nearest: otherwise the end of the previous segment of the
+  // same straight road would "win" on progress.
+  bool IsLocalMinimum(const Candidate& c, XY q) const {
+    if (c.t <= 0.0 && c.segment > 0 && Evaluate(c.segment - 1, q).distance2 < c.distance2) {
+      return false;
+    }
+    if (c.t >= 1.0 && c.segment + 1 < segments.size() &&
+        Evaluate(c.segment + 1, q).distance2 < c.distance2) {
+      return false;
+    }
+    return true;
+  }
+
+  template <typename ForEach>
+  Candidate Choose(ForEach&& for_each, XY q, std::optional<double> previous_progress_m) const {
     Candidate best{0, std::numeric_limits<double>::infinity(), 0.0};
-    auto keep = [&](const Candidate& c) {
+    for_each([&](const Candidate& c) {
       if (c.distance2 < best.distance2 ||
           (c.distance2 == best.distance2 && c.segment < best.segment)) {
         best = c;
       }
+    });
+    if (!previous_progress_m.has_value() || !std::isfinite(*previous_progress_m)) return best;
+    const double limit = std::sqrt(best.distance2) + kAmbiguityMargin_m;
+    const double limit2 = limit * limit;
+    // Vehicles move forward along their route, so a step back counts double: at the turning
+    // point of an out-and-back, where both legs are equally near, the return leg wins.
+    const double previous = *previous_progress_m;
+    auto gap_of = [previous](double progress) {
+      return progress >= previous ? progress - previous : 2.0 * (previous - progress);
     };
-    ForEachNear(q, kFirstRadiusM, keep);
-    // Any segment closer than r meets the box, so a hit within r is the global nearest.
-    if (best.distance2 <= kFirstRadiusM * kFirstRadiusM) return best;
-    index.query(
-        bgi::nearest(Point(q.x_m, q.y_m), 1),
-        boost::make_function_output_iterator([&](const Entry& e) { keep(Evaluate(e.second, q)); }));
-    return best;
+    Candidate chosen = best;
+    double chosen_gap = gap_of(Progress(best));
+    for_each([&](const Candidate& c) {
+      if (c.distance2 > limit2 || !IsLocalMinimum(c, q)) return;
+      const double gap = gap_of(Progress(c));
+      if (gap < chosen_gap || (gap == chosen_gap && c.distance2 < chosen.distance2)) {
+        chosen = c;
+        chosen_gap = gap;
+      }
+    });
+    return chosen;
+  }
+
+  Candidate Find(XY q, std::optional<double> previous_progress_m) const {
+    const std::span<const std::uint32_t> cell = CellOf(q);
+    if (!cell.empty()) {
+      return Choose(
+          [&](auto&& fn) {
+            for (std::uint32_t s : cell) fn(Evaluate(s, q));
+          },
+          q, previous_progress_m);
+    }
+    return FindWithRTree(q, previous_progress_m);
+  }
+
+  // Outside the grid: nearest by the R-tree, then (with a previous progress) every segment
+  // within the ambiguity margin of it.
+  Candidate FindWithRTree(XY q, std::optional<double> previous_progress_m) const {
+    Candidate nearest{0, std::numeric_limits<double>::infinity(), 0.0};
+    index.query(bgi::nearest(Point(q.x_m, q.y_m), 1),
+                boost::make_function_output_iterator([&](const Entry& e) {
+                  const Candidate c = Evaluate(e.second, q);
+                  if (c.distance2 < nearest.distance2) nearest = c;
+                }));
+    if (!previous_progress_m.has_value()) return nearest;
+    const double r = std::sqrt(nearest.distance2) + kAmbiguityMargin_m;
+    const Box box(Point(q.x_m - r, q.y_m - r), Point(q.x_m + r, q.y_m + r));
+    std::vector<std::uint32_t> near;
+    index.query(bgi::intersects(box), boost::make_function_output_iterator(
+                                          [&](const Entry& e) { near.push_back(e.second); }));
+    return Choose(
+        [&](auto&& fn) {
+          for (std::uint32_t s : near) fn(Evaluate(s, q));
+        },
+        q, previous_progress_m);
+  }
+
+  void BuildCells() {
+    double min_x = std::numeric_limits<double>::infinity(), min_y = min_x;
+    double max_x = -min_x, max_y = -min_x;
+    std::vector<double> lengths;
+    for (const SegmentRec& s : segments) {
+      min_x = std::min({min_x, s.ax, s.ax + s.dx});
+      max_x = std::max({max_x, s.ax, s.ax + s.dx});
+      min_y = std::min({min_y, s.ay, s.ay + s.dy});
+      max_y = std::max({max_y, s.ay, s.ay + s.dy});
+      lengths.push_back(s.plane_len);
+    }
+    // Cells about twice the typical segment length keep lists short (a few segments per pass of
+    // the route); the cap bounds memory (4 bytes per cell plus the lists) for huge routes.
+    std::nth_element(lengths.begin(), lengths.begin() + lengths.size() / 2, lengths.end());
+    cell_m = std::clamp(2.0 * lengths[lengths.size() / 2], 50.0, 1000.0);
+    x0 = min_x - kCoverageM;
+    y0 = min_y - kCoverageM;
+    const double w = max_x - min_x + 2 * kCoverageM, h = max_y - min_y + 2 * kCoverageM;
+    if (w * h / (cell_m * cell_m) > static_cast<double>(kMaxCells)) {
+      cell_m = std::sqrt(w * h / static_cast<double>(kMaxCells));
+    }
+    nx = static_cast<std::size_t>(std::ceil(w / cell_m));
+    ny = static_cast<std::size_t>(std::ceil(h / cell_m));
+    const double half_diagonal = cell_m * std::sqrt(0.5);
+
+    cells.assign(nx * ny, CellRec{});
+    std::vector<std::uint32_t> near;
+    for (std::size_t j = 0; j < ny; ++j) {
+      for (std::size_t i = 0; i < nx; ++i) {
+        const Box cell(Point(x0 + i * cell_m, y0 + j * cell_m),
+                       Point(x0 + (i + 1) * cell_m, y0 + (j + 1) * cell_m));
+        const XY centre{x0 + (i + 0.5) * cell_m, y0 + (j + 0.5) * cell_m};
+        double d_centre = std::numeric_limits<double>::infinity();
+        index.query(bgi::nearest(Point(centre.x_m, centre.y_m), 1),
+                    boost::make_function_output_iterator([&](const Entry& e) {
+                      d_centre = std::sqrt(Evaluate(e.second, centre).distance2);
+                    }));
+        if (d_centre <= kCoverageM) {
+          // Rounding slack: 1 mm on top of the bound.
+          const double reach = d_centre + half_diagonal + kAmbiguityMargin_m + 1e-3;
+          const Box grown(
+              Point(cell.min_corner().get<0>() - reach, cell.min_corner().get<1>() - reach),
+              Point(cell.max_corner().get<0>() + reach, cell.max_corner().get<1>() + reach));
+          near.clear();
+          index.query(bgi::intersects(grown),
+                      boost::make_function_output_iterator([&](const Entry& e) {
+                        if (bg::comparable_distance(e.first, cell) <= reach * reach) {
+                          near.push_back(e.second);
+                        }
+                      }));
+          std::sort(near.begin(), near.end());
+          CellRec& rec = cells[j * nx + i];
+          rec.count = static_cast<std::uint32_t>(near.size());
+          if (near.size() <= CellRec::kInline) {
+            std::copy(near.begin(), near.end(), rec.items);
+          } else {
+            rec.items[0] = static_cast<std::uint32_t>(overflow.size());
+            overflow.insert(overflow.end(), near.begin(), near.end());
+          }
+        }
+      }
+    }
   }
 };
 
@@ -119,8 +283,8 @@ absl::StatusOr<Corridor> Corridor::Create(std::vector<LonLat> route) {
                                       std::to_string(route.size()) + " point(s) with " +
                                       std::to_string(distinct) + " distinct");
   }
-  if (route.size() > std::numeric_limits<std::uint32_t>::max() / 2) {
-    return absl::InvalidArgumentError("route has too many points");
+  if (route.size() > (std::size_t{1} << 26)) {
+    return absl::InvalidArgumentError("route has more than 2^26 points");
   }
   absl::StatusOr<GridProjection> proj = GridProjection::ForArea(route, kGridMarginM);
   if (!proj.ok()) {
@@ -130,55 +294,51 @@ absl::StatusOr<Corridor> Corridor::Create(std::vector<LonLat> route) {
   auto impl = std::make_unique<Impl>(*std::move(proj));
   impl->vertices = std::move(route);
   const auto& v = impl->vertices;
-  impl->xy.reserve(v.size());
-  for (const LonLat& p : v) impl->xy.push_back(impl->proj.ForwardExact(p));
+  std::vector<XY> xy;
+  xy.reserve(v.size());
+  for (const LonLat& p : v) xy.push_back(impl->proj.ForwardExact(p));
   impl->cum_m.assign(v.size(), 0.0);
-  impl->segment_m.assign(v.size() - 1, 0.0);
+  impl->segments.resize(v.size() - 1);
   std::vector<Entry> entries;
   entries.reserve(v.size() - 1);
   for (std::size_t i = 0; i + 1 < v.size(); ++i) {
-    impl->segment_m[i] = GeodesicDistance(v[i], v[i + 1]);
-    impl->cum_m[i + 1] = impl->cum_m[i] + impl->segment_m[i];
-    const XY& a = impl->xy[i];
-    const XY& b = impl->xy[i + 1];
+    const double len = GeodesicDistance(v[i], v[i + 1]);
+    const double dx = xy[i + 1].x_m - xy[i].x_m, dy = xy[i + 1].y_m - xy[i].y_m;
+    const double len2 = dx * dx + dy * dy;
+    impl->segments[i] =
+        SegmentRec{xy[i].x_m, xy[i].y_m,      dx, dy, len2 > 0.0 ? 1.0 / len2 : 0.0, impl->cum_m[i],
+                   len,       std::sqrt(len2)};
+    impl->cum_m[i + 1] = impl->cum_m[i] + len;
+    const XY& a = xy[i];
+    const XY& b = xy[i + 1];
     if (a.x_m == b.x_m && a.y_m == b.y_m) continue;  // zero-length: never the unique nearest
     entries.emplace_back(Segment(Point(a.x_m, a.y_m), Point(b.x_m, b.y_m)),
                          static_cast<std::uint32_t>(i));
   }
   impl->index = RTree(entries.begin(), entries.end());  // packed (STR) bulk load
+  impl->BuildCells();
   return Corridor(std::move(impl));
 }
 
 Corridor::Match Corridor::Locate(LonLat p, std::optional<double> previous_progress_m) const {
   const Impl& m = *impl_;
   const XY q = m.proj.Forward(p);
-  Candidate best = m.Nearest(q);
-  if (previous_progress_m.has_value() && std::isfinite(*previous_progress_m)) {
-    const double limit = std::sqrt(best.distance2) + kAmbiguityMargin_m;
-    const double limit2 = limit * limit;
-    double best_gap = std::abs(m.Progress(best) - *previous_progress_m);
-    m.ForEachNear(q, limit, [&](const Candidate& c) {
-      if (c.distance2 > limit2) return;
-      const double gap = std::abs(m.Progress(c) - *previous_progress_m);
-      if (gap < best_gap || (gap == best_gap && c.distance2 < best.distance2)) {
-        best = c;
-        best_gap = gap;
-      }
-    });
-  }
-  const XY& a = m.xy[best.segment];
-  const XY& b = m.xy[best.segment + 1];
-  const XY on{a.x_m + best.t * (b.x_m - a.x_m), a.y_m + best.t * (b.y_m - a.y_m)};
+  const Candidate best = m.Find(q, previous_progress_m);
+  const SegmentRec& s = m.segments[best.segment];
+  const XY on{s.ax + best.t * s.dx, s.ay + best.t * s.dy};
   const double k = m.proj.ScaleFactorAt((on.x_m + q.x_m) / 2.0);
+  // The nearest point as lon/lat: interpolating the vertices' lon/lat is off the projected
+  // segment by ~L^2 tan(lat) / (8 R), under 2 cm * tan(lat) for L <= 1 km; longer segments
+  // refine it by Newton iteration on the grid.
   const LonLat& va = m.vertices[best.segment];
   const LonLat& vb = m.vertices[best.segment + 1];
   double dlon = vb.lon_deg() - va.lon_deg();
   if (dlon > 180.0) dlon -= 360.0;
   if (dlon < -180.0) dlon += 360.0;
-  const LonLat guess = internal::LonLatAccess::Normalised(
+  LonLat nearest = internal::LonLatAccess::Normalised(
       va.lon_deg() + best.t * dlon, va.lat_deg() + best.t * (vb.lat_deg() - va.lat_deg()));
-  return Match{std::sqrt(best.distance2) / k, best.segment, m.Progress(best),
-               m.proj.Inverse(on, guess)};
+  if (s.plane_len > kInterpolateNearestUpToM) nearest = m.proj.Inverse(on, nearest);
+  return Match{std::sqrt(best.distance2) / k, best.segment, m.Progress(best), nearest};
 }
 
 double Corridor::length_m() const { return impl_->cum_m.back(); }

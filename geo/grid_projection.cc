@@ -10,7 +10,7 @@ namespace cit::geo {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-constexpr double kTargetCellM = 1000.0;
+constexpr double kTargetCellM = 500.0;
 constexpr double kMaxCellM = 2000.0;
 constexpr std::size_t kMaxNodes = std::size_t{1} << 18;
 constexpr double kMetresPerDegLat = 110'574.0;  // shortest (at the equator): cells never exceed

@@ -2,10 +2,10 @@
 //
 // proj_trans costs around a microsecond per point, too slow for the rule engine's budget of one
 // corridor query in well under a microsecond. GridProjection samples the exact projection once
-// on a regular lon/lat grid (cells about 1 km square) covering the area plus a margin and
+// on a regular lon/lat grid (cells about 500 m square) covering the area plus a margin and
 // interpolates bilinearly. Bilinear interpolation reproduces the transverse Mercator's
 // lon*lat cross term exactly; what is left is the lon^2 term of the northing, bounded by
-// w^2 tan(lat) / (8 N) = 2 cm * tan(lat) for w = 1 km cells (tests measure it against PROJ).
+// w^2 tan(lat) / (8 N) = 5 mm * tan(lat) for w = 500 m cells (tests measure it against PROJ).
 // Points outside the grid take the exact PROJ path (serialised by a mutex), so far-off points
 // are still correct, only slower.
 //
@@ -31,7 +31,8 @@ class GridProjection final {
  public:
   // Grid over the bounding box of `points` grown by `margin_m` on every side. Fails like
   // LocalProjection::ForArea. If the box is too large for a grid of <= 2^18 nodes with cells
-  // of at most 2 km, the instance works but every call takes the exact (locked) path.
+  // of at most 2 km (area over ~1000 km across), the instance works but every call takes the exact
+  // (locked) path.
   static absl::StatusOr<GridProjection> ForArea(std::span<const LonLat> points, double margin_m);
 
   GridProjection(GridProjection&&) noexcept;

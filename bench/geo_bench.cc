@@ -1,0 +1,247 @@
+// Geo micro-benchmarks: corridor queries and polygon containment, ours against GEOS prepared
+// geometry on the same routes and points. Results and how to read them: docs/benchmarks.md.
+//
+//   cmake --build --preset dev --target geo_bench && build/dev/bench/geo_bench
+//
+// Routes are city-like random walks with 100 m segments (500 vertices = 50 km; 20,000 vertices
+// = 2,000 km folded inside a 150 km box, so it passes near itself often). Query points are drawn
+// along the route and pushed sideways: 70% within 30 m (a vehicle on its route), 30% up to 2 km.
+// GEOS gets the points already projected and already wrapped in GEOSGeometry, so its timings
+// exclude work ours includes (mapping lon/lat, progress, the nearest point as lon/lat).
+#include <benchmark/benchmark.h>
+#include <geodesic.h>
+#include <geos_c.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "geo/corridor.h"
+#include "geo/geofence.h"
+#include "geo/local_projection.h"
+#include "geo/lon_lat.h"
+
+namespace {
+
+using cit::geo::Corridor;
+using cit::geo::LocalProjection;
+using cit::geo::LonLat;
+using cit::geo::PolygonFence;
+using cit::geo::XY;
+
+constexpr double kOriginLon = 11.5754;  // Munich
+constexpr double kOriginLat = 48.1372;
+constexpr int kPoints = 4096;
+
+const geod_geodesic& Wgs84() {
+  static const geod_geodesic g = [] {
+    geod_geodesic out;
+    geod_init(&out, 6378137.0, 1.0 / 298.257223563);
+    return out;
+  }();
+  return g;
+}
+
+LonLat Direct(LonLat from, double azi_deg, double distance_m) {
+  double lat = 0, lon = 0;
+  geod_direct(&Wgs84(), from.lat_deg(), from.lon_deg(), azi_deg, distance_m, &lat, &lon, nullptr);
+  return *LonLat::Create(lon, lat);
+}
+
+std::vector<LonLat> RandomWalkRoute(int vertices, double box_half_m, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> turn(0.0, 12.0);
+  const LonLat origin = *LonLat::Create(kOriginLon, kOriginLat);
+  std::vector<LonLat> route{origin};
+  double heading = 60.0, east = 0.0, north = 0.0;
+  while (static_cast<int>(route.size()) < vertices) {
+    heading += turn(rng);
+    double e = east + 100.0 * std::sin(heading * M_PI / 180.0);
+    double n = north + 100.0 * std::cos(heading * M_PI / 180.0);
+    if (std::abs(e) > box_half_m || std::abs(n) > box_half_m) {  // turn back into the box
+      heading += 180.0;
+      continue;
+    }
+    east = e;
+    north = n;
+    route.push_back(Direct(route.back(), heading, 100.0));
+  }
+  return route;
+}
+
+struct Workload {
+  std::vector<LonLat> route;
+  std::unique_ptr<Corridor> corridor;
+  std::vector<LonLat> points;
+  std::vector<double> progress;  // previous-fix hint for each point (its true progress)
+  std::vector<XY> points_xy;     // exact PROJ projection, for GEOS
+  std::vector<XY> route_xy;
+};
+
+const Workload& GetWorkload(int vertices) {
+  static std::map<int, Workload> cache;
+  auto it = cache.find(vertices);
+  if (it != cache.end()) return it->second;
+  Workload w;
+  w.route = RandomWalkRoute(vertices, vertices <= 500 ? 1e9 : 75'000.0, 42 + vertices);
+  w.corridor = std::make_unique<Corridor>(*Corridor::Create(w.route));
+  auto proj = *LocalProjection::ForArea(w.route);
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> along(0.0, w.corridor->length_m());
+  std::uniform_real_distribution<double> near(0.0, 30.0), far(30.0, 2000.0), unit(0.0, 1.0);
+  for (int i = 0; i < kPoints; ++i) {
+    const double s = along(rng);
+    const double side = unit(rng) < 0.5 ? -90.0 : 90.0;
+    const double offset = unit(rng) < 0.7 ? near(rng) : far(rng);
+    const LonLat on = w.corridor->PointAt(s);
+    const LonLat ahead = w.corridor->PointAt(s + 1.0);
+    double azi = 0, s12 = 0;
+    geod_inverse(&Wgs84(), on.lat_deg(), on.lon_deg(), ahead.lat_deg(), ahead.lon_deg(), &s12, &azi,
+                 nullptr);
+    w.points.push_back(Direct(on, azi + side, offset));
+    w.progress.push_back(s);
+    w.points_xy.push_back(proj.Forward(w.points.back()));
+  }
+  for (const LonLat& p : w.route) w.route_xy.push_back(proj.Forward(p));
+  return cache.emplace(vertices, std::move(w)).first->second;
+}
+
+void BM_CorridorLocate(benchmark::State& state) {
+  const Workload& w = GetWorkload(static_cast<int>(state.range(0)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(w.corridor->Locate(w.points[i]));
+    i = (i + 1) % w.points.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CorridorLocate)->Arg(500)->Arg(2000)->Arg(20000);
+
+void BM_CorridorLocateWithPreviousProgress(benchmark::State& state) {
+  const Workload& w = GetWorkload(static_cast<int>(state.range(0)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(w.corridor->Locate(w.points[i], w.progress[i]));
+    i = (i + 1) % w.points.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CorridorLocateWithPreviousProgress)->Arg(500)->Arg(20000);
+
+struct GeosHandle {
+  GEOSContextHandle_t h = GEOS_init_r();
+  ~GeosHandle() { GEOS_finish_r(h); }
+};
+
+GEOSGeometry* GeosLine(GEOSContextHandle_t h, const std::vector<XY>& xy, bool ring) {
+  GEOSCoordSequence* seq = GEOSCoordSeq_create_r(h, static_cast<unsigned>(xy.size() + ring), 2);
+  for (unsigned i = 0; i < xy.size(); ++i) GEOSCoordSeq_setXY_r(h, seq, i, xy[i].x_m, xy[i].y_m);
+  if (ring) GEOSCoordSeq_setXY_r(h, seq, static_cast<unsigned>(xy.size()), xy[0].x_m, xy[0].y_m);
+  return ring ? GEOSGeom_createLinearRing_r(h, seq) : GEOSGeom_createLineString_r(h, seq);
+}
+
+void BM_GeosPreparedDistance(benchmark::State& state) {
+  const Workload& w = GetWorkload(static_cast<int>(state.range(0)));
+  GeosHandle g;
+  GEOSGeometry* line = GeosLine(g.h, w.route_xy, false);
+  const GEOSPreparedGeometry* prepared = GEOSPrepare_r(g.h, line);
+  std::vector<GEOSGeometry*> pts;
+  for (const XY& p : w.points_xy) pts.push_back(GEOSGeom_createPointFromXY_r(g.h, p.x_m, p.y_m));
+  std::size_t i = 0;
+  double d = 0;
+  GEOSPreparedDistance_r(g.h, prepared, pts[0], &d);  // builds the facet index outside the loop
+  for (auto _ : state) {
+    GEOSPreparedDistance_r(g.h, prepared, pts[i], &d);
+    benchmark::DoNotOptimize(d);
+    i = (i + 1) % pts.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+  for (GEOSGeometry* p : pts) GEOSGeom_destroy_r(g.h, p);
+  GEOSPreparedGeom_destroy_r(g.h, prepared);
+  GEOSGeom_destroy_r(g.h, line);
+}
+BENCHMARK(BM_GeosPreparedDistance)->Arg(500)->Arg(2000)->Arg(20000);
+
+// A depot-sized irregular polygon (~2 km across) with `vertices` on the outer ring and a hole.
+struct PolygonWorkload {
+  std::vector<LonLat> outer, hole;
+  std::vector<XY> outer_xy, hole_xy;
+  std::unique_ptr<PolygonFence> fence;
+  std::vector<LonLat> points;
+  std::vector<XY> points_xy;
+};
+
+const PolygonWorkload& GetPolygon(int vertices) {
+  static std::map<int, PolygonWorkload> cache;
+  auto it = cache.find(vertices);
+  if (it != cache.end()) return it->second;
+  PolygonWorkload w;
+  const LonLat c = *LonLat::Create(kOriginLon, kOriginLat);
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> wobble(700.0, 1000.0), unit(0.0, 1.0);
+  for (int i = 0; i < vertices; ++i) {
+    w.outer.push_back(Direct(c, 360.0 * i / vertices, wobble(rng)));
+  }
+  for (int i = 0; i < 16; ++i) w.hole.push_back(Direct(c, 360.0 - 360.0 * i / 16, 200.0));
+  w.fence = std::make_unique<PolygonFence>(*PolygonFence::Create(w.outer, {w.hole}));
+  auto proj = *LocalProjection::ForArea(w.outer);
+  for (const LonLat& p : w.outer) w.outer_xy.push_back(proj.Forward(p));
+  for (const LonLat& p : w.hole) w.hole_xy.push_back(proj.Forward(p));
+  for (int i = 0; i < kPoints; ++i) {
+    w.points.push_back(Direct(c, 360.0 * unit(rng), 1200.0 * unit(rng)));
+    w.points_xy.push_back(proj.Forward(w.points.back()));
+  }
+  return cache.emplace(vertices, std::move(w)).first->second;
+}
+
+void BM_PolygonContains(benchmark::State& state) {
+  const PolygonWorkload& w = GetPolygon(static_cast<int>(state.range(0)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(w.fence->Contains(w.points[i]));
+    i = (i + 1) % w.points.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_PolygonContains)->Arg(64)->Arg(1000);
+
+void BM_GeosPreparedContains(benchmark::State& state) {
+  const PolygonWorkload& w = GetPolygon(static_cast<int>(state.range(0)));
+  GeosHandle g;
+  GEOSGeometry* hole = GeosLine(g.h, w.hole_xy, true);
+  GEOSGeometry* poly = GEOSGeom_createPolygon_r(g.h, GeosLine(g.h, w.outer_xy, true), &hole, 1);
+  const GEOSPreparedGeometry* prepared = GEOSPrepare_r(g.h, poly);
+  std::vector<GEOSGeometry*> pts;
+  for (const XY& p : w.points_xy) pts.push_back(GEOSGeom_createPointFromXY_r(g.h, p.x_m, p.y_m));
+  std::size_t i = 0;
+  GEOSPreparedContains_r(g.h, prepared, pts[0]);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(GEOSPreparedContains_r(g.h, prepared, pts[i]));
+    i = (i + 1) % pts.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+  for (GEOSGeometry* p : pts) GEOSGeom_destroy_r(g.h, p);
+  GEOSPreparedGeom_destroy_r(g.h, prepared);
+  GEOSGeom_destroy_r(g.h, poly);
+}
+BENCHMARK(BM_GeosPreparedContains)->Arg(64)->Arg(1000);
+
+// Cost of one exact PROJ forward, to show why queries use GridProjection.
+void BM_ProjTransForward(benchmark::State& state) {
+  const Workload& w = GetWorkload(500);
+  auto proj = *LocalProjection::ForArea(w.route);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(proj.Forward(w.points[i]));
+    i = (i + 1) % w.points.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ProjTransForward);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -18,6 +18,7 @@
 #define CIT_GEO_GEOFENCE_H_
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,7 +31,8 @@ class CircleFence final {
   // radius_m must be finite and > 0.
   static absl::StatusOr<CircleFence> Create(LonLat centre, double radius_m);
 
-  bool Contains(LonLat p) const { return SignedDistance_m(p) <= 0.0; }
+  // Inside or on the circle. Cheap (no trigonometry) also for far points.
+  bool Contains(LonLat p) const;
   // Distance from p to the circle's edge: negative inside, positive outside.
   double SignedDistance_m(LonLat p) const;
   // |SignedDistance_m(p)|.
@@ -43,10 +45,17 @@ class CircleFence final {
 
  private:
   CircleFence(LonLat centre, double radius_m);
+  // Distance in the centre's local plane, or nullopt beyond 10 km on either axis.
+  std::optional<double> LocalDistance(LonLat p) const;
+
+  struct LocalPlane {
+    double m, n;          // meridional and prime-vertical radii at the centre, metres
+    double dln_m, dln_n;  // their logarithmic derivatives by latitude (radians)
+    double sin0, cos0;    // of the centre latitude
+  };
   LonLat centre_;
   double radius_m_;
-  double m_per_deg_lat_;  // local meridional scale at the centre
-  double m_per_deg_lon_;  // local parallel scale at the centre
+  LocalPlane plane_;
 };
 
 class PolygonFence final {
@@ -62,7 +71,7 @@ class PolygonFence final {
   PolygonFence& operator=(const PolygonFence&) = delete;
   ~PolygonFence();
 
-  // Points on an edge count as inside.
+  // Points on an edge (within 2 cm) count as inside.
   bool Contains(LonLat p) const;
   // Distance to the nearest edge of any ring (exterior or hole), metres, always >= 0.
   double DistanceToEdge_m(LonLat p) const;

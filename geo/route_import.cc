@@ -79,15 +79,18 @@ class PathTracker final : public nlohmann::json_sax<json> {
   bool string(string_t&) override { return Value(); }
   bool binary(binary_t&) override { return Value(); }
   bool start_object(std::size_t) override {
+    after_value_ = false;
     frames_.push_back(Frame{false, 0, {}});
     return true;
   }
   bool key(string_t& k) override {
+    after_value_ = false;
     frames_.back().key = k;
     return true;
   }
   bool end_object() override { return Close(); }
   bool start_array(std::size_t) override {
+    after_value_ = false;
     frames_.push_back(Frame{true, 0, {}});
     return true;
   }
@@ -96,11 +99,17 @@ class PathTracker final : public nlohmann::json_sax<json> {
     return false;
   }
 
-  std::string Path() const {
+  // `at_previous`: the error is about the element just completed (truncation after it, a
+  // missing comma), not a new one (an invalid literal, an overflowing number).
+  std::string Path(bool at_previous) const {
     std::string out;
-    for (const Frame& f : frames_) {
+    for (std::size_t i = 0; i < frames_.size(); ++i) {
+      const Frame& f = frames_[i];
       if (f.array) {
-        absl::StrAppend(&out, "[", f.index, "]");
+        // Failing right after a complete element (truncation, missing comma): name that element.
+        const bool after_last =
+            at_previous && i + 1 == frames_.size() && after_value_ && f.index > 0;
+        absl::StrAppend(&out, "[", after_last ? f.index - 1 : f.index, "]");
       } else if (!f.key.empty()) {
         absl::StrAppend(&out, out.empty() ? "" : ".", f.key);
       }
@@ -115,6 +124,7 @@ class PathTracker final : public nlohmann::json_sax<json> {
     std::string key;
   };
   bool Value() {
+    after_value_ = true;
     if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
     return true;
   }
@@ -123,13 +133,22 @@ class PathTracker final : public nlohmann::json_sax<json> {
     return Value();
   }
   std::vector<Frame> frames_;
+  bool after_value_ = false;
 };
 
-std::string PathOfSyntaxError(std::string_view text) {
+std::string PathOfSyntaxError(std::string_view text, bool at_previous) {
   PathTracker tracker;
   json::sax_parse(text.begin(), text.end(), &tracker, nlohmann::detail::input_format_t::json,
                   /*strict=*/true);
-  return tracker.Path();
+  return tracker.Path(at_previous);
+}
+
+// Whether the token at `pos` starts a new element (it follows '[', ',' or ':').
+bool StartsNewElement(std::string_view text, std::size_t pos) {
+  std::size_t i = std::min(pos, text.size());
+  while (i > 0 && std::isalnum(static_cast<unsigned char>(text[i - 1]))) --i;  // token start
+  while (i > 0 && std::isspace(static_cast<unsigned char>(text[i - 1]))) --i;
+  return i > 0 && (text[i - 1] == ',' || text[i - 1] == '[' || text[i - 1] == ':');
 }
 
 // The token around byte offset `pos` (1-based, as nlohmann reports), for naming NaN/Infinity.
@@ -147,17 +166,19 @@ std::string TokenAt(std::string_view text, std::size_t pos) {
 }
 
 absl::Status JsonSyntaxError(std::string_view source, std::string_view text,
-                             const json::parse_error& e) {
+                             const json::exception& e, std::size_t byte) {
   std::string what = e.what();
   // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..."
   if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-  const std::string path = PathOfSyntaxError(text);
-  const std::string token = absl::AsciiStrToLower(TokenAt(text, e.byte));
+  const bool at_end = byte >= text.size();
+  const std::string path =
+      PathOfSyntaxError(text, byte != 0 && (at_end || !StartsNewElement(text, byte)));
+  const std::string token = absl::AsciiStrToLower(TokenAt(text, byte));
   std::string prefix = "invalid JSON";
   if (token.find("nan") != std::string::npos || token.find("inf") != std::string::npos) {
-    prefix = absl::StrCat("'", TokenAt(text, e.byte),
+    prefix = absl::StrCat("'", TokenAt(text, byte),
                           "' is not a JSON number (coordinates must be finite); invalid JSON");
-  } else if (e.byte >= text.size()) {
+  } else if (at_end) {
     prefix = "truncated JSON (input ends early)";
   }
   return Error(source, path, absl::StrCat(prefix, ": ", what));
@@ -351,7 +372,9 @@ absl::StatusOr<std::vector<LonLat>> ImportGeoJsonRoute(std::string_view text,
     doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/true,
                       /*ignore_comments=*/false);
   } catch (const json::parse_error& e) {
-    return JsonSyntaxError(source_name, text, e);
+    return JsonSyntaxError(source_name, text, e, e.byte);
+  } catch (const json::exception& e) {  // e.g. out_of_range 406: number overflow (1e999)
+    return JsonSyntaxError(source_name, text, e, 0);
   } catch (const std::exception& e) {
     return Error(source_name, "", absl::StrCat("invalid JSON: ", e.what()));
   }

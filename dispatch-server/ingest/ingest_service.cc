@@ -1,0 +1,471 @@
+#include "dispatch-server/ingest/ingest_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "dispatch-server/common/str_cat.h"
+#include "dispatch-server/ingest/telemetry_stream.h"
+
+namespace cit::dispatch {
+
+using Clock = std::chrono::system_clock;
+using Steady = std::chrono::steady_clock;
+
+struct IngestService::Metrics {
+  explicit Metrics(MetricsRegistry& m)
+      : received(m.GetCounter("cit_ingest_records_received_total",
+                              "Records read off telemetry streams (before validation)")),
+        stored(m.GetCounter("cit_ingest_records_stored_total", "Records committed to the store")),
+        duplicates(m.GetCounter("cit_ingest_duplicates_total",
+                                "Records dropped because their seq was already stored or queued")),
+        identity_mismatch(m.GetCounter(
+            "cit_ingest_identity_mismatch_total",
+            "Hellos refused with PERMISSION_DENIED because they claim another vehicle")),
+        protocol_errors(m.GetCounter("cit_ingest_protocol_errors_total",
+                                     "Streams ended for protocol errors (no Hello, repeated Hello, "
+                                     "empty message, bad vehicle id)")),
+        streams_replaced(
+            m.GetCounter("cit_ingest_streams_replaced_total",
+                         "Streams ended ABORTED because the vehicle opened a new one")),
+        commit_failures(m.GetCounter("cit_ingest_commit_failures_total",
+                                     "Group commits that failed (records not acknowledged)")),
+        seq_gaps(m.GetCounter("cit_ingest_seq_gaps_total",
+                              "Seq ranges agents declared gone (Hello.first_unacked_seq)")),
+        commits(m.GetCounter("cit_ingest_commits_total", "Group commits")),
+        commit_seconds(m.GetHistogram("cit_ingest_commit_seconds",
+                                      "Duration of one group commit (store append + fsync)",
+                                      Histogram::ExponentialBounds(0.0005, 2, 12))),
+        latency_seconds(
+            m.GetHistogram("cit_ingest_latency_seconds",
+                           "From reading a batch off the stream to its commit (ack can be sent)",
+                           Histogram::ExponentialBounds(0.0005, 2, 12))),
+        commit_records(m.GetHistogram("cit_ingest_commit_batch_records",
+                                      "Records (and rejects) per group commit",
+                                      Histogram::ExponentialBounds(1, 4, 8))) {
+    for (int r = cit::v1::RejectReason_MIN; r <= cit::v1::RejectReason_MAX; ++r) {
+      if (!cit::v1::RejectReason_IsValid(r)) continue;
+      std::string name = cit::v1::RejectReason_Name(static_cast<cit::v1::RejectReason>(r));
+      if (name.rfind("REJECT_REASON_", 0) == 0) name = name.substr(14);
+      rejects[r] = &m.GetCounter("cit_ingest_rejects_total", "Records refused, by reason",
+                                 {{"reason", name}});
+    }
+  }
+  Counter& received;
+  Counter& stored;
+  Counter& duplicates;
+  Counter& identity_mismatch;
+  Counter& protocol_errors;
+  Counter& streams_replaced;
+  Counter& commit_failures;
+  Counter& seq_gaps;
+  Counter& commits;
+  Histogram& commit_seconds;
+  Histogram& latency_seconds;
+  Histogram& commit_records;
+  Counter* rejects[cit::v1::RejectReason_ARRAYSIZE] = {};
+};
+
+IngestService::IngestService(Store* store, MetricsRegistry* metrics, IngestOptions options)
+    : store_(store),
+      metrics_registry_(metrics),
+      options_(std::move(options)),
+      metrics_(std::make_unique<Metrics>(*metrics)) {
+  metrics->AddCallbackGauge("cit_connected_vehicles", "Vehicles with a live telemetry stream",
+                            [this] { return static_cast<double>(ConnectedVehicles()); });
+}
+
+IngestService::~IngestService() {
+  Stop();
+  // The gauge callback captures `this`.
+  metrics_registry_->AddCallbackGauge("cit_connected_vehicles",
+                                      "Vehicles with a live telemetry stream", [] { return 0.0; });
+}
+
+void IngestService::AddObserver(CommittedRecordObserver* observer) {
+  observers_.push_back(observer);
+}
+
+absl::Status IngestService::Start() {
+  absl::StatusOr<std::vector<VehicleSeqState>> states = store_->LoadVehicleStates();
+  if (!states.ok()) return states.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (VehicleSeqState& s : *states) {
+      VehicleState& v = vehicles_[s.vehicle_id];
+      v.watermark = s.contiguous_seq;
+      v.seen_above.insert(s.handled_above.begin(), s.handled_above.end());
+    }
+  }
+  spdlog::info(
+      "event=ingest_started vehicles_known={} group_commit_delay_ms={} "
+      "max_batch_records={}",
+      states->size(), options_.group_commit_delay.count(), options_.max_batch_records);
+  committer_ = std::thread([this] { CommitLoop(); });
+  return absl::OkStatus();
+}
+
+size_t IngestService::ConnectedVehicles() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [id, v] : vehicles_) n += v.live != nullptr ? 1 : 0;
+  return n;
+}
+
+grpc::ServerBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage>* IngestService::Stream(
+    grpc::CallbackServerContext* context) {
+  std::string cert_vehicle;
+  grpc::Status early = grpc::Status::OK;
+  if (!options_.identity_from_hello) {
+    std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+    if (auth != nullptr) {
+      for (const char* property : {"x509_common_name", "x509_subject_alternative_name"}) {
+        std::vector<grpc::string_ref> values = auth->FindPropertyValues(property);
+        if (!values.empty()) {
+          cert_vehicle.assign(values.front().data(), values.front().size());
+          break;
+        }
+      }
+    }
+    if (!IsValidVehicleId(cert_vehicle)) {
+      metrics_->identity_mismatch.Increment();
+      early = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                           "client certificate carries no valid vehicle id (CN or SAN)");
+      spdlog::warn("event=stream_refused reason=no_vehicle_id_in_certificate peer={}",
+                   context->peer());
+      cert_vehicle.clear();
+    }
+  }
+  auto stream = std::make_shared<internal::TelemetryStream>(this, cert_vehicle, context->peer());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_ && early.ok()) {
+      early = grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down");
+    }
+    streams_.insert(stream);
+  }
+  stream->Begin(stream, early);
+  return stream.get();
+}
+
+std::optional<IngestService::StreamPtr> IngestService::RegisterLive(const std::string& vehicle,
+                                                                    const StreamPtr& stream,
+                                                                    const cit::v1::Hello& hello) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (draining_) return std::nullopt;
+  VehicleState& v = vehicles_[vehicle];
+  StreamPtr replaced = std::move(v.live);
+  v.live = stream;
+  if (replaced) metrics_->streams_replaced.Increment();
+
+  // Welcome goes out before any Ack: queue it under mu_, which commits also take to ack.
+  cit::v1::ServerMessage welcome;
+  welcome.mutable_welcome()->set_highest_stored_seq(v.watermark);
+  const auto now_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  welcome.mutable_welcome()->mutable_server_time()->set_seconds(now_ns / 1'000'000'000);
+  welcome.mutable_welcome()->mutable_server_time()->set_nanos(
+      static_cast<int32_t>(now_ns % 1'000'000'000));
+  welcome.mutable_welcome()->set_max_batch_records(options_.max_batch_records);
+  stream->SetAcked(v.watermark);
+  stream->Send(std::move(welcome));
+
+  // The agent no longer holds seqs (watermark, first_unacked): record the gap so acks can pass.
+  const uint64_t first = hello.first_unacked_seq();
+  if (first > v.watermark + 1) {
+    metrics_->seq_gaps.Increment();
+    spdlog::warn(
+        "event=seq_gap vehicle={} first_seq={} last_seq={} "
+        "note=\"agent no longer holds these records\"",
+        vehicle, v.watermark + 1, first - 1);
+    Submission sub;
+    sub.stream = stream;
+    sub.vehicle_id = vehicle;
+    sub.gap = SeqGap{vehicle, v.watermark + 1, first - 1, Clock::now()};
+    sub.received = Steady::now();
+    Enqueue(std::move(sub));
+  }
+  return replaced;
+}
+
+size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& vehicle,
+                                  cit::v1::RecordBatch* batch, bool* accepting) {
+  const auto now = Clock::now();
+  auto* records = batch->mutable_records();
+  const size_t n = static_cast<size_t>(records->size());
+  metrics_->received.Increment(n);
+  const bool too_large =
+      n > options_.max_batch_records || batch->ByteSizeLong() > options_.max_batch_bytes;
+
+  // Validation is pure CPU work and runs before taking the lock.
+  std::vector<std::optional<Rejection>> verdicts(n);
+  for (size_t i = 0; i < n; ++i) {
+    const cit::v1::Record& r = records->Get(static_cast<int>(i));
+    if (too_large) {
+      verdicts[i] = Rejection{
+          cit::v1::REJECT_REASON_BATCH_TOO_LARGE,
+          Cat("batch of ", n, " records / ", batch->ByteSizeLong(), " bytes exceeds ",
+              options_.max_batch_records, " records / ", options_.max_batch_bytes, " bytes")};
+    } else {
+      verdicts[i] = ValidateRecord(r, vehicle, now, options_.limits);
+    }
+    if (r.seq() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      verdicts[i] = Rejection{cit::v1::REJECT_REASON_BAD_SEQ, "seq above 2^63-1"};
+    }
+  }
+
+  Submission sub;
+  sub.stream = stream;
+  sub.vehicle_id = vehicle;
+  sub.received = Steady::now();
+  uint64_t duplicates = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (draining_) {
+    *accepting = false;
+    return 0;
+  }
+  VehicleState& v = vehicles_[vehicle];
+  uint64_t prev_seq = 0;
+  for (size_t i = 0; i < n; ++i) {
+    cit::v1::Record* r = records->Mutable(static_cast<int>(i));
+    const uint64_t seq = r->seq();
+    const bool usable_seq =
+        seq != 0 && seq <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    if (usable_seq && (seq <= v.watermark || v.seen_above.count(seq) != 0)) {
+      ++duplicates;
+      continue;
+    }
+    std::optional<Rejection>& verdict = verdicts[i];
+    if (!verdict && seq <= prev_seq) {
+      verdict =
+          Rejection{cit::v1::REJECT_REASON_BAD_SEQ,
+                    Cat("seq ", seq, " not ascending within the batch (after ", prev_seq, ")")};
+    }
+    if (usable_seq) {
+      v.seen_above.insert(seq);
+      prev_seq = std::max(prev_seq, seq);
+    }
+    if (verdict) {
+      RejectedRecord rej;
+      rej.vehicle_id = vehicle;
+      rej.seq = usable_seq ? seq : 0;
+      rej.reason = verdict->reason;
+      rej.detail = std::move(verdict->detail);
+      rej.raw = r->SerializeAsString();
+      rej.server_received_time = now;
+      sub.rejects.push_back(std::move(rej));
+    } else {
+      CommittedRecord rec;
+      rec.vehicle_id = vehicle;
+      rec.record.Swap(r);
+      rec.server_received_time = now;
+      sub.records.push_back(std::move(rec));
+    }
+  }
+  if (duplicates > 0) metrics_->duplicates.Increment(duplicates);
+  const size_t units = sub.units();
+  if (units == 0) return 0;
+  stream->AddPending(units);
+  Enqueue(std::move(sub));
+  return units;
+}
+
+void IngestService::Enqueue(Submission sub) {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  if (queue_.empty()) oldest_queued_ = sub.received;
+  queued_units_ += std::max<size_t>(sub.units(), 1);
+  queue_.push_back(std::move(sub));
+  if (queued_units_ >= options_.group_commit_records) queue_cv_.notify_one();
+}
+
+void IngestService::Unregister(internal::TelemetryStream* stream, const std::string& vehicle) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!vehicle.empty()) {
+    auto it = vehicles_.find(vehicle);
+    if (it != vehicles_.end() && it->second.live.get() == stream) it->second.live.reset();
+  }
+  for (auto it = streams_.begin(); it != streams_.end(); ++it) {
+    if (it->get() == stream) {
+      streams_.erase(it);
+      break;
+    }
+  }
+}
+
+void IngestService::CountIdentityMismatch() { metrics_->identity_mismatch.Increment(); }
+void IngestService::CountProtocolError() { metrics_->protocol_errors.Increment(); }
+
+void IngestService::CommitLoop() {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  while (true) {
+    if (queue_.empty()) {
+      if (stop_) break;
+      queue_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      continue;
+    }
+    const auto deadline = oldest_queued_ + options_.group_commit_delay;
+    if (!stop_ && !flush_ && queued_units_ < options_.group_commit_records &&
+        Steady::now() < deadline) {
+      queue_cv_.wait_until(lock, deadline, [this] {
+        return stop_ || flush_ || queued_units_ >= options_.group_commit_records;
+      });
+      continue;
+    }
+    std::vector<Submission> group;
+    group.swap(queue_);
+    queued_units_ = 0;
+    committing_ = true;
+    lock.unlock();
+    CommitGroup(group);
+    group.clear();  // drop stream references outside the lock
+    lock.lock();
+    committing_ = false;
+    idle_cv_.notify_all();
+  }
+}
+
+void IngestService::CommitGroup(std::vector<Submission>& group) {
+  AppendBatch batch;
+  size_t total_records = 0, total_rejects = 0;
+  for (const Submission& s : group) {
+    total_records += s.records.size();
+    total_rejects += s.rejects.size();
+  }
+  batch.records.reserve(total_records);
+  batch.rejects.reserve(total_rejects);
+  // Remember which vehicles and rejects each submission brought, for acks and notices.
+  std::vector<std::string> vehicles;
+  for (Submission& s : group) {
+    vehicles.push_back(s.vehicle_id);
+    for (CommittedRecord& r : s.records) batch.records.push_back(std::move(r));
+    for (RejectedRecord& r : s.rejects) batch.rejects.push_back(r);  // keep a copy for notices
+    if (s.gap) batch.gaps.push_back(*s.gap);
+  }
+  std::sort(vehicles.begin(), vehicles.end());
+  vehicles.erase(std::unique(vehicles.begin(), vehicles.end()), vehicles.end());
+
+  const auto t0 = Steady::now();
+  absl::Status status = store_->Append(batch);
+  const auto t1 = Steady::now();
+
+  if (!status.ok()) {
+    metrics_->commit_failures.Increment();
+    spdlog::error("event=commit_failed records={} rejects={} error=\"{}\"", batch.records.size(),
+                  batch.rejects.size(), status.ToString());
+    {
+      // Forget the queued seqs so the agents' resends are not taken for duplicates.
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const CommittedRecord& r : batch.records) {
+        vehicles_[r.vehicle_id].seen_above.erase(r.record.seq());
+      }
+      for (const RejectedRecord& r : batch.rejects) vehicles_[r.vehicle_id].seen_above.erase(r.seq);
+    }
+    for (Submission& s : group) {
+      s.stream->End(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "store commit failed; reconnect and resend"),
+          /*drain_writes=*/false);
+      s.stream->OnSubmissionDone(s.units());
+    }
+    return;
+  }
+
+  metrics_->commits.Increment();
+  metrics_->stored.Increment(batch.records.size());
+  metrics_->commit_seconds.Observe(std::chrono::duration<double>(t1 - t0).count());
+  metrics_->commit_records.Observe(
+      static_cast<double>(batch.records.size() + batch.rejects.size()));
+  for (const RejectedRecord& r : batch.rejects) {
+    if (Counter* c = metrics_->rejects[r.reason]) c->Increment();
+  }
+  if (!batch.records.empty()) {
+    for (CommittedRecordObserver* o : observers_) o->OnCommitted(batch.records);
+  }
+
+  // New watermarks, and the live stream of each vehicle to tell.
+  struct Notice {
+    StreamPtr stream;
+    uint64_t watermark;
+  };
+  std::vector<Notice> acks;
+  std::vector<std::pair<StreamPtr, const RejectedRecord*>> reject_notices;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& vehicle : vehicles) {
+      VehicleState& v = vehicles_[vehicle];
+      absl::StatusOr<uint64_t> w = store_->HighestContiguousSeq(vehicle);
+      if (w.ok() && *w > v.watermark) {
+        v.watermark = *w;
+        v.seen_above.erase(v.seen_above.begin(), v.seen_above.upper_bound(v.watermark));
+      }
+      if (v.live) acks.push_back({v.live, v.watermark});
+    }
+    for (const RejectedRecord& r : batch.rejects) {
+      auto it = vehicles_.find(r.vehicle_id);
+      if (it != vehicles_.end() && it->second.live)
+        reject_notices.emplace_back(it->second.live, &r);
+    }
+  }
+  // Notices before the Ack that covers them.
+  static std::atomic<uint64_t> logged_rejects{0};
+  for (auto& [stream, r] : reject_notices) {
+    cit::v1::ServerMessage m;
+    m.mutable_rejected()->set_seq(r->seq);
+    m.mutable_rejected()->set_reason(r->reason);
+    m.mutable_rejected()->set_detail(r->detail);
+    stream->Send(std::move(m));
+    // Rejects are exceptional; still, a broken agent must not flood the log.
+    const uint64_t n = logged_rejects.fetch_add(1);
+    if (n < 100 || n % 1000 == 0) {
+      spdlog::warn("event=record_rejected vehicle={} seq={} reason={} detail=\"{}\" total={}",
+                   r->vehicle_id, r->seq, cit::v1::RejectReason_Name(r->reason), r->detail, n + 1);
+    }
+  }
+  for (Notice& a : acks) a.stream->SendAck(a.watermark);
+  for (Submission& s : group) s.stream->OnSubmissionDone(s.units());
+
+  const double latency_s =
+      group.empty() ? 0
+                    : std::chrono::duration<double>(Steady::now() - group.front().received).count();
+  metrics_->latency_seconds.Observe(latency_s);
+  spdlog::trace("event=commit records={} rejects={} commit_ms={:.3f}", batch.records.size(),
+                batch.rejects.size(), std::chrono::duration<double, std::milli>(t1 - t0).count());
+}
+
+void IngestService::Drain() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_) return;
+    draining_ = true;
+  }
+  {
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    flush_ = true;
+    queue_cv_.notify_all();
+    const bool idle = idle_cv_.wait_for(lock, options_.drain_timeout,
+                                        [this] { return queue_.empty() && !committing_; });
+    if (!idle) spdlog::warn("event=drain_timeout note=\"last commit did not finish in time\"");
+  }
+  std::vector<StreamPtr> streams;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    streams.assign(streams_.begin(), streams_.end());
+  }
+  for (const StreamPtr& s : streams) {
+    s->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"),
+           /*drain_writes=*/true);
+  }
+  spdlog::info("event=ingest_drained streams_ended={}", streams.size());
+}
+
+void IngestService::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stop_ = true;
+    queue_cv_.notify_all();
+  }
+  if (committer_.joinable()) committer_.join();
+}
+
+}  // namespace cit::dispatch

@@ -1,0 +1,163 @@
+// The telemetry ingest (DESIGN §4): the Telemetry.Stream gRPC service (callback API), edge
+// validation, de-duplication by (vehicle, seq), group commit into the Store on one commit
+// thread, acknowledgements after commit, and fan-out of committed records to observers.
+//
+//   IngestService ingest(store.get(), &metrics, IngestOptions{});
+//   ingest.AddObserver(&monitor);               // before Start
+//   if (absl::Status s = ingest.Start(); !s.ok()) return s;
+//   grpc::ServerBuilder b; b.RegisterService(&ingest); ...
+//   ...                                         // on SIGTERM:
+//   ingest.Drain();                             // commit what was received, ack, end streams
+//   server->Shutdown(deadline);
+//   ingest.Stop();
+//
+// Delivery contract, per vehicle (docs/protocol.md):
+//  - Hello -> Welcome{highest_stored_seq = W}, W = highest seq such that every seq <= W is
+//    stored, rejected-and-logged, or declared gone by the agent (Hello.first_unacked_seq > W+1).
+//  - Each record is validated; a refused record is logged in the store's reject table in the
+//    same group commit as its neighbours, then reported with RecordRejected; it counts as handled.
+//  - A seq already stored or queued is a duplicate: dropped and counted.
+//  - Ack{through_seq = W} is sent after the commit that moved W, to the vehicle's live stream.
+//  - One live stream per vehicle: a new stream replaces the old one, which ends ABORTED.
+//  - Identity: the client certificate's CN (else first SAN); with identity_from_hello
+//    (--insecure-dev) the Hello's vehicle_id.
+//
+// Thread contract: gRPC reactions run on gRPC's threads and never block on disk; all store
+// writes and observer calls happen on the single commit thread. Start/Drain/Stop from one owner.
+#ifndef CIT_DISPATCH_INGEST_INGEST_SERVICE_H_
+#define CIT_DISPATCH_INGEST_INGEST_SERVICE_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cit/v1/telemetry.grpc.pb.h"
+#include "dispatch-server/ingest/committed_record.h"
+#include "dispatch-server/ingest/record_validator.h"
+#include "dispatch-server/metrics/metrics_registry.h"
+#include "dispatch-server/store/store.h"
+
+namespace cit::dispatch {
+
+namespace internal {
+class TelemetryStream;
+}  // namespace internal
+
+struct IngestOptions {
+  // Longest a received record waits before its group commit starts.
+  std::chrono::milliseconds group_commit_delay{50};
+  // Commit as soon as this many records (and rejects) are queued; 1 = whenever the previous
+  // commit is done (lowest latency; batches still grow under load while a commit runs).
+  size_t group_commit_records = 1;
+  // Largest RecordBatch accepted, in records (sent in Welcome) and in serialized bytes.
+  uint32_t max_batch_records = 1000;
+  size_t max_batch_bytes = 1 << 20;
+  // Flow control: a stream stops reading while this many of its records await commit.
+  size_t max_pending_records_per_stream = 20'000;
+  ValidationLimits limits;
+  // --insecure-dev: no client certificates; the vehicle id comes from Hello.
+  bool identity_from_hello = false;
+  // Drain(): how long to wait for the last commit and acks.
+  std::chrono::milliseconds drain_timeout{5000};
+};
+
+class IngestService final : public cit::v1::Telemetry::CallbackService {
+ public:
+  // `store` and `metrics` must outlive the service.
+  IngestService(Store* store, MetricsRegistry* metrics, IngestOptions options);
+  ~IngestService() override;
+  IngestService(const IngestService&) = delete;
+  IngestService& operator=(const IngestService&) = delete;
+  IngestService(IngestService&&) = delete;
+  IngestService& operator=(IngestService&&) = delete;
+
+  // Not owned; must outlive the service. Call before Start().
+  void AddObserver(CommittedRecordObserver* observer);
+  // Loads every vehicle's watermark from the store and starts the commit thread.
+  absl::Status Start();
+  // Stops taking new streams and batches, commits everything already received, sends the
+  // acks, then ends every stream with UNAVAILABLE (agents reconnect to another instance or
+  // retry). Records that arrive after this point are not acknowledged (agents resend them).
+  void Drain();
+  // Commits anything left and joins the commit thread. Call after the gRPC server shut down.
+  void Stop();
+
+  // Vehicles with a live stream.
+  size_t ConnectedVehicles() const;
+  const IngestOptions& options() const { return options_; }
+
+  grpc::ServerBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage>* Stream(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  friend class internal::TelemetryStream;
+  using StreamPtr = std::shared_ptr<internal::TelemetryStream>;
+
+  struct VehicleState {
+    uint64_t watermark = 0;         // committed contiguous seq (the store's)
+    std::set<uint64_t> seen_above;  // seqs above watermark that are committed or queued
+    StreamPtr live;                 // the vehicle's current stream, if any
+  };
+  // One unit of work for the commit thread: what one stream read in one message.
+  struct Submission {
+    StreamPtr stream;
+    std::string vehicle_id;
+    std::vector<CommittedRecord> records;
+    std::vector<RejectedRecord> rejects;
+    std::optional<SeqGap> gap;
+    std::chrono::steady_clock::time_point received;
+    size_t units() const { return records.size() + rejects.size(); }
+  };
+  struct Metrics;
+
+  // Called by streams (see telemetry_stream.cc). Never block.
+  // Registers `stream` as the vehicle's live stream, queues its Welcome, returns the replaced
+  // stream (if any). Returns nullopt while draining.
+  std::optional<StreamPtr> RegisterLive(const std::string& vehicle, const StreamPtr& stream,
+                                        const cit::v1::Hello& hello);
+  // Validates, de-duplicates and queues one batch; returns the units queued (0: nothing to
+  // commit). `accepting` is false once draining (nothing queued, nothing acknowledged).
+  size_t SubmitBatch(const StreamPtr& stream, const std::string& vehicle,
+                     cit::v1::RecordBatch* batch, bool* accepting);
+  void Unregister(internal::TelemetryStream* stream, const std::string& vehicle);
+  void CountIdentityMismatch();
+  void CountProtocolError();
+
+  void CommitLoop();
+  void CommitGroup(std::vector<Submission>& group);
+  void Enqueue(Submission sub);  // requires mu_ (keeps classification and queue order together)
+
+  Store* const store_;
+  MetricsRegistry* const metrics_registry_;
+  const IngestOptions options_;
+  std::unique_ptr<Metrics> metrics_;
+  std::vector<CommittedRecordObserver*> observers_;
+
+  mutable std::mutex mu_;  // guards vehicles_, streams_, draining_; taken before queue_mu_
+  std::unordered_map<std::string, VehicleState> vehicles_;
+  std::set<StreamPtr> streams_;
+  bool draining_ = false;
+
+  std::mutex queue_mu_;  // guards the members below
+  std::condition_variable queue_cv_;
+  std::condition_variable idle_cv_;
+  std::vector<Submission> queue_;
+  size_t queued_units_ = 0;
+  std::chrono::steady_clock::time_point oldest_queued_;
+  bool committing_ = false;
+  bool flush_ = false;
+  bool stop_ = false;
+  std::thread committer_;
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_INGEST_INGEST_SERVICE_H_

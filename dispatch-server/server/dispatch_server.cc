@@ -1,0 +1,200 @@
+#include "dispatch-server/server/dispatch_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "dispatch-server/common/str_cat.h"
+#include "dispatch-server/store/sqlite_store.h"
+
+namespace cit::dispatch {
+
+absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(Cat("file not found: ", path.string()));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::PermissionDeniedError(Cat("cannot read ", path.string()));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+namespace {
+
+void ApplyChannelArgs(grpc::ServerBuilder& b, const DispatchServerOptions& o) {
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(o.keepalive_time.count()));
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                       static_cast<int>(o.keepalive_timeout.count()));
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                       static_cast<int>(o.min_client_ping_interval.count()));
+}
+
+}  // namespace
+
+DispatchServer::Builder::Builder(DispatchServerOptions options)
+    : options_(std::move(options)), metrics_(std::make_shared<MetricsRegistry>()) {}
+
+DispatchServer::Builder::~Builder() = default;
+
+DispatchServer::Builder& DispatchServer::Builder::SetStore(std::shared_ptr<Store> store) {
+  store_ = std::move(store);
+  return *this;
+}
+
+DispatchServer::Builder& DispatchServer::Builder::AddOperatorService(grpc::Service* service) {
+  operator_services_.push_back(service);
+  return *this;
+}
+
+DispatchServer::Builder& DispatchServer::Builder::AddObserver(CommittedRecordObserver* observer) {
+  observers_.push_back(observer);
+  return *this;
+}
+
+DispatchServer::Builder& DispatchServer::Builder::SetOperatorAuthProcessor(
+    std::shared_ptr<grpc::AuthMetadataProcessor> processor) {
+  auth_processor_ = std::move(processor);
+  return *this;
+}
+
+DispatchServer::Builder& DispatchServer::Builder::AddOperatorInterceptor(
+    std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory) {
+  interceptors_.push_back(std::move(factory));
+  return *this;
+}
+
+absl::StatusOr<std::shared_ptr<Store>> DispatchServer::Builder::store() {
+  if (!store_) {
+    SqliteStoreOptions so;
+    so.durability = options_.durability;
+    absl::StatusOr<std::unique_ptr<SqliteStore>> opened =
+        SqliteStore::Open(options_.database_path, so);
+    if (!opened.ok()) return opened.status();
+    store_ = std::shared_ptr<Store>(std::move(*opened));
+  }
+  return store_;
+}
+
+absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start() {
+  std::unique_ptr<DispatchServer> server(new DispatchServer());
+  server->options_ = options_;
+  server->metrics_ = metrics_;
+  absl::StatusOr<std::shared_ptr<Store>> store = this->store();
+  if (!store.ok()) return store.status();
+  server->store_ = *store;
+
+  // Credentials.
+  std::shared_ptr<grpc::ServerCredentials> telemetry_creds, operator_creds;
+  IngestOptions ingest_options = options_.ingest;
+  if (options_.insecure_dev) {
+    spdlog::warn(
+        "event=insecure_dev note=\"plaintext gRPC, no client certificates, vehicle id taken "
+        "from Hello: development only\"");
+    telemetry_creds = grpc::InsecureServerCredentials();
+    operator_creds = grpc::InsecureServerCredentials();
+    ingest_options.identity_from_hello = true;
+  } else {
+    absl::StatusOr<std::string> ca = ReadTextFile(options_.tls.ca_file);
+    if (!ca.ok()) return absl::Status(ca.status().code(), Cat("tls.ca: ", ca.status().message()));
+    absl::StatusOr<std::string> cert = ReadTextFile(options_.tls.cert_file);
+    if (!cert.ok()) {
+      return absl::Status(cert.status().code(), Cat("tls.cert: ", cert.status().message()));
+    }
+    absl::StatusOr<std::string> key = ReadTextFile(options_.tls.key_file);
+    if (!key.ok()) {
+      return absl::Status(key.status().code(), Cat("tls.key: ", key.status().message()));
+    }
+    grpc::SslServerCredentialsOptions mtls(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    mtls.pem_root_certs = *ca;
+    mtls.pem_key_cert_pairs.push_back({*key, *cert});
+    telemetry_creds = grpc::SslServerCredentials(mtls);
+    grpc::SslServerCredentialsOptions tls(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    tls.pem_key_cert_pairs.push_back({*key, *cert});
+    operator_creds = grpc::SslServerCredentials(tls);
+    if (auth_processor_) operator_creds->SetAuthMetadataProcessor(auth_processor_);
+    ingest_options.identity_from_hello = false;
+  }
+
+  server->ingest_ =
+      std::make_unique<IngestService>(server->store_.get(), metrics_.get(), ingest_options);
+  for (CommittedRecordObserver* o : observers_) server->ingest_->AddObserver(o);
+  if (absl::Status s = server->ingest_->Start(); !s.ok()) return s;
+
+  grpc::EnableDefaultHealthCheckService(true);
+  // Server reflection lets operators use grpcurl; it also gives the operator port a service
+  // when no operator service is registered yet (gRPC refuses to start a server without one).
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  {
+    grpc::ServerBuilder b;
+    b.AddListeningPort(options_.telemetry_address, telemetry_creds, &server->telemetry_port_);
+    b.RegisterService(server->ingest_.get());
+    b.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
+    ApplyChannelArgs(b, options_);
+    server->telemetry_server_ = b.BuildAndStart();
+    if (!server->telemetry_server_ || server->telemetry_port_ == 0) {
+      server->ingest_->Stop();
+      return absl::UnavailableError(
+          Cat("cannot listen on telemetry address ", options_.telemetry_address));
+    }
+  }
+  {
+    grpc::ServerBuilder b;
+    b.AddListeningPort(options_.operator_address, operator_creds, &server->operator_port_);
+    for (grpc::Service* s : operator_services_) b.RegisterService(s);
+    ApplyChannelArgs(b, options_);
+    if (!interceptors_.empty()) b.experimental().SetInterceptorCreators(std::move(interceptors_));
+    server->operator_server_ = b.BuildAndStart();
+    if (!server->operator_server_ || server->operator_port_ == 0) {
+      server->telemetry_server_->Shutdown();
+      server->ingest_->Stop();
+      return absl::UnavailableError(
+          Cat("cannot listen on operator address ", options_.operator_address));
+    }
+  }
+  for (grpc::Server* s : {server->telemetry_server_.get(), server->operator_server_.get()}) {
+    if (auto* health = s->GetHealthCheckService()) health->SetServingStatus(true);
+  }
+  if (!options_.metrics_address.empty()) {
+    server->metrics_http_ = std::make_unique<MetricsHttpServer>(metrics_.get());
+    if (absl::Status s = server->metrics_http_->Start(options_.metrics_address); !s.ok()) {
+      server->Shutdown();
+      return s;
+    }
+  }
+  spdlog::info(
+      "event=server_started telemetry_port={} operator_port={} metrics_port={} database={} "
+      "tls={}",
+      server->telemetry_port_, server->operator_port_, server->metrics_port(),
+      options_.database_path.string(), options_.insecure_dev ? "off" : "mtls");
+  return server;
+}
+
+DispatchServer::~DispatchServer() { Shutdown(); }
+
+void DispatchServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  spdlog::info("event=shutdown_started");
+  for (grpc::Server* s : {telemetry_server_.get(), operator_server_.get()}) {
+    if (s != nullptr) {
+      if (auto* health = s->GetHealthCheckService()) health->SetServingStatus(false);
+    }
+  }
+  if (metrics_http_) metrics_http_->SetHealthy(false);
+  if (ingest_) ingest_->Drain();
+  const auto deadline = std::chrono::system_clock::now() + options_.shutdown_grace;
+  if (telemetry_server_) telemetry_server_->Shutdown(deadline);
+  if (operator_server_) operator_server_->Shutdown(deadline);
+  if (ingest_) ingest_->Stop();
+  if (metrics_http_) metrics_http_->Stop();
+  spdlog::info("event=shutdown_complete");
+}
+
+}  // namespace cit::dispatch

@@ -1,0 +1,164 @@
+// The dispatch-server assembly: store, ingest, the two gRPC servers and the metrics port.
+//
+//   DispatchServerOptions opts;                     // usually from config/config.h
+//   opts.tls = {.ca_file = "certs/ca.crt", .cert_file = "certs/server.crt",
+//               .key_file = "certs/server.key"};
+//   DispatchServer::Builder builder(opts);
+//   builder.AddOperatorService(&fleet_api)          // grpc::Service or CallbackService, not owned
+//          .AddObserver(&monitor)                   // CommittedRecordObserver, not owned
+//          .SetOperatorAuthProcessor(token_auth);   // bearer tokens on the operator port
+//   builder.metrics().GetCounter("cit_alerts_raised_total", "...", {{"kind", "PANIC"}});
+//   absl::StatusOr<std::unique_ptr<DispatchServer>> server = builder.Start();
+//   ...                                             // SIGTERM:
+//   (*server)->Shutdown();                          // stop accepting, commit, ack, end streams
+//
+// Ports:
+//  - telemetry (Telemetry.Stream): TLS with client certificates REQUIRED and verified against
+//    the fleet CA; the vehicle id is the certificate's CN (else first SAN).
+//  - operator (services added with AddOperatorService): server TLS, no client certificate;
+//    authentication is the operator services' business (bearer tokens, see the auth component).
+//  - metrics: plain HTTP, GET /metrics (Prometheus text) and /healthz.
+//  Both gRPC ports also serve grpc.health.v1.Health ("" and the service names).
+//  With insecure_dev both gRPC ports are plaintext and the vehicle id comes from Hello.
+//
+// Thread contract: Builder is single-threaded; DispatchServer methods may be called from any
+// one thread at a time (main's signal loop). Observers run on the ingest's commit thread.
+#ifndef CIT_DISPATCH_SERVER_DISPATCH_SERVER_H_
+#define CIT_DISPATCH_SERVER_DISPATCH_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/support/server_interceptor.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "dispatch-server/ingest/committed_record.h"
+#include "dispatch-server/ingest/ingest_service.h"
+#include "dispatch-server/metrics/http_server.h"
+#include "dispatch-server/metrics/metrics_registry.h"
+#include "dispatch-server/store/sqlite_db.h"
+#include "dispatch-server/store/store.h"
+
+namespace cit::dispatch {
+
+struct TlsFiles {
+  // PEM files. ca_file: the fleet CA that signs vehicle certificates (telemetry port).
+  std::filesystem::path ca_file;
+  std::filesystem::path cert_file;
+  std::filesystem::path key_file;
+};
+
+struct DispatchServerOptions {
+  // "host:port"; port 0 picks a free port (see DispatchServer::*_port()).
+  std::string telemetry_address = "0.0.0.0:7443";
+  std::string operator_address = "127.0.0.1:7444";
+  // Empty disables the metrics port.
+  std::string metrics_address = "127.0.0.1:9464";
+  TlsFiles tls;
+  // Plaintext gRPC on both ports, vehicle id from Hello. Development only; logged as a warning.
+  bool insecure_dev = false;
+  // SQLite database file shared by every component (records, runs, alerts, audit).
+  std::filesystem::path database_path = "dispatch.db";
+  sqlite::Durability durability = sqlite::Durability::kFull;
+  IngestOptions ingest;
+  // Largest gRPC message accepted on the telemetry port.
+  int max_receive_message_bytes = 4 << 20;
+  // HTTP/2 keepalive: the server pings idle clients this often and allows client pings this often.
+  std::chrono::milliseconds keepalive_time{30'000};
+  std::chrono::milliseconds keepalive_timeout{10'000};
+  std::chrono::milliseconds min_client_ping_interval{10'000};
+  // Shutdown(): how long in-flight RPCs get before they are cancelled.
+  std::chrono::milliseconds shutdown_grace{5'000};
+};
+
+class DispatchServer {
+ public:
+  class Builder {
+   public:
+    explicit Builder(DispatchServerOptions options);
+    ~Builder();
+    Builder(const Builder&) = delete;
+    Builder& operator=(const Builder&) = delete;
+    Builder(Builder&&) = delete;
+    Builder& operator=(Builder&&) = delete;
+
+    // Uses this store instead of opening a SqliteStore at options.database_path.
+    Builder& SetStore(std::shared_ptr<Store> store);
+    // Registers a service on the operator port. Not owned; must outlive the server.
+    Builder& AddOperatorService(grpc::Service* service);
+    // Receives every committed batch (see committed_record.h). Not owned.
+    Builder& AddObserver(CommittedRecordObserver* observer);
+    // Authenticates operator-port calls from their metadata (TLS mode only; in insecure_dev
+    // mode gRPC does not run processors, use an interceptor or check in the service).
+    Builder& SetOperatorAuthProcessor(std::shared_ptr<grpc::AuthMetadataProcessor> processor);
+    Builder& AddOperatorInterceptor(
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory);
+    // Metrics registry shared by every component; register counters before or after Start.
+    MetricsRegistry& metrics() { return *metrics_; }
+    const DispatchServerOptions& options() const { return options_; }
+    // The store, opening it now if SetStore was not called (so components can read it before
+    // Start, e.g. to rebuild state).
+    absl::StatusOr<std::shared_ptr<Store>> store();
+
+    // Opens the store, starts the ingest, binds all ports. The builder is spent afterwards.
+    absl::StatusOr<std::unique_ptr<DispatchServer>> Start();
+
+   private:
+    DispatchServerOptions options_;
+    std::shared_ptr<MetricsRegistry> metrics_;
+    std::shared_ptr<Store> store_;
+    std::vector<grpc::Service*> operator_services_;
+    std::vector<CommittedRecordObserver*> observers_;
+    std::shared_ptr<grpc::AuthMetadataProcessor> auth_processor_;
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors_;
+  };
+
+  ~DispatchServer();
+  DispatchServer(const DispatchServer&) = delete;
+  DispatchServer& operator=(const DispatchServer&) = delete;
+  DispatchServer(DispatchServer&&) = delete;
+  DispatchServer& operator=(DispatchServer&&) = delete;
+
+  // Bound ports (useful with port 0).
+  int telemetry_port() const { return telemetry_port_; }
+  int operator_port() const { return operator_port_; }
+  int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
+
+  Store& store() { return *store_; }
+  std::shared_ptr<Store> shared_store() { return store_; }
+  MetricsRegistry& metrics() { return *metrics_; }
+  IngestService& ingest() { return *ingest_; }
+
+  // Graceful stop (SIGTERM): health NOT_SERVING, refuse new streams, commit everything
+  // received, send the acks, end streams with UNAVAILABLE, shut both gRPC servers down (RPCs
+  // still running after options.shutdown_grace are cancelled), stop the commit thread.
+  // Idempotent.
+  void Shutdown();
+
+ private:
+  DispatchServer() = default;
+
+  DispatchServerOptions options_;
+  std::shared_ptr<MetricsRegistry> metrics_;
+  std::shared_ptr<Store> store_;
+  std::unique_ptr<IngestService> ingest_;
+  std::unique_ptr<grpc::Server> telemetry_server_;
+  std::unique_ptr<grpc::Server> operator_server_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
+  int telemetry_port_ = 0;
+  int operator_port_ = 0;
+  bool shut_down_ = false;
+};
+
+// Reads a whole file (certificates, keys); NOT_FOUND / PERMISSION_DENIED with the path.
+absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path);
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_DISPATCH_SERVER_H_

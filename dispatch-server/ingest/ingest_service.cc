@@ -169,6 +169,7 @@ std::optional<IngestService::StreamPtr> IngestService::RegisterLive(const std::s
   welcome.mutable_welcome()->mutable_server_time()->set_nanos(
       static_cast<int32_t>(now_ns % 1'000'000'000));
   welcome.mutable_welcome()->set_max_batch_records(options_.max_batch_records);
+  welcome.mutable_welcome()->set_accepts_urgent(true);
   stream->SetAcked(v.watermark);
   stream->Send(std::move(welcome));
 

@@ -161,6 +161,10 @@ void TelemetryStream::OnReadDone(bool ok) {
       HandleHello();
       return;
     case cit::v1::AgentMessage::kBatch:
+    case cit::v1::AgentMessage::kUrgent:
+      // Urgent copies (panic, door, seal ahead of a backlog) take the same path: stored once
+      // (the later in-order copy is a duplicate), acknowledged only when the watermark reaches
+      // them, so they never move highest_stored_seq past records not yet stored.
       if (!hello_done_) {
         service_->CountProtocolError();
         End(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "first message must be Hello"),
@@ -226,7 +230,8 @@ void TelemetryStream::HandleHello() {
 
 void TelemetryStream::HandleBatch() {
   bool accepting = true;
-  service_->SubmitBatch(shared_from_this(), vehicle_, in_.mutable_batch(), &accepting);
+  cit::v1::RecordBatch* batch = in_.has_urgent() ? in_.mutable_urgent() : in_.mutable_batch();
+  service_->SubmitBatch(shared_from_this(), vehicle_, batch, &accepting);
   in_.Clear();
   if (!accepting) return;  // draining: Drain() ends the stream
   std::lock_guard<std::mutex> lock(mu_);

@@ -137,6 +137,28 @@ TEST_F(IngestTest, OutOfOrderBatchesAreStoredButAckWaitsForTheGap) {
   EXPECT_TRUE(server_->store().VerifyChain("CIT-1")->ok);
 }
 
+TEST_F(IngestTest, UrgentCopyIsStoredOnceAndNotAckedAheadOfBacklog) {
+  TelemetryTestClient agent(Channel("CIT-1"));
+  ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
+  EXPECT_TRUE(agent.welcome().accepts_urgent());
+  cit::v1::RecordBatch urgent;
+  *urgent.add_records() = MakeFix(3);
+  urgent.mutable_records(0)->mutable_door()->set_door(1);
+  urgent.mutable_records(0)->mutable_door()->set_state(cit::v1::DOOR_STATE_OPEN);
+  ASSERT_TRUE(agent.SendUrgent(urgent));
+  ASSERT_TRUE(test::WaitFor([&] { return *server_->store().CountRecords("CIT-1") == 1; }));
+  cit::v1::RecordBatch in_order = Fixes(1, 4);
+  *in_order.mutable_records(2) = urgent.records(0);  // the same record again, in seq order
+  ASSERT_TRUE(agent.Send(in_order));
+  ASSERT_TRUE(agent.WaitAck(4));
+  EXPECT_EQ(agent.acks().front(), 4u);
+  EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 4u);
+  EXPECT_EQ(Counter("cit_ingest_duplicates_total"), 1u);
+  auto stored = server_->store().ReadBySeq("CIT-1", 3, 3);
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_TRUE((*stored)[0].record.has_door());
+}
+
 TEST_F(IngestTest, DuplicatesWithinAndAcrossBatchesAreDroppedAndCounted) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);

@@ -109,6 +109,12 @@ class TelemetryTestClient {
     *m.mutable_batch() = batch;
     return rw_->Write(m);
   }
+  // AgentMessage.urgent: early copies sent ahead of the backlog.
+  bool SendUrgent(const cit::v1::RecordBatch& batch) {
+    cit::v1::AgentMessage m;
+    *m.mutable_urgent() = batch;
+    return rw_->Write(m);
+  }
 
   // Reads until an Ack covers `seq`; collects rejects. False if the stream ended first.
   bool WaitAck(uint64_t seq) {

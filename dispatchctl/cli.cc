@@ -89,6 +89,7 @@ struct WatchOptions {
   std::vector<std::string> vehicles;
   double for_s = 0;
   std::uint64_t count = 0;
+  std::string color = "auto";
 };
 
 int Watch(Globals& g, const WatchOptions& w) {
@@ -100,7 +101,9 @@ int Watch(Globals& g, const WatchOptions& w) {
       return kExitUsage;
     }
   }
-  const bool color = !g.json && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+  const bool color =
+      !g.json && (w.color == "always" || (w.color == "auto" && isatty(STDOUT_FILENO) &&
+                                          std::getenv("NO_COLOR") == nullptr));
   return WithConnection(g, [&](const Connection& conn) {
     std::uint64_t cursor = w.after;
     std::uint64_t seen = 0;
@@ -455,6 +458,9 @@ int RunCli(int argc, char** argv) {
   watch->add_option("--vehicle", w.vehicles, "Only these vehicles (repeatable)");
   watch->add_option("--for", w.for_s, "Stop after this many seconds (default: run until killed)");
   watch->add_option("--count", w.count, "Stop after this many events");
+  watch->add_option("--color", w.color, "Colour by severity: auto (on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   watch->callback([&] { action = [&] { return Watch(g, w); }; });
 
   // ack / resolve

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "geo/route_import.h"
 
 namespace cit::ctl {
 namespace {
@@ -128,60 +129,91 @@ absl::Status ResolveTimeField(json& obj, const char* key, const std::string& whe
   return absl::OkStatus();
 }
 
+// Reads the route from whichever source the file gives, imports it with the cit::geo importers
+// (so a bad route fails here, naming the element) and leaves only `points` (+ half-width).
 absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
   if (!route.is_object()) return absl::InvalidArgumentError("route: must be a table/object");
-  auto read_file = [&](const char* key, const char* target) -> absl::Status {
-    if (!route.contains(key)) return absl::OkStatus();
-    if (!route[key].is_string())
-      return absl::InvalidArgumentError(std::string("route.") + key + ": not a path");
-    std::filesystem::path p = route[key].get<std::string>();
-    if (p.is_relative()) p = dir / p;
-    absl::StatusOr<std::string> text = ReadText(p);
-    if (!text.ok())
-      return absl::InvalidArgumentError(std::string("route.") + key + ": " +
-                                        std::string(text.status().message()));
-    route[target] = *text;
-    route.erase(key);
-    return absl::OkStatus();
-  };
-  if (auto s = read_file("geojson_file", "geojson"); !s.ok()) return s;
-  if (auto s = read_file("gpx_file", "gpx"); !s.ok()) return s;
-  if (route.contains("polyline")) {
-    route["encoded_polyline"] = route["polyline"];
-    route.erase("polyline");
-  }
-  if (route.contains("polyline_precision")) {
-    route["encoded_polyline_precision"] = route["polyline_precision"];
-    route.erase("polyline_precision");
-  }
-  if (route.contains("encoded_polyline") && !route.contains("encoded_polyline_precision")) {
-    route["encoded_polyline_precision"] = 5;
-  }
-  if (route.contains("points")) {
-    json pts = json::array();
-    const json& in = route["points"];
-    if (!in.is_array())
-      return absl::InvalidArgumentError("route.points: must be [[lon, lat], ...]");
-    for (std::size_t i = 0; i < in.size(); ++i) {
-      const json& p = in[i];
-      if (p.is_array() && p.size() >= 2 && p[0].is_number() && p[1].is_number()) {
-        pts.push_back({{"lon_deg", p[0]}, {"lat_deg", p[1]}});
-      } else if (p.is_object()) {
-        pts.push_back(p);
-      } else {
-        return absl::InvalidArgumentError("route.points[" + std::to_string(i) +
-                                          "]: must be [lon, lat]");
-      }
-    }
-    route["points"] = pts;
-  }
   int sources = 0;
-  for (const char* k : {"geojson", "gpx", "encoded_polyline", "points"})
-    sources += route.contains(k);
+  for (const char* k : {"geojson_file", "gpx_file", "geojson", "gpx", "polyline", "points"}) {
+    sources += route.contains(k) ? 1 : 0;
+  }
   if (sources != 1) {
     return absl::InvalidArgumentError(
         "route: give exactly one of geojson_file, gpx_file, geojson, gpx, polyline, points");
   }
+  auto text_of = [&](const char* file_key, const char* inline_key,
+                     std::string* name) -> absl::StatusOr<std::string> {
+    if (route.contains(file_key)) {
+      if (!route[file_key].is_string()) {
+        return absl::InvalidArgumentError(std::string("route.") + file_key + ": not a path");
+      }
+      std::filesystem::path p = route[file_key].get<std::string>();
+      if (p.is_relative()) p = dir / p;
+      *name = p.string();
+      absl::StatusOr<std::string> text = ReadText(p);
+      if (!text.ok()) {
+        return absl::InvalidArgumentError(std::string("route.") + file_key + ": " +
+                                          std::string(text.status().message()));
+      }
+      return text;
+    }
+    *name = std::string("route.") + inline_key;
+    if (!route[inline_key].is_string()) {
+      return absl::InvalidArgumentError(*name + ": must be a string");
+    }
+    return route[inline_key].get<std::string>();
+  };
+
+  absl::StatusOr<std::vector<geo::LonLat>> points = absl::InternalError("no route");
+  std::string name;
+  if (route.contains("geojson_file") || route.contains("geojson")) {
+    absl::StatusOr<std::string> text = text_of("geojson_file", "geojson", &name);
+    if (!text.ok()) return text.status();
+    points = geo::ImportGeoJsonRoute(*text, name);
+  } else if (route.contains("gpx_file") || route.contains("gpx")) {
+    absl::StatusOr<std::string> text = text_of("gpx_file", "gpx", &name);
+    if (!text.ok()) return text.status();
+    points = geo::ImportGpxRoute(*text, name);
+  } else if (route.contains("polyline")) {
+    if (!route["polyline"].is_string()) {
+      return absl::InvalidArgumentError("route.polyline: must be a string");
+    }
+    const int precision = route.value("polyline_precision", 5);
+    if (precision != 5 && precision != 6) {
+      return absl::InvalidArgumentError("route.polyline_precision: must be 5 or 6");
+    }
+    points = geo::DecodePolyline(route["polyline"].get<std::string>(), precision);
+  } else {
+    const json& in = route["points"];
+    if (!in.is_array() || in.size() < 2) {
+      return absl::InvalidArgumentError("route.points: must be [[lon, lat], ...], at least 2");
+    }
+    std::vector<geo::LonLat> out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      const json& p = in[i];
+      if (!p.is_array() || p.size() < 2 || !p[0].is_number() || !p[1].is_number()) {
+        return absl::InvalidArgumentError("route.points[" + std::to_string(i) +
+                                          "]: must be [lon, lat]");
+      }
+      absl::StatusOr<geo::LonLat> ll = geo::LonLat::Create(p[0].get<double>(), p[1].get<double>());
+      if (!ll.ok()) {
+        return absl::InvalidArgumentError("route.points[" + std::to_string(i) +
+                                          "]: " + std::string(ll.status().message()));
+      }
+      out.push_back(*ll);
+    }
+    points = std::move(out);
+  }
+  if (!points.ok()) return points.status();
+  json pts = json::array();
+  for (const geo::LonLat& p : *points) {
+    pts.push_back({{"lon_deg", p.lon_deg()}, {"lat_deg", p.lat_deg()}});
+  }
+  json out = {{"points", pts}};
+  if (route.contains("corridor_half_width_m")) {
+    out["corridor_half_width_m"] = route["corridor_half_width_m"];
+  }
+  route = std::move(out);
   return absl::OkStatus();
 }
 

@@ -65,8 +65,8 @@ grpc::Status OperatorAuthProcessor::Process(const InputMetadata& auth_metadata,
   return grpc::Status::OK;
 }
 
-absl::Status InstallOperatorAuth(grpc::ServerCredentials& creds,
-                                 const std::filesystem::path& token_file) {
+absl::StatusOr<std::shared_ptr<OperatorAuthProcessor>> LoadOperatorAuth(
+    const std::filesystem::path& token_file) {
   absl::StatusOr<TokenFile> tokens = TokenFile::Load(token_file);
   if (!tokens.ok()) return tokens.status();
   if (tokens->entries().empty()) {
@@ -78,8 +78,14 @@ absl::Status InstallOperatorAuth(grpc::ServerCredentials& creds,
     std::lock_guard<std::mutex> lock(installed_mu);
     installed_tokens = shared;
   }
-  creds.SetAuthMetadataProcessor(
-      std::make_shared<OperatorAuthProcessor>(shared, PermissionTable::Default()));
+  return std::make_shared<OperatorAuthProcessor>(shared, PermissionTable::Default());
+}
+
+absl::Status InstallOperatorAuth(grpc::ServerCredentials& creds,
+                                 const std::filesystem::path& token_file) {
+  absl::StatusOr<std::shared_ptr<OperatorAuthProcessor>> processor = LoadOperatorAuth(token_file);
+  if (!processor.ok()) return processor.status();
+  creds.SetAuthMetadataProcessor(*std::move(processor));
   return absl::OkStatus();
 }
 

@@ -11,9 +11,10 @@
 // every later call on that connection (and two tokens over one connection would mix up names).
 //
 // Wiring (the server assembly):
-//   auto creds = grpc::SslServerCredentials(tls_options);
-//   CIT_RETURN_IF_ERROR(InstallOperatorAuth(*creds, "/etc/citwatch/operator-tokens.toml"));
-//   builder.AddListeningPort(operator_address, creds);
+//   auto processor = LoadOperatorAuth("/etc/citwatch/operator-tokens.toml");
+//   if (!processor.ok()) return processor.status();
+//   builder.SetOperatorAuthProcessor(*processor);      // DispatchServer::Builder
+// or, with plain gRPC:  InstallOperatorAuth(*ssl_server_creds, token_file);
 // In a handler:
 //   std::optional<OperatorIdentity> who = CallerIdentity(*context);
 //
@@ -34,6 +35,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "dispatch-server/auth/roles.h"
 #include "dispatch-server/auth/token_file.h"
 
@@ -53,8 +55,13 @@ class OperatorAuthProcessor final : public grpc::AuthMetadataProcessor {
   const PermissionTable permissions_;
 };
 
-// Loads the token file, sets the processor (default permission table) on `creds`, and makes
-// the tokens the ones CallerIdentity() checks (one operator token file per process).
+// Loads the token file and makes a processor with the default permission table; its tokens
+// become the ones CallerIdentity() checks (one operator token file per process). For
+// DispatchServer::Builder::SetOperatorAuthProcessor.
+absl::StatusOr<std::shared_ptr<OperatorAuthProcessor>> LoadOperatorAuth(
+    const std::filesystem::path& token_file);
+
+// LoadOperatorAuth, then sets the processor on `creds`.
 absl::Status InstallOperatorAuth(grpc::ServerCredentials& creds,
                                  const std::filesystem::path& token_file);
 

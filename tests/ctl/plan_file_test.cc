@@ -1,0 +1,106 @@
+// Plan files: JSON and TOML, relative times, routes through the cit::geo importers, field errors.
+#include "dispatchctl/plan_file.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/support/test_env.h"
+
+namespace cit::ctl {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::chrono::system_clock::time_point Now() {
+  return std::chrono::system_clock::from_time_t(1768464000);  // 2026-01-15T08:00:00Z
+}
+
+TEST(PlanFileTest, TomlPlanWithRelativeTimesAndInlinePoints) {
+  auto plan = ParsePlan(R"(
+run_id = "R-1"
+vehicle_id = "CIT-0001"
+crew_badges = ["B-1", "B-2"]
+planned_start = "now+10m"
+planned_end = "+2h"
+[route]
+points = [[8.50, 47.37], [8.52, 47.37]]
+corridor_half_width_m = 80
+[[stops]]
+stop_id = "S1"
+name = "Depot"
+lat = 47.37
+lon = 8.50
+radius_m = 40
+arrival_earliest = "-5m"
+arrival_latest = "+15m"
+doors_may_open = true
+[limits]
+max_speed_mps = 25
+)",
+                        ".", Now());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->run_id(), "R-1");
+  EXPECT_EQ(TimeUtil::ToString(plan->planned_start()), "2026-01-15T08:10:00Z");
+  EXPECT_EQ(TimeUtil::ToString(plan->planned_end()), "2026-01-15T10:10:00Z");
+  ASSERT_EQ(plan->route().points_size(), 2);
+  EXPECT_DOUBLE_EQ(plan->route().points(1).lon_deg(), 8.52);
+  EXPECT_DOUBLE_EQ(plan->route().corridor_half_width_m(), 80);
+  ASSERT_EQ(plan->stops_size(), 1);
+  EXPECT_DOUBLE_EQ(plan->stops(0).position().lat_deg(), 47.37);
+  EXPECT_EQ(TimeUtil::ToString(plan->stops(0).arrival_earliest()), "2026-01-15T08:05:00Z");
+  EXPECT_TRUE(plan->stops(0).doors_may_open());
+  EXPECT_DOUBLE_EQ(plan->limits().max_speed_mps(), 25);
+}
+
+TEST(PlanFileTest, JsonPlanWithGeoJsonRouteFile) {
+  cit::test::TempDir dir;
+  std::ofstream(dir / "route.geojson")
+      << R"({"type":"Feature","geometry":{"type":"LineString",)"
+      << R"("coordinates":[[8.5,47.37],[8.51,47.371],[8.52,47.372]]},"properties":{}})";
+  auto plan = ParsePlan(R"({"run_id":"R-2","vehicle_id":"CIT-0002",
+    "planned_start":"2026-01-15T09:00:00Z",
+    "route":{"geojson_file":"route.geojson"},
+    "stops":[{"stop_id":"S1","position":{"lat_deg":47.37,"lon_deg":8.5},"radius_m":30,
+              "arrival_latest":"+30m"}]})",
+                        dir.path(), Now());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->route().points_size(), 3);
+  EXPECT_DOUBLE_EQ(plan->route().points(2).lat_deg(), 47.372);
+  EXPECT_EQ(TimeUtil::ToString(plan->stops(0).arrival_latest()), "2026-01-15T09:30:00Z");
+}
+
+TEST(PlanFileTest, EncodedPolylineRoute) {
+  // Google's documented example: (38.5,-120.2), (40.7,-120.95), (43.252,-126.453).
+  auto plan = ParsePlan(R"({"run_id":"R-3","vehicle_id":"V",
+    "route":{"polyline":"_p~iF~ps|U_ulLnnqC_mqNvxq`@"}})",
+                        ".", Now());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->route().points_size(), 3);
+  EXPECT_NEAR(plan->route().points(0).lat_deg(), 38.5, 1e-6);
+  EXPECT_NEAR(plan->route().points(2).lon_deg(), -126.453, 1e-6);
+}
+
+TEST(PlanFileTest, ErrorsNameTheField) {
+  auto two_routes = ParsePlan(
+      R"({"run_id":"R","vehicle_id":"V","route":{"points":[[0,0],[1,1]],"polyline":"x"}})", ".",
+      Now());
+  ASSERT_FALSE(two_routes.ok());
+  EXPECT_NE(two_routes.status().message().find("route"), std::string::npos);
+  auto bad_time = ParsePlan(R"({"run_id":"R","vehicle_id":"V","route":{"points":[[0,0],[1,1]]},
+    "stops":[{"stop_id":"S1","arrival_latest":"tomorrow"}]})",
+                            ".", Now());
+  ASSERT_FALSE(bad_time.ok());
+  EXPECT_NE(bad_time.status().message().find("stops[0].arrival_latest"), std::string::npos);
+  auto bad_point =
+      ParsePlan(R"({"run_id":"R","vehicle_id":"V","route":{"points":[[0,0],[1,95]]}})", ".", Now());
+  ASSERT_FALSE(bad_point.ok());
+  EXPECT_NE(bad_point.status().message().find("route.points[1]"), std::string::npos);
+  auto no_vehicle = ParsePlan(R"({"run_id":"R","route":{"points":[[0,0],[1,1]]}})", ".", Now());
+  ASSERT_FALSE(no_vehicle.ok());
+  EXPECT_NE(no_vehicle.status().message().find("vehicle_id"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cit::ctl

@@ -25,9 +25,38 @@ constexpr const char* kExitCodesHelp =
     "3 server unreachable, 4 token missing/unknown or role not allowed, 5 not found,\n"
     "6 request refused as invalid or conflicting, 7 other error.";
 
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    default:
+      return "ERROR";
+  }
+}
+
 int Fail(const grpc::Status& status, const std::string& what) {
-  std::cerr << "dispatchctl: " << what << ": " << status.error_message() << " ("
-            << static_cast<int>(status.error_code()) << ")\n";
+  std::cerr << "dispatchctl: " << what << ": " << CodeName(status.error_code()) << ": "
+            << status.error_message() << "\n";
   return ExitCodeFor(status);
 }
 

@@ -46,7 +46,8 @@ TEST(RunReportTest, OffRouteTimeAndDistanceCountStepsOutsideTheCorridor) {
   EXPECT_DOUBLE_EQ(r.off_route_s(), 60);
   EXPECT_NEAR(r.off_route_distance_m(), 150 + 2 * std::hypot(100, 180) + 200 + 150, 2.0);
   EXPECT_NEAR(r.distance_m(), 300 + 911.8 + 300 + 500, 3.0);
-  EXPECT_NEAR(r.planned_distance_m(), 2000, 1.0);
+  // The scenario lays points out on the WGS84 ellipsoid, the report measures on a sphere.
+  EXPECT_NEAR(r.planned_distance_m(), 2000, 5.0);
 }
 
 TEST(RunReportTest, CountsFixesDoorEventsAndBoundsTheTrack) {
@@ -57,7 +58,7 @@ TEST(RunReportTest, CountsFixesDoorEventsAndBoundsTheTrack) {
   EXPECT_EQ(r.last_fix_time(), cit::test::Plus(sc::Start(), 350));
 }
 
-TEST(RunReportTest, StopReachedBeforeAnEarlierOneIsOutOfOrderAndTheSkippedOneMissed) {
+TEST(RunReportTest, StopReachedBeforeAnEarlierOneIsOutOfOrderAndLaterOnesPending) {
   cit::v1::Run run = sc::MakeRun();
   run.set_state(cit::v1::RUN_STATE_ACTIVE);
   // Swap S1 and S2 in the plan: the truck reaches (new) S2 = depot first.

@@ -32,6 +32,9 @@ constexpr double kGridMarginM = 5'000.0;
 constexpr double kCoverageM = 3'000.0;
 constexpr std::size_t kMaxCells = std::size_t{1} << 19;
 constexpr double kInterpolateNearestUpToM = 1'000.0;
+// Leg choice with a previous progress (see Choose).
+constexpr double kGnssSigmaM = 20.0;
+constexpr double kProgressScaleM = 500.0;
 
 const geod_geodesic& Wgs84() {
   static const geod_geodesic g = [] {
@@ -150,20 +153,27 @@ struct Corridor::Impl {
     if (!previous_progress_m.has_value() || !std::isfinite(*previous_progress_m)) return best;
     const double limit = std::sqrt(best.distance2) + kAmbiguityMargin_m;
     const double limit2 = limit * limit;
-    // Vehicles move forward along their route, so a step back counts double: at the turning
-    // point of an out-and-back, where both legs are equally near, the return leg wins.
+    // Like one step of an HMM map matcher (OSRM, barefoot): the cost of a leg adds how much
+    // less likely its distance is than the nearest one's (Gaussian error, sigma 20 m: GNSS plus
+    // the offset of the route line from the lane) to how far it would move progress (exponential,
+    // 500 m scale). Vehicles move forward along
+    // their route, so a step back counts double: at the turning point of an out-and-back, where
+    // both legs are equally near, the return leg wins.
     const double previous = *previous_progress_m;
-    auto gap_of = [previous](double progress) {
-      return progress >= previous ? progress - previous : 2.0 * (previous - progress);
+    const double best_d2 = best.distance2;
+    auto cost_of = [&](const Candidate& c) {
+      const double p = Progress(c);
+      const double gap = p >= previous ? p - previous : 2.0 * (previous - p);
+      return (c.distance2 - best_d2) / (2.0 * kGnssSigmaM * kGnssSigmaM) + gap / kProgressScaleM;
     };
     Candidate chosen = best;
-    double chosen_gap = gap_of(Progress(best));
+    double chosen_cost = cost_of(best);
     for_each([&](const Candidate& c) {
       if (c.distance2 > limit2 || !IsLocalMinimum(c, q)) return;
-      const double gap = gap_of(Progress(c));
-      if (gap < chosen_gap || (gap == chosen_gap && c.distance2 < chosen.distance2)) {
+      const double cost = cost_of(c);
+      if (cost < chosen_cost) {
         chosen = c;
-        chosen_gap = gap;
+        chosen_cost = cost;
       }
     });
     return chosen;

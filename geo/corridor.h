@@ -13,11 +13,13 @@
 // GridProjection). Progress is measured along the geodesic segments between vertices.
 //
 // Routes that come back near themselves (loops, out-and-back on one road): pass the previous
-// fix's progress and Locate chooses, among the legs (local minima of the distance along the
-// route) no more than kAmbiguityMargin_m farther than the nearest one, the one whose progress is
-// closest to the previous progress, a step backwards counting double. Without a previous
-// progress it returns the nearest segment (ties: lowest progress). distance_m, segment_index,
-// progress_m and nearest always describe the same chosen point.
+// fix's progress. Locate then considers the legs (local minima of the distance along the route)
+// no more than kAmbiguityMargin_m farther than the nearest one and picks the most plausible, as
+// one step of an HMM map matcher would: cost = (d^2 - d_nearest^2) / (2 * (20 m)^2) +
+// progress_gap / 500 m, a step backwards counting double (vehicles move forward; at the turning
+// point of an out-and-back the return leg wins). Without a previous progress it returns the
+// nearest segment (ties: lowest progress). distance_m, segment_index, progress_m and nearest
+// always describe the same chosen point.
 //
 // Thread contract: immutable after Create; Locate, PointAt and the accessors are safe to call
 // from many threads at once. Movable, not copyable (share one instance via pointer).

@@ -101,15 +101,20 @@ metrics_port=$(free_port)
 gpsd_port=$(free_port)
 cat >"$work/dispatch-server.toml" <<EOF
 # Written by deploy/demo.sh
-database = "$work/dispatch.db"
-telemetry_address = "127.0.0.1:$telemetry_port"
-operator_address = "127.0.0.1:$operator_port"
-metrics_address = "127.0.0.1:$metrics_port"
-operator_tokens = "$work/operator-tokens.toml"
+[telemetry]
+listen = "127.0.0.1:$telemetry_port"
+[operator]
+listen = "127.0.0.1:$operator_port"
+[metrics]
+listen = "127.0.0.1:$metrics_port"
 [tls]
-ca_file = "$work/pki/ca.crt"
-cert_file = "$work/pki/server.crt"
-key_file = "$work/pki/server.key"
+ca = "$work/pki/ca.crt"
+cert = "$work/pki/server.crt"
+key = "$work/pki/server.key"
+[store]
+path = "$work/dispatch.db"
+[auth]
+tokens = "$work/operator-tokens.toml"
 EOF
 
 # --- 3. server, plan ----------------------------------------------------------------------------
@@ -158,6 +163,9 @@ print("  [sensor] " + sys.argv[2] + " -> " + s.makefile().readline().strip())
 PY
 }
 for _ in $(seq 1 100); do [[ -S $work/sensors.sock ]] && break; sleep 0.1; done
+# Both crew members badge in at the depot, as the plan expects.
+sensor "crew B-1001 in"
+sensor "crew B-1002 in"
 
 # The truck leaves the depot zone (40 m) after ~15 s of replay and is away from every stop
 # from then on: open the cargo door there.
@@ -172,6 +180,9 @@ for _ in $(seq 1 120); do kill -0 "$gpsfake_pid" 2>/dev/null || break; sleep 0.5
 sleep 3
 
 # --- 5./6. end of run, audit -------------------------------------------------------------------
+say "operator olga: the fleet"
+ctl olga fleet || true
+
 say "dispatcher dora completes the run"
 ctl dora plan complete "$run" --comment "demo finished" >/dev/null && echo "run $run completed"
 sleep 1

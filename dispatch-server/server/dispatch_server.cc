@@ -63,6 +63,12 @@ DispatchServer::Builder& DispatchServer::Builder::SetOperatorAuthProcessor(
   return *this;
 }
 
+DispatchServer::Builder& DispatchServer::Builder::ConfigureOperatorCredentials(
+    std::function<absl::Status(grpc::ServerCredentials&)> configure) {
+  configure_operator_creds_.push_back(std::move(configure));
+  return *this;
+}
+
 DispatchServer::Builder& DispatchServer::Builder::AddOperatorInterceptor(
     std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory) {
   interceptors_.push_back(std::move(factory));
@@ -119,6 +125,9 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
     tls.pem_key_cert_pairs.push_back({*key, *cert});
     operator_creds = grpc::SslServerCredentials(tls);
     if (auth_processor_) operator_creds->SetAuthMetadataProcessor(auth_processor_);
+    for (auto& configure : configure_operator_creds_) {
+      if (absl::Status s = configure(*operator_creds); !s.ok()) return s;
+    }
     ingest_options.identity_from_hello = false;
   }
 

@@ -32,6 +32,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -96,6 +97,10 @@ class DispatchServer {
     // Authenticates operator-port calls from their metadata (TLS mode only; in insecure_dev
     // mode gRPC does not run processors, use an interceptor or check in the service).
     Builder& SetOperatorAuthProcessor(std::shared_ptr<grpc::AuthMetadataProcessor> processor);
+    // Called with the operator port's TLS credentials before the port is bound (TLS mode only),
+    // e.g. [&](grpc::ServerCredentials& c) { return InstallOperatorAuth(c, tokens_file); }.
+    Builder& ConfigureOperatorCredentials(
+        std::function<absl::Status(grpc::ServerCredentials&)> configure);
     Builder& AddOperatorInterceptor(
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory);
     // Metrics registry shared by every component; register counters before or after Start.
@@ -115,6 +120,7 @@ class DispatchServer {
     std::vector<grpc::Service*> operator_services_;
     std::vector<CommittedRecordObserver*> observers_;
     std::shared_ptr<grpc::AuthMetadataProcessor> auth_processor_;
+    std::vector<std::function<absl::Status(grpc::ServerCredentials&)>> configure_operator_creds_;
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors_;
   };

@@ -1,0 +1,228 @@
+#include "dispatch-server/config/config.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "dispatch-server/common/str_cat.h"
+#include "dispatch-server/ingest/record_validator.h"
+#include "dispatch-server/metrics/http_server.h"
+
+namespace cit::dispatch {
+namespace {
+
+// Reads one section, refusing keys this binary does not know.
+class Section {
+ public:
+  Section(const toml::table& root, std::string name) : name_(std::move(name)) {
+    if (const toml::node* n = root.get(name_)) {
+      table_ = n->as_table();
+      if (table_ == nullptr) error_ = Cat("[", name_, "] must be a table");
+    }
+  }
+
+  template <typename T>
+  void Get(const std::string& key, T* out) {
+    known_.insert(key);
+    if (table_ == nullptr || !error_.empty()) return;
+    const toml::node* n = table_->get(key);
+    if (n == nullptr) return;
+    if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = n->value_exact<bool>()) {
+        *out = *v;
+        return;
+      }
+      error_ = Cat(name_, ".", key, " must be true or false");
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (auto v = n->value_exact<std::string>()) {
+        *out = *v;
+        return;
+      }
+      error_ = Cat(name_, ".", key, " must be a string");
+    } else {
+      if (auto v = n->value_exact<int64_t>()) {
+        if (*v < 0) {
+          error_ = Cat(name_, ".", key, " must not be negative");
+          return;
+        }
+        *out = static_cast<T>(*v);
+        return;
+      }
+      error_ = Cat(name_, ".", key, " must be an integer");
+    }
+  }
+
+  void GetPath(const std::string& key, std::filesystem::path* out,
+               const std::filesystem::path& base) {
+    std::string s;
+    bool present = table_ != nullptr && table_->get(key) != nullptr;
+    Get(key, &s);
+    if (present && error_.empty()) {
+      std::filesystem::path p(s);
+      *out = p.is_relative() && !base.empty() ? base / p : p;
+    }
+  }
+
+  absl::Status Finish() {
+    if (!error_.empty()) return absl::InvalidArgumentError(error_);
+    if (table_ != nullptr) {
+      for (const auto& [k, v] : *table_) {
+        if (known_.count(std::string(k.str())) == 0) {
+          return absl::InvalidArgumentError(Cat("unknown key ", name_, ".", k.str()));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string name_;
+  const toml::table* table_ = nullptr;
+  std::set<std::string> known_;
+  std::string error_;
+};
+
+template <typename Rep, typename Period>
+void GetMs(Section& s, const std::string& key, std::chrono::duration<Rep, Period>* out) {
+  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(*out).count();
+  s.Get(key, &ms);
+  *out =
+      std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(std::chrono::milliseconds(ms));
+}
+
+}  // namespace
+
+absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
+                                               const std::filesystem::path& base_dir) {
+  ServerConfig c;
+  try {
+    c.raw = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(
+        Cat("config line ", e.source().begin.line, ": ", e.description()));
+  }
+  DispatchServerOptions& o = c.server;
+  IngestOptions& in = o.ingest;
+
+  Section telemetry(c.raw, "telemetry");
+  telemetry.Get("listen", &o.telemetry_address);
+  telemetry.Get("max_message_bytes", &o.max_receive_message_bytes);
+
+  Section op(c.raw, "operator");
+  op.Get("listen", &o.operator_address);
+
+  Section metrics(c.raw, "metrics");
+  metrics.Get("listen", &o.metrics_address);
+
+  Section tls(c.raw, "tls");
+  tls.GetPath("ca", &o.tls.ca_file, base_dir);
+  tls.GetPath("cert", &o.tls.cert_file, base_dir);
+  tls.GetPath("key", &o.tls.key_file, base_dir);
+  tls.Get("insecure_dev", &o.insecure_dev);
+
+  Section store(c.raw, "store");
+  store.GetPath("path", &o.database_path, base_dir);
+  std::string durability = o.durability == sqlite::Durability::kFull ? "full" : "normal";
+  store.Get("durability", &durability);
+
+  Section ingest(c.raw, "ingest");
+  GetMs(ingest, "group_commit_ms", &in.group_commit_delay);
+  ingest.Get("group_commit_records", &in.group_commit_records);
+  ingest.Get("max_batch_records", &in.max_batch_records);
+  ingest.Get("max_batch_bytes", &in.max_batch_bytes);
+  ingest.Get("max_pending_records_per_stream", &in.max_pending_records_per_stream);
+  ingest.Get("min_event_time_unix_s", &in.limits.min_event_time_unix_s);
+  int64_t max_future_s = in.limits.max_future.count();
+  ingest.Get("max_future_s", &max_future_s);
+  in.limits.max_future = std::chrono::seconds(max_future_s);
+  GetMs(ingest, "drain_timeout_ms", &in.drain_timeout);
+
+  Section server(c.raw, "server");
+  GetMs(server, "shutdown_grace_ms", &o.shutdown_grace);
+  GetMs(server, "keepalive_time_ms", &o.keepalive_time);
+  GetMs(server, "keepalive_timeout_ms", &o.keepalive_timeout);
+  GetMs(server, "min_client_ping_interval_ms", &o.min_client_ping_interval);
+
+  Section log(c.raw, "log");
+  log.Get("level", &c.log_level);
+
+  for (Section* s : {&telemetry, &op, &metrics, &tls, &store, &ingest, &server, &log}) {
+    if (absl::Status st = s->Finish(); !st.ok()) return st;
+  }
+  if (durability == "full") {
+    o.durability = sqlite::Durability::kFull;
+  } else if (durability == "normal") {
+    o.durability = sqlite::Durability::kNormal;
+  } else {
+    return absl::InvalidArgumentError("store.durability must be \"full\" or \"normal\"");
+  }
+  return c;
+}
+
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::filesystem::path& file) {
+  if (file.empty()) return ParseServerConfig("", {});
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    return absl::NotFoundError(Cat("config file not found: ", file.string()));
+  }
+  absl::StatusOr<std::string> text = ReadTextFile(file);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<ServerConfig> c = ParseServerConfig(*text, file.parent_path());
+  if (!c.ok())
+    return absl::Status(c.status().code(), Cat(file.string(), ": ", c.status().message()));
+  c->source = file;
+  return c;
+}
+
+absl::Status ValidateServerConfig(const ServerConfig& c) {
+  const DispatchServerOptions& o = c.server;
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(o.telemetry_address, &host, &port)) {
+    return absl::InvalidArgumentError(
+        Cat("telemetry.listen '", o.telemetry_address, "' is not host:port"));
+  }
+  if (!SplitHostPort(o.operator_address, &host, &port)) {
+    return absl::InvalidArgumentError(
+        Cat("operator.listen '", o.operator_address, "' is not host:port"));
+  }
+  if (!o.metrics_address.empty() && !SplitHostPort(o.metrics_address, &host, &port)) {
+    return absl::InvalidArgumentError(
+        Cat("metrics.listen '", o.metrics_address, "' is not host:port (or \"\" to disable)"));
+  }
+  if (!o.insecure_dev) {
+    for (const auto& [key, path] :
+         {std::pair{"tls.ca", o.tls.ca_file}, std::pair{"tls.cert", o.tls.cert_file},
+          std::pair{"tls.key", o.tls.key_file}}) {
+      if (path.empty()) {
+        return absl::InvalidArgumentError(
+            Cat(key, " is required (or set tls.insecure_dev = true for development)"));
+      }
+      absl::StatusOr<std::string> text = ReadTextFile(path);
+      if (!text.ok()) return absl::InvalidArgumentError(Cat(key, ": ", text.status().message()));
+      if (text->find("-----BEGIN") == std::string::npos) {
+        return absl::InvalidArgumentError(Cat(key, ": ", path.string(), " is not PEM"));
+      }
+    }
+  }
+  if (o.database_path.empty()) return absl::InvalidArgumentError("store.path is required");
+  const IngestOptions& in = o.ingest;
+  if (in.max_batch_records == 0)
+    return absl::InvalidArgumentError("ingest.max_batch_records must be > 0");
+  if (in.group_commit_records == 0) {
+    return absl::InvalidArgumentError("ingest.group_commit_records must be > 0");
+  }
+  if (in.group_commit_delay > std::chrono::milliseconds(50)) {
+    spdlog::warn("event=config_warning note=\"ingest.group_commit_ms above 50 delays every ack\"");
+  }
+  if (in.max_batch_bytes > static_cast<size_t>(o.max_receive_message_bytes)) {
+    return absl::InvalidArgumentError(
+        "ingest.max_batch_bytes must not exceed telemetry.max_message_bytes");
+  }
+  if (spdlog::level::from_str(c.log_level) == spdlog::level::off && c.log_level != "off") {
+    return absl::InvalidArgumentError(Cat("log.level '", c.log_level, "' is not a level"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cit::dispatch

@@ -33,7 +33,9 @@ fi
 build=${CIT_DEMO_BUILD_DIR:-$root/build/demo}
 say "building dispatch-server, vehicle-agent, dispatchctl in $build"
 # Only the three programs: no tests, no benchmarks, no debug info (keeps a 2-core build short).
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCIT_BUILD_TESTS=OFF \
+mkdir -p "$build"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCIT_BUILD_TESTS=OFF \
   -DCIT_BUILD_BENCH=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 cmake --build "$build" -j "$(nproc)" --target dispatch-server vehicle-agent dispatchctl
 server_bin=$build/dispatch-server/dispatch-server

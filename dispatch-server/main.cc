@@ -12,6 +12,10 @@
 #include <iostream>
 #include <optional>
 
+#include "dispatch-server/audit/audit_service.h"
+#include "dispatch-server/audit/store_audit_source.h"
+#include "dispatch-server/auth/auth_config.h"
+#include "dispatch-server/auth/operator_auth.h"
 #include "dispatch-server/config/config.h"
 #include "dispatch-server/server/dispatch_server.h"
 
@@ -104,6 +108,24 @@ int main(int argc, char** argv) {
   spdlog::flush_on(spdlog::level::info);
 
   cit::dispatch::DispatchServer::Builder builder(o);
+  // Operator API: bearer tokens and roles on every call ([auth] tokens), and the Audit service.
+  absl::StatusOr<std::filesystem::path> tokens =
+      cit::dispatch::OperatorTokensPath(config->raw, config->source);
+  if (!tokens.ok()) {
+    std::cerr << "dispatch-server: " << tokens.status().message() << "\n";
+    return 2;
+  }
+  builder.ConfigureOperatorCredentials([path = *tokens](grpc::ServerCredentials& creds) {
+    return cit::dispatch::InstallOperatorAuth(creds, path);
+  });
+  absl::StatusOr<std::shared_ptr<cit::dispatch::Store>> store = builder.store();
+  if (!store.ok()) {
+    spdlog::critical("event=start_failed error=\"{}\"", store.status().ToString());
+    return 1;
+  }
+  cit::dispatch::AuditService audit(
+      std::make_shared<cit::dispatch::StoreAuditSource>(**store, nullptr, nullptr));
+  builder.AddOperatorService(&audit);
   // Other components wire in here: builder.AddObserver(&monitor), builder.AddOperatorService(...)
   // and builder.ConfigureOperatorCredentials(...) for operator authentication.
   absl::StatusOr<std::unique_ptr<cit::dispatch::DispatchServer>> server = builder.Start();

@@ -21,8 +21,8 @@
 
 namespace cit::dispatch {
 
-// auth.tokens resolved against the directory of `config_file`; INVALID_ARGUMENT when the key is
-// missing (an operator port without tokens would admit nobody) or the section has unknown keys.
+// auth.tokens resolved against the directory of `config_file`; an empty path when there is no
+// auth.tokens key (the operator port then admits nobody); INVALID_ARGUMENT for unknown keys.
 absl::StatusOr<std::filesystem::path> OperatorTokensPath(const toml::table& raw,
                                                          const std::filesystem::path& config_file);
 

@@ -67,11 +67,12 @@ grpc::Status OperatorAuthProcessor::Process(const InputMetadata& auth_metadata,
 
 absl::StatusOr<std::shared_ptr<OperatorAuthProcessor>> LoadOperatorAuth(
     const std::filesystem::path& token_file) {
-  absl::StatusOr<TokenFile> tokens = TokenFile::Load(token_file);
+  absl::StatusOr<TokenFile> tokens =
+      token_file.empty() ? absl::StatusOr<TokenFile>(TokenFile()) : TokenFile::Load(token_file);
   if (!tokens.ok()) return tokens.status();
   if (tokens->entries().empty()) {
-    spdlog::warn("operator auth: {} lists no tokens; every operator call will be refused",
-                 token_file.string());
+    spdlog::warn("operator auth: no operator tokens ({}); every operator call will be refused",
+                 token_file.empty() ? "no [auth] tokens file configured" : token_file.string());
   }
   auto shared = std::make_shared<const TokenFile>(*std::move(tokens));
   {

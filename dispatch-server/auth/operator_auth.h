@@ -55,9 +55,9 @@ class OperatorAuthProcessor final : public grpc::AuthMetadataProcessor {
   const PermissionTable permissions_;
 };
 
-// Loads the token file and makes a processor with the default permission table; its tokens
-// become the ones CallerIdentity() checks (one operator token file per process). For
-// DispatchServer::Builder::SetOperatorAuthProcessor.
+// Loads the token file (empty path: no tokens, every call refused) and makes a processor with the
+// default permission table; its tokens become the ones CallerIdentity() checks (one operator token
+// file per process). For DispatchServer::Builder::SetOperatorAuthProcessor.
 absl::StatusOr<std::shared_ptr<OperatorAuthProcessor>> LoadOperatorAuth(
     const std::filesystem::path& token_file);
 

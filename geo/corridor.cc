@@ -54,14 +54,18 @@ double GeodesicDistance(LonLat a, LonLat b) {
 
 // Everything a query reads about one segment, in one cache line: random queries on a long route
 // then cost one miss per candidate run instead of one per array.
+// Offsets within a segment fit floats (6e-8 relative: well under a millimetre for segments of
+// kilometres); absolute positions and progress stay double.
 struct alignas(64) SegmentRec {
-  double ax, ay;     // projected start, metres
-  double dx, dy;     // projected end minus start
-  double inv_len2;   // 1 / (dx^2 + dy^2); 0 for a zero-length segment
-  double cum_m;      // geodesic progress at the start
-  double len_m;      // geodesic length
-  double plane_len;  // sqrt(dx^2 + dy^2)
+  double ax, ay;        // projected start, metres
+  double cum_m;         // geodesic progress at the start
+  double lon_a, lat_a;  // start, degrees (for the nearest point as lon/lat)
+  float dx, dy;         // projected end minus start, metres
+  float inv_len2;       // 1 / (dx^2 + dy^2); 0 for a zero-length segment
+  float len_m;          // geodesic length
+  float dlon, dlat;     // end minus start, degrees (longitude wrapped to [-180, 180])
 };
+static_assert(sizeof(SegmentRec) == 64);
 
 // A grid cell's candidate segments: up to kInline stored in place, else in the overflow array.
 struct alignas(32) CellRec {
@@ -95,7 +99,7 @@ struct Corridor::Impl {
   std::vector<double> cum_m;  // geodesic progress at each vertex (PointAt)
   RTree index;
 
-  double cell_m = 1.0, x0 = 0.0, y0 = 0.0;
+  double cell_m = 1.0, inv_cell_m = 1.0, x0 = 0.0, y0 = 0.0;
   std::size_t nx = 0, ny = 0;
   std::vector<CellRec> cells;  // nx * ny, row-major
   std::vector<std::uint32_t> overflow;
@@ -115,7 +119,7 @@ struct Corridor::Impl {
 
   // The candidate list of q's cell, or an empty span outside the grid.
   std::span<const std::uint32_t> CellOf(XY q) const {
-    const double u = (q.x_m - x0) / cell_m, v = (q.y_m - y0) / cell_m;
+    const double u = (q.x_m - x0) * inv_cell_m, v = (q.y_m - y0) * inv_cell_m;
     if (!(u >= 0.0 && v >= 0.0 && u < static_cast<double>(nx) && v < static_cast<double>(ny))) {
       return {};
     }
@@ -143,10 +147,15 @@ struct Corridor::Impl {
 
   template <typename ForEach>
   Candidate Choose(ForEach&& for_each, XY q, std::optional<double> previous_progress_m) const {
+    // Distances within 1 mm are a tie (coinciding legs differ by float rounding): the lower
+    // progress wins, so that without history the first pass of a road is reported.
     Candidate best{0, std::numeric_limits<double>::infinity(), 0.0};
+    double tie_band = 0.0;  // in squared metres: (d + 1 mm)^2 - d^2
     for_each([&](const Candidate& c) {
-      if (c.distance2 < best.distance2 ||
-          (c.distance2 == best.distance2 && c.segment < best.segment)) {
+      if (c.distance2 < best.distance2 - tie_band) {
+        best = c;
+        tie_band = 2e-3 * std::sqrt(c.distance2) + 1e-6;
+      } else if (c.distance2 <= best.distance2 + tie_band && c.segment < best.segment) {
         best = c;
       }
     });
@@ -200,8 +209,9 @@ struct Corridor::Impl {
                   const Candidate c = Evaluate(e.second, q);
                   if (c.distance2 < nearest.distance2) nearest = c;
                 }));
-    if (!previous_progress_m.has_value()) return nearest;
-    const double r = std::sqrt(nearest.distance2) + kAmbiguityMargin_m;
+    // Then every segment that could tie with it, or (with history) be chosen over it.
+    const double r =
+        std::sqrt(nearest.distance2) + (previous_progress_m ? kAmbiguityMargin_m : 0.01);
     const Box box(Point(q.x_m - r, q.y_m - r), Point(q.x_m + r, q.y_m + r));
     std::vector<std::uint32_t> near;
     index.query(bgi::intersects(box), boost::make_function_output_iterator(
@@ -222,7 +232,7 @@ struct Corridor::Impl {
       max_x = std::max({max_x, s.ax, s.ax + s.dx});
       min_y = std::min({min_y, s.ay, s.ay + s.dy});
       max_y = std::max({max_y, s.ay, s.ay + s.dy});
-      lengths.push_back(s.plane_len);
+      lengths.push_back(std::hypot(s.dx, s.dy));
     }
     // Cells about twice the typical segment length keep lists short (a few segments per pass of
     // the route); the cap bounds memory (4 bytes per cell plus the lists) for huge routes.
@@ -234,6 +244,7 @@ struct Corridor::Impl {
     if (w * h / (cell_m * cell_m) > static_cast<double>(kMaxCells)) {
       cell_m = std::sqrt(w * h / static_cast<double>(kMaxCells));
     }
+    inv_cell_m = 1.0 / cell_m;
     nx = static_cast<std::size_t>(std::ceil(w / cell_m));
     ny = static_cast<std::size_t>(std::ceil(h / cell_m));
     const double half_diagonal = cell_m * std::sqrt(0.5);
@@ -313,16 +324,28 @@ absl::StatusOr<Corridor> Corridor::Create(std::vector<LonLat> route) {
   entries.reserve(v.size() - 1);
   for (std::size_t i = 0; i + 1 < v.size(); ++i) {
     const double len = GeodesicDistance(v[i], v[i + 1]);
-    const double dx = xy[i + 1].x_m - xy[i].x_m, dy = xy[i + 1].y_m - xy[i].y_m;
-    const double len2 = dx * dx + dy * dy;
-    impl->segments[i] =
-        SegmentRec{xy[i].x_m, xy[i].y_m,      dx, dy, len2 > 0.0 ? 1.0 / len2 : 0.0, impl->cum_m[i],
-                   len,       std::sqrt(len2)};
+    const float dx = static_cast<float>(xy[i + 1].x_m - xy[i].x_m);
+    const float dy = static_cast<float>(xy[i + 1].y_m - xy[i].y_m);
+    const double len2 = static_cast<double>(dx) * dx + static_cast<double>(dy) * dy;
+    double dlon = v[i + 1].lon_deg() - v[i].lon_deg();
+    if (dlon > 180.0) dlon -= 360.0;
+    if (dlon < -180.0) dlon += 360.0;
+    SegmentRec& rec = impl->segments[i];
+    rec.ax = xy[i].x_m;
+    rec.ay = xy[i].y_m;
+    rec.cum_m = impl->cum_m[i];
+    rec.lon_a = v[i].lon_deg();
+    rec.lat_a = v[i].lat_deg();
+    rec.dx = dx;
+    rec.dy = dy;
+    rec.inv_len2 = len2 > 0.0 ? static_cast<float>(1.0 / len2) : 0.0f;
+    rec.len_m = static_cast<float>(len);
+    rec.dlon = static_cast<float>(dlon);
+    rec.dlat = static_cast<float>(v[i + 1].lat_deg() - v[i].lat_deg());
     impl->cum_m[i + 1] = impl->cum_m[i] + len;
-    const XY& a = xy[i];
-    const XY& b = xy[i + 1];
-    if (a.x_m == b.x_m && a.y_m == b.y_m) continue;  // zero-length: never the unique nearest
-    entries.emplace_back(Segment(Point(a.x_m, a.y_m), Point(b.x_m, b.y_m)),
+    if (len2 == 0.0) continue;  // zero-length: never the unique nearest
+    // The index holds exactly the segments queries evaluate (end = start + float offset).
+    entries.emplace_back(Segment(Point(rec.ax, rec.ay), Point(rec.ax + dx, rec.ay + dy)),
                          static_cast<std::uint32_t>(i));
   }
   impl->index = RTree(entries.begin(), entries.end());  // packed (STR) bulk load
@@ -340,14 +363,12 @@ Corridor::Match Corridor::Locate(LonLat p, std::optional<double> previous_progre
   // The nearest point as lon/lat: interpolating the vertices' lon/lat is off the projected
   // segment by ~L^2 tan(lat) / (8 R), under 2 cm * tan(lat) for L <= 1 km; longer segments
   // refine it by Newton iteration on the grid.
-  const LonLat& va = m.vertices[best.segment];
-  const LonLat& vb = m.vertices[best.segment + 1];
-  double dlon = vb.lon_deg() - va.lon_deg();
-  if (dlon > 180.0) dlon -= 360.0;
-  if (dlon < -180.0) dlon += 360.0;
-  LonLat nearest = internal::LonLatAccess::Normalised(
-      va.lon_deg() + best.t * dlon, va.lat_deg() + best.t * (vb.lat_deg() - va.lat_deg()));
-  if (s.plane_len > kInterpolateNearestUpToM) nearest = m.proj.Inverse(on, nearest);
+  LonLat nearest =
+      internal::LonLatAccess::Normalised(s.lon_a + best.t * s.dlon, s.lat_a + best.t * s.dlat);
+  if (static_cast<double>(s.dx) * s.dx + static_cast<double>(s.dy) * s.dy >
+      kInterpolateNearestUpToM * kInterpolateNearestUpToM) {
+    nearest = m.proj.Inverse(on, nearest);
+  }
   return Match{std::sqrt(best.distance2) / k, best.segment, m.Progress(best), nearest};
 }
 

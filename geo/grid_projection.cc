@@ -35,6 +35,7 @@ struct GridProjection::State {
   // Grid in (relative longitude, latitude) degrees; nodes row-major, (nx + 1) * (ny + 1).
   bool has_grid = false;
   double r0 = 0.0, lat0 = 0.0, cell_lon = 1.0, cell_lat = 1.0;
+  double inv_cell_lon = 1.0, inv_cell_lat = 1.0;
   int nx = 0, ny = 0;
   std::vector<XY> nodes;
 
@@ -94,6 +95,8 @@ absl::StatusOr<GridProjection> GridProjection::ForArea(std::span<const LonLat> p
     s->cell_lat = (max_lat - min_lat) / s->ny;
     if (s->cell_lon <= 0.0) s->cell_lon = cell_m / metres_per_deg_lon;
     if (s->cell_lat <= 0.0) s->cell_lat = cell_m / kMetresPerDegLat;
+    s->inv_cell_lon = 1.0 / s->cell_lon;
+    s->inv_cell_lat = 1.0 / s->cell_lat;
     s->nodes.reserve(static_cast<std::size_t>(s->nx + 1) * (s->ny + 1));
     for (int j = 0; j <= s->ny; ++j) {
       for (int i = 0; i <= s->nx; ++i) {
@@ -116,8 +119,8 @@ bool GridProjection::Covers(LonLat p) const {
 
 XY GridProjection::Forward(LonLat p) const {
   const State& s = *state_;
-  const double u = (Relative(p.lon_deg(), s.centre_lon) - s.r0) / s.cell_lon;
-  const double v = (p.lat_deg() - s.lat0) / s.cell_lat;
+  const double u = (Relative(p.lon_deg(), s.centre_lon) - s.r0) * s.inv_cell_lon;
+  const double v = (p.lat_deg() - s.lat0) * s.inv_cell_lat;
   if (!(u >= 0.0 && v >= 0.0 && u < s.nx && v < s.ny)) return s.Exact(p);
   const int i = static_cast<int>(u);
   const int j = static_cast<int>(v);

@@ -178,6 +178,12 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::
                                                              : "PRAGMA synchronous=NORMAL";
   if (absl::Status s = db->Exec(sync); !s.ok()) return s;
   if (absl::Status s = db->Exec("PRAGMA foreign_keys=ON"); !s.ok()) return s;
+  if (absl::Status s = db->Exec(Cat("PRAGMA cache_size=-", options.cache_kib)); !s.ok()) return s;
+  if (absl::Status s =
+          db->Exec(Cat("PRAGMA wal_autocheckpoint=", options.wal_autocheckpoint_pages));
+      !s.ok()) {
+    return s;
+  }
   return db;
 }
 

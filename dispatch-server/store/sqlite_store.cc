@@ -116,7 +116,26 @@ SqliteStore::SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Dat
     : path_(std::move(path)), writer_(std::move(writer)), reader_(std::move(reader)) {}
 
 SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    stop_checkpointer_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
   write_stmts_.reset();  // statements before their connection
+}
+
+void SqliteStore::CheckpointLoop() {
+  std::unique_lock<std::mutex> lock(checkpoint_mu_);
+  while (!stop_checkpointer_) {
+    checkpoint_cv_.wait_for(lock, std::chrono::seconds(1));
+    lock.unlock();
+    // PASSIVE never blocks the writer; it copies what it can and leaves the rest for next time.
+    (void)checkpointer_db_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+    lock.lock();
+  }
+  lock.unlock();
+  (void)checkpointer_db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& path,
@@ -124,7 +143,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesy
   sqlite::OpenOptions open;
   open.durability = options.durability;
   open.busy_timeout_ms = options.busy_timeout_ms;
-  absl::StatusOr<std::unique_ptr<sqlite::Database>> writer = sqlite::Database::Open(path, open);
+  // The writer never checkpoints: CheckpointLoop does, off the commit path.
+  sqlite::OpenOptions write_open = open;
+  write_open.wal_autocheckpoint_pages = 0;
+  absl::StatusOr<std::unique_ptr<sqlite::Database>> writer =
+      sqlite::Database::Open(path, write_open);
   if (!writer.ok()) return writer.status();
   if (absl::Status s = sqlite::ApplyMigrations(**writer, "records", kRecordMigrations); !s.ok()) {
     return s;
@@ -161,6 +184,14 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesy
   }
   store->write_stmts_ = std::move(stmts);
   if (absl::Status s = store->Load(); !s.ok()) return s;
+  sqlite::OpenOptions checkpoint_open = open;
+  checkpoint_open.cache_kib = 2048;
+  absl::StatusOr<std::unique_ptr<sqlite::Database>> checkpointer =
+      sqlite::Database::Open(path, checkpoint_open);
+  if (!checkpointer.ok()) return checkpointer.status();
+  store->checkpointer_db_ = std::move(*checkpointer);
+  SqliteStore* raw = store.get();
+  store->checkpointer_ = std::thread([raw] { raw->CheckpointLoop(); });
   return store;
 }
 

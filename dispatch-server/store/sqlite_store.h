@@ -11,15 +11,18 @@
 // Other components may keep their own tables in the same file (sqlite_db.h).
 //
 // Thread contract: thread-safe. Appends are serialised on the write connection; reads use a
-// separate connection under their own lock, so they run beside a commit (WAL).
+// separate connection under their own lock, so they run beside a commit (WAL). A background
+// thread checkpoints the WAL once a second (PASSIVE), so group commits never pay for it.
 #ifndef CIT_DISPATCH_STORE_SQLITE_STORE_H_
 #define CIT_DISPATCH_STORE_SQLITE_STORE_H_
 
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "dispatch-server/store/sqlite_db.h"
@@ -75,6 +78,7 @@ class SqliteStore final : public Store {
   SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Database> writer,
               std::unique_ptr<sqlite::Database> reader);
   absl::Status Load();
+  void CheckpointLoop();
 
   const std::filesystem::path path_;
   std::mutex write_mu_;  // serialises Append; guards writer_, write_stmts_
@@ -84,6 +88,11 @@ class SqliteStore final : public Store {
   std::unique_ptr<sqlite::Database> reader_;
   mutable std::mutex state_mu_;  // guards chains_ (read by HighestContiguousSeq from any thread)
   std::unordered_map<std::string, VehicleChain> chains_;
+  std::unique_ptr<sqlite::Database> checkpointer_db_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool stop_checkpointer_ = false;
+  std::thread checkpointer_;
 };
 
 }  // namespace cit::dispatch

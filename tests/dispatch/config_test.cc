@@ -1,0 +1,78 @@
+// dispatch-server configuration: defaults, overrides from TOML, refusal of typos and bad values.
+#include "dispatch-server/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/test_env.h"
+
+namespace cit::dispatch {
+namespace {
+
+TEST(ServerConfigTest, EmptyFileGivesDefaults) {
+  auto c = ParseServerConfig("", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.telemetry_address, "0.0.0.0:7443");
+  EXPECT_EQ(c->server.ingest.group_commit_delay, std::chrono::milliseconds(50));
+  EXPECT_EQ(c->server.ingest.max_batch_records, 1000u);
+  EXPECT_EQ(c->server.durability, sqlite::Durability::kFull);
+  EXPECT_EQ(c->log_level, "info");
+}
+
+TEST(ServerConfigTest, KeysOverrideDefaultsAndPathsResolveAgainstTheFile) {
+  auto c = ParseServerConfig(R"(
+[telemetry]
+listen = "127.0.0.1:9000"
+[tls]
+ca = "certs/ca.crt"
+cert = "/abs/server.crt"
+[store]
+durability = "normal"
+[ingest]
+group_commit_ms = 20
+max_future_s = 60
+[monitor]
+anything = "belongs to another component"
+)",
+                             "/etc/citwatch");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.telemetry_address, "127.0.0.1:9000");
+  EXPECT_EQ(c->server.tls.ca_file, "/etc/citwatch/certs/ca.crt");
+  EXPECT_EQ(c->server.tls.cert_file, "/abs/server.crt");
+  EXPECT_EQ(c->server.durability, sqlite::Durability::kNormal);
+  EXPECT_EQ(c->server.ingest.group_commit_delay, std::chrono::milliseconds(20));
+  EXPECT_EQ(c->server.ingest.limits.max_future, std::chrono::seconds(60));
+  EXPECT_TRUE(c->raw["monitor"].is_table()) << "other sections stay available";
+}
+
+TEST(ServerConfigTest, TypoInKnownSectionIsAnError) {
+  auto c = ParseServerConfig("[ingest]\ngroup_comit_ms = 20\n", {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(std::string(c.status().message()).find("ingest.group_comit_ms"), std::string::npos);
+}
+
+TEST(ServerConfigTest, WrongTypesAndValuesAreErrors) {
+  EXPECT_FALSE(ParseServerConfig("[ingest]\nmax_batch_records = \"many\"\n", {}).ok());
+  EXPECT_FALSE(ParseServerConfig("[ingest]\nmax_batch_records = -1\n", {}).ok());
+  EXPECT_FALSE(ParseServerConfig("[store]\ndurability = \"sometimes\"\n", {}).ok());
+  EXPECT_FALSE(ParseServerConfig("[tls\n", {}).ok()) << "TOML syntax error";
+}
+
+TEST(ServerConfigTest, ValidationRequiresTlsFilesUnlessInsecureDev) {
+  auto c = ParseServerConfig("", {});
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(ValidateServerConfig(*c).ok());
+  c->server.insecure_dev = true;
+  EXPECT_TRUE(ValidateServerConfig(*c).ok());
+  c->server.telemetry_address = "no-port";
+  EXPECT_FALSE(ValidateServerConfig(*c).ok());
+}
+
+TEST(ServerConfigTest, ExampleConfigInDeployParses) {
+  auto c = LoadServerConfig(test::SourcePath("deploy/dispatch-server.toml"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.ingest.max_pending_records_per_stream, 20000u);
+  EXPECT_EQ(c->server.tls.ca_file.filename(), "ca.crt");
+}
+
+}  // namespace
+}  // namespace cit::dispatch

@@ -212,6 +212,8 @@ class Vehicle final
     if (writing_ || !welcomed_ || stopping_) return;
     const uint64_t generated = next_seq_ - first_seq_;
     uint64_t allowed = cfg_.rate_hz > 0 ? (due_ > generated ? due_ - generated : 0) : UINT64_MAX;
+    // Paced: send full batches, as an agent batching its journal would.
+    if (allowed < static_cast<uint64_t>(cfg_.batch)) return;
     const uint64_t in_flight = next_seq_ - 1 - acked_.load();
     if (in_flight >= static_cast<uint64_t>(cfg_.window)) return;
     allowed =

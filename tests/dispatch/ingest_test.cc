@@ -47,7 +47,7 @@ class IngestTest : public ::testing::Test {
 
   void SetUp() override { StartServer(); }
 
-  void StartServer(uint32_t max_batch_records = 1000) {
+  void StartServer(uint32_t max_batch_records = 1000, bool insecure_dev = false) {
     DispatchServerOptions o;
     o.telemetry_address = "127.0.0.1:0";
     o.operator_address = "127.0.0.1:0";
@@ -55,6 +55,7 @@ class IngestTest : public ::testing::Test {
     o.tls = {certs_->File("ca.crt"), certs_->File("server.crt"), certs_->File("server.key")};
     o.database_path = dir_ / "dispatch.db";
     o.ingest.max_batch_records = max_batch_records;
+    o.insecure_dev = insecure_dev;
     o.shutdown_grace = std::chrono::seconds(2);
     DispatchServer::Builder b(o);
     b.AddObserver(&observer_);
@@ -292,6 +293,23 @@ TEST_F(IngestTest, NewStreamReplacesOldOneWhichEndsAborted) {
   ASSERT_TRUE(second.Send(Fixes(6, 7)));
   ASSERT_TRUE(second.WaitAck(7));
   EXPECT_EQ(Counter("cit_ingest_streams_replaced_total"), 1u);
+}
+
+TEST_F(IngestTest, InsecureDevTakesVehicleFromHello) {
+  server_.reset();
+  StartServer(1000, /*insecure_dev=*/true);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->telemetry_port()),
+                                     grpc::InsecureChannelCredentials());
+  {
+    TelemetryTestClient agent(channel);
+    ASSERT_EQ(agent.Hello("DEV-7", 1), 0);
+    ASSERT_TRUE(agent.Send(Fixes(1, 3)));
+    ASSERT_TRUE(agent.WaitAck(3));
+  }
+  EXPECT_EQ(*server_->store().CountRecords("DEV-7"), 3u);
+  TelemetryTestClient nameless(channel);
+  EXPECT_EQ(nameless.Hello("", 1), -1);
+  EXPECT_EQ(nameless.Drain().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(IngestTest, BatchBeforeHelloEndsStreamWithFailedPrecondition) {

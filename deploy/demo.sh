@@ -16,7 +16,8 @@
 #    is missing).
 #
 # Options (environment): CIT_DEMO_KEEP=1 keeps the work directory; CIT_DEMO_BUILD_DIR changes
-# the build directory (default build/demo); CIT_DEMO_SKIP_DEPS=1 skips the package check.
+# the build directory (default build/demo); CIT_DEMO_SKIP_DEPS=1 skips the package check;
+# CIT_DEMO_NO_BUILD=1 uses the programs already built in CIT_DEMO_BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,11 +34,13 @@ fi
 build=${CIT_DEMO_BUILD_DIR:-$root/build/demo}
 say "building dispatch-server, vehicle-agent, dispatchctl in $build"
 # Only the three programs: no tests, no benchmarks, no debug info (keeps a 2-core build short).
-mkdir -p "$build"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCIT_BUILD_TESTS=OFF \
-  -DCIT_BUILD_BENCH=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-cmake --build "$build" -j "$(nproc)" --target dispatch-server vehicle-agent dispatchctl
+if [[ -z ${CIT_DEMO_NO_BUILD:-} ]]; then
+  mkdir -p "$build"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCIT_BUILD_TESTS=OFF \
+    -DCIT_BUILD_BENCH=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+  cmake --build "$build" -j "$(nproc)" --target dispatch-server vehicle-agent dispatchctl
+fi
 server_bin=$build/dispatch-server/dispatch-server
 agent_bin=$build/vehicle-agent/vehicle-agent
 ctl_bin=$build/dispatchctl/dispatchctl

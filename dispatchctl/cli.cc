@@ -146,6 +146,8 @@ int Watch(Globals& g, const WatchOptions& w) {
     while (true) {
       grpc::ClientContext ctx;
       conn.Prepare(ctx, /*streaming=*/true);
+      // Wait for the server to come back rather than failing fast while it restarts.
+      ctx.set_wait_for_ready(true);
       if (deadline) ctx.set_deadline(*deadline);
       cit::v1::WatchAlertsRequest req;
       // Resume exactly after the last event shown, so a reconnect neither repeats nor loses one.

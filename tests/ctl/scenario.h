@@ -51,7 +51,7 @@ inline cit::v1::Run MakeRun(const google::protobuf::Timestamp& start = Start()) 
     double latest_s;
   };
   for (S s :
-       {S{"S1", "Depot Zurich", 0, -600, 300}, S{"S2", "Branch Bahnhofstrasse", 1000, 60, 400},
+       {S{"S1", "Depot Zurich", 0, -600, 1200}, S{"S2", "Branch Bahnhofstrasse", 1000, 60, 400},
         S{"S3", "ATM Paradeplatz", 2000, 600, 900}}) {
     cit::v1::Stop* stop = p->add_stops();
     stop->set_stop_id(s.id);

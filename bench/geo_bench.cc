@@ -157,6 +157,13 @@ void BM_CorridorLocateAlongRoute(benchmark::State& state) {
 }
 BENCHMARK(BM_CorridorLocateAlongRoute)->Arg(500)->Arg(20000);
 
+// Building a corridor (projection, R-tree, candidate grid): once per plan.
+void BM_CorridorCreate(benchmark::State& state) {
+  const Workload& w = GetWorkload(static_cast<int>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(Corridor::Create(w.route));
+}
+BENCHMARK(BM_CorridorCreate)->Arg(500)->Arg(20000)->Unit(benchmark::kMillisecond);
+
 struct GeosHandle {
   GEOSContextHandle_t h = GEOS_init_r();
   ~GeosHandle() { GEOS_finish_r(h); }

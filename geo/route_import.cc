@@ -309,6 +309,41 @@ absl::StatusOr<LonLat> ReadGpxPoint(const pt::ptree& node, std::string_view sour
   return *LonLat::Create(*lon, *lat);
 }
 
+constexpr std::size_t kMaxXmlDepth = 64;
+
+// Upper bound of the element nesting depth: counts "<name" opens, and "</" or a "/>" ending a
+// tag (outside quoted attribute values) as closes; comments, CDATA, declarations and processing
+// instructions are not tags. Markup inside comments or CDATA only makes the estimate larger.
+std::size_t MaxXmlDepth(std::string_view text) {
+  std::size_t depth = 0, max_depth = 0;
+  bool in_tag = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const char next = i + 1 < text.size() ? text[i + 1] : '\0';
+    if (in_tag) {
+      if (c == '"' || c == '\'') {
+        const std::size_t close = text.find(c, i + 1);
+        if (close == std::string_view::npos) break;  // truncated: the parser will say so
+        i = close;
+      } else if (c == '/' && next == '>') {
+        depth = depth > 0 ? depth - 1 : 0;
+        in_tag = false;
+        ++i;
+      } else if (c == '>') {
+        in_tag = false;
+      }
+    } else if (c == '<') {
+      if (next == '/') {
+        depth = depth > 0 ? depth - 1 : 0;
+      } else if (next != '!' && next != '?') {
+        max_depth = std::max(max_depth, ++depth);
+        in_tag = true;
+      }
+    }
+  }
+  return max_depth;
+}
+
 absl::StatusOr<std::vector<LonLat>> ReadGpx(const pt::ptree& doc, std::string_view source) {
   const auto gpx = doc.get_child_optional("gpx");
   if (!gpx) {
@@ -434,6 +469,13 @@ absl::StatusOr<std::vector<LonLat>> ImportGeoJsonRoute(std::string_view text,
 
 absl::StatusOr<std::vector<LonLat>> ImportGpxRoute(std::string_view text,
                                                    std::string_view source_name) {
+  // rapidxml (inside PropertyTree) recurses per nesting level: bound the depth first so that a
+  // hostile file cannot exhaust the stack. GPX needs 4 levels (gpx/trk/trkseg/trkpt + extras).
+  if (const std::size_t depth = MaxXmlDepth(text); depth > kMaxXmlDepth) {
+    return Error(
+        source_name, "",
+        absl::StrCat("XML nested ", depth, " levels deep; at most ", kMaxXmlDepth, " supported"));
+  }
   pt::ptree doc;
   try {
     std::istringstream in{std::string(text)};

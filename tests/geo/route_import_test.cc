@@ -281,6 +281,20 @@ TEST(GpxImportTest, RequiresExactlyOneRouteOrTrackUnderGpxRoot) {
   EXPECT_EQ(Message(kml.status()), "k.kml: root element is <kml>, expected <gpx>");
 }
 
+TEST(GpxImportTest, DeeplyNestedXmlIsRejectedBeforeParsing) {
+  std::string text = "<gpx>";
+  for (int i = 0; i < 100'000; ++i) text += "<a>";
+  auto r = ImportGpxRoute(text, "deep.gpx");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(Message(r.status()), "deep.gpx: XML nested 100001 levels deep; at most 64 supported");
+  // Self-closing look-alikes in attribute values and comments do not hide the nesting.
+  std::string tricky = "<gpx>";
+  for (int i = 0; i < 1000; ++i) tricky += R"(<a x="/>"><!-- /> -->)";
+  auto t = ImportGpxRoute(tricky, "tricky.gpx");
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(Message(t.status()), HasSubstr("XML nested 1001 levels deep"));
+}
+
 // ---- Encoded polyline ---------------------------------------------------------------------
 
 // The reference encoder (Google's algorithm), for round trips.

@@ -1,0 +1,498 @@
+#include "dispatch-server/monitor/monitor.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "dispatch-server/common/str_cat.h"
+#include "dispatch-server/monitor/motion.h"
+#include "spdlog/spdlog.h"
+
+namespace cit::dispatch {
+namespace {
+
+// Consecutive fixes outside the zone before a departure counts (one stray fix is noise).
+constexpr uint8_t kDepartFixes = 2;
+// Without a first-stop zone, the run is active once this far along the route.
+constexpr double kActivationProgressM = 100.0;
+
+SysTime ToSys(std::chrono::system_clock::time_point t) {
+  return std::chrono::time_point_cast<Duration>(t);
+}
+
+// The run-scoped conditions a vehicle may still have open when its run ends.
+constexpr cit::v1::AlertKind kRunScopedKinds[] = {
+    cit::v1::ALERT_KIND_ROUTE_DEVIATION, cit::v1::ALERT_KIND_WRONG_DIRECTION,
+    cit::v1::ALERT_KIND_UNSCHEDULED_STOP, cit::v1::ALERT_KIND_COMMS_LOST};
+
+}  // namespace
+
+// The AlertSink of one vehicle: adds vehicle, run and the backfill delay.
+class Monitor::Sink final : public AlertSink {
+ public:
+  Sink(AlertManager* alerts, const VehicleState& v, SysTime now)
+      : alerts_(alerts), v_(v), now_(now) {}
+  void Raise(const AlertSignal& signal) override {
+    const double delay_s = v_.backfill ? std::max(0.0, Seconds(now_ - signal.event_time)) : 0.0;
+    AlertManager::Owner owner{v_.vehicle_id, v_.run ? v_.run->run_id : std::string()};
+    absl::StatusOr<uint64_t> id = alerts_->Raise(owner, signal, delay_s);
+    if (!id.ok()) {
+      spdlog::error("monitor: raising {} for {} failed: {}", cit::v1::AlertKind_Name(signal.kind),
+                    v_.vehicle_id, id.status().ToString());
+    }
+  }
+  void Clear(cit::v1::AlertKind kind, const std::string& subject, SysTime event_time,
+             const std::string& details) override {
+    absl::Status s = alerts_->Clear(v_.vehicle_id, kind, subject, event_time, details);
+    if (!s.ok()) {
+      spdlog::error("monitor: clearing {} for {} failed: {}", cit::v1::AlertKind_Name(kind),
+                    v_.vehicle_id, s.ToString());
+    }
+  }
+
+ private:
+  AlertManager* alerts_;
+  const VehicleState& v_;
+  SysTime now_;
+};
+
+Monitor::Monitor(AlertManager* alerts, const Clock* clock, MonitorOptions options)
+    : alerts_(alerts), clock_(clock), options_(options), wheel_(clock->Now()) {}
+
+Monitor::~Monitor() { Stop(); }
+
+void Monitor::OnCommitted(std::span<const CommittedRecord> batch) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    for (const CommittedRecord& r : batch) queue_.emplace_back(r);
+    enqueued_ += batch.size();
+  }
+  queue_cv_.notify_one();
+}
+
+void Monitor::OnRunChanged(const RunChange& change) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.emplace_back(change);
+    ++enqueued_;
+  }
+  queue_cv_.notify_one();
+}
+
+void Monitor::Start() {
+  if (thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Monitor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stop_ = true;
+  }
+  queue_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Monitor::Loop() {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  while (!stop_) {
+    queue_cv_.wait_for(lock, options_.tick, [this] { return stop_ || !queue_.empty(); });
+    if (stop_) break;
+    lock.unlock();
+    Drain();
+    Tick();
+    lock.lock();
+    ++ticks_;
+    queue_cv_.notify_all();  // Flush() waiters
+  }
+}
+
+void Monitor::Drain() {
+  std::vector<Item> items;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    items.swap(queue_);
+  }
+  if (items.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    for (const Item& item : items) {
+      if (const auto* rec = std::get_if<CommittedRecord>(&item)) {
+        Process(*rec);
+      } else {
+        ApplyRunChange(std::get<RunChange>(item));
+      }
+    }
+  }
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  drained_ += items.size();
+}
+
+void Monitor::RunOnce() {
+  Drain();
+  Tick();
+}
+
+void Monitor::Flush() {
+  if (!thread_.joinable()) {
+    RunOnce();
+    return;
+  }
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  const uint64_t target = enqueued_;
+  const uint64_t tick = ticks_;
+  queue_cv_.notify_one();
+  queue_cv_.wait(lock, [&] { return stop_ || (drained_ >= target && ticks_ > tick); });
+}
+
+VehicleState& Monitor::Vehicle(const std::string& vehicle_id) {
+  auto it = index_.find(vehicle_id);
+  if (it != index_.end()) return *vehicles_[it->second];
+  auto v = std::make_unique<VehicleState>();
+  v->vehicle_id = vehicle_id;
+  v->index = static_cast<uint32_t>(vehicles_.size());
+  index_.emplace(vehicle_id, v->index);
+  vehicles_.push_back(std::move(v));
+  return *vehicles_.back();
+}
+
+void Monitor::Schedule(VehicleState& v, TimerTag tag, SysTime deadline) {
+  v.timers[tag] = wheel_.Schedule(deadline, v.index, tag);
+}
+
+void Monitor::Process(const CommittedRecord& cr) {
+  const cit::v1::Record& r = cr.record;
+  VehicleState& v = Vehicle(cr.vehicle_id);
+  const SysTime event_time = FromProto(r.event_time());
+  const SysTime server_time = ToSys(cr.server_received_time);
+  const SysTime now = clock_->Now();
+  v.backfill = Seconds(server_time - event_time) > options_.backfill_threshold_s;
+  v.detected_time = now;
+  Sink sink(alerts_, v, now);
+  CommsLostRule::OnRecord(v, server_time, *this, sink);
+  v.last_seen_server = std::max(v.last_seen_server, server_time);
+  v.last_seen_event = std::max(v.last_seen_event, event_time);
+  v.has_seen = true;
+  records_processed_.fetch_add(1, std::memory_order_relaxed);
+
+  switch (r.payload_case()) {
+    case cit::v1::Record::kFix:
+      ProcessFix(v, r, server_time);
+      break;
+    case cit::v1::Record::kDoor: {
+      const uint32_t door = r.door().door();
+      const uint64_t bit = door >= 1 && door <= 64 ? (uint64_t{1} << (door - 1)) : 0;
+      if (r.door().state() == cit::v1::DOOR_STATE_OPEN) {
+        v.doors_open |= bit;
+        if (v.has_live_run() && v.current_stop >= 0) ++v.stops[v.current_stop].door_openings;
+        CrewIncompleteRule::OnDoorOpen(v, r, sink);
+      } else if (r.door().state() == cit::v1::DOOR_STATE_CLOSED) {
+        v.doors_open &= ~bit;
+      }
+      DoorOpenOutsideStopRule::OnDoor(v, r, sink);
+      break;
+    }
+    case cit::v1::Record::kSeal: {
+      const uint32_t seal = r.seal().seal();
+      const uint64_t bit = seal >= 1 && seal <= 64 ? (uint64_t{1} << (seal - 1)) : 0;
+      if (r.seal().state() == cit::v1::SEAL_STATE_BROKEN) {
+        v.seals_broken |= bit;
+      } else if (r.seal().state() == cit::v1::SEAL_STATE_INTACT) {
+        v.seals_broken &= ~bit;
+      }
+      SealBrokenRule::OnSeal(v, r, sink);
+      break;
+    }
+    case cit::v1::Record::kPanic:
+      PanicRule::OnPanic(v, r, sink);
+      break;
+    case cit::v1::Record::kCrew:
+      CrewIncompleteRule::OnCrew(v, r, sink);
+      break;
+    case cit::v1::Record::kGnss: {
+      const cit::v1::GnssState state = r.gnss().state();
+      v.gnss_state = state;
+      if (state == cit::v1::GNSS_STATE_FIX_LOST || state == cit::v1::GNSS_STATE_GPSD_DISCONNECTED) {
+        GnssLostRule::OnNoFix(v, event_time, server_time, *this, sink);
+      }
+      break;
+    }
+    case cit::v1::Record::kHeartbeat:
+      // Proof of life: if the GNSS is lost, the loss keeps growing in event time.
+      if (v.gnss_lost.lost) GnssLostRule::OnNoFix(v, event_time, server_time, *this, sink);
+      break;
+    default:
+      break;
+  }
+}
+
+void Monitor::ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime server_time) {
+  const cit::v1::Fix& fx = r.fix();
+  const SysTime t = FromProto(r.event_time());
+  Sink sink(alerts_, v, v.detected_time);
+  const bool usable_mode = fx.mode() == cit::v1::FIX_MODE_2D || fx.mode() == cit::v1::FIX_MODE_3D;
+  absl::StatusOr<geo::LonLat> pos = geo::LonLat::Create(fx.lon_deg(), fx.lat_deg());
+  if (!usable_mode || !pos.ok()) {
+    GnssLostRule::OnNoFix(v, t, server_time, *this, sink);
+    return;
+  }
+  FixContext f(*pos);
+  f.event_time = t;
+  f.seq = r.seq();
+  f.eph_m = fx.has_eph_m() && std::isfinite(fx.eph_m()) ? std::max(0.0, fx.eph_m()) : 0.0;
+  f.reported_speed_mps = fx.has_speed_mps() ? fx.speed_mps() : NAN;
+  f.eps_mps = fx.has_eps_mps() && std::isfinite(fx.eps_mps()) ? std::max(0.0, fx.eps_mps()) : 0.0;
+  f.has_jam_indicator = fx.has_jam_indicator();
+  f.jam_indicator = fx.jam_indicator();
+  f.dt_s = v.last_fix ? Seconds(t - v.last_fix->event_time) : 0.0;
+  UpdateMotion(v.motion, v.limits, f);
+  if (v.motion.moving && std::isfinite(f.speed_mps)) {
+    v.typical_speed_mps =
+        v.typical_speed_mps <= 0 ? f.speed_mps : 0.95 * v.typical_speed_mps + 0.05 * f.speed_mps;
+  }
+
+  if (v.has_live_run()) {
+    const CompiledRun& run = *v.run;
+    const geo::Corridor::Match m = run.corridor->Locate(
+        f.position, v.has_progress ? std::optional<double>(v.progress_m) : std::nullopt);
+    f.on_run = true;
+    f.distance_m = m.distance_m;
+    f.progress_m = m.progress_m;
+    v.progress_m = m.progress_m;
+    v.distance_m = m.distance_m;
+    v.has_progress = true;
+    f.stop_index = run.StopContaining(f.position, m.progress_m, m.distance_m);
+
+    // Stop state machine: depart after kDepartFixes fixes outside, arrive on the first inside.
+    if (v.current_stop >= 0 && f.stop_index != v.current_stop) {
+      StopTrack& cur = v.stops[v.current_stop];
+      if (++cur.outside_fixes >= kDepartFixes) Depart(v, v.current_stop, t, sink);
+    } else if (v.current_stop >= 0) {
+      v.stops[v.current_stop].outside_fixes = 0;
+    }
+    if (f.stop_index >= 0 && f.stop_index != v.current_stop) {
+      const StopStatus st = v.stops[f.stop_index].status;
+      if (st == StopStatus::kPending || st == StopStatus::kSkipped || st == StopStatus::kMissed) {
+        if (v.current_stop >= 0) Depart(v, v.current_stop, t, sink);
+        Arrive(v, f.stop_index, f, sink);
+      }
+    }
+    if (v.run_state == cit::v1::RUN_STATE_DISPATCHED && f.stop_index != 0 &&
+        (run.stops.empty() ? m.progress_m > kActivationProgressM
+                           : (v.stops[0].status == StopStatus::kDeparted ||
+                              m.progress_m > run.stops[0].progress_m + run.stops[0].reach_m +
+                                                 kActivationProgressM))) {
+      Activate(v, t, sink);
+    }
+  }
+
+  GnssLostRule::OnUsableFix(v, f, sink);
+  GnssImplausibleRule::OnFix(v, f, sink);
+  RouteDeviationRule::OnFix(v, f, sink);
+  WrongDirectionRule::OnFix(v, f, sink);
+  MissedStopRule::OnFix(v, f, sink);
+  UnscheduledStopRule::OnFix(v, f, sink);
+  DwellExceededRule::OnFix(v, f, sink);
+  OverspeedRule::OnFix(v, f, sink);
+  MovedWithoutRunRule::OnFix(v, f, sink);
+
+  v.last_fix = f;
+  v.last_fix_proto = fx;
+  v.last_fix_time = t;
+}
+
+void Monitor::Arrive(VehicleState& v, int stop, const FixContext& f, Sink& sink) {
+  StopTrack& s = v.stops[stop];
+  OutOfOrderStopRule::OnArrived(v, stop, f, sink);
+  s.status = StopStatus::kArrived;
+  s.arrived = f.event_time;
+  s.outside_fixes = 0;
+  v.current_stop = stop;
+  while (v.next_stop < static_cast<int>(v.stops.size()) &&
+         v.stops[v.next_stop].status != StopStatus::kPending) {
+    ++v.next_stop;
+  }
+  EarlyArrivalRule::OnArrived(v, stop, f, sink);
+  LateArrivalRule::OnArrived(v, stop, f, sink);
+  MissedStopRule::OnArrived(v, stop, f, sink);
+  DwellExceededRule::OnArrived(v, stop, *this);
+}
+
+void Monitor::Depart(VehicleState& v, int stop, SysTime t, Sink& sink) {
+  StopTrack& s = v.stops[stop];
+  s.status = StopStatus::kDeparted;
+  s.departed = t;
+  if (v.current_stop == stop) v.current_stop = -1;
+  EarlyArrivalRule::OnDeparted(v, stop, t, sink);
+  DwellExceededRule::OnDeparted(v, stop, t, sink);
+  if (stop == 0 && v.run_state == cit::v1::RUN_STATE_DISPATCHED) Activate(v, t, sink);
+}
+
+void Monitor::Activate(VehicleState& v, SysTime t, Sink& sink) {
+  v.run_state = cit::v1::RUN_STATE_ACTIVE;
+  CrewIncompleteRule::OnDepartedDepot(v, t, sink);
+  if (on_run_activated_) on_run_activated_(v.run->run_id, t);
+}
+
+void Monitor::RescheduleWindow(VehicleState& v) {
+  if (!v.has_live_run()) return;
+  std::optional<SysTime> next;
+  for (size_t i = 0; i < v.stops.size(); ++i) {
+    const CompiledStop& s = v.run->stops[i];
+    const StopTrack& t = v.stops[i];
+    if (t.status != StopStatus::kPending || !s.latest) continue;
+    SysTime d = t.late_alerted ? *s.latest + FromSeconds(v.limits.missed_stop_grace_s) : *s.latest;
+    if (t.late_alerted && t.missed_alerted) continue;
+    if (!next || d < *next) next = d;
+  }
+  if (next) Schedule(v, kTimerWindow, *next);
+}
+
+void Monitor::DetachRun(VehicleState& v, SysTime t, Sink& sink) {
+  for (cit::v1::AlertKind kind : kRunScopedKinds) {
+    sink.Clear(kind, "", t, "run ended");
+  }
+  v.run.reset();
+  v.run_state = cit::v1::RUN_STATE_UNSPECIFIED;
+  v.stops.clear();
+  v.current_stop = -1;
+  v.next_stop = 0;
+  v.has_progress = false;
+  v.limits = RunLimits{};
+  v.deviation = DeviationState{};
+  v.wrong_direction = WrongDirectionState{};
+  v.unscheduled_stop = UnscheduledStopState{};
+  v.comms.active = false;
+  v.timers.fill(0);  // pending expiries become stale
+  v.moved_without_run = MovedWithoutRunState{};
+}
+
+void Monitor::ApplyRunChange(const RunChange& change) {
+  const cit::v1::Run& run = change.run;
+  VehicleState& v = Vehicle(run.plan().vehicle_id());
+  const SysTime now = clock_->Now();
+  v.backfill = false;
+  Sink sink(alerts_, v, now);
+  const bool mine = v.run && v.run->run_id == run.plan().run_id();
+  if (!IsLive(run.state())) {
+    if (!mine) return;
+    if (run.state() == cit::v1::RUN_STATE_COMPLETED) MissedStopRule::OnRunCompleted(v, now, sink);
+    DetachRun(v, now, sink);
+    return;
+  }
+  if (!change.compiled) return;
+  if (mine && v.run->version == change.compiled->version) {
+    v.run_state = run.state();
+    return;
+  }
+  // A new run, or a new version of the current one: keep stop progress by stop id.
+  std::vector<StopTrack> old_stops;
+  std::shared_ptr<const CompiledRun> old_run = v.run;
+  if (mine) old_stops = v.stops;
+  if (!mine && v.run) DetachRun(v, now, sink);
+  v.run = change.compiled;
+  v.run_state = run.state();
+  v.limits = v.run->limits;
+  v.stops.assign(v.run->stops.size(), StopTrack{});
+  if (mine && old_run) {
+    for (size_t i = 0; i < v.stops.size(); ++i) {
+      for (size_t j = 0; j < old_run->stops.size() && j < old_stops.size(); ++j) {
+        if (old_run->stops[j].stop_id == v.run->stops[i].stop_id) v.stops[i] = old_stops[j];
+      }
+    }
+  } else {
+    v.current_stop = -1;
+    v.next_stop = 0;
+    v.has_progress = false;
+    MovedWithoutRunRule::OnRunStarted(v, now, sink);
+  }
+  v.current_stop = -1;
+  for (size_t i = 0; i < v.stops.size(); ++i) {
+    if (v.stops[i].status == StopStatus::kArrived) v.current_stop = static_cast<int>(i);
+  }
+  v.next_stop = 0;
+  while (v.next_stop < static_cast<int>(v.stops.size()) &&
+         v.stops[v.next_stop].status != StopStatus::kPending) {
+    ++v.next_stop;
+  }
+  RescheduleWindow(v);
+  if (!v.has_seen) v.comms.last_seen_server = now;  // silence counts from dispatch
+  Schedule(v, kTimerComms,
+           std::max(v.comms.last_seen_server, now - FromSeconds(1)) +
+               FromSeconds(v.limits.comms_loss_s));
+}
+
+void Monitor::Tick() {
+  const SysTime now = clock_->Now();
+  std::lock_guard<std::mutex> lock(state_mu_);
+  wheel_.Advance(now, [&](const TimerWheel::Expired& e) {
+    if (e.owner >= vehicles_.size()) return;
+    VehicleState& v = *vehicles_[e.owner];
+    if (e.tag >= kTimerCount || v.timers[e.tag] != e.id) return;  // superseded
+    v.timers[e.tag] = 0;
+    v.backfill = false;
+    Sink sink(alerts_, v, now);
+    switch (e.tag) {
+      case kTimerComms:
+        CommsLostRule::OnDeadline(v, now, *this, sink);
+        break;
+      case kTimerGnss:
+        GnssLostRule::OnDeadline(v, now, sink);
+        break;
+      case kTimerWindow:
+        LateArrivalRule::OnDeadline(v, now, sink);
+        MissedStopRule::OnDeadline(v, now, sink);
+        RescheduleWindow(v);
+        break;
+      case kTimerDwell:
+        DwellExceededRule::OnDeadline(v, now, sink);
+        break;
+      default:
+        break;
+    }
+  });
+}
+
+cit::v1::Fleet Monitor::Fleet() const {
+  const SysTime now = clock_->Now();
+  cit::v1::Fleet fleet;
+  *fleet.mutable_as_of() = ToProto(now);
+  std::lock_guard<std::mutex> lock(state_mu_);
+  for (const auto& vp : vehicles_) {
+    const VehicleState& v = *vp;
+    cit::v1::VehicleState* out = fleet.add_vehicles();
+    out->set_vehicle_id(v.vehicle_id);
+    if (v.last_fix) {
+      *out->mutable_last_fix() = v.last_fix_proto;
+      *out->mutable_last_fix_time() = ToProto(v.last_fix_time);
+      out->set_last_fix_age_s(Seconds(now - v.last_fix_time));
+    }
+    if (v.has_seen) out->set_last_seen_age_s(Seconds(now - v.last_seen_server));
+    out->set_connected(v.has_seen && Seconds(now - v.last_seen_server) < v.limits.comms_loss_s);
+    out->set_gnss_state(v.gnss_state);
+    out->set_moving(v.motion.moving);
+    out->set_open_alerts(static_cast<uint32_t>(alerts_->OpenCount(v.vehicle_id)));
+    for (const std::string& b : v.crew.on_board) out->add_crew_on_board(b);
+    if (!v.run) continue;
+    out->set_run_id(v.run->run_id);
+    out->set_run_state(v.run_state);
+    out->set_progress_m(v.progress_m);
+    const double length = v.run->corridor->length_m();
+    out->set_progress_fraction(length > 0 ? std::clamp(v.progress_m / length, 0.0, 1.0) : 0.0);
+    if (v.next_stop < static_cast<int>(v.stops.size())) {
+      const CompiledStop& s = v.run->stops[v.next_stop];
+      out->set_next_stop_id(s.stop_id);
+      const double remaining = s.progress_m - v.progress_m;
+      if (v.has_progress && remaining >= 0 && v.last_fix) {
+        const double speed = std::max(v.typical_speed_mps, 5.0);
+        *out->mutable_next_stop_eta() = ToProto(v.last_fix_time + FromSeconds(remaining / speed));
+      }
+    }
+  }
+  return fleet;
+}
+
+}  // namespace cit::dispatch

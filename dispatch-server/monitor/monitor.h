@@ -1,0 +1,134 @@
+// The monitor (DESIGN §3, §6, §7): per-vehicle run state fed by committed records, the rules,
+// and the clock-driven deadlines. It receives records from the ingest after each commit
+// (CommittedRecordObserver: enqueue only) and run changes from the RunManager, and evaluates
+// them on its own thread in arrival order, which per vehicle is seq order (event time) except
+// for alarms the agent sends ahead of its backlog.
+//
+//   Monitor monitor(&alert_manager, &clock);
+//   run_manager.SetListener([&](const RunChange& c) { monitor.OnRunChanged(c); });
+//   monitor.SetRunActivatedCallback([&](const std::string& run, SysTime t) {
+//     run_manager.MarkActive(run, t).IgnoreError(); });
+//   for (const RunChange& c : run_manager.LiveRuns()) monitor.OnRunChanged(c);
+//   monitor.Start();                       // own thread; ticks the timer wheel every 50 ms
+//   server_builder.AddObserver(&monitor);  // committed records flow in
+//
+// Tests and benchmarks may skip Start() and drive it synchronously with RunOnce(), and inject a
+// FakeClock: deadlines fire on RunOnce()/the thread's tick once the clock passes them.
+//
+// Thread contract: OnCommitted / OnRunChanged are thread-safe and never block on evaluation
+// (a short mutex to append to the queue). Evaluation happens on the monitor thread (or in
+// RunOnce(), never both). Fleet() is thread-safe.
+#ifndef CIT_DISPATCH_SERVER_MONITOR_MONITOR_H_
+#define CIT_DISPATCH_SERVER_MONITOR_MONITOR_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "cit/v1/dispatch.pb.h"
+#include "dispatch-server/alerts/alert_manager.h"
+#include "dispatch-server/ingest/committed_record.h"
+#include "dispatch-server/monitor/clock.h"
+#include "dispatch-server/monitor/timer_wheel.h"
+#include "dispatch-server/monitor/vehicle_state.h"
+#include "dispatch-server/plans/run_manager.h"
+#include "dispatch-server/rules/rules.h"
+
+namespace cit::dispatch {
+
+struct MonitorOptions {
+  // A record received this much later than it happened is backfill: its alerts are delayed.
+  double backfill_threshold_s = 10.0;
+  // How often the monitor thread checks deadlines when no record arrives.
+  Duration tick = std::chrono::milliseconds(50);
+};
+
+class Monitor final : public CommittedRecordObserver, private DeadlineScheduler {
+ public:
+  using RunActivated = std::function<void(const std::string& run_id, SysTime started)>;
+
+  Monitor(AlertManager* alerts, const Clock* clock, MonitorOptions options = {});
+  ~Monitor() override;
+  Monitor(const Monitor&) = delete;
+  Monitor& operator=(const Monitor&) = delete;
+
+  // Called when a live run leaves its depot (dispatched -> active), on the monitor thread.
+  void SetRunActivatedCallback(RunActivated cb) { on_run_activated_ = std::move(cb); }
+
+  // CommittedRecordObserver: copies the batch into the queue and wakes the monitor thread.
+  void OnCommitted(std::span<const CommittedRecord> batch) override;
+  // A run was dispatched, changed, aborted or completed.
+  void OnRunChanged(const RunChange& change);
+
+  void Start();
+  void Stop();
+  // Evaluates everything queued, then fires due deadlines (synchronous mode).
+  void RunOnce();
+  // Waits until everything queued before the call has been evaluated (thread mode) and a tick
+  // ran after it; in synchronous mode it is RunOnce().
+  void Flush();
+
+  // Evaluates one record right now (the in-process benchmark's entry point; RunOnce uses it).
+  void Process(const CommittedRecord& record);
+  // Fires deadlines due at clock->Now().
+  void Tick();
+
+  // Fleet view (GetFleet): every vehicle seen or with a live run.
+  cit::v1::Fleet Fleet() const;
+
+  uint64_t records_processed() const { return records_processed_.load(); }
+
+ private:
+  class Sink;
+  using Item = std::variant<CommittedRecord, RunChange>;
+
+  VehicleState& Vehicle(const std::string& vehicle_id);
+  void ApplyRunChange(const RunChange& change);
+  void ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime server_time);
+  void Arrive(VehicleState& v, int stop, const FixContext& f, Sink& sink);
+  void Depart(VehicleState& v, int stop, SysTime t, Sink& sink);
+  void Activate(VehicleState& v, SysTime t, Sink& sink);
+  void RescheduleWindow(VehicleState& v);
+  void DetachRun(VehicleState& v, SysTime t, Sink& sink);
+  void Loop();
+  void Drain();
+
+  // DeadlineScheduler
+  void Schedule(VehicleState& v, TimerTag tag, SysTime deadline) override;
+  SysTime Now() const override { return clock_->Now(); }
+
+  AlertManager* alerts_;
+  const Clock* clock_;
+  MonitorOptions options_;
+  RunActivated on_run_activated_;
+
+  // Queue (any thread -> monitor thread).
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Item> queue_;
+  uint64_t enqueued_ = 0;
+  uint64_t drained_ = 0;  // items evaluated, under queue_mu_
+  uint64_t ticks_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+
+  // Evaluation state (monitor thread; state_mu_ held while evaluating, so Fleet() can read).
+  mutable std::mutex state_mu_;
+  std::vector<std::unique_ptr<VehicleState>> vehicles_;
+  std::unordered_map<std::string, uint32_t> index_;
+  TimerWheel wheel_;
+  std::atomic<uint64_t> records_processed_{0};
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_MONITOR_MONITOR_H_

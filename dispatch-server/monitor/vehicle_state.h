@@ -1,0 +1,222 @@
+// Per-vehicle run state that the monitor keeps and the rules read and update: the decoded fix
+// and what the monitor derived from it (corridor match, stop zone, speed), the stop state
+// machine, motion and GNSS state, and each rule's own small state block.
+//
+//   VehicleState& v = ...;             // owned by the Monitor, one per vehicle
+//   FixContext f = ...;                // filled by the monitor for each usable fix
+//   RouteDeviationRule::OnFix(v, f, sink);
+//
+// Everything here is plain data with fixed size per vehicle (the stop vector is sized once per
+// run), so evaluating a fix allocates nothing.
+//
+// Thread contract: owned and touched only by the monitor thread.
+#ifndef CIT_DISPATCH_SERVER_MONITOR_VEHICLE_STATE_H_
+#define CIT_DISPATCH_SERVER_MONITOR_VEHICLE_STATE_H_
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cit/v1/dispatch.pb.h"
+#include "dispatch-server/alerts/alert_signal.h"
+#include "dispatch-server/monitor/clock.h"
+#include "dispatch-server/monitor/timer_wheel.h"
+#include "dispatch-server/plans/compiled_run.h"
+#include "dispatch-server/plans/run_limits.h"
+#include "geo/lon_lat.h"
+
+namespace cit::dispatch {
+
+// Distance between two nearby points, metres (local equirectangular; < 0.1 % error below a few
+// kilometres, which is all the motion and plausibility checks compare).
+inline double ApproxDistanceM(geo::LonLat a, geo::LonLat b) {
+  constexpr double kMPerDegLat = 111'132.0;
+  constexpr double kDegToRad = 0.017453292519943295;
+  const double mean_lat = 0.5 * (a.lat_deg() + b.lat_deg()) * kDegToRad;
+  double dlon = a.lon_deg() - b.lon_deg();
+  if (dlon > 180) dlon -= 360;
+  if (dlon < -180) dlon += 360;
+  const double dx = dlon * kMPerDegLat * std::cos(mean_lat);
+  const double dy = (a.lat_deg() - b.lat_deg()) * kMPerDegLat;
+  return std::sqrt(dx * dx + dy * dy);
+}
+
+inline LatLon ToLatLon(geo::LonLat p) { return LatLon{p.lat_deg(), p.lon_deg()}; }
+
+// One usable fix (mode >= 2, finite position) with what the monitor derived from it.
+struct FixContext {
+  explicit FixContext(geo::LonLat p) : position(p) {}
+  SysTime event_time{};
+  uint64_t seq = 0;
+  geo::LonLat position;
+  double eph_m = 0;                 // reported horizontal error (0 when absent)
+  double reported_speed_mps = NAN;  // NaN when the receiver gave none
+  double eps_mps = 0;               // reported speed error (0 when absent)
+  uint32_t jam_indicator = 0;
+  bool has_jam_indicator = false;
+  // Speed used by the rules: reported, else derived from the last distinct position; NaN while
+  // the position is frozen (identical coordinates repeated: no motion information).
+  double speed_mps = NAN;
+  // Seconds since the previous usable fix (0 for the first).
+  double dt_s = 0;
+  // Corridor match (only when the vehicle has a live run).
+  bool on_run = false;
+  double distance_m = 0;
+  double progress_m = 0;
+  // Stop zone holding the fix, -1 for none.
+  int stop_index = -1;
+};
+
+enum class StopStatus : uint8_t { kPending, kArrived, kDeparted, kSkipped, kMissed };
+
+struct StopTrack {
+  StopStatus status = StopStatus::kPending;
+  SysTime arrived{};
+  SysTime departed{};
+  uint8_t outside_fixes = 0;  // consecutive fixes outside the zone while arrived
+  bool late = false;
+  bool early = false;
+  bool out_of_order = false;
+  bool dwell_alerted = false;
+  bool late_alerted = false;
+  bool missed_alerted = false;
+  uint32_t door_openings = 0;
+};
+
+// Moving / stopped, with hysteresis and frozen-position handling (monitor/motion.cc).
+struct MotionState {
+  bool moving = false;
+  std::optional<SysTime> stopped_since;
+  std::optional<geo::LonLat> stop_anchor;
+  uint8_t fast_fixes = 0;
+  // Last distinct position and when it was first reported (a frozen receiver repeats it).
+  std::optional<geo::LonLat> last_distinct;
+  SysTime last_distinct_time{};
+  bool frozen = false;
+  SysTime frozen_since{};
+};
+
+// ---- per-rule state (one block per rule file under rules/) ----------------------------------
+struct DeviationState {
+  uint32_t off_fixes = 0;
+  SysTime off_since{};
+  double max_distance_m = 0;
+  uint32_t in_fixes = 0;
+  bool active = false;
+  bool critical = false;
+};
+struct WrongDirectionState {
+  bool has_max = false;
+  double max_progress_m = 0;
+  double last_progress_m = 0;
+  uint32_t back_fixes = 0;
+  uint32_t forward_fixes = 0;
+  bool active = false;
+};
+struct UnscheduledStopState {
+  bool active = false;
+};
+struct OverspeedState {
+  uint32_t over_fixes = 0;
+  SysTime over_since{};
+  double max_speed_mps = 0;
+  uint32_t ok_fixes = 0;
+  bool active = false;
+};
+struct ImplausibleState {
+  std::optional<geo::LonLat> last_position;
+  SysTime last_time{};
+  double last_eph_m = 0;
+  double last_speed_mps = NAN;
+  uint32_t plausible_fixes = 0;
+  bool active = false;
+  uint32_t jam_ok_fixes = 0;
+  bool jam_active = false;
+};
+struct GnssLostState {
+  bool lost = false;
+  SysTime lost_since{};         // event time
+  SysTime lost_since_server{};  // server clock, for the deadline
+  bool active = false;
+  TimerWheel::TimerId timer = 0;
+};
+struct CommsLostState {
+  SysTime last_seen_server{};
+  bool active = false;
+  TimerWheel::TimerId timer = 0;
+};
+struct MovedWithoutRunState {
+  std::optional<geo::LonLat> anchor;
+  bool active = false;
+};
+struct CrewState {
+  std::vector<std::string> on_board;  // badge ids checked in (small; changes only on crew events)
+  bool active = false;
+  std::string subject;
+};
+
+// Timer tags (TimerWheel::Expired::tag).
+enum TimerTag : uint32_t {
+  kTimerComms = 0,
+  kTimerGnss = 1,
+  kTimerWindow = 2,  // next arrival_latest or missed deadline of a pending stop
+  kTimerDwell = 3,
+  kTimerCount = 4,
+};
+
+struct VehicleState {
+  std::string vehicle_id;
+  uint32_t index = 0;  // owner id in the timer wheel
+
+  // The live run, if any, and its stop state machine.
+  std::shared_ptr<const CompiledRun> run;
+  cit::v1::RunState run_state = cit::v1::RUN_STATE_UNSPECIFIED;
+  std::vector<StopTrack> stops;
+  int current_stop = -1;  // index of the stop whose zone the vehicle is in (arrived), -1
+  int next_stop = 0;      // first stop still pending in plan order
+  double progress_m = 0;
+  bool has_progress = false;
+  double distance_m = 0;
+  RunLimits limits;  // the run's, or the defaults when there is none
+
+  // Last usable fix and last record of any kind.
+  std::optional<FixContext> last_fix;
+  cit::v1::Fix last_fix_proto;
+  SysTime last_fix_time{};
+  SysTime last_seen_event{};
+  SysTime last_seen_server{};
+  bool has_seen = false;
+  cit::v1::GnssState gnss_state = cit::v1::GNSS_STATE_UNSPECIFIED;
+  double typical_speed_mps = 0;  // smoothed moving speed, for ETAs
+
+  // The record being evaluated came from a backlog (server received it much later than it
+  // happened): alerts it raises are marked delayed.
+  bool backfill = false;
+  SysTime detected_time{};
+
+  // Doors and seals currently open / broken (bit per number 1..64).
+  uint64_t doors_open = 0;
+  uint64_t seals_broken = 0;
+
+  MotionState motion;
+  DeviationState deviation;
+  WrongDirectionState wrong_direction;
+  UnscheduledStopState unscheduled_stop;
+  OverspeedState overspeed;
+  ImplausibleState implausible;
+  GnssLostState gnss_lost;
+  CommsLostState comms;
+  MovedWithoutRunState moved_without_run;
+  CrewState crew;
+  std::array<TimerWheel::TimerId, kTimerCount> timers{};
+
+  bool has_live_run() const { return run != nullptr; }
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_MONITOR_VEHICLE_STATE_H_

@@ -1,0 +1,258 @@
+#include "dispatch-server/plans/run_manager.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "dispatch-server/plans/plan_validation.h"
+
+namespace cit::dispatch {
+
+bool IsLive(cit::v1::RunState state) {
+  return state == cit::v1::RUN_STATE_DISPATCHED || state == cit::v1::RUN_STATE_ACTIVE;
+}
+
+namespace {
+
+bool IsEnded(cit::v1::RunState state) {
+  return state == cit::v1::RUN_STATE_COMPLETED || state == cit::v1::RUN_STATE_ABORTED;
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledRun>> ValidateAndCompile(const cit::v1::Run& run) {
+  if (absl::Status s = ValidateRunPlan(run.plan()); !s.ok()) return s;
+  return CompileRun(run);
+}
+
+}  // namespace
+
+RunManager::RunManager(RunStore* store, const Clock* clock) : store_(store), clock_(clock) {}
+
+absl::Status RunManager::Load() {
+  if (store_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<std::vector<cit::v1::Run>> runs = store_->LoadLatest();
+  if (!runs.ok()) return runs.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (cit::v1::Run& run : *runs) {
+    Entry e;
+    if (IsLive(run.state()) || run.state() == cit::v1::RUN_STATE_PLANNED) {
+      absl::StatusOr<std::shared_ptr<const CompiledRun>> c = CompileRun(run);
+      if (!c.ok()) {
+        return absl::DataLossError(
+            absl::StrCat("stored run ", run.plan().run_id(), ": ", c.status().message()));
+      }
+      e.compiled = *c;
+    }
+    e.run = std::move(run);
+    runs_[e.run.plan().run_id()] = std::move(e);
+  }
+  return absl::OkStatus();
+}
+
+void RunManager::SetListener(Listener listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listener_ = std::move(listener);
+}
+
+absl::StatusOr<cit::v1::Run> RunManager::Publish(absl::StatusOr<RunChange> change) {
+  if (!change.ok()) return change.status();
+  Listener listener;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    listener = listener_;
+  }
+  if (listener) listener(*change);
+  return std::move(change->run);
+}
+
+absl::StatusOr<cit::v1::Run> RunManager::Create(const cit::v1::RunPlan& plan,
+                                                const std::string& actor) {
+  cit::v1::Run run;
+  *run.mutable_plan() = plan;
+  run.set_state(cit::v1::RUN_STATE_PLANNED);
+  run.set_version(1);
+  *run.mutable_created_time() = ToProto(clock_->Now());
+  run.set_created_by(actor);
+  absl::StatusOr<std::shared_ptr<const CompiledRun>> compiled = ValidateAndCompile(run);
+  if (!compiled.ok()) return compiled.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (runs_.count(plan.run_id()) != 0) {
+    return absl::AlreadyExistsError(absl::StrCat("run_id: \"", plan.run_id(), "\" exists"));
+  }
+  if (store_ != nullptr) {
+    if (absl::Status s = store_->Save(run); !s.ok()) return s;
+  }
+  runs_[plan.run_id()] = Entry{run, *compiled};
+  return run;
+}
+
+absl::StatusOr<cit::v1::Run> RunManager::Update(const cit::v1::RunPlan& plan,
+                                                const std::string& actor) {
+  absl::StatusOr<RunChange> change = [&]() -> absl::StatusOr<RunChange> {
+    cit::v1::Run run;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = runs_.find(plan.run_id());
+      if (it == runs_.end()) return absl::NotFoundError(absl::StrCat("run ", plan.run_id()));
+      run = it->second.run;
+    }
+    if (IsEnded(run.state())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("run ", plan.run_id(), " has ended; plans of ended runs are frozen"));
+    }
+    if (plan.vehicle_id() != run.plan().vehicle_id() && IsLive(run.state())) {
+      return absl::FailedPreconditionError(
+          "vehicle_id: cannot change the vehicle of a dispatched run; abort it and create a new "
+          "one");
+    }
+    *run.mutable_plan() = plan;
+    run.set_version(run.version() + 1);
+    run.set_created_by(actor);
+    *run.mutable_created_time() = ToProto(clock_->Now());
+    absl::StatusOr<std::shared_ptr<const CompiledRun>> compiled = ValidateAndCompile(run);
+    if (!compiled.ok()) return compiled.status();
+    std::lock_guard<std::mutex> lock(mu_);
+    Entry& e = runs_[plan.run_id()];
+    if (e.run.version() + 1 != run.version()) {
+      return absl::AbortedError("run changed concurrently; retry");
+    }
+    if (store_ != nullptr) {
+      if (absl::Status s = store_->Save(run); !s.ok()) return s;
+    }
+    e = Entry{run, *compiled};
+    return RunChange{run, *compiled};
+  }();
+  if (change.ok() && !IsLive(change->run.state())) {
+    // A planned run is not tracked yet: nothing to tell the monitor.
+    return std::move(change->run);
+  }
+  return Publish(std::move(change));
+}
+
+absl::StatusOr<cit::v1::Run> RunManager::Dispatch(const std::string& run_id,
+                                                  const std::string& actor) {
+  absl::StatusOr<RunChange> change = [&]() -> absl::StatusOr<RunChange> {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = runs_.find(run_id);
+    if (it == runs_.end()) return absl::NotFoundError(absl::StrCat("run ", run_id));
+    Entry& e = it->second;
+    if (e.run.state() != cit::v1::RUN_STATE_PLANNED) {
+      return absl::FailedPreconditionError(absl::StrCat("run ", run_id, " is ",
+                                                        cit::v1::RunState_Name(e.run.state()),
+                                                        "; only a planned run can be dispatched"));
+    }
+    for (const auto& [id, other] : runs_) {
+      if (id != run_id && IsLive(other.run.state()) &&
+          other.run.plan().vehicle_id() == e.run.plan().vehicle_id()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("vehicle ", e.run.plan().vehicle_id(), " already has live run ", id));
+      }
+    }
+    cit::v1::Run run = e.run;
+    run.set_state(cit::v1::RUN_STATE_DISPATCHED);
+    *run.mutable_dispatched_time() = ToProto(clock_->Now());
+    run.set_dispatched_by(actor);
+    if (store_ != nullptr) {
+      if (absl::Status s = store_->Save(run); !s.ok()) return s;
+    }
+    e.run = run;
+    // The compiled plan keeps the version it was built from; state lives in `run`.
+    return RunChange{run, e.compiled};
+  }();
+  return Publish(std::move(change));
+}
+
+absl::StatusOr<RunChange> RunManager::EndLocked(const std::string& run_id, cit::v1::RunState state,
+                                                const std::string& comment,
+                                                const std::string& actor) {
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) return absl::NotFoundError(absl::StrCat("run ", run_id));
+  Entry& e = it->second;
+  if (IsEnded(e.run.state())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " already ", cit::v1::RunState_Name(e.run.state())));
+  }
+  if (state == cit::v1::RUN_STATE_COMPLETED && !IsLive(e.run.state())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " was never dispatched; abort it instead"));
+  }
+  cit::v1::Run run = e.run;
+  run.set_state(state);
+  *run.mutable_ended_time() = ToProto(clock_->Now());
+  run.set_ended_by(actor);
+  run.set_end_comment(comment);
+  if (store_ != nullptr) {
+    if (absl::Status s = store_->Save(run); !s.ok()) return s;
+  }
+  e.run = run;
+  return RunChange{run, e.compiled};
+}
+
+absl::StatusOr<cit::v1::Run> RunManager::Abort(const std::string& run_id,
+                                               const std::string& comment,
+                                               const std::string& actor) {
+  absl::StatusOr<RunChange> change;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    change = EndLocked(run_id, cit::v1::RUN_STATE_ABORTED, comment, actor);
+  }
+  return Publish(std::move(change));
+}
+
+absl::StatusOr<cit::v1::Run> RunManager::Complete(const std::string& run_id,
+                                                  const std::string& comment,
+                                                  const std::string& actor) {
+  absl::StatusOr<RunChange> change;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    change = EndLocked(run_id, cit::v1::RUN_STATE_COMPLETED, comment, actor);
+  }
+  return Publish(std::move(change));
+}
+
+absl::StatusOr<cit::v1::Run> RunManager::MarkActive(const std::string& run_id, SysTime started) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) return absl::NotFoundError(absl::StrCat("run ", run_id));
+  Entry& e = it->second;
+  if (e.run.state() != cit::v1::RUN_STATE_DISPATCHED) return e.run;  // already active or ended
+  cit::v1::Run run = e.run;
+  run.set_state(cit::v1::RUN_STATE_ACTIVE);
+  *run.mutable_started_time() = ToProto(started);
+  if (store_ != nullptr) {
+    if (absl::Status s = store_->Save(run); !s.ok()) return s;
+  }
+  e.run = run;
+  return run;
+}
+
+absl::StatusOr<cit::v1::Run> RunManager::Get(const std::string& run_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) return absl::NotFoundError(absl::StrCat("run ", run_id));
+  return it->second.run;
+}
+
+std::vector<cit::v1::Run> RunManager::List(const std::string& vehicle_id,
+                                           const std::vector<cit::v1::RunState>& states) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<cit::v1::Run> out;
+  for (const auto& [id, e] : runs_) {
+    if (!vehicle_id.empty() && e.run.plan().vehicle_id() != vehicle_id) continue;
+    if (!states.empty() && std::find(states.begin(), states.end(), e.run.state()) == states.end()) {
+      continue;
+    }
+    out.push_back(e.run);
+  }
+  return out;
+}
+
+std::vector<RunChange> RunManager::LiveRuns() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<RunChange> out;
+  for (const auto& [id, e] : runs_) {
+    if (IsLive(e.run.state())) out.push_back(RunChange{e.run, e.compiled});
+  }
+  return out;
+}
+
+}  // namespace cit::dispatch

@@ -1,0 +1,89 @@
+// The run registry (DESIGN §5): create / update / dispatch / abort / complete run plans,
+// versioned and persisted, and the run state machine
+//   planned -> dispatched -> active (left the depot) -> completed | aborted.
+// A plan is validated and compiled (route imported, corridor built) before it is accepted. A
+// dispatched plan is frozen: UpdateRun stores a new version, the old stays for audit.
+//
+//   RunManager runs(&run_store, &clock);
+//   CIT_RETURN_IF_ERROR(runs.Load());
+//   runs.SetListener([&](const RunChange& c) { monitor.OnRunChanged(c); });
+//   absl::StatusOr<cit::v1::Run> r = runs.Create(plan, "dispatcher:carol");
+//   r = runs.Dispatch("2026-11-29-ZH-07", "dispatcher:carol");
+//
+// Thread contract: thread-safe. The listener is called after the change is stored, outside the
+// registry's mutex, on the calling thread; it must not block (the monitor only enqueues).
+#ifndef CIT_DISPATCH_SERVER_PLANS_RUN_MANAGER_H_
+#define CIT_DISPATCH_SERVER_PLANS_RUN_MANAGER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cit/v1/dispatch.pb.h"
+#include "dispatch-server/monitor/clock.h"
+#include "dispatch-server/plans/compiled_run.h"
+#include "dispatch-server/plans/run_store.h"
+
+namespace cit::dispatch {
+
+// A run whose state or plan changed; `compiled` is the plan version now in force.
+struct RunChange {
+  cit::v1::Run run;
+  std::shared_ptr<const CompiledRun> compiled;
+};
+
+// Dispatched or active: the monitor tracks the vehicle against it.
+bool IsLive(cit::v1::RunState state);
+
+class RunManager {
+ public:
+  using Listener = std::function<void(const RunChange&)>;
+
+  // `store` may be null (memory only). Both must outlive this.
+  RunManager(RunStore* store, const Clock* clock);
+  RunManager(const RunManager&) = delete;
+  RunManager& operator=(const RunManager&) = delete;
+
+  absl::Status Load();
+  void SetListener(Listener listener);
+
+  absl::StatusOr<cit::v1::Run> Create(const cit::v1::RunPlan& plan, const std::string& actor);
+  absl::StatusOr<cit::v1::Run> Update(const cit::v1::RunPlan& plan, const std::string& actor);
+  absl::StatusOr<cit::v1::Run> Dispatch(const std::string& run_id, const std::string& actor);
+  absl::StatusOr<cit::v1::Run> Abort(const std::string& run_id, const std::string& comment,
+                                     const std::string& actor);
+  absl::StatusOr<cit::v1::Run> Complete(const std::string& run_id, const std::string& comment,
+                                        const std::string& actor);
+  // Dispatched -> active, reported by the monitor when the vehicle leaves the depot.
+  absl::StatusOr<cit::v1::Run> MarkActive(const std::string& run_id, SysTime started);
+
+  absl::StatusOr<cit::v1::Run> Get(const std::string& run_id) const;
+  std::vector<cit::v1::Run> List(const std::string& vehicle_id,
+                                 const std::vector<cit::v1::RunState>& states) const;
+  // Every dispatched or active run with its compiled plan (monitor start-up).
+  std::vector<RunChange> LiveRuns() const;
+
+ private:
+  struct Entry {
+    cit::v1::Run run;
+    std::shared_ptr<const CompiledRun> compiled;
+  };
+  absl::StatusOr<RunChange> EndLocked(const std::string& run_id, cit::v1::RunState state,
+                                      const std::string& comment, const std::string& actor);
+  absl::StatusOr<cit::v1::Run> Publish(absl::StatusOr<RunChange> change);
+
+  RunStore* store_;
+  const Clock* clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> runs_;
+  Listener listener_;
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_PLANS_RUN_MANAGER_H_

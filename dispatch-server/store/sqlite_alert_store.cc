@@ -1,0 +1,149 @@
+#include "dispatch-server/store/sqlite_alert_store.h"
+
+#include <algorithm>
+
+namespace cit::dispatch {
+namespace {
+
+constexpr sqlite::Migration kAlertMigrations[] = {
+    {1, "alerts and alert events",
+     R"sql(
+CREATE TABLE alerts (
+  alert_id   INTEGER PRIMARY KEY,
+  vehicle_id TEXT NOT NULL,
+  run_id     TEXT NOT NULL,
+  kind       INTEGER NOT NULL,
+  subject    TEXT NOT NULL,
+  state      INTEGER NOT NULL,
+  severity   INTEGER NOT NULL,
+  event_time_ns INTEGER NOT NULL,
+  proto      BLOB NOT NULL
+);
+CREATE INDEX alerts_vehicle ON alerts (vehicle_id, state);
+CREATE INDEX alerts_run ON alerts (run_id);
+CREATE TABLE alert_events (
+  event_id INTEGER PRIMARY KEY,
+  alert_id INTEGER NOT NULL,
+  proto    BLOB NOT NULL
+);
+CREATE INDEX alert_events_alert ON alert_events (alert_id);
+)sql"},
+};
+
+int64_t Nanos(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1'000'000'000 + t.nanos();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteAlertStore>> SqliteAlertStore::Open(
+    const std::filesystem::path& path, sqlite::Durability durability) {
+  sqlite::OpenOptions options;
+  options.durability = durability;
+  absl::StatusOr<std::unique_ptr<sqlite::Database>> db = sqlite::Database::Open(path, options);
+  if (!db.ok()) return db.status();
+  if (absl::Status s = sqlite::ApplyMigrations(**db, "alerts", kAlertMigrations); !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<SqliteAlertStore> store(new SqliteAlertStore(std::move(*db)));
+  if (absl::Status s = store->PrepareStatements(); !s.ok()) return s;
+  return store;
+}
+
+absl::Status SqliteAlertStore::PrepareStatements() {
+  auto upsert = db_->Prepare(
+      "INSERT INTO alerts (alert_id, vehicle_id, run_id, kind, subject, state, severity, "
+      "event_time_ns, proto) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+      "ON CONFLICT (alert_id) DO UPDATE SET run_id = ?3, state = ?6, severity = ?7, proto = ?9");
+  if (!upsert.ok()) return upsert.status();
+  upsert_alert_ = std::move(*upsert);
+  auto insert =
+      db_->Prepare("INSERT INTO alert_events (event_id, alert_id, proto) VALUES (?1, ?2, ?3)");
+  if (!insert.ok()) return insert.status();
+  insert_event_ = std::move(*insert);
+  auto after =
+      db_->Prepare("SELECT proto FROM alert_events WHERE event_id > ?1 ORDER BY event_id LIMIT ?2");
+  if (!after.ok()) return after.status();
+  events_after_ = std::move(*after);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteAlertStore::Append(const cit::v1::AlertEvent& event) {
+  const cit::v1::Alert& a = event.alert();
+  std::string alert_bytes = a.SerializeAsString();
+  std::string event_bytes = event.SerializeAsString();
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite::Transaction tx(*db_);
+  if (!tx.status().ok()) return tx.status();
+  upsert_alert_.Reset()
+      .Bind(1, a.alert_id())
+      .Bind(2, a.vehicle_id())
+      .Bind(3, a.run_id())
+      .Bind(4, static_cast<int>(a.kind()))
+      .Bind(5, a.subject())
+      .Bind(6, static_cast<int>(a.state()))
+      .Bind(7, static_cast<int>(a.severity()))
+      .Bind(8, Nanos(a.event_time()))
+      .Bind(9, sqlite::Blob(alert_bytes));
+  if (absl::Status s = upsert_alert_.Run(); !s.ok()) return s;
+  insert_event_.Reset()
+      .Bind(1, event.event_id())
+      .Bind(2, a.alert_id())
+      .Bind(3, sqlite::Blob(event_bytes));
+  if (absl::Status s = insert_event_.Run(); !s.ok()) return s;
+  return tx.Commit();
+}
+
+absl::StatusOr<AlertStore::Snapshot> SqliteAlertStore::Load(size_t recent_events) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Snapshot snap;
+  auto alerts = db_->Prepare("SELECT proto FROM alerts ORDER BY alert_id");
+  if (!alerts.ok()) return alerts.status();
+  while (true) {
+    absl::StatusOr<bool> row = alerts->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    cit::v1::Alert a;
+    if (!a.ParseFromString(alerts->ColumnBlob(0))) {
+      return absl::DataLossError("alerts: unparsable stored alert");
+    }
+    snap.alerts.push_back(std::move(a));
+  }
+  auto events = db_->Prepare(
+      "SELECT proto FROM (SELECT event_id, proto FROM alert_events ORDER BY event_id DESC "
+      "LIMIT ?1) ORDER BY event_id");
+  if (!events.ok()) return events.status();
+  events->Bind(1, static_cast<int64_t>(recent_events));
+  while (true) {
+    absl::StatusOr<bool> row = events->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    cit::v1::AlertEvent e;
+    if (!e.ParseFromString(events->ColumnBlob(0))) {
+      return absl::DataLossError("alert_events: unparsable stored event");
+    }
+    snap.last_event_id = std::max(snap.last_event_id, e.event_id());
+    snap.recent_events.push_back(std::move(e));
+  }
+  return snap;
+}
+
+absl::StatusOr<std::vector<cit::v1::AlertEvent>> SqliteAlertStore::EventsAfter(
+    uint64_t after_event_id, size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<cit::v1::AlertEvent> out;
+  events_after_.Reset().Bind(1, after_event_id).Bind(2, static_cast<int64_t>(limit));
+  while (true) {
+    absl::StatusOr<bool> row = events_after_.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    cit::v1::AlertEvent e;
+    if (!e.ParseFromString(events_after_.ColumnBlob(0))) {
+      return absl::DataLossError("alert_events: unparsable stored event");
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace cit::dispatch

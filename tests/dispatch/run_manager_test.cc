@@ -1,0 +1,91 @@
+#include "dispatch-server/plans/run_manager.h"
+
+#include <gtest/gtest.h>
+
+#include "dispatch-server/store/sqlite_run_store.h"
+#include "tests/dispatch/monitor_harness.h"
+#include "tests/support/test_env.h"
+
+namespace cit::dispatch::test {
+namespace {
+
+TEST(RunManagerTest, StateMachineAndFrozenVersionsSurviveRestart) {
+  cit::test::TempDir dir;
+  FakeClock clock(kT0);
+  MonitorHarness h;  // for Plan()
+  cit::v1::RunPlan plan = h.Plan("R-1");
+  MonitorHarness::AddStop(plan, "S1", 1000);
+  {
+    auto store = SqliteRunStore::Open(dir / "dispatch.db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    RunManager runs(store->get(), &clock);
+    ASSERT_TRUE(runs.Load().ok());
+    std::vector<std::string> seen;
+    runs.SetListener(
+        [&](const RunChange& c) { seen.push_back(cit::v1::RunState_Name(c.run.state())); });
+    auto created = runs.Create(plan, "carol");
+    ASSERT_TRUE(created.ok()) << created.status();
+    EXPECT_EQ(created->version(), 1u);
+    EXPECT_EQ(runs.Create(plan, "carol").status().code(), absl::StatusCode::kAlreadyExists);
+    EXPECT_EQ(runs.Complete("R-1", "", "carol").status().code(),
+              absl::StatusCode::kFailedPrecondition);
+    auto dispatched = runs.Dispatch("R-1", "carol");
+    ASSERT_TRUE(dispatched.ok());
+    EXPECT_EQ(dispatched->dispatched_by(), "carol");
+    // A second live run for the same vehicle is refused.
+    cit::v1::RunPlan other = h.Plan("R-2");
+    ASSERT_TRUE(runs.Create(other, "carol").ok());
+    EXPECT_EQ(runs.Dispatch("R-2", "carol").status().code(), absl::StatusCode::kFailedPrecondition);
+    // Changing a dispatched plan makes version 2; the run stays dispatched.
+    plan.mutable_stops(0)->set_radius_m(80);
+    auto updated = runs.Update(plan, "dave");
+    ASSERT_TRUE(updated.ok()) << updated.status();
+    EXPECT_EQ(updated->version(), 2u);
+    EXPECT_EQ(updated->state(), cit::v1::RUN_STATE_DISPATCHED);
+    auto done = runs.Complete("R-1", "all stops served", "erin");
+    ASSERT_TRUE(done.ok());
+    EXPECT_EQ(runs.Update(plan, "dave").status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(seen, (std::vector<std::string>{"RUN_STATE_DISPATCHED", "RUN_STATE_DISPATCHED",
+                                              "RUN_STATE_COMPLETED"}));
+    auto versions = (*store)->Versions("R-1");
+    ASSERT_TRUE(versions.ok());
+    ASSERT_EQ(versions->size(), 2u);
+    EXPECT_DOUBLE_EQ((*versions)[0].plan().stops(0).radius_m(), 40);
+    EXPECT_EQ((*versions)[0].state(), cit::v1::RUN_STATE_DISPATCHED);
+  }
+  auto store = SqliteRunStore::Open(dir / "dispatch.db");
+  ASSERT_TRUE(store.ok());
+  RunManager runs(store->get(), &clock);
+  ASSERT_TRUE(runs.Load().ok());
+  auto r1 = runs.Get("R-1");
+  ASSERT_TRUE(r1.ok());
+  EXPECT_EQ(r1->state(), cit::v1::RUN_STATE_COMPLETED);
+  EXPECT_EQ(r1->ended_by(), "erin");
+  EXPECT_EQ(r1->version(), 2u);
+  EXPECT_EQ(runs.List("truck-7", {cit::v1::RUN_STATE_PLANNED}).size(), 1u);
+}
+
+TEST(RunManagerTest, InvalidPlanIsRefusedWithFieldAndProblem) {
+  FakeClock clock(kT0);
+  RunManager runs(nullptr, &clock);
+  MonitorHarness h;
+  cit::v1::RunPlan plan = h.Plan();
+  MonitorHarness::AddStop(plan, "S1", 1000)->set_radius_m(-3);
+  auto r = runs.Create(plan, "carol");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("stops[0].radius_m: must be > 0"), std::string::npos);
+  plan.mutable_stops(0)->set_radius_m(30);
+  plan.mutable_route()->clear_points();
+  plan.mutable_route()->set_encoded_polyline("_p~iF~ps|U_ulLnnqC_mqNvxq`@");
+  auto decoded = runs.Create(plan, "carol");
+  EXPECT_TRUE(decoded.ok()) << decoded.status();
+  plan.set_run_id("run-2");
+  plan.mutable_route()->set_encoded_polyline("");
+  plan.mutable_route()->set_geojson("{\"type\": \"LineString\", \"coordinates\": [[8, 47]]}");
+  auto bad = runs.Create(plan, "carol");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("route.geojson"), std::string::npos) << bad.status();
+}
+
+}  // namespace
+}  // namespace cit::dispatch::test

@@ -15,10 +15,6 @@ constexpr uint8_t kDepartFixes = 2;
 // Without a first-stop zone, the run is active once this far along the route.
 constexpr double kActivationProgressM = 100.0;
 
-SysTime ToSys(std::chrono::system_clock::time_point t) {
-  return std::chrono::time_point_cast<Duration>(t);
-}
-
 // The run-scoped conditions a vehicle may still have open when its run ends.
 constexpr cit::v1::AlertKind kRunScopedKinds[] = {
     cit::v1::ALERT_KIND_ROUTE_DEVIATION, cit::v1::ALERT_KIND_WRONG_DIRECTION,
@@ -167,9 +163,13 @@ void Monitor::Process(const CommittedRecord& cr) {
   const cit::v1::Record& r = cr.record;
   VehicleState& v = Vehicle(cr.vehicle_id);
   const SysTime event_time = FromProto(r.event_time());
-  const SysTime server_time = ToSys(cr.server_received_time);
   const SysTime now = clock_->Now();
-  v.backfill = Seconds(server_time - event_time) > options_.backfill_threshold_s;
+  // Silence and liveness are measured on the monitor's clock (when the record reached the
+  // rules; the ingest adds at most one group commit to its receive time), so that every
+  // deadline compares like with like, also under a test's FakeClock.
+  const SysTime server_time = now;
+  // Detected much later than it happened: the record came from a backlog (coverage gap).
+  v.backfill = Seconds(now - event_time) > options_.backfill_threshold_s;
   v.detected_time = now;
   Sink sink(alerts_, v, now);
   CommsLostRule::OnRecord(v, server_time, *this, sink);
@@ -260,11 +260,16 @@ void Monitor::ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime serv
         f.position, v.has_progress ? std::optional<double>(v.progress_m) : std::nullopt);
     f.on_run = true;
     f.distance_m = m.distance_m;
+    if (m.distance_m - f.eph_m > run.half_width_m) {
+      // Locate prefers the leg that continues the previous progress (loops, out-and-back),
+      // which may be farther than another leg; off the corridor means far from all of it.
+      f.distance_m = std::min(m.distance_m, run.corridor->Locate(f.position).distance_m);
+    }
     f.progress_m = m.progress_m;
     v.progress_m = m.progress_m;
-    v.distance_m = m.distance_m;
+    v.distance_m = f.distance_m;
     v.has_progress = true;
-    f.stop_index = run.StopContaining(f.position, m.progress_m, m.distance_m);
+    f.stop_index = run.StopContaining(f.position, m.progress_m, f.distance_m);
 
     // Stop state machine: depart after kDepartFixes fixes outside, arrive on the first inside.
     if (v.current_stop >= 0 && f.stop_index != v.current_stop) {

@@ -46,7 +46,8 @@
 namespace cit::dispatch {
 
 struct MonitorOptions {
-  // A record received this much later than it happened is backfill: its alerts are delayed.
+  // A record evaluated this much later (monitor clock) than it happened is backfill (it sat in
+  // the agent's journal during a coverage gap): its alerts are marked delayed with the delay.
   double backfill_threshold_s = 10.0;
   // How often the monitor thread checks deadlines when no record arrives.
   Duration tick = std::chrono::milliseconds(50);

@@ -18,7 +18,7 @@ namespace cit::dispatch {
 // Moving again needs this much more than stopped_speed_mps (2 fixes), or this displacement
 // from where the vehicle stopped (beyond the fix error).
 inline constexpr double kMovingHysteresisMps = 1.0;
-inline constexpr double kMovingDisplacementM = 30.0;
+inline constexpr double kMovingDisplacementM = 20.0;
 
 void UpdateMotion(MotionState& m, const RunLimits& limits, FixContext& f);
 

@@ -1,0 +1,145 @@
+#include "dispatch-server/api/alerts_service.h"
+
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "dispatch-server/api/operator_identity.h"
+#include "dispatch-server/common/grpc_status.h"
+
+namespace cit::dispatch {
+namespace {
+
+constexpr size_t kReadBatch = 256;
+
+}  // namespace
+
+class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v1::AlertEvent> {
+ public:
+  WatchReactor(AlertsService* service, const cit::v1::WatchAlertsRequest& req)
+      : service_(service), alerts_(service->alerts_) {
+    ++service_->watchers_;
+    filter_.min_severity = req.min_severity();
+    filter_.vehicle_ids.assign(req.vehicle_ids().begin(), req.vehicle_ids().end());
+    if (req.after_event_id() == 0) {
+      std::vector<cit::v1::AlertEvent> open = alerts_->OpenSnapshot(filter_, &cursor_);
+      pending_.assign(std::make_move_iterator(open.begin()), std::make_move_iterator(open.end()));
+    } else {
+      cursor_ = req.after_event_id();
+    }
+    listener_ = alerts_->AddListener([this] { Pump(); });
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (finish_requested_ && !finished_) {
+        finished_ = true;
+        Finish(finish_status_);
+        return;
+      }
+      if (!ok) {
+        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+        return;
+      }
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    alerts_->RemoveListener(listener_);  // waits for a notification in progress
+    --service_->watchers_;
+    delete this;
+  }
+
+ private:
+  // Starts the next write if none is in flight and an event is available.
+  void Pump() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (writing_ || finished_ || finish_requested_) return;
+    if (pending_.empty()) {
+      std::vector<cit::v1::AlertEvent> next;
+      absl::StatusOr<uint64_t> cursor = alerts_->ReadEvents(cursor_, filter_, kReadBatch, &next);
+      if (!cursor.ok()) {
+        FinishLocked(ToGrpcStatus(cursor.status()));
+        return;
+      }
+      cursor_ = *cursor;
+      for (auto& e : next) pending_.push_back(std::move(e));
+      if (pending_.empty()) return;
+    }
+    current_ = std::move(pending_.front());
+    pending_.pop_front();
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  // Finish exactly once, never with a write in flight (then OnWriteDone finishes).
+  void FinishLocked(const grpc::Status& status) {
+    if (finished_ || finish_requested_) return;
+    if (writing_) {
+      finish_requested_ = true;
+      finish_status_ = status;
+      return;
+    }
+    finished_ = true;
+    Finish(status);
+  }
+
+  AlertsService* service_;
+  AlertManager* alerts_;
+  AlertFilter filter_;
+  int listener_ = 0;
+  std::mutex mu_;
+  uint64_t cursor_ = 0;  // last event id examined (events <= cursor_ are sent or filtered out)
+  std::deque<cit::v1::AlertEvent> pending_;
+  cit::v1::AlertEvent current_;
+  bool writing_ = false;
+  bool finished_ = false;
+  bool finish_requested_ = false;
+  grpc::Status finish_status_;
+};
+
+grpc::ServerWriteReactor<cit::v1::AlertEvent>* AlertsService::WatchAlerts(
+    grpc::CallbackServerContext*, const cit::v1::WatchAlertsRequest* req) {
+  return new WatchReactor(this, *req);
+}
+
+grpc::Status AlertsService::ListAlerts(grpc::ServerContext*, const cit::v1::ListAlertsRequest* req,
+                                       cit::v1::ListAlertsResponse* resp) {
+  AlertFilter filter;
+  filter.min_severity = req->min_severity();
+  if (!req->vehicle_id().empty()) filter.vehicle_ids.push_back(req->vehicle_id());
+  filter.run_id = req->run_id();
+  for (int s : req->states()) filter.states.push_back(static_cast<cit::v1::AlertState>(s));
+  for (cit::v1::Alert& a : alerts_->List(filter)) *resp->add_alerts() = std::move(a);
+  return grpc::Status::OK;
+}
+
+grpc::Status AlertsService::AckAlert(grpc::ServerContext* ctx, const cit::v1::AckAlertRequest* req,
+                                     cit::v1::Alert* resp) {
+  absl::StatusOr<cit::v1::Alert> a =
+      alerts_->Acknowledge(req->alert_id(), ActorOf(*ctx), req->comment());
+  if (!a.ok()) return ToGrpcStatus(a.status());
+  *resp = std::move(*a);
+  return grpc::Status::OK;
+}
+
+grpc::Status AlertsService::ResolveAlert(grpc::ServerContext* ctx,
+                                         const cit::v1::ResolveAlertRequest* req,
+                                         cit::v1::Alert* resp) {
+  absl::StatusOr<cit::v1::Alert> a =
+      alerts_->Resolve(req->alert_id(), ActorOf(*ctx), req->comment());
+  if (!a.ok()) return ToGrpcStatus(a.status());
+  *resp = std::move(*a);
+  return grpc::Status::OK;
+}
+
+}  // namespace cit::dispatch

@@ -1,0 +1,50 @@
+// The Alerts gRPC service (proto/cit/v1/dispatch.proto): WatchAlerts, ListAlerts, AckAlert,
+// ResolveAlert over the AlertManager.
+//
+//   AlertsService alerts_api(&alert_manager);
+//   builder.AddOperatorService(&alerts_api);
+//
+// WatchAlerts is a callback-API server stream: a reactor per watcher holds a cursor (the last
+// event id it wrote) and pulls the next matching events from the manager whenever a write
+// completes or the manager announces a new event, one write in flight at a time. Resume:
+// after_event_id > 0 delivers every event after it exactly once (older than memory holds: read
+// back from the store); 0 first replays the currently unresolved alerts, then follows live.
+// The other RPCs are sync-API handlers (they write SQLite).
+//
+// Thread contract: thread-safe.
+#ifndef CIT_DISPATCH_SERVER_API_ALERTS_SERVICE_H_
+#define CIT_DISPATCH_SERVER_API_ALERTS_SERVICE_H_
+
+#include <atomic>
+
+#include "cit/v1/dispatch.grpc.pb.h"
+#include "dispatch-server/alerts/alert_manager.h"
+
+namespace cit::dispatch {
+
+class AlertsService final
+    : public cit::v1::Alerts::WithCallbackMethod_WatchAlerts<cit::v1::Alerts::Service> {
+ public:
+  explicit AlertsService(AlertManager* alerts) : alerts_(alerts) {}
+
+  grpc::ServerWriteReactor<cit::v1::AlertEvent>* WatchAlerts(
+      grpc::CallbackServerContext* ctx, const cit::v1::WatchAlertsRequest* req) override;
+  grpc::Status ListAlerts(grpc::ServerContext* ctx, const cit::v1::ListAlertsRequest* req,
+                          cit::v1::ListAlertsResponse* resp) override;
+  grpc::Status AckAlert(grpc::ServerContext* ctx, const cit::v1::AckAlertRequest* req,
+                        cit::v1::Alert* resp) override;
+  grpc::Status ResolveAlert(grpc::ServerContext* ctx, const cit::v1::ResolveAlertRequest* req,
+                            cit::v1::Alert* resp) override;
+
+  // Watch streams currently open.
+  int watchers() const { return watchers_.load(); }
+
+ private:
+  class WatchReactor;
+  AlertManager* alerts_;
+  std::atomic<int> watchers_{0};
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_API_ALERTS_SERVICE_H_

@@ -1,0 +1,66 @@
+#include "dispatch-server/api/dispatch_service.h"
+
+#include <vector>
+
+#include "dispatch-server/api/operator_identity.h"
+#include "dispatch-server/common/grpc_status.h"
+
+namespace cit::dispatch {
+namespace {
+
+grpc::Status Reply(absl::StatusOr<cit::v1::Run> run, cit::v1::Run* resp) {
+  if (!run.ok()) return ToGrpcStatus(run.status());
+  *resp = std::move(*run);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status DispatchService::CreateRun(grpc::ServerContext* ctx,
+                                        const cit::v1::CreateRunRequest* req, cit::v1::Run* resp) {
+  return Reply(runs_->Create(req->plan(), ActorOf(*ctx)), resp);
+}
+
+grpc::Status DispatchService::UpdateRun(grpc::ServerContext* ctx,
+                                        const cit::v1::UpdateRunRequest* req, cit::v1::Run* resp) {
+  return Reply(runs_->Update(req->plan(), ActorOf(*ctx)), resp);
+}
+
+grpc::Status DispatchService::DispatchRun(grpc::ServerContext* ctx,
+                                          const cit::v1::DispatchRunRequest* req,
+                                          cit::v1::Run* resp) {
+  return Reply(runs_->Dispatch(req->run_id(), ActorOf(*ctx)), resp);
+}
+
+grpc::Status DispatchService::AbortRun(grpc::ServerContext* ctx, const cit::v1::EndRunRequest* req,
+                                       cit::v1::Run* resp) {
+  return Reply(runs_->Abort(req->run_id(), req->comment(), ActorOf(*ctx)), resp);
+}
+
+grpc::Status DispatchService::CompleteRun(grpc::ServerContext* ctx,
+                                          const cit::v1::EndRunRequest* req, cit::v1::Run* resp) {
+  return Reply(runs_->Complete(req->run_id(), req->comment(), ActorOf(*ctx)), resp);
+}
+
+grpc::Status DispatchService::GetRun(grpc::ServerContext*, const cit::v1::GetRunRequest* req,
+                                     cit::v1::Run* resp) {
+  return Reply(runs_->Get(req->run_id()), resp);
+}
+
+grpc::Status DispatchService::ListRuns(grpc::ServerContext*, const cit::v1::ListRunsRequest* req,
+                                       cit::v1::ListRunsResponse* resp) {
+  std::vector<cit::v1::RunState> states;
+  for (int s : req->states()) states.push_back(static_cast<cit::v1::RunState>(s));
+  for (cit::v1::Run& run : runs_->List(req->vehicle_id(), states)) {
+    *resp->add_runs() = std::move(run);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status DispatchService::GetFleet(grpc::ServerContext*, const cit::v1::GetFleetRequest*,
+                                       cit::v1::Fleet* resp) {
+  *resp = monitor_->Fleet();
+  return grpc::Status::OK;
+}
+
+}  // namespace cit::dispatch

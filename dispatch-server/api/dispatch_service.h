@@ -1,0 +1,49 @@
+// The Dispatch gRPC service (proto/cit/v1/dispatch.proto): run plans and the fleet view.
+// Thin: validation, versioning and the state machine live in RunManager; the fleet view in
+// Monitor. Errors map 1:1 from absl::Status (INVALID_ARGUMENT carries "field: problem" lines).
+//
+//   DispatchService dispatch(&run_manager, &monitor);
+//   builder.AddOperatorService(&dispatch);
+//
+// Sync API on purpose: plan changes write SQLite, which gRPC callback reactions must not do
+// (STYLE.md); the sync thread pool may block briefly.
+//
+// Thread contract: thread-safe (RunManager and Monitor are).
+#ifndef CIT_DISPATCH_SERVER_API_DISPATCH_SERVICE_H_
+#define CIT_DISPATCH_SERVER_API_DISPATCH_SERVICE_H_
+
+#include "cit/v1/dispatch.grpc.pb.h"
+#include "dispatch-server/monitor/monitor.h"
+#include "dispatch-server/plans/run_manager.h"
+
+namespace cit::dispatch {
+
+class DispatchService final : public cit::v1::Dispatch::Service {
+ public:
+  DispatchService(RunManager* runs, const Monitor* monitor) : runs_(runs), monitor_(monitor) {}
+
+  grpc::Status CreateRun(grpc::ServerContext* ctx, const cit::v1::CreateRunRequest* req,
+                         cit::v1::Run* resp) override;
+  grpc::Status UpdateRun(grpc::ServerContext* ctx, const cit::v1::UpdateRunRequest* req,
+                         cit::v1::Run* resp) override;
+  grpc::Status DispatchRun(grpc::ServerContext* ctx, const cit::v1::DispatchRunRequest* req,
+                           cit::v1::Run* resp) override;
+  grpc::Status AbortRun(grpc::ServerContext* ctx, const cit::v1::EndRunRequest* req,
+                        cit::v1::Run* resp) override;
+  grpc::Status CompleteRun(grpc::ServerContext* ctx, const cit::v1::EndRunRequest* req,
+                           cit::v1::Run* resp) override;
+  grpc::Status GetRun(grpc::ServerContext* ctx, const cit::v1::GetRunRequest* req,
+                      cit::v1::Run* resp) override;
+  grpc::Status ListRuns(grpc::ServerContext* ctx, const cit::v1::ListRunsRequest* req,
+                        cit::v1::ListRunsResponse* resp) override;
+  grpc::Status GetFleet(grpc::ServerContext* ctx, const cit::v1::GetFleetRequest* req,
+                        cit::v1::Fleet* resp) override;
+
+ private:
+  RunManager* runs_;
+  const Monitor* monitor_;
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_API_DISPATCH_SERVICE_H_

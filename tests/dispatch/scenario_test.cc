@@ -1,0 +1,462 @@
+// Scenarios through the real server: records go in over Telemetry.Stream (loopback gRPC, real
+// ingest, real SQLite), plans through the Dispatch service, alerts come out of WatchAlerts and
+// ListAlerts. Real traces from ../shared/data (SOURCES.md). The monitor runs on a FakeClock so
+// deadlines and the coverage gap are exact; the ingest keeps its real clock.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cit/v1/dispatch.grpc.pb.h"
+#include "dispatch-server/api/run_monitoring.h"
+#include "dispatch-server/server/dispatch_server.h"
+#include "geo/corridor.h"
+#include "tests/dispatch/telemetry_test_client.h"
+#include "tests/support/test_env.h"
+
+namespace cit::dispatch {
+namespace {
+
+using cit::test::SharedData;
+using cit::test::TelemetryTestClient;
+
+// ---- real data ------------------------------------------------------------------------------
+
+struct TracePoint {
+  double lon_deg;
+  double lat_deg;
+  double t_s;  // seconds from the trace start
+};
+
+std::vector<TracePoint> KubickaTrack(const std::string& id) {
+  std::ifstream in(SharedData("traces/kubicka-map-matching/" + id + "/" + id + ".track"));
+  std::vector<TracePoint> out;
+  double lon, lat, t;
+  while (in >> lon >> lat >> t) out.push_back({lon, lat, t});  // lon lat (SOURCES.md)
+  return out;
+}
+
+std::vector<cit::v1::Position> KubickaRoute(const std::string& id) {
+  std::ifstream in(
+      SharedData("traces/kubicka-map-matching/" + id + "/" + id + ".route_polyline.csv"));
+  std::string line;
+  std::getline(in, line);  // seq,lat,lon
+  std::vector<cit::v1::Position> out;
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string seq, lat, lon;
+    std::getline(ss, seq, ',');
+    std::getline(ss, lat, ',');
+    std::getline(ss, lon, ',');
+    cit::v1::Position p;
+    p.set_lat_deg(std::stod(lat));
+    p.set_lon_deg(std::stod(lon));
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::vector<TracePoint> MunichTrack() {
+  std::ifstream in(SharedData("traces/barefoot-munich/x0001-001.json"));
+  nlohmann::json doc = nlohmann::json::parse(in);
+  std::vector<TracePoint> out;
+  for (const auto& e : doc) {
+    const std::string point = e.at("point");  // POINT(lon lat)
+    const std::string time = e.at("time");    // 2014-09-10 06:54:07+0200
+    double lon = 0, lat = 0;
+    std::sscanf(point.c_str(), "POINT(%lf %lf)", &lon, &lat);
+    int hh = 0, mm = 0, ss = 0;
+    std::sscanf(time.c_str() + 11, "%d:%d:%d", &hh, &mm, &ss);
+    out.push_back({lon, lat, hh * 3600.0 + mm * 60.0 + ss});
+  }
+  for (size_t i = 1; i < out.size(); ++i) out[i].t_s -= out[0].t_s;
+  if (!out.empty()) out[0].t_s = 0;
+  return out;
+}
+
+// Stop zones where a trace stands still for 2 minutes or more (its depot, and places it waits):
+// in a run plan those are scheduled stops. Kubicka 00000010 stands ~5 and ~11 minutes at one
+// place mid-drive, 00000016 ~5.5 minutes at its start; without a stop there, UNSCHEDULED_STOP
+// would be the right answer.
+std::vector<cit::v1::Stop> StandstillStops(const std::vector<TracePoint>& track) {
+  std::vector<cit::v1::Stop> out;
+  auto dist = [](const TracePoint& a, const TracePoint& b) {
+    const double dx = (a.lon_deg - b.lon_deg) * 111'132.0 * std::cos(a.lat_deg * M_PI / 180);
+    const double dy = (a.lat_deg - b.lat_deg) * 111'132.0;
+    return std::hypot(dx, dy);
+  };
+  for (size_t i = 0; i < track.size();) {
+    size_t j = i;
+    while (j + 1 < track.size() && dist(track[i], track[j + 1]) < 30) ++j;
+    if (track[j].t_s - track[i].t_s >= 120) {
+      cit::v1::Stop s;
+      s.set_stop_id("W" + std::to_string(out.size() + 1));
+      s.mutable_position()->set_lon_deg(track[i].lon_deg);
+      s.mutable_position()->set_lat_deg(track[i].lat_deg);
+      s.set_radius_m(60);
+      out.push_back(s);
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+// ---- the server ------------------------------------------------------------------------------
+
+class ScenarioTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DispatchServerOptions o;
+    o.telemetry_address = "127.0.0.1:0";
+    o.operator_address = "127.0.0.1:0";
+    o.metrics_address = "";
+    o.insecure_dev = true;
+    o.ingest.identity_from_hello = true;
+    o.database_path = dir_ / "dispatch.db";
+    o.durability = sqlite::Durability::kNormal;
+    RunMonitoringOptions rmo;
+    rmo.database_path = o.database_path;
+    rmo.monitor.backfill_threshold_s = 30;
+    auto rm = RunMonitoring::Open(rmo, &clock_);
+    ASSERT_TRUE(rm.ok()) << rm.status();
+    rm_ = std::move(*rm);
+    DispatchServer::Builder b(o);
+    rm_->Register(b);
+    auto server = b.Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    rm_->Start();
+    op_channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->operator_port()),
+                                      grpc::InsecureChannelCredentials());
+    dispatch_ = cit::v1::Dispatch::NewStub(op_channel_);
+    alerts_ = cit::v1::Alerts::NewStub(op_channel_);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    if (rm_) rm_->Stop();
+  }
+
+  std::shared_ptr<grpc::Channel> TelemetryChannel() {
+    return grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->telemetry_port()),
+                               grpc::InsecureChannelCredentials());
+  }
+
+  void CreateAndDispatch(const cit::v1::RunPlan& plan) {
+    grpc::ClientContext c1, c2;
+    cit::v1::CreateRunRequest req;
+    *req.mutable_plan() = plan;
+    cit::v1::Run run;
+    grpc::Status s = dispatch_->CreateRun(&c1, req, &run);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    cit::v1::DispatchRunRequest d;
+    d.set_run_id(plan.run_id());
+    s = dispatch_->DispatchRun(&c2, d, &run);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(run.state(), cit::v1::RUN_STATE_DISPATCHED);
+  }
+
+  // Sends records (seq assigned here) and waits until the monitor evaluated them.
+  void Send(TelemetryTestClient& agent, std::vector<cit::v1::Record> records) {
+    const uint64_t before = rm_->monitor().records_processed();
+    for (size_t i = 0; i < records.size(); i += 500) {
+      cit::v1::RecordBatch b;
+      for (size_t j = i; j < std::min(records.size(), i + 500); ++j) {
+        records[j].set_seq(++seq_);
+        *b.add_records() = records[j];
+      }
+      ASSERT_TRUE(agent.Send(b));
+    }
+    ASSERT_TRUE(agent.WaitAck(seq_));
+    ASSERT_TRUE(cit::test::WaitFor(
+        [&] { return rm_->monitor().records_processed() >= before + records.size(); }));
+    rm_->monitor().Flush();
+  }
+
+  cit::v1::Record FixAt(double lon, double lat, SysTime t, std::optional<double> speed = {}) {
+    cit::v1::Record r;
+    r.set_vehicle_id(vehicle_);
+    *r.mutable_event_time() = ToProto(t);
+    *r.mutable_agent_time() = ToProto(t);
+    r.mutable_fix()->set_lon_deg(lon);
+    r.mutable_fix()->set_lat_deg(lat);
+    r.mutable_fix()->set_mode(cit::v1::FIX_MODE_3D);
+    if (speed) r.mutable_fix()->set_speed_mps(*speed);
+    return r;
+  }
+
+  std::vector<cit::v1::Alert> ListAlerts(cit::v1::AlertKind kind) {
+    grpc::ClientContext c;
+    cit::v1::ListAlertsRequest req;
+    cit::v1::ListAlertsResponse resp;
+    EXPECT_TRUE(alerts_->ListAlerts(&c, req, &resp).ok());
+    std::vector<cit::v1::Alert> out;
+    for (const auto& a : resp.alerts()) {
+      if (kind == cit::v1::ALERT_KIND_UNSPECIFIED || a.kind() == kind) out.push_back(a);
+    }
+    return out;
+  }
+
+  // Replays a trace against a plan whose route is `route`; event times start at `base`.
+  void Replay(const std::vector<TracePoint>& track, const std::vector<cit::v1::Position>& route,
+              double half_width_m, SysTime base) {
+    cit::v1::RunPlan plan;
+    for (const cit::v1::Stop& s : StandstillStops(track)) *plan.add_stops() = s;
+    plan.set_run_id("R-" + vehicle_);
+    plan.set_vehicle_id(vehicle_);
+    for (const auto& p : route) *plan.mutable_route()->add_points() = p;
+    plan.mutable_route()->set_corridor_half_width_m(half_width_m);
+    CreateAndDispatch(plan);
+    TelemetryTestClient agent(TelemetryChannel());
+    ASSERT_GE(agent.Hello(vehicle_), 0);
+    std::vector<cit::v1::Record> records;
+    for (const TracePoint& p : track) {
+      records.push_back(FixAt(p.lon_deg, p.lat_deg, base + FromSeconds(p.t_s)));
+    }
+    // The trace ends just before the monitor's clock: it arrives as one backlog.
+    clock_.Set(std::max(clock_.Now(), base + FromSeconds(track.back().t_s + 1)));
+    Send(agent, std::move(records));
+  }
+
+  cit::test::TempDir dir_;
+  FakeClock clock_{FromUnixSeconds(
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count())};
+  std::unique_ptr<RunMonitoring> rm_;
+  std::unique_ptr<DispatchServer> server_;
+  std::shared_ptr<grpc::Channel> op_channel_;
+  std::unique_ptr<cit::v1::Dispatch::Stub> dispatch_;
+  std::unique_ptr<cit::v1::Alerts::Stub> alerts_;
+  std::string vehicle_ = "CIT-1";
+  uint64_t seq_ = 0;
+};
+
+// A WatchAlerts stream read on its own thread.
+class Watcher {
+ public:
+  Watcher(cit::v1::Alerts::Stub& stub, uint64_t after_event_id) {
+    cit::v1::WatchAlertsRequest req;
+    req.set_after_event_id(after_event_id);
+    reader_ = stub.WatchAlerts(&ctx_, req);
+    thread_ = std::thread([this] {
+      cit::v1::AlertEvent e;
+      while (reader_->Read(&e)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        events_.push_back(e);
+      }
+    });
+  }
+  ~Watcher() { Stop(); }
+  void Stop() {
+    if (!thread_.joinable()) return;
+    ctx_.TryCancel();
+    thread_.join();
+    reader_->Finish().IgnoreError();
+  }
+  std::vector<cit::v1::AlertEvent> events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_.size();
+  }
+
+ private:
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<cit::v1::AlertEvent>> reader_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<cit::v1::AlertEvent> events_;
+};
+
+TEST_F(ScenarioTest, KubickaTrackAgainstItsOwnRouteRaisesNoDeviationOrUnscheduledStop) {
+  const auto track = KubickaTrack("00000010");
+  ASSERT_GT(track.size(), 2000u);
+  Replay(track, KubickaRoute("00000010"), 38, clock_.Now() - FromSeconds(track.back().t_s + 5));
+  for (const cit::v1::Alert& a : ListAlerts(cit::v1::ALERT_KIND_UNSPECIFIED)) {
+    EXPECT_NE(a.kind(), cit::v1::ALERT_KIND_ROUTE_DEVIATION) << a.DebugString();
+    EXPECT_NE(a.kind(), cit::v1::ALERT_KIND_UNSCHEDULED_STOP) << a.DebugString();
+    EXPECT_NE(a.kind(), cit::v1::ALERT_KIND_GNSS_IMPLAUSIBLE) << a.DebugString();
+  }
+}
+
+TEST_F(ScenarioTest, MunichTraceWithTunnelFreezeRaisesNoDeviationOrUnscheduledStop) {
+  const auto track = MunichTrack();
+  ASSERT_GT(track.size(), 1000u);
+  // The plan's route is the drive itself (every 10th fix): the trace has no separate route.
+  std::vector<cit::v1::Position> route;
+  for (size_t i = 0; i < track.size(); i += 10) {
+    cit::v1::Position p;
+    p.set_lon_deg(track[i].lon_deg);
+    p.set_lat_deg(track[i].lat_deg);
+    route.push_back(p);
+  }
+  Replay(track, route, 40, clock_.Now() - FromSeconds(track.back().t_s + 5));
+  for (const cit::v1::Alert& a : ListAlerts(cit::v1::ALERT_KIND_UNSPECIFIED)) {
+    EXPECT_NE(a.kind(), cit::v1::ALERT_KIND_ROUTE_DEVIATION) << a.DebugString();
+    EXPECT_NE(a.kind(), cit::v1::ALERT_KIND_UNSCHEDULED_STOP) << a.DebugString();
+    EXPECT_NE(a.kind(), cit::v1::ALERT_KIND_GNSS_IMPLAUSIBLE) << a.DebugString();
+  }
+}
+
+TEST_F(ScenarioTest, KubickaDivergingTrackRaisesDeviationWithinTenSecondsAndClearsOnReturn) {
+  const auto track = KubickaTrack("00000016");
+  const auto route = KubickaRoute("00000010");
+  constexpr double kHalfWidth = 38;
+  // Where the track leaves and re-enters the corridor (same geometry the server uses).
+  std::vector<geo::LonLat> pts;
+  for (const auto& p : route) pts.push_back(*geo::LonLat::Create(p.lon_deg(), p.lat_deg()));
+  auto corridor = geo::Corridor::Create(pts);
+  ASSERT_TRUE(corridor.ok());
+  std::optional<double> left_at;
+  std::optional<double> progress;
+  for (const auto& p : track) {
+    const geo::LonLat ll = *geo::LonLat::Create(p.lon_deg, p.lat_deg);
+    auto m = corridor->Locate(ll, progress);
+    progress = m.progress_m;
+    if (std::min(m.distance_m, corridor->Locate(ll).distance_m) > kHalfWidth) {
+      left_at = p.t_s;
+      break;
+    }
+  }
+  ASSERT_TRUE(left_at.has_value());
+  EXPECT_NEAR(*left_at, 712, 5);  // SOURCES.md: on route for its first 712 s
+
+  Watcher watcher(*alerts_, 0);
+  const SysTime base = clock_.Now() - FromSeconds(track.back().t_s + 5);
+  Replay(track, route, kHalfWidth, base);
+  const auto alerts = ListAlerts(cit::v1::ALERT_KIND_ROUTE_DEVIATION);
+  ASSERT_EQ(alerts.size(), 1u);  // one alert, updated on each excursion
+  EXPECT_GE(alerts[0].occurrences(), 3u);
+  EXPECT_TRUE(alerts[0].has_condition_cleared_time());  // back on route at the end
+  EXPECT_TRUE(alerts[0].delayed());                     // replayed after the fact
+  // The first event of the alert is its raise: at the fix that confirmed 2 fixes and 10 s off.
+  ASSERT_TRUE(cit::test::WaitFor([&] { return watcher.size() >= 2; }));
+  std::vector<cit::v1::AlertEvent> deviation;
+  for (const auto& e : watcher.events()) {
+    if (e.alert().kind() == cit::v1::ALERT_KIND_ROUTE_DEVIATION) deviation.push_back(e);
+  }
+  ASSERT_FALSE(deviation.empty());
+  const cit::v1::AlertEvent raised = deviation.front();
+  EXPECT_EQ(raised.alert().revision(), 1u);
+  const double raised_at = Seconds(FromProto(raised.alert().event_time()) - base);
+  EXPECT_GE(raised_at - *left_at, 1);   // at least 2 fixes
+  EXPECT_LE(raised_at - *left_at, 10);  // and within 10 s of leaving
+}
+
+TEST_F(ScenarioTest, CoverageGapBackfillRaisesTheGapsAlertsMarkedDelayed) {
+  // A straight 5 km route; the vehicle drives 200 s live, then loses coverage for 10 minutes
+  // during which it stands 3 minutes outside every stop zone and opens a door; the backlog
+  // arrives when coverage returns.
+  cit::v1::RunPlan plan;
+  plan.set_run_id("R-gap");
+  plan.set_vehicle_id(vehicle_);
+  const double lat0 = 32.30, lon0 = 34.85;
+  const double m_per_deg_lon = 111'132.0 * std::cos(lat0 * M_PI / 180);
+  auto at = [&](double x_m) { return std::pair{lon0 + x_m / m_per_deg_lon, lat0}; };
+  for (double x : {0.0, 2500.0, 5000.0}) {
+    auto* p = plan.mutable_route()->add_points();
+    p->set_lon_deg(at(x).first);
+    p->set_lat_deg(at(x).second);
+  }
+  plan.mutable_route()->set_corridor_half_width_m(50);
+  CreateAndDispatch(plan);
+  TelemetryTestClient agent(TelemetryChannel());
+  ASSERT_GE(agent.Hello(vehicle_), 0);
+
+  const SysTime t0 = clock_.Now();
+  // Live: 200 s at 10 m/s, the clock following the records.
+  for (int chunk = 0; chunk < 20; ++chunk) {
+    std::vector<cit::v1::Record> live;
+    for (int i = chunk * 10; i < chunk * 10 + 10; ++i) {
+      live.push_back(FixAt(at(10.0 * i).first, at(10.0 * i).second, t0 + FromSeconds(i), 10.0));
+    }
+    clock_.Set(t0 + FromSeconds(chunk * 10 + 10));
+    Send(agent, std::move(live));
+  }
+  // The gap: nothing arrives for 10 minutes; the clock moves on (COMMS_LOST fires at 260 s).
+  for (int s = 200; s <= 800; s += 5) {
+    clock_.Set(t0 + FromSeconds(s));
+    rm_->monitor().Flush();
+  }
+  ASSERT_EQ(ListAlerts(cit::v1::ALERT_KIND_COMMS_LOST).size(), 1u);
+  // What happened in the gap: 180 s standing at x = 2000, a door opening, then driving on.
+  std::vector<cit::v1::Record> backlog;
+  for (int i = 200; i < 380; ++i)
+    backlog.push_back(FixAt(at(2000).first, at(2000).second, t0 + FromSeconds(i), 0.0));
+  cit::v1::Record door;
+  *door.mutable_event_time() = ToProto(t0 + FromSeconds(300));
+  door.mutable_door()->set_door(1);
+  door.mutable_door()->set_state(cit::v1::DOOR_STATE_OPEN);
+  backlog.insert(backlog.begin() + 100, door);
+  for (int i = 380; i < 800; ++i) {
+    const double x = 2000 + 5.0 * (i - 380);
+    backlog.push_back(FixAt(at(x).first, at(x).second, t0 + FromSeconds(i), 5.0));
+  }
+  clock_.Set(t0 + FromSeconds(800));
+  Send(agent, std::move(backlog));
+
+  const auto comms = ListAlerts(cit::v1::ALERT_KIND_COMMS_LOST);
+  ASSERT_EQ(comms.size(), 1u);
+  EXPECT_FALSE(comms[0].delayed());
+  EXPECT_TRUE(comms[0].has_condition_cleared_time());
+  const auto stop = ListAlerts(cit::v1::ALERT_KIND_UNSCHEDULED_STOP);
+  ASSERT_EQ(stop.size(), 1u);
+  EXPECT_TRUE(stop[0].delayed());
+  EXPECT_NEAR(Seconds(FromProto(stop[0].event_time()) - t0), 320, 1);
+  EXPECT_NEAR(stop[0].delay_s(), 800 - 320, 1);
+  const auto doors = ListAlerts(cit::v1::ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP);
+  ASSERT_EQ(doors.size(), 1u);
+  EXPECT_TRUE(doors[0].delayed());
+  EXPECT_NEAR(doors[0].delay_s(), 500, 1);
+  EXPECT_EQ(ListAlerts(cit::v1::ALERT_KIND_ROUTE_DEVIATION).size(), 0u);
+}
+
+TEST_F(ScenarioTest, WatcherThatDisconnectsAndResumesReceivesEveryAlertExactlyOnce) {
+  TelemetryTestClient agent(TelemetryChannel());
+  ASSERT_GE(agent.Hello(vehicle_), 0);
+  auto panic = [&](int i) {
+    cit::v1::Record r;
+    *r.mutable_event_time() = ToProto(clock_.Now());
+    r.mutable_panic()->set_source("button-" + std::to_string(i));
+    return r;
+  };
+  auto first = std::make_unique<Watcher>(*alerts_, 0);
+  for (int i = 0; i < 5; ++i) Send(agent, {panic(i)});
+  ASSERT_TRUE(cit::test::WaitFor([&] { return first->size() >= 5; }));
+  first->Stop();
+  auto seen = first->events();
+  const uint64_t cursor = seen.back().event_id();
+  // Alerts raised and changed while nobody watches.
+  for (int i = 5; i < 12; ++i) Send(agent, {panic(i)});
+  {
+    grpc::ClientContext c;
+    cit::v1::AckAlertRequest ack;
+    ack.set_alert_id(seen[0].alert().alert_id());
+    ack.set_comment("seen");
+    cit::v1::Alert out;
+    ASSERT_TRUE(alerts_->AckAlert(&c, ack, &out).ok());
+    EXPECT_EQ(out.actions(0).actor(), "anonymous");
+  }
+  Watcher second(*alerts_, cursor);
+  for (int i = 12; i < 15; ++i) Send(agent, {panic(i)});
+  ASSERT_TRUE(cit::test::WaitFor([&] { return second.size() >= 11; }));
+  for (const auto& e : second.events()) seen.push_back(e);
+  std::set<uint64_t> ids;
+  for (const auto& e : seen) EXPECT_TRUE(ids.insert(e.event_id()).second) << e.event_id();
+  EXPECT_EQ(ids.size(), 16u);  // 15 raises + 1 acknowledgement
+  EXPECT_EQ(*ids.begin(), 1u);
+  EXPECT_EQ(*ids.rbegin(), 16u);
+  std::set<std::string> sources;
+  for (const auto& e : seen) sources.insert(e.alert().subject());
+  EXPECT_EQ(sources.size(), 15u);
+}
+
+}  // namespace
+}  // namespace cit::dispatch

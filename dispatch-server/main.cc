@@ -12,6 +12,7 @@
 #include <iostream>
 #include <optional>
 
+#include "dispatch-server/api/run_monitoring.h"
 #include "dispatch-server/audit/audit_service.h"
 #include "dispatch-server/audit/store_audit_source.h"
 #include "dispatch-server/auth/auth_config.h"
@@ -123,8 +124,26 @@ int main(int argc, char** argv) {
     spdlog::critical("event=start_failed error=\"{}\"", store.status().ToString());
     return 1;
   }
-  cit::dispatch::AuditService audit(
-      std::make_shared<cit::dispatch::StoreAuditSource>(**store, nullptr, nullptr));
+  // Run plans, monitor, rules, alerts: Dispatch + Alerts services and the record observer.
+  cit::dispatch::SystemClock clock;
+  cit::dispatch::RunMonitoringOptions rm_options;
+  rm_options.database_path = o.database_path;
+  absl::StatusOr<std::unique_ptr<cit::dispatch::RunMonitoring>> monitoring =
+      cit::dispatch::RunMonitoring::Open(rm_options, &clock);
+  if (!monitoring.ok()) {
+    spdlog::critical("event=start_failed error=\"{}\"", monitoring.status().ToString());
+    return 1;
+  }
+  (*monitoring)->Register(builder);
+  cit::dispatch::RunManager& runs = (*monitoring)->runs();
+  cit::dispatch::AlertManager& alerts = (*monitoring)->alerts();
+  cit::dispatch::AuditService audit(std::make_shared<cit::dispatch::StoreAuditSource>(
+      **store, [&runs](const std::string& id) { return runs.Get(id); },
+      [&alerts](const std::string& id) -> absl::StatusOr<std::vector<cit::v1::Alert>> {
+        cit::dispatch::AlertFilter filter;
+        filter.run_id = id;
+        return alerts.List(filter);
+      }));
   builder.AddOperatorService(&audit);
   // Other components wire in here: builder.AddObserver(&monitor), builder.AddOperatorService(...)
   // and builder.ConfigureOperatorCredentials(...) for operator authentication.
@@ -133,11 +152,13 @@ int main(int argc, char** argv) {
     spdlog::critical("event=start_failed error=\"{}\"", server.status().ToString());
     return 1;
   }
+  (*monitoring)->Start();
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("event=signal_received signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown();
+  (*monitoring)->Stop();
   server->reset();
   spdlog::info("event=exit code=0");
   return 0;

@@ -381,7 +381,16 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
     if (Counter* c = metrics_->rejects[r.reason]) c->Increment();
   }
   if (!batch.records.empty()) {
-    for (CommittedRecordObserver* o : observers_) o->OnCommitted(batch.records);
+    for (CommittedRecordObserver* o : observers_) {
+      // An observer's bug must not take the commit thread (and every vehicle's acks) down.
+      try {
+        o->OnCommitted(batch.records);
+      } catch (const std::exception& e) {
+        spdlog::error("event=observer_failed error=\"{}\"", e.what());
+      } catch (...) {
+        spdlog::error("event=observer_failed error=unknown");
+      }
+    }
   }
 
   // New watermarks, and the live stream of each vehicle to tell.

@@ -1,0 +1,366 @@
+// dispatchctl end to end against a live dispatch-server (TLS, bearer tokens, SQLite): the fixed
+// scenario (tests/ctl/scenario.h) is streamed in as vehicle CIT-0001 over mTLS, then the CLI
+// plans, acknowledges, reports, exports and verifies. The report is compared with the reviewed
+// expected output tests/ctl/data/expected_report.txt (server-clock times and the chain head are
+// masked; event times are shown relative to the scenario start).
+//
+// Regenerate the expected file after a reviewed change with CIT_UPDATE_EXPECTED=1.
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "cit/v1/dispatch.pb.h"
+#include "cit/v1/telemetry.grpc.pb.h"
+#include "dispatch-server/auth/token_file.h"
+#include "tests/ctl/ctl_fixtures.h"
+#include "tests/ctl/scenario.h"
+#include "tests/support/test_env.h"
+
+namespace cit::ctl {
+namespace {
+
+namespace sc = cit::test::scenario;
+using cit::test::Process;
+using cit::test::ReadFile;
+using cit::test::Shell;
+using google::protobuf::util::TimeUtil;
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+// Event times -> "T+<seconds>" relative to the scenario start; times on lines that carry server
+// clock readings (created, dispatched, ..., raised, acked) -> "<server-time>"; hashes masked.
+std::string Normalise(const std::string& text, const google::protobuf::Timestamp& base) {
+  static const std::regex kTime(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z)");
+  static const std::regex kServerLine(
+      R"(^\s*(created|dispatched|started|ended|raised|cleared|acked|resolved)\b)");
+  static const std::regex kHash(R"([0-9a-f]{64})");
+  // Backfilled alerts carry their detection delay, which depends on when the test ran.
+  static const std::regex kDelay(R"(\(delayed \d+ s\))");
+  std::istringstream in(text);
+  std::ostringstream out;
+  std::string line;
+  while (std::getline(in, line)) {
+    const bool server_line = std::regex_search(line, kServerLine);
+    std::string result;
+    auto begin = std::sregex_iterator(line.begin(), line.end(), kTime);
+    std::size_t last = 0;
+    for (auto it = begin; it != std::sregex_iterator(); ++it) {
+      result += line.substr(last, it->position() - last);
+      google::protobuf::Timestamp t;
+      if (server_line || !TimeUtil::FromString(it->str(), &t)) {
+        result += "<server-time>";
+      } else {
+        const int64_t s = TimeUtil::DurationToSeconds(t - base);
+        result += (s < 0 ? "T-" : "T+") + std::to_string(std::llabs(s)) + "s";
+      }
+      last = it->position() + it->length();
+    }
+    result += line.substr(last);
+    result = std::regex_replace(result, kDelay, "(delayed)");
+    out << std::regex_replace(result, kHash, "<sha256>") << "\n";
+  }
+  return out.str();
+}
+
+class CliE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    certs_ = std::make_unique<cit::test::DemoCerts>(dir_ / "pki", sc::kVehicle);
+    std::ofstream tokens(dir_ / "tokens.toml");
+    for (const char* who : {"dora:dispatcher", "olga:operator", "aude:auditor"}) {
+      const std::string name = std::string(who).substr(0, std::string(who).find(':'));
+      const std::string role = std::string(who).substr(name.size() + 1);
+      const std::string token = "cit_e2e_" + name;
+      std::ofstream(dir_ / (name + ".token")) << token << "\n";
+      tokens << "[[token]]\nname = \"" << name << "\"\nrole = \"" << role << "\"\nsha256 = \""
+             << cit::dispatch::TokenHashHex(token) << "\"\n";
+    }
+    std::ofstream(dir_ / "stranger.token") << "cit_not_in_the_file\n";
+    tokens.close();
+    telemetry_port_ = cit::test::FreeTcpPort();
+    operator_port_ = cit::test::FreeTcpPort();
+    StartServer();
+    // The scenario ends 20 s before now: deadline rules on the server clock see a finished track.
+    base_ = cit::test::Plus(TimeUtil::GetCurrentTime(), -370);
+    base_.set_nanos(0);
+  }
+
+  void StartServer() {
+    const auto pki = dir_ / "pki";
+    std::ofstream(dir_ / "server.toml")
+        << "[telemetry]\nlisten = \"127.0.0.1:" << telemetry_port_ << "\"\n"
+        << "[operator]\nlisten = \"127.0.0.1:" << operator_port_ << "\"\n"
+        << "[metrics]\nlisten = \"\"\n"
+        << "[tls]\nca = \"" << (pki / "ca.crt").string() << "\"\ncert = \""
+        << (pki / "server.crt").string() << "\"\nkey = \"" << (pki / "server.key").string()
+        << "\"\n"
+        << "[store]\npath = \"" << (dir_ / "dispatch.db").string() << "\"\n"
+        << "[auth]\ntokens = \"" << (dir_ / "tokens.toml").string() << "\"\n";
+    server_ = std::make_unique<Process>(
+        std::vector<std::string>{
+            cit::test::BuiltProgram("dispatch-server/dispatch-server").string(), "--config",
+            (dir_ / "server.toml").string()},
+        dir_ / "server.log");
+    ASSERT_TRUE(
+        cit::test::WaitFor([&] { return Ctl("aude", "plan list") == 0; }, std::chrono::seconds(20)))
+        << ReadFile(dir_ / "server.log");
+  }
+
+  void StopServer() {
+    server_->Signal(SIGTERM);
+    server_->WaitExit(std::chrono::seconds(10));
+    server_.reset();
+  }
+
+  // Runs dispatchctl as `who` (a token file name, "" for none); stdout in out_, stderr in err_.
+  int Ctl(const std::string& who, const std::string& args) {
+    std::string cmd = Quote(cit::test::BuiltProgram("dispatchctl/dispatchctl").string()) +
+                      " --server localhost:" + std::to_string(operator_port_) + " --ca-file " +
+                      Quote((dir_ / "pki" / "ca.crt").string());
+    if (!who.empty()) cmd += " --token-file " + Quote((dir_ / (who + ".token")).string());
+    cmd +=
+        " " + args + " >" + Quote((dir_ / "out").string()) + " 2>" + Quote((dir_ / "err").string());
+    const int rc = Shell("env -u CIT_TOKEN -u CIT_TOKEN_FILE -u CIT_SERVER " + cmd);
+    out_ = ReadFile(dir_ / "out");
+    err_ = ReadFile(dir_ / "err");
+    return rc;
+  }
+
+  // Streams records as the vehicle (mTLS with its certificate) until all are acknowledged.
+  void Inject(const std::vector<cit::v1::Record>& records) {
+    const auto pki = dir_ / "pki";
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = ReadFile(pki / "ca.crt");
+    tls.pem_private_key = ReadFile(pki / (std::string(sc::kVehicle) + ".key"));
+    tls.pem_cert_chain = ReadFile(pki / (std::string(sc::kVehicle) + ".crt"));
+    auto channel = grpc::CreateChannel("localhost:" + std::to_string(telemetry_port_),
+                                       grpc::SslCredentials(tls));
+    auto stub = cit::v1::Telemetry::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto stream = stub->Stream(&ctx);
+    cit::v1::AgentMessage hello;
+    hello.mutable_hello()->set_vehicle_id(sc::kVehicle);
+    hello.mutable_hello()->set_first_unacked_seq(1);
+    hello.mutable_hello()->set_agent_version("cli_e2e_test");
+    ASSERT_TRUE(stream->Write(hello));
+    cit::v1::ServerMessage reply;
+    ASSERT_TRUE(stream->Read(&reply));
+    ASSERT_TRUE(reply.has_welcome());
+    cit::v1::AgentMessage batch;
+    for (const auto& r : records) *batch.mutable_batch()->add_records() = r;
+    ASSERT_TRUE(stream->Write(batch));
+    const uint64_t last = records.back().seq();
+    uint64_t acked = 0;
+    while (acked < last && stream->Read(&reply)) {
+      if (reply.has_ack()) acked = reply.ack().through_seq();
+      EXPECT_FALSE(reply.has_rejected()) << reply.DebugString();
+    }
+    ASSERT_EQ(acked, last);
+    stream->WritesDone();
+    ctx.TryCancel();
+    stream->Finish();
+  }
+
+  std::string WritePlanJson() {
+    cit::v1::RunPlan plan = sc::MakeRun(base_).plan();
+    std::string json;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = true;
+    // The plan file format takes the route as [[lon, lat], ...].
+    std::ostringstream points;
+    points << "[";
+    for (int i = 0; i < plan.route().points_size(); ++i) {
+      points << (i ? "," : "") << "[" << plan.route().points(i).lon_deg() << ","
+             << plan.route().points(i).lat_deg() << "]";
+    }
+    points << "]";
+    const std::string route_json = "{\"points\":" + points.str() + ",\"corridor_half_width_m\":" +
+                                   std::to_string(plan.route().corridor_half_width_m()) + "}";
+    plan.clear_route();
+    (void)google::protobuf::util::MessageToJsonString(plan, &json, opts);
+    json.insert(1, "\"route\":" + route_json + ",");
+    const auto path = dir_ / "plan.json";
+    std::ofstream(path) << json;
+    return path.string();
+  }
+
+  // Plans and dispatches the scenario's run, streams its records, waits for its alerts.
+  void RunScenario() {
+    ASSERT_EQ(Ctl("dora", "plan create " + WritePlanJson()), 0) << err_;
+    ASSERT_EQ(Ctl("dora", std::string("plan dispatch ") + sc::kRun), 0) << err_;
+    Inject(sc::MakeRecords(base_));
+    ASSERT_TRUE(cit::test::WaitFor(
+        [&] {
+          return Ctl("aude", std::string("audit report ") + sc::kRun) == 0 &&
+                 out_.find("DOOR_OPEN_OUTSIDE_STOP") != std::string::npos &&
+                 out_.find("ROUTE_DEVIATION") != std::string::npos;
+        },
+        std::chrono::seconds(20)))
+        << out_ << err_;
+  }
+
+  uint64_t FirstAlertId(const std::string& kind) {
+    EXPECT_EQ(Ctl("aude", std::string("--json audit report ") + sc::kRun), 0) << err_;
+    cit::v1::RunReport report;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(out_, &report).ok()) << out_;
+    for (const auto& a : report.alerts()) {
+      if (cit::v1::AlertKind_Name(a.kind()) == "ALERT_KIND_" + kind) return a.alert_id();
+    }
+    ADD_FAILURE() << "no " << kind << " alert";
+    return 0;
+  }
+
+  cit::test::TempDir dir_;
+  std::unique_ptr<cit::test::DemoCerts> certs_;
+  int telemetry_port_ = 0;
+  int operator_port_ = 0;
+  std::unique_ptr<Process> server_;
+  google::protobuf::Timestamp base_;
+  std::string out_;
+  std::string err_;
+};
+
+TEST_F(CliE2eTest, ReportOnFixedScenarioMatchesReviewedExpectedOutput) {
+  RunScenario();
+  const uint64_t door = FirstAlertId("DOOR_OPEN_OUTSIDE_STOP");
+  ASSERT_EQ(Ctl("olga", "ack " + std::to_string(door) + " --comment 'calling the crew'"), 0)
+      << err_;
+  ASSERT_EQ(Ctl("olga", "resolve " + std::to_string(door) + " --comment 'cash count correct'"), 0)
+      << err_;
+  ASSERT_EQ(Ctl("dora", std::string("plan abort ") + sc::kRun + " --comment 'vehicle recalled'"), 0)
+      << err_;
+  ASSERT_EQ(Ctl("aude", std::string("audit report ") + sc::kRun), 0) << err_;
+  const std::string actual = Normalise(out_, base_);
+  const auto expected_path = cit::test::SourcePath("tests/ctl/data/expected_report.txt");
+  if (std::getenv("CIT_UPDATE_EXPECTED") != nullptr) {
+    std::ofstream(expected_path) << actual;
+    GTEST_SKIP() << "wrote " << expected_path << ": review it";
+  }
+  EXPECT_EQ(actual, ReadFile(expected_path)) << "raw report:\n" << out_;
+  // Who did what is on record.
+  EXPECT_NE(out_.find("by olga \"calling the crew\""), std::string::npos) << out_;
+  EXPECT_NE(out_.find("by dora \"vehicle recalled\""), std::string::npos) << out_;
+}
+
+TEST_F(CliE2eTest, ExportsAreWellFormedAndVerifyPassesOnAnIntactChain) {
+  RunScenario();
+  for (const char* f : {"geojson", "gpx", "csv"}) {
+    const auto file = dir_ / (std::string("run.") + f);
+    ASSERT_EQ(Ctl("aude", std::string("audit export ") + sc::kRun + " --format " + f + " -o " +
+                              file.string()),
+              0)
+        << err_;
+    EXPECT_GT(std::filesystem::file_size(file), 100u) << f;
+  }
+  const std::string xsd = cit::test::SourcePath("tests/ctl/data/gpx11_subset.xsd").string();
+  EXPECT_EQ(Shell("xmllint --noout --schema " + xsd + " " + (dir_ / "run.gpx").string() +
+                  " >/dev/null 2>&1"),
+            0);
+  EXPECT_EQ(ReadFile(dir_ / "run.csv").rfind("seq,event_time,kind,", 0), 0u);
+  EXPECT_EQ(Ctl("aude", std::string("audit verify ") + sc::kRun), 0) << out_ << err_;
+  EXPECT_NE(out_.find("intact"), std::string::npos);
+  EXPECT_EQ(Ctl("aude", std::string("audit verify --vehicle ") + sc::kVehicle), 0);
+}
+
+TEST_F(CliE2eTest, OneAlteredRecordInTheDatabaseFailsVerifyAndIsNamed) {
+  RunScenario();
+  StopServer();
+  // Move fix seq 9 by ~100 m directly in the database file (append-only trigger dropped first).
+  cit::v1::Record forged = sc::MakeRecords(base_)[8];
+  ASSERT_EQ(forged.seq(), 9u);
+  forged.mutable_fix()->set_lat_deg(forged.fix().lat_deg() + 0.001);
+  std::string body;
+  ASSERT_TRUE(forged.SerializeToString(&body));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "dispatch.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER records_append_only_update", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE records SET body = ?1 WHERE seq = 9", -1, &st, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob(st, 1, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  StartServer();
+  EXPECT_EQ(Ctl("aude", std::string("audit verify ") + sc::kRun), 1) << out_ << err_;
+  EXPECT_NE(out_.find("BROKEN at record seq 9"), std::string::npos) << out_;
+  EXPECT_NE(out_.find(sc::kVehicle), std::string::npos) << out_;
+}
+
+TEST_F(CliE2eTest, RolesAreEnforced) {
+  RunScenario();
+  const uint64_t door = FirstAlertId("DOOR_OPEN_OUTSIDE_STOP");
+  // An auditor cannot acknowledge.
+  EXPECT_EQ(Ctl("aude", "ack " + std::to_string(door)), 4) << err_;
+  EXPECT_NE(err_.find("PERMISSION_DENIED"), std::string::npos);
+  // An operator cannot change plans.
+  EXPECT_EQ(Ctl("olga", std::string("plan abort ") + sc::kRun), 4) << err_;
+  EXPECT_EQ(Ctl("olga", "plan create " + WritePlanJson()), 4) << err_;
+  // Missing and unknown tokens are refused.
+  EXPECT_EQ(Ctl("", "fleet"), 4) << err_;
+  EXPECT_NE(err_.find("UNAUTHENTICATED"), std::string::npos);
+  EXPECT_EQ(Ctl("stranger", "fleet"), 4) << err_;
+  // The operator may acknowledge; the run is unchanged by the refused abort.
+  EXPECT_EQ(Ctl("olga", "ack " + std::to_string(door) + " -c mine"), 0) << err_;
+  EXPECT_EQ(Ctl("olga", std::string("plan show ") + sc::kRun), 0) << err_;
+  EXPECT_EQ(out_.find("ABORTED"), std::string::npos) << out_;
+}
+
+TEST_F(CliE2eTest, WatchStreamsJsonLinesAndResumesAfterAServerRestart) {
+  const std::string ctl = cit::test::BuiltProgram("dispatchctl/dispatchctl").string();
+  Process watch({"bash", "-c",
+                 Quote(ctl) + " --server localhost:" + std::to_string(operator_port_) +
+                     " --ca-file " + Quote((dir_ / "pki" / "ca.crt").string()) + " --token-file " +
+                     Quote((dir_ / "olga.token").string()) + " --json watch >" +
+                     Quote((dir_ / "watch.out").string()) + " 2>" +
+                     Quote((dir_ / "watch.err").string())});
+  RunScenario();
+  auto events = [&] {
+    std::vector<cit::v1::AlertEvent> out;
+    std::istringstream in(ReadFile(dir_ / "watch.out"));
+    std::string line;
+    while (std::getline(in, line)) {
+      cit::v1::AlertEvent e;
+      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(line, &e).ok()) << line;
+      out.push_back(e);
+    }
+    return out;
+  };
+  ASSERT_TRUE(cit::test::WaitFor([&] { return events().size() >= 2; }, std::chrono::seconds(10)));
+  const uint64_t door = FirstAlertId("DOOR_OPEN_OUTSIDE_STOP");
+  StopServer();
+  StartServer();
+  ASSERT_EQ(Ctl("olga", "ack " + std::to_string(door) + " -c 'after restart'"), 0) << err_;
+  ASSERT_TRUE(cit::test::WaitFor(
+      [&] {
+        for (const auto& e : events()) {
+          if (e.alert().alert_id() == door &&
+              e.alert().state() == cit::v1::ALERT_STATE_ACKNOWLEDGED) {
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(20)))
+      << ReadFile(dir_ / "watch.out") << "\nstderr:\n"
+      << ReadFile(dir_ / "watch.err") << "\nserver:\n"
+      << ReadFile(dir_ / "server.log");
+  // Resumed after the last event seen: nothing repeated, nothing out of order.
+  uint64_t last = 0;
+  for (const auto& e : events()) {
+    EXPECT_GT(e.event_id(), last);
+    last = e.event_id();
+  }
+  EXPECT_NE(ReadFile(dir_ / "watch.err").find("reconnecting"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cit::ctl

@@ -41,7 +41,10 @@ absl::Status Agent::Run() {
         std::make_unique<GpioSensorSource>(io_, config_.sensors.gpio, *gpio_provider_, sink));
   }
   for (auto& s : sensors_) {
-    if (absl::Status st = s->Start(); !st.ok()) return st;
+    // A broken input must not silence the others or the GPS: log it loudly and carry on.
+    if (absl::Status st = s->Start(); !st.ok()) {
+      spdlog::error("sensors: {} not started: {}", s->name(), st.ToString());
+    }
   }
   if (config_.gps.enabled) {
     gps_ = std::make_unique<GpsSource>(io_, config_.gps, [this](cit::v1::Record r) {

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "spdlog/spdlog.h"
 
@@ -53,9 +54,13 @@ std::vector<cit::v1::Record> FixTracker::OnGpsData(const gps_data_t& gd, const t
   }
   const bool has_time = f.time.tv_sec != 0 || f.time.tv_nsec != 0;
   // SKY and other reports repeat the last TPV's fix: a fix is new only when its time moved.
+  // A fix without time (some NMEA receivers before their first RMC/ZDA) is new when its
+  // position moved.
   if (has_time && SameTime(f.time, last_fix_time_)) return out;
-  if (!has_time && state_ == State::kFix) return out;  // cannot tell new from repeated
+  if (!has_time && last_lat_ == f.latitude && last_lon_ == f.longitude) return out;
   last_fix_time_ = f.time;
+  last_lat_ = f.latitude;
+  last_lon_ = f.longitude;
 
   if (state_ != State::kFix) {
     state_ = State::kFix;
@@ -118,6 +123,7 @@ std::vector<cit::v1::Record> FixTracker::OnGpsData(const gps_data_t& gd, const t
 std::vector<cit::v1::Record> FixTracker::OnConnected() {
   state_ = State::kUnknown;
   last_fix_time_ = {};
+  last_lat_ = last_lon_ = std::numeric_limits<double>::quiet_NaN();
   return {Status(cit::v1::GNSS_STATE_GPSD_CONNECTED, "")};
 }
 

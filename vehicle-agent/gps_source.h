@@ -11,8 +11,8 @@
 //
 // libgps traps (STYLE.md): validity is mode >= MODE_2D with finite lat/lon (fix.status reads 0 on
 // a normal fix); SKY reports keep the previous TPV's flags, so a fix is new only when fix.time
-// changed; the first reads (VERSION/DEVICES/WATCH) carry NaN. The jam indicator is not exposed by
-// libgps 3.22, so Fix.jam_indicator stays unset.
+// changed (or, for a fix without time, its position); the first reads (VERSION/DEVICES/WATCH) carry
+// NaN. The jam indicator is not exposed by libgps 3.22, so Fix.jam_indicator stays unset.
 //
 // Thread contract: GpsSource lives on the io_context thread; FixTracker is single-owner.
 #ifndef CIT_VEHICLE_AGENT_GPS_SOURCE_H_
@@ -31,6 +31,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -68,6 +69,8 @@ class FixTracker final {
   std::chrono::seconds max_skew_;
   State state_ = State::kUnknown;
   timespec last_fix_time_{};
+  double last_lat_ = std::numeric_limits<double>::quiet_NaN();  // of the last emitted fix
+  double last_lon_ = std::numeric_limits<double>::quiet_NaN();
   bool time_suspect_logged_ = false;
   bool time_suspect_ = false;
   uint64_t fixes_ = 0;

@@ -310,8 +310,11 @@ void Uplink::Pump() {
     return;
   }
   if (recs->empty()) return;
-  next_send_seq_ = recs->back().seq() + 1;
   auto* batch = msg.mutable_batch();
+  // Seqs between next_send_seq_ and the records read were thinned away: say so, so the server's
+  // watermark (and our acks) can move past them.
+  batch->set_covers_from_seq(next_send_seq_);
+  next_send_seq_ = recs->back().seq() + 1;
   batch->mutable_records()->Reserve(static_cast<int>(recs->size()));
   for (auto& r : *recs) *batch->add_records() = std::move(r);
   ++stats_.batches_sent;

@@ -94,6 +94,18 @@ TEST(FixTrackerTest, FixLostAndRegainedAreRecordedOnce) {
   EXPECT_TRUE(tr.OnFixTimeout().empty());
 }
 
+TEST(FixTrackerTest, FixesWithoutTimeAreNewWhenThePositionMoves) {
+  FixTracker tr(std::chrono::seconds(86400));
+  auto a = tr.OnGpsData(Tpv(MODE_3D, 52.85, 5.31, 0), Now(100));
+  ASSERT_EQ(a.size(), 3u);  // acquired, time suspect (no time), fix
+  EXPECT_TRUE(a[2].fix().time_suspect());
+  EXPECT_EQ(a[2].event_time().seconds(), 100);
+  EXPECT_TRUE(tr.OnGpsData(Tpv(MODE_3D, 52.85, 5.31, 0), Now(100)).empty());
+  auto b = tr.OnGpsData(Tpv(MODE_3D, 52.86, 5.31, 0), Now(101));
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_DOUBLE_EQ(b[0].fix().lat_deg(), 52.86);
+}
+
 TEST(FixTrackerTest, ModeTwoWithNaNPositionIsNotAFix) {
   FixTracker tr(std::chrono::seconds(86400));
   EXPECT_TRUE(tr.OnGpsData(Tpv(MODE_2D, kNaN, 11.5, 100), Now(100)).empty());

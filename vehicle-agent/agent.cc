@@ -51,6 +51,11 @@ absl::Status Agent::Run() {
       absl::StatusOr<uint64_t> seq = recorder_->Add(std::move(r));
       if (!seq.ok()) spdlog::error("journal: record lost: {}", seq.status().ToString());
     });
+    if (const auto& lf = journal_->last_fix()) {
+      gps_->tracker().Seed({static_cast<time_t>(lf->time_ns / 1'000'000'000),
+                            static_cast<long>(lf->time_ns % 1'000'000'000)},
+                           lf->lat_deg, lf->lon_deg);
+    }
     gps_->Start();
   }
   signals_.async_wait([this](const boost::system::error_code& ec, int sig) {

@@ -121,9 +121,9 @@ std::vector<cit::v1::Record> FixTracker::OnGpsData(const gps_data_t& gd, const t
 }
 
 std::vector<cit::v1::Record> FixTracker::OnConnected() {
+  // The last fix time is kept across reconnects: gpsd repeats a fix in several reports of one
+  // cycle, and a report seen before the link dropped must not be journalled again.
   state_ = State::kUnknown;
-  last_fix_time_ = {};
-  last_lat_ = last_lon_ = std::numeric_limits<double>::quiet_NaN();
   return {Status(cit::v1::GNSS_STATE_GPSD_CONNECTED, "")};
 }
 

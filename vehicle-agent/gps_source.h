@@ -54,6 +54,13 @@ class FixTracker final {
   // After each gps_read(): returns the records to make (a Fix, and GnssStatus on changes).
   // `now` is the agent's wall clock.
   std::vector<cit::v1::Record> OnGpsData(const gps_data_t& gd, const timespec& now);
+  // The newest fix journalled before this process started (receiver time, position): a report
+  // repeating it after a restart is not new.
+  void Seed(const timespec& time, double lat_deg, double lon_deg) {
+    last_fix_time_ = time;
+    last_lat_ = lat_deg;
+    last_lon_ = lon_deg;
+  }
   // gpsd connection came up / went down.
   std::vector<cit::v1::Record> OnConnected();
   std::vector<cit::v1::Record> OnDisconnected(const std::string& why);
@@ -110,6 +117,7 @@ class GpsSource final {
   void Stop();
   bool connected() const { return session_ != nullptr; }
   const FixTracker& tracker() const { return tracker_; }
+  FixTracker& tracker() { return tracker_; }
 
  private:
   void Connect();

@@ -148,6 +148,13 @@ class FrameReader {
 
 }  // namespace
 
+void Journal::NoteFix(const cit::v1::Record& rec) {
+  if (!rec.has_fix()) return;
+  const auto& t = rec.fix().time_suspect() ? rec.fix().receiver_time() : rec.event_time();
+  last_fix_ =
+      LastFix{t.seconds() * 1'000'000'000 + t.nanos(), rec.fix().lat_deg(), rec.fix().lon_deg()};
+}
+
 bool IsUrgent(const cit::v1::Record& record) {
   return record.has_panic() || record.has_door() || record.has_seal();
 }
@@ -176,12 +183,18 @@ absl::Status Journal::Recover() {
   // State file: "high_water N\nboot B\n".
   {
     std::ifstream in(options_.dir / "state");
-    std::string key;
-    uint64_t value = 0;
+    std::string key, value;
+    LastFix lf;
+    int lf_fields = 0;
     while (in >> key >> value) {
-      if (key == "high_water") high_water_ = value;
-      if (key == "boot") boot_ = static_cast<uint32_t>(value);
+      if (key == "high_water") high_water_ = std::strtoull(value.c_str(), nullptr, 10);
+      if (key == "boot") boot_ = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+      if (key == "last_fix_time_ns")
+        lf.time_ns = std::strtoll(value.c_str(), nullptr, 10), ++lf_fields;
+      if (key == "last_fix_lat") lf.lat_deg = std::strtod(value.c_str(), nullptr), ++lf_fields;
+      if (key == "last_fix_lon") lf.lon_deg = std::strtod(value.c_str(), nullptr), ++lf_fields;
     }
+    if (lf_fields == 3) last_fix_ = lf;
   }
   for (const auto& entry : std::filesystem::directory_iterator(options_.dir)) {
     const auto& p = entry.path();
@@ -245,6 +258,7 @@ absl::Status Journal::ScanSegment(Segment& segment, bool truncate_torn) {
     }
     segment.last_seq = rec.seq();
     ++segment.records;
+    NoteFix(rec);
   }
   segment.bytes = reader.offset();
   return absl::OkStatus();
@@ -252,7 +266,14 @@ absl::Status Journal::ScanSegment(Segment& segment, bool truncate_torn) {
 
 absl::Status Journal::WriteState() {
   const auto tmp = options_.dir / "state.tmp";
-  const std::string text = absl::StrCat("high_water ", high_water_, "\nboot ", boot_, "\n");
+  std::string text = absl::StrCat("high_water ", high_water_, "\nboot ", boot_, "\n");
+  if (last_fix_) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf,
+                  "last_fix_time_ns %" PRId64 "\nlast_fix_lat %.17g\nlast_fix_lon %.17g\n",
+                  last_fix_->time_ns, last_fix_->lat_deg, last_fix_->lon_deg);
+    text += buf;
+  }
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus("open", tmp);
   bool ok = WriteAll(fd, text.data(), text.size()) && ::fsync(fd) == 0;
@@ -307,6 +328,7 @@ absl::StatusOr<uint64_t> Journal::Append(cit::v1::Record& record) {
   last_seq_ = seq;
   seg.last_seq = seq;
   ++seg.records;
+  NoteFix(record);
   seg.bytes += frame.size();
   ++stats_.records_appended;
   if (total_bytes() > options_.max_bytes) {

@@ -13,7 +13,8 @@
 // On disk: `<dir>/<first seq, 20 digits>.seg` segment files, each a sequence of frames
 // `[u32 payload length][u32 CRC-32 of payload][payload = serialized cit.v1.Record]` (little
 // endian), and `<dir>/state`, a small text file replaced atomically that holds the seq high-water
-// mark (so seq never repeats even when every segment was trimmed) and the boot counter.
+// mark (so seq never repeats even when every segment was trimmed), the boot counter and the
+// newest fix's receiver time and position.
 //
 // Recovery: a frame whose length runs past the end of its file, or whose CRC does not match, ends
 // that segment: it and everything after it in that file are truncated away (logged). Everything
@@ -34,6 +35,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,14 @@ struct JournalOptions {
   uint64_t max_bytes = 256ull << 20;
   // A segment is closed and a new one started once it reaches this size.
   uint64_t segment_bytes = 4ull << 20;
+};
+
+// The newest fix ever journalled, so a restarted agent does not journal the same gpsd report
+// twice (gpsd repeats a fix in several reports of one cycle). time_ns is the receiver's time.
+struct LastFix {
+  int64_t time_ns = 0;
+  double lat_deg = 0;
+  double lon_deg = 0;
 };
 
 // Counters for logs, metrics and tests.
@@ -101,6 +111,8 @@ class Journal final {
   // Incremented on every Open(); stamps Record.agent_boot.
   uint32_t boot() const { return boot_; }
   const JournalStats& stats() const { return stats_; }
+  // From the segments, or from `state` when every segment was trimmed.
+  const std::optional<LastFix>& last_fix() const { return last_fix_; }
 
  private:
   struct Segment {
@@ -122,6 +134,7 @@ class Journal final {
   explicit Journal(JournalOptions options);
   absl::Status Recover();
   absl::Status ScanSegment(Segment& segment, bool truncate_torn);
+  void NoteFix(const cit::v1::Record& record);
   absl::Status WriteState();
   absl::Status OpenActive(uint64_t first_seq);
   absl::Status CloseActive();
@@ -137,6 +150,7 @@ class Journal final {
   uint64_t high_water_ = 0;  // persisted in `state`
   uint32_t boot_ = 0;
   bool full_logged_ = false;
+  std::optional<LastFix> last_fix_;
   Cursor cursor_;
   JournalStats stats_;
 };

@@ -169,6 +169,32 @@ TEST(JournalTest, SeqSurvivesRestartWithRecordsKept) {
   EXPECT_EQ(Seqs(*j->Read(1, 10)), (std::vector<uint64_t>{1, 2, 3, 4}));
 }
 
+TEST(JournalTest, LastFixSurvivesRestartAndTrimming) {
+  test::TempDir dir;
+  {
+    auto j = OpenJournal(dir.path());
+    EXPECT_FALSE(j->last_fix().has_value());
+    auto r = FixRecord(48.25);
+    r.mutable_event_time()->set_seconds(1000);
+    ASSERT_TRUE(j->Append(r).ok());
+    auto door = DoorRecord(1);
+    ASSERT_TRUE(j->Append(door).ok());
+  }
+  {
+    auto j = OpenJournal(dir.path());  // from the segment
+    ASSERT_TRUE(j->last_fix().has_value());
+    EXPECT_EQ(j->last_fix()->time_ns, 1000 * 1'000'000'000LL);
+    EXPECT_DOUBLE_EQ(j->last_fix()->lat_deg, 48.25);
+    ASSERT_TRUE(j->Acknowledge(2).ok());
+    EXPECT_TRUE(Segments(dir.path()).empty());
+  }
+  auto j = OpenJournal(dir.path());  // from the state file
+  ASSERT_TRUE(j->last_fix().has_value());
+  EXPECT_EQ(j->last_fix()->time_ns, 1000 * 1'000'000'000LL);
+  EXPECT_DOUBLE_EQ(j->last_fix()->lat_deg, 48.25);
+  EXPECT_DOUBLE_EQ(j->last_fix()->lon_deg, 11.5);
+}
+
 TEST(JournalTest, BootCounterIncrementsOnEveryOpen) {
   test::TempDir dir;
   uint32_t first = OpenJournal(dir.path())->boot();

@@ -1,0 +1,63 @@
+// Agent configuration: defaults, the shipped example file, validation errors.
+#include "vehicle-agent/config.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/test_env.h"
+
+namespace cit::agent {
+namespace {
+
+TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
+  auto c = ParseConfig("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->journal.fsync, FsyncPolicy::kInterval);
+  EXPECT_EQ(c->journal.fsync_interval_ms, 200u);
+  EXPECT_EQ(c->gps.port, "2947");
+  EXPECT_EQ(c->uplink.batch_max_records, 500u);
+  EXPECT_FALSE(c->uplink.insecure);
+  EXPECT_TRUE(c->sensors.gpio.empty());
+}
+
+TEST(ConfigTest, ShippedExampleParsesAndValidates) {
+  auto c = LoadConfigFile(test::SourcePath("deploy/vehicle-agent.toml"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->vehicle_id, "CIT-0001");
+  EXPECT_EQ(c->sensors.socket_mode, 0660u);
+  ASSERT_EQ(c->sensors.gpio.size(), 3u);
+  EXPECT_EQ(c->sensors.gpio[0].kind, GpioInputConfig::Kind::kDoor);
+  EXPECT_EQ(c->sensors.gpio[0].line, 17u);
+  EXPECT_TRUE(c->sensors.gpio[0].active_low);
+  EXPECT_EQ(c->sensors.gpio[2].kind, GpioInputConfig::Kind::kPanic);
+  EXPECT_EQ(c->sensors.gpio[2].debounce_ms, 20u);
+  EXPECT_TRUE(ValidateConfig(*c).ok()) << ValidateConfig(*c);
+}
+
+TEST(ConfigTest, OverridesAndErrors) {
+  auto c = ParseConfig(R"(
+vehicle_id = "T-9"
+[journal]
+fsync = "always"
+[gps]
+port = 3000
+[uplink]
+insecure = true
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->vehicle_id, "T-9");
+  EXPECT_EQ(c->journal.fsync, FsyncPolicy::kAlways);
+  EXPECT_EQ(c->gps.port, "3000");
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+
+  EXPECT_FALSE(ParseConfig("[journal]\nfsync = \"sometimes\"\n").ok());
+  EXPECT_FALSE(ParseConfig("[[sensors.gpio]]\nkind = \"horn\"\nline = 3\n").ok());
+  EXPECT_FALSE(ParseConfig("[[sensors.gpio]]\nkind = \"door\"\n").ok());  // no line
+  EXPECT_FALSE(ParseConfig("vehicle_id = ").ok());                        // not TOML
+  // TLS is the default: without certificate files the config is refused.
+  auto tls = ParseConfig("vehicle_id = \"T-9\"\n");
+  ASSERT_TRUE(tls.ok());
+  EXPECT_FALSE(ValidateConfig(*tls).ok());
+}
+
+}  // namespace
+}  // namespace cit::agent

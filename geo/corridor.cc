@@ -3,6 +3,7 @@
 #include <geodesic.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
 #include <boost/iterator/function_output_iterator.hpp>
@@ -35,6 +36,16 @@ constexpr double kInterpolateNearestUpToM = 1'000.0;
 // Leg choice with a previous progress (see Choose).
 constexpr double kGnssSigmaM = 20.0;
 constexpr double kProgressScaleM = 500.0;
+// Hinted queries (see Reach): a segment's neighbourhood is the segments less than kWindowM
+// along the route before and after it, at most kMaxSide on each side; clearances are computed
+// up to kClearanceCapM. A hinted query evaluates at most kMaxHintRange segments.
+constexpr double kWindowM = 120.0;
+constexpr std::uint32_t kMaxSide = 16;
+constexpr double kClearanceCapM = 400.0;
+constexpr std::size_t kMaxHintRange = 96;
+// Rounding slack on the clearance bound and on candidate sets built from it (metres; plane
+// distances here are exact to ~1e-9 m, the stored clearance is rounded down by 1 cm).
+constexpr double kBoundSlackM = 0.01;
 
 const geod_geodesic& Wgs84() {
   static const geod_geodesic g = [] {
@@ -74,6 +85,19 @@ struct alignas(32) CellRec {
   std::uint32_t items[kInline] = {};  // the segments, or items[0] = offset into overflow
 };
 
+// A segment's neighbourhood along the route and its clearance: segments [i - back, i + fwd]
+// are the neighbourhood; every other (non-zero-length) segment is at least clearance_m (plane
+// metres, rounded down, capped at kClearanceCapM) from segment i. So for a fix q at distance d
+// from segment i, every segment outside the neighbourhood is at least clearance_m - d from q
+// (triangle inequality): if clearance_m > 2 d + margin, none of them can be the nearest or
+// within the margin of it, and the neighbourhood alone decides the answer.
+struct Reach {
+  float clearance_m;
+  std::uint16_t back;
+  std::uint16_t fwd;
+};
+static_assert(sizeof(Reach) == 8);
+
 struct Candidate {
   std::uint32_t segment;
   double distance2;  // squared plane distance
@@ -92,17 +116,19 @@ struct Candidate {
 struct Corridor::Impl {
   explicit Impl(GridProjection p) : proj(std::move(p)) {}
 
+  // What a hinted query reads, first (one cache line).
   GridProjection proj;
-  std::vector<LonLat> vertices;
   std::vector<SegmentRec> segments;  // one per vertex pair (zero-length ones too)
-  double length_m = 0.0;
-  std::vector<double> cum_m;  // geodesic progress at each vertex (PointAt)
-  RTree index;
+  std::vector<Reach> reach;          // one per segment
 
   double cell_m = 1.0, inv_cell_m = 1.0, x0 = 0.0, y0 = 0.0;
   std::size_t nx = 0, ny = 0;
   std::vector<CellRec> cells;  // nx * ny, row-major
   std::vector<std::uint32_t> overflow;
+
+  std::vector<LonLat> vertices;
+  std::vector<double> cum_m;  // geodesic progress at each vertex (PointAt)
+  RTree index;
 
   Candidate Evaluate(std::uint32_t i, XY q) const {
     const SegmentRec& s = segments[i];
@@ -145,19 +171,22 @@ struct Corridor::Impl {
     return true;
   }
 
+  // The answer depends only on the set of candidates within the margin of the nearest (and
+  // their neighbours, read directly), never on the enumeration order or on farther candidates:
+  // grid cell, R-tree and hinted neighbourhood enumerate different supersets of that set and
+  // must agree exactly.
   template <typename ForEach>
   Candidate Choose(ForEach&& for_each, XY q, std::optional<double> previous_progress_m) const {
-    // Distances within 1 mm are a tie (coinciding legs differ by float rounding): the lower
-    // progress wins, so that without history the first pass of a road is reported.
-    Candidate best{0, std::numeric_limits<double>::infinity(), 0.0};
-    double tie_band = 0.0;  // in squared metres: (d + 1 mm)^2 - d^2
+    // Distances within 1 mm of the nearest are a tie (coinciding legs differ by float
+    // rounding): the lowest segment (lower progress) wins, so that without history the first
+    // pass of a road is reported.
+    double min_d2 = std::numeric_limits<double>::infinity();
+    for_each([&](const Candidate& c) { min_d2 = std::min(min_d2, c.distance2); });
+    const double tie_d2 = min_d2 + 2e-3 * std::sqrt(min_d2) + 1e-6;  // (d + 1 mm)^2, about
+    Candidate best{std::numeric_limits<std::uint32_t>::max(),
+                   std::numeric_limits<double>::infinity(), 0.0};
     for_each([&](const Candidate& c) {
-      if (c.distance2 < best.distance2 - tie_band) {
-        best = c;
-        tie_band = 2e-3 * std::sqrt(c.distance2) + 1e-6;
-      } else if (c.distance2 <= best.distance2 + tie_band && c.segment < best.segment) {
-        best = c;
-      }
+      if (c.distance2 <= tie_d2 && c.segment < best.segment) best = c;
     });
     if (!previous_progress_m.has_value() || !std::isfinite(*previous_progress_m)) return best;
     const double limit = std::sqrt(best.distance2) + kAmbiguityMargin_m;
@@ -180,7 +209,9 @@ struct Corridor::Impl {
     for_each([&](const Candidate& c) {
       if (c.distance2 > limit2 || !IsLocalMinimum(c, q)) return;
       const double cost = cost_of(c);
-      if (cost < chosen_cost) {
+      // Equal cost: the nearest stays, else the lowest segment (order-independent).
+      if (cost < chosen_cost ||
+          (cost == chosen_cost && chosen.segment != best.segment && c.segment < chosen.segment)) {
         chosen = c;
         chosen_cost = cost;
       }
@@ -203,6 +234,94 @@ struct Corridor::Impl {
     return FindWithRTree(q, previous_progress_m);
   }
 
+  // The hinted query: the neighbourhood of the hint segment, grown until it holds the
+  // neighbourhood of the nearest segment found in it; answers (true) only when that nearest
+  // segment's clearance proves nothing outside can be the nearest or within the margin of it.
+  bool FindNear(XY q, std::optional<double> previous_progress_m, std::uint32_t hint,
+                Candidate& out) const {
+    std::size_t lo = hint - reach[hint].back, hi = hint + reach[hint].fwd;
+    std::array<Candidate, kMaxHintRange> buf;
+    std::size_t count = 0, nearest = 0;
+    for (int round = 0;; ++round) {
+      if (round == 3 || hi - lo + 1 > kMaxHintRange) return false;
+      count = 0;
+      double min_d2 = std::numeric_limits<double>::infinity();
+      for (std::size_t s = lo; s <= hi; ++s) {
+        const SegmentRec& rec = segments[s];
+        if (rec.dx == 0.0f && rec.dy == 0.0f) continue;  // not indexed: never a candidate
+        buf[count] = Evaluate(static_cast<std::uint32_t>(s), q);
+        if (buf[count].distance2 < min_d2) {
+          min_d2 = buf[count].distance2;
+          nearest = count;
+        }
+        ++count;
+      }
+      if (count == 0) return false;
+      const std::uint32_t i = buf[nearest].segment;
+      const std::size_t need_lo = i - reach[i].back, need_hi = i + reach[i].fwd;
+      if (need_lo >= lo && need_hi <= hi) break;
+      lo = std::min(lo, need_lo);
+      hi = std::max(hi, need_hi);
+    }
+    const bool with_history =
+        previous_progress_m.has_value() && std::isfinite(*previous_progress_m);
+    const double needed = 2.0 * std::sqrt(buf[nearest].distance2) +
+                          (with_history ? kAmbiguityMargin_m : 0.0) + kBoundSlackM;
+    if (!(static_cast<double>(reach[buf[nearest].segment].clearance_m) > needed)) return false;
+    out = Choose(
+        [&](auto&& fn) {
+          for (std::size_t k = 0; k < count; ++k) fn(buf[k]);
+        },
+        q, previous_progress_m);
+    return true;
+  }
+
+  Match MatchOf(XY q, const Candidate& best) const {
+    const SegmentRec& s = segments[best.segment];
+    const XY on{s.ax + best.t * s.dx, s.ay + best.t * s.dy};
+    const double k = proj.ScaleFactorAt((on.x_m + q.x_m) / 2.0);
+    // The nearest point as lon/lat: interpolating the vertices' lon/lat is off the projected
+    // segment by ~L^2 tan(lat) / (8 R), under 2 cm * tan(lat) for L <= 1 km; longer segments
+    // refine it by Newton iteration on the grid.
+    LonLat nearest =
+        internal::LonLatAccess::Normalised(s.lon_a + best.t * s.dlon, s.lat_a + best.t * s.dlat);
+    if (static_cast<double>(s.dx) * s.dx + static_cast<double>(s.dy) * s.dy >
+        kInterpolateNearestUpToM * kInterpolateNearestUpToM) {
+      nearest = proj.Inverse(on, nearest);
+    }
+    return Match{std::sqrt(best.distance2) / k, best.segment, Progress(best), nearest};
+  }
+
+  // Neighbourhoods and clearances (see Reach), from the R-tree.
+  void BuildReach() {
+    const std::size_t n = segments.size();
+    reach.assign(n, Reach{0.0f, 0, 0});
+    for (std::size_t i = 0; i < n; ++i) {
+      Reach& r = reach[i];
+      std::uint32_t back = 0, fwd = 0;
+      // Segment i - back - 1 is in when the route between its end and i's start is short.
+      while (back < kMaxSide && back < i && cum_m[i] - cum_m[i - back] < kWindowM) ++back;
+      while (fwd < kMaxSide && i + fwd + 1 < n && cum_m[i + 1 + fwd] - cum_m[i + 1] < kWindowM) {
+        ++fwd;
+      }
+      r.back = static_cast<std::uint16_t>(back);
+      r.fwd = static_cast<std::uint16_t>(fwd);
+      const SegmentRec& s = segments[i];
+      if (s.dx == 0.0f && s.dy == 0.0f) continue;  // clearance 0: never trusted
+      const Segment seg(Point(s.ax, s.ay), Point(s.ax + s.dx, s.ay + s.dy));
+      const Box box(Point(std::min(s.ax, s.ax + s.dx) - kClearanceCapM,
+                          std::min(s.ay, s.ay + s.dy) - kClearanceCapM),
+                    Point(std::max(s.ax, s.ax + s.dx) + kClearanceCapM,
+                          std::max(s.ay, s.ay + s.dy) + kClearanceCapM));
+      double clearance = kClearanceCapM;
+      index.query(bgi::intersects(box), boost::make_function_output_iterator([&](const Entry& e) {
+                    if (e.second + back >= i && e.second <= i + fwd) return;  // neighbourhood
+                    clearance = std::min(clearance, bg::distance(seg, e.first));
+                  }));
+      r.clearance_m = static_cast<float>(std::max(0.0, clearance - kBoundSlackM));
+    }
+  }
+
   // Outside the grid: nearest by the R-tree, then (with a previous progress) every segment
   // within the ambiguity margin of it.
   Candidate FindWithRTree(XY q, std::optional<double> previous_progress_m) const {
@@ -213,8 +332,8 @@ struct Corridor::Impl {
                   if (c.distance2 < nearest.distance2) nearest = c;
                 }));
     // Then every segment that could tie with it, or (with history) be chosen over it.
-    const double r =
-        std::sqrt(nearest.distance2) + (previous_progress_m ? kAmbiguityMargin_m : 0.01);
+    const double r = std::sqrt(nearest.distance2) +
+                     (previous_progress_m ? kAmbiguityMargin_m : 0.0) + kBoundSlackM;
     const Box box(Point(q.x_m - r, q.y_m - r), Point(q.x_m + r, q.y_m + r));
     std::vector<std::uint32_t> near;
     index.query(bgi::intersects(box), boost::make_function_output_iterator(
@@ -265,15 +384,14 @@ struct Corridor::Impl {
                       d_centre = std::sqrt(Evaluate(e.second, centre).distance2);
                     }));
         if (d_centre <= kCoverageM) {
-          // Rounding slack: 1 mm on top of the bound.
-          const double reach = d_centre + half_diagonal + kAmbiguityMargin_m + 1e-3;
+          const double extent = d_centre + half_diagonal + kAmbiguityMargin_m + kBoundSlackM;
           const Box grown(
-              Point(cell.min_corner().get<0>() - reach, cell.min_corner().get<1>() - reach),
-              Point(cell.max_corner().get<0>() + reach, cell.max_corner().get<1>() + reach));
+              Point(cell.min_corner().get<0>() - extent, cell.min_corner().get<1>() - extent),
+              Point(cell.max_corner().get<0>() + extent, cell.max_corner().get<1>() + extent));
           near.clear();
           index.query(bgi::intersects(grown),
                       boost::make_function_output_iterator([&](const Entry& e) {
-                        if (bg::comparable_distance(e.first, cell) <= reach * reach) {
+                        if (bg::comparable_distance(e.first, cell) <= extent * extent) {
                           near.push_back(e.second);
                         }
                       }));
@@ -353,26 +471,39 @@ absl::StatusOr<Corridor> Corridor::Create(std::vector<LonLat> route) {
   }
   impl->index = RTree(entries.begin(), entries.end());  // packed (STR) bulk load
   impl->BuildCells();
+  impl->BuildReach();
   return Corridor(std::move(impl));
 }
 
 Corridor::Match Corridor::Locate(LonLat p, std::optional<double> previous_progress_m) const {
   const Impl& m = *impl_;
   const XY q = m.proj.Forward(p);
-  const Candidate best = m.Find(q, previous_progress_m);
-  const SegmentRec& s = m.segments[best.segment];
-  const XY on{s.ax + best.t * s.dx, s.ay + best.t * s.dy};
-  const double k = m.proj.ScaleFactorAt((on.x_m + q.x_m) / 2.0);
-  // The nearest point as lon/lat: interpolating the vertices' lon/lat is off the projected
-  // segment by ~L^2 tan(lat) / (8 R), under 2 cm * tan(lat) for L <= 1 km; longer segments
-  // refine it by Newton iteration on the grid.
-  LonLat nearest =
-      internal::LonLatAccess::Normalised(s.lon_a + best.t * s.dlon, s.lat_a + best.t * s.dlat);
-  if (static_cast<double>(s.dx) * s.dx + static_cast<double>(s.dy) * s.dy >
-      kInterpolateNearestUpToM * kInterpolateNearestUpToM) {
-    nearest = m.proj.Inverse(on, nearest);
+  return m.MatchOf(q, m.Find(q, previous_progress_m));
+}
+
+Corridor::Match Corridor::Locate(LonLat p, std::optional<double> previous_progress_m,
+                                 Hint& hint) const {
+  const Impl& m = *impl_;
+  const std::uint32_t h = hint.segment;
+  const bool hinted = h < m.segments.size();
+  if (hinted) {
+    // Start the likely misses together: the neighbourhood record and the segments around the
+    // hint (the vehicle mostly moved less than one segment since its last fix).
+    __builtin_prefetch(&m.reach[h]);
+    __builtin_prefetch(&m.segments[h]);
+    if (h + 1 < m.segments.size()) __builtin_prefetch(&m.segments[h + 1]);
+    if (h > 0) __builtin_prefetch(&m.segments[h - 1]);
   }
-  return Match{std::sqrt(best.distance2) / k, best.segment, m.Progress(best), nearest};
+  const XY q = m.proj.Forward(p, hint.projection);
+  Candidate best;
+  if (hinted && m.FindNear(q, previous_progress_m, h, best)) {
+    ++hint.hits;
+  } else {
+    best = m.Find(q, previous_progress_m);
+    ++hint.misses;
+  }
+  hint.segment = best.segment;
+  return m.MatchOf(q, best);
 }
 
 double Corridor::length_m() const { return impl_->cum_m.back(); }
@@ -394,5 +525,15 @@ LonLat Corridor::PointAt(double progress_m) const {
 }
 
 std::span<const LonLat> Corridor::vertices() const { return impl_->vertices; }
+
+std::size_t Corridor::memory_bytes() const {
+  const Impl& m = *impl_;
+  // The R-tree: its entries plus about a quarter for nodes (packed, 16 per node).
+  const std::size_t rtree = m.index.size() * sizeof(Entry) * 5 / 4;
+  return sizeof(Impl) + m.proj.memory_bytes() + m.segments.capacity() * sizeof(SegmentRec) +
+         m.reach.capacity() * sizeof(Reach) + m.cells.capacity() * sizeof(CellRec) +
+         m.overflow.capacity() * sizeof(std::uint32_t) + m.vertices.capacity() * sizeof(LonLat) +
+         m.cum_m.capacity() * sizeof(double) + rtree;
+}
 
 }  // namespace cit::geo

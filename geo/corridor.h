@@ -8,6 +8,9 @@
 //   if (m.distance_m > half_width_m) { ... }   // off route
 //   last_progress_m = m.progress_m;
 //
+//   Corridor::Hint hint;                        // per vehicle, kept between its fixes
+//   m = corridor->Locate(fix, last_progress_m, hint);   // same answer, usually much cheaper
+//
 // Distances are geodesic to within a few centimetres for fixes within tens of kilometres of the
 // route (plane distance divided by the projection's scale factor; the fix is mapped through a
 // GridProjection). Progress is measured along the geodesic segments between vertices.
@@ -21,18 +24,29 @@
 // nearest segment (ties: lowest progress). distance_m, segment_index, progress_m and nearest
 // always describe the same chosen point.
 //
+// A hint (per vehicle) makes Locate try the few segments around the vehicle's previous match
+// first. It answers from them only when a precomputed clearance proves that no other part of
+// the route can be the nearest or within kAmbiguityMargin_m of it; otherwise it falls back to
+// the grid. The answer is therefore always identical (bit for bit) to Locate without a hint,
+// whatever the hint holds (default, stale, from another corridor); only the memory touched
+// differs: a handful of cache lines instead of the grid cell and its candidates' lines, which
+// matters when thousands of corridors (one per run) do not fit in the caches.
+//
 // Thread contract: immutable after Create; Locate, PointAt and the accessors are safe to call
-// from many threads at once. Movable, not copyable (share one instance via pointer).
+// from many threads at once (a Hint belongs to one caller at a time). Movable, not copyable
+// (share one instance via pointer).
 #ifndef CIT_GEO_CORRIDOR_H_
 #define CIT_GEO_CORRIDOR_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "geo/grid_projection.h"
 #include "geo/lon_lat.h"
 
 namespace cit::geo {
@@ -62,11 +76,26 @@ class Corridor final {
 
   Match Locate(LonLat p, std::optional<double> previous_progress_m = std::nullopt) const;
 
+  // Where the previous Locate of one vehicle matched, plus a copy of the projection cell it
+  // fell in. Plain data; keep one per vehicle. hits/misses count the calls answered around the
+  // hint and those that needed the grid (for benchmarks and tests).
+  struct Hint {
+    static constexpr std::uint32_t kNone = 0xffff'ffff;
+    std::uint32_t segment = kNone;
+    std::uint32_t hits = 0;
+    std::uint32_t misses = 0;
+    GridProjection::CellCache projection;
+  };
+  // Identical to Locate(p, previous_progress_m); reads and updates `hint`.
+  Match Locate(LonLat p, std::optional<double> previous_progress_m, Hint& hint) const;
+
   // Total length along the geodesic segments, metres.
   double length_m() const;
   // The centre-line point at `progress_m` (clamped to [0, length_m()]).
   LonLat PointAt(double progress_m) const;
   std::span<const LonLat> vertices() const;
+  // Heap bytes held by the query structures (segments, grid, R-tree estimate, projection grid).
+  std::size_t memory_bytes() const;
 
  private:
   struct Impl;

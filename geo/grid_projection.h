@@ -12,12 +12,17 @@
 //   absl::StatusOr<GridProjection> grid = GridProjection::ForArea(route, /*margin_m=*/10'000);
 //   XY xy = grid->Forward(fix);            // ~10 ns inside the grid
 //   LonLat back = grid->Inverse(xy);
+//   GridProjection::CellCache cache;       // one per moving object (vehicle)
+//   XY same = grid->Forward(fix, cache);   // bit-identical; skips the grid's memory while the
+//                                          // object stays in one cell (~500 m)
 //
 // Thread contract: after construction every const member is safe to call from many threads at
 // once (the grid is read-only; the exact fallback is guarded by a mutex). Movable.
 #ifndef CIT_GEO_GRID_PROJECTION_H_
 #define CIT_GEO_GRID_PROJECTION_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 
@@ -42,6 +47,18 @@ class GridProjection final {
   ~GridProjection();
 
   XY Forward(LonLat p) const;
+
+  // A copy of the four grid nodes around the last point mapped with it. One per moving object:
+  // consecutive fixes of a vehicle mostly fall in the same ~500 m cell, and with thousands of
+  // grids in memory (one per run) re-reading the nodes is a cache miss per fix. Any value is
+  // safe (a cache made for another instance, or default, is simply refilled).
+  struct CellCache {
+    std::uint64_t owner = 0;  // id of the GridProjection that filled it; 0 = empty
+    int i = -1, j = -1;
+    XY a{}, b{}, c{}, d{};  // nodes (i, j), (i + 1, j), (i, j + 1), (i + 1, j + 1)
+  };
+  // Same result as Forward(p), bit for bit.
+  XY Forward(LonLat p, CellCache& cache) const;
   // Inverse by Newton iteration on the grid, starting from `guess` (a nearby position).
   LonLat Inverse(XY p, LonLat guess) const;
   LonLat Inverse(XY p) const;
@@ -54,6 +71,8 @@ class GridProjection final {
   LonLat origin() const;
   // True when Forward(p) is served from the grid (not the exact fallback).
   bool Covers(LonLat p) const;
+  // Heap bytes of the node grid.
+  std::size_t memory_bytes() const;
 
  private:
   struct State;

@@ -257,13 +257,16 @@ void Monitor::ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime serv
   if (v.has_live_run()) {
     const CompiledRun& run = *v.run;
     const geo::Corridor::Match m = run.corridor->Locate(
-        f.position, v.has_progress ? std::optional<double>(v.progress_m) : std::nullopt);
+        f.position, v.has_progress ? std::optional<double>(v.progress_m) : std::nullopt,
+        v.corridor_hint);
     f.on_run = true;
     f.distance_m = m.distance_m;
     if (m.distance_m - f.eph_m > run.half_width_m) {
       // Locate prefers the leg that continues the previous progress (loops, out-and-back),
       // which may be farther than another leg; off the corridor means far from all of it.
-      f.distance_m = std::min(m.distance_m, run.corridor->Locate(f.position).distance_m);
+      geo::Corridor::Hint nearest_hint = v.corridor_hint;  // keep the chosen leg's hint
+      f.distance_m = std::min(
+          m.distance_m, run.corridor->Locate(f.position, std::nullopt, nearest_hint).distance_m);
     }
     f.progress_m = m.progress_m;
     v.progress_m = m.progress_m;

@@ -27,6 +27,7 @@
 #include "dispatch-server/monitor/timer_wheel.h"
 #include "dispatch-server/plans/compiled_run.h"
 #include "dispatch-server/plans/run_limits.h"
+#include "geo/corridor.h"
 #include "geo/lon_lat.h"
 
 namespace cit::dispatch {
@@ -181,6 +182,9 @@ struct VehicleState {
   double progress_m = 0;
   bool has_progress = false;
   double distance_m = 0;
+  // Where the last fix matched on the corridor: the next Locate starts there (same answer,
+  // far less memory touched). Any value is safe, so a run change needs no reset.
+  geo::Corridor::Hint corridor_hint;
   RunLimits limits;  // the run's, or the defaults when there is none
 
   // Last usable fix and last record of any kind.

@@ -242,7 +242,41 @@ TEST_P(KubickaTest, RouteReadsTheSameThroughGeoJsonGpxAndPolyline6) {
   }
 }
 
+// The drive as the monitor runs it (previous progress and a per-vehicle hint) gives exactly the
+// answers of Locate without a hint, fix by fix; returns the hint's hit/miss counts.
+Corridor::Hint ExpectHintedDriveIdentical(const Corridor& c, const std::vector<Fix>& track) {
+  Corridor::Hint hint;
+  std::optional<double> previous;
+  for (std::size_t i = 0; i < track.size(); ++i) {
+    const Corridor::Match plain = c.Locate(track[i].position, previous);
+    const Corridor::Match hinted = c.Locate(track[i].position, previous, hint);
+    EXPECT_EQ(hinted.segment_index, plain.segment_index) << "fix " << i;
+    EXPECT_EQ(hinted.distance_m, plain.distance_m) << "fix " << i;  // bit-identical
+    EXPECT_EQ(hinted.progress_m, plain.progress_m) << "fix " << i;
+    EXPECT_EQ(hinted.nearest, plain.nearest) << "fix " << i;
+    previous = plain.progress_m;
+  }
+  return hint;
+}
+
+TEST_P(KubickaTest, HintedLocateAlongTheDriveIsIdenticalAndMostlyAnsweredByTheHint) {
+  absl::StatusOr<Corridor> c = Corridor::Create(KubickaRoute(GetParam()));
+  ASSERT_TRUE(c.ok()) << c.status();
+  const Corridor::Hint hint = ExpectHintedDriveIdentical(*c, KubickaTrack(GetParam()));
+  EXPECT_GT(hint.hits, 3 * hint.misses) << hint.hits << " hits, " << hint.misses << " misses";
+  RecordProperty("hint_hits", static_cast<int>(hint.hits));
+  RecordProperty("hint_misses", static_cast<int>(hint.misses));
+}
+
 INSTANTIATE_TEST_SUITE_P(Drives, KubickaTest, ::testing::Values("00000010", "00000016"));
+
+TEST(RealDataTest, HintedLocateIsIdenticalForADriveThatLeavesAndRejoinsItsRoute) {
+  absl::StatusOr<Corridor> c = Corridor::Create(KubickaRoute("00000010"));
+  ASSERT_TRUE(c.ok());
+  const Corridor::Hint hint = ExpectHintedDriveIdentical(*c, KubickaTrack("00000016"));
+  EXPECT_GT(hint.misses, 0u) << "700 m off the route the neighbourhood cannot decide";
+  EXPECT_GT(hint.hits, hint.misses);
+}
 
 TEST(RealDataTest, KubickaTrack16AgainstRoute10LeavesTheCorridorThreeTimes) {
   // SOURCES.md: on route for 712 s, off 213 s (up to 453 m), back 75 s, off 158 s (up to
@@ -340,6 +374,29 @@ TEST(RealDataTest, MunichDriveStaysWithinTheCorridorOfIts15SecondRoute) {
   }
   RecordProperty("max_distance_dm", static_cast<int>(d.max_distance_m * 10));
   RecordProperty("route_length_m", static_cast<int>(c->length_m()));
+  // The same drive with a hint (the route jitters where the car stood: tiny segments).
+  const Corridor::Hint hint = ExpectHintedDriveIdentical(*c, track);
+  EXPECT_GT(hint.hits, 0u);
+}
+
+TEST(RealDataTest, HintedLocateOfGtfsStopsInRouteOrderIsIdentical) {
+  // Stops are ~300 m apart: the hint is far behind each time; stop 381 sits 39 m from an
+  // earlier part of the shape.
+  absl::StatusOr<Corridor> c = Corridor::Create(GtfsShape());
+  ASSERT_TRUE(c.ok());
+  const auto stops = ReadCsv("gtfs/israel-route-2126/stops.txt");
+  const std::size_t lat = Col(stops[0], "stop_lat"), lon = Col(stops[0], "stop_lon");
+  std::vector<Fix> fixes;
+  for (std::size_t i = 1; i < stops.size(); ++i) {
+    fixes.push_back({Ll(std::stod(stops[i][lon]), std::stod(stops[i][lat])), double(i)});
+  }
+  ASSERT_GT(fixes.size(), 10u);
+  ExpectHintedDriveIdentical(*c, fixes);
+  // And the shape's own vertices driven in order.
+  std::vector<Fix> vertices;
+  for (const LonLat& p : GtfsShape()) vertices.push_back({p, 0.0});
+  const Corridor::Hint hint = ExpectHintedDriveIdentical(*c, vertices);
+  EXPECT_GT(hint.hits, 0u);
 }
 
 }  // namespace

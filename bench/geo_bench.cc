@@ -12,6 +12,7 @@
 #include <geodesic.h>
 #include <geos_c.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -156,6 +157,88 @@ void BM_CorridorLocateAlongRoute(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_CorridorLocateAlongRoute)->Arg(500)->Arg(20000);
+
+// The same drive with a per-vehicle Corridor::Hint (as the monitor calls it since the hint
+// was added): same answers, the neighbourhood of the previous match is tried first.
+void BM_CorridorLocateAlongRouteHinted(benchmark::State& state) {
+  const Workload& w = GetWorkload(static_cast<int>(state.range(0)));
+  std::vector<LonLat> drive;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> noise(0.0, 5.0);
+  for (double s = 0; s < w.corridor->length_m(); s += 12.0) {
+    drive.push_back(Direct(w.corridor->PointAt(s), 360.0 * (s / 97.0), std::abs(noise(rng))));
+  }
+  std::size_t i = 0;
+  double progress = 0.0;
+  Corridor::Hint hint;
+  for (auto _ : state) {
+    const Corridor::Match m = w.corridor->Locate(drive[i], progress, hint);
+    benchmark::DoNotOptimize(m);
+    progress = m.progress_m;
+    if (++i == drive.size()) i = 0, progress = 0.0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["hint_hit_pct"] = 100.0 * hint.hits / std::max(1.0, 1.0 * hint.hits + hint.misses);
+}
+BENCHMARK(BM_CorridorLocateAlongRouteHinted)->Arg(500)->Arg(20000);
+
+// The rule engine's situation: 1,000 vehicles, each driving its own 500-vertex route (1,000
+// corridors, far more than the caches hold), one fix per vehicle in turn. Arg 0: Locate with
+// the previous progress only; Arg 1: with a per-vehicle hint as well.
+void BM_CorridorLocateManyRoutes(benchmark::State& state) {
+  constexpr int kVehicles = 1000;
+  struct Fleet {
+    std::vector<std::unique_ptr<Corridor>> corridors;
+    std::vector<std::vector<LonLat>> drives;
+    std::size_t bytes = 0;
+  };
+  static Fleet* fleet = [] {
+    auto* f = new Fleet;
+    std::mt19937_64 rng(11);
+    std::normal_distribution<double> noise(0.0, 5.0);
+    for (int v = 0; v < kVehicles; ++v) {
+      // 25 different shapes; every vehicle's corridor is compiled separately, as per run.
+      f->corridors.push_back(std::make_unique<Corridor>(
+          *Corridor::Create(RandomWalkRoute(500, 1e9, 1000 + static_cast<unsigned>(v % 25)))));
+      const Corridor& c = *f->corridors.back();
+      f->bytes += c.memory_bytes();
+      std::vector<LonLat> drive;
+      for (double s = 0; s < c.length_m(); s += 12.0) {
+        drive.push_back(Direct(c.PointAt(s), 360.0 * (s / 97.0), std::abs(noise(rng))));
+      }
+      f->drives.push_back(std::move(drive));
+    }
+    return f;
+  }();
+  const bool hinted = state.range(0) != 0;
+  std::vector<std::size_t> at(kVehicles);
+  std::vector<double> progress(kVehicles, 0.0);
+  std::vector<Corridor::Hint> hints(kVehicles);
+  for (int v = 0; v < kVehicles; ++v) at[v] = (static_cast<std::size_t>(v) * 7919) % 2000;
+  for (auto _ : state) {
+    for (int v = 0; v < kVehicles; ++v) {
+      const Corridor& c = *fleet->corridors[v];
+      const std::vector<LonLat>& drive = fleet->drives[v];
+      if (++at[v] >= drive.size()) at[v] = 0, progress[v] = 0.0;
+      const Corridor::Match m = hinted ? c.Locate(drive[at[v]], progress[v], hints[v])
+                                       : c.Locate(drive[at[v]], progress[v]);
+      benchmark::DoNotOptimize(m);
+      progress[v] = m.progress_m;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kVehicles);
+  state.counters["corridors_mb"] = static_cast<double>(fleet->bytes) / (1 << 20);
+  if (hinted) {
+    double hits = 0, misses = 0;
+    for (const Corridor::Hint& h : hints) hits += h.hits, misses += h.misses;
+    state.counters["hint_hit_pct"] = 100.0 * hits / std::max(1.0, hits + misses);
+  }
+}
+BENCHMARK(BM_CorridorLocateManyRoutes)
+    ->Arg(0)
+    ->Arg(1)
+    ->ArgName("hinted")
+    ->Unit(benchmark::kMicrosecond);
 
 // Building a corridor (projection, R-tree, candidate grid): once per plan.
 void BM_CorridorCreate(benchmark::State& state) {

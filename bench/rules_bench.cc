@@ -9,9 +9,15 @@
 //
 // Records are reused per vehicle and mutated in place (as the ingest hands over decoded
 // records), so the measured path is the monitor's own: no allocation per fix.
+//
+// Counters: corridor_kb (memory of one compiled corridor), hint_hit_pct (share of the drive's
+// corridor queries answered from the per-vehicle hint rather than the grid, measured by driving
+// the track once through the corridor the way the monitor does).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,6 +43,8 @@ struct Fleet {
   std::vector<CommittedRecord> records;  // one per vehicle, mutated per fix
   std::vector<size_t> cursor;            // per vehicle: index into track
   int64_t tick = 0;
+  double corridor_kb = 0;
+  double hint_hit_pct = 0;
 
   // shared_route: every vehicle's run uses one compiled plan (a route template served by many
   // trucks); otherwise each run is compiled separately (1,000 corridors, ~0.4 MB each).
@@ -95,7 +103,19 @@ struct Fleet {
       cursor.push_back((static_cast<size_t>(v) * 7919) % (track.size() / 2));
     }
     std::shared_ptr<const CompiledRun> shared;
-    for (RunChange c : runs.LiveRuns()) {
+    const std::vector<RunChange> live = runs.LiveRuns();
+    if (!live.empty()) {
+      const geo::Corridor& corridor = *live.front().compiled->corridor;
+      corridor_kb = static_cast<double>(corridor.memory_bytes()) / 1024.0;
+      geo::Corridor::Hint hint;
+      std::optional<double> progress;
+      for (const cit::v1::Position& p : track) {
+        progress = corridor.Locate(*geo::LonLat::Create(p.lon_deg(), p.lat_deg()), progress, hint)
+                       .progress_m;
+      }
+      hint_hit_pct = 100.0 * hint.hits / std::max<double>(1.0, hint.hits + hint.misses);
+    }
+    for (RunChange c : live) {
       if (shared_route) {
         if (!shared) shared = c.compiled;
         c.compiled = shared;
@@ -136,6 +156,8 @@ void BM_RuleEngine(benchmark::State& state) {
   state.counters["fixes_per_s"] = benchmark::Counter(
       static_cast<double>(state.iterations()) * kVehicles, benchmark::Counter::kIsRate);
   state.counters["alert_events"] = static_cast<double>(fleet->alerts.last_event_id());
+  state.counters["corridor_kb"] = fleet->corridor_kb;
+  state.counters["hint_hit_pct"] = fleet->hint_hit_pct;
 }
 // Arg 0: 1,000 distinct corridors (one per run); Arg 1: one corridor shared by all runs.
 BENCHMARK(BM_RuleEngine)->Arg(0)->Arg(1)->ArgName("shared_route")->Unit(benchmark::kMicrosecond);

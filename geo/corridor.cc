@@ -113,7 +113,7 @@ struct Candidate {
 // of the cell has d(q) <= d(c) + h, so only segments within d(c) + h + margin of the cell's box
 // qualify. A query is then one cell lookup and a handful of point-segment distances, whatever
 // the route's length; the R-tree answers the rare fixes outside the grid.
-struct Corridor::Impl {
+struct alignas(64) Corridor::Impl {
   explicit Impl(GridProjection p) : proj(std::move(p)) {}
 
   // What a hinted query reads, first (one cache line).
@@ -486,6 +486,7 @@ Corridor::Match Corridor::Locate(LonLat p, std::optional<double> previous_progre
   const Impl& m = *impl_;
   const std::uint32_t h = hint.segment;
   const bool hinted = h < m.segments.size();
+  m.proj.Prefetch();
   if (hinted) {
     // Start the likely misses together: the neighbourhood record and the segments around the
     // hint (the vehicle mostly moved less than one segment since its last fix).

@@ -220,6 +220,11 @@ LonLat GridProjection::Inverse(XY p) const {
 
 XY GridProjection::ForwardExact(LonLat p) const { return state_->Exact(p); }
 LonLat GridProjection::InverseExact(XY p) const { return state_->ExactInverse(p); }
+void GridProjection::Prefetch() const {
+  const char* s = reinterpret_cast<const char*>(state_.get());
+  __builtin_prefetch(s);       // Forward's fields
+  __builtin_prefetch(s + 64);  // the exact projection's radius (ScaleFactorAt)
+}
 double GridProjection::ScaleFactorAt(double x_m) const { return state_->exact.ScaleFactorAt(x_m); }
 LonLat GridProjection::origin() const { return state_->exact.origin(); }
 std::size_t GridProjection::memory_bytes() const {

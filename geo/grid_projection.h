@@ -66,6 +66,10 @@ class GridProjection final {
   XY ForwardExact(LonLat p) const;
   LonLat InverseExact(XY p) const;
 
+  // Starts loading what Forward and ScaleFactorAt read (callers that have other misses to
+  // wait for start this one first).
+  void Prefetch() const;
+
   // Plane-distance / geodesic-distance ratio at easting x_m.
   double ScaleFactorAt(double x_m) const;
   LonLat origin() const;

@@ -244,6 +244,7 @@ BENCHMARK(BM_CorridorLocateManyRoutes)
 void BM_CorridorCreate(benchmark::State& state) {
   const Workload& w = GetWorkload(static_cast<int>(state.range(0)));
   for (auto _ : state) benchmark::DoNotOptimize(Corridor::Create(w.route));
+  state.counters["corridor_kb"] = static_cast<double>(w.corridor->memory_bytes()) / 1024.0;
 }
 BENCHMARK(BM_CorridorCreate)->Arg(500)->Arg(20000)->Unit(benchmark::kMillisecond);
 

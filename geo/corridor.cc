@@ -30,7 +30,7 @@ using RTree = bgi::rtree<Entry, bgi::rstar<16, 4>>;
 constexpr double kGridMarginM = 5'000.0;
 // Candidate cells cover fixes up to this far from the centre-line; farther fixes (a vehicle far
 // off its route) are answered from the R-tree directly, correct but a few microseconds slower.
-constexpr double kCoverageM = 3'000.0;
+constexpr double kCoverageM = 2'000.0;
 constexpr std::size_t kMaxCells = std::size_t{1} << 19;
 constexpr double kInterpolateNearestUpToM = 1'000.0;
 // Leg choice with a previous progress (see Choose).
@@ -79,8 +79,8 @@ struct alignas(64) SegmentRec {
 static_assert(sizeof(SegmentRec) == 64);
 
 // A grid cell's candidate segments: up to kInline stored in place, else in the overflow array.
-struct alignas(32) CellRec {
-  static constexpr std::uint32_t kInline = 7;
+struct alignas(16) CellRec {
+  static constexpr std::uint32_t kInline = 3;
   std::uint32_t count = 0;
   std::uint32_t items[kInline] = {};  // the segments, or items[0] = offset into overflow
 };
@@ -345,6 +345,36 @@ struct alignas(64) Corridor::Impl {
         q, previous_progress_m);
   }
 
+  // Narrows a cell's candidate list (every segment within d_centre + half-diagonal + margin of
+  // the cell) on a kSub x kSub grid of sub-cells: for a point q of sub-cell S (centre c, half-
+  // diagonal h, d(c) its distance to the route, exact because the list holds the nearest
+  // segment of every point of the cell), d(q) <= d(c) + h, so a segment that can be the
+  // nearest or within the margin of it for q is within d(c) + 2h + margin of c. Segments that
+  // are not, for any sub-cell, are dropped: the list stays exact, about half as long.
+  void Refine(const Box& cell, std::vector<std::uint32_t>& near) const {
+    constexpr int kSub = 4;
+    const double sub = cell_m / kSub;
+    const double reach_extra = 2.0 * sub * std::sqrt(0.5) + kAmbiguityMargin_m + kBoundSlackM;
+    std::array<XY, kSub * kSub> centre;
+    std::array<double, kSub * kSub> limit;
+    for (int v = 0; v < kSub; ++v) {
+      for (int u = 0; u < kSub; ++u) {
+        const XY c{cell.min_corner().get<0>() + (u + 0.5) * sub,
+                   cell.min_corner().get<1>() + (v + 0.5) * sub};
+        double d2 = std::numeric_limits<double>::infinity();
+        for (std::uint32_t s : near) d2 = std::min(d2, Evaluate(s, c).distance2);
+        centre[v * kSub + u] = c;
+        limit[v * kSub + u] = (std::sqrt(d2) + reach_extra) * (std::sqrt(d2) + reach_extra);
+      }
+    }
+    std::erase_if(near, [&](std::uint32_t s) {
+      for (int k = 0; k < kSub * kSub; ++k) {
+        if (Evaluate(s, centre[k]).distance2 <= limit[k]) return false;
+      }
+      return true;
+    });
+  }
+
   void BuildCells() {
     double min_x = std::numeric_limits<double>::infinity(), min_y = min_x;
     double max_x = -min_x, max_y = -min_x;
@@ -357,7 +387,7 @@ struct alignas(64) Corridor::Impl {
       lengths.push_back(std::hypot(s.dx, s.dy));
     }
     // Cells about twice the typical segment length keep lists short (a few segments per pass of
-    // the route); the cap bounds memory (4 bytes per cell plus the lists) for huge routes.
+    // the route); the cap bounds memory (16 bytes per cell plus the lists) for huge routes.
     std::nth_element(lengths.begin(), lengths.begin() + lengths.size() / 2, lengths.end());
     cell_m = std::clamp(2.0 * lengths[lengths.size() / 2], 50.0, 1000.0);
     x0 = min_x - kCoverageM;
@@ -372,7 +402,8 @@ struct alignas(64) Corridor::Impl {
     const double half_diagonal = cell_m * std::sqrt(0.5);
 
     cells.assign(nx * ny, CellRec{});
-    std::vector<std::uint32_t> near;
+    std::vector<std::uint32_t> near, last_list;
+    std::uint32_t last_offset = 0;
     for (std::size_t j = 0; j < ny; ++j) {
       for (std::size_t i = 0; i < nx; ++i) {
         const Box cell(Point(x0 + i * cell_m, y0 + j * cell_m),
@@ -395,14 +426,18 @@ struct alignas(64) Corridor::Impl {
                           near.push_back(e.second);
                         }
                       }));
+          Refine(cell, near);
           std::sort(near.begin(), near.end());
           CellRec& rec = cells[j * nx + i];
           rec.count = static_cast<std::uint32_t>(near.size());
           if (near.size() <= CellRec::kInline) {
             std::copy(near.begin(), near.end(), rec.items);
+          } else if (near == last_list) {  // neighbouring far cells often share their list
+            rec.items[0] = last_offset;
           } else {
-            rec.items[0] = static_cast<std::uint32_t>(overflow.size());
+            rec.items[0] = last_offset = static_cast<std::uint32_t>(overflow.size());
             overflow.insert(overflow.end(), near.begin(), near.end());
+            last_list = near;
           }
         }
       }

@@ -4,6 +4,8 @@
 # (VmRSS, VmHWM) and CPU time (utime+stime from /proc/PID/stat) over DURATION seconds.
 #
 #   bench/agent_soak.sh [BUILD_DIR] [DURATION_S]     # defaults: build/dev 600
+#   SMAPS=1 bench/agent_soak.sh ...   # also print Rss/Pss/Private per mapped object at the end
+#   AGENT=path/to/vehicle-agent bench/agent_soak.sh ...   # measure another agent binary
 # Targets (DESIGN §12): < 10 MB RSS, < 1% of one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +47,7 @@ ca_file = "$work/certs/ca.crt"
 cert_file = "$work/certs/$vehicle.crt"
 key_file = "$work/certs/$vehicle.key"
 TOML
-"$build/vehicle-agent/vehicle-agent" --config "$work/agent.toml" >"$work/agent.log" 2>&1 &
+"${AGENT:-$build/vehicle-agent/vehicle-agent}" --config "$work/agent.toml" >"$work/agent.log" 2>&1 &
 agent=$!
 pids+=($agent)
 sleep 5  # start-up (TLS handshake, first fixes) is not the steady state
@@ -68,6 +70,20 @@ file=$(awk '/RssFile/ {print $2}' "/proc/$agent/status")
 pss=$(awk '/^Pss:/ {print $2}' "/proc/$agent/smaps_rollup")
 uss=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$agent/smaps_rollup")
 threads=$(awk '/Threads/ {print $2}' "/proc/$agent/status")
+if [[ -n "${SMAPS:-}" ]]; then
+  # Where the RSS lives: one line per mapped file ([heap], [stack], anonymous for the rest).
+  awk '/^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6) ? $6 : "[anon]"; next }
+       /^Rss:/ { rss[name] += $2 } /^Pss:/ { pss[name] += $2 }
+       /^Private_(Clean|Dirty):/ { priv[name] += $2 }
+       END { for (n in rss) if (rss[n] > 0) printf "%8d %8d %8d  %s\n", rss[n], pss[n], priv[n], n }' \
+    "/proc/$agent/smaps" | sort -rn |
+    awk 'BEGIN { print "     Rss      Pss  Private  (kB) mapping" }
+         { print; r += $1; p += $2; q += $3 } END { printf "%8d %8d %8d  total\n", r, p, q }' >&2
+  # The executable's own segments (text, rodata, relro, data): size vs resident.
+  awk -v exe="$(readlink "/proc/$agent/exe")" '/^[0-9a-f]+-[0-9a-f]+ / { m = ($6 == exe) ? $2 : "" }
+       m != "" && /^Size:/ { s = $2 } m != "" && /^Rss:/ { printf "  %s segment: %d of %d kB resident\n", m, $2, s }' \
+    "/proc/$agent/smaps" >&2
+fi
 elapsed=$(calc "$t1 - $t0")
 cpu=$(calc "100 * ($c1 - $c0) / $hz / $elapsed")
 rate=$(calc "($n1 - $n0) / $elapsed")

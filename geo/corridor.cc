@@ -16,7 +16,42 @@
 #include "geo/grid_projection.h"
 
 namespace cit::geo {
+namespace corridor_internal {
+
+// Everything a query reads about one segment, in one cache line: random queries on a long route
+// then cost one miss per candidate run instead of one per array.
+// Offsets within a segment fit floats (6e-8 relative: well under a millimetre for segments of
+// kilometres); absolute positions and progress stay double.
+struct alignas(64) SegmentRec {
+  double ax, ay;        // projected start, metres
+  double cum_m;         // geodesic progress at the start
+  double lon_a, lat_a;  // start, degrees (for the nearest point as lon/lat)
+  float dx, dy;         // projected end minus start, metres
+  float inv_len2;       // 1 / (dx^2 + dy^2); 0 for a zero-length segment
+  float len_m;          // geodesic length
+  float dlon, dlat;     // end minus start, degrees (longitude wrapped to [-180, 180])
+};
+static_assert(sizeof(SegmentRec) == 64);
+
+// A segment's neighbourhood along the route and its clearance: segments [i - back, i + fwd]
+// are the neighbourhood; every other (non-zero-length) segment is at least clearance_m (plane
+// metres, rounded down, capped at kClearanceCapM) from segment i. So for a fix q at distance d
+// from segment i, every segment outside the neighbourhood is at least clearance_m - d from q
+// (triangle inequality): if clearance_m > 2 d + margin, none of them can be the nearest or
+// within the margin of it, and the neighbourhood alone decides the answer.
+struct Reach {
+  float clearance_m;
+  std::uint16_t back;
+  std::uint16_t fwd;
+};
+static_assert(sizeof(Reach) == 8);
+
+}  // namespace corridor_internal
+
 namespace {
+
+using corridor_internal::Reach;
+using corridor_internal::SegmentRec;
 
 namespace bg = boost::geometry;
 namespace bgi = boost::geometry::index;
@@ -63,21 +98,6 @@ double GeodesicDistance(LonLat a, LonLat b) {
   return s12;
 }
 
-// Everything a query reads about one segment, in one cache line: random queries on a long route
-// then cost one miss per candidate run instead of one per array.
-// Offsets within a segment fit floats (6e-8 relative: well under a millimetre for segments of
-// kilometres); absolute positions and progress stay double.
-struct alignas(64) SegmentRec {
-  double ax, ay;        // projected start, metres
-  double cum_m;         // geodesic progress at the start
-  double lon_a, lat_a;  // start, degrees (for the nearest point as lon/lat)
-  float dx, dy;         // projected end minus start, metres
-  float inv_len2;       // 1 / (dx^2 + dy^2); 0 for a zero-length segment
-  float len_m;          // geodesic length
-  float dlon, dlat;     // end minus start, degrees (longitude wrapped to [-180, 180])
-};
-static_assert(sizeof(SegmentRec) == 64);
-
 // A grid cell's candidate segments: up to kInline stored in place, else in the overflow array.
 struct alignas(16) CellRec {
   static constexpr std::uint32_t kInline = 3;
@@ -85,53 +105,21 @@ struct alignas(16) CellRec {
   std::uint32_t items[kInline] = {};  // the segments, or items[0] = offset into overflow
 };
 
-// A segment's neighbourhood along the route and its clearance: segments [i - back, i + fwd]
-// are the neighbourhood; every other (non-zero-length) segment is at least clearance_m (plane
-// metres, rounded down, capped at kClearanceCapM) from segment i. So for a fix q at distance d
-// from segment i, every segment outside the neighbourhood is at least clearance_m - d from q
-// (triangle inequality): if clearance_m > 2 d + margin, none of them can be the nearest or
-// within the margin of it, and the neighbourhood alone decides the answer.
-struct Reach {
-  float clearance_m;
-  std::uint16_t back;
-  std::uint16_t fwd;
-};
-static_assert(sizeof(Reach) == 8);
-
 struct Candidate {
   std::uint32_t segment;
   double distance2;  // squared plane distance
   double t;          // position along the segment, [0, 1]
 };
 
-}  // namespace
-
-// Query structure. The R-tree holds the projected segments. On top of it, a uniform grid of
-// square cells over the route's neighbourhood stores, per cell, every segment that can be the
-// nearest one (or within kAmbiguityMargin_m of the nearest) for some point of the cell: with
-// c the cell centre, h its half-diagonal and d(c) the distance from c to the route, any point q
-// of the cell has d(q) <= d(c) + h, so only segments within d(c) + h + margin of the cell's box
-// qualify. A query is then one cell lookup and a handful of point-segment distances, whatever
-// the route's length; the R-tree answers the rare fixes outside the grid.
-struct alignas(64) Corridor::Impl {
-  explicit Impl(GridProjection p) : proj(std::move(p)) {}
-
-  // What a hinted query reads, first (one cache line).
-  GridProjection proj;
-  std::vector<SegmentRec> segments;  // one per vertex pair (zero-length ones too)
-  std::vector<Reach> reach;          // one per segment
-
-  double cell_m = 1.0, inv_cell_m = 1.0, x0 = 0.0, y0 = 0.0;
-  std::size_t nx = 0, ny = 0;
-  std::vector<CellRec> cells;  // nx * ny, row-major
-  std::vector<std::uint32_t> overflow;
-
-  std::vector<LonLat> vertices;
-  std::vector<double> cum_m;  // geodesic progress at each vertex (PointAt)
-  RTree index;
+// The per-segment arrays by raw pointer, and everything a query computes from them alone: the
+// hinted path builds one from Corridor::Hot without touching Impl.
+struct SegmentView {
+  const SegmentRec* seg = nullptr;
+  const Reach* rch = nullptr;
+  std::size_t n = 0;
 
   Candidate Evaluate(std::uint32_t i, XY q) const {
-    const SegmentRec& s = segments[i];
+    const SegmentRec& s = seg[i];
     double t = ((q.x_m - s.ax) * s.dx + (q.y_m - s.ay) * s.dy) * s.inv_len2;
     t = std::clamp(t, 0.0, 1.0);
     const double ex = s.ax + t * s.dx - q.x_m, ey = s.ay + t * s.dy - q.y_m;
@@ -139,23 +127,12 @@ struct alignas(64) Corridor::Impl {
   }
 
   double Progress(const Candidate& c) const {
-    const SegmentRec& s = segments[c.segment];
+    const SegmentRec& s = seg[c.segment];
     return s.cum_m + c.t * s.len_m;
   }
 
-  // The candidate list of q's cell, or an empty span outside the grid.
-  std::span<const std::uint32_t> CellOf(XY q) const {
-    const double u = (q.x_m - x0) * inv_cell_m, v = (q.y_m - y0) * inv_cell_m;
-    if (!(u >= 0.0 && v >= 0.0 && u < static_cast<double>(nx) && v < static_cast<double>(ny))) {
-      return {};
-    }
-    const CellRec& c = cells[static_cast<std::size_t>(v) * nx + static_cast<std::size_t>(u)];
-    if (c.count <= CellRec::kInline) return std::span<const std::uint32_t>(c.items, c.count);
-    return std::span<const std::uint32_t>(overflow.data() + c.items[0], c.count);
-  }
-
   // Picks from `fn`-enumerated candidates: nearest, or (with a previous progress) the one
-  // closest in progress among those within kAmbiguityMargin_m of the nearest.
+  // closest in progress among those within Corridor::kAmbiguityMargin_m of the nearest.
   // Whether c is a local minimum of the distance along the route, i.e. the closest point of a
   // leg, not the end of a segment whose neighbour on the same leg comes closer. Only such
   // points are alternatives to the nearest: otherwise the end of the previous segment of the
@@ -164,8 +141,7 @@ struct alignas(64) Corridor::Impl {
     if (c.t <= 0.0 && c.segment > 0 && Evaluate(c.segment - 1, q).distance2 < c.distance2) {
       return false;
     }
-    if (c.t >= 1.0 && c.segment + 1 < segments.size() &&
-        Evaluate(c.segment + 1, q).distance2 < c.distance2) {
+    if (c.t >= 1.0 && c.segment + 1 < n && Evaluate(c.segment + 1, q).distance2 < c.distance2) {
       return false;
     }
     return true;
@@ -189,7 +165,7 @@ struct alignas(64) Corridor::Impl {
       if (c.distance2 <= tie_d2 && c.segment < best.segment) best = c;
     });
     if (!previous_progress_m.has_value() || !std::isfinite(*previous_progress_m)) return best;
-    const double limit = std::sqrt(best.distance2) + kAmbiguityMargin_m;
+    const double limit = std::sqrt(best.distance2) + Corridor::kAmbiguityMargin_m;
     const double limit2 = limit * limit;
     // Like one step of an HMM map matcher (OSRM, barefoot): the cost of a leg adds how much
     // less likely its distance is than the nearest one's (Gaussian error, sigma 20 m: GNSS plus
@@ -219,6 +195,105 @@ struct alignas(64) Corridor::Impl {
     return chosen;
   }
 
+  // The hinted query: the neighbourhood of the hint segment, grown until it holds the
+  // neighbourhood of the nearest segment found in it; answers (true) only when that nearest
+  // segment's clearance proves nothing outside can be the nearest or within the margin of it.
+  bool FindNear(XY q, std::optional<double> previous_progress_m, std::uint32_t hint,
+                Candidate& out) const {
+    std::size_t lo = hint - rch[hint].back, hi = hint + rch[hint].fwd;
+    std::array<Candidate, kMaxHintRange> buf;
+    std::size_t count = 0, nearest = 0;
+    for (int round = 0;; ++round) {
+      if (round == 3 || hi - lo + 1 > kMaxHintRange) return false;
+      count = 0;
+      double min_d2 = std::numeric_limits<double>::infinity();
+      for (std::size_t s = lo; s <= hi; ++s) {
+        const SegmentRec& rec = seg[s];
+        if (rec.dx == 0.0f && rec.dy == 0.0f) continue;  // not indexed: never a candidate
+        buf[count] = Evaluate(static_cast<std::uint32_t>(s), q);
+        if (buf[count].distance2 < min_d2) {
+          min_d2 = buf[count].distance2;
+          nearest = count;
+        }
+        ++count;
+      }
+      if (count == 0) return false;
+      const std::uint32_t i = buf[nearest].segment;
+      const std::size_t need_lo = i - rch[i].back, need_hi = i + rch[i].fwd;
+      if (need_lo >= lo && need_hi <= hi) break;
+      lo = std::min(lo, need_lo);
+      hi = std::max(hi, need_hi);
+    }
+    const bool with_history =
+        previous_progress_m.has_value() && std::isfinite(*previous_progress_m);
+    const double needed = 2.0 * std::sqrt(buf[nearest].distance2) +
+                          (with_history ? Corridor::kAmbiguityMargin_m : 0.0) + kBoundSlackM;
+    if (!(static_cast<double>(rch[buf[nearest].segment].clearance_m) > needed)) return false;
+    out = Choose(
+        [&](auto&& fn) {
+          for (std::size_t k = 0; k < count; ++k) fn(buf[k]);
+        },
+        q, previous_progress_m);
+    return true;
+  }
+
+  // The match for the chosen candidate (scale factor from the projection frame, so that hinted
+  // and unhinted queries share every operation).
+  Corridor::Match MatchOf(const GridProjection& proj, const GridProjection::Frame& frame, XY q,
+                          const Candidate& best) const {
+    const SegmentRec& s = seg[best.segment];
+    const XY on{s.ax + best.t * s.dx, s.ay + best.t * s.dy};
+    const double k = GridProjection::ScaleFactor(frame, (on.x_m + q.x_m) / 2.0);
+    // The nearest point as lon/lat: interpolating the vertices' lon/lat is off the projected
+    // segment by ~L^2 tan(lat) / (8 R), under 2 cm * tan(lat) for L <= 1 km; longer segments
+    // refine it by Newton iteration on the grid.
+    LonLat nearest =
+        internal::LonLatAccess::Normalised(s.lon_a + best.t * s.dlon, s.lat_a + best.t * s.dlat);
+    if (static_cast<double>(s.dx) * s.dx + static_cast<double>(s.dy) * s.dy >
+        kInterpolateNearestUpToM * kInterpolateNearestUpToM) {
+      nearest = proj.Inverse(on, nearest);
+    }
+    return Corridor::Match{std::sqrt(best.distance2) / k, best.segment, Progress(best), nearest};
+  }
+};
+
+}  // namespace
+
+// Query structure. The R-tree holds the projected segments. On top of it, a uniform grid of
+// square cells over the route's neighbourhood stores, per cell, every segment that can be the
+// nearest one (or within Corridor::kAmbiguityMargin_m of the nearest) for some point of the cell:
+// with c the cell centre, h its half-diagonal and d(c) the distance from c to the route, any point
+// q of the cell has d(q) <= d(c) + h, so only segments within d(c) + h + margin of the cell's box
+// qualify. A query is then one cell lookup and a handful of point-segment distances, whatever
+// the route's length; the R-tree answers the rare fixes outside the grid.
+struct alignas(64) Corridor::Impl : SegmentView {
+  explicit Impl(GridProjection p) : proj(std::move(p)) {}
+
+  // What a hinted query reads, first (one cache line).
+  GridProjection proj;
+  std::vector<SegmentRec> segments;  // one per vertex pair (zero-length ones too)
+  std::vector<Reach> reach;          // one per segment
+
+  double cell_m = 1.0, inv_cell_m = 1.0, x0 = 0.0, y0 = 0.0;
+  std::size_t nx = 0, ny = 0;
+  std::vector<CellRec> cells;  // nx * ny, row-major
+  std::vector<std::uint32_t> overflow;
+
+  std::vector<LonLat> vertices;
+  std::vector<double> cum_m;  // geodesic progress at each vertex (PointAt)
+  RTree index;
+
+  // The candidate list of q's cell, or an empty span outside the grid.
+  std::span<const std::uint32_t> CellOf(XY q) const {
+    const double u = (q.x_m - x0) * inv_cell_m, v = (q.y_m - y0) * inv_cell_m;
+    if (!(u >= 0.0 && v >= 0.0 && u < static_cast<double>(nx) && v < static_cast<double>(ny))) {
+      return {};
+    }
+    const CellRec& c = cells[static_cast<std::size_t>(v) * nx + static_cast<std::size_t>(u)];
+    if (c.count <= CellRec::kInline) return std::span<const std::uint32_t>(c.items, c.count);
+    return std::span<const std::uint32_t>(overflow.data() + c.items[0], c.count);
+  }
+
   Candidate Find(XY q, std::optional<double> previous_progress_m) const {
     const std::span<const std::uint32_t> cell = CellOf(q);
     if (!cell.empty()) {
@@ -234,67 +309,8 @@ struct alignas(64) Corridor::Impl {
     return FindWithRTree(q, previous_progress_m);
   }
 
-  // The hinted query: the neighbourhood of the hint segment, grown until it holds the
-  // neighbourhood of the nearest segment found in it; answers (true) only when that nearest
-  // segment's clearance proves nothing outside can be the nearest or within the margin of it.
-  bool FindNear(XY q, std::optional<double> previous_progress_m, std::uint32_t hint,
-                Candidate& out) const {
-    std::size_t lo = hint - reach[hint].back, hi = hint + reach[hint].fwd;
-    std::array<Candidate, kMaxHintRange> buf;
-    std::size_t count = 0, nearest = 0;
-    for (int round = 0;; ++round) {
-      if (round == 3 || hi - lo + 1 > kMaxHintRange) return false;
-      count = 0;
-      double min_d2 = std::numeric_limits<double>::infinity();
-      for (std::size_t s = lo; s <= hi; ++s) {
-        const SegmentRec& rec = segments[s];
-        if (rec.dx == 0.0f && rec.dy == 0.0f) continue;  // not indexed: never a candidate
-        buf[count] = Evaluate(static_cast<std::uint32_t>(s), q);
-        if (buf[count].distance2 < min_d2) {
-          min_d2 = buf[count].distance2;
-          nearest = count;
-        }
-        ++count;
-      }
-      if (count == 0) return false;
-      const std::uint32_t i = buf[nearest].segment;
-      const std::size_t need_lo = i - reach[i].back, need_hi = i + reach[i].fwd;
-      if (need_lo >= lo && need_hi <= hi) break;
-      lo = std::min(lo, need_lo);
-      hi = std::max(hi, need_hi);
-    }
-    const bool with_history =
-        previous_progress_m.has_value() && std::isfinite(*previous_progress_m);
-    const double needed = 2.0 * std::sqrt(buf[nearest].distance2) +
-                          (with_history ? kAmbiguityMargin_m : 0.0) + kBoundSlackM;
-    if (!(static_cast<double>(reach[buf[nearest].segment].clearance_m) > needed)) return false;
-    out = Choose(
-        [&](auto&& fn) {
-          for (std::size_t k = 0; k < count; ++k) fn(buf[k]);
-        },
-        q, previous_progress_m);
-    return true;
-  }
-
-  Match MatchOf(XY q, const Candidate& best) const {
-    const SegmentRec& s = segments[best.segment];
-    const XY on{s.ax + best.t * s.dx, s.ay + best.t * s.dy};
-    const double k = proj.ScaleFactorAt((on.x_m + q.x_m) / 2.0);
-    // The nearest point as lon/lat: interpolating the vertices' lon/lat is off the projected
-    // segment by ~L^2 tan(lat) / (8 R), under 2 cm * tan(lat) for L <= 1 km; longer segments
-    // refine it by Newton iteration on the grid.
-    LonLat nearest =
-        internal::LonLatAccess::Normalised(s.lon_a + best.t * s.dlon, s.lat_a + best.t * s.dlat);
-    if (static_cast<double>(s.dx) * s.dx + static_cast<double>(s.dy) * s.dy >
-        kInterpolateNearestUpToM * kInterpolateNearestUpToM) {
-      nearest = proj.Inverse(on, nearest);
-    }
-    return Match{std::sqrt(best.distance2) / k, best.segment, Progress(best), nearest};
-  }
-
   // Neighbourhoods and clearances (see Reach), from the R-tree.
   void BuildReach() {
-    const std::size_t n = segments.size();
     reach.assign(n, Reach{0.0f, 0, 0});
     for (std::size_t i = 0; i < n; ++i) {
       Reach& r = reach[i];
@@ -308,7 +324,7 @@ struct alignas(64) Corridor::Impl {
       r.fwd = static_cast<std::uint16_t>(fwd);
       const SegmentRec& s = segments[i];
       if (s.dx == 0.0f && s.dy == 0.0f) continue;  // clearance 0: never trusted
-      const Segment seg(Point(s.ax, s.ay), Point(s.ax + s.dx, s.ay + s.dy));
+      const Segment line(Point(s.ax, s.ay), Point(s.ax + s.dx, s.ay + s.dy));
       const Box box(Point(std::min(s.ax, s.ax + s.dx) - kClearanceCapM,
                           std::min(s.ay, s.ay + s.dy) - kClearanceCapM),
                     Point(std::max(s.ax, s.ax + s.dx) + kClearanceCapM,
@@ -316,7 +332,7 @@ struct alignas(64) Corridor::Impl {
       double clearance = kClearanceCapM;
       index.query(bgi::intersects(box), boost::make_function_output_iterator([&](const Entry& e) {
                     if (e.second + back >= i && e.second <= i + fwd) return;  // neighbourhood
-                    clearance = std::min(clearance, bg::distance(seg, e.first));
+                    clearance = std::min(clearance, bg::distance(line, e.first));
                   }));
       r.clearance_m = static_cast<float>(std::max(0.0, clearance - kBoundSlackM));
     }
@@ -333,7 +349,7 @@ struct alignas(64) Corridor::Impl {
                 }));
     // Then every segment that could tie with it, or (with history) be chosen over it.
     const double r = std::sqrt(nearest.distance2) +
-                     (previous_progress_m ? kAmbiguityMargin_m : 0.0) + kBoundSlackM;
+                     (previous_progress_m ? Corridor::kAmbiguityMargin_m : 0.0) + kBoundSlackM;
     const Box box(Point(q.x_m - r, q.y_m - r), Point(q.x_m + r, q.y_m + r));
     std::vector<std::uint32_t> near;
     index.query(bgi::intersects(box), boost::make_function_output_iterator(
@@ -354,7 +370,8 @@ struct alignas(64) Corridor::Impl {
   void Refine(const Box& cell, std::vector<std::uint32_t>& near) const {
     constexpr int kSub = 4;
     const double sub = cell_m / kSub;
-    const double reach_extra = 2.0 * sub * std::sqrt(0.5) + kAmbiguityMargin_m + kBoundSlackM;
+    const double reach_extra =
+        2.0 * sub * std::sqrt(0.5) + Corridor::kAmbiguityMargin_m + kBoundSlackM;
     std::array<XY, kSub * kSub> centre;
     std::array<double, kSub * kSub> limit;
     for (int v = 0; v < kSub; ++v) {
@@ -415,7 +432,8 @@ struct alignas(64) Corridor::Impl {
                       d_centre = std::sqrt(Evaluate(e.second, centre).distance2);
                     }));
         if (d_centre <= kCoverageM) {
-          const double extent = d_centre + half_diagonal + kAmbiguityMargin_m + kBoundSlackM;
+          const double extent =
+              d_centre + half_diagonal + Corridor::kAmbiguityMargin_m + kBoundSlackM;
           const Box grown(
               Point(cell.min_corner().get<0>() - extent, cell.min_corner().get<1>() - extent),
               Point(cell.max_corner().get<0>() + extent, cell.max_corner().get<1>() + extent));
@@ -445,7 +463,12 @@ struct alignas(64) Corridor::Impl {
   }
 };
 
-Corridor::Corridor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Corridor::Corridor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  hot_.projection = impl_->proj.frame();
+  hot_.segments = impl_->seg;
+  hot_.reach = impl_->rch;
+  hot_.segment_count = impl_->n;
+}
 Corridor::Corridor(Corridor&&) noexcept = default;
 Corridor& Corridor::operator=(Corridor&&) noexcept = default;
 Corridor::~Corridor() = default;
@@ -505,41 +528,47 @@ absl::StatusOr<Corridor> Corridor::Create(std::vector<LonLat> route) {
                          static_cast<std::uint32_t>(i));
   }
   impl->index = RTree(entries.begin(), entries.end());  // packed (STR) bulk load
+  impl->seg = impl->segments.data();
+  impl->n = impl->segments.size();
   impl->BuildCells();
   impl->BuildReach();
+  impl->rch = impl->reach.data();
   return Corridor(std::move(impl));
 }
 
 Corridor::Match Corridor::Locate(LonLat p, std::optional<double> previous_progress_m) const {
   const Impl& m = *impl_;
   const XY q = m.proj.Forward(p);
-  return m.MatchOf(q, m.Find(q, previous_progress_m));
+  return m.MatchOf(m.proj, hot_.projection, q, m.Find(q, previous_progress_m));
 }
 
 Corridor::Match Corridor::Locate(LonLat p, std::optional<double> previous_progress_m,
                                  Hint& hint) const {
-  const Impl& m = *impl_;
+  // Only hot_ (inline), the hint and the segments around it are read on the usual path; Impl's
+  // own memory only when the neighbourhood cannot decide. impl_->proj is only addressed (it is
+  // read for points outside the projection grid and for very long segments).
+  const SegmentView view{hot_.segments, hot_.reach, hot_.segment_count};
+  const GridProjection& proj = impl_->proj;
   const std::uint32_t h = hint.segment;
-  const bool hinted = h < m.segments.size();
-  m.proj.Prefetch();
+  const bool hinted = h < view.n;
   if (hinted) {
     // Start the likely misses together: the neighbourhood record and the segments around the
     // hint (the vehicle mostly moved less than one segment since its last fix).
-    __builtin_prefetch(&m.reach[h]);
-    __builtin_prefetch(&m.segments[h]);
-    if (h + 1 < m.segments.size()) __builtin_prefetch(&m.segments[h + 1]);
-    if (h > 0) __builtin_prefetch(&m.segments[h - 1]);
+    __builtin_prefetch(&view.rch[h]);
+    __builtin_prefetch(&view.seg[h]);
+    if (h + 1 < view.n) __builtin_prefetch(&view.seg[h + 1]);
+    if (h > 0) __builtin_prefetch(&view.seg[h - 1]);
   }
-  const XY q = m.proj.Forward(p, hint.projection);
+  const XY q = proj.Forward(p, hot_.projection, hint.projection);
   Candidate best;
-  if (hinted && m.FindNear(q, previous_progress_m, h, best)) {
+  if (hinted && view.FindNear(q, previous_progress_m, h, best)) {
     ++hint.hits;
   } else {
-    best = m.Find(q, previous_progress_m);
+    best = impl_->Find(q, previous_progress_m);
     ++hint.misses;
   }
   hint.segment = best.segment;
-  return m.MatchOf(q, best);
+  return view.MatchOf(proj, hot_.projection, q, best);
 }
 
 double Corridor::length_m() const { return impl_->cum_m.back(); }

@@ -51,6 +51,11 @@
 
 namespace cit::geo {
 
+namespace corridor_internal {
+struct SegmentRec;  // defined in corridor.cc
+struct Reach;
+}  // namespace corridor_internal
+
 class Corridor final {
  public:
   struct Match {
@@ -99,8 +104,18 @@ class Corridor final {
 
  private:
   struct Impl;
+  // What every query reads first, kept inline in the Corridor (i.e. in its owner's cache lines,
+  // such as a CompiledRun's) instead of behind impl_: with thousands of corridors out of cache,
+  // every pointer chased is a miss per fix. Points into *impl_, which never moves.
+  struct Hot {
+    GridProjection::Frame projection;
+    const corridor_internal::SegmentRec* segments = nullptr;
+    const corridor_internal::Reach* reach = nullptr;
+    std::size_t segment_count = 0;
+  };
   explicit Corridor(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  Hot hot_;
 };
 
 }  // namespace cit::geo

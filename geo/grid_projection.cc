@@ -30,15 +30,8 @@ inline double Relative(double lon, double centre) {
 struct alignas(64) GridProjection::State {
   explicit State(LocalProjection p) : exact(std::move(p)) {}
 
-  // What Forward reads, first and in one cache line (with thousands of instances in memory,
-  // each Forward would otherwise miss on two).
-  double centre_lon = 0.0;
-  // Grid in (relative longitude, latitude) degrees; nodes row-major, (nx + 1) * (ny + 1).
-  double r0 = 0.0, lat0 = 0.0;
-  double inv_cell_lon = 1.0, inv_cell_lat = 1.0;
-  int nx = 0, ny = 0;
-  const XY* node_data = nullptr;  // nodes.data()
-  std::uint64_t id = 0;           // unique per instance (CellCache::owner)
+  // What Forward reads, first (with thousands of instances in memory, every line is a miss).
+  Frame f;
 
   LocalProjection exact;
   mutable std::mutex exact_mu;  // PROJ contexts are not re-entrant
@@ -55,7 +48,7 @@ struct alignas(64) GridProjection::State {
     return exact.Inverse(p);
   }
   const XY& Node(int i, int j) const {
-    return node_data[static_cast<std::size_t>(j) * (nx + 1) + i];
+    return f.node_data[static_cast<std::size_t>(j) * (f.nx + 1) + i];
   }
 };
 namespace {
@@ -72,11 +65,11 @@ absl::StatusOr<GridProjection> GridProjection::ForArea(std::span<const LonLat> p
   absl::StatusOr<LocalProjection> exact = LocalProjection::ForArea(points);
   if (!exact.ok()) return exact.status();
   auto s = std::make_unique<State>(*std::move(exact));
-  s->centre_lon = s->exact.origin().lon_deg();
+  s->f.centre_lon = s->exact.origin().lon_deg();
 
   double min_r = 1e9, max_r = -1e9, min_lat = 90.0, max_lat = -90.0;
   for (const LonLat& p : points) {
-    const double r = Relative(p.lon_deg(), s->centre_lon);
+    const double r = Relative(p.lon_deg(), s->f.centre_lon);
     min_r = std::min(min_r, r);
     max_r = std::max(max_r, r);
     min_lat = std::min(min_lat, p.lat_deg());
@@ -99,43 +92,44 @@ absl::StatusOr<GridProjection> GridProjection::ForArea(std::span<const LonLat> p
   }
   if (cell_m <= kMaxCellM) {
     s->has_grid = true;
-    s->nx = std::max(1, static_cast<int>(std::ceil(width_m / cell_m)));
-    s->ny = std::max(1, static_cast<int>(std::ceil(height_m / cell_m)));
-    s->r0 = min_r;
-    s->lat0 = min_lat;
-    s->cell_lon = (max_r - min_r) / s->nx;
-    s->cell_lat = (max_lat - min_lat) / s->ny;
+    s->f.nx = std::max(1, static_cast<int>(std::ceil(width_m / cell_m)));
+    s->f.ny = std::max(1, static_cast<int>(std::ceil(height_m / cell_m)));
+    s->f.r0 = min_r;
+    s->f.lat0 = min_lat;
+    s->cell_lon = (max_r - min_r) / s->f.nx;
+    s->cell_lat = (max_lat - min_lat) / s->f.ny;
     if (s->cell_lon <= 0.0) s->cell_lon = cell_m / metres_per_deg_lon;
     if (s->cell_lat <= 0.0) s->cell_lat = cell_m / kMetresPerDegLat;
-    s->inv_cell_lon = 1.0 / s->cell_lon;
-    s->inv_cell_lat = 1.0 / s->cell_lat;
-    s->nodes.reserve(static_cast<std::size_t>(s->nx + 1) * (s->ny + 1));
-    for (int j = 0; j <= s->ny; ++j) {
-      for (int i = 0; i <= s->nx; ++i) {
+    s->f.inv_cell_lon = 1.0 / s->cell_lon;
+    s->f.inv_cell_lat = 1.0 / s->cell_lat;
+    s->nodes.reserve(static_cast<std::size_t>(s->f.nx + 1) * (s->f.ny + 1));
+    for (int j = 0; j <= s->f.ny; ++j) {
+      for (int i = 0; i <= s->f.nx; ++i) {
         const LonLat node = internal::LonLatAccess::Normalised(
-            s->centre_lon + s->r0 + i * s->cell_lon, s->lat0 + j * s->cell_lat);
+            s->f.centre_lon + s->f.r0 + i * s->cell_lon, s->f.lat0 + j * s->cell_lat);
         s->nodes.push_back(s->exact.Forward(node));
       }
     }
-    s->node_data = s->nodes.data();
+    s->f.node_data = s->nodes.data();
   }
-  s->id = next_id.fetch_add(1, std::memory_order_relaxed);
+  s->f.id = next_id.fetch_add(1, std::memory_order_relaxed);
+  s->f.radius_m = s->exact.radius_m();
   return GridProjection(std::move(s));
 }
 
 bool GridProjection::Covers(LonLat p) const {
   const State& s = *state_;
   if (!s.has_grid) return false;
-  const double u = (Relative(p.lon_deg(), s.centre_lon) - s.r0) / s.cell_lon;
-  const double v = (p.lat_deg() - s.lat0) / s.cell_lat;
-  return u >= 0.0 && v >= 0.0 && u < s.nx && v < s.ny;
+  const double u = (Relative(p.lon_deg(), s.f.centre_lon) - s.f.r0) / s.cell_lon;
+  const double v = (p.lat_deg() - s.f.lat0) / s.cell_lat;
+  return u >= 0.0 && v >= 0.0 && u < s.f.nx && v < s.f.ny;
 }
 
 XY GridProjection::Forward(LonLat p) const {
   const State& s = *state_;
-  const double u = (Relative(p.lon_deg(), s.centre_lon) - s.r0) * s.inv_cell_lon;
-  const double v = (p.lat_deg() - s.lat0) * s.inv_cell_lat;
-  if (!(u >= 0.0 && v >= 0.0 && u < s.nx && v < s.ny)) return s.Exact(p);
+  const double u = (Relative(p.lon_deg(), s.f.centre_lon) - s.f.r0) * s.f.inv_cell_lon;
+  const double v = (p.lat_deg() - s.f.lat0) * s.f.inv_cell_lat;
+  if (!(u >= 0.0 && v >= 0.0 && u < s.f.nx && v < s.f.ny)) return s.Exact(p);
   const int i = static_cast<int>(u);
   const int j = static_cast<int>(v);
   const double fu = u - i, fv = v - j;
@@ -149,20 +143,25 @@ XY GridProjection::Forward(LonLat p) const {
 }
 
 XY GridProjection::Forward(LonLat p, CellCache& cache) const {
-  const State& s = *state_;
-  const double u = (Relative(p.lon_deg(), s.centre_lon) - s.r0) * s.inv_cell_lon;
-  const double v = (p.lat_deg() - s.lat0) * s.inv_cell_lat;
-  if (!(u >= 0.0 && v >= 0.0 && u < s.nx && v < s.ny)) return s.Exact(p);
+  return Forward(p, state_->f, cache);
+}
+
+XY GridProjection::Forward(LonLat p, const Frame& f, CellCache& cache) const {
+  const double u = (Relative(p.lon_deg(), f.centre_lon) - f.r0) * f.inv_cell_lon;
+  const double v = (p.lat_deg() - f.lat0) * f.inv_cell_lat;
+  if (!(u >= 0.0 && v >= 0.0 && u < f.nx && v < f.ny)) return state_->Exact(p);
   const int i = static_cast<int>(u);
   const int j = static_cast<int>(v);
-  if (cache.owner != s.id || cache.i != i || cache.j != j) {
-    cache.owner = s.id;
+  if (cache.owner != f.id || cache.i != i || cache.j != j) {
+    const XY* row = f.node_data + static_cast<std::size_t>(j) * (f.nx + 1) + i;
+    const XY* next_row = row + (f.nx + 1);
+    cache.owner = f.id;
     cache.i = i;
     cache.j = j;
-    cache.a = s.Node(i, j);
-    cache.b = s.Node(i + 1, j);
-    cache.c = s.Node(i, j + 1);
-    cache.d = s.Node(i + 1, j + 1);
+    cache.a = row[0];
+    cache.b = row[1];
+    cache.c = next_row[0];
+    cache.d = next_row[1];
   }
   // The same arithmetic as Forward(p), on the same node values.
   const double fu = u - i, fv = v - j;
@@ -175,14 +174,16 @@ XY GridProjection::Forward(LonLat p, CellCache& cache) const {
             w00 * a.y_m + w10 * b.y_m + w01 * c.y_m + w11 * d.y_m};
 }
 
+const GridProjection::Frame& GridProjection::frame() const { return state_->f; }
+
 LonLat GridProjection::Inverse(XY target, LonLat guess) const {
   const State& s = *state_;
   if (!s.has_grid) return s.ExactInverse(target);
-  double u = (Relative(guess.lon_deg(), s.centre_lon) - s.r0) / s.cell_lon;
-  double v = (guess.lat_deg() - s.lat0) / s.cell_lat;
+  double u = (Relative(guess.lon_deg(), s.f.centre_lon) - s.f.r0) / s.cell_lon;
+  double v = (guess.lat_deg() - s.f.lat0) / s.cell_lat;
   // Newton on the piecewise-bilinear map; it is nearly affine per cell, so 1-3 steps suffice.
   for (int iter = 0; iter < 8; ++iter) {
-    if (!(u >= 0.0 && v >= 0.0 && u < s.nx && v < s.ny)) return s.ExactInverse(target);
+    if (!(u >= 0.0 && v >= 0.0 && u < s.f.nx && v < s.f.ny)) return s.ExactInverse(target);
     const int i = static_cast<int>(u);
     const int j = static_cast<int>(v);
     const double fu = u - i, fv = v - j;
@@ -204,9 +205,9 @@ LonLat GridProjection::Inverse(XY target, LonLat guess) const {
     u += (yv * ex - xv * ey) / det;
     v += (-yu * ex + xu * ey) / det;
   }
-  if (!(u >= 0.0 && v >= 0.0 && u <= s.nx && v <= s.ny)) return s.ExactInverse(target);
-  return internal::LonLatAccess::Normalised(s.centre_lon + s.r0 + u * s.cell_lon,
-                                            s.lat0 + v * s.cell_lat);
+  if (!(u >= 0.0 && v >= 0.0 && u <= s.f.nx && v <= s.f.ny)) return s.ExactInverse(target);
+  return internal::LonLatAccess::Normalised(s.f.centre_lon + s.f.r0 + u * s.cell_lon,
+                                            s.f.lat0 + v * s.cell_lat);
 }
 
 LonLat GridProjection::Inverse(XY p) const {
@@ -220,12 +221,7 @@ LonLat GridProjection::Inverse(XY p) const {
 
 XY GridProjection::ForwardExact(LonLat p) const { return state_->Exact(p); }
 LonLat GridProjection::InverseExact(XY p) const { return state_->ExactInverse(p); }
-void GridProjection::Prefetch() const {
-  const char* s = reinterpret_cast<const char*>(state_.get());
-  __builtin_prefetch(s);       // Forward's fields
-  __builtin_prefetch(s + 64);  // the exact projection's radius (ScaleFactorAt)
-}
-double GridProjection::ScaleFactorAt(double x_m) const { return state_->exact.ScaleFactorAt(x_m); }
+double GridProjection::ScaleFactorAt(double x_m) const { return ScaleFactor(state_->f, x_m); }
 LonLat GridProjection::origin() const { return state_->exact.origin(); }
 std::size_t GridProjection::memory_bytes() const {
   return sizeof(State) + state_->nodes.capacity() * sizeof(XY);

@@ -59,16 +59,33 @@ class GridProjection final {
   };
   // Same result as Forward(p), bit for bit.
   XY Forward(LonLat p, CellCache& cache) const;
+
+  // What Forward and ScaleFactorAt read, as a value an owner can keep inline next to its own
+  // hot data (Corridor does): Forward(p, frame(), cache) equals Forward(p) bit for bit and
+  // reads this instance's memory only for the nodes of a new cell or outside the grid.
+  struct Frame {
+    double centre_lon = 0.0;
+    // Grid in (relative longitude, latitude) degrees; nodes row-major, (nx + 1) * (ny + 1).
+    double r0 = 0.0, lat0 = 0.0;
+    double inv_cell_lon = 1.0, inv_cell_lat = 1.0;
+    int nx = 0, ny = 0;  // 0: no grid (every point takes the exact path)
+    const XY* node_data = nullptr;
+    std::uint64_t id = 0;   // unique per instance (CellCache::owner)
+    double radius_m = 0.0;  // LocalProjection::radius_m(), for ScaleFactor
+  };
+  const Frame& frame() const;
+  XY Forward(LonLat p, const Frame& frame, CellCache& cache) const;
+  // ScaleFactorAt from a frame (the same series as LocalProjection::ScaleFactorAt).
+  static double ScaleFactor(const Frame& frame, double x_m) {
+    const double u = x_m * x_m / (frame.radius_m * frame.radius_m);
+    return 1.0 + u / 2.0 + u * u / 24.0;
+  }
   // Inverse by Newton iteration on the grid, starting from `guess` (a nearby position).
   LonLat Inverse(XY p, LonLat guess) const;
   LonLat Inverse(XY p) const;
   // Exact PROJ forward/inverse, serialised; for construction-time work and tests.
   XY ForwardExact(LonLat p) const;
   LonLat InverseExact(XY p) const;
-
-  // Starts loading what Forward and ScaleFactorAt read (callers that have other misses to
-  // wait for start this one first).
-  void Prefetch() const;
 
   // Plane-distance / geodesic-distance ratio at easting x_m.
   double ScaleFactorAt(double x_m) const;

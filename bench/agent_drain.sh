@@ -4,6 +4,7 @@
 # we time until every record is acknowledged (the journal holds no segment any more).
 #
 #   bench/agent_drain.sh [BUILD_DIR] [FIXES]      # defaults: build/dev 86400
+#   AGENT=path/to/vehicle-agent bench/agent_drain.sh ...   # measure another agent binary
 # Target (DESIGN §12): < 10 s. Prints one result line; docs/benchmarks.md records it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +42,7 @@ cert_file = "$work/certs/$vehicle.crt"
 key_file = "$work/certs/$vehicle.key"
 TOML
 start=$(date +%s.%N)
-"$build/vehicle-agent/vehicle-agent" --config "$work/agent.toml" >"$work/agent.log" 2>&1 &
+"${AGENT:-$build/vehicle-agent/vehicle-agent}" --config "$work/agent.toml" >"$work/agent.log" 2>&1 &
 pids+=($!)
 while compgen -G "$work/journal/*.seg" >/dev/null; do sleep 0.02; done
 end=$(date +%s.%N)

@@ -4,8 +4,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 
 namespace cit::dispatch {
+namespace {
+
+// An operator's acknowledgement returns only once it is stored; this long at most.
+constexpr std::chrono::milliseconds kOperatorActionStoreTimeout(5000);
+
+}  // namespace
 
 bool AlertFilter::Matches(const cit::v1::Alert& alert) const {
   if (alert.severity() < min_severity) return false;
@@ -22,6 +29,15 @@ bool AlertFilter::Matches(const cit::v1::Alert& alert) const {
 
 AlertManager::AlertManager(AlertStore* store, const Clock* clock, size_t memory_events)
     : store_(store), clock_(clock), memory_events_(std::max<size_t>(1, memory_events)) {}
+
+AlertManager::~AlertManager() {
+  {
+    std::lock_guard<std::mutex> lock(persist_mu_);
+    persist_stop_ = true;
+  }
+  persist_cv_.notify_all();
+  if (persister_.joinable()) persister_.join();
+}
 
 absl::Status AlertManager::Load() {
   if (store_ == nullptr) return absl::OkStatus();
@@ -44,31 +60,130 @@ absl::Status AlertManager::Load() {
     last_event_of_[e.alert().alert_id()] = e.event_id();
     events_.push_back(std::move(e));
   }
-  last_event_id_ = snap->last_event_id;
+  // Ids that were reserved may have been shown before a crash without being stored: go past.
+  last_alert_id_ = std::max(last_alert_id_, snap->reserved_alert_id);
+  last_event_id_ = std::max(snap->last_event_id, snap->reserved_event_id);
+  reserved_alert_id_ = last_alert_id_;
+  reserved_event_id_ = last_event_id_;
+  stored_event_id_ = last_event_id_;
+  if (!persister_.joinable()) persister_ = std::thread([this] { PersistLoop(); });
   return absl::OkStatus();
 }
 
+absl::Status AlertManager::ReserveLocked(bool new_alert) {
+  if (store_ == nullptr) return absl::OkStatus();
+  if (last_event_id_ < reserved_event_id_ && (!new_alert || last_alert_id_ < reserved_alert_id_)) {
+    return absl::OkStatus();
+  }
+  const uint64_t alert_through = last_alert_id_ + kIdBlock;
+  const uint64_t event_through = last_event_id_ + kIdBlock;
+  if (absl::Status s = store_->ReserveIds(alert_through, event_through); !s.ok()) {
+    spdlog::error("event=alert_id_reservation_failed error=\"{}\"", s.ToString());
+    return s;
+  }
+  reserved_alert_id_ = alert_through;
+  reserved_event_id_ = event_through;
+  return absl::OkStatus();
+}
+
+void AlertManager::PersistLoop() {
+  std::chrono::milliseconds backoff(50);
+  std::unique_lock<std::mutex> lock(persist_mu_);
+  while (true) {
+    persist_cv_.wait(lock, [this] { return persist_stop_ || !to_store_.empty(); });
+    if (to_store_.empty()) return;  // stopping, nothing left
+    std::vector<cit::v1::AlertEvent> group;
+    group.swap(to_store_);
+    lock.unlock();
+    absl::Status s = store_->Append(group);
+    lock.lock();
+    if (s.ok()) {
+      stored_event_id_ = group.back().event_id();
+      backoff = std::chrono::milliseconds(50);
+      stored_cv_.notify_all();
+      continue;
+    }
+    // Keep the events (ahead of newer ones) and retry: an alert must never be dropped.
+    spdlog::error(
+        "event=alert_store_failed events={} first_event_id={} retry_in_ms={} error=\"{}\"",
+        group.size(), group.front().event_id(), backoff.count(), s.ToString());
+    group.insert(group.end(), std::make_move_iterator(to_store_.begin()),
+                 std::make_move_iterator(to_store_.end()));
+    to_store_ = std::move(group);
+    if (persist_stop_) {
+      spdlog::error("event=alert_store_abandoned events={} note=\"shutting down\"",
+                    to_store_.size());
+      return;
+    }
+    persist_cv_.wait_for(lock, backoff, [this] { return persist_stop_; });
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+absl::Status AlertManager::WaitStoredThrough(uint64_t event_id,
+                                             std::chrono::milliseconds timeout) const {
+  if (store_ == nullptr || stored_event_id_.load() >= event_id) return absl::OkStatus();
+  std::unique_lock<std::mutex> lock(persist_mu_);
+  if (!stored_cv_.wait_for(lock, timeout, [&] { return stored_event_id_.load() >= event_id; })) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("alert event ", event_id, " is recorded but not stored yet (store failing)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AlertManager::WaitStored(std::chrono::milliseconds timeout) const {
+  uint64_t last = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last = last_event_id_;
+  }
+  return WaitStoredThrough(last, timeout);
+}
+
 absl::Status AlertManager::EmitLocked(cit::v1::Alert& alert) {
+  if (absl::Status s = ReserveLocked(/*new_alert=*/false); !s.ok()) return s;
   alert.set_revision(alert.revision() + 1);
   cit::v1::AlertEvent event;
   event.set_event_id(last_event_id_ + 1);
   *event.mutable_alert() = alert;
-  if (store_ != nullptr) {
-    absl::Status s = store_->Append(event);
-    if (!s.ok()) {
-      alert.set_revision(alert.revision() - 1);
-      return s;
-    }
-  }
   ++last_event_id_;
   last_event_of_[alert.alert_id()] = last_event_id_;
+  if (store_ != nullptr) {
+    std::lock_guard<std::mutex> lock(persist_mu_);
+    to_store_.push_back(event);
+    persist_cv_.notify_one();
+  }
   events_.push_back(std::move(event));
-  if (events_.size() > memory_events_) events_.pop_front();
+  // Memory keeps every event not yet stored: ReadEvents serves older ones from the store.
+  while (events_.size() > memory_events_ && events_.front().event_id() <= stored_event_id_) {
+    events_.pop_front();
+  }
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> AlertManager::Raise(const Owner& owner, const AlertSignal& signal,
-                                             double delay_s) {
+void AlertManager::SetMetrics(std::shared_ptr<MetricsRegistry> registry) {
+  metrics_ = std::move(registry);
+  for (int k = cit::v1::AlertKind_MIN; k <= cit::v1::AlertKind_MAX; ++k) {
+    if (!cit::v1::AlertKind_IsValid(k) || k == cit::v1::ALERT_KIND_UNSPECIFIED) continue;
+    std::string name = cit::v1::AlertKind_Name(static_cast<cit::v1::AlertKind>(k));
+    if (name.rfind("ALERT_KIND_", 0) == 0) name = name.substr(11);
+    opened_[k] = &metrics_->GetCounter("cit_alerts_opened_total", "Alerts opened, by kind",
+                                       {{"kind", name}});
+  }
+  events_total_ = &metrics_->GetCounter(
+      "cit_alert_events_total",
+      "Alert events (raised, updated, cleared, acknowledged, resolved) published");
+  record_to_alert_ = &metrics_->GetHistogram(
+      "cit_record_to_alert_seconds",
+      "From the ingest receiving a live record to the alert event it raised being published to "
+      "watchers",
+      Histogram::ExponentialBounds(10e-6, 1.25, 56));
+}
+
+absl::StatusOr<uint64_t> AlertManager::Raise(
+    const Owner& owner, const AlertSignal& signal, double delay_s,
+    std::optional<std::chrono::system_clock::time_point> record_received) {
+  bool opened = false;
   const SysTime now = clock_->Now();
   uint64_t id = 0;
   {
@@ -76,6 +191,7 @@ absl::StatusOr<uint64_t> AlertManager::Raise(const Owner& owner, const AlertSign
     Key key{owner.vehicle_id, signal.kind, signal.subject};
     auto it = open_.find(key);
     if (it == open_.end()) {
+      if (absl::Status s = ReserveLocked(/*new_alert=*/true); !s.ok()) return s;
       cit::v1::Alert alert;
       alert.set_alert_id(last_alert_id_ + 1);
       alert.set_vehicle_id(owner.vehicle_id);
@@ -98,6 +214,7 @@ absl::StatusOr<uint64_t> AlertManager::Raise(const Owner& owner, const AlertSign
       absl::Status s = EmitLocked(alert);
       if (!s.ok()) return s;
       ++last_alert_id_;
+      opened = true;
       id = alert.alert_id();
       open_.emplace(std::move(key), id);
       alerts_.emplace(id, std::move(alert));
@@ -125,6 +242,11 @@ absl::StatusOr<uint64_t> AlertManager::Raise(const Owner& owner, const AlertSign
     }
   }
   Notify();
+  if (record_to_alert_ != nullptr && record_received) {
+    record_to_alert_->Observe(
+        std::chrono::duration<double>(std::chrono::system_clock::now() - *record_received).count());
+  }
+  if (opened && opened_[signal.kind] != nullptr) opened_[signal.kind]->Increment();
   return id;
 }
 
@@ -168,6 +290,7 @@ absl::StatusOr<cit::v1::Alert> AlertManager::Acknowledge(uint64_t alert_id,
                                                          const std::string& actor,
                                                          const std::string& comment) {
   cit::v1::Alert result;
+  uint64_t event_id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = alerts_.find(alert_id);
@@ -185,14 +308,17 @@ absl::StatusOr<cit::v1::Alert> AlertManager::Acknowledge(uint64_t alert_id,
       return s;
     }
     result = alert;
+    event_id = last_event_id_;
   }
   Notify();
+  if (absl::Status s = WaitStoredThrough(event_id, kOperatorActionStoreTimeout); !s.ok()) return s;
   return result;
 }
 
 absl::StatusOr<cit::v1::Alert> AlertManager::Resolve(uint64_t alert_id, const std::string& actor,
                                                      const std::string& comment) {
   cit::v1::Alert result;
+  uint64_t event_id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = alerts_.find(alert_id);
@@ -210,8 +336,10 @@ absl::StatusOr<cit::v1::Alert> AlertManager::Resolve(uint64_t alert_id, const st
     }
     open_.erase(Key{alert.vehicle_id(), alert.kind(), alert.subject()});
     result = alert;
+    event_id = last_event_id_;
   }
   Notify();
+  if (absl::Status s = WaitStoredThrough(event_id, kOperatorActionStoreTimeout); !s.ok()) return s;
   return result;
 }
 
@@ -247,24 +375,33 @@ absl::StatusOr<uint64_t> AlertManager::ReadEvents(uint64_t after_event_id,
   const uint64_t first_in_memory =
       events_.empty() ? last_event_id_ + 1 : events_.front().event_id();
   if (after_event_id + 1 < first_in_memory && store_ != nullptr) {
-    // Resume from further back than memory holds: the rare path that reads the store. The next
-    // call continues from the returned cursor and reaches memory eventually.
+    // Resume from further back than memory holds: the rare path that reads the store, without
+    // the mutex (the monitor raises alerts meanwhile). Everything older than memory is stored.
+    // The next call continues from the returned cursor and reaches memory eventually.
+    lock.unlock();
     absl::StatusOr<std::vector<cit::v1::AlertEvent>> older =
         store_->EventsAfter(after_event_id, max);
     if (!older.ok()) return older.status();
     for (cit::v1::AlertEvent& e : *older) {
+      if (e.event_id() >= first_in_memory) break;  // memory has it (and anything newer)
       cursor = e.event_id();
       if (filter.Matches(e.alert())) out->push_back(std::move(e));
     }
-    return cursor;
+    if (older->size() >= max) return cursor;  // more stored events may follow
+    // The store has nothing more below memory (ids may jump there after a restart): go on in
+    // memory, unless events were moved out of memory meanwhile (then the next call reads them).
+    cursor = std::max(cursor, first_in_memory - 1);
+    lock.lock();
+    if (!events_.empty() && cursor + 1 < events_.front().event_id()) return cursor;
   }
   if (events_.empty() || cursor >= last_event_id_) return cursor;
-  // Event ids are dense in memory: index directly.
-  size_t index =
-      cursor + 1 > first_in_memory ? static_cast<size_t>(cursor + 1 - first_in_memory) : 0;
+  // Ids ascend in memory but may jump once (a restart skips a reserved block): binary search.
+  auto it =
+      std::upper_bound(events_.begin(), events_.end(), cursor,
+                       [](uint64_t id, const cit::v1::AlertEvent& e) { return id < e.event_id(); });
   size_t taken = 0;
-  for (; index < events_.size() && taken < max; ++index) {
-    const cit::v1::AlertEvent& e = events_[index];
+  for (; it != events_.end() && taken < max; ++it) {
+    const cit::v1::AlertEvent& e = *it;
     cursor = e.event_id();
     if (filter.Matches(e.alert())) {
       out->push_back(e);
@@ -313,6 +450,7 @@ void AlertManager::RemoveListener(int handle) {
 }
 
 void AlertManager::Notify() {
+  if (events_total_ != nullptr) events_total_->Increment();
   std::lock_guard<std::mutex> lock(listeners_mu_);
   for (auto& [handle, fn] : listeners_) fn();
 }

@@ -1,7 +1,15 @@
 // The alert lifecycle (DESIGN §6): one open alert per (vehicle, kind, subject), updated rather
 // than repeated; open -> acknowledged -> resolved with operator identity and comment; every
-// change is an AlertEvent with a strictly increasing event id, persisted before it is visible,
-// so WatchAlerts can resume after any event id without gaps or repeats.
+// change is an AlertEvent with a strictly increasing event id, so WatchAlerts can resume after
+// any event id without gaps or repeats.
+//
+// Visible first, stored a moment later: an event is published to watchers the moment it is
+// made and written to the store by a persister thread in groups (one transaction, one fsync per
+// group), so a slow disk never delays an alarm. Operator actions (Acknowledge, Resolve) return
+// only once their event is stored. Ids come from blocks reserved durably in advance, so ids a
+// watcher saw before a crash are never given to anything else afterwards; after a restart the
+// ids jump past the reserved block. What a crash can lose is the last group of monitor-raised
+// events (milliseconds); the records they came from are stored before they are acknowledged.
 //
 //   AlertManager alerts(&store, &clock);
 //   CIT_RETURN_IF_ERROR(alerts.Load());
@@ -12,18 +20,24 @@
 // "Open" in this file means "not resolved" (open or acknowledged): a condition that clears and
 // returns before an operator resolved the alert updates the same alert (occurrences + 1).
 //
-// Thread contract: all methods are thread-safe (one mutex; the store is written under it, so
-// event ids are persisted in order). Listeners are called after the mutex is released, from the
-// thread that made the change; they must not block.
+// Thread contract: all methods are thread-safe (one mutex for the state; the store is written
+// by the persister thread without it, except the rare id reservation). Listeners are called
+// after the mutex is released, from the thread that made the change; they must not block.
 #ifndef CIT_DISPATCH_SERVER_ALERTS_ALERT_MANAGER_H_
 #define CIT_DISPATCH_SERVER_ALERTS_ALERT_MANAGER_H_
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -32,6 +46,7 @@
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/alerts/alert_signal.h"
 #include "dispatch-server/alerts/alert_store.h"
+#include "dispatch-server/metrics/metrics_registry.h"
 #include "dispatch-server/monitor/clock.h"
 
 namespace cit::dispatch {
@@ -54,15 +69,28 @@ class AlertManager {
 
   // `store` may be null (memory only, for tests and benchmarks). Both must outlive this.
   AlertManager(AlertStore* store, const Clock* clock, size_t memory_events = 200'000);
+  // Stores what is still queued, then stops the persister.
+  ~AlertManager();
   AlertManager(const AlertManager&) = delete;
   AlertManager& operator=(const AlertManager&) = delete;
 
-  // Reads the stored alerts and recent events; call once before use.
+  // Reads the stored alerts and recent events and starts the persister; call once before use.
   absl::Status Load();
+  // Waits until every event made so far is stored; DEADLINE_EXCEEDED if that takes longer
+  // than `timeout` (the store keeps failing). Always OK without a store.
+  absl::Status WaitStored(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
   // Opens or updates the alert for (owner.vehicle_id, signal.kind, signal.subject). `delay_s`
-  // > 0 marks it delayed (raised from backfilled records). Returns the alert id.
-  absl::StatusOr<uint64_t> Raise(const Owner& owner, const AlertSignal& signal, double delay_s);
+  // > 0 marks it delayed (raised from backfilled records). `record_received`: when the ingest
+  // received the live record that raised it, for the record-to-alert latency histogram.
+  // Returns the alert id.
+  absl::StatusOr<uint64_t> Raise(
+      const Owner& owner, const AlertSignal& signal, double delay_s,
+      std::optional<std::chrono::system_clock::time_point> record_received = std::nullopt);
+
+  // Exports cit_alerts_opened_total{kind}, cit_alert_events_total and the record-to-alert
+  // latency histogram. Call before use; the registry is kept alive by the manager.
+  void SetMetrics(std::shared_ptr<MetricsRegistry> registry);
   // Records that the condition ceased; no-op when no alert is open for the key or it is already
   // cleared.
   absl::Status Clear(const std::string& vehicle_id, cit::v1::AlertKind kind,
@@ -94,13 +122,26 @@ class AlertManager {
 
  private:
   using Key = std::tuple<std::string, int, std::string>;  // vehicle, kind, subject
-  // Appends an event for the alert's current state (mutex held); persists it.
+  // Ids are handed out from durably reserved blocks of this size.
+  static constexpr uint64_t kIdBlock = 10'000;
+
+  // Appends an event for the alert's current state (mutex held) and queues it for the store.
   absl::Status EmitLocked(cit::v1::Alert& alert);
+  // Makes sure the next event id (and, with `new_alert`, the next alert id) is reserved.
+  absl::Status ReserveLocked(bool new_alert);
+  // Waits until the event is stored (operator actions return only then).
+  absl::Status WaitStoredThrough(uint64_t event_id, std::chrono::milliseconds timeout) const;
+  void PersistLoop();
   void Notify();
 
   AlertStore* store_;
   const Clock* clock_;
   size_t memory_events_;
+
+  std::shared_ptr<MetricsRegistry> metrics_;
+  Counter* opened_[cit::v1::AlertKind_ARRAYSIZE] = {};
+  Counter* events_total_ = nullptr;
+  Histogram* record_to_alert_ = nullptr;
 
   mutable std::mutex mu_;
   std::map<uint64_t, cit::v1::Alert> alerts_;
@@ -109,6 +150,17 @@ class AlertManager {
   std::deque<cit::v1::AlertEvent> events_;      // newest memory_events_ events
   uint64_t last_alert_id_ = 0;
   uint64_t last_event_id_ = 0;
+  uint64_t reserved_alert_id_ = 0;  // ids up to these are durably reserved
+  uint64_t reserved_event_id_ = 0;
+
+  // Persister: events made but not yet stored, ascending id (mu_ -> persist_mu_ order).
+  mutable std::mutex persist_mu_;
+  mutable std::condition_variable persist_cv_;  // work for the persister
+  mutable std::condition_variable stored_cv_;   // stored_event_id_ moved
+  std::vector<cit::v1::AlertEvent> to_store_;
+  std::atomic<uint64_t> stored_event_id_{0};
+  bool persist_stop_ = false;
+  std::thread persister_;
 
   std::mutex listeners_mu_;
   std::map<int, std::function<void()>> listeners_;

@@ -1,14 +1,18 @@
 // Persistence interface of the alert manager: every alert change is one AlertEvent, stored
-// with the alert's new state in one transaction. SqliteAlertStore
+// with the alert's new state; the manager writes events in groups, one transaction per group.
+// Ids are handed out from durably reserved blocks (ReserveIds) so that ids an operator may have
+// seen are never reused after a crash. SqliteAlertStore
 // (dispatch-server/store/sqlite_alert_store.h) implements it in the server's database.
 //
-// Thread contract: implementations are called by AlertManager under its mutex (one caller at a
-// time) and must be usable from any thread.
+// Thread contract: implementations must be thread-safe (AlertManager calls them from its
+// persister thread, from API threads when a watcher resumes from old events, and under its
+// mutex when reserving ids).
 #ifndef CIT_DISPATCH_SERVER_ALERTS_ALERT_STORE_H_
 #define CIT_DISPATCH_SERVER_ALERTS_ALERT_STORE_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -25,11 +29,18 @@ class AlertStore {
     // The newest events (at most the number asked for), ascending event id.
     std::vector<cit::v1::AlertEvent> recent_events;
     uint64_t last_event_id = 0;
+    // Highest ids ever reserved (0: none). Ids above the stored ones up to these may have been
+    // shown before a crash; the manager continues above them.
+    uint64_t reserved_alert_id = 0;
+    uint64_t reserved_event_id = 0;
   };
 
   virtual ~AlertStore() = default;
-  // Stores event.alert as the alert's current state and appends the event.
-  virtual absl::Status Append(const cit::v1::AlertEvent& event) = 0;
+  // In one transaction, for each event in order: stores event.alert as the alert's current
+  // state and appends the event.
+  virtual absl::Status Append(std::span<const cit::v1::AlertEvent> events) = 0;
+  // Durably records that ids up to these may be in use (replaces the previous reservation).
+  virtual absl::Status ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) = 0;
   virtual absl::StatusOr<Snapshot> Load(size_t recent_events) = 0;
   // Events with event_id > after_event_id, ascending, at most `limit`.
   virtual absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,

@@ -64,17 +64,21 @@ class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v
   void Pump() {
     std::lock_guard<std::mutex> lock(mu_);
     if (writing_ || finished_ || finish_requested_) return;
-    if (pending_.empty()) {
+    // Read until something matches or the cursor stops moving: a read can examine events
+    // without returning any (all filtered out, or it only reached the end of the stored part).
+    while (pending_.empty()) {
       std::vector<cit::v1::AlertEvent> next;
       absl::StatusOr<uint64_t> cursor = alerts_->ReadEvents(cursor_, filter_, kReadBatch, &next);
       if (!cursor.ok()) {
         FinishLocked(ToGrpcStatus(cursor.status()));
         return;
       }
+      const bool moved = *cursor != cursor_;
       cursor_ = *cursor;
       for (auto& e : next) pending_.push_back(std::move(e));
-      if (pending_.empty()) return;
+      if (!moved) break;
     }
+    if (pending_.empty()) return;
     current_ = std::move(pending_.front());
     pending_.pop_front();
     writing_ = true;

@@ -1,7 +1,5 @@
 #include "dispatch-server/api/run_monitoring.h"
 
-#include "spdlog/spdlog.h"
-
 namespace cit::dispatch {
 
 absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
@@ -19,13 +17,12 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   if (absl::Status s = rm->runs_->Load(); !s.ok()) return s;
   rm->monitor_ = std::make_unique<Monitor>(rm->alerts_.get(), clock, options.monitor);
   Monitor* monitor = rm->monitor_.get();
-  RunManager* runs = rm->runs_.get();
   rm->runs_->SetListener([monitor](const RunChange& c) { monitor->OnRunChanged(c); });
-  rm->monitor_->SetRunActivatedCallback([runs](const std::string& run_id, SysTime t) {
-    absl::StatusOr<cit::v1::Run> r = runs->MarkActive(run_id, t);
-    if (!r.ok())
-      spdlog::error("monitor: marking run {} active failed: {}", run_id, r.status().ToString());
-  });
+  // Stored off the monitor thread: the write's fsync must not delay alerts.
+  rm->activation_writer_ = std::make_unique<RunActivationWriter>(rm->runs_.get());
+  RunActivationWriter* writer = rm->activation_writer_.get();
+  rm->monitor_->SetRunActivatedCallback(
+      [writer](const std::string& run_id, SysTime t) { writer->Post(run_id, t); });
   for (const RunChange& c : rm->runs_->LiveRuns()) rm->monitor_->OnRunChanged(c);
   rm->dispatch_service_ = std::make_unique<DispatchService>(rm->runs_.get(), rm->monitor_.get());
   rm->alerts_service_ = std::make_unique<AlertsService>(rm->alerts_.get());
@@ -35,6 +32,7 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
 RunMonitoring::~RunMonitoring() { Stop(); }
 
 void RunMonitoring::Register(DispatchServer::Builder& builder) {
+  alerts_->SetMetrics(builder.shared_metrics());
   builder.AddOperatorService(dispatch_service_.get())
       .AddOperatorService(alerts_service_.get())
       .AddObserver(monitor_.get());
@@ -44,6 +42,7 @@ void RunMonitoring::Start() { monitor_->Start(); }
 
 void RunMonitoring::Stop() {
   if (monitor_) monitor_->Stop();
+  if (activation_writer_) activation_writer_->Stop();
 }
 
 }  // namespace cit::dispatch

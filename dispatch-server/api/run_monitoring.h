@@ -4,7 +4,7 @@
 //
 //   absl::StatusOr<std::unique_ptr<RunMonitoring>> rm =
 //       RunMonitoring::Open({.database_path = opts.database_path}, &system_clock);
-//   (*rm)->Register(builder);     // operator services + committed-record observer
+//   (*rm)->Register(builder);     // operator services, record observer, alert metrics
 //   auto server = builder.Start();
 //   (*rm)->Start();               // monitor thread
 //   ...
@@ -25,6 +25,7 @@
 #include "dispatch-server/api/alerts_service.h"
 #include "dispatch-server/api/dispatch_service.h"
 #include "dispatch-server/monitor/monitor.h"
+#include "dispatch-server/plans/run_activation_writer.h"
 #include "dispatch-server/plans/run_manager.h"
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/store/sqlite_alert_store.h"
@@ -36,9 +37,9 @@ namespace cit::dispatch {
 struct RunMonitoringOptions {
   std::filesystem::path database_path = "dispatch.db";
   MonitorOptions monitor;
-  // Alert events are re-derivable from the (fully durable) records; no fsync per alert keeps
-  // fix-to-alert latency low.
-  sqlite::Durability alert_durability = sqlite::Durability::kNormal;
+  // Alert events are written off the fix-to-alert path (AlertManager's persister thread, in
+  // groups), so full durability costs no alert latency.
+  sqlite::Durability alert_durability = sqlite::Durability::kFull;
 };
 
 class RunMonitoring {
@@ -65,6 +66,7 @@ class RunMonitoring {
   std::unique_ptr<SqliteAlertStore> alert_store_;
   std::unique_ptr<AlertManager> alerts_;
   std::unique_ptr<RunManager> runs_;
+  std::unique_ptr<RunActivationWriter> activation_writer_;  // outlived by runs_, outlives monitor_
   std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<DispatchService> dispatch_service_;
   std::unique_ptr<AlertsService> alerts_service_;

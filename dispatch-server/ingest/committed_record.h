@@ -1,20 +1,28 @@
-// What the ingest hands to the rest of the server once records are durably stored, and the
-// observer interface through which the monitor (run tracking, rules, alerts) receives them.
+// What the ingest hands to the rest of the server once a record is accepted (validated, not a
+// duplicate), and the observer interface through which the monitor (run tracking, rules,
+// alerts) receives it.
 //
-//   class Monitor final : public cit::dispatch::CommittedRecordObserver {
+//   class Monitor final : public cit::dispatch::RecordObserver {
 //    public:
-//     void OnCommitted(std::span<const CommittedRecord> batch) override {
+//     void OnAccepted(std::span<const CommittedRecord> batch) override {
 //       queue_.Push(batch.begin(), batch.end());  // enqueue only; the rules run elsewhere
 //     }
 //   };
 //   builder.AddObserver(&monitor);  // DispatchServer::Builder, before Start()
 //
-// Thread contract: OnCommitted is called on the ingest's single commit thread, after the
-// transaction holding the records has committed, once per group commit. Within one call and
-// across calls each vehicle's records arrive in the order they were committed, which is
-// ascending seq except for records the agent sent ahead of its backlog (panic, door, seal events
-// "jump the queue", DESIGN §4): those arrive before the older backlog fixes. Observers must only
-// copy or enqueue and return: blocking there stalls every vehicle's acks.
+// Why at acceptance and not after the commit: an alarm must reach an operator in milliseconds,
+// and a group commit (up to group_commit_delay plus an fsync) would sit in front of every alert.
+// The record is already on its way to the store, and it is acknowledged to the agent only after
+// the commit: if the commit fails or the server dies first, the agent still holds the record and
+// resends it. The ingest remembers which seqs its observers were given, so a resend after a failed
+// commit is stored but not observed twice. After a restart the monitor starts empty and does see
+// the resent records (they were never stored).
+//
+// Thread contract: OnAccepted is called on a gRPC thread with the ingest's vehicle table lock
+// held, so each vehicle's records arrive in the order they were accepted: ascending seq except
+// for records the agent sent ahead of its backlog (panic, door, seal events "jump the queue",
+// DESIGN §4), which arrive before the older backlog fixes. Observers must only copy or enqueue
+// and return: blocking there stalls every vehicle's ingest.
 #ifndef CIT_DISPATCH_INGEST_COMMITTED_RECORD_H_
 #define CIT_DISPATCH_INGEST_COMMITTED_RECORD_H_
 
@@ -37,17 +45,17 @@ struct CommittedRecord {
   // Server wall clock (UTC) when the batch holding the record was read off the stream.
   std::chrono::system_clock::time_point server_received_time;
   // Position of the record in its vehicle's hash chain (1-based, commit order); set by the
-  // store when the record is appended, 0 before.
+  // store when the record is appended, 0 before (always 0 as seen by a RecordObserver).
   uint64_t chain_index = 0;
 };
 
-// Receives every batch of records after it is committed. Register with
-// DispatchServer::Builder::AddObserver (or IngestService::AddObserver) before the server starts.
-class CommittedRecordObserver {
+// Receives every accepted record once. Register with DispatchServer::Builder::AddObserver (or
+// IngestService::AddObserver) before the server starts.
+class RecordObserver {
  public:
-  virtual ~CommittedRecordObserver() = default;
-  // `batch` is valid only during the call. Called from the commit thread; must not block.
-  virtual void OnCommitted(std::span<const CommittedRecord> batch) = 0;
+  virtual ~RecordObserver() = default;
+  // `batch` is valid only during the call; records of one vehicle. Must not block.
+  virtual void OnAccepted(std::span<const CommittedRecord> batch) = 0;
 };
 
 }  // namespace cit::dispatch

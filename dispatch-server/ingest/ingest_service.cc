@@ -33,7 +33,12 @@ struct IngestService::Metrics {
         commit_failures(m.GetCounter("cit_ingest_commit_failures_total",
                                      "Group commits that failed (records not acknowledged)")),
         seq_gaps(m.GetCounter("cit_ingest_seq_gaps_total",
-                              "Seq ranges agents declared gone (Hello.first_unacked_seq)")),
+                              "Seq ranges agents declared gone (Hello.first_unacked_seq, "
+                              "RecordBatch.covers_from_seq)")),
+        gap_seqs(m.GetCounter("cit_ingest_gap_seqs_total",
+                              "Seqs agents declared gone (thinned from a full journal or lost)")),
+        observed(m.GetCounter("cit_ingest_records_observed_total",
+                              "Accepted records handed to the monitor at receipt")),
         commits(m.GetCounter("cit_ingest_commits_total", "Group commits")),
         commit_seconds(m.GetHistogram("cit_ingest_commit_seconds",
                                       "Duration of one group commit (store append + fsync)",
@@ -61,6 +66,8 @@ struct IngestService::Metrics {
   Counter& streams_replaced;
   Counter& commit_failures;
   Counter& seq_gaps;
+  Counter& gap_seqs;
+  Counter& observed;
   Counter& commits;
   Histogram& commit_seconds;
   Histogram& latency_seconds;
@@ -84,9 +91,7 @@ IngestService::~IngestService() {
                                       "Vehicles with a live telemetry stream", [] { return 0.0; });
 }
 
-void IngestService::AddObserver(CommittedRecordObserver* observer) {
-  observers_.push_back(observer);
-}
+void IngestService::AddObserver(RecordObserver* observer) { observers_.push_back(observer); }
 
 absl::Status IngestService::Start() {
   absl::StatusOr<std::vector<VehicleSeqState>> states = store_->LoadVehicleStates();
@@ -181,18 +186,84 @@ std::optional<IngestService::StreamPtr> IngestService::RegisterLive(const std::s
         "event=seq_gap vehicle={} first_seq={} last_seq={} "
         "note=\"agent no longer holds these records\"",
         vehicle, v.watermark + 1, first - 1);
+    metrics_->gap_seqs.Increment(first - 1 - v.watermark);
     Submission sub;
     sub.stream = stream;
     sub.vehicle_id = vehicle;
-    sub.gap = SeqGap{vehicle, v.watermark + 1, first - 1, Clock::now()};
+    sub.gaps.push_back(SeqGap{vehicle, v.watermark + 1, first - 1, Clock::now()});
     sub.received = Steady::now();
     Enqueue(std::move(sub));
   }
   return replaced;
 }
 
+std::vector<SeqGap> IngestService::DeclaredGaps(const std::string& vehicle,
+                                                const cit::v1::RecordBatch& batch) {
+  std::vector<SeqGap> gaps;
+  const uint64_t from = batch.covers_from_seq();
+  if (from == 0 || batch.records_size() == 0) return gaps;
+  // The claim must describe this batch: from <= its first seq, seqs strictly ascending.
+  uint64_t prev = 0;
+  for (const cit::v1::Record& r : batch.records()) {
+    if (r.seq() <= prev || r.seq() < from ||
+        r.seq() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      metrics_->protocol_errors.Increment();
+      spdlog::warn(
+          "event=gap_claim_ignored vehicle={} covers_from_seq={} reason=\"records not ascending "
+          "from covers_from_seq\"",
+          vehicle, from);
+      return {};
+    }
+    prev = r.seq();
+  }
+  const auto now = Clock::now();
+  uint64_t next = from;  // lowest seq not yet accounted for
+  for (const cit::v1::Record& r : batch.records()) {
+    if (r.seq() > next) gaps.push_back(SeqGap{vehicle, next, r.seq() - 1, now});
+    next = r.seq() + 1;
+  }
+  return gaps;
+}
+
+void IngestService::LogGaps(const std::string& vehicle, const std::vector<SeqGap>& gaps) {
+  if (gaps.empty()) return;
+  uint64_t missing = 0;
+  for (const SeqGap& g : gaps) missing += g.last_seq - g.first_seq + 1;
+  metrics_->seq_gaps.Increment(gaps.size());
+  metrics_->gap_seqs.Increment(missing);
+  spdlog::warn(
+      "event=seq_gap vehicle={} first_seq={} last_seq={} ranges={} seqs={} "
+      "note=\"agent thinned these fixes from a full journal\"",
+      vehicle, gaps.front().first_seq, gaps.back().last_seq, gaps.size(), missing);
+}
+
+void IngestService::Observe(VehicleState& v, const std::vector<CommittedRecord>& records) {
+  if (observers_.empty() || records.empty()) return;
+  std::vector<CommittedRecord> fresh;
+  const std::vector<CommittedRecord>* out = &records;
+  if (!v.observed_unstored.empty()) {
+    // Resends after a failed commit: stored now, but the monitor has evaluated them already.
+    for (const CommittedRecord& r : records) {
+      if (v.observed_unstored.erase(r.record.seq()) == 0) fresh.push_back(r);
+    }
+    out = &fresh;
+    if (fresh.empty()) return;
+  }
+  metrics_->observed.Increment(out->size());
+  for (RecordObserver* o : observers_) {
+    // An observer's bug must not take the ingest (and every vehicle's acks) down.
+    try {
+      o->OnAccepted(*out);
+    } catch (const std::exception& e) {
+      spdlog::error("event=observer_failed error=\"{}\"", e.what());
+    } catch (...) {
+      spdlog::error("event=observer_failed error=unknown");
+    }
+  }
+}
+
 size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& vehicle,
-                                  cit::v1::RecordBatch* batch, bool* accepting) {
+                                  cit::v1::RecordBatch* batch, bool urgent, bool* accepting) {
   const auto now = Clock::now();
   auto* records = batch->mutable_records();
   const size_t n = static_cast<size_t>(records->size());
@@ -221,6 +292,7 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
   sub.stream = stream;
   sub.vehicle_id = vehicle;
   sub.received = Steady::now();
+  if (!urgent && !too_large) sub.gaps = DeclaredGaps(vehicle, *batch);
   uint64_t duplicates = 0;
   std::lock_guard<std::mutex> lock(mu_);
   if (draining_) {
@@ -228,6 +300,9 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
     return 0;
   }
   VehicleState& v = vehicles_[vehicle];
+  // A resent batch re-declares gaps that are already behind the watermark: nothing to store.
+  std::erase_if(sub.gaps, [&](const SeqGap& g) { return g.last_seq <= v.watermark; });
+  LogGaps(vehicle, sub.gaps);
   uint64_t prev_seq = 0;
   for (size_t i = 0; i < n; ++i) {
     cit::v1::Record* r = records->Mutable(static_cast<int>(i));
@@ -266,8 +341,9 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
     }
   }
   if (duplicates > 0) metrics_->duplicates.Increment(duplicates);
+  Observe(v, sub.records);
   const size_t units = sub.units();
-  if (units == 0) return 0;
+  if (units == 0 && sub.gaps.empty()) return 0;
   stream->AddPending(units);
   Enqueue(std::move(sub));
   return units;
@@ -342,7 +418,7 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
     vehicles.push_back(s.vehicle_id);
     for (CommittedRecord& r : s.records) batch.records.push_back(std::move(r));
     for (RejectedRecord& r : s.rejects) batch.rejects.push_back(r);  // keep a copy for notices
-    if (s.gap) batch.gaps.push_back(*s.gap);
+    for (const SeqGap& g : s.gaps) batch.gaps.push_back(g);
   }
   std::sort(vehicles.begin(), vehicles.end());
   vehicles.erase(std::unique(vehicles.begin(), vehicles.end()), vehicles.end());
@@ -359,7 +435,9 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
       // Forget the queued seqs so the agents' resends are not taken for duplicates.
       std::lock_guard<std::mutex> lock(mu_);
       for (const CommittedRecord& r : batch.records) {
-        vehicles_[r.vehicle_id].seen_above.erase(r.record.seq());
+        VehicleState& v = vehicles_[r.vehicle_id];
+        v.seen_above.erase(r.record.seq());
+        if (!observers_.empty()) v.observed_unstored.insert(r.record.seq());
       }
       for (const RejectedRecord& r : batch.rejects) vehicles_[r.vehicle_id].seen_above.erase(r.seq);
     }
@@ -380,19 +458,6 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
   for (const RejectedRecord& r : batch.rejects) {
     if (Counter* c = metrics_->rejects[r.reason]) c->Increment();
   }
-  if (!batch.records.empty()) {
-    for (CommittedRecordObserver* o : observers_) {
-      // An observer's bug must not take the commit thread (and every vehicle's acks) down.
-      try {
-        o->OnCommitted(batch.records);
-      } catch (const std::exception& e) {
-        spdlog::error("event=observer_failed error=\"{}\"", e.what());
-      } catch (...) {
-        spdlog::error("event=observer_failed error=unknown");
-      }
-    }
-  }
-
   // New watermarks, and the live stream of each vehicle to tell.
   struct Notice {
     StreamPtr stream;
@@ -408,6 +473,8 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
       if (w.ok() && *w > v.watermark) {
         v.watermark = *w;
         v.seen_above.erase(v.seen_above.begin(), v.seen_above.upper_bound(v.watermark));
+        v.observed_unstored.erase(v.observed_unstored.begin(),
+                                  v.observed_unstored.upper_bound(v.watermark));
       }
       if (v.live) acks.push_back({v.live, v.watermark});
     }

@@ -1,6 +1,6 @@
 // The telemetry ingest (DESIGN §4): the Telemetry.Stream gRPC service (callback API), edge
-// validation, de-duplication by (vehicle, seq), group commit into the Store on one commit
-// thread, acknowledgements after commit, and fan-out of committed records to observers.
+// validation, de-duplication by (vehicle, seq), fan-out of accepted records to observers (the
+// monitor), group commit into the Store on one commit thread, acknowledgements after commit.
 //
 //   IngestService ingest(store.get(), &metrics, IngestOptions{});
 //   ingest.AddObserver(&monitor);               // before Start
@@ -14,6 +14,9 @@
 // Delivery contract, per vehicle (docs/protocol.md):
 //  - Hello -> Welcome{highest_stored_seq = W}, W = highest seq such that every seq <= W is
 //    stored, rejected-and-logged, or declared gone by the agent (Hello.first_unacked_seq > W+1).
+//  - A RecordBatch with covers_from_seq = F declares every seq in [F, last seq of the batch] that
+//    the batch does not hold as gone (thinned from a full journal); those gaps are stored with
+//    the batch so W can pass them. Ignored on urgent batches.
 //  - Each record is validated; a refused record is logged in the store's reject table in the
 //    same group commit as its neighbours, then reported with RecordRejected; it counts as handled.
 //  - A seq already stored or queued is a duplicate: dropped and counted.
@@ -22,8 +25,9 @@
 //  - Identity: the client certificate's CN (else first SAN); with identity_from_hello
 //    (--insecure-dev) the Hello's vehicle_id.
 //
-// Thread contract: gRPC reactions run on gRPC's threads and never block on disk; all store
-// writes and observer calls happen on the single commit thread. Start/Drain/Stop from one owner.
+// Thread contract: gRPC reactions run on gRPC's threads and never block on disk; observers are
+// called there, under the vehicle table lock (see RecordObserver); all store writes happen on
+// the single commit thread. Start/Drain/Stop from one owner.
 #ifndef CIT_DISPATCH_INGEST_INGEST_SERVICE_H_
 #define CIT_DISPATCH_INGEST_INGEST_SERVICE_H_
 
@@ -80,7 +84,7 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   IngestService& operator=(IngestService&&) = delete;
 
   // Not owned; must outlive the service. Call before Start().
-  void AddObserver(CommittedRecordObserver* observer);
+  void AddObserver(RecordObserver* observer);
   // Loads every vehicle's watermark from the store and starts the commit thread.
   absl::Status Start();
   // Stops taking new streams and batches, commits everything already received, sends the
@@ -104,7 +108,10 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   struct VehicleState {
     uint64_t watermark = 0;         // committed contiguous seq (the store's)
     std::set<uint64_t> seen_above;  // seqs above watermark that are committed or queued
-    StreamPtr live;                 // the vehicle's current stream, if any
+    // Seqs given to observers whose commit failed: the agent resends them; they are stored
+    // then, but not observed twice.
+    std::set<uint64_t> observed_unstored;
+    StreamPtr live;  // the vehicle's current stream, if any
   };
   // One unit of work for the commit thread: what one stream read in one message.
   struct Submission {
@@ -112,7 +119,7 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
     std::string vehicle_id;
     std::vector<CommittedRecord> records;
     std::vector<RejectedRecord> rejects;
-    std::optional<SeqGap> gap;
+    std::vector<SeqGap> gaps;
     std::chrono::steady_clock::time_point received;
     size_t units() const { return records.size() + rejects.size(); }
   };
@@ -123,10 +130,18 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   // stream (if any). Returns nullopt while draining.
   std::optional<StreamPtr> RegisterLive(const std::string& vehicle, const StreamPtr& stream,
                                         const cit::v1::Hello& hello);
-  // Validates, de-duplicates and queues one batch; returns the units queued (0: nothing to
-  // commit). `accepting` is false once draining (nothing queued, nothing acknowledged).
+  // Validates, de-duplicates, hands accepted records to the observers and queues one batch;
+  // returns the units queued (0: nothing to commit). `accepting` is false once draining
+  // (nothing queued, nothing acknowledged). `urgent`: AgentMessage.urgent (no gap claims).
   size_t SubmitBatch(const StreamPtr& stream, const std::string& vehicle,
-                     cit::v1::RecordBatch* batch, bool* accepting);
+                     cit::v1::RecordBatch* batch, bool urgent, bool* accepting);
+  // The gaps a batch's covers_from_seq declares: seqs in [F, last] missing from the batch.
+  // Empty when F is unset or inconsistent with the batch (counted as a protocol error).
+  std::vector<SeqGap> DeclaredGaps(const std::string& vehicle, const cit::v1::RecordBatch& batch);
+  // Counts and logs (one line per batch) the gaps a batch declared.
+  void LogGaps(const std::string& vehicle, const std::vector<SeqGap>& gaps);
+  // Hands the records accepted from one batch to every observer (mu_ held).
+  void Observe(VehicleState& v, const std::vector<CommittedRecord>& records);
   void Unregister(internal::TelemetryStream* stream, const std::string& vehicle);
   void CountIdentityMismatch();
   void CountProtocolError();
@@ -139,7 +154,7 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   MetricsRegistry* const metrics_registry_;
   const IngestOptions options_;
   std::unique_ptr<Metrics> metrics_;
-  std::vector<CommittedRecordObserver*> observers_;
+  std::vector<RecordObserver*> observers_;
 
   mutable std::mutex mu_;  // guards vehicles_, streams_, draining_; taken before queue_mu_
   std::unordered_map<std::string, VehicleState> vehicles_;

@@ -230,8 +230,9 @@ void TelemetryStream::HandleHello() {
 
 void TelemetryStream::HandleBatch() {
   bool accepting = true;
-  cit::v1::RecordBatch* batch = in_.has_urgent() ? in_.mutable_urgent() : in_.mutable_batch();
-  service_->SubmitBatch(shared_from_this(), vehicle_, batch, &accepting);
+  const bool urgent = in_.has_urgent();
+  cit::v1::RecordBatch* batch = urgent ? in_.mutable_urgent() : in_.mutable_batch();
+  service_->SubmitBatch(shared_from_this(), vehicle_, batch, urgent, &accepting);
   in_.Clear();
   if (!accepting) return;  // draining: Drain() ends the stream
   std::lock_guard<std::mutex> lock(mu_);

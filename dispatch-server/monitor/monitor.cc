@@ -30,7 +30,8 @@ class Monitor::Sink final : public AlertSink {
   void Raise(const AlertSignal& signal) override {
     const double delay_s = v_.backfill ? std::max(0.0, Seconds(now_ - signal.event_time)) : 0.0;
     AlertManager::Owner owner{v_.vehicle_id, v_.run ? v_.run->run_id : std::string()};
-    absl::StatusOr<uint64_t> id = alerts_->Raise(owner, signal, delay_s);
+    absl::StatusOr<uint64_t> id =
+        alerts_->Raise(owner, signal, delay_s, v_.backfill ? std::nullopt : v_.record_received);
     if (!id.ok()) {
       spdlog::error("monitor: raising {} for {} failed: {}", cit::v1::AlertKind_Name(signal.kind),
                     v_.vehicle_id, id.status().ToString());
@@ -56,7 +57,7 @@ Monitor::Monitor(AlertManager* alerts, const Clock* clock, MonitorOptions option
 
 Monitor::~Monitor() { Stop(); }
 
-void Monitor::OnCommitted(std::span<const CommittedRecord> batch) {
+void Monitor::OnAccepted(std::span<const CommittedRecord> batch) {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     for (const CommittedRecord& r : batch) queue_.emplace_back(r);
@@ -165,12 +166,17 @@ void Monitor::Process(const CommittedRecord& cr) {
   const SysTime event_time = FromProto(r.event_time());
   const SysTime now = clock_->Now();
   // Silence and liveness are measured on the monitor's clock (when the record reached the
-  // rules; the ingest adds at most one group commit to its receive time), so that every
+  // rules, microseconds after the ingest received it), so that every
   // deadline compares like with like, also under a test's FakeClock.
   const SysTime server_time = now;
   // Detected much later than it happened: the record came from a backlog (coverage gap).
   v.backfill = Seconds(now - event_time) > options_.backfill_threshold_s;
   v.detected_time = now;
+  v.record_received = cr.server_received_time;
+  struct ResetReceived {
+    VehicleState& v;
+    ~ResetReceived() { v.record_received.reset(); }
+  } reset_received{v};
   Sink sink(alerts_, v, now);
   CommsLostRule::OnRecord(v, server_time, *this, sink);
   v.last_seen_server = std::max(v.last_seen_server, server_time);

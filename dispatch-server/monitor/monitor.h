@@ -1,8 +1,8 @@
-// The monitor (DESIGN §3, §6, §7): per-vehicle run state fed by committed records, the rules,
-// and the clock-driven deadlines. It receives records from the ingest after each commit
-// (CommittedRecordObserver: enqueue only) and run changes from the RunManager, and evaluates
-// them on its own thread in arrival order, which per vehicle is seq order (event time) except
-// for alarms the agent sends ahead of its backlog.
+// The monitor (DESIGN §3, §6, §7): per-vehicle run state fed by accepted records, the rules,
+// and the clock-driven deadlines. It receives records from the ingest as they are accepted,
+// before their group commit (RecordObserver: enqueue only; see committed_record.h for why) and run
+// changes from the RunManager, and evaluates them on its own thread in arrival order, which per
+// vehicle is seq order (event time) except for alarms the agent sends ahead of its backlog.
 //
 //   Monitor monitor(&alert_manager, &clock);
 //   run_manager.SetListener([&](const RunChange& c) { monitor.OnRunChanged(c); });
@@ -10,12 +10,12 @@
 //     run_manager.MarkActive(run, t).IgnoreError(); });
 //   for (const RunChange& c : run_manager.LiveRuns()) monitor.OnRunChanged(c);
 //   monitor.Start();                       // own thread; ticks the timer wheel every 50 ms
-//   server_builder.AddObserver(&monitor);  // committed records flow in
+//   server_builder.AddObserver(&monitor);  // accepted records flow in
 //
 // Tests and benchmarks may skip Start() and drive it synchronously with RunOnce(), and inject a
 // FakeClock: deadlines fire on RunOnce()/the thread's tick once the clock passes them.
 //
-// Thread contract: OnCommitted / OnRunChanged are thread-safe and never block on evaluation
+// Thread contract: OnAccepted / OnRunChanged are thread-safe and never block on evaluation
 // (a short mutex to append to the queue). Evaluation happens on the monitor thread (or in
 // RunOnce(), never both). Fleet() is thread-safe.
 #ifndef CIT_DISPATCH_SERVER_MONITOR_MONITOR_H_
@@ -53,7 +53,7 @@ struct MonitorOptions {
   Duration tick = std::chrono::milliseconds(50);
 };
 
-class Monitor final : public CommittedRecordObserver, private DeadlineScheduler {
+class Monitor final : public RecordObserver, private DeadlineScheduler {
  public:
   using RunActivated = std::function<void(const std::string& run_id, SysTime started)>;
 
@@ -65,8 +65,8 @@ class Monitor final : public CommittedRecordObserver, private DeadlineScheduler 
   // Called when a live run leaves its depot (dispatched -> active), on the monitor thread.
   void SetRunActivatedCallback(RunActivated cb) { on_run_activated_ = std::move(cb); }
 
-  // CommittedRecordObserver: copies the batch into the queue and wakes the monitor thread.
-  void OnCommitted(std::span<const CommittedRecord> batch) override;
+  // RecordObserver: copies the batch into the queue and wakes the monitor thread.
+  void OnAccepted(std::span<const CommittedRecord> batch) override;
   // A run was dispatched, changed, aborted or completed.
   void OnRunChanged(const RunChange& change);
 

@@ -201,6 +201,8 @@ struct VehicleState {
   // happened): alerts it raises are marked delayed.
   bool backfill = false;
   SysTime detected_time{};
+  // While a live record is evaluated: when the ingest received it (record-to-alert latency).
+  std::optional<std::chrono::system_clock::time_point> record_received;
 
   // Doors and seals currently open / broken (bit per number 1..64).
   uint64_t doors_open = 0;

@@ -27,6 +27,9 @@ absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path) {
 namespace {
 
 void ApplyChannelArgs(grpc::ServerBuilder& b, const DispatchServerOptions& o) {
+  // gRPC sets SO_REUSEPORT by default: a second server on a taken port would silently share
+  // it and take half of the vehicles. A taken port must be an error at start.
+  b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(o.keepalive_time.count()));
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                        static_cast<int>(o.keepalive_timeout.count()));
@@ -52,7 +55,7 @@ DispatchServer::Builder& DispatchServer::Builder::AddOperatorService(grpc::Servi
   return *this;
 }
 
-DispatchServer::Builder& DispatchServer::Builder::AddObserver(CommittedRecordObserver* observer) {
+DispatchServer::Builder& DispatchServer::Builder::AddObserver(RecordObserver* observer) {
   observers_.push_back(observer);
   return *this;
 }
@@ -133,7 +136,7 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
 
   server->ingest_ =
       std::make_unique<IngestService>(server->store_.get(), metrics_.get(), ingest_options);
-  for (CommittedRecordObserver* o : observers_) server->ingest_->AddObserver(o);
+  for (RecordObserver* o : observers_) server->ingest_->AddObserver(o);
   if (absl::Status s = server->ingest_->Start(); !s.ok()) return s;
 
   grpc::EnableDefaultHealthCheckService(true);

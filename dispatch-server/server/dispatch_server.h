@@ -5,7 +5,7 @@
 //               .key_file = "certs/server.key"};
 //   DispatchServer::Builder builder(opts);
 //   builder.AddOperatorService(&fleet_api)          // grpc::Service or CallbackService, not owned
-//          .AddObserver(&monitor)                   // CommittedRecordObserver, not owned
+//          .AddObserver(&monitor)                   // RecordObserver, not owned
 //          .SetOperatorAuthProcessor(token_auth);   // bearer tokens on the operator port
 //   builder.metrics().GetCounter("cit_alerts_raised_total", "...", {{"kind", "PANIC"}});
 //   absl::StatusOr<std::unique_ptr<DispatchServer>> server = builder.Start();
@@ -93,7 +93,7 @@ class DispatchServer {
     // Registers a service on the operator port. Not owned; must outlive the server.
     Builder& AddOperatorService(grpc::Service* service);
     // Receives every committed batch (see committed_record.h). Not owned.
-    Builder& AddObserver(CommittedRecordObserver* observer);
+    Builder& AddObserver(RecordObserver* observer);
     // Authenticates operator-port calls from their metadata (TLS mode only; in insecure_dev
     // mode gRPC does not run processors, use an interceptor or check in the service).
     Builder& SetOperatorAuthProcessor(std::shared_ptr<grpc::AuthMetadataProcessor> processor);
@@ -105,6 +105,8 @@ class DispatchServer {
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory);
     // Metrics registry shared by every component; register counters before or after Start.
     MetricsRegistry& metrics() { return *metrics_; }
+    // For components that may outlive the server (they keep the registry alive).
+    std::shared_ptr<MetricsRegistry> shared_metrics() { return metrics_; }
     const DispatchServerOptions& options() const { return options_; }
     // The store, opening it now if SetStore was not called (so components can read it before
     // Start, e.g. to rebuild state).
@@ -118,7 +120,7 @@ class DispatchServer {
     std::shared_ptr<MetricsRegistry> metrics_;
     std::shared_ptr<Store> store_;
     std::vector<grpc::Service*> operator_services_;
-    std::vector<CommittedRecordObserver*> observers_;
+    std::vector<RecordObserver*> observers_;
     std::shared_ptr<grpc::AuthMetadataProcessor> auth_processor_;
     std::vector<std::function<absl::Status(grpc::ServerCredentials&)>> configure_operator_creds_;
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>

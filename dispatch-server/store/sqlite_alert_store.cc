@@ -28,6 +28,14 @@ CREATE TABLE alert_events (
 );
 CREATE INDEX alert_events_alert ON alert_events (alert_id);
 )sql"},
+    {2, "alert and event id reservations (ids are shown before they are stored)",
+     R"sql(
+CREATE TABLE alert_id_reservation (
+  singleton        INTEGER PRIMARY KEY CHECK (singleton = 1),
+  alert_id_through INTEGER NOT NULL,
+  event_id_through INTEGER NOT NULL
+);
+)sql"},
 };
 
 int64_t Nanos(const google::protobuf::Timestamp& t) {
@@ -65,16 +73,29 @@ absl::Status SqliteAlertStore::PrepareStatements() {
       db_->Prepare("SELECT proto FROM alert_events WHERE event_id > ?1 ORDER BY event_id LIMIT ?2");
   if (!after.ok()) return after.status();
   events_after_ = std::move(*after);
+  auto reserve = db_->Prepare(
+      "INSERT INTO alert_id_reservation (singleton, alert_id_through, event_id_through) "
+      "VALUES (1, ?1, ?2) ON CONFLICT (singleton) DO UPDATE SET alert_id_through = ?1, "
+      "event_id_through = ?2");
+  if (!reserve.ok()) return reserve.status();
+  reserve_ = std::move(*reserve);
   return absl::OkStatus();
 }
 
-absl::Status SqliteAlertStore::Append(const cit::v1::AlertEvent& event) {
-  const cit::v1::Alert& a = event.alert();
-  std::string alert_bytes = a.SerializeAsString();
-  std::string event_bytes = event.SerializeAsString();
+absl::Status SqliteAlertStore::Append(std::span<const cit::v1::AlertEvent> events) {
   std::lock_guard<std::mutex> lock(mu_);
   sqlite::Transaction tx(*db_);
   if (!tx.status().ok()) return tx.status();
+  for (const cit::v1::AlertEvent& event : events) {
+    if (absl::Status s = AppendOne(event); !s.ok()) return s;
+  }
+  return tx.Commit();
+}
+
+absl::Status SqliteAlertStore::AppendOne(const cit::v1::AlertEvent& event) {
+  const cit::v1::Alert& a = event.alert();
+  const std::string alert_bytes = a.SerializeAsString();
+  const std::string event_bytes = event.SerializeAsString();
   upsert_alert_.Reset()
       .Bind(1, a.alert_id())
       .Bind(2, a.vehicle_id())
@@ -90,8 +111,13 @@ absl::Status SqliteAlertStore::Append(const cit::v1::AlertEvent& event) {
       .Bind(1, event.event_id())
       .Bind(2, a.alert_id())
       .Bind(3, sqlite::Blob(event_bytes));
-  if (absl::Status s = insert_event_.Run(); !s.ok()) return s;
-  return tx.Commit();
+  return insert_event_.Run();
+}
+
+absl::Status SqliteAlertStore::ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) {
+  std::lock_guard<std::mutex> lock(mu_);
+  reserve_.Reset().Bind(1, alert_id_through).Bind(2, event_id_through);
+  return reserve_.Run();
 }
 
 absl::StatusOr<AlertStore::Snapshot> SqliteAlertStore::Load(size_t recent_events) {
@@ -124,6 +150,15 @@ absl::StatusOr<AlertStore::Snapshot> SqliteAlertStore::Load(size_t recent_events
     }
     snap.last_event_id = std::max(snap.last_event_id, e.event_id());
     snap.recent_events.push_back(std::move(e));
+  }
+  auto reserved =
+      db_->Prepare("SELECT alert_id_through, event_id_through FROM alert_id_reservation");
+  if (!reserved.ok()) return reserved.status();
+  absl::StatusOr<bool> row = reserved->Step();
+  if (!row.ok()) return row.status();
+  if (*row) {
+    snap.reserved_alert_id = static_cast<uint64_t>(reserved->ColumnInt64(0));
+    snap.reserved_event_id = static_cast<uint64_t>(reserved->ColumnInt64(1));
   }
   return snap;
 }

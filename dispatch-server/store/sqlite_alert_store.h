@@ -23,13 +23,13 @@ namespace cit::dispatch {
 
 class SqliteAlertStore final : public AlertStore {
  public:
-  // kNormal by default: an alert event costs no fsync on the fix-to-alert path; the records it
-  // was derived from are stored with full durability by the record store.
+  // kFull by default: events are written by the AlertManager's persister thread in groups, off
+  // the fix-to-alert path, so the fsync costs no alert latency.
   static absl::StatusOr<std::unique_ptr<SqliteAlertStore>> Open(
-      const std::filesystem::path& path,
-      sqlite::Durability durability = sqlite::Durability::kNormal);
+      const std::filesystem::path& path, sqlite::Durability durability = sqlite::Durability::kFull);
 
-  absl::Status Append(const cit::v1::AlertEvent& event) override;
+  absl::Status Append(std::span<const cit::v1::AlertEvent> events) override;
+  absl::Status ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) override;
   absl::StatusOr<Snapshot> Load(size_t recent_events) override;
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,
                                                                size_t limit) override;
@@ -37,12 +37,14 @@ class SqliteAlertStore final : public AlertStore {
  private:
   explicit SqliteAlertStore(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
   absl::Status PrepareStatements();
+  absl::Status AppendOne(const cit::v1::AlertEvent& event);  // mu_ held, in a transaction
 
   std::mutex mu_;
   std::unique_ptr<sqlite::Database> db_;
   sqlite::Statement upsert_alert_;
   sqlite::Statement insert_event_;
   sqlite::Statement events_after_;
+  sqlite::Statement reserve_;
 };
 
 }  // namespace cit::dispatch

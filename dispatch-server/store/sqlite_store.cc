@@ -68,6 +68,10 @@ CREATE TABLE vehicle_seq (
   head_hash      BLOB    NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    {2, "seq gaps by vehicle (thinned journals declare many small gaps, read back at start)",
+     R"sql(
+CREATE INDEX seq_gaps_by_vehicle ON seq_gaps (vehicle_id, last_seq);
+)sql"},
 };
 
 int64_t ToUnixNs(Clock::time_point t) {
@@ -226,6 +230,21 @@ absl::Status SqliteStore::Load() {
       chain.handled_above.insert(static_cast<uint64_t>(above->ColumnInt64(0)));
     }
   }
+  // Declared gaps not yet joined to the watermark (older records were still missing).
+  absl::StatusOr<sqlite::Statement> gaps = reader_->Prepare(
+      "SELECT first_seq, last_seq FROM seq_gaps WHERE vehicle_id = ?1 AND last_seq > ?2");
+  if (!gaps.ok()) return gaps.status();
+  for (auto& [vehicle, chain] : chains) {
+    gaps->Reset().Bind(1, vehicle).Bind(2, chain.contiguous_seq);
+    while (true) {
+      absl::StatusOr<bool> row = gaps->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      uint64_t& last = chain.gaps_above[static_cast<uint64_t>(gaps->ColumnInt64(0))];
+      last = std::max(last, static_cast<uint64_t>(gaps->ColumnInt64(1)));
+    }
+    chain.Advance();
+  }
   std::lock_guard<std::mutex> state_lock(state_mu_);
   chains_ = std::move(chains);
   return absl::OkStatus();
@@ -313,8 +332,10 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
     if (gap.first_seq == 0 || gap.last_seq < gap.first_seq) {
       return absl::InvalidArgumentError("seq gap must be a non-empty range above 0");
     }
-    if (gap.first_seq <= c.contiguous_seq + 1)
-      c.contiguous_seq = std::max(c.contiguous_seq, gap.last_seq);
+    if (gap.last_seq > c.contiguous_seq) {
+      uint64_t& last = c.gaps_above[gap.first_seq];
+      last = std::max(last, gap.last_seq);
+    }
     w.insert_gap.Reset()
         .Bind(1, gap.vehicle_id)
         .Bind(2, gap.first_seq)
@@ -323,11 +344,7 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
     if (absl::Status s = w.insert_gap.Run(); !s.ok()) return s;
   }
   for (auto& [vehicle, c] : touched) {
-    auto it = c.handled_above.begin();
-    while (it != c.handled_above.end() && *it <= c.contiguous_seq + 1) {
-      c.contiguous_seq = std::max(c.contiguous_seq, *it);
-      it = c.handled_above.erase(it);
-    }
+    c.Advance();
     w.upsert_vehicle.Reset()
         .Bind(1, vehicle)
         .Bind(2, c.contiguous_seq)
@@ -340,6 +357,20 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
   std::lock_guard<std::mutex> state_lock(state_mu_);
   for (auto& [vehicle, c] : touched) chains_[vehicle] = std::move(c);
   return absl::OkStatus();
+}
+
+void SqliteStore::VehicleChain::Advance() {
+  while (true) {
+    if (!handled_above.empty() && *handled_above.begin() <= contiguous_seq + 1) {
+      contiguous_seq = std::max(contiguous_seq, *handled_above.begin());
+      handled_above.erase(handled_above.begin());
+    } else if (!gaps_above.empty() && gaps_above.begin()->first <= contiguous_seq + 1) {
+      contiguous_seq = std::max(contiguous_seq, gaps_above.begin()->second);
+      gaps_above.erase(gaps_above.begin());
+    } else {
+      return;
+    }
+  }
 }
 
 absl::StatusOr<uint64_t> SqliteStore::HighestContiguousSeq(std::string_view vehicle_id) {

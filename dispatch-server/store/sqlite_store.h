@@ -18,6 +18,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -70,6 +71,11 @@ class SqliteStore final : public Store {
   struct VehicleChain {
     uint64_t contiguous_seq = 0;
     std::set<uint64_t> handled_above;  // handled seqs > contiguous_seq
+    // Declared gaps (first -> last) above contiguous_seq + 1: a thinned journal's holes arrive
+    // with the batch after them, possibly before older records are stored.
+    std::map<uint64_t, uint64_t> gaps_above;
+    // Moves contiguous_seq over every handled seq and gap that now joins it.
+    void Advance();
     uint64_t chain_index = 0;
     std::string head_hash;
   };

@@ -1,5 +1,6 @@
 // The telemetry ingest end to end in process: real gRPC over loopback mTLS with certificates
 // from deploy/make-certs.sh, a real SQLite file, the DispatchServer assembly.
+#include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -21,9 +22,9 @@ using test::MakeFix;
 using test::TelemetryTestClient;
 
 // Records every committed batch, as the monitor would (enqueue only).
-class RecordingObserver final : public CommittedRecordObserver {
+class RecordingObserver final : public RecordObserver {
  public:
-  void OnCommitted(std::span<const CommittedRecord> batch) override {
+  void OnAccepted(std::span<const CommittedRecord> batch) override {
     std::lock_guard<std::mutex> lock(mu_);
     for (const CommittedRecord& r : batch) seen_.emplace_back(r.vehicle_id, r.record.seq());
   }
@@ -136,6 +137,53 @@ TEST_F(IngestTest, OutOfOrderBatchesAreStoredButAckWaitsForTheGap) {
   EXPECT_EQ(seen[0].second, 5u);
   EXPECT_EQ(seen[1].second, 1u);
   EXPECT_TRUE(server_->store().VerifyChain("CIT-1")->ok);
+}
+
+// An agent whose journal filled up thinned some fixes; its batch says which seqs are gone.
+cit::v1::RecordBatch Thinned(uint64_t covers_from, std::initializer_list<uint64_t> seqs) {
+  cit::v1::RecordBatch b;
+  b.set_covers_from_seq(covers_from);
+  for (uint64_t s : seqs) *b.add_records() = MakeFix(s);
+  return b;
+}
+
+TEST_F(IngestTest, ThinnedBatchDeclaresItsGapsAndTheAckPassesThem) {
+  TelemetryTestClient agent(Channel("CIT-1"));
+  ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
+  ASSERT_TRUE(agent.Send(Thinned(1, {1, 2, 5, 6, 9})));
+  ASSERT_TRUE(agent.WaitAck(9)) << "3-4 and 7-8 were declared gone";
+  EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 5u);
+  EXPECT_EQ(Counter("cit_ingest_gap_seqs_total"), 4u);
+  EXPECT_EQ(Counter("cit_ingest_seq_gaps_total"), 2u);
+  // Gap claims on the urgent channel are ignored: 11 is not declared gone by this batch.
+  cit::v1::RecordBatch urgent = Thinned(10, {12});
+  ASSERT_TRUE(agent.SendUrgent(urgent));
+  ASSERT_TRUE(test::WaitFor([&] { return *server_->store().CountRecords("CIT-1") == 6; }));
+  EXPECT_EQ(*server_->store().HighestContiguousSeq("CIT-1"), 9u);
+  // A claim that does not describe its batch (records below covers_from_seq) is refused whole.
+  ASSERT_TRUE(agent.Send(Thinned(20, {10, 21})));
+  ASSERT_TRUE(test::WaitFor([&] { return *server_->store().CountRecords("CIT-1") == 8; }));
+  EXPECT_EQ(*server_->store().HighestContiguousSeq("CIT-1"), 10u);
+  EXPECT_EQ(Counter("cit_ingest_protocol_errors_total"), 1u);
+  EXPECT_TRUE(server_->store().VerifyChain("CIT-1")->ok);
+}
+
+TEST_F(IngestTest, GapDeclaredAheadOfOlderRecordsJoinsTheWatermarkLaterEvenAfterRestart) {
+  {
+    TelemetryTestClient agent(Channel("CIT-1"));
+    ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
+    // 1-2 are not here yet (say, an earlier batch was lost with a stream); 4-5 are gone.
+    ASSERT_TRUE(agent.Send(Thinned(3, {3, 6})));
+    ASSERT_TRUE(test::WaitFor([&] { return *server_->store().CountRecords("CIT-1") == 2; }));
+    EXPECT_EQ(*server_->store().HighestContiguousSeq("CIT-1"), 0u);
+  }
+  server_.reset();
+  StartServer();
+  TelemetryTestClient agent(Channel("CIT-1"));
+  ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
+  ASSERT_TRUE(agent.Send(Fixes(1, 2)));
+  ASSERT_TRUE(agent.WaitAck(6)) << "the stored gap 4-5 joins once 1-2 arrive";
+  EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 4u);
 }
 
 TEST_F(IngestTest, UrgentCopyIsStoredOnceAndNotAckedAheadOfBacklog) {
@@ -331,6 +379,18 @@ TEST_F(IngestTest, ShutdownCommitsAndAcksWhatWasReceivedThenEndsStreams) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(agent.acked(), 200u) << "every committed record is acked before the stream ends";
   EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 200u);
+}
+
+TEST_F(IngestTest, SecondServerOnATakenPortRefusesToStart) {
+  DispatchServerOptions o;
+  o.telemetry_address = "127.0.0.1:" + std::to_string(server_->telemetry_port());
+  o.operator_address = "127.0.0.1:0";
+  o.metrics_address = "";
+  o.insecure_dev = true;
+  o.database_path = dir_ / "second.db";
+  auto second = DispatchServer::Builder(o).Start();
+  ASSERT_FALSE(second.ok()) << "two servers would share the port (SO_REUSEPORT)";
+  EXPECT_THAT(std::string(second.status().message()), ::testing::HasSubstr("cannot listen"));
 }
 
 TEST_F(IngestTest, MetricsPortServesPrometheusText) {

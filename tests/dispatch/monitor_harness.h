@@ -86,7 +86,7 @@ class MonitorHarness {
     if (!keep_clock) clock_.Set(received);
     CommittedRecord cr{vehicle_, std::move(r),
                        std::chrono::time_point_cast<std::chrono::system_clock::duration>(received)};
-    monitor_.OnCommitted(std::span<const CommittedRecord>(&cr, 1));
+    monitor_.OnAccepted(std::span<const CommittedRecord>(&cr, 1));
     monitor_.RunOnce();
   }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dispatch-server/plans/run_activation_writer.h"
 #include "dispatch-server/store/sqlite_run_store.h"
 #include "tests/dispatch/monitor_harness.h"
 #include "tests/support/test_env.h"
@@ -85,6 +86,34 @@ TEST(RunManagerTest, InvalidPlanIsRefusedWithFieldAndProblem) {
   auto bad = runs.Create(plan, "carol");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("route.geojson"), std::string::npos) << bad.status();
+}
+
+TEST(RunActivationWriterTest, ActivationIsStoredOffTheCallersThreadAndKeptOnStop) {
+  cit::test::TempDir dir;
+  FakeClock clock(kT0);
+  MonitorHarness h;  // for Plan()
+  auto store = SqliteRunStore::Open(dir / "dispatch.db");
+  ASSERT_TRUE(store.ok()) << store.status();
+  RunManager runs(store->get(), &clock);
+  ASSERT_TRUE(runs.Load().ok());
+  for (const char* id : {"R-1", "R-2"}) {
+    cit::v1::RunPlan plan = h.Plan(id);
+    plan.set_vehicle_id(std::string("truck-") + id);
+    ASSERT_TRUE(runs.Create(plan, "carol").ok());
+    ASSERT_TRUE(runs.Dispatch(id, "carol").ok());
+  }
+  {
+    RunActivationWriter writer(&runs);
+    writer.Post("R-1", kT0 + std::chrono::seconds(5));
+    writer.Post("R-2", kT0 + std::chrono::seconds(7));
+    writer.Post("no-such-run", kT0);  // logged, not fatal
+  }                                   // the destructor writes what is queued
+  auto r1 = runs.Get("R-1");
+  auto r2 = runs.Get("R-2");
+  ASSERT_TRUE(r1.ok() && r2.ok());
+  EXPECT_EQ(r1->state(), cit::v1::RUN_STATE_ACTIVE);
+  EXPECT_EQ(FromProto(r1->started_time()), kT0 + std::chrono::seconds(5));
+  EXPECT_EQ(r2->state(), cit::v1::RUN_STATE_ACTIVE);
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 #   bench/agent_soak.sh [BUILD_DIR] [DURATION_S]     # defaults: build/dev 600
 #   SMAPS=1 bench/agent_soak.sh ...   # also print Rss/Pss/Private per mapped object at the end
 #   AGENT=path/to/vehicle-agent bench/agent_soak.sh ...   # measure another agent binary
-# Targets (DESIGN §12): < 10 MB RSS, < 1% of one core.
+# Targets (DESIGN §12): < 10 MB RSS, < 1% of one core. "MB" in the output are MiB (kB / 1024 of
+# the kB figures /proc reports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/dev}
@@ -87,7 +88,7 @@ fi
 elapsed=$(calc "$t1 - $t0")
 cpu=$(calc "100 * ($c1 - $c0) / $hz / $elapsed")
 rate=$(calc "($n1 - $n0) / $elapsed")
-printf 'agent_soak: %.0f s, %.2f fixes/s stored, agent CPU %.3f%% of one core, VmRSS max %.1f MB (VmHWM %.1f MB) = RssAnon %.1f MB + RssFile %.1f MB (shared libraries); PSS %.1f MB; USS %.1f MB; %d threads; nproc=%d\n' \
+printf 'agent_soak: %.0f s, %.2f fixes/s stored, agent CPU %.3f%% of one core, VmRSS max %.1f MB (VmHWM %.1f MB) = RssAnon %.1f MB + RssFile %.1f MB (mapped files: the executable and any shared libraries); PSS %.1f MB; USS %.1f MB; %d threads; nproc=%d\n' \
   "$elapsed" "$rate" "$cpu" "$(calc "$max_rss / 1024")" "$(calc "$hwm / 1024")" \
   "$(calc "$anon / 1024")" "$(calc "$file / 1024")" "$(calc "$pss / 1024")" "$(calc "$uss / 1024")" \
   "$threads" "$(nproc)"

@@ -183,8 +183,9 @@ void BM_CorridorLocateAlongRouteHinted(benchmark::State& state) {
 BENCHMARK(BM_CorridorLocateAlongRouteHinted)->Arg(500)->Arg(20000);
 
 // The rule engine's situation: 1,000 vehicles, each driving its own 500-vertex route (1,000
-// corridors, far more than the caches hold), one fix per vehicle in turn. Arg 0: Locate with
-// the previous progress only; Arg 1: with a per-vehicle hint as well.
+// corridors, far more than the caches hold), one fix per vehicle in turn. hinted 0: Locate
+// with the previous progress only; 1: with a per-vehicle hint as well. out_and_back 1: every
+// route goes out 250 vertices and comes back on the same road (depot -> bank -> depot).
 void BM_CorridorLocateManyRoutes(benchmark::State& state) {
   constexpr int kVehicles = 1000;
   struct Fleet {
@@ -192,14 +193,20 @@ void BM_CorridorLocateManyRoutes(benchmark::State& state) {
     std::vector<std::vector<LonLat>> drives;
     std::size_t bytes = 0;
   };
-  static Fleet* fleet = [] {
+  static Fleet* fleets[2] = {nullptr, nullptr};
+  const int out_and_back = static_cast<int>(state.range(1));
+  if (fleets[out_and_back] == nullptr) {
     auto* f = new Fleet;
     std::mt19937_64 rng(11);
     std::normal_distribution<double> noise(0.0, 5.0);
     for (int v = 0; v < kVehicles; ++v) {
       // 25 different shapes; every vehicle's corridor is compiled separately, as per run.
-      f->corridors.push_back(std::make_unique<Corridor>(
-          *Corridor::Create(RandomWalkRoute(500, 1e9, 1000 + static_cast<unsigned>(v % 25)))));
+      std::vector<LonLat> route =
+          RandomWalkRoute(out_and_back ? 250 : 500, 1e9, 1000 + static_cast<unsigned>(v % 25));
+      if (out_and_back) {
+        for (int k = 248; k >= 0; --k) route.push_back(route[static_cast<std::size_t>(k)]);
+      }
+      f->corridors.push_back(std::make_unique<Corridor>(*Corridor::Create(route)));
       const Corridor& c = *f->corridors.back();
       f->bytes += c.memory_bytes();
       std::vector<LonLat> drive;
@@ -208,8 +215,9 @@ void BM_CorridorLocateManyRoutes(benchmark::State& state) {
       }
       f->drives.push_back(std::move(drive));
     }
-    return f;
-  }();
+    fleets[out_and_back] = f;
+  }
+  Fleet* fleet = fleets[out_and_back];
   const bool hinted = state.range(0) != 0;
   std::vector<std::size_t> at(kVehicles);
   std::vector<double> progress(kVehicles, 0.0);
@@ -235,9 +243,11 @@ void BM_CorridorLocateManyRoutes(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CorridorLocateManyRoutes)
-    ->Arg(0)
-    ->Arg(1)
-    ->ArgName("hinted")
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1})
+    ->ArgNames({"hinted", "out_and_back"})
     ->Unit(benchmark::kMicrosecond);
 
 // Building a corridor (projection, R-tree, candidate grid): once per plan.

@@ -33,18 +33,23 @@ struct alignas(64) SegmentRec {
 };
 static_assert(sizeof(SegmentRec) == 64);
 
-// A segment's neighbourhood along the route and its clearance: segments [i - back, i + fwd]
-// are the neighbourhood; every other (non-zero-length) segment is at least clearance_m (plane
-// metres, rounded down, capped at kClearanceCapM) from segment i. So for a fix q at distance d
-// from segment i, every segment outside the neighbourhood is at least clearance_m - d from q
-// (triangle inequality): if clearance_m > 2 d + margin, none of them can be the nearest or
-// within the margin of it, and the neighbourhood alone decides the answer.
+// A segment's neighbourhood and its clearance. The neighbourhood of segment i is the segments
+// [i - back, i + fwd] along the route plus its "others": the segments farther along the route
+// that come within kOthersM of it (the other leg of an out-and-back, the next pass of a loop;
+// up to kMaxOthers, listed in Hot::others from others_begin). Every segment outside the
+// neighbourhood is at least clearance_m (plane metres, rounded down, capped at kClearanceCapM)
+// from segment i. So for a fix q at distance d from segment i, every segment outside the
+// neighbourhood is at least clearance_m - d from q (triangle inequality): if clearance_m >
+// 2 d + margin, none of them can be the nearest or within the margin of it, and the
+// neighbourhood alone decides the answer.
 struct Reach {
   float clearance_m;
   std::uint16_t back;
   std::uint16_t fwd;
+  std::uint32_t others_begin;
+  std::uint32_t others_count;
 };
-static_assert(sizeof(Reach) == 8);
+static_assert(sizeof(Reach) == 16);
 
 }  // namespace corridor_internal
 
@@ -77,6 +82,8 @@ constexpr double kProgressScaleM = 500.0;
 constexpr double kWindowM = 120.0;
 constexpr std::uint32_t kMaxSide = 16;
 constexpr double kClearanceCapM = 400.0;
+constexpr double kOthersM = 150.0;
+constexpr std::uint32_t kMaxOthers = 24;
 constexpr std::size_t kMaxHintRange = 96;
 // Rounding slack on the clearance bound and on candidate sets built from it (metres; plane
 // distances here are exact to ~1e-9 m, the stored clearance is rounded down by 1 cm).
@@ -117,6 +124,7 @@ struct SegmentView {
   const SegmentRec* seg = nullptr;
   const Reach* rch = nullptr;
   std::size_t n = 0;
+  const std::uint32_t* others = nullptr;
 
   Candidate Evaluate(std::uint32_t i, XY q) const {
     const SegmentRec& s = seg[i];
@@ -198,31 +206,101 @@ struct SegmentView {
   // The hinted query: the neighbourhood of the hint segment, grown until it holds the
   // neighbourhood of the nearest segment found in it; answers (true) only when that nearest
   // segment's clearance proves nothing outside can be the nearest or within the margin of it.
+  // The evaluated set is up to kMaxRanges ranges along the route (a window per leg: an
+  // out-and-back's nearest segment may be on the other leg) plus `extra` (others outside them).
   bool FindNear(XY q, std::optional<double> previous_progress_m, std::uint32_t hint,
                 Candidate& out) const {
-    std::size_t lo = hint - rch[hint].back, hi = hint + rch[hint].fwd;
+    constexpr std::size_t kMaxRanges = 4;
+    std::array<std::pair<std::size_t, std::size_t>, kMaxRanges> ranges;  // [lo, hi]
+    std::size_t range_count = 0;
+    std::array<std::uint32_t, 2 * kMaxOthers> extra;
+    std::size_t extras = 0;
+    auto in_ranges = [&](std::size_t s) {
+      for (std::size_t k = 0; k < range_count; ++k) {
+        if (s >= ranges[k].first && s <= ranges[k].second) return true;
+      }
+      return false;
+    };
+    auto in_set = [&](std::uint32_t s) {
+      if (in_ranges(s)) return true;
+      for (std::size_t k = 0; k < extras; ++k) {
+        if (extra[k] == s) return true;
+      }
+      return false;
+    };
+    // Adds segment i's window along the route (merged with an overlapping range) and its others;
+    // false when they do not fit.
+    auto add = [&](std::uint32_t i) {
+      std::size_t lo = i - rch[i].back, hi = i + rch[i].fwd;
+      std::size_t k = 0;
+      while (k < range_count) {
+        if (lo <= ranges[k].second + 1 && ranges[k].first <= hi + 1) {  // overlaps or touches
+          lo = std::min(lo, ranges[k].first);
+          hi = std::max(hi, ranges[k].second);
+          ranges[k] = ranges[--range_count];
+          k = 0;
+        } else {
+          ++k;
+        }
+      }
+      if (range_count == kMaxRanges) return false;
+      ranges[range_count++] = {lo, hi};
+      const Reach& r = rch[i];
+      for (std::uint32_t m = 0; m < r.others_count; ++m) {
+        const std::uint32_t o = others[r.others_begin + m];
+        if (in_set(o)) continue;
+        if (extras == extra.size()) return false;
+        __builtin_prefetch(&seg[o]);  // scattered along the route: start the misses together
+        extra[extras++] = o;
+      }
+      return true;
+    };
+    // Whether segment i's whole neighbourhood is in the set.
+    auto covered = [&](std::uint32_t i) {
+      const Reach& r = rch[i];
+      const std::size_t lo = i - r.back, hi = i + r.fwd;
+      bool inside = false;
+      for (std::size_t k = 0; k < range_count && !inside; ++k) {
+        inside = lo >= ranges[k].first && hi <= ranges[k].second;
+      }
+      for (std::uint32_t m = 0; inside && m < r.others_count; ++m) {
+        inside = in_set(others[r.others_begin + m]);
+      }
+      return inside;
+    };
+    if (!add(hint)) return false;
     std::array<Candidate, kMaxHintRange> buf;
     std::size_t count = 0, nearest = 0;
     for (int round = 0;; ++round) {
-      if (round == 3 || hi - lo + 1 > kMaxHintRange) return false;
+      std::size_t total = extras;
+      for (std::size_t k = 0; k < range_count; ++k) {
+        total += ranges[k].second - ranges[k].first + 1;
+      }
+      if (round == 3 || total > kMaxHintRange) return false;
       count = 0;
       double min_d2 = std::numeric_limits<double>::infinity();
-      for (std::size_t s = lo; s <= hi; ++s) {
+      auto evaluate = [&](std::uint32_t s) {
         const SegmentRec& rec = seg[s];
-        if (rec.dx == 0.0f && rec.dy == 0.0f) continue;  // not indexed: never a candidate
-        buf[count] = Evaluate(static_cast<std::uint32_t>(s), q);
+        if (rec.dx == 0.0f && rec.dy == 0.0f) return;  // not indexed: never a candidate
+        buf[count] = Evaluate(s, q);
         if (buf[count].distance2 < min_d2) {
           min_d2 = buf[count].distance2;
           nearest = count;
         }
         ++count;
+      };
+      for (std::size_t k = 0; k < range_count; ++k) {
+        for (std::size_t s = ranges[k].first; s <= ranges[k].second; ++s) {
+          evaluate(static_cast<std::uint32_t>(s));
+        }
+      }
+      for (std::size_t k = 0; k < extras; ++k) {
+        if (!in_ranges(extra[k])) evaluate(extra[k]);  // the ranges may have grown over it
       }
       if (count == 0) return false;
       const std::uint32_t i = buf[nearest].segment;
-      const std::size_t need_lo = i - rch[i].back, need_hi = i + rch[i].fwd;
-      if (need_lo >= lo && need_hi <= hi) break;
-      lo = std::min(lo, need_lo);
-      hi = std::max(hi, need_hi);
+      if (covered(i)) break;
+      if (!add(i)) return false;
     }
     const bool with_history =
         previous_progress_m.has_value() && std::isfinite(*previous_progress_m);
@@ -271,8 +349,9 @@ struct alignas(64) Corridor::Impl : SegmentView {
 
   // What a hinted query reads, first (one cache line).
   GridProjection proj;
-  std::vector<SegmentRec> segments;  // one per vertex pair (zero-length ones too)
-  std::vector<Reach> reach;          // one per segment
+  std::vector<SegmentRec> segments;         // one per vertex pair (zero-length ones too)
+  std::vector<Reach> reach;                 // one per segment
+  std::vector<std::uint32_t> others_store;  // Reach::others lists
 
   double cell_m = 1.0, inv_cell_m = 1.0, x0 = 0.0, y0 = 0.0;
   std::size_t nx = 0, ny = 0;
@@ -311,7 +390,8 @@ struct alignas(64) Corridor::Impl : SegmentView {
 
   // Neighbourhoods and clearances (see Reach), from the R-tree.
   void BuildReach() {
-    reach.assign(n, Reach{0.0f, 0, 0});
+    reach.assign(n, Reach{0.0f, 0, 0, 0, 0});
+    std::vector<std::pair<double, std::uint32_t>> outside;  // (distance, segment)
     for (std::size_t i = 0; i < n; ++i) {
       Reach& r = reach[i];
       std::uint32_t back = 0, fwd = 0;
@@ -322,6 +402,7 @@ struct alignas(64) Corridor::Impl : SegmentView {
       }
       r.back = static_cast<std::uint16_t>(back);
       r.fwd = static_cast<std::uint16_t>(fwd);
+      r.others_begin = static_cast<std::uint32_t>(others_store.size());
       const SegmentRec& s = segments[i];
       if (s.dx == 0.0f && s.dy == 0.0f) continue;  // clearance 0: never trusted
       const Segment line(Point(s.ax, s.ay), Point(s.ax + s.dx, s.ay + s.dy));
@@ -329,11 +410,21 @@ struct alignas(64) Corridor::Impl : SegmentView {
                           std::min(s.ay, s.ay + s.dy) - kClearanceCapM),
                     Point(std::max(s.ax, s.ax + s.dx) + kClearanceCapM,
                           std::max(s.ay, s.ay + s.dy) + kClearanceCapM));
-      double clearance = kClearanceCapM;
+      outside.clear();
       index.query(bgi::intersects(box), boost::make_function_output_iterator([&](const Entry& e) {
-                    if (e.second + back >= i && e.second <= i + fwd) return;  // neighbourhood
-                    clearance = std::min(clearance, bg::distance(line, e.first));
+                    if (e.second + back >= i && e.second <= i + fwd) return;  // along the route
+                    outside.emplace_back(bg::distance(line, e.first), e.second);
                   }));
+      std::sort(outside.begin(), outside.end());
+      // The others: those within kOthersM (all of them or none, so the clearance stays large).
+      std::size_t others_n = 0;
+      while (others_n < outside.size() && outside[others_n].first <= kOthersM) ++others_n;
+      if (others_n > kMaxOthers) others_n = 0;
+      for (std::size_t k = 0; k < others_n; ++k) others_store.push_back(outside[k].second);
+      r.others_count = static_cast<std::uint32_t>(others_n);
+      const double clearance = others_n < outside.size()
+                                   ? std::min(kClearanceCapM, outside[others_n].first)
+                                   : kClearanceCapM;
       r.clearance_m = static_cast<float>(std::max(0.0, clearance - kBoundSlackM));
     }
   }
@@ -468,6 +559,7 @@ Corridor::Corridor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
   hot_.segments = impl_->seg;
   hot_.reach = impl_->rch;
   hot_.segment_count = impl_->n;
+  hot_.others = impl_->others;
 }
 Corridor::Corridor(Corridor&&) noexcept = default;
 Corridor& Corridor::operator=(Corridor&&) noexcept = default;
@@ -533,6 +625,7 @@ absl::StatusOr<Corridor> Corridor::Create(std::vector<LonLat> route) {
   impl->BuildCells();
   impl->BuildReach();
   impl->rch = impl->reach.data();
+  impl->others = impl->others_store.data();
   return Corridor(std::move(impl));
 }
 
@@ -547,7 +640,7 @@ Corridor::Match Corridor::Locate(LonLat p, std::optional<double> previous_progre
   // Only hot_ (inline), the hint and the segments around it are read on the usual path; Impl's
   // own memory only when the neighbourhood cannot decide. impl_->proj is only addressed (it is
   // read for points outside the projection grid and for very long segments).
-  const SegmentView view{hot_.segments, hot_.reach, hot_.segment_count};
+  const SegmentView view{hot_.segments, hot_.reach, hot_.segment_count, hot_.others};
   const GridProjection& proj = impl_->proj;
   const std::uint32_t h = hint.segment;
   const bool hinted = h < view.n;
@@ -596,9 +689,9 @@ std::size_t Corridor::memory_bytes() const {
   // The R-tree: its entries plus about a quarter for nodes (packed, 16 per node).
   const std::size_t rtree = m.index.size() * sizeof(Entry) * 5 / 4;
   return sizeof(Impl) + m.proj.memory_bytes() + m.segments.capacity() * sizeof(SegmentRec) +
-         m.reach.capacity() * sizeof(Reach) + m.cells.capacity() * sizeof(CellRec) +
-         m.overflow.capacity() * sizeof(std::uint32_t) + m.vertices.capacity() * sizeof(LonLat) +
-         m.cum_m.capacity() * sizeof(double) + rtree;
+         m.reach.capacity() * sizeof(Reach) + m.others_store.capacity() * sizeof(std::uint32_t) +
+         m.cells.capacity() * sizeof(CellRec) + m.overflow.capacity() * sizeof(std::uint32_t) +
+         m.vertices.capacity() * sizeof(LonLat) + m.cum_m.capacity() * sizeof(double) + rtree;
 }
 
 }  // namespace cit::geo

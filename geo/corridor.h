@@ -25,12 +25,14 @@
 // always describe the same chosen point.
 //
 // A hint (per vehicle) makes Locate try the few segments around the vehicle's previous match
-// first. It answers from them only when a precomputed clearance proves that no other part of
-// the route can be the nearest or within kAmbiguityMargin_m of it; otherwise it falls back to
-// the grid. The answer is therefore always identical (bit for bit) to Locate without a hint,
-// whatever the hint holds (default, stale, from another corridor); only the memory touched
-// differs: a handful of cache lines instead of the grid cell and its candidates' lines, which
-// matters when thousands of corridors (one per run) do not fit in the caches.
+// first (those within 120 m along the route, plus the parts of the route that pass within
+// 150 m of them: the other leg of an out-and-back, the next pass of a loop). It answers from
+// them only when a precomputed clearance proves that no other part of the route can be the
+// nearest or within kAmbiguityMargin_m of it; otherwise it falls back to the grid. The answer is
+// therefore always identical (bit for bit) to Locate without a hint, whatever the hint holds
+// (default, stale, from another corridor); only the memory touched differs: a handful of cache
+// lines instead of the grid cell and its candidates' lines, which matters when thousands of
+// corridors (one per run) do not fit in the caches.
 //
 // Thread contract: immutable after Create; Locate, PointAt and the accessors are safe to call
 // from many threads at once (a Hint belongs to one caller at a time). Movable, not copyable
@@ -112,6 +114,7 @@ class Corridor final {
     const corridor_internal::SegmentRec* segments = nullptr;
     const corridor_internal::Reach* reach = nullptr;
     std::size_t segment_count = 0;
+    const std::uint32_t* others = nullptr;
   };
   explicit Corridor(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

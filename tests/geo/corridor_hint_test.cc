@@ -104,11 +104,12 @@ TEST(CorridorHintTest, UTurnAgainstTheRouteGivesTheSameAnswers) {
 }
 
 TEST(CorridorHintTest, OutAndBackOnOneRoadGivesTheSameAnswersOnBothLegs) {
-  // The legs coincide: clearance is zero, every query must fall back, and still agree.
+  // The legs coincide: each segment's neighbourhood includes the other leg's segments beside
+  // it ("others"), and the leg choice among them must come out as without a hint.
   absl::StatusOr<Corridor> c = Corridor::Create(OutAndBack(Ll(34.86, 32.33), 3000));
   ASSERT_TRUE(c.ok());
   const Corridor::Hint hint = DriveAndCompare(*c, Drive(*c, 0, c->length_m(), 12.0, 6.0, 5));
-  EXPECT_GT(hint.misses, 0u);
+  EXPECT_GT(hint.hits, 10 * hint.misses);
 }
 
 TEST(CorridorHintTest, LoopsAndAFigureEightGiveTheSameAnswers) {
@@ -121,8 +122,7 @@ TEST(CorridorHintTest, LoopsAndAFigureEightGiveTheSameAnswers) {
   absl::StatusOr<Corridor> c = Corridor::Create(route);
   ASSERT_TRUE(c.ok());
   const Corridor::Hint hint = DriveAndCompare(*c, Drive(*c, 0, c->length_m(), 6.0, 5.0, 6));
-  EXPECT_GT(hint.hits, 0u);
-  EXPECT_GT(hint.misses, 0u) << "near the crossing the neighbourhood cannot decide";
+  EXPECT_GT(hint.hits, 10 * hint.misses);
 }
 
 TEST(CorridorHintTest, HairpinsWithParallelLegsGiveTheSameAnswers) {
@@ -135,7 +135,8 @@ TEST(CorridorHintTest, HairpinsWithParallelLegsGiveTheSameAnswers) {
   }
   absl::StatusOr<Corridor> c = Corridor::Create(route);
   ASSERT_TRUE(c.ok());
-  DriveAndCompare(*c, Drive(*c, 0, c->length_m(), 5.0, 8.0, 7));
+  const Corridor::Hint hint = DriveAndCompare(*c, Drive(*c, 0, c->length_m(), 5.0, 8.0, 7));
+  EXPECT_GT(hint.hits, hint.misses);
 }
 
 TEST(CorridorHintTest, JumpsToAnotherLegFarAwayAndOffTheRouteGiveTheSameAnswers) {
@@ -193,7 +194,9 @@ TEST(CorridorHintTest, AnyHintAndAnyHistoryGiveTheSameAnswerAsNoHint) {
 }
 
 TEST(CorridorHintTest, DenseJitteryAndDuplicateVerticesGiveTheSameAnswers) {
-  // A GPS-recorded route: 1 m vertices with 0.5 m jitter, stops with repeated positions.
+  // A GPS-recorded route: 1 m vertices with 0.5 m jitter, stops with repeated positions. (The
+  // neighbourhood, at most 16 segments each side, is too short here to prove anything: these
+  // queries take the grid path, and must agree all the same.)
   std::mt19937_64 rng(15);
   std::normal_distribution<double> jitter(0.0, 0.5);
   std::vector<LonLat> route{Ll(2.35, 48.85)};

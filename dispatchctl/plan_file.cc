@@ -51,7 +51,11 @@ json TomlToJson(const toml::node& node) {
   return nullptr;
 }
 
-// "+15m" / "-90s" / "+1h" / "+2h30m" -> seconds.
+// Longest relative time a plan may use ("+876000h"): 100 years, far inside the range protobuf's
+// Duration and Timestamp can hold (TimeUtil CHECK-fails, i.e. aborts, beyond it).
+constexpr std::int64_t kMaxOffsetSeconds = std::int64_t{100} * 366 * 24 * 3600;
+
+// "+15m" / "-90s" / "+1h" / "+2h30m" -> seconds; nullopt past kMaxOffsetSeconds.
 std::optional<std::int64_t> ParseOffset(std::string_view s) {
   if (s.empty() || (s[0] != '+' && s[0] != '-')) return std::nullopt;
   const int sign = s[0] == '-' ? -1 : 1;
@@ -61,8 +65,11 @@ std::optional<std::int64_t> ParseOffset(std::string_view s) {
   while (!s.empty()) {
     std::int64_t n = 0;
     std::size_t i = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
       n = n * 10 + (s[i++] - '0');
+      // Bounded so the arithmetic below cannot overflow (found by tests/fuzz/plan_fuzz.cc).
+      if (n > kMaxOffsetSeconds) return std::nullopt;
+    }
     if (i == 0) return std::nullopt;
     std::int64_t unit = 1;
     if (i < s.size()) {
@@ -82,6 +89,7 @@ std::optional<std::int64_t> ParseOffset(std::string_view s) {
       ++i;
     }
     total += n * unit;
+    if (total > kMaxOffsetSeconds) return std::nullopt;
     any = true;
     s.remove_prefix(i);
   }
@@ -106,11 +114,18 @@ class TimeResolver {
     } else if (s.rfind("now", 0) == 0) {
       auto off = ParseOffset(s.substr(3));
       if (!off) return absl::InvalidArgumentError(field + ": not a time: '" + s + "'");
-      t = now_ + TimeUtil::SecondsToDuration(*off);
+      t = now_;
+      t.set_seconds(now_.seconds() + *off);
     } else if (auto off = ParseOffset(s)) {
-      t = (base_ ? *base_ : now_) + TimeUtil::SecondsToDuration(*off);
+      t = base_ ? *base_ : now_;
+      t.set_seconds(t.seconds() + *off);
     } else if (!TimeUtil::FromString(s, &t)) {
       return absl::InvalidArgumentError(field + ": not an RFC 3339 time: '" + s + "'");
+    }
+    // Checked before formatting: TimeUtil CHECK-fails (aborts) on a Timestamp out of range.
+    if (t.seconds() < TimeUtil::kTimestampMinSeconds ||
+        t.seconds() > TimeUtil::kTimestampMaxSeconds) {
+      return absl::InvalidArgumentError(field + ": time outside years 1..9999: '" + s + "'");
     }
     return TimeUtil::ToString(t);
   }
@@ -217,10 +232,9 @@ absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<cit::v1::RunPlan> ParsePlan(std::string_view text, const std::filesystem::path& dir,
-                                           std::chrono::system_clock::time_point now) {
+absl::StatusOr<cit::v1::RunPlan> ParsePlanUnguarded(std::string_view text,
+                                                    const std::filesystem::path& dir,
+                                                    std::chrono::system_clock::time_point now) {
   json doc;
   std::size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && text[first] == '{') {
@@ -257,6 +271,11 @@ absl::StatusOr<cit::v1::RunPlan> ParsePlan(std::string_view text, const std::fil
         if (auto s = ResolveTimeField(stop, k, where, times); !s.ok()) return s;
       }
       if (stop.contains("lat") || stop.contains("lon")) {
+        for (const char* k : {"lat", "lon"}) {
+          if (stop.contains(k) && !stop[k].is_number()) {
+            return absl::InvalidArgumentError(where + k + ": must be a number");
+          }
+        }
         stop["position"] = {{"lat_deg", stop.value("lat", 0.0)},
                             {"lon_deg", stop.value("lon", 0.0)}};
         stop.erase("lat");
@@ -275,6 +294,20 @@ absl::StatusOr<cit::v1::RunPlan> ParsePlan(std::string_view text, const std::fil
   if (plan.run_id().empty()) return absl::InvalidArgumentError("run_id: required");
   if (plan.vehicle_id().empty()) return absl::InvalidArgumentError("vehicle_id: required");
   return plan;
+}
+
+}  // namespace
+
+absl::StatusOr<cit::v1::RunPlan> ParsePlan(std::string_view text, const std::filesystem::path& dir,
+                                           std::chrono::system_clock::time_point now) {
+  // The checks above name the field for the mistakes people make; a value of an unexpected type
+  // that slips past them makes nlohmann::json throw, and that must be an error, not a
+  // terminate() (found by tests/fuzz/plan_fuzz.cc: `polyline_precision = "5"`, `lat = true`).
+  try {
+    return ParsePlanUnguarded(text, dir, now);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(std::string("plan: ") + e.what());
+  }
 }
 
 absl::StatusOr<cit::v1::RunPlan> LoadPlanFile(const std::filesystem::path& path) {

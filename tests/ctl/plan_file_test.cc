@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "tests/support/test_env.h"
 
 namespace cit::ctl {
@@ -100,6 +101,56 @@ TEST(PlanFileTest, ErrorsNameTheField) {
   auto no_vehicle = ParsePlan(R"({"run_id":"R","route":{"points":[[0,0],[1,1]]}})", ".", Now());
   ASSERT_FALSE(no_vehicle.ok());
   EXPECT_NE(no_vehicle.status().message().find("vehicle_id"), std::string::npos);
+}
+
+// Found by tests/fuzz/plan_fuzz.cc: huge relative times overflowed int64 (UB) or reached
+// protobuf's TimeUtil::SecondsToDuration, whose range CHECK aborted dispatchctl.
+TEST(PlanFileTest, HugeRelativeTimesAreErrorsNotAborts) {
+  const std::string route = R"("route":{"points":[[0,0],[1,1]]})";
+  for (const char* end : {"+218446744073709551616h", "+99999999999h", "now+99999999999999m",
+                          "-9223372036854775808s", "+1h1h1h99999999999h"}) {
+    auto plan = ParsePlan(absl::StrCat(R"({"run_id":"R","vehicle_id":"V",)", route,
+                                       R"(,"planned_end":")", end, R"("})"),
+                          ".", Now());
+    ASSERT_FALSE(plan.ok()) << end;
+    EXPECT_NE(plan.status().message().find("planned_end"), std::string::npos) << plan.status();
+  }
+  // Within range of the offset but past year 9999 from the plan's start.
+  auto late = ParsePlan(
+      absl::StrCat(R"({"run_id":"R","vehicle_id":"V",)", route,
+                   R"(,"planned_start":"9999-12-31T23:00:00Z",)", R"("planned_end":"+2h"})"),
+      ".", Now());
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.status().message().find("planned_end: time outside"), std::string::npos)
+      << late.status();
+  // Long but sane offsets still work.
+  auto year = ParsePlan(
+      absl::StrCat(R"({"run_id":"R","vehicle_id":"V",)", route, R"(,"planned_end":"now+8760h"})"),
+      ".", Now());
+  ASSERT_TRUE(year.ok()) << year.status();
+  EXPECT_EQ(TimeUtil::ToString(year->planned_end()), "2027-01-15T08:00:00Z");
+}
+
+// Found by tests/fuzz/plan_fuzz.cc: values of the wrong type made nlohmann::json throw out of
+// ParsePlan, and dispatchctl terminated.
+TEST(PlanFileTest, WrongValueTypesAreErrorsNotExceptions) {
+  auto lat = ParsePlan(R"(run_id = "R"
+vehicle_id = "V"
+[route]
+points = [[0, 0], [1, 1]]
+[[stops]]
+stop_id = "S1"
+lat = true
+lon = 1.0
+)",
+                       ".", Now());
+  ASSERT_FALSE(lat.ok());
+  EXPECT_EQ(lat.status().message(), "stops[0].lat: must be a number");
+  auto precision = ParsePlan(
+      R"({"run_id":"R","vehicle_id":"V","route":{"polyline":"_p~iF~ps|U","polyline_precision":"5"}})",
+      ".", Now());
+  ASSERT_FALSE(precision.ok());
+  EXPECT_NE(precision.status().message().find("plan: "), std::string::npos) << precision.status();
 }
 
 }  // namespace

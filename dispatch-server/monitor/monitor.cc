@@ -178,6 +178,11 @@ void Monitor::Process(const CommittedRecord& cr) {
     ~ResetReceived() { v.record_received.reset(); }
   } reset_received{v};
   Sink sink(alerts_, v, now);
+  // Panic, door and seal records may jump the agent's backlog (urgent channel); everything
+  // else arrives in seq order, so its arrival means the records before it are in (or gone).
+  const bool urgent_kind = r.has_door() || r.has_seal() || r.has_panic();
+  const bool jumped = v.highest_seq > 0 && r.seq() > v.highest_seq + 1;
+  if (!urgent_kind) JudgeDoorsBefore(v, r.seq(), sink);
   CommsLostRule::OnRecord(v, server_time, *this, sink);
   v.last_seen_server = std::max(v.last_seen_server, server_time);
   v.last_seen_event = std::max(v.last_seen_event, event_time);
@@ -198,7 +203,16 @@ void Monitor::Process(const CommittedRecord& cr) {
       } else if (r.door().state() == cit::v1::DOOR_STATE_CLOSED) {
         v.doors_open &= ~bit;
       }
-      DoorOpenOutsideStopRule::OnDoor(v, r, sink);
+      // Ahead of older records (urgent channel during a backlog): the position at the time of
+      // the event is not known yet. Later door events queue behind earlier ones (order kept).
+      if (v.has_live_run() && (jumped || !v.doors_awaiting_position.empty())) {
+        if (v.doors_awaiting_position.empty()) {
+          Schedule(v, kTimerDoor, now + FromSeconds(options_.door_position_wait_s));
+        }
+        v.doors_awaiting_position.push_back(r);
+      } else {
+        DoorOpenOutsideStopRule::OnDoor(v, r, sink);
+      }
       break;
     }
     case cit::v1::Record::kSeal: {
@@ -233,6 +247,32 @@ void Monitor::Process(const CommittedRecord& cr) {
     default:
       break;
   }
+  if (!(urgent_kind && jumped)) v.highest_seq = std::max(v.highest_seq, r.seq());
+  JudgeDoorsAfter(v, sink);
+}
+
+void Monitor::JudgeDoorsBefore(VehicleState& v, uint64_t seq, Sink& sink) {
+  auto& doors = v.doors_awaiting_position;
+  while (!doors.empty() && doors.front().seq() < seq) {
+    DoorOpenOutsideStopRule::OnDoor(v, doors.front(), sink);
+    doors.erase(doors.begin());
+  }
+}
+
+void Monitor::JudgeDoorsAfter(VehicleState& v, Sink& sink) {
+  auto& doors = v.doors_awaiting_position;
+  // Due once every record before it was evaluated (highest_seq excludes queued doors).
+  while (!doors.empty() && doors.front().seq() <= v.highest_seq + 1) {
+    DoorOpenOutsideStopRule::OnDoor(v, doors.front(), sink);
+    doors.erase(doors.begin());
+  }
+}
+
+void Monitor::JudgeAllDoors(VehicleState& v, Sink& sink) {
+  for (const cit::v1::Record& r : v.doors_awaiting_position) {
+    DoorOpenOutsideStopRule::OnDoor(v, r, sink);
+  }
+  v.doors_awaiting_position.clear();
 }
 
 void Monitor::ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime server_time) {
@@ -366,6 +406,7 @@ void Monitor::RescheduleWindow(VehicleState& v) {
 }
 
 void Monitor::DetachRun(VehicleState& v, SysTime t, Sink& sink) {
+  JudgeAllDoors(v, sink);  // against the run they happened in
   for (cit::v1::AlertKind kind : kRunScopedKinds) {
     sink.Clear(kind, "", t, "run ended");
   }
@@ -463,6 +504,9 @@ void Monitor::Tick() {
         break;
       case kTimerDwell:
         DwellExceededRule::OnDeadline(v, now, sink);
+        break;
+      case kTimerDoor:
+        JudgeAllDoors(v, sink);
         break;
       default:
         break;

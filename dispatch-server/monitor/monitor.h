@@ -51,6 +51,9 @@ struct MonitorOptions {
   double backfill_threshold_s = 10.0;
   // How often the monitor thread checks deadlines when no record arrives.
   Duration tick = std::chrono::milliseconds(50);
+  // A door event that jumped ahead of older records waits at most this long for them before
+  // it is judged against the last known position.
+  double door_position_wait_s = 20.0;
 };
 
 class Monitor final : public RecordObserver, private DeadlineScheduler {
@@ -95,6 +98,13 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   VehicleState& Vehicle(const std::string& vehicle_id);
   void ApplyRunChange(const RunChange& change);
   void ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime server_time);
+  // Door events that arrived ahead of older records: judged once the records before them are
+  // evaluated. JudgeDoorsBefore runs before record `seq` (doors with a lower seq are due),
+  // JudgeDoorsAfter after each record (doors right after the highest seq are due too),
+  // JudgeAllDoors at the deadline and when the run ends.
+  void JudgeDoorsBefore(VehicleState& v, uint64_t seq, Sink& sink);
+  void JudgeDoorsAfter(VehicleState& v, Sink& sink);
+  void JudgeAllDoors(VehicleState& v, Sink& sink);
   void Arrive(VehicleState& v, int stop, const FixContext& f, Sink& sink);
   void Depart(VehicleState& v, int stop, SysTime t, Sink& sink);
   void Activate(VehicleState& v, SysTime t, Sink& sink);

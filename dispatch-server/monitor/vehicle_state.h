@@ -166,7 +166,8 @@ enum TimerTag : uint32_t {
   kTimerGnss = 1,
   kTimerWindow = 2,  // next arrival_latest or missed deadline of a pending stop
   kTimerDwell = 3,
-  kTimerCount = 4,
+  kTimerDoor = 4,  // judge door events that jumped the queue even if the records before never come
+  kTimerCount = 5,
 };
 
 struct VehicleState {
@@ -207,6 +208,12 @@ struct VehicleState {
   // Doors and seals currently open / broken (bit per number 1..64).
   uint64_t doors_open = 0;
   uint64_t seals_broken = 0;
+  // Highest seq evaluated in order (urgent records that jumped ahead do not count), and door
+  // records that arrived ahead of older records (the agent's urgent channel during a backlog):
+  // where the truck was when the door opened is only known once the records before it are in,
+  // so they are judged then (or at kTimerDoor).
+  uint64_t highest_seq = 0;
+  std::vector<cit::v1::Record> doors_awaiting_position;
 
   MotionState motion;
   DeviationState deviation;

@@ -80,7 +80,19 @@ class MonitorHarness {
   }
 
   void Record(cit::v1::Record r, double t_s, double receive_delay_s = 0, bool keep_clock = false) {
-    r.set_seq(++seq_);
+    RecordAs(++seq_, std::move(r), t_s, receive_delay_s, keep_clock);
+  }
+  // Reserves `n` seqs for records sent later (a backlog that an urgent record overtakes);
+  // returns the first.
+  uint64_t ReserveSeqs(uint64_t n) {
+    const uint64_t first = seq_ + 1;
+    seq_ += n;
+    return first;
+  }
+  // A record with an explicit seq (out of seq order, as over the agent's urgent channel).
+  void RecordAs(uint64_t seq, cit::v1::Record r, double t_s, double receive_delay_s = 0,
+                bool keep_clock = false) {
+    r.set_seq(seq);
     *r.mutable_event_time() = T(t_s);
     const SysTime received = kT0 + FromSeconds(t_s + receive_delay_s);
     if (!keep_clock) clock_.Set(received);

@@ -211,6 +211,73 @@ TEST(DoorOpenOutsideStopRuleTest, DoorOpenAtStopThatDoesNotAuthoriseRaises) {
   EXPECT_EQ(h.Count(ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP), 1u);
 }
 
+cit::v1::Record DoorRecord(uint32_t door, cit::v1::DoorState state) {
+  cit::v1::Record r;
+  r.mutable_door()->set_door(door);
+  r.mutable_door()->set_state(state);
+  return r;
+}
+
+// A coverage gap: the last fix the server has is at 500 m, then the truck drives on. Its door
+// event jumps the agent's backlog (urgent channel) and arrives before the fixes in between;
+// where the truck was is only known once they are in.
+TEST(DoorOpenOutsideStopRuleTest, UrgentDoorAheadOfBacklogIsJudgedWhereTheTruckWas) {
+  MonitorHarness h;
+  h.Dispatch(PlanWithBranch(h, true, true));
+  double t = h.Drive(0, 500, 0);  // 10 m/s
+  const uint64_t backlog = h.ReserveSeqs(60);
+  const double door_t = t + 60;
+  // At door_t the truck stands at BRANCH (1000 m), which authorises doors.
+  h.RecordAs(backlog + 60, DoorRecord(1, cit::v1::DOOR_STATE_OPEN), door_t);
+  EXPECT_EQ(h.Count(ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP), 0u) << "judged before the position";
+  for (int i = 0; i < 60; ++i) {
+    cit::v1::Record f;
+    const double x = std::min(1000.0, 500 + 10.0 * (i + 1));
+    *f.mutable_fix() = cit::v1::Fix();
+    f.mutable_fix()->set_lat_deg(At(x, 0).lat_deg());
+    f.mutable_fix()->set_lon_deg(At(x, 0).lon_deg());
+    f.mutable_fix()->set_mode(cit::v1::FIX_MODE_3D);
+    h.RecordAs(backlog + i, f, t + i, /*receive_delay_s=*/door_t + 1 - (t + i));
+  }
+  EXPECT_EQ(h.Count(ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP), 0u) << "the truck was at BRANCH";
+}
+
+TEST(DoorOpenOutsideStopRuleTest, UrgentDoorAheadOfBacklogAfterLeavingTheStopRaises) {
+  MonitorHarness h;
+  h.Dispatch(PlanWithBranch(h, true, true));
+  double t = h.Drive(0, 1000, 0);  // last fix the server has: at BRANCH
+  const uint64_t backlog = h.ReserveSeqs(30);
+  const double door_t = t + 30;
+  // The truck left BRANCH during the gap and opened a door 300 m further on.
+  h.RecordAs(backlog + 30, DoorRecord(2, cit::v1::DOOR_STATE_OPEN), door_t);
+  for (int i = 0; i < 30; ++i) {
+    cit::v1::Record f;
+    const double x = 1000 + 10.0 * (i + 1);
+    f.mutable_fix()->set_lat_deg(At(x, 0).lat_deg());
+    f.mutable_fix()->set_lon_deg(At(x, 0).lon_deg());
+    f.mutable_fix()->set_mode(cit::v1::FIX_MODE_3D);
+    f.mutable_fix()->set_speed_mps(10);
+    h.RecordAs(backlog + i, f, t + i, /*receive_delay_s=*/door_t + 1 - (t + i));
+  }
+  const cit::v1::Alert a = h.One(ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP);
+  EXPECT_EQ(a.subject(), "door:2");
+  EXPECT_EQ(MonitorHarness::Rel(a.event_time()), door_t);
+}
+
+TEST(DoorOpenOutsideStopRuleTest, UrgentDoorWhoseBacklogNeverComesIsJudgedAtTheDeadline) {
+  MonitorHarness h;
+  h.Dispatch(PlanWithBranch(h, true, true));
+  double t = h.Drive(0, 500, 0);
+  const uint64_t backlog = h.ReserveSeqs(10);  // thinned away, never sent
+  h.RecordAs(backlog + 10, DoorRecord(1, cit::v1::DOOR_STATE_OPEN), t + 10);
+  h.RecordAs(backlog + 11, DoorRecord(1, cit::v1::DOOR_STATE_CLOSED), t + 12);
+  h.AdvanceTo(t + 29);
+  EXPECT_EQ(h.Count(ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP), 0u);
+  h.AdvanceTo(t + 31);  // door_position_wait_s = 20 s after arrival
+  const cit::v1::Alert a = h.One(ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP);
+  EXPECT_TRUE(a.has_condition_cleared_time()) << "open and close judged in order";
+}
+
 TEST(SealBrokenRuleTest, SealBrokenOutsideAuthorisingStopRaisesAndIntactClears) {
   MonitorHarness h;
   h.Dispatch(PlanWithBranch(h, true, false));

@@ -73,7 +73,7 @@ void OnDeath() { SaveCurrentInput(g_crash_path); }
 
 // Exit codes as libFuzzer's: 77 for a crash, 70 for a timeout (sanitizers exit with their own).
 void OnCrashSignal(int sig) {
-  WriteStr(sig == SIGABRT ? "\n==fuzz_driver== abort (assert, CHECK or uncaught exception)"
+  WriteStr(sig == SIGABRT ? "\n==fuzz_driver== abort (assert, CHECK, uncaught exception, UBSan)"
                           : "\n==fuzz_driver== deadly signal");
   SaveCurrentInput(g_crash_path);
   _exit(77);

@@ -294,7 +294,7 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
   sub.received = Steady::now();
   if (!urgent && !too_large) sub.gaps = DeclaredGaps(vehicle, *batch);
   uint64_t duplicates = 0;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (draining_) {
     *accepting = false;
     return 0;
@@ -302,7 +302,6 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
   VehicleState& v = vehicles_[vehicle];
   // A resent batch re-declares gaps that are already behind the watermark: nothing to store.
   std::erase_if(sub.gaps, [&](const SeqGap& g) { return g.last_seq <= v.watermark; });
-  LogGaps(vehicle, sub.gaps);
   uint64_t prev_seq = 0;
   for (size_t i = 0; i < n; ++i) {
     cit::v1::Record* r = records->Mutable(static_cast<int>(i));
@@ -345,7 +344,10 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
   const size_t units = sub.units();
   if (units == 0 && sub.gaps.empty()) return 0;
   stream->AddPending(units);
+  const std::vector<SeqGap> declared = sub.gaps;  // usually empty
   Enqueue(std::move(sub));
+  lock.unlock();
+  LogGaps(vehicle, declared);  // the log write stays outside the vehicle table lock
   return units;
 }
 

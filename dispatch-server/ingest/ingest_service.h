@@ -138,7 +138,7 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   // The gaps a batch's covers_from_seq declares: seqs in [F, last] missing from the batch.
   // Empty when F is unset or inconsistent with the batch (counted as a protocol error).
   std::vector<SeqGap> DeclaredGaps(const std::string& vehicle, const cit::v1::RecordBatch& batch);
-  // Counts and logs (one line per batch) the gaps a batch declared.
+  // Counts and logs (one line per batch) the gaps a batch declared. Called without mu_.
   void LogGaps(const std::string& vehicle, const std::vector<SeqGap>& gaps);
   // Hands the records accepted from one batch to every observer (mu_ held).
   void Observe(VehicleState& v, const std::vector<CommittedRecord>& records);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "geo/input_limits.h"
 #include "geo/route_import.h"
 
 namespace cit::ctl {
@@ -237,10 +238,14 @@ absl::StatusOr<cit::v1::RunPlan> ParsePlanUnguarded(std::string_view text,
                                                     std::chrono::system_clock::time_point now) {
   json doc;
   std::size_t first = text.find_first_not_of(" \t\r\n");
+  // Nesting is bounded before either parser runs: toml++ recurses per dotted-key segment, and
+  // TomlToJson, json::dump() and the checks below recurse per level.
   if (first != std::string_view::npos && text[first] == '{') {
+    if (absl::Status s = geo::CheckJsonNesting(text, "plan"); !s.ok()) return s;
     doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) return absl::InvalidArgumentError("plan: not valid JSON");
   } else {
+    if (absl::Status s = geo::CheckTomlNesting(text, "plan"); !s.ok()) return s;
     try {
       doc = TomlToJson(toml::parse(text));
     } catch (const toml::parse_error& e) {

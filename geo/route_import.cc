@@ -18,6 +18,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "geo/input_limits.h"
 
 namespace cit::geo {
 namespace {
@@ -62,10 +63,17 @@ std::string_view JsonTypeName(const json& j) {
   }
 }
 
+// A short rendering of a scalar for an error message. Arrays and objects are never dumped (their
+// size is the sender's choice, and dump() recurses per level); strings are cut before quoting.
 std::string Quoted(const json& j) {
-  std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
+  if (j.is_array()) return "[...]";
+  if (j.is_object()) return "{...}";
+  if (j.is_string()) {
+    const std::string& s = j.get_ref<const std::string&>();
+    if (s.size() > 37)
+      return json(s.substr(0, 34)).dump(-1, ' ', false, json::error_handler_t::replace) + "...";
+  }
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 // ---- where a JSON syntax error is: a SAX pass that tracks the element path -----------------
@@ -309,7 +317,7 @@ absl::StatusOr<LonLat> ReadGpxPoint(const pt::ptree& node, std::string_view sour
   return *LonLat::Create(*lon, *lat);
 }
 
-constexpr std::size_t kMaxXmlDepth = 64;
+constexpr std::size_t kMaxXmlDepth = kMaxNestingDepth;
 
 // Upper bound of the element nesting depth: counts "<name" opens, and "</" or a "/>" ending a
 // tag (outside quoted attribute values) as closes; comments, CDATA, declarations and processing
@@ -402,6 +410,8 @@ absl::StatusOr<std::vector<LonLat>> ReadGpx(const pt::ptree& doc, std::string_vi
 
 absl::StatusOr<std::vector<LonLat>> ImportGeoJsonRoute(std::string_view text,
                                                        std::string_view source_name) {
+  // Before the parser: nothing below may meet a document deeper than the stack allows.
+  if (absl::Status s = CheckJsonNesting(text, source_name); !s.ok()) return s;
   json doc;
   try {
     doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/true,

@@ -7,7 +7,9 @@
 //
 // Errors are InvalidArgument (NotFound for a missing file) and name the source, the element and
 // what is wrong. Every importer rejects lines with fewer than 2 points. No input crashes them:
-// they catch their parsers' exceptions and never index unchecked.
+// they catch their parsers' exceptions and never index unchecked, refuse JSON or XML nested more
+// than kMaxNestingDepth (geo/input_limits.h) before parsing, and never echo more than a few dozen
+// characters of the input in a message.
 //
 // Formats:
 //  - GeoJSON (RFC 7946): a LineString geometry, a Feature with a LineString geometry, or a

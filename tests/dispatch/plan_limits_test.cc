@@ -1,0 +1,152 @@
+// Hostile and oversized plans through the real server (loopback gRPC, real SQLite): deeply nested
+// route text, routes past the point limit in every source format. Each must come back as
+// INVALID_ARGUMENT naming the field, with the server still serving afterwards.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "cit/v1/dispatch.grpc.pb.h"
+#include "dispatch-server/api/run_monitoring.h"
+#include "dispatch-server/server/dispatch_server.h"
+#include "tests/support/test_env.h"
+
+namespace cit::dispatch {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int kDeep = 100'000;
+
+std::string Repeat(std::string_view s, int n) {
+  std::string out;
+  out.reserve(s.size() * n);
+  for (int i = 0; i < n; ++i) out.append(s);
+  return out;
+}
+
+class PlanLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(); }
+  void TearDown() override { Stop(); }
+
+  void Start() {
+    DispatchServerOptions o;
+    o.telemetry_address = "127.0.0.1:0";
+    o.operator_address = "127.0.0.1:0";
+    o.metrics_address = "";
+    o.insecure_dev = true;
+    o.ingest.identity_from_hello = true;
+    o.database_path = dir_ / "dispatch.db";
+    o.durability = sqlite::Durability::kNormal;
+    RunMonitoringOptions rmo;
+    rmo.database_path = o.database_path;
+    auto rm = RunMonitoring::Open(rmo, &clock_);
+    ASSERT_TRUE(rm.ok()) << rm.status();
+    rm_ = std::move(*rm);
+    DispatchServer::Builder b(o);
+    rm_->Register(b);
+    auto server = b.Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    rm_->Start();
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(64 << 20);
+    channel_ = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_->operator_port()),
+                                         grpc::InsecureChannelCredentials(), args);
+    dispatch_ = cit::v1::Dispatch::NewStub(channel_);
+  }
+
+  void Stop() {
+    if (server_) server_->Shutdown();
+    if (rm_) rm_->Stop();
+    server_.reset();
+    rm_.reset();
+  }
+
+  static cit::v1::RunPlan Plan(const std::string& run_id) {
+    cit::v1::RunPlan plan;
+    plan.set_run_id(run_id);
+    plan.set_vehicle_id("CIT-1");
+    return plan;
+  }
+
+  grpc::Status Create(const cit::v1::RunPlan& plan, cit::v1::Run* run = nullptr) {
+    grpc::ClientContext ctx;
+    cit::v1::CreateRunRequest req;
+    *req.mutable_plan() = plan;
+    cit::v1::Run ignored;
+    return dispatch_->CreateRun(&ctx, req, run != nullptr ? run : &ignored);
+  }
+
+  // The server still accepts a good plan (it did not crash or wedge on the bad one).
+  void ExpectStillServing(const std::string& run_id) {
+    cit::v1::RunPlan plan = Plan(run_id);
+    cit::v1::Route* r = plan.mutable_route();
+    r->set_encoded_polyline("_p~iF~ps|U_ulLnnqC_mqNvxq`@");  // Google's 3-point example
+    const grpc::Status s = Create(plan);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+
+  cit::test::TempDir dir_;
+  SystemClock clock_;
+  std::unique_ptr<RunMonitoring> rm_;
+  std::unique_ptr<DispatchServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<cit::v1::Dispatch::Stub> dispatch_;
+};
+
+// ---- 4.1: nesting ---------------------------------------------------------------------------
+
+TEST_F(PlanLimitsTest, GeoJsonNested100000DeepIsRefusedWithoutCrashing) {
+  cit::v1::RunPlan plan = Plan("R-deep-json");
+  // The first coordinate is 100,000 arrays deep (~200 KB); the error message once dumped it.
+  plan.mutable_route()->set_geojson(absl::StrCat(R"({"type":"LineString","coordinates":[)",
+                                                 Repeat("[", kDeep), "1", Repeat("]", kDeep),
+                                                 ",[8.5,47.3]]}"));
+  const grpc::Status s = Create(plan);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("route.geojson"));
+  EXPECT_THAT(s.error_message(), HasSubstr("nested more than 64 levels"));
+  EXPECT_LT(s.error_message().size(), 1000u) << "the message must not echo the input";
+  ExpectStillServing("R-after-json");
+}
+
+TEST_F(PlanLimitsTest, GeoJsonDeepObjectsInPropertiesAreRefusedToo) {
+  cit::v1::RunPlan plan = Plan("R-deep-props");
+  plan.mutable_route()->set_geojson(absl::StrCat(
+      R"({"type":"Feature","properties":)", Repeat(R"({"a":)", kDeep), "1", Repeat("}", kDeep),
+      R"(,"geometry":{"type":"LineString","coordinates":[[8.5,47.3],[8.6,47.3]]}})"));
+  const grpc::Status s = Create(plan);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("nested more than 64 levels"));
+  ExpectStillServing("R-after-props");
+}
+
+TEST_F(PlanLimitsTest, GpxNested100000DeepIsRefusedWithoutCrashing) {
+  cit::v1::RunPlan plan = Plan("R-deep-gpx");
+  plan.mutable_route()->set_gpx(absl::StrCat(R"(<?xml version="1.0"?><gpx version="1.1"><rte>)",
+                                             Repeat("<e>", kDeep), Repeat("</e>", kDeep),
+                                             R"(<rtept lat="47.3" lon="8.5"/></rte></gpx>)"));
+  const grpc::Status s = Create(plan);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("route.gpx"));
+  EXPECT_THAT(s.error_message(), HasSubstr("levels deep"));
+  ExpectStillServing("R-after-gpx");
+}
+
+TEST_F(PlanLimitsTest, PolylineOfOneEndlessValueIsRefused) {
+  // A polyline has no nesting; its one unbounded construct is a value's continuation chunks.
+  cit::v1::RunPlan plan = Plan("R-long-value");
+  plan.mutable_route()->set_encoded_polyline(Repeat("~", 2 * kDeep));
+  const grpc::Status s = Create(plan);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("route.encoded_polyline"));
+  EXPECT_LT(s.error_message().size(), 1000u);
+  ExpectStillServing("R-after-polyline");
+}
+
+}  // namespace
+}  // namespace cit::dispatch

@@ -5,7 +5,6 @@
 #include <toml++/toml.h>
 
 #include <cctype>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -21,12 +20,9 @@ using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 using nlohmann::json;
 
+// Plan and route files alike: regular files only (not /dev/zero or a FIFO), 64 MiB at most.
 absl::StatusOr<std::string> ReadText(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError("cannot read " + path.string());
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  return geo::ReadFileBounded(path);
 }
 
 json TomlToJson(const toml::node& node) {

@@ -1,6 +1,8 @@
 #include "geo/input_limits.h"
 
 #include <algorithm>
+#include <fstream>
+#include <system_error>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -140,6 +142,37 @@ absl::Status CheckJsonNesting(std::string_view text, std::string_view source_nam
       absl::StrCat(absl::string_view(source_name.data(), source_name.size()),
                    ": JSON nested more than ", max_depth, " levels deep (at byte ", d.offset,
                    "); a route or plan needs fewer than 10 — is this the right file?"));
+}
+
+absl::StatusOr<std::string> ReadFileBounded(const std::filesystem::path& path,
+                                            std::size_t max_bytes) {
+  const std::string name = path.string();
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) {
+    return absl::NotFoundError(absl::StrCat(name, ": no such file"));
+  }
+  if (!std::filesystem::is_regular_file(st)) {
+    // A device (/dev/zero), FIFO or directory never ends or cannot be read as text.
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": not a regular file; give the path of a file on disk"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::PermissionDeniedError(absl::StrCat(name, ": cannot open for reading"));
+  std::string out;
+  char buf[64 * 1024];
+  // Read at most max_bytes + 1: the file may have grown since status() looked at it.
+  while (in && out.size() <= max_bytes) {
+    in.read(buf, static_cast<std::streamsize>(
+                     std::min<std::size_t>(sizeof(buf), max_bytes + 1 - out.size())));
+    out.append(buf, static_cast<std::size_t>(in.gcount()));
+  }
+  if (out.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": larger than ", max_bytes, " bytes; split it or check the path"));
+  }
+  if (in.bad()) return absl::DataLossError(absl::StrCat(name, ": read failed"));
+  return out;
 }
 
 }  // namespace cit::geo

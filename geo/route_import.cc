@@ -7,7 +7,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -24,8 +23,6 @@ namespace cit::geo {
 namespace {
 
 using nlohmann::json;
-
-constexpr std::uintmax_t kMaxFileBytes = 64u << 20;
 
 // Debian's Abseil is built without std::string_view aliasing: convert at the seams.
 absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -568,19 +565,9 @@ absl::StatusOr<std::vector<LonLat>> DecodePolyline(std::string_view encoded, int
 
 absl::StatusOr<std::vector<LonLat>> ImportRouteFile(const std::filesystem::path& path) {
   const std::string name = path.string();
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    return absl::NotFoundError(absl::StrCat(name, ": no such file"));
-  }
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec || size > kMaxFileBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": ", ec ? ec.message() : "larger than 64 MiB; not a route"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof())
-    return absl::InvalidArgumentError(absl::StrCat(name, ": read failed"));
+  absl::StatusOr<std::string> read = ReadFileBounded(path);  // regular files, 64 MiB at most
+  if (!read.ok()) return read.status();
+  const std::string& text = *read;
   const std::string ext = absl::AsciiStrToLower(path.extension().string());
   if (ext == ".geojson" || ext == ".json") return ImportGeoJsonRoute(text, name);
   if (ext == ".gpx") return ImportGpxRoute(text, name);

@@ -4,24 +4,15 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "dispatch-server/common/str_cat.h"
 #include "dispatch-server/store/sqlite_store.h"
+#include "geo/input_limits.h"
 
 namespace cit::dispatch {
 
 absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    return absl::NotFoundError(Cat("file not found: ", path.string()));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::PermissionDeniedError(Cat("cannot read ", path.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  // Config, token and PEM files: regular files of bounded size (not /dev/zero, not a FIFO).
+  return geo::ReadFileBounded(path, kMaxTextFileBytes);
 }
 
 namespace {

@@ -1,8 +1,10 @@
 // Plan files that would exhaust dispatchctl: nesting 100,000 levels deep in every format a plan
-// or its route can be written in, and route files that never end (/dev/zero) or are too large.
+// or its route can be written in (issue 10, 4.1), and route files that never end (/dev/zero), are
+// not files or are too large (4.9).
 // Each must be a clear error from LoadPlanFile (what `dispatchctl plan create` calls).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -118,6 +120,41 @@ TEST_F(PlanFileLimitsTest, NestingWithinTheLimitStillParses) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->route().points_size(), 2);
   EXPECT_EQ(plan->limits().max_speed_mps(), 20);
+}
+
+// ---- 4.9: files that never end or are too large --------------------------------------------
+
+TEST_F(PlanFileLimitsTest, RouteFileThatIsADeviceIsRefusedWithoutReadingIt) {
+  // /dev/zero once grew dispatchctl to 3.85 GB in 4 s.
+  for (const char* key : {"geojson_file", "gpx_file"}) {
+    const absl::Status s = Load(TomlPlan(absl::StrCat(key, " = \"/dev/zero\"")));
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << key;
+    EXPECT_THAT(s.message(), HasSubstr("/dev/zero: not a regular file")) << key;
+  }
+}
+
+TEST_F(PlanFileLimitsTest, PlanFileThatIsAFifoOrDirectoryIsRefused) {
+  const std::filesystem::path fifo = dir_ / "plan.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto from_fifo = LoadPlanFile(fifo);  // would block forever waiting for a writer
+  EXPECT_EQ(from_fifo.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(from_fifo.status().message(), HasSubstr("not a regular file"));
+  auto from_dir = LoadPlanFile(dir_.path());
+  EXPECT_EQ(from_dir.status().code(), absl::StatusCode::kInvalidArgument);
+  auto missing = LoadPlanFile(dir_ / "missing.toml");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(PlanFileLimitsTest, RouteFileOverTheSizeLimitIsRefused) {
+  const std::filesystem::path big = dir_ / "big.geojson";
+  {
+    std::ofstream out(big, std::ios::binary);
+    out << R"({"type":"LineString","coordinates":[[8.5,47.3],[8.6,47.3]]})";
+  }
+  std::filesystem::resize_file(big, geo::kMaxInputFileBytes + 1);  // sparse: costs no disk
+  const absl::Status s = Load(TomlPlan("geojson_file = \"big.geojson\""));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("larger than"));
 }
 
 TEST(TomlNestingDepthTest, CountsTablesArraysAndDottedKeysButNotStringsOrComments) {

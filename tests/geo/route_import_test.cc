@@ -438,6 +438,17 @@ TEST(ImportRouteFileTest, PicksTheImporterByExtension) {
               HasSubstr((dir / "r.polyline").string() + ": polyline: point 1"));
 }
 
+// Issue 10, 4.9: a device never ends; reading it grew the process by gigabytes.
+TEST(ImportRouteFileTest, DeviceOrDirectoryIsRefusedWithoutReadingIt) {
+  auto zero = ImportRouteFile("/dev/zero");
+  EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(zero.status()), HasSubstr("/dev/zero: not a regular file"));
+  cit::test::TempDir dir;
+  std::filesystem::create_directory(dir / "dir.geojson");
+  auto directory = ImportRouteFile(dir / "dir.geojson");
+  EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ImportRouteFileTest, MissingFileIsNotFoundAndUnknownExtensionIsNamed) {
   cit::test::TempDir dir;
   auto missing = ImportRouteFile(dir / "nope.gpx");

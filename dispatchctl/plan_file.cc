@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "geo/input_limits.h"
 #include "geo/route_import.h"
 
@@ -199,6 +200,10 @@ absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
     const json& in = route["points"];
     if (!in.is_array() || in.size() < 2) {
       return absl::InvalidArgumentError("route.points: must be [[lon, lat], ...], at least 2");
+    }
+    if (in.size() > geo::kMaxRoutePoints) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("route.points: has ", in.size(), " points; at most ", geo::kMaxRoutePoints));
     }
     std::vector<geo::LonLat> out;
     for (std::size_t i = 0; i < in.size(); ++i) {

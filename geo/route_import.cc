@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -33,6 +34,15 @@ absl::Status Error(std::string_view source, std::string_view element, std::strin
     return absl::InvalidArgumentError(absl::StrCat(Av(source), ": ", Av(what)));
   }
   return absl::InvalidArgumentError(absl::StrCat(Av(source), ": ", Av(element), ": ", Av(what)));
+}
+
+absl::Status TooManyPoints(std::string_view source, std::string_view element,
+                           std::optional<std::size_t> count) {
+  return Error(source, element,
+               absl::StrCat(count ? absl::StrCat("has ", *count, " points")
+                                  : absl::StrCat("has more than ", kMaxRoutePoints, " points"),
+                            "; a route may have at most ", kMaxRoutePoints,
+                            " (simplify it, e.g. Douglas-Peucker with a few metres' tolerance)"));
 }
 
 // Checks one coordinate on its own, so that the error can name the element that is wrong.
@@ -202,6 +212,7 @@ absl::StatusOr<std::vector<LonLat>> ReadPositions(const json& coords, std::strin
         absl::StrCat("line has ", coords.size(), coords.size() == 1 ? " position" : " positions",
                      "; a route needs at least 2"));
   }
+  if (coords.size() > kMaxRoutePoints) return TooManyPoints(source, path, coords.size());
   std::vector<LonLat> out;
   out.reserve(coords.size());
   for (std::size_t i = 0; i < coords.size(); ++i) {
@@ -483,6 +494,16 @@ absl::StatusOr<std::vector<LonLat>> ImportGpxRoute(std::string_view text,
         source_name, "",
         absl::StrCat("XML nested ", depth, " levels deep; at most ", kMaxXmlDepth, " supported"));
   }
+  // PropertyTree allocates a node per element and attribute: count the points first, so that
+  // an oversized route is refused before that cost (tags inside comments only over-count).
+  std::size_t points = 0;
+  for (std::string_view tag : {"<rtept", "<trkpt"}) {
+    for (std::size_t at = text.find(tag); at != std::string_view::npos && points <= kMaxRoutePoints;
+         at = text.find(tag, at + tag.size())) {
+      ++points;
+    }
+  }
+  if (points > kMaxRoutePoints) return TooManyPoints(source_name, "gpx", std::nullopt);
   pt::ptree doc;
   try {
     std::istringstream in{std::string(text)};
@@ -511,6 +532,7 @@ absl::StatusOr<std::vector<LonLat>> DecodePolyline(std::string_view encoded, int
   std::int64_t value[2] = {0, 0};  // lat, lon in units of 10^-precision degrees
   std::size_t i = 0;
   while (i < encoded.size()) {
+    if (out.size() == kMaxRoutePoints) return TooManyPoints(kSource, "", std::nullopt);
     for (int k = 0; k < 2; ++k) {
       const std::string element =
           absl::StrCat("point ", out.size(), k == 0 ? " latitude" : " longitude");

@@ -25,6 +25,7 @@
 #ifndef CIT_GEO_ROUTE_IMPORT_H_
 #define CIT_GEO_ROUTE_IMPORT_H_
 
+#include <cstddef>
 #include <filesystem>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,11 @@
 #include "geo/lon_lat.h"
 
 namespace cit::geo {
+
+// The most points a route may have, whatever its source (DESIGN §9: sizes bounded). Importers
+// stop reading at the first point past it and refuse the route, so an oversized input costs no
+// more than the limit: a GPX document is counted before it is parsed, a polyline stops decoding.
+inline constexpr std::size_t kMaxRoutePoints = 100'000;
 
 // `source_name` (a file name or "request body") prefixes every error message.
 absl::StatusOr<std::vector<LonLat>> ImportGeoJsonRoute(std::string_view text,

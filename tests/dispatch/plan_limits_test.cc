@@ -1,6 +1,6 @@
 // Hostile and oversized plans through the real server (loopback gRPC, real SQLite): deeply nested
-// route text, routes past the point limit in every source format. Each must come back as
-// INVALID_ARGUMENT naming the field, with the server still serving afterwards.
+// route text (issue 10, 4.1), routes past the point limit in every source format (4.4). Each
+// must come back as INVALID_ARGUMENT naming the field, with the server still serving afterwards.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -146,6 +146,70 @@ TEST_F(PlanLimitsTest, PolylineOfOneEndlessValueIsRefused) {
   EXPECT_THAT(s.error_message(), HasSubstr("route.encoded_polyline"));
   EXPECT_LT(s.error_message().size(), 1000u);
   ExpectStillServing("R-after-polyline");
+}
+
+// ---- 4.4: route size limits, whatever the source ----------------------------------------------
+
+// One value of Google's polyline encoding (precision 5 units).
+std::string EncodeValue(int64_t v) {
+  uint64_t u = v < 0 ? ~(static_cast<uint64_t>(v) << 1) : static_cast<uint64_t>(v) << 1;
+  std::string out;
+  while (u >= 0x20) {
+    out += static_cast<char>((0x20 | (u & 0x1f)) + 63);
+    u >>= 5;
+  }
+  out += static_cast<char>(u + 63);
+  return out;
+}
+
+// `n` points from (47.5, 8.5) stepping 1e-5 degrees east: 2 bytes per point after the first
+// ("?" = latitude unchanged, "A" = longitude + 1).
+std::string PolylineOfPoints(int n) {
+  std::string out = EncodeValue(4'750'000) + EncodeValue(850'000);
+  for (int i = 1; i < n; ++i) out += "?A";
+  return out;
+}
+
+TEST_F(PlanLimitsTest, PolylineOfMoreThan100000PointsIsRefused) {
+  cit::v1::RunPlan plan = Plan("R-polyline-150001");
+  plan.mutable_route()->set_encoded_polyline(PolylineOfPoints(150'001));
+  const grpc::Status s = Create(plan);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("route.encoded_polyline"));
+  EXPECT_THAT(s.error_message(), HasSubstr("at most 100000"));
+  // Exactly the limit is accepted.
+  plan.set_run_id("R-polyline-100000");
+  plan.mutable_route()->set_encoded_polyline(PolylineOfPoints(100'000));
+  const grpc::Status ok = Create(plan);
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+}
+
+TEST_F(PlanLimitsTest, GpxOfMoreThan100000PointsIsRefusedBeforeParsing) {
+  std::string gpx = R"(<?xml version="1.0"?><gpx version="1.1"><trk><trkseg>)";
+  for (int i = 0; i < 110'000; ++i) {
+    absl::StrAppend(&gpx, R"(<trkpt lat="47.)", 100000 + i % 90000, R"(" lon="8.5"/>)");
+  }
+  gpx += "</trkseg></trk></gpx>";
+  cit::v1::RunPlan plan = Plan("R-gpx-110000");
+  plan.mutable_route()->set_gpx(gpx);
+  const grpc::Status s = Create(plan);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("route.gpx"));
+  EXPECT_THAT(s.error_message(), HasSubstr("at most 100000"));
+}
+
+TEST_F(PlanLimitsTest, GeoJsonOfMoreThan100000PointsIsRefused) {
+  std::string geojson = R"({"type":"LineString","coordinates":[)";
+  for (int i = 0; i < 100'001; ++i) {
+    absl::StrAppend(&geojson, i == 0 ? "" : ",", "[8.5,", 47 + i * 1e-6, "]");
+  }
+  geojson += "]}";
+  cit::v1::RunPlan plan = Plan("R-geojson-100001");
+  plan.mutable_route()->set_geojson(geojson);
+  const grpc::Status s = Create(plan);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("route.geojson"));
+  EXPECT_THAT(s.error_message(), HasSubstr("at most 100000"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Hostile and oversized plans through the real server (loopback gRPC, real SQLite): deeply nested
 // route text (issue 10, 4.1), routes past the point limit in every source format (4.4). Each
 // must come back as INVALID_ARGUMENT naming the field, with the server still serving afterwards.
+// And a restart: plans compile after the ports open, their vehicles' records wait (4.4).
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -11,6 +12,8 @@
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/api/run_monitoring.h"
 #include "dispatch-server/server/dispatch_server.h"
+#include "dispatch-server/store/sqlite_run_store.h"
+#include "tests/dispatch/telemetry_test_client.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
@@ -210,6 +213,128 @@ TEST_F(PlanLimitsTest, GeoJsonOfMoreThan100000PointsIsRefused) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("route.geojson"));
   EXPECT_THAT(s.error_message(), HasSubstr("at most 100000"));
+}
+
+// ---- 4.4: start-up does not wait for plans to compile ----------------------------------------
+
+TEST_F(PlanLimitsTest, RestartCompilesPlansAfterThePortsOpenAndHoldsTheirVehiclesRecords) {
+  cit::v1::RunPlan live = Plan("R-live");
+  for (int i = 0; i <= 2000; ++i) {  // 2 km east along a street in Zurich, 1 m vertices
+    cit::v1::Position* p = live.mutable_route()->add_points();
+    p->set_lat_deg(47.37);
+    p->set_lon_deg(8.54 + i * 1.3e-5);
+  }
+  ASSERT_TRUE(Create(live).ok());
+  {
+    grpc::ClientContext ctx;
+    cit::v1::DispatchRunRequest d;
+    d.set_run_id("R-live");
+    cit::v1::Run run;
+    ASSERT_TRUE(dispatch_->DispatchRun(&ctx, d, &run).ok());
+  }
+  cit::v1::RunPlan planned = live;
+  planned.set_run_id("R-planned");
+  planned.set_vehicle_id("CIT-2");
+  ASSERT_TRUE(Create(planned).ok());
+  Stop();
+
+  // Open (what main does before the ports): nothing compiled yet.
+  RunMonitoringOptions rmo;
+  rmo.database_path = dir_ / "dispatch.db";
+  auto rm = RunMonitoring::Open(rmo, &clock_);
+  ASSERT_TRUE(rm.ok()) << rm.status();
+  rm_ = std::move(*rm);
+  EXPECT_EQ(rm_->runs().compiling(), 2u);
+  ASSERT_TRUE(rm_->runs().Get("R-live").ok()) << "runs are listed while they compile";
+  DispatchServerOptions o;
+  o.telemetry_address = "127.0.0.1:0";
+  o.operator_address = "127.0.0.1:0";
+  o.metrics_address = "";
+  o.insecure_dev = true;
+  o.ingest.identity_from_hello = true;
+  o.database_path = dir_ / "dispatch.db";
+  DispatchServer::Builder b(o);
+  rm_->Register(b);
+  auto server = b.Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = std::move(*server);
+
+  // The vehicle reports while its plan is still waiting: its records are held, not judged.
+  cit::test::TelemetryTestClient agent(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->telemetry_port()),
+                          grpc::InsecureChannelCredentials()));
+  ASSERT_GE(agent.Hello("CIT-1"), 0);
+  cit::v1::RecordBatch batch;
+  for (uint64_t seq = 1; seq <= 20; ++seq) {
+    *batch.add_records() = cit::test::MakeFix(seq, 47.37, 8.54 + seq * 1e-4);
+  }
+  ASSERT_TRUE(agent.Send(batch));
+  ASSERT_TRUE(agent.WaitAck(20));
+  rm_->monitor().RunOnce();  // the monitor thread is not started yet: drain synchronously
+  EXPECT_EQ(rm_->monitor().held_records(), 20u);
+  EXPECT_EQ(rm_->monitor().records_processed(), 0u);
+
+  // Start: the monitor thread and the background compile; the held records are then judged
+  // against the run (on it: no deviation, no "moved without run").
+  rm_->Start();
+  ASSERT_TRUE(cit::test::WaitFor([&] { return rm_->monitor().records_processed() >= 20; },
+                                 std::chrono::seconds(60)));
+  ASSERT_TRUE(cit::test::WaitFor([&] { return rm_->runs().compiling() == 0; }));
+  EXPECT_EQ(rm_->monitor().held_records(), 0u);
+  rm_->monitor().Flush();
+  const cit::v1::Fleet fleet = rm_->monitor().Fleet();
+  bool found = false;
+  for (const auto& v : fleet.vehicles()) {
+    if (v.vehicle_id() != "CIT-1") continue;
+    found = true;
+    EXPECT_EQ(v.run_id(), "R-live");
+  }
+  EXPECT_TRUE(found);
+  auto alerts = rm_->alerts().List(AlertFilter{});
+  ASSERT_TRUE(alerts.ok());
+  for (const cit::v1::Alert& a : *alerts) {
+    EXPECT_NE(a.kind(), cit::v1::ALERT_KIND_MOVED_WITHOUT_RUN) << "judged without its plan";
+    EXPECT_NE(a.kind(), cit::v1::ALERT_KIND_ROUTE_DEVIATION) << "judged against another route";
+  }
+  // The planned run compiled too, and can be dispatched.
+  grpc::ClientContext ctx;
+  cit::v1::DispatchRunRequest d;
+  d.set_run_id("R-planned");
+  cit::v1::Run run;
+  channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->operator_port()),
+                                 grpc::InsecureChannelCredentials());
+  dispatch_ = cit::v1::Dispatch::NewStub(channel_);
+  const grpc::Status s = dispatch_->DispatchRun(&ctx, d, &run);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(PlanLimitsTest, StoredPlanThatNoLongerCompilesDoesNotStopTheServer) {
+  // A plan stored by an older version, over today's limits: the server must still start (it
+  // refused to, with DATA_LOSS, when every plan was compiled before the ports opened).
+  Stop();
+  {
+    auto store = SqliteRunStore::Open(dir_ / "dispatch.db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    cit::v1::Run run;
+    *run.mutable_plan() = Plan("R-old");
+    run.mutable_plan()->mutable_route()->set_encoded_polyline(PolylineOfPoints(100'001));
+    run.set_state(cit::v1::RUN_STATE_DISPATCHED);
+    run.set_version(1);
+    ASSERT_TRUE((*store)->Save(run).ok());
+  }
+  Start();
+  ASSERT_NE(rm_, nullptr);
+  ASSERT_TRUE(cit::test::WaitFor([&] { return rm_->runs().compiling() == 0; }));
+  auto old = rm_->runs().Get("R-old");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->state(), cit::v1::RUN_STATE_DISPATCHED);
+  grpc::ClientContext ctx;
+  cit::v1::EndRunRequest abort;
+  abort.set_run_id("R-old");
+  cit::v1::Run run;
+  const grpc::Status s = dispatch_->AbortRun(&ctx, abort, &run);
+  EXPECT_TRUE(s.ok()) << "an unusable stored plan can be aborted: " << s.error_message();
+  ExpectStillServing("R-new");
 }
 
 }  // namespace

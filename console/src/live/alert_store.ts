@@ -1,0 +1,69 @@
+// The alerts the board shows: every alert not yet resolved, keyed by id, the newest revision
+// wins (a resumed stream may repeat an event; each alert still appears exactly once).
+import { Alert, AlertEvent, SEVERITY_RANK } from '../types';
+
+export type AlertListener = (changed: Alert[]) => void;
+
+export class AlertStore {
+  private readonly alerts = new Map<string, Alert>();
+  private readonly listeners: AlertListener[] = [];
+
+  subscribe(fn: AlertListener): void {
+    this.listeners.push(fn);
+  }
+
+  apply(events: AlertEvent[]): void {
+    const changed: Alert[] = [];
+    for (const ev of events) {
+      const a = ev.alert;
+      if (!a || !a.alertId) continue;
+      const old = this.alerts.get(a.alertId);
+      if (old && (old.revision ?? 0) > (a.revision ?? 0)) continue;
+      if (a.state === 'ALERT_STATE_RESOLVED') this.alerts.delete(a.alertId);
+      else this.alerts.set(a.alertId, a);
+      changed.push(a);
+    }
+    if (changed.length) for (const fn of this.listeners) fn(changed);
+  }
+
+  get(id: string): Alert | undefined {
+    return this.alerts.get(id);
+  }
+
+  size(): number {
+    return this.alerts.size;
+  }
+
+  // Severity (critical first), then age (oldest first: it has waited longest), then id.
+  sorted(): Alert[] {
+    return [...this.alerts.values()].sort(compareAlerts);
+  }
+
+  unacknowledged(): number {
+    let n = 0;
+    for (const a of this.alerts.values()) if (a.state === 'ALERT_STATE_OPEN') n++;
+    return n;
+  }
+
+  unacknowledgedCritical(): number {
+    let n = 0;
+    for (const a of this.alerts.values()) {
+      if (a.state === 'ALERT_STATE_OPEN' && a.severity === 'SEVERITY_CRITICAL') n++;
+    }
+    return n;
+  }
+
+  clear(): void {
+    this.alerts.clear();
+    for (const fn of this.listeners) fn([]);
+  }
+}
+
+export function compareAlerts(a: Alert, b: Alert): number {
+  const s = (SEVERITY_RANK[b.severity] ?? 0) - (SEVERITY_RANK[a.severity] ?? 0);
+  if (s) return s;
+  const ta = Date.parse(a.eventTime ?? '') || 0;
+  const tb = Date.parse(b.eventTime ?? '') || 0;
+  if (ta !== tb) return ta - tb;
+  return a.alertId.length - b.alertId.length || (a.alertId < b.alertId ? -1 : 1);
+}

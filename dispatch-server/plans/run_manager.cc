@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/plans/plan_validation.h"
+#include "dispatch-server/plans/run_summary.h"
 
 namespace cit::dispatch {
 
@@ -311,6 +312,30 @@ std::vector<cit::v1::Run> RunManager::List(const std::string& vehicle_id,
     out.push_back(e.run);
   }
   return out;
+}
+
+RunManager::Page RunManager::ListPage(const std::string& vehicle_id,
+                                      const std::vector<cit::v1::RunState>& states,
+                                      const std::string& after_run_id, std::size_t page_size,
+                                      bool full, std::size_t max_bytes) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Page page;
+  std::size_t bytes = 0;
+  for (auto it = runs_.upper_bound(after_run_id); it != runs_.end(); ++it) {
+    const cit::v1::Run& run = it->second.run;
+    if (!vehicle_id.empty() && run.plan().vehicle_id() != vehicle_id) continue;
+    if (!states.empty() && std::find(states.begin(), states.end(), run.state()) == states.end()) {
+      continue;
+    }
+    const std::size_t size = full ? run.ByteSizeLong() : 0;
+    if (page.runs.size() == page_size || (!page.runs.empty() && bytes + size > max_bytes)) {
+      page.next_after = page.runs.back().plan().run_id();  // another run matches: not the last page
+      break;
+    }
+    bytes += size;
+    page.runs.push_back(full ? run : RunSummary(run));
+  }
+  return page;
 }
 
 std::vector<RunChange> RunManager::LiveRuns() const {

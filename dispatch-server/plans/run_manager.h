@@ -84,6 +84,17 @@ class RunManager {
   absl::StatusOr<cit::v1::Run> Get(const std::string& run_id) const;
   std::vector<cit::v1::Run> List(const std::string& vehicle_id,
                                  const std::vector<cit::v1::RunState>& states) const;
+  // One page of List, in run_id order, starting after `after_run_id` (empty: from the first):
+  // at most `page_size` runs, as RunSummary unless `full`. A full page also ends before its runs
+  // would pass `max_bytes` (it holds at least one run). `next_after` (the last run_id returned)
+  // is empty on the last page.
+  struct Page {
+    std::vector<cit::v1::Run> runs;
+    std::string next_after;
+  };
+  Page ListPage(const std::string& vehicle_id, const std::vector<cit::v1::RunState>& states,
+                const std::string& after_run_id, std::size_t page_size, bool full,
+                std::size_t max_bytes) const;
   // Every dispatched or active run with its compiled plan (monitor start-up).
   std::vector<RunChange> LiveRuns() const;
 

@@ -1,7 +1,8 @@
 // Hostile and oversized plans through the real server (loopback gRPC, real SQLite): deeply nested
 // route text (issue 10, 4.1), routes past the point limit in every source format (4.4). Each
 // must come back as INVALID_ARGUMENT naming the field, with the server still serving afterwards.
-// And a restart: plans compile after the ports open, their vehicles' records wait (4.4).
+// And a restart: plans compile after the ports open, their vehicles' records wait (4.4); and
+// ListRuns of large plans: summaries, in pages (4.5).
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -335,6 +336,94 @@ TEST_F(PlanLimitsTest, StoredPlanThatNoLongerCompilesDoesNotStopTheServer) {
   const grpc::Status s = dispatch_->AbortRun(&ctx, abort, &run);
   EXPECT_TRUE(s.ok()) << "an unusable stored plan can be aborted: " << s.error_message();
   ExpectStillServing("R-new");
+}
+
+// ---- 4.5: ListRuns returns summaries, in pages ----------------------------------------------
+
+// A GeoJSON route of `n` points (~18 bytes each) near Zurich.
+std::string GeoJsonOfPoints(int n) {
+  std::string out = R"({"type":"LineString","coordinates":[)";
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ",", "[", absl::SixDigits(8.5 + i * 1e-5), ",",
+                    absl::SixDigits(47.3 + (i % 7) * 1e-5), "]");
+  }
+  return out + "]}";
+}
+
+TEST_F(PlanLimitsTest, LargePlansListAsSummariesInPagesUnderTheClientsMessageLimit) {
+  // Five plans of ~1.1 MB route text: 5.4 MB of whole plans, over the client's 4 MiB limit.
+  const std::string route = GeoJsonOfPoints(60'000);
+  ASSERT_GT(route.size(), 1'000'000u);
+  for (int i = 0; i < 5; ++i) {
+    cit::v1::RunPlan plan = Plan(absl::StrCat("R-big-", i));
+    plan.set_vehicle_id(absl::StrCat("CIT-", i));
+    plan.mutable_route()->set_geojson(route);
+    cit::v1::Stop* stop = plan.add_stops();
+    stop->set_stop_id("S1");
+    stop->mutable_position()->set_lat_deg(47.3);
+    stop->mutable_position()->set_lon_deg(8.5);
+    stop->set_radius_m(50);
+    const grpc::Status s = Create(plan);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  auto list = [&](const cit::v1::ListRunsRequest& req, cit::v1::ListRunsResponse* resp) {
+    grpc::ClientContext ctx;
+    return dispatch_->ListRuns(&ctx, req, resp);
+  };
+  // Default request (an old client's): one page of summaries, no route text.
+  cit::v1::ListRunsResponse all;
+  grpc::Status s = list(cit::v1::ListRunsRequest(), &all);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(all.runs_size(), 5);
+  EXPECT_TRUE(all.next_page_token().empty());
+  for (const cit::v1::Run& r : all.runs()) {
+    EXPECT_TRUE(r.plan().route().geojson().empty());
+    EXPECT_EQ(r.plan().stops_size(), 1);
+    EXPECT_EQ(r.state(), cit::v1::RUN_STATE_PLANNED);
+  }
+  EXPECT_LT(all.ByteSizeLong(), 4'000u);
+
+  // Pages of 3 in run_id order, then the rest.
+  cit::v1::ListRunsRequest req;
+  req.set_page_size(3);
+  cit::v1::ListRunsResponse page1, page2;
+  ASSERT_TRUE(list(req, &page1).ok());
+  ASSERT_EQ(page1.runs_size(), 3);
+  EXPECT_EQ(page1.runs(0).plan().run_id(), "R-big-0");
+  ASSERT_FALSE(page1.next_page_token().empty());
+  req.set_page_token(page1.next_page_token());
+  ASSERT_TRUE(list(req, &page2).ok());
+  ASSERT_EQ(page2.runs_size(), 2);
+  EXPECT_EQ(page2.runs(0).plan().run_id(), "R-big-3");
+  EXPECT_TRUE(page2.next_page_token().empty());
+
+  // Whole plans on request: pages end before 3 MiB, so each fits the client's limit.
+  cit::v1::ListRunsRequest full;
+  full.set_view(cit::v1::RUN_VIEW_FULL);
+  int seen = 0;
+  do {
+    cit::v1::ListRunsResponse page;
+    s = list(full, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_GT(page.runs_size(), 0);
+    EXPECT_LE(page.ByteSizeLong(), 3u << 20);
+    for (const cit::v1::Run& r : page.runs()) EXPECT_EQ(r.plan().route().geojson(), route);
+    seen += page.runs_size();
+    full.set_page_token(page.next_page_token());
+  } while (!full.page_token().empty());
+  EXPECT_EQ(seen, 5);
+
+  // GetRun always returns the whole plan; a page over 1,000 is refused.
+  grpc::ClientContext ctx;
+  cit::v1::GetRunRequest get;
+  get.set_run_id("R-big-2");
+  cit::v1::Run run;
+  ASSERT_TRUE(dispatch_->GetRun(&ctx, get, &run).ok());
+  EXPECT_EQ(run.plan().route().geojson(), route);
+  cit::v1::ListRunsRequest too_big;
+  too_big.set_page_size(1001);
+  cit::v1::ListRunsResponse ignored;
+  EXPECT_EQ(list(too_big, &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@ import { el, timeZoneName } from './format';
 import { Alarm } from './live/alarm';
 import { AlertStore } from './live/alert_store';
 import { Board } from './live/board';
-import { FleetStore } from './live/fleet_store';
+import { FleetStore, setAlertCounter } from './live/fleet_store';
 import { MapView } from './live/map_view';
 import { loadRouteOverlay } from './live/route_overlay';
 import { SseStream, StreamStatus } from './live/sse';
@@ -89,6 +89,7 @@ class Console {
     window.cit = { map: this.map, alerts: this.alerts, fleet: this.fleet, alarm: this.alarm, session };
 
     this.alerts.subscribe(() => this.onAlertsChanged());
+    setAlertCounter((id) => this.alerts.countsFor(id));
     this.alarm.subscribe(() => this.renderSound());
     this.fleet.subscribe((changed) => this.onFleetChanged(changed));
 
@@ -245,7 +246,7 @@ class Console {
 
   private renderSound(): void {
     const muted = this.alarm.isMuted();
-    this.sound.textContent = muted ? '🔇 Sound muted' : this.alarm.needsGesture() ? '🔈 Click to enable sound' : '🔊 Sound on';
+    this.sound.textContent = muted ? 'Sound muted' : this.alarm.needsGesture() ? 'Click to enable sound' : 'Sound on';
     this.sound.title = muted ? 'The critical-alert alarm is muted: click to unmute' : 'Click to mute the critical-alert alarm';
     this.sound.className = `sound${muted ? ' muted' : ''}${this.alarm.isSounding() ? ' sounding' : ''}`;
   }

@@ -81,7 +81,8 @@ absl::Status RunManager::CompileIfPending(const std::string& run_id) {
   Entry& e = runs_[run_id];
   if (e.compiled || e.run.version() != run.version()) return absl::OkStatus();  // overtaken
   if (!c.ok()) {
-    spdlog::error("event=stored_plan_invalid run_id={} error=\"{}\"", run_id, c.status().message());
+    spdlog::error("event=stored_plan_invalid run_id={} error=\"{}\"", run_id,
+                  std::string(c.status().message()));
     auto at = std::find(pending_.begin(), pending_.end(), run_id);
     if (at == pending_.end()) return c.status();  // a concurrent call failed and reported it
     pending_.erase(at);

@@ -59,6 +59,9 @@ export class Board {
         continue;
       }
       const row = this.buildRow(a);
+      // Keep a comment being typed when the alert changes under it (a re-occurrence).
+      const form = old?.querySelector('form');
+      if (form) row.append(form);
       if (old) old.replaceWith(row);
       this.rows.set(id, row);
     }

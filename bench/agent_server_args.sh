@@ -6,7 +6,7 @@ server_args() {
   op=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
   metrics=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
   echo "--telemetry-listen 127.0.0.1:$port --operator-listen 127.0.0.1:$op" \
-    "--metrics-listen 127.0.0.1:$metrics --database $work/dispatch.db" \
+    "--metrics-listen 127.0.0.1:$metrics --http-listen 127.0.0.1:0 --database $work/dispatch.db" \
     "--tls-ca $work/certs/ca.crt --tls-cert $work/certs/server.crt" \
     "--tls-key $work/certs/server.key --log-level warn"
 }

@@ -18,6 +18,8 @@
 #include "dispatch-server/auth/auth_config.h"
 #include "dispatch-server/auth/operator_auth.h"
 #include "dispatch-server/config/config.h"
+#include "dispatch-server/http/http_config.h"
+#include "dispatch-server/http/http_server.h"
 #include "dispatch-server/server/dispatch_server.h"
 
 namespace {
@@ -43,8 +45,8 @@ int main(int argc, char** argv) {
       "(deploy/dispatch-server.toml documents each key) and flags override the file."};
   std::string config_file;
   bool check_config = false;
-  std::optional<std::string> telemetry_listen, operator_listen, metrics_listen, tls_ca, tls_cert,
-      tls_key, database, log_level;
+  std::optional<std::string> telemetry_listen, operator_listen, metrics_listen, http_listen, tls_ca,
+      tls_cert, tls_key, database, log_level;
   std::optional<int64_t> group_commit_ms;
   std::optional<uint32_t> max_batch_records;
   bool insecure_dev = false;
@@ -59,6 +61,9 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_listen,
                  "host:port for Prometheus /metrics and /healthz, \"\" disables [metrics.listen, "
                  "127.0.0.1:9464]");
+  app.add_option("--http-listen", http_listen,
+                 "host:port for the HTTP API and web console (HTTPS; plain HTTP with "
+                 "--insecure-dev), \"\" disables [http.listen, 127.0.0.1:7445]");
   app.add_option("--tls-ca", tls_ca, "PEM fleet CA that signs vehicle certificates [tls.ca]");
   app.add_option("--tls-cert", tls_cert, "PEM server certificate [tls.cert]");
   app.add_option("--tls-key", tls_key, "PEM server private key [tls.key]");
@@ -96,6 +101,14 @@ int main(int argc, char** argv) {
     std::cerr << "dispatch-server: invalid configuration: " << s.message() << "\n";
     return 2;
   }
+  absl::StatusOr<cit::dispatch::HttpOptions> http_options =
+      cit::dispatch::HttpOptionsFromConfig(config->raw, config->source, o.tls.ca_file);
+  if (!http_options.ok()) {
+    std::cerr << "dispatch-server: invalid configuration: " << http_options.status().message()
+              << "\n";
+    return 2;
+  }
+  Override(http_listen, &http_options->listen);
   if (check_config) {
     std::cout << "dispatch-server: configuration OK"
               << (config->source.empty() ? " (defaults)" : " (" + config->source.string() + ")")
@@ -153,10 +166,37 @@ int main(int argc, char** argv) {
     return 1;
   }
   (*monitoring)->Start();
+  // HTTP API and web console ([http]): a JSON gateway to the operator port above.
+  std::unique_ptr<cit::dispatch::HttpServer> http;
+  if (!http_options->listen.empty()) {
+    absl::StatusOr<cit::dispatch::TokenFile> token_file =
+        tokens->empty() ? absl::StatusOr<cit::dispatch::TokenFile>(cit::dispatch::TokenFile())
+                        : cit::dispatch::TokenFile::Load(*tokens);
+    if (!token_file.ok()) {
+      spdlog::critical("event=start_failed error=\"{}\"", token_file.status().ToString());
+      return 1;
+    }
+    cit::dispatch::HttpServerDeps deps;
+    deps.options = *http_options;
+    deps.insecure_dev = o.insecure_dev;
+    deps.tls = o.tls;
+    deps.operator_target =
+        cit::dispatch::LoopbackTarget(o.operator_address, (*server)->operator_port());
+    deps.tokens = std::make_shared<const cit::dispatch::TokenFile>(*std::move(token_file));
+    deps.metrics = &(*server)->metrics();
+    absl::StatusOr<std::unique_ptr<cit::dispatch::HttpServer>> started =
+        cit::dispatch::HttpServer::Start(std::move(deps));
+    if (!started.ok()) {
+      spdlog::critical("event=start_failed error=\"{}\"", started.status().ToString());
+      return 1;
+    }
+    http = *std::move(started);
+  }
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("event=signal_received signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (http) http->Stop();  // its streams are gRPC calls to the operator port
   (*server)->Shutdown();
   (*monitoring)->Stop();
   server->reset();

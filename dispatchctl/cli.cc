@@ -228,6 +228,29 @@ int Fleet(Globals& g) {
   });
 }
 
+// Snapshot, then changes (each vehicle at most once per server throttle interval).
+int FleetWatch(Globals& g, const std::vector<std::string>& vehicles, std::uint64_t count) {
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx, /*streaming=*/true);
+    cit::v1::WatchFleetRequest req;
+    for (const auto& v : vehicles) req.add_vehicle_ids(v);
+    auto reader = conn.dispatch().WatchFleet(&ctx, req);
+    cit::v1::VehicleState state;
+    std::uint64_t seen = 0;
+    while (reader->Read(&state)) {
+      std::cout << (g.json ? ToJsonLine(state) : FormatVehicleLine(state)) << std::endl;
+      if (count > 0 && ++seen >= count) {
+        ctx.TryCancel();
+        break;
+      }
+    }
+    grpc::Status status = reader->Finish();
+    if (status.ok() || (count > 0 && seen >= count)) return static_cast<int>(kExitOk);
+    return Fail(status, "fleet --watch");
+  });
+}
+
 // ---- plans ------------------------------------------------------------------------------------
 
 int PrintRun(Globals& g, const grpc::Status& status, const cit::v1::Run& run, const char* what) {
@@ -518,7 +541,16 @@ int RunCli(int argc, char** argv) {
 
   auto* fleet = app.add_subcommand("fleet", "Table of vehicles: last fix, run, progress, alerts");
   fleet->footer(kExitCodesHelp);
-  fleet->callback([&] { action = [&] { return Fleet(g); }; });
+  bool fleet_watch = false;
+  std::vector<std::string> fleet_vehicles;
+  std::uint64_t fleet_count = 0;
+  fleet->add_flag("-w,--watch", fleet_watch,
+                  "Follow the fleet: every vehicle once, then each change (WatchFleet)");
+  fleet->add_option("--vehicle", fleet_vehicles, "With --watch: only these vehicles (repeatable)");
+  fleet->add_option("-n,--count", fleet_count, "With --watch: stop after N updates");
+  fleet->callback([&] {
+    action = [&] { return fleet_watch ? FleetWatch(g, fleet_vehicles, fleet_count) : Fleet(g); };
+  });
 
   // plan
   auto* plan = app.add_subcommand("plan", "Create, inspect, dispatch and end run plans");

@@ -209,6 +209,30 @@ std::string FormatFleet(const cit::v1::Fleet& fleet) {
                rows);
 }
 
+std::string FormatVehicleLine(const cit::v1::VehicleState& v) {
+  std::ostringstream out;
+  out << v.vehicle_id();
+  if (v.has_last_fix()) {
+    out << " " << Fixed(v.last_fix().lat_deg(), 6) << "," << Fixed(v.last_fix().lon_deg(), 6);
+    if (v.has_heading_deg()) out << " hdg " << Fixed(v.heading_deg(), 0);
+    if (v.has_speed_mps()) out << " " << Fixed(v.speed_mps() * 3.6, 0) << " km/h";
+    out << " at " << FormatTime(v.last_fix_time());
+  } else {
+    out << " no fix";
+  }
+  out << (v.connected() ? " connected" : " silent");
+  if (!v.run_id().empty()) {
+    out << " run " << v.run_id() << " " << RunStateName(v.run_state());
+    if (!v.next_stop_id().empty()) {
+      out << " next " << v.next_stop_id();
+      if (v.has_next_stop_eta()) out << " eta " << FormatTime(v.next_stop_eta());
+      if (v.next_stop_late()) out << " LATE";
+    }
+  }
+  out << " alerts " << v.open_alerts();
+  return out.str();
+}
+
 std::string FormatReport(const cit::v1::RunReport& r) {
   std::ostringstream out;
   out << FormatRun(r.run());

@@ -34,6 +34,8 @@ std::string ToJsonLine(const google::protobuf::Message& message);
 std::string FormatRun(const cit::v1::Run& run);
 std::string FormatRunTable(const cit::v1::ListRunsResponse& runs);
 std::string FormatFleet(const cit::v1::Fleet& fleet);
+// One line per vehicle update of `fleet --watch`.
+std::string FormatVehicleLine(const cit::v1::VehicleState& v);
 std::string FormatReport(const cit::v1::RunReport& report);
 std::string FormatVerify(const cit::v1::VerifyChainResponse& verify);
 

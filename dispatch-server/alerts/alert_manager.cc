@@ -367,6 +367,20 @@ size_t AlertManager::OpenCount(const std::string& vehicle_id) const {
   return n;
 }
 
+std::array<uint32_t, cit::v1::Severity_ARRAYSIZE> AlertManager::OpenCountBySeverity(
+    const std::string& vehicle_id) const {
+  std::array<uint32_t, cit::v1::Severity_ARRAYSIZE> counts{};
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = open_.lower_bound(Key{vehicle_id, 0, ""});
+       it != open_.end() && std::get<0>(it->first) == vehicle_id; ++it) {
+    auto alert = alerts_.find(it->second);
+    if (alert == alerts_.end()) continue;
+    const int severity = alert->second.severity();
+    if (severity >= 0 && severity < cit::v1::Severity_ARRAYSIZE) ++counts[severity];
+  }
+  return counts;
+}
+
 absl::StatusOr<uint64_t> AlertManager::ReadEvents(uint64_t after_event_id,
                                                   const AlertFilter& filter, size_t max,
                                                   std::vector<cit::v1::AlertEvent>* out) const {

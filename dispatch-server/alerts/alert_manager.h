@@ -26,6 +26,7 @@
 #ifndef CIT_DISPATCH_SERVER_ALERTS_ALERT_MANAGER_H_
 #define CIT_DISPATCH_SERVER_ALERTS_ALERT_MANAGER_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -105,6 +106,9 @@ class AlertManager {
   std::vector<cit::v1::Alert> List(const AlertFilter& filter) const;
   // Alerts not yet resolved, per vehicle.
   size_t OpenCount(const std::string& vehicle_id) const;
+  // The same, by severity: index cit::v1::Severity (SEVERITY_LOW .. SEVERITY_CRITICAL).
+  std::array<uint32_t, cit::v1::Severity_ARRAYSIZE> OpenCountBySeverity(
+      const std::string& vehicle_id) const;
 
   // Appends to `out` up to `max` events with event_id > after_event_id that match `filter`,
   // ascending. Returns the new cursor: the id of the last event examined (matching or not), so

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/api/fleet_watch.h"
 #include "dispatch-server/api/operator_identity.h"
 #include "dispatch-server/common/grpc_status.h"
 
@@ -75,6 +76,11 @@ grpc::Status DispatchService::GetFleet(grpc::ServerContext*, const cit::v1::GetF
                                        cit::v1::Fleet* resp) {
   *resp = monitor_->Fleet();
   return grpc::Status::OK;
+}
+
+grpc::ServerWriteReactor<cit::v1::VehicleState>* DispatchService::WatchFleet(
+    grpc::CallbackServerContext*, const cit::v1::WatchFleetRequest* req) {
+  return NewFleetWatch(fleet_feed_, *req);
 }
 
 }  // namespace cit::dispatch

@@ -6,13 +6,15 @@
 //   builder.AddOperatorService(&dispatch);
 //
 // Sync API on purpose: plan changes write SQLite, which gRPC callback reactions must not do
-// (STYLE.md); the sync thread pool may block briefly.
+// (STYLE.md); the sync thread pool may block briefly. WatchFleet is a callback-API stream fed by
+// the FleetFeed (fleet_watch.h).
 //
 // Thread contract: thread-safe (RunManager and Monitor are).
 #ifndef CIT_DISPATCH_SERVER_API_DISPATCH_SERVICE_H_
 #define CIT_DISPATCH_SERVER_API_DISPATCH_SERVICE_H_
 
 #include "cit/v1/dispatch.grpc.pb.h"
+#include "dispatch-server/api/fleet_feed.h"
 #include "dispatch-server/monitor/monitor.h"
 #include "dispatch-server/plans/run_manager.h"
 
@@ -24,9 +26,11 @@ inline constexpr std::size_t kDefaultListRunsPageSize = 100;
 inline constexpr std::size_t kMaxListRunsPageSize = 1'000;
 inline constexpr std::size_t kMaxListRunsFullPageBytes = 3u << 20;
 
-class DispatchService final : public cit::v1::Dispatch::Service {
+class DispatchService final
+    : public cit::v1::Dispatch::WithCallbackMethod_WatchFleet<cit::v1::Dispatch::Service> {
  public:
-  DispatchService(RunManager* runs, const Monitor* monitor) : runs_(runs), monitor_(monitor) {}
+  DispatchService(RunManager* runs, const Monitor* monitor, FleetFeed* fleet_feed)
+      : runs_(runs), monitor_(monitor), fleet_feed_(fleet_feed) {}
 
   grpc::Status CreateRun(grpc::ServerContext* ctx, const cit::v1::CreateRunRequest* req,
                          cit::v1::Run* resp) override;
@@ -44,10 +48,13 @@ class DispatchService final : public cit::v1::Dispatch::Service {
                         cit::v1::ListRunsResponse* resp) override;
   grpc::Status GetFleet(grpc::ServerContext* ctx, const cit::v1::GetFleetRequest* req,
                         cit::v1::Fleet* resp) override;
+  grpc::ServerWriteReactor<cit::v1::VehicleState>* WatchFleet(
+      grpc::CallbackServerContext* ctx, const cit::v1::WatchFleetRequest* req) override;
 
  private:
   RunManager* runs_;
   const Monitor* monitor_;
+  FleetFeed* fleet_feed_;
 };
 
 }  // namespace cit::dispatch

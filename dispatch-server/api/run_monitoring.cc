@@ -27,7 +27,10 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   // records wait in the monitor instead of being judged without a plan.
   rm->monitor_->HoldVehicles(rm->runs_->PendingLiveVehicles());
   for (const RunChange& c : rm->runs_->LiveRuns()) rm->monitor_->OnRunChanged(c);
-  rm->dispatch_service_ = std::make_unique<DispatchService>(rm->runs_.get(), rm->monitor_.get());
+  rm->fleet_feed_ =
+      std::make_unique<FleetFeed>([monitor] { return monitor->Fleet(); }, options.fleet_throttle);
+  rm->dispatch_service_ =
+      std::make_unique<DispatchService>(rm->runs_.get(), rm->monitor_.get(), rm->fleet_feed_.get());
   rm->alerts_service_ = std::make_unique<AlertsService>(rm->alerts_.get());
   return rm;
 }
@@ -43,6 +46,7 @@ void RunMonitoring::Register(DispatchServer::Builder& builder) {
 
 void RunMonitoring::Start() {
   monitor_->Start();
+  fleet_feed_->Start();
   if (!compile_thread_.joinable()) {
     compile_thread_ = std::thread([this] { runs_->CompilePending(stop_compiling_); });
   }
@@ -51,6 +55,7 @@ void RunMonitoring::Start() {
 void RunMonitoring::Stop() {
   stop_compiling_ = true;
   if (compile_thread_.joinable()) compile_thread_.join();
+  if (fleet_feed_) fleet_feed_->Stop();
   if (monitor_) monitor_->Stop();
   if (activation_writer_) activation_writer_->Stop();
 }

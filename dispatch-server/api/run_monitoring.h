@@ -1,6 +1,7 @@
 // Everything of issue 4 assembled for the server: run and alert stores in the server's
-// database, RunManager, AlertManager, Monitor (with its thread) and the Dispatch and Alerts
-// services, registered on a DispatchServer::Builder in one call.
+// database, RunManager, AlertManager, Monitor (with its thread), the fleet feed (WatchFleet, its
+// thread) and the Dispatch and Alerts services, registered on a DispatchServer::Builder in one
+// call.
 //
 //   absl::StatusOr<std::unique_ptr<RunMonitoring>> rm =
 //       RunMonitoring::Open({.database_path = opts.database_path}, &system_clock);
@@ -30,6 +31,7 @@
 #include "dispatch-server/alerts/alert_manager.h"
 #include "dispatch-server/api/alerts_service.h"
 #include "dispatch-server/api/dispatch_service.h"
+#include "dispatch-server/api/fleet_feed.h"
 #include "dispatch-server/monitor/monitor.h"
 #include "dispatch-server/plans/run_activation_writer.h"
 #include "dispatch-server/plans/run_manager.h"
@@ -46,6 +48,8 @@ struct RunMonitoringOptions {
   // Alert events are written off the fix-to-alert path (AlertManager's persister thread, in
   // groups), so full durability costs no alert latency.
   sqlite::Durability alert_durability = sqlite::Durability::kFull;
+  // WatchFleet sends each vehicle at most once per this interval.
+  std::chrono::milliseconds fleet_throttle{1000};
 };
 
 class RunMonitoring {
@@ -65,6 +69,7 @@ class RunMonitoring {
   RunManager& runs() { return *runs_; }
   AlertManager& alerts() { return *alerts_; }
   Monitor& monitor() { return *monitor_; }
+  FleetFeed& fleet_feed() { return *fleet_feed_; }
   AlertsService& alerts_service() { return *alerts_service_; }
 
  private:
@@ -75,6 +80,7 @@ class RunMonitoring {
   std::unique_ptr<RunManager> runs_;
   std::unique_ptr<RunActivationWriter> activation_writer_;  // outlived by runs_, outlives monitor_
   std::unique_ptr<Monitor> monitor_;
+  std::unique_ptr<FleetFeed> fleet_feed_;  // reads monitor_
   std::unique_ptr<DispatchService> dispatch_service_;
   std::unique_ptr<AlertsService> alerts_service_;
   std::atomic<bool> stop_compiling_{false};

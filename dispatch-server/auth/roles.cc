@@ -33,7 +33,7 @@ PermissionTable PermissionTable::Default() {
   for (const char* m : {"CreateRun", "UpdateRun", "DispatchRun", "AbortRun", "CompleteRun"}) {
     t.Allow(std::string("/cit.v1.Dispatch/") + m, {R::kDispatcher, R::kAdmin});
   }
-  for (const char* m : {"GetRun", "ListRuns", "GetFleet"}) {
+  for (const char* m : {"GetRun", "ListRuns", "GetFleet", "WatchFleet"}) {
     t.Allow(std::string("/cit.v1.Dispatch/") + m, any);
   }
   // Alerts: everyone watches; auditors only read.

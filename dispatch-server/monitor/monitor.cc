@@ -560,7 +560,20 @@ cit::v1::Fleet Monitor::Fleet() const {
     out->set_connected(v.has_seen && Seconds(now - v.last_seen_server) < v.limits.comms_loss_s);
     out->set_gnss_state(v.gnss_state);
     out->set_moving(v.motion.moving);
-    out->set_open_alerts(static_cast<uint32_t>(alerts_->OpenCount(v.vehicle_id)));
+    if (v.last_fix && v.last_fix_proto.has_track_deg()) {
+      out->set_heading_deg(v.last_fix_proto.track_deg());
+    }
+    if (v.last_fix && v.last_fix_proto.has_speed_mps()) {
+      out->set_speed_mps(v.last_fix_proto.speed_mps());
+    }
+    const auto open = alerts_->OpenCountBySeverity(v.vehicle_id);
+    uint32_t open_total = 0;
+    for (uint32_t n : open) open_total += n;
+    out->set_open_alerts(open_total);
+    out->set_open_alerts_critical(open[cit::v1::SEVERITY_CRITICAL]);
+    out->set_open_alerts_high(open[cit::v1::SEVERITY_HIGH]);
+    out->set_open_alerts_medium(open[cit::v1::SEVERITY_MEDIUM]);
+    out->set_open_alerts_low(open[cit::v1::SEVERITY_LOW]);
     for (const std::string& b : v.crew.on_board) out->add_crew_on_board(b);
     if (!v.run) continue;
     out->set_run_id(v.run->run_id);
@@ -571,11 +584,18 @@ cit::v1::Fleet Monitor::Fleet() const {
     if (v.next_stop < static_cast<int>(v.stops.size())) {
       const CompiledStop& s = v.run->stops[v.next_stop];
       out->set_next_stop_id(s.stop_id);
+      out->set_next_stop_name(s.name);
       const double remaining = s.progress_m - v.progress_m;
+      std::optional<SysTime> eta;
       if (v.has_progress && remaining >= 0 && v.last_fix) {
         const double speed = std::max(v.typical_speed_mps, 5.0);
-        *out->mutable_next_stop_eta() = ToProto(v.last_fix_time + FromSeconds(remaining / speed));
+        eta = v.last_fix_time + FromSeconds(remaining / speed);
+        *out->mutable_next_stop_eta() = ToProto(*eta);
       }
+      // Late: already flagged by the late-arrival rule, or the window closes before the ETA
+      // (before now, when there is no ETA).
+      out->set_next_stop_late(v.stops[v.next_stop].late ||
+                              (s.latest && eta.value_or(now) > *s.latest));
     }
   }
   return fleet;

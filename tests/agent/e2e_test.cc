@@ -171,9 +171,9 @@ class AgentE2eTest : public ::testing::Test {
             test::BuiltProgram("dispatch-server/dispatch-server").string(), "--telemetry-listen",
             "127.0.0.1:" + std::to_string(server_port_), "--operator-listen",
             "127.0.0.1:" + std::to_string(test::FreeTcpPort()), "--metrics-listen", "",
-            "--database", db_.string(), "--tls-ca", (dir_ / "certs/ca.crt").string(), "--tls-cert",
-            (dir_ / "certs/server.crt").string(), "--tls-key",
-            (dir_ / "certs/server.key").string()},
+            "--http-listen", "", "--database", db_.string(), "--tls-ca",
+            (dir_ / "certs/ca.crt").string(), "--tls-cert", (dir_ / "certs/server.crt").string(),
+            "--tls-key", (dir_ / "certs/server.key").string()},
         dir_ / "server.log");
     ASSERT_TRUE(test::WaitFor([&] { return PortOpen(server_port_); }, 20s))
         << test::ReadFile(dir_ / "server.log");

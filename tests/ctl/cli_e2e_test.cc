@@ -97,6 +97,7 @@ class CliE2eTest : public ::testing::Test {
         << "[telemetry]\nlisten = \"127.0.0.1:" << telemetry_port_ << "\"\n"
         << "[operator]\nlisten = \"127.0.0.1:" << operator_port_ << "\"\n"
         << "[metrics]\nlisten = \"\"\n"
+        << "[http]\nlisten = \"\"\n"
         << "[tls]\nca = \"" << (pki / "ca.crt").string() << "\"\ncert = \""
         << (pki / "server.crt").string() << "\"\nkey = \"" << (pki / "server.key").string()
         << "\"\n"

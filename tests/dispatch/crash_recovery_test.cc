@@ -26,7 +26,7 @@ class ServerProcess {
       : process_({test::BuiltProgram("dispatch-server/dispatch-server").string(),
                   "--telemetry-listen", "127.0.0.1:" + std::to_string(port), "--operator-listen",
                   "127.0.0.1:" + std::to_string(test::FreeTcpPort()), "--metrics-listen", "",
-                  "--tls-ca", certs.File("ca.crt").string(), "--tls-cert",
+                  "--http-listen", "", "--tls-ca", certs.File("ca.crt").string(), "--tls-cert",
                   certs.File("server.crt").string(), "--tls-key", certs.File("server.key").string(),
                   "--database", (dir / "dispatch.db").string()},
                  dir / "server.log") {}

@@ -150,7 +150,7 @@ class AgentE2eTest : public ::testing::Test {
     gpsfake_ = std::make_unique<test::Process>(
         std::vector<std::string>{"gpsfake", "-1", "-q", "-n", "-c", cycle, "-W", "5", "-P",
                                  std::to_string(gps_port_),
-                                 test::SharedData("gpsd/" + capture).string()},
+                                 test::RepoData("gpsd/" + capture).string()},
         dir_ / "gpsfake.log");
     ASSERT_TRUE(test::WaitFor([&] { return PortOpen(gps_port_); }, 20s)) << "gpsd never listened";
     gpspipe_ = std::make_unique<test::Process>(

@@ -17,10 +17,17 @@ absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path, ec)) {
     return absl::NotFoundError(Cat("file not found: ", path.string()));
   }
+  // std::ifstream reads a directory as an empty file (and blocks on a FIFO): a config or TLS
+  // path pointing at one must be an error, not silently "all defaults" or an empty key.
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return absl::FailedPreconditionError(
+        Cat(path.string(), ": not a regular file; give the path of a file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::PermissionDeniedError(Cat("cannot read ", path.string()));
   std::ostringstream ss;
   ss << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(Cat("read failed: ", path.string()));
   return ss.str();
 }
 

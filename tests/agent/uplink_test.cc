@@ -236,6 +236,23 @@ TEST(UplinkTest, MissingTlsFilesFailStart) {
   c.key_file = dir / "nope.key";
   AgentSide agent(dir / "journal", c);
   EXPECT_FALSE(agent.start_status().ok());
+  EXPECT_NE(agent.start_status().message().find("nope-ca.pem"), std::string::npos)
+      << agent.start_status();
+}
+
+TEST(UplinkTest, TlsFileThatIsADirectoryFailsStartNamingIt) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "certs");
+  AgentConfig::Uplink c = InsecureConfig(1);
+  c.insecure = false;
+  c.ca_file = dir / "certs";  // used to read as an empty CA bundle
+  c.cert_file = dir / "certs";
+  c.key_file = dir / "certs";
+  AgentSide agent(dir / "journal", c);
+  ASSERT_FALSE(agent.start_status().ok());
+  EXPECT_NE(agent.start_status().message().find("uplink.ca_file"), std::string::npos)
+      << agent.start_status();
+  EXPECT_NE(agent.start_status().message().find("not a regular file"), std::string::npos);
 }
 
 // mTLS with certificates made by openssl for this test (CA, server "localhost", vehicle

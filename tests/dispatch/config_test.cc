@@ -67,6 +67,19 @@ TEST(ServerConfigTest, ValidationRequiresTlsFilesUnlessInsecureDev) {
   EXPECT_FALSE(ValidateServerConfig(*c).ok());
 }
 
+TEST(ServerConfigTest, MissingOrDirectoryConfigIsAnErrorNamingThePath) {
+  test::TempDir dir;
+  auto missing = LoadServerConfig(dir / "nope.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("nope.toml"), std::string::npos) << missing.status();
+  // A directory used to read as an empty file: every default, silently.
+  auto directory = LoadServerConfig(dir.path());
+  ASSERT_FALSE(directory.ok());
+  EXPECT_NE(directory.status().message().find("not a regular file"), std::string::npos)
+      << directory.status();
+}
+
 TEST(ServerConfigTest, ExampleConfigInDeployParses) {
   auto c = LoadServerConfig(test::SourcePath("deploy/dispatch-server.toml"));
   ASSERT_TRUE(c.ok()) << c.status();

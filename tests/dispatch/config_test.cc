@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dispatch-server/server/dispatch_server.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
@@ -67,17 +68,16 @@ TEST(ServerConfigTest, ValidationRequiresTlsFilesUnlessInsecureDev) {
   EXPECT_FALSE(ValidateServerConfig(*c).ok());
 }
 
-TEST(ServerConfigTest, MissingOrDirectoryConfigIsAnErrorNamingThePath) {
-  test::TempDir dir;
-  auto missing = LoadServerConfig(dir / "nope.toml");
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_NE(missing.status().message().find("nope.toml"), std::string::npos) << missing.status();
-  // A directory used to read as an empty file: every default, silently.
-  auto directory = LoadServerConfig(dir.path());
-  ASSERT_FALSE(directory.ok());
-  EXPECT_NE(directory.status().message().find("not a regular file"), std::string::npos)
-      << directory.status();
+// Issue 10, 4.9: every file the server reads (config, tokens, PEM) is a bounded regular file;
+// a device such as /dev/zero was read until memory ran out.
+TEST(ServerConfigTest, ConfigOrPemFileThatIsADeviceIsRefusedWithoutReadingIt) {
+  auto config = LoadServerConfig("/dev/zero");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(config.status().message().find("/dev/zero: not a regular file"), std::string::npos)
+      << config.status();
+  auto pem = ReadTextFile("/dev/zero");
+  EXPECT_EQ(pem.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ServerConfigTest, ExampleConfigInDeployParses) {

@@ -61,7 +61,8 @@ struct IngestOptions {
   // Commit as soon as this many records (and rejects) are queued; 1 = whenever the previous
   // commit is done (lowest latency; batches still grow under load while a commit runs).
   size_t group_commit_records = 1;
-  // Largest RecordBatch accepted, in records (sent in Welcome) and in serialized bytes.
+  // Largest RecordBatch accepted, in records (sent in Welcome) and in serialized bytes; a larger
+  // batch ends its stream with RESOURCE_EXHAUSTED (CheckBatchSize).
   uint32_t max_batch_records = 1000;
   size_t max_batch_bytes = 1 << 20;
   // Flow control: a stream stops reading while this many of its records await commit.
@@ -130,6 +131,10 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   // stream (if any). Returns nullopt while draining.
   std::optional<StreamPtr> RegisterLive(const std::string& vehicle, const StreamPtr& stream,
                                         const cit::v1::Hello& hello);
+  // Refuses a batch above max_batch_records or max_batch_bytes before any per-record work
+  // (the count is checked first, the byte size is computed once): the stream ends with
+  // RESOURCE_EXHAUSTED naming the limit, nothing of the batch is acknowledged. OK otherwise.
+  grpc::Status CheckBatchSize(const std::string& vehicle, const cit::v1::RecordBatch& batch);
   // Validates, de-duplicates, hands accepted records to the observers and queues one batch;
   // returns the units queued (0: nothing to commit). `accepting` is false once draining
   // (nothing queued, nothing acknowledged). `urgent`: AgentMessage.urgent (no gap claims).

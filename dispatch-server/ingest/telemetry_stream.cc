@@ -232,6 +232,11 @@ void TelemetryStream::HandleBatch() {
   bool accepting = true;
   const bool urgent = in_.has_urgent();
   cit::v1::RecordBatch* batch = urgent ? in_.mutable_urgent() : in_.mutable_batch();
+  if (grpc::Status refused = service_->CheckBatchSize(vehicle_, *batch); !refused.ok()) {
+    in_.Clear();
+    End(refused, /*drain_writes=*/true);
+    return;
+  }
   service_->SubmitBatch(shared_from_this(), vehicle_, batch, urgent, &accepting);
   in_.Clear();
   if (!accepting) return;  // draining: Drain() ends the stream

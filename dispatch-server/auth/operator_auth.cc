@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <iterator>
 #include <mutex>
 #include <string_view>
 #include <utility>
@@ -47,10 +48,17 @@ grpc::Status OperatorAuthProcessor::Process(const InputMetadata& auth_metadata,
   std::string_view method;
   if (auto it = auth_metadata.find(":path"); it != auth_metadata.end()) method = View(it->second);
 
+  const auto [first, last] = auth_metadata.equal_range("authorization");
+  if (first != last && std::next(first) != last) {
+    spdlog::warn("operator auth: refused {}: more than one authorization header", method);
+    return {grpc::StatusCode::UNAUTHENTICATED,
+            "more than one authorization header; send exactly one "
+            "\"authorization: Bearer <token>\""};
+  }
   std::optional<OperatorIdentity> who;
-  if (auto it = auth_metadata.find("authorization"); it != auth_metadata.end()) {
+  if (first != last) {
     // Left in the call's metadata: CallerIdentity() needs it. Handlers never log metadata.
-    who = tokens_->Authenticate(BearerToken(View(it->second)));
+    who = tokens_->Authenticate(BearerToken(View(first->second)));
   }
   if (!who) {
     if (permissions_.IsPublic(method)) return grpc::Status::OK;
@@ -94,8 +102,8 @@ std::optional<OperatorIdentity> CallerIdentity(const grpc::ServerContextBase& co
   std::shared_ptr<const TokenFile> tokens = InstalledTokens();
   if (!tokens) return std::nullopt;
   const auto& md = context.client_metadata();
-  auto it = md.find("authorization");
-  if (it == md.end()) return std::nullopt;
+  auto [it, last] = md.equal_range("authorization");
+  if (it == last || std::next(it) != last) return std::nullopt;  // none, or ambiguous
   return tokens->Authenticate(BearerToken(View(it->second)));
 }
 

@@ -4,6 +4,7 @@
 // the method (":path") and the "authorization: Bearer <token>" header, so one place checks every
 // RPC of every operator service, whatever API (callback or sync) the handler uses:
 //   missing, malformed or unknown token -> UNAUTHENTICATED
+//   more than one authorization header -> UNAUTHENTICATED (which one counts would be ambiguous)
 //   known token, role not allowed      -> PERMISSION_DENIED
 // Handlers learn who called with CallerIdentity(), which authenticates the call's own token
 // again (one SHA-256, microseconds). Why not AuthContext properties: gRPC 1.51 hands the
@@ -65,8 +66,9 @@ absl::StatusOr<std::shared_ptr<OperatorAuthProcessor>> LoadOperatorAuth(
 absl::Status InstallOperatorAuth(grpc::ServerCredentials& creds,
                                  const std::filesystem::path& token_file);
 
-// The caller of the current RPC, from its own bearer token; nullopt when it carries none that
-// the installed token file knows (public method, or no auth installed: an insecure port).
+// The caller of the current RPC, from its own bearer token; nullopt when it carries none (or
+// more than one) that the installed token file knows (public method, or no auth installed: an
+// insecure port).
 std::optional<OperatorIdentity> CallerIdentity(const grpc::ServerContextBase& context);
 
 // The name to record as actor of a change; "anonymous" when the call carried no identity.

@@ -177,6 +177,26 @@ TEST_F(OperatorAuthTest, AuditorReachesAuditService) {
   EXPECT_EQ(Verify(kOperatorToken).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+TEST_F(OperatorAuthTest, DuplicateAuthorizationHeadersAreRefused) {
+  // The first header used to win: a proxy that appends its own header could be bypassed.
+  for (const auto& [first, second] : {std::pair{kOperatorToken, "cit_not_a_known_token"},
+                                      std::pair{"cit_not_a_known_token", kOperatorToken},
+                                      std::pair{kOperatorToken, kOperatorToken}}) {
+    grpc::ClientContext ctx;
+    WithToken(ctx, first);
+    WithToken(ctx, second);
+    cit::v1::AckAlertRequest req;
+    req.set_alert_id(7);
+    cit::v1::Alert out;
+    grpc::Status st = cit::v1::Alerts::NewStub(channel_)->AckAlert(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_NE(st.error_message().find("more than one authorization header"), std::string::npos)
+        << st.error_message();
+  }
+  cit::v1::Alert alert;
+  EXPECT_TRUE(Ack(kOperatorToken, &alert).ok()) << "one header still works";
+}
+
 TEST(TokenFileTest, RejectsBadEntriesWithTheirField) {
   auto bad_role = TokenFile::Parse(
       "[[token]]\nname='a'\nrole='root'\nsha256='" + std::string(64, 'a') + "'\n", "t.toml");

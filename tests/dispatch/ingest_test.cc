@@ -363,6 +363,20 @@ TEST_F(IngestTest, LargeBatchWithinARaisedLimitIsProcessedWhole) {
   EXPECT_TRUE(agent.rejects().empty());
 }
 
+TEST_F(IngestTest, AgentTimeBeyondNanosecondRangeIsRefusedNotStoredWrapped) {
+  TelemetryTestClient agent(Channel("CIT-1"));
+  ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
+  cit::v1::RecordBatch b = Fixes(1, 2);
+  b.mutable_records(1)->mutable_agent_time()->set_seconds(std::numeric_limits<int64_t>::max());
+  ASSERT_TRUE(agent.Send(b));
+  ASSERT_TRUE(agent.WaitAck(2));
+  ASSERT_EQ(agent.rejects().size(), 1u) << "was stored with agent_time -1,000,000,000 ns";
+  EXPECT_EQ(agent.rejects()[0].seq(), 2u);
+  EXPECT_EQ(agent.rejects()[0].reason(), cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE);
+  EXPECT_THAT(agent.rejects()[0].detail(), ::testing::HasSubstr("agent_time.seconds"));
+  EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 1u);
+}
+
 TEST_F(IngestTest, HelloClaimingAnotherVehicleIsPermissionDenied) {
   TelemetryTestClient agent(Channel("CIT-1"));
   EXPECT_EQ(agent.Hello("CIT-2", 1), -1);

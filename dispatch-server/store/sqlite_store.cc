@@ -1,6 +1,7 @@
 #include "dispatch-server/store/sqlite_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "dispatch-server/common/str_cat.h"
@@ -111,6 +112,97 @@ struct SqliteStore::WriteStatements {
   sqlite::Statement insert_reject;
   sqlite::Statement insert_gap;
   sqlite::Statement upsert_vehicle;
+};
+
+struct SqliteStore::PendingChain {
+  const VehicleChain* base = nullptr;  // the published state; null for a new vehicle
+  uint64_t contiguous_seq = 0;
+  uint64_t chain_index = 0;
+  std::string head_hash;
+  std::set<uint64_t> added;                 // seqs this batch handles above contiguous_seq
+  std::map<uint64_t, uint64_t> added_gaps;  // gaps this batch declares (first -> last)
+  uint64_t work = 0;                        // entries inserted, visited or erased
+
+  explicit PendingChain(const VehicleChain* published) : base(published) {
+    if (base != nullptr) {
+      contiguous_seq = base->contiguous_seq;
+      chain_index = base->chain_index;
+      head_hash = base->head_hash;
+    }
+    if (head_hash.empty()) head_hash = kChainGenesis;
+  }
+
+  // Marks `seq` handled; false if it already was (seq 0 is never tracked).
+  bool Mark(uint64_t seq) {
+    if (seq == 0) return true;
+    if (seq <= contiguous_seq || (base != nullptr && base->handled_above.count(seq) != 0)) {
+      return false;
+    }
+    ++work;
+    return added.insert(seq).second;
+  }
+
+  void AddGap(uint64_t first, uint64_t last) {
+    if (last <= contiguous_seq) return;
+    ++work;
+    uint64_t& l = added_gaps[first];
+    l = std::max(l, last);
+  }
+
+  // Moves contiguous_seq over every handled seq and gap, published or added, that joins it.
+  // Each entry is passed at most once: the cost is the distance moved, not the set sizes.
+  void Advance() {
+    static const std::set<uint64_t> kNoSeqs;
+    static const std::map<uint64_t, uint64_t> kNoGaps;
+    const std::set<uint64_t>& base_seqs = base != nullptr ? base->handled_above : kNoSeqs;
+    const std::map<uint64_t, uint64_t>& base_gaps = base != nullptr ? base->gaps_above : kNoGaps;
+    auto b = base_seqs.begin();
+    auto a = added.begin();
+    auto bg = base_gaps.begin();
+    auto ag = added_gaps.begin();
+    while (true) {
+      const uint64_t next = contiguous_seq + 1;
+      // Seqs at or below the watermark (passed by a gap) are skipped.
+      for (; b != base_seqs.end() && *b < next; ++b) ++work;
+      for (; a != added.end() && *a < next; ++a) ++work;
+      if (b != base_seqs.end() && *b == next) {
+        contiguous_seq = next;
+      } else if (a != added.end() && *a == next) {
+        contiguous_seq = next;
+      } else if (bg != base_gaps.end() && bg->first <= next) {
+        contiguous_seq = std::max(contiguous_seq, bg->second);
+        ++bg;
+      } else if (ag != added_gaps.end() && ag->first <= next) {
+        contiguous_seq = std::max(contiguous_seq, ag->second);
+        ++ag;
+      } else {
+        return;
+      }
+      ++work;
+    }
+  }
+
+  // Applies the changes to the published state (after COMMIT).
+  void PublishTo(VehicleChain& c) {
+    for (uint64_t seq : added) {
+      if (seq > contiguous_seq) c.handled_above.insert(seq);
+    }
+    for (const auto& [first, last] : added_gaps) {
+      if (last <= contiguous_seq) continue;
+      uint64_t& l = c.gaps_above[first];
+      l = std::max(l, last);
+    }
+    c.contiguous_seq = contiguous_seq;
+    c.chain_index = chain_index;
+    c.head_hash = head_hash;
+    // Everything the watermark passed: Advance consumed every gap starting at or below it.
+    auto seqs_end = c.handled_above.upper_bound(contiguous_seq);
+    work += static_cast<uint64_t>(std::distance(c.handled_above.begin(), seqs_end));
+    c.handled_above.erase(c.handled_above.begin(), seqs_end);
+    auto gaps_end = c.gaps_above.upper_bound(contiguous_seq + 1);
+    work += static_cast<uint64_t>(std::distance(c.gaps_above.begin(), gaps_end));
+    c.gaps_above.erase(c.gaps_above.begin(), gaps_end);
+  }
 };
 
 std::span<const sqlite::Migration> SqliteStore::Migrations() { return kRecordMigrations; }
@@ -243,7 +335,9 @@ absl::Status SqliteStore::Load() {
       uint64_t& last = chain.gaps_above[static_cast<uint64_t>(gaps->ColumnInt64(0))];
       last = std::max(last, static_cast<uint64_t>(gaps->ColumnInt64(1)));
     }
-    chain.Advance();
+    PendingChain advance(&chain);
+    advance.Advance();
+    advance.PublishTo(chain);
   }
   std::lock_guard<std::mutex> state_lock(state_mu_);
   chains_ = std::move(chains);
@@ -253,24 +347,15 @@ absl::Status SqliteStore::Load() {
 absl::Status SqliteStore::Append(AppendBatch& batch) {
   if (batch.empty()) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(write_mu_);
-  // Work on copies of the touched vehicles' state; publish them only after COMMIT succeeds.
-  std::unordered_map<std::string, VehicleChain> touched;
-  auto chain_of = [&](const std::string& vehicle) -> VehicleChain& {
+  // The touched vehicles' changes, published only after COMMIT succeeds. chains_ is read here
+  // without state_mu_: only this function (under write_mu_) changes it after Load.
+  std::unordered_map<std::string, PendingChain> touched;
+  auto chain_of = [&](const std::string& vehicle) -> PendingChain& {
     auto it = touched.find(vehicle);
     if (it != touched.end()) return it->second;
-    VehicleChain copy;
-    {
-      std::lock_guard<std::mutex> state_lock(state_mu_);
-      auto found = chains_.find(vehicle);
-      if (found != chains_.end()) copy = found->second;
-    }
-    if (copy.head_hash.empty()) copy.head_hash = kChainGenesis;
-    return touched.emplace(vehicle, std::move(copy)).first->second;
-  };
-  auto mark = [](VehicleChain& c, uint64_t seq) -> bool {
-    if (seq == 0) return true;
-    if (seq <= c.contiguous_seq || !c.handled_above.insert(seq).second) return false;
-    return true;
+    auto found = chains_.find(vehicle);
+    return touched.emplace(vehicle, PendingChain(found != chains_.end() ? &found->second : nullptr))
+        .first->second;
   };
 
   sqlite::Transaction tx(*writer_);
@@ -278,9 +363,9 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
   WriteStatements& w = *write_stmts_;
 
   for (CommittedRecord& rec : batch.records) {
-    VehicleChain& c = chain_of(rec.vehicle_id);
+    PendingChain& c = chain_of(rec.vehicle_id);
     const uint64_t seq = rec.record.seq();
-    if (seq == 0 || !mark(c, seq)) {
+    if (seq == 0 || !c.Mark(seq)) {
       return absl::AlreadyExistsError(
           Cat("record ", rec.vehicle_id, " seq ", seq, " is already handled"));
     }
@@ -316,8 +401,8 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
     rec.chain_index = chain_index;
   }
   for (const RejectedRecord& rej : batch.rejects) {
-    VehicleChain& c = chain_of(rej.vehicle_id);
-    mark(c, rej.seq);  // a reject of an already-handled seq is logged, changes nothing
+    PendingChain& c = chain_of(rej.vehicle_id);
+    c.Mark(rej.seq);  // a reject of an already-handled seq is logged, changes nothing
     w.insert_reject.Reset()
         .Bind(1, rej.vehicle_id)
         .Bind(2, rej.seq)
@@ -328,14 +413,11 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
     if (absl::Status s = w.insert_reject.Run(); !s.ok()) return s;
   }
   for (const SeqGap& gap : batch.gaps) {
-    VehicleChain& c = chain_of(gap.vehicle_id);
+    PendingChain& c = chain_of(gap.vehicle_id);
     if (gap.first_seq == 0 || gap.last_seq < gap.first_seq) {
       return absl::InvalidArgumentError("seq gap must be a non-empty range above 0");
     }
-    if (gap.last_seq > c.contiguous_seq) {
-      uint64_t& last = c.gaps_above[gap.first_seq];
-      last = std::max(last, gap.last_seq);
-    }
+    c.AddGap(gap.first_seq, gap.last_seq);
     w.insert_gap.Reset()
         .Bind(1, gap.vehicle_id)
         .Bind(2, gap.first_seq)
@@ -355,22 +437,13 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
 
   std::lock_guard<std::mutex> state_lock(state_mu_);
-  for (auto& [vehicle, c] : touched) chains_[vehicle] = std::move(c);
-  return absl::OkStatus();
-}
-
-void SqliteStore::VehicleChain::Advance() {
-  while (true) {
-    if (!handled_above.empty() && *handled_above.begin() <= contiguous_seq + 1) {
-      contiguous_seq = std::max(contiguous_seq, *handled_above.begin());
-      handled_above.erase(handled_above.begin());
-    } else if (!gaps_above.empty() && gaps_above.begin()->first <= contiguous_seq + 1) {
-      contiguous_seq = std::max(contiguous_seq, gaps_above.begin()->second);
-      gaps_above.erase(gaps_above.begin());
-    } else {
-      return;
-    }
+  uint64_t work = 0;
+  for (auto& [vehicle, c] : touched) {
+    c.PublishTo(chains_[vehicle]);
+    work += c.work;
   }
+  watermark_work_.fetch_add(work, std::memory_order_relaxed);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> SqliteStore::HighestContiguousSeq(std::string_view vehicle_id) {

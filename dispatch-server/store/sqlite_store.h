@@ -16,6 +16,7 @@
 #ifndef CIT_DISPATCH_STORE_SQLITE_STORE_H_
 #define CIT_DISPATCH_STORE_SQLITE_STORE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -64,6 +65,11 @@ class SqliteStore final : public Store {
 
   const std::filesystem::path& path() const { return path_; }
 
+  // Test hook: set entries (handled seqs and gaps) that Append's watermark bookkeeping has
+  // inserted, visited or erased, cumulative. Per commit it is proportional to the batch and to
+  // how far the watermark moves, never to how many seqs wait above a missing one.
+  uint64_t WatermarkWork() const { return watermark_work_.load(std::memory_order_relaxed); }
+
   // The migrations of component "records" (exposed for tests and the PostgreSQL port).
   static std::span<const sqlite::Migration> Migrations();
 
@@ -74,11 +80,13 @@ class SqliteStore final : public Store {
     // Declared gaps (first -> last) above contiguous_seq + 1: a thinned journal's holes arrive
     // with the batch after them, possibly before older records are stored.
     std::map<uint64_t, uint64_t> gaps_above;
-    // Moves contiguous_seq over every handled seq and gap that now joins it.
-    void Advance();
     uint64_t chain_index = 0;
     std::string head_hash;
   };
+  // What one Append changes for one vehicle, on top of its published VehicleChain (read-only
+  // until COMMIT succeeds): only the batch's own seqs are held here, so a commit never copies
+  // the vehicle's whole above-watermark set (it grows without bound behind a missing seq).
+  struct PendingChain;
   struct WriteStatements;
 
   SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Database> writer,
@@ -93,7 +101,10 @@ class SqliteStore final : public Store {
   std::mutex read_mu_;  // guards reader_
   std::unique_ptr<sqlite::Database> reader_;
   mutable std::mutex state_mu_;  // guards chains_ (read by HighestContiguousSeq from any thread)
+  // Written only by Load and by Append (under write_mu_ and state_mu_), so Append may read an
+  // entry holding write_mu_ alone. Element pointers stay valid across rehashing.
   std::unordered_map<std::string, VehicleChain> chains_;
+  std::atomic<uint64_t> watermark_work_{0};
   std::unique_ptr<sqlite::Database> checkpointer_db_;
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;

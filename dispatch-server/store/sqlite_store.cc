@@ -73,6 +73,23 @@ CREATE TABLE vehicle_seq (
      R"sql(
 CREATE INDEX seq_gaps_by_vehicle ON seq_gaps (vehicle_id, last_seq);
 )sql"},
+    {3, "exact reject counts per vehicle and reason; rejects keeps a bounded sample",
+     R"sql(
+CREATE TABLE reject_counts (
+  vehicle_id    TEXT    NOT NULL,
+  reason        INTEGER NOT NULL,  -- cit.v1.RejectReason
+  count         INTEGER NOT NULL,
+  first_time_ns INTEGER NOT NULL,
+  last_time_ns  INTEGER NOT NULL,
+  PRIMARY KEY (vehicle_id, reason)
+) WITHOUT ROWID;
+INSERT INTO reject_counts
+  SELECT vehicle_id, reason, COUNT(*), MIN(server_time_ns), MAX(server_time_ns)
+  FROM rejects GROUP BY vehicle_id, reason;
+-- Samples are pruned to the newest few per vehicle and reason (still never updated).
+DROP TRIGGER rejects_append_only_delete;
+CREATE INDEX rejects_by_vehicle_reason ON rejects (vehicle_id, reason, id);
+)sql"},
 };
 
 int64_t ToUnixNs(Clock::time_point t) {
@@ -112,6 +129,8 @@ struct SqliteStore::WriteStatements {
   sqlite::Statement insert_reject;
   sqlite::Statement insert_gap;
   sqlite::Statement upsert_vehicle;
+  sqlite::Statement count_rejects;
+  sqlite::Statement prune_rejects;
 };
 
 struct SqliteStore::PendingChain {
@@ -251,6 +270,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesy
   absl::StatusOr<std::unique_ptr<sqlite::Database>> reader = sqlite::Database::Open(path, open);
   if (!reader.ok()) return reader.status();
   std::unique_ptr<SqliteStore> store(new SqliteStore(path, std::move(*writer), std::move(*reader)));
+  store->reject_samples_ = options.reject_samples_per_reason;
 
   auto stmts = std::make_unique<WriteStatements>();
   struct {
@@ -272,6 +292,15 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesy
        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (vehicle_id) DO UPDATE SET "
        "contiguous_seq = excluded.contiguous_seq, chain_index = excluded.chain_index, "
        "head_hash = excluded.head_hash"},
+      {&stmts->count_rejects,
+       "INSERT INTO reject_counts (vehicle_id, reason, count, first_time_ns, last_time_ns) "
+       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (vehicle_id, reason) DO UPDATE SET "
+       "count = count + excluded.count, last_time_ns = excluded.last_time_ns"},
+      // Keeps the newest ?4 samples of a vehicle and reason among those the watermark has
+      // passed (rows above it are what rebuilds the watermark after a restart).
+      {&stmts->prune_rejects,
+       "DELETE FROM rejects WHERE id IN (SELECT id FROM rejects WHERE vehicle_id = ?1 AND "
+       "reason = ?2 AND seq <= ?3 ORDER BY id DESC LIMIT -1 OFFSET ?4)"},
   };
   for (auto& p : prepares) {
     absl::StatusOr<sqlite::Statement> st = store->writer_->Prepare(p.sql);
@@ -400,17 +429,18 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
     c.head_hash = hash;
     rec.chain_index = chain_index;
   }
+  // Rejects: exact counts per vehicle and reason, and a bounded sample of raw bytes.
+  struct RejectTally {
+    uint64_t count = 0;
+    int64_t first_ns = 0, last_ns = 0;
+  };
+  std::map<std::pair<std::string, int>, RejectTally> tallies;
   for (const RejectedRecord& rej : batch.rejects) {
-    PendingChain& c = chain_of(rej.vehicle_id);
-    c.Mark(rej.seq);  // a reject of an already-handled seq is logged, changes nothing
-    w.insert_reject.Reset()
-        .Bind(1, rej.vehicle_id)
-        .Bind(2, rej.seq)
-        .Bind(3, static_cast<int>(rej.reason))
-        .Bind(4, rej.detail)
-        .Bind(5, sqlite::Blob(rej.raw))
-        .Bind(6, ToUnixNs(rej.server_received_time));
-    if (absl::Status s = w.insert_reject.Run(); !s.ok()) return s;
+    chain_of(rej.vehicle_id).Mark(rej.seq);  // a reject of a handled seq changes nothing
+    RejectTally& t = tallies[{rej.vehicle_id, static_cast<int>(rej.reason)}];
+    const int64_t ns = ToUnixNs(rej.server_received_time);
+    if (t.count++ == 0) t.first_ns = ns;
+    t.last_ns = ns;
   }
   for (const SeqGap& gap : batch.gaps) {
     PendingChain& c = chain_of(gap.vehicle_id);
@@ -434,6 +464,22 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
         .Bind(4, sqlite::Blob(c.head_hash));
     if (absl::Status s = w.upsert_vehicle.Run(); !s.ok()) return s;
   }
+  if (absl::Status s = WriteRejects(batch.rejects, touched); !s.ok()) return s;
+  for (const auto& [key, t] : tallies) {
+    w.count_rejects.Reset()
+        .Bind(1, key.first)
+        .Bind(2, key.second)
+        .Bind(3, t.count)
+        .Bind(4, t.first_ns)
+        .Bind(5, t.last_ns);
+    if (absl::Status s = w.count_rejects.Run(); !s.ok()) return s;
+    w.prune_rejects.Reset()
+        .Bind(1, key.first)
+        .Bind(2, key.second)
+        .Bind(3, touched.at(key.first).contiguous_seq)
+        .Bind(4, static_cast<int64_t>(reject_samples_));
+    if (absl::Status s = w.prune_rejects.Run(); !s.ok()) return s;
+  }
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
 
   std::lock_guard<std::mutex> state_lock(state_mu_);
@@ -444,6 +490,57 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
   }
   watermark_work_.fetch_add(work, std::memory_order_relaxed);
   return absl::OkStatus();
+}
+
+absl::Status SqliteStore::WriteRejects(
+    const std::vector<RejectedRecord>& rejects,
+    const std::unordered_map<std::string, PendingChain>& touched) {
+  // Only the newest reject_samples_ of each vehicle and reason in this batch can survive the
+  // prune: count from the end, and write the others only if the watermark still needs them.
+  std::vector<bool> sampled(rejects.size());
+  std::map<std::pair<std::string_view, int>, size_t> newer;
+  for (size_t i = rejects.size(); i-- > 0;) {
+    const RejectedRecord& rej = rejects[i];
+    sampled[i] = newer[{rej.vehicle_id, static_cast<int>(rej.reason)}]++ < reject_samples_;
+  }
+  for (size_t i = 0; i < rejects.size(); ++i) {  // in order: ids keep the arrival order
+    const RejectedRecord& rej = rejects[i];
+    const bool above_watermark =
+        rej.seq != 0 && rej.seq > touched.at(rej.vehicle_id).contiguous_seq;
+    if (!sampled[i] && !above_watermark) continue;
+    write_stmts_->insert_reject.Reset()
+        .Bind(1, rej.vehicle_id)
+        .Bind(2, rej.seq)
+        .Bind(3, static_cast<int>(rej.reason))
+        .Bind(4, sampled[i] ? std::string_view(rej.detail) : std::string_view("(not sampled)"))
+        .Bind(5, sqlite::Blob(sampled[i] ? std::string_view(rej.raw) : std::string_view()))
+        .Bind(6, ToUnixNs(rej.server_received_time));
+    if (absl::Status s = write_stmts_->insert_reject.Run(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<RejectCount>> SqliteStore::ReadRejectCounts(
+    std::string_view vehicle_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+      "SELECT reason, count, first_time_ns, last_time_ns FROM reject_counts "
+      "WHERE vehicle_id = ?1 ORDER BY reason");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id);
+  std::vector<RejectCount> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    RejectCount c;
+    c.reason = static_cast<cit::v1::RejectReason>(q->ColumnInt64(0));
+    c.count = static_cast<uint64_t>(q->ColumnInt64(1));
+    c.first_time = FromUnixNs(q->ColumnInt64(2));
+    c.last_time = FromUnixNs(q->ColumnInt64(3));
+    out.push_back(c);
+  }
+  return out;
 }
 
 absl::StatusOr<uint64_t> SqliteStore::HighestContiguousSeq(std::string_view vehicle_id) {

@@ -6,9 +6,10 @@
 //       sqlite::Durability::kFull});
 //
 // Schema (component "records" in schema_migrations): records (PRIMARY KEY vehicle_id, seq;
-// UNIQUE vehicle_id, chain_index; index on vehicle_id, event_time_ns), rejects, seq_gaps and
-// vehicle_seq (per-vehicle watermark and chain head, derived state kept in the same transaction).
-// Other components may keep their own tables in the same file (sqlite_db.h).
+// UNIQUE vehicle_id, chain_index; index on vehicle_id, event_time_ns), rejects (a bounded
+// sample), reject_counts (exact, per vehicle and reason), seq_gaps and vehicle_seq (per-vehicle
+// watermark and chain head, derived state kept in the same transaction). Other components may keep
+// their own tables in the same file (sqlite_db.h).
 //
 // Thread contract: thread-safe. Appends are serialised on the write connection; reads use a
 // separate connection under their own lock, so they run beside a commit (WAL). A background
@@ -35,6 +36,11 @@ namespace cit::dispatch {
 struct SqliteStoreOptions {
   sqlite::Durability durability = sqlite::Durability::kFull;
   int busy_timeout_ms = 5000;
+  // Retention of rejected records' raw bytes: the newest this many per vehicle and reason are
+  // kept ([store] reject_samples_per_reason); counts stay exact. Rejects whose seq is above the
+  // vehicle's watermark are kept (without bytes beyond the sample) until the watermark passes,
+  // because they rebuild it after a restart.
+  size_t reject_samples_per_reason = 20;
 };
 
 class SqliteStore final : public Store {
@@ -59,6 +65,7 @@ class SqliteStore final : public Store {
       std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) override;
   absl::StatusOr<std::vector<RejectedRecord>> ReadRejects(std::string_view vehicle_id,
                                                           size_t limit = SIZE_MAX) override;
+  absl::StatusOr<std::vector<RejectCount>> ReadRejectCounts(std::string_view vehicle_id) override;
   absl::StatusOr<ChainVerification> VerifyChain(std::string_view vehicle_id) override;
   absl::StatusOr<std::vector<std::string>> ListVehicles() override;
   absl::StatusOr<uint64_t> CountRecords(std::string_view vehicle_id) override;
@@ -92,9 +99,13 @@ class SqliteStore final : public Store {
   SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Database> writer,
               std::unique_ptr<sqlite::Database> reader);
   absl::Status Load();
+  // Inserts the sampled rejects of one Append (watermarks of `touched` already advanced).
+  absl::Status WriteRejects(const std::vector<RejectedRecord>& rejects,
+                            const std::unordered_map<std::string, PendingChain>& touched);
   void CheckpointLoop();
 
   const std::filesystem::path path_;
+  size_t reject_samples_ = 20;
   std::mutex write_mu_;  // serialises Append; guards writer_, write_stmts_
   std::unique_ptr<sqlite::Database> writer_;
   std::unique_ptr<WriteStatements> write_stmts_;

@@ -184,6 +184,97 @@ TEST(SqliteStoreTest, GapsAndOutOfOrderSeqsJoinTheWatermarkInAnyOrder) {
   EXPECT_TRUE((*store->LoadVehicleStates())[0].handled_above.empty());
 }
 
+RejectedRecord Reject(const std::string& vehicle, uint64_t seq, cit::v1::RejectReason reason) {
+  RejectedRecord r;
+  r.vehicle_id = vehicle;
+  r.seq = seq;
+  r.reason = reason;
+  r.detail = "lat_deg 200 outside [-90, 90]";
+  r.raw = std::string(1000, 'r');  // what made the rejects table grow ~3 MB/s
+  r.server_received_time = Clock::time_point(std::chrono::seconds(1'800'000'000 + seq));
+  return r;
+}
+
+int64_t RowCount(const std::filesystem::path& db, const std::string& sql) {
+  auto conn = sqlite::Database::Open(db, {});
+  EXPECT_TRUE(conn.ok());
+  auto q = (*conn)->Prepare(sql);
+  EXPECT_TRUE(q.ok()) << q.status();
+  EXPECT_TRUE(*q->Step());
+  return q->ColumnInt64(0);
+}
+
+TEST(SqliteStoreTest, RejectFloodKeepsABoundedSampleOfRawBytes) {
+  test::TempDir dir;
+  SqliteStoreOptions options;
+  options.durability = sqlite::Durability::kNormal;
+  auto store = SqliteStore::Open(dir / "dispatch.db", options);
+  ASSERT_TRUE(store.ok());
+  // 10,000 refused records from one vehicle (two reasons), 100 per group commit.
+  uint64_t seq = 1;
+  for (int commit = 0; commit < 100; ++commit) {
+    AppendBatch batch;
+    for (int i = 0; i < 100; ++i, ++seq) {
+      batch.rejects.push_back(Reject(
+          "CIT-1", seq,
+          seq % 2 == 0 ? cit::v1::REJECT_REASON_OUT_OF_RANGE : cit::v1::REJECT_REASON_NON_FINITE));
+    }
+    ASSERT_TRUE((*store)->Append(batch).ok());
+  }
+  EXPECT_EQ(*(*store)->HighestContiguousSeq("CIT-1"), 10'000u) << "every reject is handled";
+  const auto db = dir / "dispatch.db";
+  EXPECT_LE(RowCount(db, "SELECT COUNT(*) FROM rejects"), 2 * 20);
+  EXPECT_LE(RowCount(db, "SELECT COALESCE(SUM(LENGTH(raw)), 0) FROM rejects"), 2 * 20 * 1000);
+  auto kept = (*store)->ReadRejects("CIT-1");
+  ASSERT_TRUE(kept.ok());
+  ASSERT_FALSE(kept->empty());
+  EXPECT_EQ(kept->back().seq, 10'000u) << "the newest rejects are the ones kept";
+  EXPECT_EQ(kept->back().raw.size(), 1000u);
+}
+
+TEST(SqliteStoreTest, RejectCountsAreExactAndRejectsAboveAGapSurviveARestart) {
+  test::TempDir dir;
+  SqliteStoreOptions options;
+  options.durability = sqlite::Durability::kNormal;
+  options.reject_samples_per_reason = 3;
+  {
+    auto store = SqliteStore::Open(dir / "dispatch.db", options);
+    ASSERT_TRUE(store.ok());
+    // Seq 1 is missing: the rejects 2..501 wait above the watermark, and are what tells a
+    // restarted server that those seqs are handled.
+    AppendBatch batch;
+    for (uint64_t s = 2; s <= 501; ++s) {
+      batch.rejects.push_back(Reject("CIT-1", s, cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE));
+    }
+    batch.rejects.push_back(Reject("CIT-2", 0, cit::v1::REJECT_REASON_BAD_SEQ));
+    ASSERT_TRUE((*store)->Append(batch).ok());
+    EXPECT_EQ(*(*store)->HighestContiguousSeq("CIT-1"), 0u);
+  }
+  auto store = SqliteStore::Open(dir / "dispatch.db", options);
+  ASSERT_TRUE(store.ok());
+  AppendBatch fill;
+  fill.records.push_back(Fix("CIT-1", 1));
+  fill.rejects.push_back(Reject("CIT-1", 502, cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE));
+  ASSERT_TRUE((*store)->Append(fill).ok());
+  EXPECT_EQ(*(*store)->HighestContiguousSeq("CIT-1"), 502u) << "rejects rebuilt the watermark";
+  // The watermark passed them: only the sample is left, and the counts are exact.
+  auto kept = (*store)->ReadRejects("CIT-1");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), 3u);
+  EXPECT_EQ(kept->back().seq, 502u);
+  auto counts = (*store)->ReadRejectCounts("CIT-1");
+  ASSERT_TRUE(counts.ok());
+  ASSERT_EQ(counts->size(), 1u);
+  EXPECT_EQ((*counts)[0].reason, cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE);
+  EXPECT_EQ((*counts)[0].count, 501u);
+  EXPECT_EQ((*counts)[0].first_time, Clock::time_point(std::chrono::seconds(1'800'000'002)));
+  EXPECT_EQ((*counts)[0].last_time, Clock::time_point(std::chrono::seconds(1'800'000'502)));
+  auto other = (*store)->ReadRejectCounts("CIT-2");
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ((*other)[0].count, 1u);
+}
+
 TEST(SqliteStoreTest, RecordsCannotBeUpdatedOrDeleted) {
   test::TempDir dir;
   auto store = OpenStore(dir);

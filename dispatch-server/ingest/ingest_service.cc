@@ -41,6 +41,13 @@ struct IngestService::Metrics {
         observed(m.GetCounter("cit_ingest_records_observed_total",
                               "Accepted records handed to the monitor at receipt")),
         commits(m.GetCounter("cit_ingest_commits_total", "Group commits")),
+        refused_no_vehicle_id(m.GetCounter("cit_ingest_stream_refusals_total",
+                                           "Telemetry streams refused before any record, by reason",
+                                           {{"reason", "no_vehicle_id_in_certificate"}})),
+        refused_identity_mismatch(
+            m.GetCounter("cit_ingest_stream_refusals_total",
+                         "Telemetry streams refused before any record, by reason",
+                         {{"reason", "identity_mismatch"}})),
         batches_refused_records(m.GetCounter(
             "cit_ingest_batches_refused_total",
             "RecordBatches refused whole (stream ended RESOURCE_EXHAUSTED), by exceeded limit",
@@ -78,6 +85,8 @@ struct IngestService::Metrics {
   Counter& gap_seqs;
   Counter& observed;
   Counter& commits;
+  Counter& refused_no_vehicle_id;
+  Counter& refused_identity_mismatch;
   Counter& batches_refused_records;
   Counter& batches_refused_bytes;
   Histogram& commit_seconds;
@@ -147,10 +156,13 @@ grpc::ServerBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage>* IngestSe
     }
     if (!IsValidVehicleId(cert_vehicle)) {
       metrics_->identity_mismatch.Increment();
+      metrics_->refused_no_vehicle_id.Increment();
       early = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                            "client certificate carries no valid vehicle id (CN or SAN)");
-      spdlog::warn("event=stream_refused reason=no_vehicle_id_in_certificate peer={}",
-                   context->peer());
+      if (refusal_log_.Admit("no_vehicle_id_in_certificate")) {
+        spdlog::warn("event=stream_refused reason=no_vehicle_id_in_certificate peer={}",
+                     context->peer());
+      }
       cert_vehicle.clear();
     }
   }
@@ -219,10 +231,12 @@ std::vector<SeqGap> IngestService::DeclaredGaps(const std::string& vehicle,
     if (r.seq() <= prev || r.seq() < from ||
         r.seq() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       metrics_->protocol_errors.Increment();
-      spdlog::warn(
-          "event=gap_claim_ignored vehicle={} covers_from_seq={} reason=\"records not ascending "
-          "from covers_from_seq\"",
-          vehicle, from);
+      if (refusal_log_.Admit("gap_claim_ignored")) {
+        spdlog::warn(
+            "event=gap_claim_ignored vehicle={} covers_from_seq={} reason=\"records not "
+            "ascending from covers_from_seq\"",
+            vehicle, from);
+      }
       return {};
     }
     prev = r.seq();
@@ -293,7 +307,9 @@ grpc::Status IngestService::CheckBatchSize(const std::string& vehicle,
     return grpc::Status::OK;
   }
   refused->Increment();
-  spdlog::warn("event=batch_refused vehicle={} detail=\"{}\"", vehicle, detail);
+  if (refusal_log_.Admit("batch_too_large")) {
+    spdlog::warn("event=batch_refused vehicle={} detail=\"{}\"", vehicle, detail);
+  }
   return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, detail);
 }
 
@@ -399,7 +415,11 @@ void IngestService::Unregister(internal::TelemetryStream* stream, const std::str
   }
 }
 
-void IngestService::CountIdentityMismatch() { metrics_->identity_mismatch.Increment(); }
+bool IngestService::RefuseIdentityMismatch() {
+  metrics_->identity_mismatch.Increment();
+  metrics_->refused_identity_mismatch.Increment();
+  return refusal_log_.Admit("identity_mismatch");
+}
 void IngestService::CountProtocolError() { metrics_->protocol_errors.Increment(); }
 
 void IngestService::CommitLoop() {

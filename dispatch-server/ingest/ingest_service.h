@@ -44,6 +44,7 @@
 
 #include "absl/status/status.h"
 #include "cit/v1/telemetry.grpc.pb.h"
+#include "dispatch-server/common/refusal_log.h"
 #include "dispatch-server/ingest/committed_record.h"
 #include "dispatch-server/ingest/record_validator.h"
 #include "dispatch-server/metrics/metrics_registry.h"
@@ -148,7 +149,9 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   // Hands the records accepted from one batch to every observer (mu_ held).
   void Observe(VehicleState& v, const std::vector<CommittedRecord>& records);
   void Unregister(internal::TelemetryStream* stream, const std::string& vehicle);
-  void CountIdentityMismatch();
+  // A Hello that claims another vehicle than its certificate: counted; true when the caller
+  // may log it (rate-limited, see common/refusal_log.h).
+  bool RefuseIdentityMismatch();
   void CountProtocolError();
 
   void CommitLoop();
@@ -160,6 +163,9 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   const IngestOptions options_;
   std::unique_ptr<Metrics> metrics_;
   std::vector<RecordObserver*> observers_;
+  // Refused streams and batches are logged rate-limited: unauthenticated or broken clients
+  // must not flood the log (their exact counts are in metrics).
+  RefusalLog refusal_log_{"telemetry"};
 
   mutable std::mutex mu_;  // guards vehicles_, streams_, draining_; taken before queue_mu_
   std::unordered_map<std::string, VehicleState> vehicles_;

@@ -193,9 +193,10 @@ void TelemetryStream::HandleHello() {
     }
     vehicle = hello.vehicle_id();
   } else if (!hello.vehicle_id().empty() && hello.vehicle_id() != cert_vehicle_) {
-    service_->CountIdentityMismatch();
-    spdlog::warn("event=identity_mismatch certificate_vehicle={} claimed_vehicle={} peer={}",
-                 cert_vehicle_, hello.vehicle_id().substr(0, 64), peer_);
+    if (service_->RefuseIdentityMismatch()) {
+      spdlog::warn("event=identity_mismatch certificate_vehicle={} claimed_vehicle={} peer={}",
+                   cert_vehicle_, hello.vehicle_id().substr(0, 64), peer_);
+    }
     End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                      "Hello.vehicle_id does not match the client certificate"),
         false);

@@ -13,6 +13,7 @@
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/store/sqlite_store.h"
 #include "tests/dispatch/telemetry_test_client.h"
+#include "tests/support/log_capture.h"
 
 namespace cit::dispatch {
 namespace {
@@ -382,6 +383,21 @@ TEST_F(IngestTest, HelloClaimingAnotherVehicleIsPermissionDenied) {
   EXPECT_EQ(agent.Hello("CIT-2", 1), -1);
   EXPECT_EQ(agent.Drain().error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Counter("cit_ingest_identity_mismatch_total"), 1u);
+}
+
+TEST_F(IngestTest, IdentityMismatchFloodIsCountedExactlyButLoggedBounded) {
+  test::LogCapture log;
+  constexpr int kStreams = 300;
+  auto channel = Channel("CIT-1");
+  for (int i = 0; i < kStreams; ++i) {
+    TelemetryTestClient agent(channel);
+    ASSERT_EQ(agent.Hello("CIT-2", 1), -1);
+    ASSERT_EQ(agent.Drain().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  EXPECT_EQ(Counter("cit_ingest_stream_refusals_total", {{"reason", "identity_mismatch"}}),
+            static_cast<uint64_t>(kStreams));
+  EXPECT_EQ(Counter("cit_ingest_identity_mismatch_total"), static_cast<uint64_t>(kStreams));
+  EXPECT_EQ(log.CountContaining("event=identity_mismatch"), RefusalLogOptions{}.burst);
 }
 
 TEST_F(IngestTest, RecordClaimingAnotherVehicleIsRefusedAndNotStored) {

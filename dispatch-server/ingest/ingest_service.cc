@@ -7,7 +7,6 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "dispatch-server/common/str_cat.h"
 #include "dispatch-server/ingest/telemetry_stream.h"
 
 namespace cit::dispatch {
@@ -356,9 +355,9 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
     }
     std::optional<Rejection>& verdict = verdicts[i];
     if (!verdict && seq <= prev_seq) {
-      verdict =
-          Rejection{cit::v1::REJECT_REASON_BAD_SEQ,
-                    Cat("seq ", seq, " not ascending within the batch (after ", prev_seq, ")")};
+      verdict = Rejection{
+          cit::v1::REJECT_REASON_BAD_SEQ,
+          absl::StrCat("seq ", seq, " not ascending within the batch (after ", prev_seq, ")")};
     }
     if (usable_seq) {
       v.seen_above.insert(seq);

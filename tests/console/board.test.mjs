@@ -2,11 +2,11 @@
 // real dispatch-server (issue 11, tests of the console).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Feeder, Server, launchBrowser, newContext, screenshotPath, signIn, until } from './harness.mjs';
+import { Feeder, Server, launchBrowser, newContext, screenshotPath, signIn, until, watchPage } from './harness.mjs';
 import { straightRun } from './plans.mjs';
 
 describe('alert board', () => {
-  let server, feeder, browser, ctx, page, run;
+  let server, feeder, browser, ctx, page, run, problems;
   const V = 'CIT-BOARD-1';
 
   before(async () => {
@@ -18,6 +18,7 @@ describe('alert board', () => {
     browser = await launchBrowser();
     ctx = await newContext(browser);
     page = await ctx.newPage();
+    problems = watchPage(page);
   });
   after(async () => {
     await browser?.close();
@@ -138,6 +139,10 @@ describe('alert board', () => {
       headers: { 'X-CSRF-Token': 'wrong' }, data: { alertId: id, comment: 'csrf' } });
     assert.equal(wrong.status(), 403);
     assert.equal(await page.locator('li.alert:has-text("seat-switch").state-open').count(), 1);
+  });
+
+  test('no CSP violation and no script error', () => {
+    assert.deepEqual(problems, []);
   });
 
   test('sign-out ends the session server-side', async () => {

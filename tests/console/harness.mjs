@@ -223,3 +223,14 @@ export function screenshotPath(name) {
   mkdirSync(dir, { recursive: true });
   return path.join(dir, `console-${name}.png`);
 }
+
+// Collects Content-Security-Policy violations and page errors (both must stay empty: the
+// console has no inline script or style, and throws nothing).
+export function watchPage(page) {
+  const problems = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return problems;
+}

@@ -3,11 +3,11 @@
 // cit.v1.Audit/GetRunReport.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Feeder, Server, launchBrowser, newContext, screenshotPath, signIn, until } from './harness.mjs';
+import { Feeder, Server, launchBrowser, newContext, screenshotPath, signIn, until, watchPage } from './harness.mjs';
 import { straightRun } from './plans.mjs';
 
 describe('live map, run view, audit view', () => {
-  let server, feeder, browser, ctx, page, run;
+  let server, feeder, browser, ctx, page, run, problems;
   const V = 'CIT-MAP-7';
   const OTHER = 'CIT-MAP-8';
 
@@ -31,6 +31,7 @@ describe('live map, run view, audit view', () => {
     browser = await launchBrowser();
     ctx = await newContext(browser);
     page = await ctx.newPage();
+    problems = watchPage(page);
     await signIn(page, server, 'dora');
   });
   after(async () => {
@@ -122,5 +123,9 @@ describe('live map, run view, audit view', () => {
     await page.fill('.replay-slider', '3');
     await until(async () => (await page.textContent('.replay-label')) !== before, 'the replay to move');
     assert.match(await page.textContent('.replay-label'), /fix 4 of/);
+  });
+
+  test('no CSP violation and no script error on any view', () => {
+    assert.deepEqual(problems, []);
   });
 });

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/ingest/telemetry_stream.h"
 
 namespace cit::dispatch {
@@ -276,10 +276,10 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
   for (size_t i = 0; i < n; ++i) {
     const cit::v1::Record& r = records->Get(static_cast<int>(i));
     if (too_large) {
-      verdicts[i] = Rejection{
-          cit::v1::REJECT_REASON_BATCH_TOO_LARGE,
-          Cat("batch of ", n, " records / ", batch->ByteSizeLong(), " bytes exceeds ",
-              options_.max_batch_records, " records / ", options_.max_batch_bytes, " bytes")};
+      verdicts[i] = Rejection{cit::v1::REJECT_REASON_BATCH_TOO_LARGE,
+                              absl::StrCat("batch of ", n, " records / ", batch->ByteSizeLong(),
+                                           " bytes exceeds ", options_.max_batch_records,
+                                           " records / ", options_.max_batch_bytes, " bytes")};
     } else {
       verdicts[i] = ValidateRecord(r, vehicle, now, options_.limits);
     }
@@ -314,9 +314,9 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
     }
     std::optional<Rejection>& verdict = verdicts[i];
     if (!verdict && seq <= prev_seq) {
-      verdict =
-          Rejection{cit::v1::REJECT_REASON_BAD_SEQ,
-                    Cat("seq ", seq, " not ascending within the batch (after ", prev_seq, ")")};
+      verdict = Rejection{
+          cit::v1::REJECT_REASON_BAD_SEQ,
+          absl::StrCat("seq ", seq, " not ascending within the batch (after ", prev_seq, ")")};
     }
     if (usable_seq) {
       v.seen_above.insert(seq);

@@ -18,12 +18,13 @@
 
 #include "absl/status/status.h"
 #include "cit/v1/dispatch.pb.h"
+#include "geo/route_import.h"
 
 namespace cit::dispatch {
 
 // Size bounds (DESIGN §9: sizes bounded).
 inline constexpr size_t kMaxIdLength = 128;
-inline constexpr size_t kMaxRoutePoints = 100'000;
+inline constexpr size_t kMaxRoutePoints = geo::kMaxRoutePoints;  // every route source
 inline constexpr size_t kMaxRouteSourceBytes = 8 << 20;
 inline constexpr size_t kMaxStops = 500;
 inline constexpr size_t kMaxPolygonPoints = 10'000;

@@ -164,7 +164,11 @@ class DispatchServer {
   bool shut_down_ = false;
 };
 
-// Reads a whole file (certificates, keys); NOT_FOUND / PERMISSION_DENIED with the path.
+// Largest config, token or PEM file read.
+inline constexpr std::size_t kMaxTextFileBytes = 16u << 20;
+
+// Reads a whole file (config, certificates, keys); NOT_FOUND / PERMISSION_DENIED with the path,
+// INVALID_ARGUMENT for a non-regular file (a device, a FIFO) or one over kMaxTextFileBytes.
 absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path);
 
 }  // namespace cit::dispatch

@@ -1,9 +1,11 @@
 #include "dispatch-server/store/sqlite_store.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <utility>
 
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
@@ -97,8 +99,8 @@ absl::StatusOr<StoredRecord> ReadRow(const sqlite::Statement& q) {
   r.server_received_time = FromUnixNs(q.ColumnInt64(3));
   std::string body = q.ColumnBlob(4);
   if (!r.record.ParseFromString(body)) {
-    return absl::DataLossError(
-        Cat("stored body of ", r.vehicle_id, " seq ", q.ColumnInt64(1), " does not parse"));
+    return absl::DataLossError(absl::StrCat("stored body of ", r.vehicle_id, " seq ",
+                                            q.ColumnInt64(1), " does not parse"));
   }
   r.hash = q.ColumnBlob(5);
   return r;
@@ -282,7 +284,7 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
     const uint64_t seq = rec.record.seq();
     if (seq == 0 || !mark(c, seq)) {
       return absl::AlreadyExistsError(
-          Cat("record ", rec.vehicle_id, " seq ", seq, " is already handled"));
+          absl::StrCat("record ", rec.vehicle_id, " seq ", seq, " is already handled"));
     }
     const std::string body = SerializeRecordBody(rec.record);
     const int64_t server_ns = ToUnixNs(rec.server_received_time);
@@ -395,10 +397,10 @@ absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadBySeq(std::string_vie
                                                                  uint64_t first_seq,
                                                                  uint64_t last_seq, size_t limit) {
   std::lock_guard<std::mutex> lock(read_mu_);
-  absl::StatusOr<sqlite::Statement> q =
-      reader_->Prepare(Cat("SELECT ", kRecordColumns,
-                           " FROM records WHERE vehicle_id = ?1 AND seq >= ?2 AND seq <= ?3 "
-                           "ORDER BY seq LIMIT ?4"));
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+      fmt::format("SELECT {} FROM records WHERE vehicle_id = ?1 AND seq >= ?2 AND seq <= ?3 "
+                  "ORDER BY seq LIMIT ?4",
+                  kRecordColumns));
   if (!q.ok()) return q.status();
   const int64_t max_i64 = std::numeric_limits<int64_t>::max();
   q->Bind(1, vehicle_id)
@@ -422,10 +424,10 @@ absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadByEventTime(std::stri
                                                                        Clock::time_point to,
                                                                        size_t limit) {
   std::lock_guard<std::mutex> lock(read_mu_);
-  absl::StatusOr<sqlite::Statement> q =
-      reader_->Prepare(Cat("SELECT ", kRecordColumns,
-                           " FROM records WHERE vehicle_id = ?1 AND event_time_ns >= ?2 AND "
-                           "event_time_ns < ?3 ORDER BY event_time_ns, seq LIMIT ?4"));
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+      fmt::format("SELECT {} FROM records WHERE vehicle_id = ?1 AND event_time_ns >= ?2 AND "
+                  "event_time_ns < ?3 ORDER BY event_time_ns, seq LIMIT ?4",
+                  kRecordColumns));
   if (!q.ok()) return q.status();
   q->Bind(1, vehicle_id)
       .Bind(2, ToUnixNs(from))
@@ -498,8 +500,8 @@ absl::StatusOr<ChainVerification> SqliteStore::VerifyChain(std::string_view vehi
     const std::string body = q->ColumnBlob(3);
     const std::string stored_hash = q->ColumnBlob(4);
     if (index != expected_index) {
-      fail(seq, Cat("chain index ", index, " where ", expected_index,
-                    " was expected (a record is missing)"));
+      fail(seq, absl::StrCat("chain index ", index, " where ", expected_index,
+                             " was expected (a record is missing)"));
       return v;
     }
     cit::v1::Record rec;
@@ -510,7 +512,7 @@ absl::StatusOr<ChainVerification> SqliteStore::VerifyChain(std::string_view vehi
     }
     head = ChainStep(head, CanonicalRecordBytes(vehicle_id, seq, q->ColumnInt64(2), body));
     if (head != stored_hash) {
-      fail(seq, Cat("hash mismatch at chain index ", index));
+      fail(seq, absl::StrCat("hash mismatch at chain index ", index));
       return v;
     }
     ++v.records_checked;
@@ -525,8 +527,8 @@ absl::StatusOr<ChainVerification> SqliteStore::VerifyChain(std::string_view vehi
   if (*row &&
       (static_cast<uint64_t>(h->ColumnInt64(0)) != v.records_checked || h->ColumnBlob(1) != head)) {
     v.ok = false;
-    v.detail = Cat("chain head records ", h->ColumnInt64(0), " records but ", v.records_checked,
-                   " verify (records removed from the end)");
+    v.detail = absl::StrCat("chain head records ", h->ColumnInt64(0), " records but ",
+                            v.records_checked, " verify (records removed from the end)");
   }
   return v;
 }

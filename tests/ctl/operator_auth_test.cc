@@ -177,6 +177,14 @@ TEST_F(OperatorAuthTest, AuditorReachesAuditService) {
   EXPECT_EQ(Verify(kOperatorToken).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// Issue 10, 4.9: a token file path that names a device must not be read without end.
+TEST(TokenFileTest, DeviceIsRefusedWithoutReadingIt) {
+  auto tokens = TokenFile::Load("/dev/zero");
+  EXPECT_EQ(tokens.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(tokens.status().message().find("not a regular file"), std::string::npos)
+      << tokens.status();
+}
+
 TEST(TokenFileTest, RejectsBadEntriesWithTheirField) {
   auto bad_role = TokenFile::Parse(
       "[[token]]\nname='a'\nrole='root'\nsha256='" + std::string(64, 'a') + "'\n", "t.toml");

@@ -268,7 +268,19 @@ class Console {
     }
   }
 
+  // Title and alarm follow the board once per frame, not once per event (a replay of 1,000
+  // open alerts arrives as 1,000 events).
+  private titleFrame = 0;
   private onAlertsChanged(): void {
+    if (!this.titleFrame) {
+      this.titleFrame = requestAnimationFrame(() => {
+        this.titleFrame = 0;
+        this.updateTitleAndAlarm();
+      });
+    }
+  }
+
+  private updateTitleAndAlarm(): void {
     const n = this.alerts.unacknowledged();
     document.title = n ? `(${n}) citwatch` : 'citwatch';
     this.alarm.setActive(this.alerts.unacknowledgedCritical() > 0);

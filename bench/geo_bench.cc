@@ -258,6 +258,41 @@ void BM_CorridorCreate(benchmark::State& state) {
 }
 BENCHMARK(BM_CorridorCreate)->Arg(500)->Arg(20000)->Unit(benchmark::kMillisecond);
 
+// A zig-zag inside a fixed 1 km x 1 km square: `vertices` alternate between its south and north
+// edges, stepping east by 1 km / vertices, so every added vertex packs the legs closer together
+// (at 8,000 vertices they are 12.5 cm apart, 1 km long each). The worst case for a spatial index:
+// every segment is near hundreds of others, and a candidate list per grid cell or per segment
+// would grow with the route. This is what a hostile or broken plan looks like (issue 10, 4.4).
+std::vector<LonLat> ZigZagRoute(int vertices, double side_m) {
+  const LonLat origin = *LonLat::Create(kOriginLon, kOriginLat);
+  std::vector<LonLat> route;
+  route.reserve(vertices);
+  for (int i = 0; i < vertices; ++i) {
+    const LonLat base = Direct(origin, 90.0, side_m * i / vertices);
+    route.push_back(i % 2 == 0 ? base : Direct(base, 0.0, side_m));
+  }
+  return route;
+}
+
+void BM_CorridorCreateZigZag(benchmark::State& state) {
+  const std::vector<LonLat> route = ZigZagRoute(static_cast<int>(state.range(0)), 1'000.0);
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    absl::StatusOr<Corridor> c = Corridor::Create(route);
+    bytes = c.ok() ? c->memory_bytes() : 0;
+    benchmark::DoNotOptimize(c);
+  }
+  state.counters["corridor_kb"] = static_cast<double>(bytes) / 1024.0;
+}
+BENCHMARK(BM_CorridorCreateZigZag)
+    ->Arg(2'000)
+    ->Arg(4'000)
+    ->Arg(8'000)
+    ->Arg(16'000)
+    ->Arg(100'000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
 struct GeosHandle {
   GEOSContextHandle_t h = GEOS_init_r();
   ~GeosHandle() { GEOS_finish_r(h); }

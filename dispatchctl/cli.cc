@@ -255,13 +255,21 @@ int PlanShow(Globals& g, const std::string& run_id) {
 
 int PlanList(Globals& g, const std::string& vehicle) {
   return WithConnection(g, [&](const Connection& conn) {
-    grpc::ClientContext ctx;
-    conn.Prepare(ctx);
+    // Summaries (no route text), a page at a time: whole plans of a few runs once passed the
+    // 4 MiB message limit. `plan show RUN` reads one whole plan.
     cit::v1::ListRunsRequest req;
     req.set_vehicle_id(vehicle);
+    req.set_view(cit::v1::RUN_VIEW_SUMMARY);
     cit::v1::ListRunsResponse runs;
-    grpc::Status status = conn.dispatch().ListRuns(&ctx, req, &runs);
-    if (!status.ok()) return Fail(status, "plan list");
+    do {
+      grpc::ClientContext page_ctx;
+      conn.Prepare(page_ctx);
+      cit::v1::ListRunsResponse page;
+      grpc::Status status = conn.dispatch().ListRuns(&page_ctx, req, &page);
+      if (!status.ok()) return Fail(status, "plan list");
+      for (cit::v1::Run& r : *page.mutable_runs()) *runs.add_runs() = std::move(r);
+      req.set_page_token(page.next_page_token());
+    } while (!req.page_token().empty());
     std::cout << (g.json ? ToJsonLine(runs) + "\n" : FormatRunTable(runs));
     return static_cast<int>(kExitOk);
   });

@@ -1,19 +1,16 @@
 #include "dispatchctl/connection.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/status/status.h"
+#include "geo/input_limits.h"
 
 namespace cit::ctl {
 namespace {
 
+constexpr std::size_t kMaxCredentialFileBytes = 1 << 20;
+
+// Token and CA files: small regular files (a wrong path such as /dev/zero must not eat memory).
 absl::StatusOr<std::string> ReadWhole(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError("cannot read " + path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  return geo::ReadFileBounded(path, kMaxCredentialFileBytes);
 }
 
 std::string Trim(std::string s) {

@@ -5,12 +5,13 @@
 #include <toml++/toml.h>
 
 #include <cctype>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "geo/input_limits.h"
 #include "geo/route_import.h"
 
 namespace cit::ctl {
@@ -20,12 +21,9 @@ using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 using nlohmann::json;
 
+// Plan and route files alike: regular files only (not /dev/zero or a FIFO), 64 MiB at most.
 absl::StatusOr<std::string> ReadText(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError("cannot read " + path.string());
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  return geo::ReadFileBounded(path);
 }
 
 json TomlToJson(const toml::node& node) {
@@ -203,6 +201,10 @@ absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
     if (!in.is_array() || in.size() < 2) {
       return absl::InvalidArgumentError("route.points: must be [[lon, lat], ...], at least 2");
     }
+    if (in.size() > geo::kMaxRoutePoints) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("route.points: has ", in.size(), " points; at most ", geo::kMaxRoutePoints));
+    }
     std::vector<geo::LonLat> out;
     for (std::size_t i = 0; i < in.size(); ++i) {
       const json& p = in[i];
@@ -237,10 +239,14 @@ absl::StatusOr<cit::v1::RunPlan> ParsePlanUnguarded(std::string_view text,
                                                     std::chrono::system_clock::time_point now) {
   json doc;
   std::size_t first = text.find_first_not_of(" \t\r\n");
+  // Nesting is bounded before either parser runs: toml++ recurses per dotted-key segment, and
+  // TomlToJson, json::dump() and the checks below recurse per level.
   if (first != std::string_view::npos && text[first] == '{') {
+    if (absl::Status s = geo::CheckJsonNesting(text, "plan"); !s.ok()) return s;
     doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) return absl::InvalidArgumentError("plan: not valid JSON");
   } else {
+    if (absl::Status s = geo::CheckTomlNesting(text, "plan"); !s.ok()) return s;
     try {
       doc = TomlToJson(toml::parse(text));
     } catch (const toml::parse_error& e) {

@@ -12,6 +12,9 @@
 //   the cit::geo importers, so a bad route is reported before anything is sent;
 // - a stop's circle centre may be given as `lat`/`lon` instead of `position`.
 // Errors name the field: "stops[1].arrival_latest: not a time".
+// Bounds (geo/input_limits.h): plan and route files must be regular files (not a device or FIFO)
+// of at most 64 MiB; JSON/TOML nested more than 64 levels (brackets, tables, dotted keys) is
+// refused before it is parsed.
 //
 // Thread contract: free functions, no shared state. `now` is read once per call.
 #ifndef CIT_DISPATCHCTL_PLAN_FILE_H_

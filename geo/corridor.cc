@@ -72,6 +72,8 @@ constexpr double kGridMarginM = 5'000.0;
 // off its route) are answered from the R-tree directly, correct but a few microseconds slower.
 constexpr double kCoverageM = 2'000.0;
 constexpr std::size_t kMaxCells = std::size_t{1} << 19;
+// Longest candidate list gathered for a cell before it is left to the R-tree (see BuildCells).
+constexpr std::size_t kMaxCellCandidates = 256;
 constexpr double kInterpolateNearestUpToM = 1'000.0;
 // Leg choice with a previous progress (see Choose).
 constexpr double kGnssSigmaM = 20.0;
@@ -388,7 +390,12 @@ struct alignas(64) Corridor::Impl : SegmentView {
     return FindWithRTree(q, previous_progress_m);
   }
 
-  // Neighbourhoods and clearances (see Reach), from the R-tree.
+  // Neighbourhoods and clearances (see Reach), from the R-tree: for each segment, its nearest
+  // few segments by an incremental k-nearest query, never every segment within
+  // kClearanceCapM (which, on a route folded onto itself, is most of the route: quadratic).
+  // The k nearest overall hold the nearest kMaxOthers + 1 outside the window along the route,
+  // which is all the answer depends on: the others (all within kOthersM, at most kMaxOthers)
+  // and the clearance (the nearest outside segment that is not an other).
   void BuildReach() {
     reach.assign(n, Reach{0.0f, 0, 0, 0, 0});
     std::vector<std::pair<double, std::uint32_t>> outside;  // (distance, segment)
@@ -406,12 +413,9 @@ struct alignas(64) Corridor::Impl : SegmentView {
       const SegmentRec& s = segments[i];
       if (s.dx == 0.0f && s.dy == 0.0f) continue;  // clearance 0: never trusted
       const Segment line(Point(s.ax, s.ay), Point(s.ax + s.dx, s.ay + s.dy));
-      const Box box(Point(std::min(s.ax, s.ax + s.dx) - kClearanceCapM,
-                          std::min(s.ay, s.ay + s.dy) - kClearanceCapM),
-                    Point(std::max(s.ax, s.ax + s.dx) + kClearanceCapM,
-                          std::max(s.ay, s.ay + s.dy) + kClearanceCapM));
+      const unsigned k = back + fwd + 1 + kMaxOthers + 1;
       outside.clear();
-      index.query(bgi::intersects(box), boost::make_function_output_iterator([&](const Entry& e) {
+      index.query(bgi::nearest(line, k), boost::make_function_output_iterator([&](const Entry& e) {
                     if (e.second + back >= i && e.second <= i + fwd) return;  // along the route
                     outside.emplace_back(bg::distance(line, e.first), e.second);
                   }));
@@ -420,7 +424,7 @@ struct alignas(64) Corridor::Impl : SegmentView {
       std::size_t others_n = 0;
       while (others_n < outside.size() && outside[others_n].first <= kOthersM) ++others_n;
       if (others_n > kMaxOthers) others_n = 0;
-      for (std::size_t k = 0; k < others_n; ++k) others_store.push_back(outside[k].second);
+      for (std::size_t m = 0; m < others_n; ++m) others_store.push_back(outside[m].second);
       r.others_count = static_cast<std::uint32_t>(others_n);
       const double clearance = others_n < outside.size()
                                    ? std::min(kClearanceCapM, outside[others_n].first)
@@ -529,12 +533,19 @@ struct alignas(64) Corridor::Impl : SegmentView {
               Point(cell.min_corner().get<0>() - extent, cell.min_corner().get<1>() - extent),
               Point(cell.max_corner().get<0>() + extent, cell.max_corner().get<1>() + extent));
           near.clear();
-          index.query(bgi::intersects(grown),
-                      boost::make_function_output_iterator([&](const Entry& e) {
-                        if (bg::comparable_distance(e.first, cell) <= extent * extent) {
-                          near.push_back(e.second);
-                        }
-                      }));
+          bool dense = false;
+          for (auto it = index.qbegin(bgi::intersects(grown)); it != index.qend(); ++it) {
+            if (bg::comparable_distance(it->first, cell) > extent * extent) continue;
+            if (near.size() == kMaxCellCandidates) {
+              dense = true;
+              break;
+            }
+            near.push_back(it->second);
+          }
+          // Where the route passes this cell hundreds of times (a zig-zag, a route driven back
+          // and forth), a list would cost memory and build time in proportion to the route:
+          // leave the cell empty, so that its queries take the R-tree path (same answer).
+          if (dense) continue;
           Refine(cell, near);
           std::sort(near.begin(), near.end());
           CellRec& rec = cells[j * nx + i];

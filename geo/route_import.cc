@@ -7,8 +7,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -18,13 +18,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "geo/input_limits.h"
 
 namespace cit::geo {
 namespace {
 
 using nlohmann::json;
-
-constexpr std::uintmax_t kMaxFileBytes = 64u << 20;
 
 // Debian's Abseil is built without std::string_view aliasing: convert at the seams.
 absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -35,6 +34,15 @@ absl::Status Error(std::string_view source, std::string_view element, std::strin
     return absl::InvalidArgumentError(absl::StrCat(Av(source), ": ", Av(what)));
   }
   return absl::InvalidArgumentError(absl::StrCat(Av(source), ": ", Av(element), ": ", Av(what)));
+}
+
+absl::Status TooManyPoints(std::string_view source, std::string_view element,
+                           std::optional<std::size_t> count) {
+  return Error(source, element,
+               absl::StrCat(count ? absl::StrCat("has ", *count, " points")
+                                  : absl::StrCat("has more than ", kMaxRoutePoints, " points"),
+                            "; a route may have at most ", kMaxRoutePoints,
+                            " (simplify it, e.g. Douglas-Peucker with a few metres' tolerance)"));
 }
 
 // Checks one coordinate on its own, so that the error can name the element that is wrong.
@@ -62,10 +70,17 @@ std::string_view JsonTypeName(const json& j) {
   }
 }
 
+// A short rendering of a scalar for an error message. Arrays and objects are never dumped (their
+// size is the sender's choice, and dump() recurses per level); strings are cut before quoting.
 std::string Quoted(const json& j) {
-  std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
+  if (j.is_array()) return "[...]";
+  if (j.is_object()) return "{...}";
+  if (j.is_string()) {
+    const std::string& s = j.get_ref<const std::string&>();
+    if (s.size() > 37)
+      return json(s.substr(0, 34)).dump(-1, ' ', false, json::error_handler_t::replace) + "...";
+  }
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 // ---- where a JSON syntax error is: a SAX pass that tracks the element path -----------------
@@ -197,6 +212,7 @@ absl::StatusOr<std::vector<LonLat>> ReadPositions(const json& coords, std::strin
         absl::StrCat("line has ", coords.size(), coords.size() == 1 ? " position" : " positions",
                      "; a route needs at least 2"));
   }
+  if (coords.size() > kMaxRoutePoints) return TooManyPoints(source, path, coords.size());
   std::vector<LonLat> out;
   out.reserve(coords.size());
   for (std::size_t i = 0; i < coords.size(); ++i) {
@@ -309,7 +325,7 @@ absl::StatusOr<LonLat> ReadGpxPoint(const pt::ptree& node, std::string_view sour
   return *LonLat::Create(*lon, *lat);
 }
 
-constexpr std::size_t kMaxXmlDepth = 64;
+constexpr std::size_t kMaxXmlDepth = kMaxNestingDepth;
 
 // Upper bound of the element nesting depth: counts "<name" opens, and "</" or a "/>" ending a
 // tag (outside quoted attribute values) as closes; comments, CDATA, declarations and processing
@@ -402,6 +418,8 @@ absl::StatusOr<std::vector<LonLat>> ReadGpx(const pt::ptree& doc, std::string_vi
 
 absl::StatusOr<std::vector<LonLat>> ImportGeoJsonRoute(std::string_view text,
                                                        std::string_view source_name) {
+  // Before the parser: nothing below may meet a document deeper than the stack allows.
+  if (absl::Status s = CheckJsonNesting(text, source_name); !s.ok()) return s;
   json doc;
   try {
     doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/true,
@@ -476,6 +494,16 @@ absl::StatusOr<std::vector<LonLat>> ImportGpxRoute(std::string_view text,
         source_name, "",
         absl::StrCat("XML nested ", depth, " levels deep; at most ", kMaxXmlDepth, " supported"));
   }
+  // PropertyTree allocates a node per element and attribute: count the points first, so that
+  // an oversized route is refused before that cost (tags inside comments only over-count).
+  std::size_t points = 0;
+  for (std::string_view tag : {"<rtept", "<trkpt"}) {
+    for (std::size_t at = text.find(tag); at != std::string_view::npos && points <= kMaxRoutePoints;
+         at = text.find(tag, at + tag.size())) {
+      ++points;
+    }
+  }
+  if (points > kMaxRoutePoints) return TooManyPoints(source_name, "gpx", std::nullopt);
   pt::ptree doc;
   try {
     std::istringstream in{std::string(text)};
@@ -504,6 +532,7 @@ absl::StatusOr<std::vector<LonLat>> DecodePolyline(std::string_view encoded, int
   std::int64_t value[2] = {0, 0};  // lat, lon in units of 10^-precision degrees
   std::size_t i = 0;
   while (i < encoded.size()) {
+    if (out.size() == kMaxRoutePoints) return TooManyPoints(kSource, "", std::nullopt);
     for (int k = 0; k < 2; ++k) {
       const std::string element =
           absl::StrCat("point ", out.size(), k == 0 ? " latitude" : " longitude");
@@ -558,19 +587,9 @@ absl::StatusOr<std::vector<LonLat>> DecodePolyline(std::string_view encoded, int
 
 absl::StatusOr<std::vector<LonLat>> ImportRouteFile(const std::filesystem::path& path) {
   const std::string name = path.string();
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    return absl::NotFoundError(absl::StrCat(name, ": no such file"));
-  }
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec || size > kMaxFileBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": ", ec ? ec.message() : "larger than 64 MiB; not a route"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof())
-    return absl::InvalidArgumentError(absl::StrCat(name, ": read failed"));
+  absl::StatusOr<std::string> read = ReadFileBounded(path);  // regular files, 64 MiB at most
+  if (!read.ok()) return read.status();
+  const std::string& text = *read;
   const std::string ext = absl::AsciiStrToLower(path.extension().string());
   if (ext == ".geojson" || ext == ".json") return ImportGeoJsonRoute(text, name);
   if (ext == ".gpx") return ImportGpxRoute(text, name);

@@ -7,7 +7,9 @@
 //
 // Errors are InvalidArgument (NotFound for a missing file) and name the source, the element and
 // what is wrong. Every importer rejects lines with fewer than 2 points. No input crashes them:
-// they catch their parsers' exceptions and never index unchecked.
+// they catch their parsers' exceptions and never index unchecked, refuse JSON or XML nested more
+// than kMaxNestingDepth (geo/input_limits.h) before parsing, and never echo more than a few dozen
+// characters of the input in a message.
 //
 // Formats:
 //  - GeoJSON (RFC 7946): a LineString geometry, a Feature with a LineString geometry, or a
@@ -23,6 +25,7 @@
 #ifndef CIT_GEO_ROUTE_IMPORT_H_
 #define CIT_GEO_ROUTE_IMPORT_H_
 
+#include <cstddef>
 #include <filesystem>
 #include <string_view>
 #include <vector>
@@ -31,6 +34,11 @@
 #include "geo/lon_lat.h"
 
 namespace cit::geo {
+
+// The most points a route may have, whatever its source (DESIGN §9: sizes bounded). Importers
+// stop reading at the first point past it and refuse the route, so an oversized input costs no
+// more than the limit: a GPX document is counted before it is parsed, a polyline stops decoding.
+inline constexpr std::size_t kMaxRoutePoints = 100'000;
 
 // `source_name` (a file name or "request body") prefixes every error message.
 absl::StatusOr<std::vector<LonLat>> ImportGeoJsonRoute(std::string_view text,

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/api/operator_identity.h"
 #include "dispatch-server/common/grpc_status.h"
 
@@ -51,9 +52,22 @@ grpc::Status DispatchService::ListRuns(grpc::ServerContext*, const cit::v1::List
                                        cit::v1::ListRunsResponse* resp) {
   std::vector<cit::v1::RunState> states;
   for (int s : req->states()) states.push_back(static_cast<cit::v1::RunState>(s));
-  for (cit::v1::Run& run : runs_->List(req->vehicle_id(), states)) {
-    *resp->add_runs() = std::move(run);
+  if (req->view() != cit::v1::RUN_VIEW_UNSPECIFIED && req->view() != cit::v1::RUN_VIEW_SUMMARY &&
+      req->view() != cit::v1::RUN_VIEW_FULL) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "view: must be RUN_VIEW_SUMMARY or RUN_VIEW_FULL");
   }
+  if (req->page_size() > kMaxListRunsPageSize) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("page_size: at most ", kMaxListRunsPageSize,
+                                     " (0 = ", kDefaultListRunsPageSize, ")"));
+  }
+  const std::size_t page_size = req->page_size() == 0 ? kDefaultListRunsPageSize : req->page_size();
+  RunManager::Page page =
+      runs_->ListPage(req->vehicle_id(), states, req->page_token(), page_size,
+                      req->view() == cit::v1::RUN_VIEW_FULL, kMaxListRunsFullPageBytes);
+  for (cit::v1::Run& run : page.runs) *resp->add_runs() = std::move(run);
+  resp->set_next_page_token(std::move(page.next_after));
   return grpc::Status::OK;
 }
 

@@ -18,6 +18,12 @@
 
 namespace cit::dispatch {
 
+// ListRuns paging (issue 10, 4.5): summaries by default, 100 runs a page, at most 1,000; a page
+// of whole plans (RUN_VIEW_FULL) also ends before 3 MiB, under the clients' 4 MiB limit.
+inline constexpr std::size_t kDefaultListRunsPageSize = 100;
+inline constexpr std::size_t kMaxListRunsPageSize = 1'000;
+inline constexpr std::size_t kMaxListRunsFullPageBytes = 3u << 20;
+
 class DispatchService final : public cit::v1::Dispatch::Service {
  public:
   DispatchService(RunManager* runs, const Monitor* monitor) : runs_(runs), monitor_(monitor) {}

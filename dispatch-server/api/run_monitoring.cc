@@ -23,6 +23,9 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   RunActivationWriter* writer = rm->activation_writer_.get();
   rm->monitor_->SetRunActivatedCallback(
       [writer](const std::string& run_id, SysTime t) { writer->Post(run_id, t); });
+  // Plans are compiled after the ports open (Start): until its run is ready, a vehicle's
+  // records wait in the monitor instead of being judged without a plan.
+  rm->monitor_->HoldVehicles(rm->runs_->PendingLiveVehicles());
   for (const RunChange& c : rm->runs_->LiveRuns()) rm->monitor_->OnRunChanged(c);
   rm->dispatch_service_ = std::make_unique<DispatchService>(rm->runs_.get(), rm->monitor_.get());
   rm->alerts_service_ = std::make_unique<AlertsService>(rm->alerts_.get());
@@ -38,9 +41,16 @@ void RunMonitoring::Register(DispatchServer::Builder& builder) {
       .AddObserver(monitor_.get());
 }
 
-void RunMonitoring::Start() { monitor_->Start(); }
+void RunMonitoring::Start() {
+  monitor_->Start();
+  if (!compile_thread_.joinable()) {
+    compile_thread_ = std::thread([this] { runs_->CompilePending(stop_compiling_); });
+  }
+}
 
 void RunMonitoring::Stop() {
+  stop_compiling_ = true;
+  if (compile_thread_.joinable()) compile_thread_.join();
   if (monitor_) monitor_->Stop();
   if (activation_writer_) activation_writer_->Stop();
 }

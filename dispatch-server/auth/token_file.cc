@@ -3,20 +3,23 @@
 #include <openssl/crypto.h>
 #include <toml++/toml.h>
 
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "geo/input_limits.h"
 
 namespace cit::dispatch {
 
 absl::StatusOr<TokenFile> TokenFile::Load(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError("cannot read token file " + path.string());
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return Parse(buf.str(), path.string());
+  // A token file is a few kB: refuse devices, FIFOs and anything over 1 MiB.
+  absl::StatusOr<std::string> text = geo::ReadFileBounded(path, 1u << 20);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("token file: ", text.status().message()));
+  }
+  return Parse(*text, path.string());
 }
 
 absl::StatusOr<TokenFile> TokenFile::Parse(std::string_view toml_text, std::string_view origin) {

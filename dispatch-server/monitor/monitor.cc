@@ -75,6 +75,25 @@ void Monitor::OnRunChanged(const RunChange& change) {
   queue_cv_.notify_one();
 }
 
+void Monitor::HoldVehicles(const std::vector<std::string>& vehicle_ids) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  for (const std::string& id : vehicle_ids) held_.try_emplace(id);
+}
+
+std::size_t Monitor::held_records() const { return held_count_.load(); }
+
+void Monitor::ReleaseHeld(const std::string& vehicle_id) {
+  if (held_.empty()) return;
+  auto it = held_.find(vehicle_id);
+  if (it == held_.end()) return;
+  std::vector<CommittedRecord> records = std::move(it->second);
+  held_.erase(it);
+  for (const CommittedRecord& r : records) {
+    Process(r);
+    --held_count_;
+  }
+}
+
 void Monitor::Start() {
   if (thread_.joinable()) return;
   {
@@ -116,11 +135,20 @@ void Monitor::Drain() {
   if (items.empty()) return;
   {
     std::lock_guard<std::mutex> lock(state_mu_);
-    for (const Item& item : items) {
-      if (const auto* rec = std::get_if<CommittedRecord>(&item)) {
+    for (Item& item : items) {
+      if (auto* rec = std::get_if<CommittedRecord>(&item)) {
+        if (!held_.empty()) {
+          if (auto it = held_.find(rec->vehicle_id); it != held_.end()) {
+            it->second.push_back(std::move(*rec));
+            ++held_count_;
+            continue;
+          }
+        }
         Process(*rec);
       } else {
-        ApplyRunChange(std::get<RunChange>(item));
+        const RunChange& change = std::get<RunChange>(item);
+        ApplyRunChange(change);
+        ReleaseHeld(change.run.plan().vehicle_id());
       }
     }
   }

@@ -72,6 +72,13 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   void OnAccepted(std::span<const CommittedRecord> batch) override;
   // A run was dispatched, changed, aborted or completed.
   void OnRunChanged(const RunChange& change);
+  // Start-up, before records can arrive: these vehicles' live runs are still being compiled
+  // (RunManager::CompilePending). Their records wait, in arrival order, until the vehicle's next
+  // run change, then are evaluated against it: judged without their plan they would raise
+  // MOVED_WITHOUT_RUN and miss stop arrivals.
+  void HoldVehicles(const std::vector<std::string>& vehicle_ids);
+  // Records waiting for their vehicle's run (HoldVehicles).
+  std::size_t held_records() const;
 
   void Start();
   void Stop();
@@ -97,6 +104,8 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
 
   VehicleState& Vehicle(const std::string& vehicle_id);
   void ApplyRunChange(const RunChange& change);
+  // Evaluates the records held for `vehicle_id` (HoldVehicles), in order; state_mu_ held.
+  void ReleaseHeld(const std::string& vehicle_id);
   void ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime server_time);
   // Door events that arrived ahead of older records: judged once the records before them are
   // evaluated. JudgeDoorsBefore runs before record `seq` (doors with a lower seq are due),
@@ -136,6 +145,8 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   mutable std::mutex state_mu_;
   std::vector<std::unique_ptr<VehicleState>> vehicles_;
   std::unordered_map<std::string, uint32_t> index_;
+  std::unordered_map<std::string, std::vector<CommittedRecord>> held_;  // HoldVehicles
+  std::atomic<std::size_t> held_count_{0};
   TimerWheel wheel_;
   std::atomic<uint64_t> records_processed_{0};
 };

@@ -1,10 +1,14 @@
 #include "dispatch-server/plans/run_manager.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/plans/plan_validation.h"
+#include "dispatch-server/plans/run_summary.h"
 
 namespace cit::dispatch {
 
@@ -32,20 +36,82 @@ absl::Status RunManager::Load() {
   absl::StatusOr<std::vector<cit::v1::Run>> runs = store_->LoadLatest();
   if (!runs.ok()) return runs.status();
   std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> planned;
   for (cit::v1::Run& run : *runs) {
-    Entry e;
-    if (IsLive(run.state()) || run.state() == cit::v1::RUN_STATE_PLANNED) {
-      absl::StatusOr<std::shared_ptr<const CompiledRun>> c = CompileRun(run);
-      if (!c.ok()) {
-        return absl::DataLossError(
-            absl::StrCat("stored run ", run.plan().run_id(), ": ", c.status().message()));
-      }
-      e.compiled = *c;
-    }
-    e.run = std::move(run);
-    runs_[e.run.plan().run_id()] = std::move(e);
+    const std::string id = run.plan().run_id();
+    if (IsLive(run.state())) pending_.push_back(id);
+    if (run.state() == cit::v1::RUN_STATE_PLANNED) planned.push_back(id);
+    runs_[id] = Entry{std::move(run), nullptr};
   }
+  pending_.insert(pending_.end(), planned.begin(), planned.end());
   return absl::OkStatus();
+}
+
+std::vector<std::string> RunManager::PendingLiveVehicles() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const std::string& id : pending_) {
+    const Entry& e = runs_.at(id);
+    if (IsLive(e.run.state()) && !e.compiled) out.push_back(e.run.plan().vehicle_id());
+  }
+  return out;
+}
+
+std::size_t RunManager::compiling() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<std::size_t>(
+      std::count_if(pending_.begin(), pending_.end(),
+                    [&](const std::string& id) { return !runs_.at(id).compiled; }));
+}
+
+absl::Status RunManager::CompileIfPending(const std::string& run_id) {
+  cit::v1::Run run;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = runs_.find(run_id);
+    if (it == runs_.end() || it->second.compiled ||
+        std::find(pending_.begin(), pending_.end(), run_id) == pending_.end()) {
+      return absl::OkStatus();
+    }
+    run = it->second.run;
+  }
+  // Outside the mutex: compiling a long route takes seconds.
+  absl::StatusOr<std::shared_ptr<const CompiledRun>> c = CompileRun(run);
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& e = runs_[run_id];
+  if (e.compiled || e.run.version() != run.version()) return absl::OkStatus();  // overtaken
+  if (!c.ok()) {
+    spdlog::error("event=stored_plan_invalid run_id={} error=\"{}\"", run_id,
+                  std::string(c.status().message()));
+    auto at = std::find(pending_.begin(), pending_.end(), run_id);
+    if (at == pending_.end()) return c.status();  // a concurrent call failed and reported it
+    pending_.erase(at);
+    // Published without a plan: the monitor stops holding the vehicle's records.
+    if (IsLive(e.run.state()) && listener_) listener_(RunChange{e.run, nullptr});
+    return absl::FailedPreconditionError(
+        absl::StrCat("stored plan of run ", run_id, " no longer compiles: ", c.status().message()));
+  }
+  e.compiled = *c;
+  // Under the mutex: an Update of this run publishes its new version strictly after this one.
+  if (IsLive(e.run.state()) && listener_) listener_(RunChange{e.run, e.compiled});
+  return absl::OkStatus();
+}
+
+void RunManager::CompilePending(const std::atomic<bool>& stop) {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ids = pending_;
+  }
+  if (ids.empty()) return;
+  spdlog::info("event=plans_compiling count={}", ids.size());
+  const auto start = std::chrono::steady_clock::now();
+  for (const std::string& id : ids) {
+    if (stop.load()) return;
+    CompileIfPending(id).IgnoreError();  // logged there
+  }
+  spdlog::info("event=plans_compiled count={} seconds={:.1f}", ids.size(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 void RunManager::SetListener(Listener listener) {
@@ -130,6 +196,7 @@ absl::StatusOr<cit::v1::Run> RunManager::Update(const cit::v1::RunPlan& plan,
 
 absl::StatusOr<cit::v1::Run> RunManager::Dispatch(const std::string& run_id,
                                                   const std::string& actor) {
+  if (absl::Status s = CompileIfPending(run_id); !s.ok()) return s;
   absl::StatusOr<RunChange> change = [&]() -> absl::StatusOr<RunChange> {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = runs_.find(run_id);
@@ -190,6 +257,7 @@ absl::StatusOr<RunChange> RunManager::EndLocked(const std::string& run_id, cit::
 absl::StatusOr<cit::v1::Run> RunManager::Abort(const std::string& run_id,
                                                const std::string& comment,
                                                const std::string& actor) {
+  CompileIfPending(run_id).IgnoreError();  // an unusable stored plan can still be aborted
   absl::StatusOr<RunChange> change;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -201,6 +269,7 @@ absl::StatusOr<cit::v1::Run> RunManager::Abort(const std::string& run_id,
 absl::StatusOr<cit::v1::Run> RunManager::Complete(const std::string& run_id,
                                                   const std::string& comment,
                                                   const std::string& actor) {
+  CompileIfPending(run_id).IgnoreError();  // the stop progress is judged against the plan
   absl::StatusOr<RunChange> change;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -246,11 +315,36 @@ std::vector<cit::v1::Run> RunManager::List(const std::string& vehicle_id,
   return out;
 }
 
+RunManager::Page RunManager::ListPage(const std::string& vehicle_id,
+                                      const std::vector<cit::v1::RunState>& states,
+                                      const std::string& after_run_id, std::size_t page_size,
+                                      bool full, std::size_t max_bytes) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Page page;
+  std::size_t bytes = 0;
+  for (auto it = runs_.upper_bound(after_run_id); it != runs_.end(); ++it) {
+    const cit::v1::Run& run = it->second.run;
+    if (!vehicle_id.empty() && run.plan().vehicle_id() != vehicle_id) continue;
+    if (!states.empty() && std::find(states.begin(), states.end(), run.state()) == states.end()) {
+      continue;
+    }
+    const std::size_t size = full ? run.ByteSizeLong() : 0;
+    if (page.runs.size() == page_size || (!page.runs.empty() && bytes + size > max_bytes)) {
+      page.next_after = page.runs.back().plan().run_id();  // another run matches: not the last page
+      break;
+    }
+    bytes += size;
+    page.runs.push_back(full ? run : RunSummary(run));
+  }
+  return page;
+}
+
 std::vector<RunChange> RunManager::LiveRuns() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<RunChange> out;
   for (const auto& [id, e] : runs_) {
-    if (IsLive(e.run.state())) out.push_back(RunChange{e.run, e.compiled});
+    // Runs still compiling are published by CompilePending when they are ready.
+    if (IsLive(e.run.state()) && e.compiled) out.push_back(RunChange{e.run, e.compiled});
   }
   return out;
 }

@@ -4,24 +4,15 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/store/sqlite_store.h"
+#include "geo/input_limits.h"
 
 namespace cit::dispatch {
 
 absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    return absl::NotFoundError(absl::StrCat("file not found: ", path.string()));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::PermissionDeniedError(absl::StrCat("cannot read ", path.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  // Config, token and PEM files: regular files of bounded size (not /dev/zero, not a FIFO).
+  return geo::ReadFileBounded(path, kMaxTextFileBytes);
 }
 
 namespace {
@@ -82,6 +73,7 @@ absl::StatusOr<std::shared_ptr<Store>> DispatchServer::Builder::store() {
   if (!store_) {
     SqliteStoreOptions so;
     so.durability = options_.durability;
+    so.reject_samples_per_reason = options_.reject_samples_per_reason;
     absl::StatusOr<std::unique_ptr<SqliteStore>> opened =
         SqliteStore::Open(options_.database_path, so);
     if (!opened.ok()) return opened.status();

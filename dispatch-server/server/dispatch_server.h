@@ -66,6 +66,8 @@ struct DispatchServerOptions {
   // SQLite database file shared by every component (records, runs, alerts, audit).
   std::filesystem::path database_path = "dispatch.db";
   sqlite::Durability durability = sqlite::Durability::kFull;
+  // Raw bytes of rejected records kept per vehicle and reason (counts stay exact).
+  size_t reject_samples_per_reason = 20;
   IngestOptions ingest;
   // Largest gRPC message accepted on the telemetry port.
   int max_receive_message_bytes = 4 << 20;
@@ -164,7 +166,11 @@ class DispatchServer {
   bool shut_down_ = false;
 };
 
-// Reads a whole file (certificates, keys); NOT_FOUND / PERMISSION_DENIED with the path.
+// Largest config, token or PEM file read.
+inline constexpr std::size_t kMaxTextFileBytes = 16u << 20;
+
+// Reads a whole file (config, certificates, keys); NOT_FOUND / PERMISSION_DENIED with the path,
+// INVALID_ARGUMENT for a non-regular file (a device, a FIFO) or one over kMaxTextFileBytes.
 absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path);
 
 }  // namespace cit::dispatch

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dispatch-server/server/dispatch_server.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
@@ -65,6 +66,18 @@ TEST(ServerConfigTest, ValidationRequiresTlsFilesUnlessInsecureDev) {
   EXPECT_TRUE(ValidateServerConfig(*c).ok());
   c->server.telemetry_address = "no-port";
   EXPECT_FALSE(ValidateServerConfig(*c).ok());
+}
+
+// Issue 10, 4.9: every file the server reads (config, tokens, PEM) is a bounded regular file;
+// a device such as /dev/zero was read until memory ran out.
+TEST(ServerConfigTest, ConfigOrPemFileThatIsADeviceIsRefusedWithoutReadingIt) {
+  auto config = LoadServerConfig("/dev/zero");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(config.status().message().find("/dev/zero: not a regular file"), std::string::npos)
+      << config.status();
+  auto pem = ReadTextFile("/dev/zero");
+  EXPECT_EQ(pem.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ServerConfigTest, ExampleConfigInDeployParses) {

@@ -215,6 +215,32 @@ TEST(CorridorHintTest, DenseJitteryAndDuplicateVerticesGiveTheSameAnswers) {
   DriveAndCompare(*c, Drive(*c, 0, c->length_m(), 3.0, 3.0, 16));
 }
 
+TEST(CorridorHintTest, ZigZagWithHundredsOfLegsPerCellGivesTheSameAndExactAnswers) {
+  // Issue 10, 4.4: 3,000 vertices alternating between the edges of a 1 km square, legs 33 cm
+  // apart. Every grid cell is near far more than kMaxCellCandidates segments, so cells are left
+  // to the R-tree, and neighbourhoods come from k-nearest queries: answers must not change.
+  const LonLat origin = Ll(11.5754, 48.1372);
+  std::vector<LonLat> route;
+  for (int i = 0; i < 3000; ++i) {
+    const LonLat base = Direct(origin, 90.0, 1000.0 * i / 3000);
+    route.push_back(i % 2 == 0 ? base : Direct(base, 0.0, 1000.0));
+  }
+  absl::StatusOr<Corridor> c = Corridor::Create(route);
+  ASSERT_TRUE(c.ok()) << c.status();
+  // On the centre-line (mid-leg and near vertices), the distance is zero.
+  for (double s = 500.0; s < c->length_m(); s += 97'003.0) {
+    const Corridor::Match m = c->Locate(c->PointAt(s));
+    EXPECT_LT(m.distance_m, 0.01) << "at progress " << s;
+  }
+  // Driven in order, then across the legs and from outside the square: hinted == unhinted.
+  DriveAndCompare(*c, Drive(*c, 0, 20'000, 7.0, 0.2, 21));
+  std::vector<LonLat> across;
+  for (double x = -300; x <= 1300; x += 3.7) {
+    across.push_back(Direct(Direct(origin, 90.0, x), 0.0, 480.0));
+  }
+  DriveAndCompare(*c, across);
+}
+
 TEST(CorridorHintTest, AntimeridianRouteGivesTheSameAnswers) {
   std::vector<LonLat> route{Ll(179.9, -16.8)};
   for (int k = 0; k < 60; ++k) route.push_back(Direct(route.back(), 95.0, 100.0));

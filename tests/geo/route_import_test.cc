@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "tests/support/test_env.h"
 
 namespace cit::geo {
@@ -90,6 +91,31 @@ TEST(GeoJsonImportTest, NaNAsStringIsRejectedAsNotANumber) {
   auto r = ImportGeoJsonRoute(R"({"type":"LineString","coordinates":[[1,2],[3,"NaN"]]})", "s");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(Message(r.status()), R"(s: coordinates[1][1]: expected a number, got a string "NaN")");
+}
+
+// Issue 10 4.1: the message once dumped the offending value whole (recursively: a 100,000-deep
+// array overflowed the stack). Arrays and objects are named, long strings cut.
+TEST(GeoJsonImportTest, ErrorMessagesNeverEchoStructuresOrLongStrings) {
+  auto nested = ImportGeoJsonRoute(
+      R"({"type":"LineString","coordinates":[[1,[[[[2,3,4,5,6,7,8,9]]]]],[3,4]]})", "n");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_EQ(Message(nested.status()),
+            "n: coordinates[0][1]: expected a number, got an array [...]");
+  auto long_string = ImportGeoJsonRoute(absl::StrCat(R"({"type":"LineString","coordinates":[[1,")",
+                                                     std::string(100'000, 'x'), R"("],[3,4]]})"),
+                                        "l");
+  ASSERT_FALSE(long_string.ok());
+  EXPECT_LT(Message(long_string.status()).size(), 120u);
+  EXPECT_THAT(Message(long_string.status()), HasSubstr(R"(got a string "xxxx)"));
+}
+
+TEST(GeoJsonImportTest, NestingBeyondTheLimitIsRefusedBeforeParsing) {
+  const std::string deep =
+      absl::StrCat(R"({"type":"LineString","coordinates":[)", std::string(100'000, '['), "1",
+                   std::string(100'000, ']'), ",[3,4]]}");
+  auto r = ImportGeoJsonRoute(deep, "d");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(Message(r.status()), HasSubstr("d: JSON nested more than 64 levels deep"));
 }
 
 TEST(GeoJsonImportTest, OverflowingNumberIsRejected) {
@@ -410,6 +436,17 @@ TEST(ImportRouteFileTest, PicksTheImporterByExtension) {
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(Message(bad.status()),
               HasSubstr((dir / "r.polyline").string() + ": polyline: point 1"));
+}
+
+// Issue 10, 4.9: a device never ends; reading it grew the process by gigabytes.
+TEST(ImportRouteFileTest, DeviceOrDirectoryIsRefusedWithoutReadingIt) {
+  auto zero = ImportRouteFile("/dev/zero");
+  EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(zero.status()), HasSubstr("/dev/zero: not a regular file"));
+  cit::test::TempDir dir;
+  std::filesystem::create_directory(dir / "dir.geojson");
+  auto directory = ImportRouteFile(dir / "dir.geojson");
+  EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ImportRouteFileTest, MissingFileIsNotFoundAndUnknownExtensionIsNamed) {

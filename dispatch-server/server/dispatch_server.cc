@@ -73,6 +73,7 @@ absl::StatusOr<std::shared_ptr<Store>> DispatchServer::Builder::store() {
   if (!store_) {
     SqliteStoreOptions so;
     so.durability = options_.durability;
+    so.reject_samples_per_reason = options_.reject_samples_per_reason;
     absl::StatusOr<std::unique_ptr<SqliteStore>> opened =
         SqliteStore::Open(options_.database_path, so);
     if (!opened.ok()) return opened.status();

@@ -10,12 +10,14 @@
 # 4. replays a real receiver capture shipped in the repository (deploy/demo/bundg_zeus_9.log,
 #    see deploy/demo/ATTRIBUTION) through gpsfake -> gpsd -> vehicle-agent, and opens a cargo
 #    door through the agent's sensor socket while the truck is away from any stop;
-# 5. shows the alerts live (`dispatchctl watch`): ROUTE_DEVIATION, DOOR_OPEN_OUTSIDE_STOP;
+# 5. shows the alerts live (`dispatchctl watch`): ROUTE_DEVIATION, DOOR_OPEN_OUTSIDE_STOP, and in
+#    the web console (its URL and a sign-in token are printed when the server starts);
 # 6. completes the run, prints the audit report, verifies the hash chain, exports the track,
 #    stops everything it started and exits (non-zero if an expected alert or the verification
 #    is missing).
 #
-# Options (environment): CIT_DEMO_KEEP=1 keeps the work directory; CIT_DEMO_BUILD_DIR changes
+# Options (environment): CIT_DEMO_KEEP=1 keeps the work directory and the server running (for the
+# console) until Ctrl-C; CIT_DEMO_BUILD_DIR changes
 # the build directory (default build/demo); CIT_DEMO_SKIP_DEPS=1 skips the package check;
 # CIT_DEMO_NO_BUILD=1 uses the programs already built in CIT_DEMO_BUILD_DIR.
 set -euo pipefail
@@ -32,7 +34,7 @@ if [[ -z ${CIT_DEMO_SKIP_DEPS:-} ]]; then
   bash deploy/install-deps.sh
 fi
 build=${CIT_DEMO_BUILD_DIR:-$root/build/demo}
-say "building dispatch-server, vehicle-agent, dispatchctl in $build"
+say "building dispatch-server, vehicle-agent, dispatchctl and the web console in $build"
 # Only the three programs: no tests, no benchmarks, no debug info (keeps a 2-core build short).
 if [[ -z ${CIT_DEMO_NO_BUILD:-} ]]; then
   mkdir -p "$build"
@@ -40,7 +42,12 @@ if [[ -z ${CIT_DEMO_NO_BUILD:-} ]]; then
     -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCIT_BUILD_TESTS=OFF \
     -DCIT_BUILD_BENCH=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
   cmake --build "$build" -j "$(nproc)" --target dispatch-server vehicle-agent dispatchctl
+  # The console (npm ci + Vite): needs npm, which deploy/install-deps.sh installs.
+  if grep -q '^CIT_BUILD_CONSOLE:BOOL=ON' "$build/CMakeCache.txt"; then
+    cmake --build "$build" --target console
+  fi
 fi
+console_dist=$build/console/dist
 server_bin=$build/dispatch-server/dispatch-server
 agent_bin=$build/vehicle-agent/vehicle-agent
 ctl_bin=$build/dispatchctl/dispatchctl
@@ -103,6 +110,7 @@ done
 telemetry_port=$(free_port)
 operator_port=$(free_port)
 metrics_port=$(free_port)
+http_port=$(free_port)
 gpsd_port=$(free_port)
 cat >"$work/dispatch-server.toml" <<EOF
 # Written by deploy/demo.sh
@@ -120,12 +128,26 @@ key = "$work/pki/server.key"
 path = "$work/dispatch.db"
 [auth]
 tokens = "$work/operator-tokens.toml"
+[http]
+listen = "127.0.0.1:$http_port"
+assets_dir = "$console_dist"
+server_name = "citwatch demo"
 EOF
 
 # --- 3. server, plan ----------------------------------------------------------------------------
 say "starting dispatch-server (SQLite $work/dispatch.db)"
 start dispatch-server "$server_bin" --config "$work/dispatch-server.toml"
 wait_port 127.0.0.1 "$operator_port" 20 || { cat "$work/dispatch-server.log"; exit 1; }
+console_url="https://localhost:$http_port/"
+say "web console: $console_url"
+if [[ -f $console_dist/index.html ]]; then
+  echo "  open it in a browser on this machine (the certificate is signed by the demo CA"
+  echo "  $work/pki/ca.crt: accept the warning or import that CA), sign in with olga's token:"
+  echo "  $(cat "$work/olga.token")"
+  echo "  (dispatcher dora: $work/dora.token, auditor aude: $work/aude.token)"
+else
+  echo "  console assets not built (npm missing? run deploy/install-deps.sh): API only"
+fi
 
 ctl() {  # ctl WHO args...
   local who=$1
@@ -216,4 +238,10 @@ for kind in ROUTE_DEVIATION DOOR_OPEN_OUTSIDE_STOP; do
 done
 if ((verify_rc == 0)); then echo "  hash chain verified"; else echo "  hash chain NOT verified"; ok=0; fi
 echo "  demo took $(elapsed) (including the build)"
+if [[ -n ${CIT_DEMO_KEEP:-} ]]; then
+  say "CIT_DEMO_KEEP=1: dispatch-server keeps running; console $console_url (Ctrl-C stops it)"
+  echo "  sign in with olga's token: $(cat "$work/olga.token")"
+  server_pid=${pids[0]}
+  while kill -0 "$server_pid" 2>/dev/null; do sleep 2; done
+fi
 ((ok == 1))

@@ -22,7 +22,14 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev libgeos-dev libxml2-utils
   # process tools used by integration tests
   procps psmisc iproute2
+  # web console: Node.js builds it (npm + Vite); the browser tests drive Chromium headless
+  nodejs chromium fonts-dejavu-core
 )
+# npm: Debian's `npm` package conflicts with a `nodejs` that already bundles npm, so it is
+# installed only when no `npm` command is there.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
 
 need_install=()
 for p in "${packages[@]}"; do

@@ -1,10 +1,11 @@
 #include "dispatch-server/config/config.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <set>
 
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/ingest/record_validator.h"
 #include "dispatch-server/metrics/http_server.h"
 
@@ -17,7 +18,7 @@ class Section {
   Section(const toml::table& root, std::string name) : name_(std::move(name)) {
     if (const toml::node* n = root.get(name_)) {
       table_ = n->as_table();
-      if (table_ == nullptr) error_ = Cat("[", name_, "] must be a table");
+      if (table_ == nullptr) error_ = absl::StrCat("[", name_, "] must be a table");
     }
   }
 
@@ -32,23 +33,23 @@ class Section {
         *out = *v;
         return;
       }
-      error_ = Cat(name_, ".", key, " must be true or false");
+      error_ = absl::StrCat(name_, ".", key, " must be true or false");
     } else if constexpr (std::is_same_v<T, std::string>) {
       if (auto v = n->value_exact<std::string>()) {
         *out = *v;
         return;
       }
-      error_ = Cat(name_, ".", key, " must be a string");
+      error_ = absl::StrCat(name_, ".", key, " must be a string");
     } else {
       if (auto v = n->value_exact<int64_t>()) {
         if (*v < 0) {
-          error_ = Cat(name_, ".", key, " must not be negative");
+          error_ = absl::StrCat(name_, ".", key, " must not be negative");
           return;
         }
         *out = static_cast<T>(*v);
         return;
       }
-      error_ = Cat(name_, ".", key, " must be an integer");
+      error_ = absl::StrCat(name_, ".", key, " must be an integer");
     }
   }
 
@@ -68,7 +69,7 @@ class Section {
     if (table_ != nullptr) {
       for (const auto& [k, v] : *table_) {
         if (known_.count(std::string(k.str())) == 0) {
-          return absl::InvalidArgumentError(Cat("unknown key ", name_, ".", k.str()));
+          return absl::InvalidArgumentError(fmt::format("unknown key {}.{}", name_, k.str()));
         }
       }
     }
@@ -99,7 +100,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
     c.raw = toml::parse(toml_text);
   } catch (const toml::parse_error& e) {
     return absl::InvalidArgumentError(
-        Cat("config line ", e.source().begin.line, ": ", e.description()));
+        fmt::format("config line {}: {}", e.source().begin.line, e.description()));
   }
   DispatchServerOptions& o = c.server;
   IngestOptions& in = o.ingest;
@@ -124,6 +125,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   store.GetPath("path", &o.database_path, base_dir);
   std::string durability = o.durability == sqlite::Durability::kFull ? "full" : "normal";
   store.Get("durability", &durability);
+  store.Get("reject_samples_per_reason", &o.reject_samples_per_reason);
 
   Section ingest(c.raw, "ingest");
   GetMs(ingest, "group_commit_ms", &in.group_commit_delay);
@@ -163,13 +165,13 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::filesystem::path& file)
   if (file.empty()) return ParseServerConfig("", {});
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {
-    return absl::NotFoundError(Cat("config file not found: ", file.string()));
+    return absl::NotFoundError(absl::StrCat("config file not found: ", file.string()));
   }
   absl::StatusOr<std::string> text = ReadTextFile(file);
   if (!text.ok()) return text.status();
   absl::StatusOr<ServerConfig> c = ParseServerConfig(*text, file.parent_path());
   if (!c.ok())
-    return absl::Status(c.status().code(), Cat(file.string(), ": ", c.status().message()));
+    return absl::Status(c.status().code(), absl::StrCat(file.string(), ": ", c.status().message()));
   c->source = file;
   return c;
 }
@@ -180,15 +182,15 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
   int port = 0;
   if (!SplitHostPort(o.telemetry_address, &host, &port)) {
     return absl::InvalidArgumentError(
-        Cat("telemetry.listen '", o.telemetry_address, "' is not host:port"));
+        absl::StrCat("telemetry.listen '", o.telemetry_address, "' is not host:port"));
   }
   if (!SplitHostPort(o.operator_address, &host, &port)) {
     return absl::InvalidArgumentError(
-        Cat("operator.listen '", o.operator_address, "' is not host:port"));
+        absl::StrCat("operator.listen '", o.operator_address, "' is not host:port"));
   }
   if (!o.metrics_address.empty() && !SplitHostPort(o.metrics_address, &host, &port)) {
-    return absl::InvalidArgumentError(
-        Cat("metrics.listen '", o.metrics_address, "' is not host:port (or \"\" to disable)"));
+    return absl::InvalidArgumentError(absl::StrCat("metrics.listen '", o.metrics_address,
+                                                   "' is not host:port (or \"\" to disable)"));
   }
   if (!o.insecure_dev) {
     for (const auto& [key, path] :
@@ -196,12 +198,13 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
           std::pair{"tls.key", o.tls.key_file}}) {
       if (path.empty()) {
         return absl::InvalidArgumentError(
-            Cat(key, " is required (or set tls.insecure_dev = true for development)"));
+            absl::StrCat(key, " is required (or set tls.insecure_dev = true for development)"));
       }
       absl::StatusOr<std::string> text = ReadTextFile(path);
-      if (!text.ok()) return absl::InvalidArgumentError(Cat(key, ": ", text.status().message()));
+      if (!text.ok())
+        return absl::InvalidArgumentError(absl::StrCat(key, ": ", text.status().message()));
       if (text->find("-----BEGIN") == std::string::npos) {
-        return absl::InvalidArgumentError(Cat(key, ": ", path.string(), " is not PEM"));
+        return absl::InvalidArgumentError(absl::StrCat(key, ": ", path.string(), " is not PEM"));
       }
     }
   }
@@ -220,7 +223,7 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
         "ingest.max_batch_bytes must not exceed telemetry.max_message_bytes");
   }
   if (spdlog::level::from_str(c.log_level) == spdlog::level::off && c.log_level != "off") {
-    return absl::InvalidArgumentError(Cat("log.level '", c.log_level, "' is not a level"));
+    return absl::InvalidArgumentError(absl::StrCat("log.level '", c.log_level, "' is not a level"));
   }
   return absl::OkStatus();
 }

@@ -1,8 +1,11 @@
 #include "dispatch-server/ingest/record_validator.h"
 
-#include <cmath>
+#include <fmt/format.h>
 
-#include "dispatch-server/common/str_cat.h"
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
 
 namespace cit::dispatch {
 namespace {
@@ -15,17 +18,29 @@ Rejection Reject(RejectReason reason, std::string detail) { return {reason, std:
 std::optional<Rejection> CheckOptional(bool present, double v, const char* name, double lo,
                                        double hi) {
   if (!present) return std::nullopt;
-  if (!std::isfinite(v)) return Reject(cit::v1::REJECT_REASON_NON_FINITE, Cat(name, " not finite"));
+  if (!std::isfinite(v))
+    return Reject(cit::v1::REJECT_REASON_NON_FINITE, absl::StrCat(name, " not finite"));
   if (v < lo || v > hi) {
     return Reject(cit::v1::REJECT_REASON_OUT_OF_RANGE,
-                  Cat(name, " ", v, " outside [", lo, ", ", hi, "]"));
+                  absl::StrCat(name, " ", v, " outside [", lo, ", ", hi, "]"));
   }
   return std::nullopt;
 }
 
+// Timestamps are stored as int64 nanoseconds since the epoch: seconds beyond +-(2^63-1)/1e9
+// (years 1677..2262) would overflow (INT64_MAX seconds used to be stored as -1e9 ns).
+constexpr int64_t kMaxStorableSeconds = std::numeric_limits<int64_t>::max() / 1'000'000'000 - 1;
+
 std::optional<Rejection> CheckTimestamp(const google::protobuf::Timestamp& ts, const char* name) {
   if (ts.nanos() < 0 || ts.nanos() > 999'999'999) {
-    return Reject(cit::v1::REJECT_REASON_MALFORMED, Cat(name, ".nanos ", ts.nanos(), " invalid"));
+    return Reject(cit::v1::REJECT_REASON_MALFORMED,
+                  absl::StrCat(name, ".nanos ", ts.nanos(), " invalid"));
+  }
+  if (ts.seconds() < -kMaxStorableSeconds || ts.seconds() > kMaxStorableSeconds) {
+    return Reject(
+        cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE,
+        absl::StrCat(name, ".seconds ", ts.seconds(), " outside [", -kMaxStorableSeconds, ", ",
+                     kMaxStorableSeconds, "] (years 1677 to 2262, storable as nanoseconds)"));
   }
   return std::nullopt;
 }
@@ -36,11 +51,11 @@ std::optional<Rejection> CheckFix(const cit::v1::Fix& f) {
   }
   if (f.lat_deg() < -90 || f.lat_deg() > 90) {
     return Reject(cit::v1::REJECT_REASON_OUT_OF_RANGE,
-                  Cat("lat_deg ", f.lat_deg(), " outside [-90, 90]"));
+                  absl::StrCat("lat_deg ", f.lat_deg(), " outside [-90, 90]"));
   }
   if (f.lon_deg() < -180 || f.lon_deg() > 180) {
     return Reject(cit::v1::REJECT_REASON_OUT_OF_RANGE,
-                  Cat("lon_deg ", f.lon_deg(), " outside [-180, 180]"));
+                  absl::StrCat("lon_deg ", f.lon_deg(), " outside [-180, 180]"));
   }
   // Generous physical bounds: they catch garbage, not unusual but real values.
   if (auto r = CheckOptional(f.has_alt_m(), f.alt_m(), "alt_m", -1000, 100'000)) return r;
@@ -57,7 +72,7 @@ std::optional<Rejection> CheckFix(const cit::v1::Fix& f) {
     return Reject(cit::v1::REJECT_REASON_OUT_OF_RANGE, "satellites_used above 1000");
   }
   if (!cit::v1::FixMode_IsValid(f.mode())) {
-    return Reject(cit::v1::REJECT_REASON_OUT_OF_RANGE, Cat("unknown fix mode ", f.mode()));
+    return Reject(cit::v1::REJECT_REASON_OUT_OF_RANGE, absl::StrCat("unknown fix mode ", f.mode()));
   }
   if (f.has_receiver_time()) {
     if (auto r = CheckTimestamp(f.receiver_time(), "receiver_time")) return r;
@@ -67,7 +82,8 @@ std::optional<Rejection> CheckFix(const cit::v1::Fix& f) {
 
 std::optional<Rejection> CheckString(const std::string& s, const char* name, size_t max) {
   if (s.size() > max) {
-    return Reject(cit::v1::REJECT_REASON_OUT_OF_RANGE, Cat(name, " longer than ", max, " bytes"));
+    return Reject(cit::v1::REJECT_REASON_OUT_OF_RANGE,
+                  absl::StrCat(name, " longer than ", max, " bytes"));
   }
   return std::nullopt;
 }
@@ -90,8 +106,8 @@ std::optional<Rejection> ValidateRecord(const cit::v1::Record& record,
                                         const ValidationLimits& limits) {
   if (!record.vehicle_id().empty() && record.vehicle_id() != authenticated_vehicle) {
     return Reject(cit::v1::REJECT_REASON_WRONG_VEHICLE,
-                  Cat("record claims vehicle '", record.vehicle_id().substr(0, 64),
-                      "' on a stream authenticated as '", authenticated_vehicle, "'"));
+                  fmt::format("record claims vehicle '{}' on a stream authenticated as '{}'",
+                              record.vehicle_id().substr(0, 64), authenticated_vehicle));
   }
   if (record.seq() == 0) return Reject(cit::v1::REJECT_REASON_BAD_SEQ, "seq 0");
   if (!record.has_event_time()) return Reject(cit::v1::REJECT_REASON_MALFORMED, "no event_time");
@@ -99,15 +115,15 @@ std::optional<Rejection> ValidateRecord(const cit::v1::Record& record,
   const int64_t event_s = record.event_time().seconds();
   if (event_s < limits.min_event_time_unix_s) {
     return Reject(cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE,
-                  Cat("event_time ", event_s, " s before the earliest accepted time ",
-                      limits.min_event_time_unix_s));
+                  absl::StrCat("event_time ", event_s, " s before the earliest accepted time ",
+                               limits.min_event_time_unix_s));
   }
   const int64_t now_s =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   if (event_s > now_s + limits.max_future.count()) {
     return Reject(cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE,
-                  Cat("event_time ", event_s, " s is more than ", limits.max_future.count(),
-                      " s ahead of server time ", now_s));
+                  absl::StrCat("event_time ", event_s, " s is more than ",
+                               limits.max_future.count(), " s ahead of server time ", now_s));
   }
   if (record.has_agent_time()) {
     if (auto r = CheckTimestamp(record.agent_time(), "agent_time")) return r;

@@ -3,7 +3,7 @@
 #include <boost/asio.hpp>
 #include <charconv>
 
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 
 namespace cit::dispatch {
 
@@ -68,8 +68,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       type = "text/plain";
       body = "try GET /metrics or /healthz\n";
     }
-    response_ = Cat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
-                    "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
+    response_ =
+        absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
+                     "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
     auto self = shared_from_this();
     asio::async_write(socket_, asio::buffer(response_), [self](boost::system::error_code, size_t) {
       boost::system::error_code ignored;
@@ -104,7 +105,8 @@ absl::Status MetricsHttpServer::Start(const std::string& address) {
   std::string host;
   int port = 0;
   if (!SplitHostPort(address, &host, &port)) {
-    return absl::InvalidArgumentError(Cat("metrics address '", address, "' is not host:port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics address '", address, "' is not host:port"));
   }
   impl_ = std::make_unique<Impl>();
   boost::system::error_code ec;
@@ -114,7 +116,8 @@ absl::Status MetricsHttpServer::Start(const std::string& address) {
     tcp::resolver resolver(impl_->io);
     auto results = resolver.resolve(host, std::to_string(port), ec);
     if (ec || results.empty()) {
-      return absl::InvalidArgumentError(Cat("metrics address '", address, "': ", ec.message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("metrics address '", address, "': ", ec.message()));
     }
     ip = results.begin()->endpoint().address();
   }
@@ -124,7 +127,8 @@ absl::Status MetricsHttpServer::Start(const std::string& address) {
   if (!ec) impl_->acceptor.bind(endpoint, ec);
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::UnavailableError(Cat("metrics: cannot listen on ", address, ": ", ec.message()));
+    return absl::UnavailableError(
+        absl::StrCat("metrics: cannot listen on ", address, ": ", ec.message()));
   }
   port_ = impl_->acceptor.local_endpoint().port();
   Accept(impl_->acceptor, registry_, &healthy_);

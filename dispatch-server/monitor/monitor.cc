@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/monitor/motion.h"
 #include "spdlog/spdlog.h"
 

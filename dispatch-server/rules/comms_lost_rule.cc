@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -31,9 +31,9 @@ void CommsLostRule::OnDeadline(VehicleState& v, SysTime now, DeadlineScheduler& 
     return;
   }
   s.active = true;
-  AlertSignal sig =
-      Signal(cit::v1::ALERT_KIND_COMMS_LOST, cit::v1::SEVERITY_HIGH, deadline, "",
-             Cat("nothing received since ", rules_internal::FormatTime(s.last_seen_server)));
+  AlertSignal sig = Signal(
+      cit::v1::ALERT_KIND_COMMS_LOST, cit::v1::SEVERITY_HIGH, deadline, "",
+      absl::StrCat("nothing received since ", rules_internal::FormatTime(s.last_seen_server)));
   rules_internal::AtLastFix(v, sig);
   sink.Raise(sig);
 }

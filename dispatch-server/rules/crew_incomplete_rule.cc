@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -13,9 +13,9 @@ void Check(VehicleState& v, SysTime t, const std::string& subject, const std::st
   if (n >= v.limits.min_crew) return;
   v.crew.active = true;
   v.crew.subject = subject;
-  AlertSignal sig =
-      Signal(cit::v1::ALERT_KIND_CREW_INCOMPLETE, cit::v1::SEVERITY_HIGH, t, subject,
-             Cat(what, " with ", n, " crew checked in (", v.limits.min_crew, " required)"));
+  AlertSignal sig = Signal(
+      cit::v1::ALERT_KIND_CREW_INCOMPLETE, cit::v1::SEVERITY_HIGH, t, subject,
+      absl::StrCat(what, " with ", n, " crew checked in (", v.limits.min_crew, " required)"));
   rules_internal::AtLastFix(v, sig);
   sig.record_seq = seq;
   sink.Raise(sig);
@@ -35,7 +35,7 @@ void CrewIncompleteRule::OnCrew(VehicleState& v, const cit::v1::Record& r, Alert
   if (v.crew.active && board.size() >= v.limits.min_crew) {
     v.crew.active = false;
     sink.Clear(cit::v1::ALERT_KIND_CREW_INCOMPLETE, v.crew.subject, FromProto(r.event_time()),
-               Cat(board.size(), " crew checked in"));
+               absl::StrCat(board.size(), " crew checked in"));
   }
 }
 
@@ -48,7 +48,7 @@ void CrewIncompleteRule::OnDoorOpen(VehicleState& v, const cit::v1::Record& r, A
   const CompiledStop& s = v.run->stops[v.current_stop];
   if (!s.crew_check_in_required) return;
   Check(v, FromProto(r.event_time()), s.stop_id,
-        Cat("door ", r.door().door(), " opened at ", s.stop_id), r.seq(), sink);
+        absl::StrCat("door ", r.door().door(), " opened at ", s.stop_id), r.seq(), sink);
 }
 
 }  // namespace cit::dispatch

@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -20,7 +20,7 @@ bool Authorised(const CompiledStop& s, SysTime t) {
 
 void DoorOpenOutsideStopRule::OnDoor(VehicleState& v, const cit::v1::Record& r, AlertSink& sink) {
   const SysTime t = FromProto(r.event_time());
-  const std::string subject = Cat("door:", r.door().door());
+  const std::string subject = absl::StrCat("door:", r.door().door());
   if (r.door().state() == cit::v1::DOOR_STATE_CLOSED) {
     sink.Clear(cit::v1::ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP, subject, t, "door closed");
     return;
@@ -30,13 +30,13 @@ void DoorOpenOutsideStopRule::OnDoor(VehicleState& v, const cit::v1::Record& r, 
   if (v.has_live_run() && v.current_stop >= 0) {
     const CompiledStop& s = v.run->stops[v.current_stop];
     if (Authorised(s, t)) return;
-    where = s.doors_may_open ? Cat("at ", s.stop_id, " outside its window")
-                             : Cat("at ", s.stop_id, ", which does not authorise doors");
+    where = s.doors_may_open ? absl::StrCat("at ", s.stop_id, " outside its window")
+                             : absl::StrCat("at ", s.stop_id, ", which does not authorise doors");
   } else {
     where = v.has_live_run() ? "outside every stop zone" : "with no live run";
   }
   AlertSignal sig = Signal(cit::v1::ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP, cit::v1::SEVERITY_CRITICAL,
-                           t, subject, Cat("door ", r.door().door(), " opened ", where));
+                           t, subject, absl::StrCat("door ", r.door().door(), " opened ", where));
   rules_internal::AtLastFix(v, sig);
   sig.record_seq = r.seq();
   sink.Raise(sig);

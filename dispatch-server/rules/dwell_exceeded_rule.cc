@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -12,8 +12,8 @@ void Raise(VehicleState& v, int stop, SysTime t, double dwell_s, uint64_t seq, A
   v.stops[stop].dwell_alerted = true;
   AlertSignal sig =
       Signal(cit::v1::ALERT_KIND_DWELL_EXCEEDED, cit::v1::SEVERITY_MEDIUM, t, s.stop_id,
-             Cat("at ", s.stop_id, " for ", static_cast<int>(dwell_s), " s (max ",
-                 static_cast<int>(s.max_dwell_s), " s)"));
+             absl::StrCat("at ", s.stop_id, " for ", static_cast<int>(dwell_s), " s (max ",
+                          static_cast<int>(s.max_dwell_s), " s)"));
   rules_internal::AtLastFix(v, sig);
   sig.record_seq = seq;
   sink.Raise(sig);
@@ -52,8 +52,9 @@ void DwellExceededRule::OnDeadline(VehicleState& v, SysTime now, AlertSink& sink
 
 void DwellExceededRule::OnDeparted(VehicleState& v, int stop, SysTime t, AlertSink& sink) {
   if (!v.stops[stop].dwell_alerted) return;
-  sink.Clear(cit::v1::ALERT_KIND_DWELL_EXCEEDED, v.run->stops[stop].stop_id, t,
-             Cat("departed after ", static_cast<int>(Seconds(t - v.stops[stop].arrived)), " s"));
+  sink.Clear(
+      cit::v1::ALERT_KIND_DWELL_EXCEEDED, v.run->stops[stop].stop_id, t,
+      absl::StrCat("departed after ", static_cast<int>(Seconds(t - v.stops[stop].arrived)), " s"));
 }
 
 }  // namespace cit::dispatch

@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -25,8 +25,8 @@ void GnssImplausibleRule::OnFix(VehicleState& v, const FixContext& f, AlertSink&
         s.jam_active = true;
         AlertSignal sig = Signal(cit::v1::ALERT_KIND_GNSS_IMPLAUSIBLE, cit::v1::SEVERITY_HIGH,
                                  f.event_time, "jamming",
-                                 Cat("receiver jam indicator ", f.jam_indicator, " > ",
-                                     l.jam_indicator_threshold, ": jamming suspected"));
+                                 absl::StrCat("receiver jam indicator ", f.jam_indicator, " > ",
+                                              l.jam_indicator_threshold, ": jamming suspected"));
         sig.position = ToLatLon(f.position);
         sig.record_seq = f.seq;
         sink.Raise(sig);
@@ -47,15 +47,15 @@ void GnssImplausibleRule::OnFix(VehicleState& v, const FixContext& f, AlertSink&
       const double implied = std::max(0.0, dist - s.last_eph_m - f.eph_m) / dt;
       std::string why;
       if (implied > l.implausible_speed_mps) {
-        why = Cat("implied speed ", static_cast<int>(implied), " m/s over ", static_cast<int>(dt),
-                  " s (", static_cast<int>(dist), " m jump)");
+        why = absl::StrCat("implied speed ", static_cast<int>(implied), " m/s over ",
+                           static_cast<int>(dt), " s (", static_cast<int>(dist), " m jump)");
       } else if (dt <= kJumpCheckMaxDt && std::isfinite(f.reported_speed_mps) &&
                  std::isfinite(s.last_speed_mps)) {
         const double allowed = std::max(f.reported_speed_mps, s.last_speed_mps) * kJumpFactor * dt +
                                kJumpSlackM + s.last_eph_m + f.eph_m;
         if (dist > allowed) {
-          why = Cat(static_cast<int>(dist), " m jump in ", dt, " s at reported ",
-                    static_cast<int>(f.reported_speed_mps), " m/s");
+          why = absl::StrCat(static_cast<int>(dist), " m jump in ", dt, " s at reported ",
+                             static_cast<int>(f.reported_speed_mps), " m/s");
         }
       }
       if (!why.empty()) {

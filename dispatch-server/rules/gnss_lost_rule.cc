@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -11,9 +11,9 @@ void GnssLostRule::OnUsableFix(VehicleState& v, const FixContext& f, AlertSink& 
   s.lost = false;
   if (s.active) {
     s.active = false;
-    sink.Clear(
-        cit::v1::ALERT_KIND_GNSS_LOST, "", f.event_time,
-        Cat("fix back after ", static_cast<int>(Seconds(f.event_time - s.lost_since)), " s"));
+    sink.Clear(cit::v1::ALERT_KIND_GNSS_LOST, "", f.event_time,
+               absl::StrCat("fix back after ",
+                            static_cast<int>(Seconds(f.event_time - s.lost_since)), " s"));
   }
 }
 
@@ -34,8 +34,8 @@ void GnssLostRule::OnNoFix(VehicleState& v, SysTime event_time, SysTime server_t
   if (s.active || lost_s < v.limits.gnss_loss_s) return;
   s.active = true;
   AlertSignal sig = Signal(cit::v1::ALERT_KIND_GNSS_LOST, cit::v1::SEVERITY_HIGH, event_time, "",
-                           Cat("no usable fix for ", static_cast<int>(lost_s),
-                               " s while the link is up: jamming suspected"));
+                           absl::StrCat("no usable fix for ", static_cast<int>(lost_s),
+                                        " s while the link is up: jamming suspected"));
   rules_internal::AtLastFix(v, sig);
   sink.Raise(sig);
 }
@@ -47,9 +47,10 @@ void GnssLostRule::OnDeadline(VehicleState& v, SysTime now, AlertSink& sink) {
   if (Seconds(now - v.last_seen_server) >= v.limits.comms_loss_s) return;
   s.active = true;
   const SysTime t = s.lost_since + FromSeconds(v.limits.gnss_loss_s);
-  AlertSignal sig = Signal(cit::v1::ALERT_KIND_GNSS_LOST, cit::v1::SEVERITY_HIGH, t, "",
-                           Cat("no usable fix since ", rules_internal::FormatTime(s.lost_since),
-                               " while the link is up: jamming suspected"));
+  AlertSignal sig =
+      Signal(cit::v1::ALERT_KIND_GNSS_LOST, cit::v1::SEVERITY_HIGH, t, "",
+             absl::StrCat("no usable fix since ", rules_internal::FormatTime(s.lost_since),
+                          " while the link is up: jamming suspected"));
   rules_internal::AtLastFix(v, sig);
   sink.Raise(sig);
 }

@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -19,8 +19,8 @@ void LateArrivalRule::OnDeadline(VehicleState& v, SysTime now, AlertSink& sink) 
     t.late = true;
     AlertSignal sig =
         Signal(cit::v1::ALERT_KIND_LATE_ARRIVAL, cit::v1::SEVERITY_HIGH, *s.latest, s.stop_id,
-               Cat("not at ", s.stop_id, " when its window closed at ",
-                   rules_internal::FormatTime(*s.latest)));
+               absl::StrCat("not at ", s.stop_id, " when its window closed at ",
+                            rules_internal::FormatTime(*s.latest)));
     rules_internal::AtLastFix(v, sig);
     sink.Raise(sig);
   }
@@ -36,9 +36,10 @@ void LateArrivalRule::OnArrived(VehicleState& v, int stop, const FixContext& f, 
   if (f.event_time > *s.latest) {
     t.late = true;
     const int late_s = static_cast<int>(Seconds(f.event_time - *s.latest));
-    AlertSignal sig = Signal(cit::v1::ALERT_KIND_LATE_ARRIVAL, cit::v1::SEVERITY_HIGH,
-                             t.late_alerted ? *s.latest : f.event_time, s.stop_id,
-                             Cat("arrived at ", s.stop_id, " ", late_s, " s after its window"));
+    AlertSignal sig =
+        Signal(cit::v1::ALERT_KIND_LATE_ARRIVAL, cit::v1::SEVERITY_HIGH,
+               t.late_alerted ? *s.latest : f.event_time, s.stop_id,
+               absl::StrCat("arrived at ", s.stop_id, " ", late_s, " s after its window"));
     sig.position = ToLatLon(f.position);
     sig.record_seq = f.seq;
     sink.Raise(sig);
@@ -47,8 +48,8 @@ void LateArrivalRule::OnArrived(VehicleState& v, int stop, const FixContext& f, 
   } else if (t.late_alerted) {
     t.late = false;
     sink.Clear(cit::v1::ALERT_KIND_LATE_ARRIVAL, s.stop_id, f.event_time,
-               Cat("arrived in time at ", rules_internal::FormatTime(f.event_time),
-                   " (the data came late)"));
+               absl::StrCat("arrived in time at ", rules_internal::FormatTime(f.event_time),
+                            " (the data came late)"));
   }
 }
 

@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -17,8 +17,8 @@ void Missed(VehicleState& v, size_t i, SysTime t, const std::string& why, uint64
   track.missed_alerted = true;
   track.status = why == "passed" ? StopStatus::kSkipped : StopStatus::kMissed;
   AlertSignal sig = Signal(cit::v1::ALERT_KIND_MISSED_STOP, cit::v1::SEVERITY_HIGH, t, s.stop_id,
-                           why == "passed" ? Cat("passed ", s.stop_id, " without stopping")
-                                           : Cat(s.stop_id, " not visited: ", why));
+                           why == "passed" ? absl::StrCat("passed ", s.stop_id, " without stopping")
+                                           : absl::StrCat(s.stop_id, " not visited: ", why));
   rules_internal::AtLastFix(v, sig);
   sig.record_seq = seq;
   sink.Raise(sig);
@@ -47,8 +47,8 @@ void MissedStopRule::OnDeadline(VehicleState& v, SysTime now, AlertSink& sink) {
     }
     const SysTime deadline = *s.latest + FromSeconds(v.limits.missed_stop_grace_s);
     if (now < deadline) continue;
-    Missed(v, i, deadline, Cat("window closed at ", rules_internal::FormatTime(*s.latest)), 0,
-           sink);
+    Missed(v, i, deadline, absl::StrCat("window closed at ", rules_internal::FormatTime(*s.latest)),
+           0, sink);
   }
 }
 

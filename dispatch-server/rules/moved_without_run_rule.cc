@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -28,7 +28,7 @@ void MovedWithoutRunRule::OnFix(VehicleState& v, const FixContext& f, AlertSink&
   s.active = true;
   AlertSignal sig =
       Signal(cit::v1::ALERT_KIND_MOVED_WITHOUT_RUN, cit::v1::SEVERITY_HIGH, f.event_time, "",
-             Cat("moved ", static_cast<int>(moved), " m with no live run"));
+             absl::StrCat("moved ", static_cast<int>(moved), " m with no live run"));
   sig.position = ToLatLon(f.position);
   sig.record_seq = f.seq;
   sink.Raise(sig);

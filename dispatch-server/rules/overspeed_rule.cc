@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -21,10 +21,11 @@ void OverspeedRule::OnFix(VehicleState& v, const FixContext& f, AlertSink& sink)
     const double over_s = Seconds(f.event_time - s.over_since);
     if (!s.active && s.over_fixes >= 2 && over_s >= v.limits.overspeed_min_s) {
       s.active = true;
-      AlertSignal sig = Signal(
-          cit::v1::ALERT_KIND_OVERSPEED, cit::v1::SEVERITY_MEDIUM, f.event_time, "",
-          Cat(static_cast<int>(s.max_speed_mps * 3.6), " km/h for ", static_cast<int>(over_s),
-              " s (limit ", static_cast<int>(limit * 3.6), " km/h)"));
+      AlertSignal sig =
+          Signal(cit::v1::ALERT_KIND_OVERSPEED, cit::v1::SEVERITY_MEDIUM, f.event_time, "",
+                 absl::StrCat(static_cast<int>(s.max_speed_mps * 3.6), " km/h for ",
+                              static_cast<int>(over_s), " s (limit ", static_cast<int>(limit * 3.6),
+                              " km/h)"));
       sig.position = ToLatLon(f.position);
       sig.record_seq = f.seq;
       sink.Raise(sig);

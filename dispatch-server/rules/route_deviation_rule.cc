@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -35,9 +35,9 @@ void RouteDeviationRule::OnFix(VehicleState& v, const FixContext& f, AlertSink& 
     AlertSignal sig =
         Signal(cit::v1::ALERT_KIND_ROUTE_DEVIATION,
                s.critical ? cit::v1::SEVERITY_CRITICAL : cit::v1::SEVERITY_HIGH, f.event_time, "",
-               Cat(static_cast<int>(f.distance_m), " m off route (half-width ",
-                   static_cast<int>(half_width), " m) for ", static_cast<int>(off_s),
-                   " s, at most ", static_cast<int>(s.max_distance_m), " m"));
+               absl::StrCat(static_cast<int>(f.distance_m), " m off route (half-width ",
+                            static_cast<int>(half_width), " m) for ", static_cast<int>(off_s),
+                            " s, at most ", static_cast<int>(s.max_distance_m), " m"));
     sig.position = ToLatLon(f.position);
     sig.record_seq = f.seq;
     sink.Raise(sig);
@@ -53,9 +53,9 @@ void RouteDeviationRule::OnFix(VehicleState& v, const FixContext& f, AlertSink& 
     s.in_fixes = 0;  // inside only thanks to the error margin: neither off nor back
   }
   if (s.in_fixes >= l.deviation_clear_fixes) {
-    sink.Clear(
-        cit::v1::ALERT_KIND_ROUTE_DEVIATION, "", f.event_time,
-        Cat("back on route after ", static_cast<int>(Seconds(f.event_time - s.off_since)), " s"));
+    sink.Clear(cit::v1::ALERT_KIND_ROUTE_DEVIATION, "", f.event_time,
+               absl::StrCat("back on route after ",
+                            static_cast<int>(Seconds(f.event_time - s.off_since)), " s"));
     s = DeviationState{};
   }
 }

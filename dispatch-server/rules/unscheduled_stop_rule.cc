@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -26,7 +26,7 @@ void UnscheduledStopRule::OnFix(VehicleState& v, const FixContext& f, AlertSink&
   s.active = true;
   AlertSignal sig =
       Signal(cit::v1::ALERT_KIND_UNSCHEDULED_STOP, cit::v1::SEVERITY_HIGH, f.event_time, "",
-             Cat("stopped ", static_cast<int>(stopped_s), " s outside every stop zone"));
+             absl::StrCat("stopped ", static_cast<int>(stopped_s), " s outside every stop zone"));
   sig.position = ToLatLon(f.position);
   sig.record_seq = f.seq;
   sink.Raise(sig);

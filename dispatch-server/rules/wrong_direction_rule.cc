@@ -1,4 +1,4 @@
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -23,10 +23,10 @@ void WrongDirectionRule::OnFix(VehicleState& v, const FixContext& f, AlertSink& 
       if (++s.back_fixes >= 2) {
         s.active = true;
         s.forward_fixes = 0;
-        AlertSignal sig =
-            Signal(cit::v1::ALERT_KIND_WRONG_DIRECTION, cit::v1::SEVERITY_MEDIUM, f.event_time, "",
-                   Cat("moving against the route: ", static_cast<int>(back_m),
-                       " m behind furthest progress ", static_cast<int>(s.max_progress_m), " m"));
+        AlertSignal sig = Signal(
+            cit::v1::ALERT_KIND_WRONG_DIRECTION, cit::v1::SEVERITY_MEDIUM, f.event_time, "",
+            absl::StrCat("moving against the route: ", static_cast<int>(back_m),
+                         " m behind furthest progress ", static_cast<int>(s.max_progress_m), " m"));
         sig.position = ToLatLon(f.position);
         sig.record_seq = f.seq;
         sink.Raise(sig);

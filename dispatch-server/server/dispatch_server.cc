@@ -4,7 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/store/sqlite_store.h"
 #include "geo/input_limits.h"
 
@@ -73,6 +73,7 @@ absl::StatusOr<std::shared_ptr<Store>> DispatchServer::Builder::store() {
   if (!store_) {
     SqliteStoreOptions so;
     so.durability = options_.durability;
+    so.reject_samples_per_reason = options_.reject_samples_per_reason;
     absl::StatusOr<std::unique_ptr<SqliteStore>> opened =
         SqliteStore::Open(options_.database_path, so);
     if (!opened.ok()) return opened.status();
@@ -101,14 +102,16 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
     ingest_options.identity_from_hello = true;
   } else {
     absl::StatusOr<std::string> ca = ReadTextFile(options_.tls.ca_file);
-    if (!ca.ok()) return absl::Status(ca.status().code(), Cat("tls.ca: ", ca.status().message()));
+    if (!ca.ok())
+      return absl::Status(ca.status().code(), absl::StrCat("tls.ca: ", ca.status().message()));
     absl::StatusOr<std::string> cert = ReadTextFile(options_.tls.cert_file);
     if (!cert.ok()) {
-      return absl::Status(cert.status().code(), Cat("tls.cert: ", cert.status().message()));
+      return absl::Status(cert.status().code(),
+                          absl::StrCat("tls.cert: ", cert.status().message()));
     }
     absl::StatusOr<std::string> key = ReadTextFile(options_.tls.key_file);
     if (!key.ok()) {
-      return absl::Status(key.status().code(), Cat("tls.key: ", key.status().message()));
+      return absl::Status(key.status().code(), absl::StrCat("tls.key: ", key.status().message()));
     }
     grpc::SslServerCredentialsOptions mtls(
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -144,7 +147,7 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
     if (!server->telemetry_server_ || server->telemetry_port_ == 0) {
       server->ingest_->Stop();
       return absl::UnavailableError(
-          Cat("cannot listen on telemetry address ", options_.telemetry_address));
+          absl::StrCat("cannot listen on telemetry address ", options_.telemetry_address));
     }
   }
   {
@@ -158,7 +161,7 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
       server->telemetry_server_->Shutdown();
       server->ingest_->Stop();
       return absl::UnavailableError(
-          Cat("cannot listen on operator address ", options_.operator_address));
+          absl::StrCat("cannot listen on operator address ", options_.operator_address));
     }
   }
   for (grpc::Server* s : {server->telemetry_server_.get(), server->operator_server_.get()}) {

@@ -66,6 +66,8 @@ struct DispatchServerOptions {
   // SQLite database file shared by every component (records, runs, alerts, audit).
   std::filesystem::path database_path = "dispatch.db";
   sqlite::Durability durability = sqlite::Durability::kFull;
+  // Raw bytes of rejected records kept per vehicle and reason (counts stay exact).
+  size_t reject_samples_per_reason = 20;
   IngestOptions ingest;
   // Largest gRPC message accepted on the telemetry port.
   int max_receive_message_bytes = 4 << 20;

@@ -1,18 +1,19 @@
 #include "dispatch-server/store/sqlite_db.h"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <limits>
 #include <utility>
 
-#include "dispatch-server/common/str_cat.h"
+#include "absl/strings/str_cat.h"
 
 namespace cit::dispatch::sqlite {
 namespace {
 
 absl::Status FromSqlite(sqlite3* db, int rc, std::string_view what) {
   const char* msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  std::string text = Cat(what, ": ", msg, " (sqlite ", rc, ")");
+  std::string text = fmt::format("{}: {} (sqlite {})", what, msg, rc);
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -58,7 +59,7 @@ Statement& Statement::operator=(Statement&& other) noexcept {
 
 void Statement::Remember(int rc, int index) {
   if (rc != SQLITE_OK && bind_status_.ok()) {
-    bind_status_ = FromSqlite(db_, rc, Cat("bind parameter ", index));
+    bind_status_ = FromSqlite(db_, rc, absl::StrCat("bind parameter ", index));
   }
 }
 
@@ -70,7 +71,7 @@ Statement& Statement::Bind(int index, int64_t value) {
 Statement& Statement::Bind(int index, uint64_t value) {
   if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     if (bind_status_.ok()) {
-      bind_status_ = absl::OutOfRangeError(Cat("parameter ", index, " exceeds int64"));
+      bind_status_ = absl::OutOfRangeError(absl::StrCat("parameter ", index, " exceeds int64"));
     }
     return *this;
   }
@@ -107,7 +108,7 @@ absl::StatusOr<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return FromSqlite(db_, rc, Cat("step \"", sqlite3_sql(stmt_), "\""));
+  return FromSqlite(db_, rc, absl::StrCat("step \"", sqlite3_sql(stmt_), "\""));
 }
 
 absl::Status Statement::Run() {
@@ -164,7 +165,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::
       (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   if (rc != SQLITE_OK) {
-    absl::Status s = FromSqlite(raw, rc, Cat("open ", path.string()));
+    absl::Status s = FromSqlite(raw, rc, absl::StrCat("open ", path.string()));
     sqlite3_close_v2(raw);
     return s;
   }
@@ -178,9 +179,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::
                                                              : "PRAGMA synchronous=NORMAL";
   if (absl::Status s = db->Exec(sync); !s.ok()) return s;
   if (absl::Status s = db->Exec("PRAGMA foreign_keys=ON"); !s.ok()) return s;
-  if (absl::Status s = db->Exec(Cat("PRAGMA cache_size=-", options.cache_kib)); !s.ok()) return s;
+  if (absl::Status s = db->Exec(absl::StrCat("PRAGMA cache_size=-", options.cache_kib)); !s.ok())
+    return s;
   if (absl::Status s =
-          db->Exec(Cat("PRAGMA wal_autocheckpoint=", options.wal_autocheckpoint_pages));
+          db->Exec(absl::StrCat("PRAGMA wal_autocheckpoint=", options.wal_autocheckpoint_pages));
       !s.ok()) {
     return s;
   }
@@ -194,7 +196,7 @@ absl::Status Database::Exec(std::string_view sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_, copy.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
-    absl::Status s = FromSqlite(db_, rc, Cat("exec \"", sql.substr(0, 80), "\""));
+    absl::Status s = FromSqlite(db_, rc, fmt::format("exec \"{}\"", sql.substr(0, 80)));
     sqlite3_free(err);
     return s;
   }
@@ -206,7 +208,7 @@ absl::StatusOr<Statement> Database::Prepare(std::string_view sql) {
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
-    return FromSqlite(db_, rc, Cat("prepare \"", sql, "\""));
+    return FromSqlite(db_, rc, fmt::format("prepare \"{}\"", sql));
   }
   if (stmt == nullptr) return absl::InvalidArgumentError("prepare: empty SQL");
   return Statement(db_, stmt);
@@ -267,9 +269,9 @@ absl::Status ApplyMigrations(Database& db, std::string_view component,
                              std::span<const Migration> migrations) {
   for (size_t i = 0; i < migrations.size(); ++i) {
     if (migrations[i].version != static_cast<int>(i) + 1) {
-      return absl::InvalidArgumentError(Cat("migrations of ", component,
-                                            " must be numbered 1, 2, ...; entry ", i,
-                                            " has version ", migrations[i].version));
+      return absl::InvalidArgumentError(
+          fmt::format("migrations of {} must be numbered 1, 2, ...; entry {} has version {}",
+                      component, i, migrations[i].version));
     }
   }
   if (absl::Status s = EnsureMigrationsTable(db); !s.ok()) return s;
@@ -280,14 +282,14 @@ absl::Status ApplyMigrations(Database& db, std::string_view component,
     absl::StatusOr<int> current = SchemaVersion(db, component);
     if (!current.ok()) return current.status();
     if (*current > static_cast<int>(migrations.size())) {
-      return absl::FailedPreconditionError(Cat("database has ", component, " schema version ",
-                                               *current, " but this binary knows only up to ",
-                                               migrations.size()));
+      return absl::FailedPreconditionError(
+          fmt::format("database has {} schema version {} but this binary knows only up to {}",
+                      component, *current, migrations.size()));
     }
     if (m.version <= *current) continue;
     if (absl::Status s = db.Exec(m.sql); !s.ok()) {
-      return absl::Status(s.code(), Cat("migration ", component, " v", m.version, " (",
-                                        m.description, "): ", s.message()));
+      return absl::Status(s.code(), fmt::format("migration {} v{} ({}): {}", component, m.version,
+                                                m.description, std::string(s.message())));
     }
     absl::StatusOr<Statement> ins = db.Prepare(
         "INSERT INTO schema_migrations (component, version, description) VALUES (?1, ?2, ?3)");

@@ -2,11 +2,26 @@
 // wins (a resumed stream may repeat an event; each alert still appears exactly once).
 import { Alert, AlertEvent, SEVERITY_RANK } from '../types';
 
+export interface SeverityCounts {
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  total: number;
+}
+
+function count(c: SeverityCounts, a: Alert, d: number): void {
+  const k = a.severity.replace('SEVERITY_', '').toLowerCase();
+  if (k === 'critical' || k === 'high' || k === 'medium' || k === 'low') c[k] += d;
+  c.total += d;
+}
+
 export type AlertListener = (changed: Alert[]) => void;
 
 export class AlertStore {
   private readonly alerts = new Map<string, Alert>();
   private readonly listeners: AlertListener[] = [];
+  private readonly byVehicle = new Map<string, SeverityCounts>();
 
   subscribe(fn: AlertListener): void {
     this.listeners.push(fn);
@@ -19,6 +34,9 @@ export class AlertStore {
       if (!a || !a.alertId) continue;
       const old = this.alerts.get(a.alertId);
       if (old && (old.revision ?? 0) > (a.revision ?? 0)) continue;
+      const cached = this.byVehicle.get(a.vehicleId);
+      if (cached && old) count(cached, old, -1);
+      if (cached && a.state !== 'ALERT_STATE_RESOLVED') count(cached, a, 1);
       if (a.state === 'ALERT_STATE_RESOLVED') this.alerts.delete(a.alertId);
       else this.alerts.set(a.alertId, a);
       changed.push(a);
@@ -36,7 +54,15 @@ export class AlertStore {
 
   // Severity (critical first), then age (oldest first: it has waited longest), then id.
   sorted(): Alert[] {
-    return [...this.alerts.values()].sort(compareAlerts);
+    // Sort keys computed once per alert, not once per comparison.
+    const keyed = [...this.alerts.values()].map((a) => ({
+      a,
+      sev: SEVERITY_RANK[a.severity] ?? 0,
+      t: Date.parse(a.eventTime ?? '') || 0,
+      id: BigInt(a.alertId || '0'),
+    }));
+    keyed.sort((x, y) => y.sev - x.sev || x.t - y.t || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    return keyed.map((k) => k.a);
   }
 
   unacknowledged(): number {
@@ -53,7 +79,19 @@ export class AlertStore {
     return n;
   }
 
+  // Open (not resolved) alerts of one vehicle by severity, kept as events arrive.
+  countsFor(vehicleId: string): SeverityCounts {
+    let c = this.byVehicle.get(vehicleId);
+    if (!c) {
+      c = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
+      for (const a of this.alerts.values()) if (a.vehicleId === vehicleId) count(c, a, 1);
+      this.byVehicle.set(vehicleId, c);
+    }
+    return c;
+  }
+
   clear(): void {
+    this.byVehicle.clear();
     this.alerts.clear();
     for (const fn of this.listeners) fn([]);
   }

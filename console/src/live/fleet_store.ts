@@ -48,7 +48,16 @@ export function speedOf(v: VehicleState): number | undefined {
   return v.speedMps ?? v.lastFix?.speedMps;
 }
 
-export function openAlertsOf(v: VehicleState): { critical: number; high: number; medium: number; low: number; total: number } {
+type Counts = { critical: number; high: number; medium: number; low: number; total: number };
+let alertCounter: ((vehicleId: string) => Counts) | null = null;
+
+// The console's own alert store knows every open alert: it counts them per vehicle live.
+export function setAlertCounter(fn: (vehicleId: string) => Counts): void {
+  alertCounter = fn;
+}
+
+export function openAlertsOf(v: VehicleState): Counts {
+  if (alertCounter) return alertCounter(v.vehicleId);
   const critical = v.openAlertsCritical ?? 0;
   const high = v.openAlertsHigh ?? 0;
   const medium = v.openAlertsMedium ?? 0;

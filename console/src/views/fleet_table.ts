@@ -26,7 +26,7 @@ const COLUMNS: Column[] = [
     title: 'State',
     value: (v) => `${vehicleStateClass(v)} ${enumWord(v.runState, 'RUN_STATE_')}`,
     cell: (v, td) => {
-      td.append(el('span', `dot state-${vehicleStateClass(v)}`), document.createTextNode(enumWord(v.runState, 'RUN_STATE_') || 'no run'));
+      td.append(el('span', `dot state-${vehicleStateClass(v)}`), document.createTextNode(v.runId ? enumWord(v.runState, 'RUN_STATE_') : 'no run'));
     },
   },
   { key: 'next', title: 'Next stop', value: (v) => v.nextStopName || v.nextStopId || '' },
@@ -37,7 +37,7 @@ const COLUMNS: Column[] = [
     cell: (v, td) => {
       const t = parseTime(v.nextStopEta);
       if (!t) return;
-      const time = el('time', '', t.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }));
+      const time = el('time', '', t.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false, timeZoneName: 'short' }));
       time.title = t.toISOString();
       td.append(time);
       if (v.nextStopLate) td.append(el('span', 'late-flag', ' late'));

@@ -17,6 +17,8 @@ packages=(
   libgps-dev gpsd gpsd-clients python3-gps
   # GPIO door/seal/panic contacts for the agent (libgpiod v1.6 API)
   libgpiod-dev
+  # metrics: prometheus-cpp (pull exposer on civetweb)
+  prometheus-cpp-dev libcivetweb-dev
   # storage, crypto
   libsqlite3-dev sqlite3 libssl-dev openssl
   # config, logging, CLI, JSON

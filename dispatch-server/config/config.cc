@@ -6,8 +6,8 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/common/host_port.h"
 #include "dispatch-server/ingest/record_validator.h"
-#include "dispatch-server/metrics/http_server.h"
 
 namespace cit::dispatch {
 namespace {

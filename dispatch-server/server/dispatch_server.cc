@@ -168,7 +168,7 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
     if (auto* health = s->GetHealthCheckService()) health->SetServingStatus(true);
   }
   if (!options_.metrics_address.empty()) {
-    server->metrics_http_ = std::make_unique<MetricsHttpServer>(metrics_.get());
+    server->metrics_http_ = std::make_unique<MetricsHttpServer>(metrics_);
     if (absl::Status s = server->metrics_http_->Start(options_.metrics_address); !s.ok()) {
       server->Shutdown();
       return s;

@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git ca-certificates clang-format
+  # the fuzz targets (cmake --preset fuzz): clang, its libFuzzer/ASan/UBSan runtimes, and
+  # llvm-symbolizer for readable sanitizer stack traces
+  clang-14 libclang-rt-14-dev llvm-14
   # RPC and serialisation
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # geometry and projection

@@ -187,6 +187,7 @@ class Console {
 
   private onStreamStatus(which: string, s: StreamStatus): void {
     this.streamState[which] = s;
+    this.status.dataset[which] = s;
     if (s === 'live') delete this.retryDelayMs[which];
     const states = Object.values(this.streamState);
     const live = states.length === 2 && states.every((x) => x === 'live');

@@ -48,7 +48,7 @@ describe('alert board', () => {
   });
 
   test('an alert raised by a record appears on the board (measured) and in the tab title', async (t) => {
-    await page.waitForSelector('.stream-status.ok');
+    await page.waitForSelector('.stream-status[data-alerts="live"]');
     // Time the row's appearance in the browser itself (Date.now() is the same clock here).
     await page.evaluate(() => {
       window.__seen = {};

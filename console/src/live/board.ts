@@ -206,7 +206,8 @@ export class Board {
     const input = el('textarea', 'comment');
     input.name = 'comment';
     input.rows = 2;
-    input.required = needComment;
+    // Checked on submit with our own message (the browser's would block the submit silently).
+    input.setAttribute('aria-required', String(needComment));
     input.placeholder = needComment ? 'required for a critical alert' : 'optional';
     label.append(input);
     const submit = el('button', 'submit', what === 'ack' ? 'Acknowledge' : 'Resolve');

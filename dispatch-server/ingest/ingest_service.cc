@@ -131,6 +131,11 @@ absl::Status IngestService::Start() {
   return absl::OkStatus();
 }
 
+absl::Status IngestService::LastCommitStatus() const {
+  std::lock_guard<std::mutex> lock(commit_status_mu_);
+  return last_commit_status_;
+}
+
 size_t IngestService::ConnectedVehicles() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
@@ -473,6 +478,10 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
   const auto t0 = Steady::now();
   absl::Status status = store_->Append(batch);
   const auto t1 = Steady::now();
+  {
+    std::lock_guard<std::mutex> lock(commit_status_mu_);
+    last_commit_status_ = status;
+  }
 
   if (!status.ok()) {
     metrics_->commit_failures.Increment();

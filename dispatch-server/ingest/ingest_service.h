@@ -98,6 +98,9 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
 
   // Vehicles with a live stream.
   size_t ConnectedVehicles() const;
+  // The outcome of the latest store commit (e.g. disk full): health reports not serving while
+  // commits fail. Any thread.
+  absl::Status LastCommitStatus() const;
   const IngestOptions& options() const { return options_; }
 
   grpc::ServerBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage>* Stream(
@@ -168,6 +171,8 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   RefusalLog refusal_log_{"telemetry"};
 
   mutable std::mutex mu_;  // guards vehicles_, streams_, draining_; taken before queue_mu_
+  mutable std::mutex commit_status_mu_;
+  absl::Status last_commit_status_;
   std::unordered_map<std::string, VehicleState> vehicles_;
   std::set<StreamPtr> streams_;
   bool draining_ = false;

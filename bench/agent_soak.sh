@@ -28,7 +28,7 @@ source bench/agent_server_args.sh
 pids+=($!)
 # The capture has ~34 NMEA sentences per 1 s fix: 0.029 s per sentence paces it to ~1 Hz.
 # Without -1 gpsfake replays it in a loop for as long as we need.
-setsid gpsfake -q -n -c 0.029 -W 5 -P "$gps_port" "${CIT_SHARED_DATA:-../shared/data}/gpsd/bundg_zeus_9.log" \
+setsid gpsfake -q -n -c 0.029 -W 5 -P "$gps_port" tests/data/gpsd/bundg_zeus_9.log \
   >"$work/gpsfake.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done

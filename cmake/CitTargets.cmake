@@ -10,6 +10,18 @@ if(CIT_SANITIZE)
   target_compile_options(cit_options INTERFACE -fsanitize=${CIT_SANITIZE} -fno-omit-frame-pointer)
   target_link_options(cit_options INTERFACE -fsanitize=${CIT_SANITIZE})
 endif()
+if(CIT_LIBFUZZER)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "CIT_LIBFUZZER needs clang (cmake --preset fuzz)")
+  endif()
+  # Coverage and comparison tracing in all our code; the fuzz executables add libFuzzer's main
+  # (-fsanitize=fuzzer, tests/fuzz/CMakeLists.txt). stack-depth makes a deeper recursion new
+  # coverage, so libFuzzer keeps inputs that nest deeper and finds stack exhaustion (issue 10,
+  # 4.1). A UBSan finding stops the run like a crash.
+  target_compile_options(cit_options INTERFACE -fsanitize=fuzzer-no-link
+                         -fsanitize-coverage=stack-depth -fno-sanitize-recover=undefined)
+  target_link_options(cit_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()
 
 # cit_add_library(NAME ALIAS DIR [EXCLUDE file...])
 # Builds every .cc below DIR (except main.cc and the excluded files) into one static library.

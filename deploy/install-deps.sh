@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git ca-certificates clang-format
+  # the fuzz targets (cmake --preset fuzz): clang, its libFuzzer/ASan/UBSan runtimes, and
+  # llvm-symbolizer for readable sanitizer stack traces
+  clang-14 libclang-rt-14-dev llvm-14
   # RPC and serialisation
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # geometry and projection
@@ -14,6 +17,8 @@ packages=(
   libgps-dev gpsd gpsd-clients python3-gps
   # GPIO door/seal/panic contacts for the agent (libgpiod v1.6 API)
   libgpiod-dev
+  # metrics: prometheus-cpp (pull exposer on civetweb)
+  prometheus-cpp-dev libcivetweb-dev
   # storage, crypto
   libsqlite3-dev sqlite3 libssl-dev openssl
   # config, logging, CLI, JSON

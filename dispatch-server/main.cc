@@ -16,6 +16,7 @@
 #include "dispatch-server/audit/audit_service.h"
 #include "dispatch-server/audit/store_audit_source.h"
 #include "dispatch-server/auth/auth_config.h"
+#include "dispatch-server/auth/grpc_log_bridge.h"
 #include "dispatch-server/auth/operator_auth.h"
 #include "dispatch-server/config/config.h"
 #include "dispatch-server/http/http_config.h"
@@ -122,6 +123,8 @@ int main(int argc, char** argv) {
   spdlog::flush_on(spdlog::level::info);
 
   cit::dispatch::DispatchServer::Builder builder(o);
+  // gRPC's own lines (one per failed TLS handshake) into spdlog, counted and rate-limited.
+  cit::dispatch::InstallGrpcLogBridge(builder.shared_metrics());
   // Operator API: bearer tokens and roles on every call ([auth] tokens), and the Audit service.
   absl::StatusOr<std::filesystem::path> tokens =
       cit::dispatch::OperatorTokensPath(config->raw, config->source);
@@ -129,9 +132,10 @@ int main(int argc, char** argv) {
     std::cerr << "dispatch-server: " << tokens.status().message() << "\n";
     return 2;
   }
-  builder.ConfigureOperatorCredentials([path = *tokens](grpc::ServerCredentials& creds) {
-    return cit::dispatch::InstallOperatorAuth(creds, path);
-  });
+  builder.ConfigureOperatorCredentials(
+      [path = *tokens, metrics = builder.shared_metrics()](grpc::ServerCredentials& creds) {
+        return cit::dispatch::InstallOperatorAuth(creds, path, metrics);
+      });
   absl::StatusOr<std::shared_ptr<cit::dispatch::Store>> store = builder.store();
   if (!store.ok()) {
     spdlog::critical("event=start_failed error=\"{}\"", store.status().ToString());

@@ -1,6 +1,5 @@
 #include "dispatchctl/cli.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <unistd.h>
 
@@ -13,6 +12,9 @@
 #include <optional>
 #include <thread>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/string_view.h"
+#include "dispatch-server/auth/token_hash.h"
 #include "dispatchctl/connection.h"
 #include "dispatchctl/format.h"
 #include "dispatchctl/plan_file.h"
@@ -63,23 +65,6 @@ int Fail(const grpc::Status& status, const std::string& what) {
 int FailStatus(const absl::Status& status) {
   std::cerr << "dispatchctl: " << status.message() << "\n";
   return status.code() == absl::StatusCode::kNotFound ? kExitNotFound : kExitUsage;
-}
-
-std::string ToHex(const unsigned char* data, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0xf]);
-  }
-  return out;
-}
-
-std::string Sha256Hex(const std::string& s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
-  return ToHex(md, len);
 }
 
 std::optional<cit::v1::Severity> ParseSeverity(std::string s) {
@@ -429,11 +414,12 @@ int TokenNew(const std::string& name, const std::string& role) {
     std::cerr << "dispatchctl: no randomness available\n";
     return kExitError;
   }
-  const std::string token = "cit_" + ToHex(raw, sizeof raw);
+  const std::string token = "cit_" + absl::BytesToHexString(absl::string_view(
+                                         reinterpret_cast<const char*>(raw), sizeof raw));
   std::cout << "# Give this token to " << name << " (it is shown only now):\n# " << token
             << "\n# Append this entry to the server's operator token file:\n"
             << "[[token]]\nname = \"" << name << "\"\nrole = \"" << role << "\"\nsha256 = \""
-            << Sha256Hex(token) << "\"\n";
+            << cit::dispatch::TokenHashHex(token) << "\"\n";
   return kExitOk;
 }
 
@@ -445,7 +431,7 @@ int TokenHash(const std::string& token_arg) {
     std::cerr << "dispatchctl: no token given (argument or first line of stdin)\n";
     return kExitUsage;
   }
-  std::cout << Sha256Hex(token) << "\n";
+  std::cout << cit::dispatch::TokenHashHex(token) << "\n";
   return kExitOk;
 }
 

@@ -2,10 +2,10 @@
 
 #include <toml++/toml.h>
 
-#include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "vehicle-agent/text_file.h"
 
 namespace cit::agent {
 namespace {
@@ -121,11 +121,9 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& toml_text,
 }
 
 absl::StatusOr<AgentConfig> LoadConfigFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config ", path.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseConfig(ss.str(), path.string());
+  absl::StatusOr<std::string> text = ReadTextFile(path, "config");
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path.string());
 }
 
 absl::Status ValidateConfig(const AgentConfig& c) {

@@ -11,11 +11,11 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
+#include "vehicle-agent/text_file.h"
 
 namespace cit::agent {
 namespace {
@@ -180,9 +180,12 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& opt
 }
 
 absl::Status Journal::Recover() {
-  // State file: "high_water N\nboot B\n".
+  // State file: "high_water N\nboot B\n". Absent in a new journal; present but unreadable is an
+  // error: starting from high_water 0 could hand out seqs the server already holds.
   {
-    std::ifstream in(options_.dir / "state");
+    absl::StatusOr<std::string> text = ReadTextFile(options_.dir / "state", "journal state");
+    if (!text.ok() && !absl::IsNotFound(text.status())) return text.status();
+    std::istringstream in(text.ok() ? *text : std::string());
     std::string key, value;
     LastFix lf;
     int lf_fields = 0;

@@ -2,23 +2,14 @@
 
 #include <boost/asio/post.hpp>
 #include <condition_variable>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
+#include "vehicle-agent/text_file.h"
 
 namespace cit::agent {
 namespace {
-
-absl::StatusOr<std::string> ReadPem(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 constexpr const char* kAgentVersion = "vehicle-agent 0.1.0";
 
@@ -31,11 +22,11 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeUplinkCredentials(
     return grpc::InsecureChannelCredentials();
   }
   grpc::SslCredentialsOptions opts;
-  absl::StatusOr<std::string> ca = ReadPem(config.ca_file);
+  absl::StatusOr<std::string> ca = ReadTextFile(config.ca_file, "uplink.ca_file");
   if (!ca.ok()) return ca.status();
-  absl::StatusOr<std::string> cert = ReadPem(config.cert_file);
+  absl::StatusOr<std::string> cert = ReadTextFile(config.cert_file, "uplink.cert_file");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPem(config.key_file);
+  absl::StatusOr<std::string> key = ReadTextFile(config.key_file, "uplink.key_file");
   if (!key.ok()) return key.status();
   opts.pem_root_certs = *ca;
   opts.pem_cert_chain = *cert;

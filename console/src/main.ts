@@ -2,7 +2,7 @@
 // runs and audit, switched by the URL hash. Live data comes from two SSE streams (alerts,
 // fleet) that resume after a disconnect or a server restart.
 import './style.css';
-import { ConsoleConfig, loadConfig, onUnauthenticated } from './api';
+import { ConsoleConfig, loadConfig, onUnauthenticated, rpc } from './api';
 import { el, timeZoneName } from './format';
 import { Alarm } from './live/alarm';
 import { AlertStore } from './live/alert_store';
@@ -109,7 +109,7 @@ class Console {
         batch.push(JSON.parse(data) as AlertEvent);
       },
       onStatus: (s) => this.onStreamStatus('alerts', s),
-      onClosed: () => void this.recover(),
+      onClosed: () => void this.recover('alerts'),
     });
     let fleetBatch: VehicleState[] = [];
     this.fleetStream = new SseStream({
@@ -126,7 +126,7 @@ class Console {
         fleetBatch.push(JSON.parse(data) as VehicleState);
       },
       onStatus: (s) => this.onStreamStatus('fleet', s),
-      onClosed: () => void this.recover(),
+      onClosed: () => void this.recover('fleet'),
     });
     onUnauthenticated(() => void this.recover());
     this.alertStream.open();
@@ -187,6 +187,8 @@ class Console {
 
   private onStreamStatus(which: string, s: StreamStatus): void {
     this.streamState[which] = s;
+    this.status.dataset[which] = s;
+    if (s === 'live') delete this.retryDelayMs[which];
     const states = Object.values(this.streamState);
     const live = states.length === 2 && states.every((x) => x === 'live');
     this.status.textContent = live ? 'live' : states.includes('closed') ? 'disconnected' : 'reconnecting…';
@@ -196,14 +198,28 @@ class Console {
   // A stream was refused (HTTP error) or a call answered 401: if the session is gone (expired,
   // or the server restarted and forgot it), sign in again and resume from the last event seen.
   private recovering = false;
-  private async recover(): Promise<void> {
-    if (this.recovering || this.signedOut) return;
+  private retryDelayMs: Record<string, number> = {};
+  private async recover(which?: 'alerts' | 'fleet'): Promise<void> {
+    if (this.signedOut) return;
+    if (which) {
+      // The session may be fine and only this stream refused (the server restarting, or an
+      // older server without WatchFleet): retry it alone, backing off up to 15 s; meanwhile the
+      // fleet is polled with GetFleet.
+      const s = await currentSession();
+      if (s) {
+        this.session = s;
+        const delay = (this.retryDelayMs[which] = Math.min(15000, (this.retryDelayMs[which] ?? 500) * 2));
+        if (which === 'fleet') this.pollFleet();
+        window.setTimeout(() => (which === 'alerts' ? this.alertStream : this.fleetStream).open(), delay);
+        return;
+      }
+    }
+    if (this.recovering) return;
     this.recovering = true;
     try {
       const s = await currentSession();
       if (s) {
         this.session = s;
-        window.setTimeout(() => this.reopenStreams(), 1000);
         return;
       }
       this.alertStream.close();
@@ -218,6 +234,21 @@ class Console {
     } finally {
       this.recovering = false;
     }
+  }
+
+  private polling = 0;
+  private pollFleet(): void {
+    if (this.polling) return;
+    const tick = async () => {
+      try {
+        const f = await rpc<{ vehicles: VehicleState[] }>('cit.v1.Dispatch', 'GetFleet', {});
+        this.fleet.apply(f.vehicles ?? []);
+      } catch {
+        // the stream or the next tick will tell
+      }
+      this.polling = this.streamState.fleet === 'live' || this.signedOut ? 0 : window.setTimeout(tick, 2000);
+    };
+    this.polling = window.setTimeout(tick, 0);
   }
 
   private reopenStreams(): void {
@@ -238,7 +269,19 @@ class Console {
     }
   }
 
+  // Title and alarm follow the board once per frame, not once per event (a replay of 1,000
+  // open alerts arrives as 1,000 events).
+  private titleFrame = 0;
   private onAlertsChanged(): void {
+    if (!this.titleFrame) {
+      this.titleFrame = requestAnimationFrame(() => {
+        this.titleFrame = 0;
+        this.updateTitleAndAlarm();
+      });
+    }
+  }
+
+  private updateTitleAndAlarm(): void {
     const n = this.alerts.unacknowledged();
     document.title = n ? `(${n}) citwatch` : 'citwatch';
     this.alarm.setActive(this.alerts.unacknowledgedCritical() > 0);

@@ -6,23 +6,13 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
 namespace {
 
 using google::protobuf::util::TimeUtil;
 using Clock = std::chrono::system_clock;
-
-std::string Hex(const std::string& bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xf]);
-  }
-  return out;
-}
 
 Clock::time_point ToTimePoint(const google::protobuf::Timestamp& t) {
   return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
@@ -39,7 +29,7 @@ cit::v1::StoredRecord ToApiRecord(const StoredRecord& stored) {
       TimeUtil::NanosecondsToTimestamp(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                            stored.server_received_time.time_since_epoch())
                                            .count());
-  out.set_chain_hash(Hex(stored.hash));
+  out.set_chain_hash(HexHash(stored.hash));
   return out;
 }
 
@@ -91,7 +81,7 @@ absl::StatusOr<ChainCheck> StoreAuditSource::VerifyChain(const std::string& vehi
     for (const auto& r : *all) {
       if (last == nullptr || r.chain_index > last->chain_index) last = &r;
     }
-    if (last != nullptr) out.head_hex = Hex(last->hash);
+    if (last != nullptr) out.head_hex = HexHash(last->hash);
   }
   return out;
 }

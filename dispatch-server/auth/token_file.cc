@@ -1,7 +1,6 @@
 #include "dispatch-server/auth/token_file.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <toml++/toml.h>
 
 #include <set>
@@ -12,47 +11,6 @@
 #include "geo/input_limits.h"
 
 namespace cit::dispatch {
-namespace {
-
-std::optional<Sha256Digest> HexDecode(std::string_view hex) {
-  if (hex.size() != 64) return std::nullopt;
-  Sha256Digest out{};
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < 32; ++i) {
-    int hi = nibble(hex[2 * i]);
-    int lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
-  }
-  return out;
-}
-
-}  // namespace
-
-Sha256Digest Sha256(std::string_view data) {
-  Sha256Digest out{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
-  return out;
-}
-
-std::string HexEncode(const Sha256Digest& digest) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (std::uint8_t b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xf]);
-  }
-  return out;
-}
-
-std::string TokenHashHex(std::string_view token) { return HexEncode(Sha256(token)); }
 
 absl::StatusOr<TokenFile> TokenFile::Load(const std::filesystem::path& path) {
   // A token file is a few kB: refuse devices, FIFOs and anything over 1 MiB.
@@ -92,7 +50,7 @@ absl::StatusOr<TokenFile> TokenFile::Parse(std::string_view toml_text, std::stri
       return absl::InvalidArgumentError(where + ".role: '" + *role +
                                         "' is not operator, dispatcher, auditor or admin");
     }
-    std::optional<Sha256Digest> digest = HexDecode(*hash);
+    std::optional<Sha256Digest> digest = ParseTokenHashHex(*hash);
     if (!digest) return absl::InvalidArgumentError(where + ".sha256: not 64 hex digits");
     if (!names.insert(*name).second) {
       return absl::InvalidArgumentError(where + ".name: '" + *name + "' appears twice");
@@ -104,7 +62,7 @@ absl::StatusOr<TokenFile> TokenFile::Parse(std::string_view toml_text, std::stri
 
 std::optional<OperatorIdentity> TokenFile::Authenticate(std::string_view token) const {
   if (token.empty()) return std::nullopt;
-  const Sha256Digest presented = Sha256(token);
+  const Sha256Digest presented = TokenSha256(token);
   const Entry* match = nullptr;
   for (const Entry& e : entries_) {
     // CRYPTO_memcmp takes the same time whatever the contents; scan every entry regardless.

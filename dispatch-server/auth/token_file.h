@@ -25,15 +25,9 @@
 
 #include "absl/status/statusor.h"
 #include "dispatch-server/auth/roles.h"
+#include "dispatch-server/auth/token_hash.h"
 
 namespace cit::dispatch {
-
-using Sha256Digest = std::array<std::uint8_t, 32>;
-
-Sha256Digest Sha256(std::string_view data);
-std::string HexEncode(const Sha256Digest& digest);
-// Lower-case hex SHA-256 of `token`: what the token file stores.
-std::string TokenHashHex(std::string_view token);
 
 class TokenFile {
  public:

@@ -6,8 +6,8 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/common/host_port.h"
 #include "dispatch-server/ingest/record_validator.h"
-#include "dispatch-server/metrics/http_server.h"
 
 namespace cit::dispatch {
 namespace {
@@ -125,6 +125,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   store.GetPath("path", &o.database_path, base_dir);
   std::string durability = o.durability == sqlite::Durability::kFull ? "full" : "normal";
   store.Get("durability", &durability);
+  store.Get("reject_samples_per_reason", &o.reject_samples_per_reason);
 
   Section ingest(c.raw, "ingest");
   GetMs(ingest, "group_commit_ms", &in.group_commit_delay);

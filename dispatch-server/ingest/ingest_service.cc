@@ -40,6 +40,21 @@ struct IngestService::Metrics {
         observed(m.GetCounter("cit_ingest_records_observed_total",
                               "Accepted records handed to the monitor at receipt")),
         commits(m.GetCounter("cit_ingest_commits_total", "Group commits")),
+        refused_no_vehicle_id(m.GetCounter("cit_ingest_stream_refusals_total",
+                                           "Telemetry streams refused before any record, by reason",
+                                           {{"reason", "no_vehicle_id_in_certificate"}})),
+        refused_identity_mismatch(
+            m.GetCounter("cit_ingest_stream_refusals_total",
+                         "Telemetry streams refused before any record, by reason",
+                         {{"reason", "identity_mismatch"}})),
+        batches_refused_records(m.GetCounter(
+            "cit_ingest_batches_refused_total",
+            "RecordBatches refused whole (stream ended RESOURCE_EXHAUSTED), by exceeded limit",
+            {{"limit", "records"}})),
+        batches_refused_bytes(m.GetCounter(
+            "cit_ingest_batches_refused_total",
+            "RecordBatches refused whole (stream ended RESOURCE_EXHAUSTED), by exceeded limit",
+            {{"limit", "bytes"}})),
         commit_seconds(m.GetHistogram("cit_ingest_commit_seconds",
                                       "Duration of one group commit (store append + fsync)",
                                       Histogram::ExponentialBounds(0.0005, 2, 12))),
@@ -69,6 +84,10 @@ struct IngestService::Metrics {
   Counter& gap_seqs;
   Counter& observed;
   Counter& commits;
+  Counter& refused_no_vehicle_id;
+  Counter& refused_identity_mismatch;
+  Counter& batches_refused_records;
+  Counter& batches_refused_bytes;
   Histogram& commit_seconds;
   Histogram& latency_seconds;
   Histogram& commit_records;
@@ -112,6 +131,11 @@ absl::Status IngestService::Start() {
   return absl::OkStatus();
 }
 
+absl::Status IngestService::LastCommitStatus() const {
+  std::lock_guard<std::mutex> lock(commit_status_mu_);
+  return last_commit_status_;
+}
+
 size_t IngestService::ConnectedVehicles() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
@@ -136,10 +160,13 @@ grpc::ServerBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage>* IngestSe
     }
     if (!IsValidVehicleId(cert_vehicle)) {
       metrics_->identity_mismatch.Increment();
+      metrics_->refused_no_vehicle_id.Increment();
       early = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                            "client certificate carries no valid vehicle id (CN or SAN)");
-      spdlog::warn("event=stream_refused reason=no_vehicle_id_in_certificate peer={}",
-                   context->peer());
+      if (refusal_log_.Admit("no_vehicle_id_in_certificate")) {
+        spdlog::warn("event=stream_refused reason=no_vehicle_id_in_certificate peer={}",
+                     context->peer());
+      }
       cert_vehicle.clear();
     }
   }
@@ -208,10 +235,12 @@ std::vector<SeqGap> IngestService::DeclaredGaps(const std::string& vehicle,
     if (r.seq() <= prev || r.seq() < from ||
         r.seq() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       metrics_->protocol_errors.Increment();
-      spdlog::warn(
-          "event=gap_claim_ignored vehicle={} covers_from_seq={} reason=\"records not ascending "
-          "from covers_from_seq\"",
-          vehicle, from);
+      if (refusal_log_.Admit("gap_claim_ignored")) {
+        spdlog::warn(
+            "event=gap_claim_ignored vehicle={} covers_from_seq={} reason=\"records not "
+            "ascending from covers_from_seq\"",
+            vehicle, from);
+      }
       return {};
     }
     prev = r.seq();
@@ -262,27 +291,44 @@ void IngestService::Observe(VehicleState& v, const std::vector<CommittedRecord>&
   }
 }
 
+grpc::Status IngestService::CheckBatchSize(const std::string& vehicle,
+                                           const cit::v1::RecordBatch& batch) {
+  const size_t n = static_cast<size_t>(batch.records_size());
+  std::string detail;
+  Counter* refused = nullptr;
+  if (n > options_.max_batch_records) {  // O(1): checked before the byte size is computed
+    refused = &metrics_->batches_refused_records;
+    detail =
+        absl::StrCat("RecordBatch of ", n,
+                     " records exceeds ingest.max_batch_records = ", options_.max_batch_records,
+                     " (sent in Welcome.max_batch_records); send smaller batches");
+  } else if (const size_t bytes = batch.ByteSizeLong(); bytes > options_.max_batch_bytes) {
+    refused = &metrics_->batches_refused_bytes;
+    detail = absl::StrCat("RecordBatch of ", bytes,
+                          " bytes exceeds ingest.max_batch_bytes = ", options_.max_batch_bytes,
+                          "; send fewer records per batch");
+  } else {
+    return grpc::Status::OK;
+  }
+  refused->Increment();
+  if (refusal_log_.Admit("batch_too_large")) {
+    spdlog::warn("event=batch_refused vehicle={} detail=\"{}\"", vehicle, detail);
+  }
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, detail);
+}
+
 size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& vehicle,
                                   cit::v1::RecordBatch* batch, bool urgent, bool* accepting) {
   const auto now = Clock::now();
   auto* records = batch->mutable_records();
   const size_t n = static_cast<size_t>(records->size());
   metrics_->received.Increment(n);
-  const bool too_large =
-      n > options_.max_batch_records || batch->ByteSizeLong() > options_.max_batch_bytes;
-
-  // Validation is pure CPU work and runs before taking the lock.
+  // Validation is pure CPU work and runs before taking the lock. Every step per record is
+  // O(1) or O(log n) in the vehicle's out-of-order set: CheckBatchSize already bounded n.
   std::vector<std::optional<Rejection>> verdicts(n);
   for (size_t i = 0; i < n; ++i) {
     const cit::v1::Record& r = records->Get(static_cast<int>(i));
-    if (too_large) {
-      verdicts[i] = Rejection{cit::v1::REJECT_REASON_BATCH_TOO_LARGE,
-                              absl::StrCat("batch of ", n, " records / ", batch->ByteSizeLong(),
-                                           " bytes exceeds ", options_.max_batch_records,
-                                           " records / ", options_.max_batch_bytes, " bytes")};
-    } else {
-      verdicts[i] = ValidateRecord(r, vehicle, now, options_.limits);
-    }
+    verdicts[i] = ValidateRecord(r, vehicle, now, options_.limits);
     if (r.seq() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       verdicts[i] = Rejection{cit::v1::REJECT_REASON_BAD_SEQ, "seq above 2^63-1"};
     }
@@ -292,7 +338,7 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
   sub.stream = stream;
   sub.vehicle_id = vehicle;
   sub.received = Steady::now();
-  if (!urgent && !too_large) sub.gaps = DeclaredGaps(vehicle, *batch);
+  if (!urgent) sub.gaps = DeclaredGaps(vehicle, *batch);
   uint64_t duplicates = 0;
   std::unique_lock<std::mutex> lock(mu_);
   if (draining_) {
@@ -373,7 +419,11 @@ void IngestService::Unregister(internal::TelemetryStream* stream, const std::str
   }
 }
 
-void IngestService::CountIdentityMismatch() { metrics_->identity_mismatch.Increment(); }
+bool IngestService::RefuseIdentityMismatch() {
+  metrics_->identity_mismatch.Increment();
+  metrics_->refused_identity_mismatch.Increment();
+  return refusal_log_.Admit("identity_mismatch");
+}
 void IngestService::CountProtocolError() { metrics_->protocol_errors.Increment(); }
 
 void IngestService::CommitLoop() {
@@ -428,6 +478,10 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
   const auto t0 = Steady::now();
   absl::Status status = store_->Append(batch);
   const auto t1 = Steady::now();
+  {
+    std::lock_guard<std::mutex> lock(commit_status_mu_);
+    last_commit_status_ = status;
+  }
 
   if (!status.ok()) {
     metrics_->commit_failures.Increment();

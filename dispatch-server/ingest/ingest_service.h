@@ -44,6 +44,7 @@
 
 #include "absl/status/status.h"
 #include "cit/v1/telemetry.grpc.pb.h"
+#include "dispatch-server/common/refusal_log.h"
 #include "dispatch-server/ingest/committed_record.h"
 #include "dispatch-server/ingest/record_validator.h"
 #include "dispatch-server/metrics/metrics_registry.h"
@@ -61,7 +62,8 @@ struct IngestOptions {
   // Commit as soon as this many records (and rejects) are queued; 1 = whenever the previous
   // commit is done (lowest latency; batches still grow under load while a commit runs).
   size_t group_commit_records = 1;
-  // Largest RecordBatch accepted, in records (sent in Welcome) and in serialized bytes.
+  // Largest RecordBatch accepted, in records (sent in Welcome) and in serialized bytes; a larger
+  // batch ends its stream with RESOURCE_EXHAUSTED (CheckBatchSize).
   uint32_t max_batch_records = 1000;
   size_t max_batch_bytes = 1 << 20;
   // Flow control: a stream stops reading while this many of its records await commit.
@@ -96,6 +98,9 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
 
   // Vehicles with a live stream.
   size_t ConnectedVehicles() const;
+  // The outcome of the latest store commit (e.g. disk full): health reports not serving while
+  // commits fail. Any thread.
+  absl::Status LastCommitStatus() const;
   const IngestOptions& options() const { return options_; }
 
   grpc::ServerBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage>* Stream(
@@ -130,6 +135,10 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   // stream (if any). Returns nullopt while draining.
   std::optional<StreamPtr> RegisterLive(const std::string& vehicle, const StreamPtr& stream,
                                         const cit::v1::Hello& hello);
+  // Refuses a batch above max_batch_records or max_batch_bytes before any per-record work
+  // (the count is checked first, the byte size is computed once): the stream ends with
+  // RESOURCE_EXHAUSTED naming the limit, nothing of the batch is acknowledged. OK otherwise.
+  grpc::Status CheckBatchSize(const std::string& vehicle, const cit::v1::RecordBatch& batch);
   // Validates, de-duplicates, hands accepted records to the observers and queues one batch;
   // returns the units queued (0: nothing to commit). `accepting` is false once draining
   // (nothing queued, nothing acknowledged). `urgent`: AgentMessage.urgent (no gap claims).
@@ -143,7 +152,9 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   // Hands the records accepted from one batch to every observer (mu_ held).
   void Observe(VehicleState& v, const std::vector<CommittedRecord>& records);
   void Unregister(internal::TelemetryStream* stream, const std::string& vehicle);
-  void CountIdentityMismatch();
+  // A Hello that claims another vehicle than its certificate: counted; true when the caller
+  // may log it (rate-limited, see common/refusal_log.h).
+  bool RefuseIdentityMismatch();
   void CountProtocolError();
 
   void CommitLoop();
@@ -155,8 +166,13 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   const IngestOptions options_;
   std::unique_ptr<Metrics> metrics_;
   std::vector<RecordObserver*> observers_;
+  // Refused streams and batches are logged rate-limited: unauthenticated or broken clients
+  // must not flood the log (their exact counts are in metrics).
+  RefusalLog refusal_log_{"telemetry"};
 
   mutable std::mutex mu_;  // guards vehicles_, streams_, draining_; taken before queue_mu_
+  mutable std::mutex commit_status_mu_;
+  absl::Status last_commit_status_;
   std::unordered_map<std::string, VehicleState> vehicles_;
   std::set<StreamPtr> streams_;
   bool draining_ = false;

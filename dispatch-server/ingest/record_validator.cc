@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 
@@ -26,10 +27,20 @@ std::optional<Rejection> CheckOptional(bool present, double v, const char* name,
   return std::nullopt;
 }
 
+// Timestamps are stored as int64 nanoseconds since the epoch: seconds beyond +-(2^63-1)/1e9
+// (years 1677..2262) would overflow (INT64_MAX seconds used to be stored as -1e9 ns).
+constexpr int64_t kMaxStorableSeconds = std::numeric_limits<int64_t>::max() / 1'000'000'000 - 1;
+
 std::optional<Rejection> CheckTimestamp(const google::protobuf::Timestamp& ts, const char* name) {
   if (ts.nanos() < 0 || ts.nanos() > 999'999'999) {
     return Reject(cit::v1::REJECT_REASON_MALFORMED,
                   absl::StrCat(name, ".nanos ", ts.nanos(), " invalid"));
+  }
+  if (ts.seconds() < -kMaxStorableSeconds || ts.seconds() > kMaxStorableSeconds) {
+    return Reject(
+        cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE,
+        absl::StrCat(name, ".seconds ", ts.seconds(), " outside [", -kMaxStorableSeconds, ", ",
+                     kMaxStorableSeconds, "] (years 1677 to 2262, storable as nanoseconds)"));
   }
   return std::nullopt;
 }

@@ -193,9 +193,10 @@ void TelemetryStream::HandleHello() {
     }
     vehicle = hello.vehicle_id();
   } else if (!hello.vehicle_id().empty() && hello.vehicle_id() != cert_vehicle_) {
-    service_->CountIdentityMismatch();
-    spdlog::warn("event=identity_mismatch certificate_vehicle={} claimed_vehicle={} peer={}",
-                 cert_vehicle_, hello.vehicle_id().substr(0, 64), peer_);
+    if (service_->RefuseIdentityMismatch()) {
+      spdlog::warn("event=identity_mismatch certificate_vehicle={} claimed_vehicle={} peer={}",
+                   cert_vehicle_, hello.vehicle_id().substr(0, 64), peer_);
+    }
     End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                      "Hello.vehicle_id does not match the client certificate"),
         false);
@@ -232,6 +233,11 @@ void TelemetryStream::HandleBatch() {
   bool accepting = true;
   const bool urgent = in_.has_urgent();
   cit::v1::RecordBatch* batch = urgent ? in_.mutable_urgent() : in_.mutable_batch();
+  if (grpc::Status refused = service_->CheckBatchSize(vehicle_, *batch); !refused.ok()) {
+    in_.Clear();
+    End(refused, /*drain_writes=*/true);
+    return;
+  }
   service_->SubmitBatch(shared_from_this(), vehicle_, batch, urgent, &accepting);
   in_.Clear();
   if (!accepting) return;  // draining: Drain() ends the stream

@@ -1,119 +1,92 @@
 #include "dispatch-server/metrics/http_server.h"
 
-#include <boost/asio.hpp>
-#include <charconv>
+#include <CivetServer.h>
+#include <civetweb.h>
+#include <prometheus/exposer.h>
+#include <spdlog/spdlog.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <exception>
+#include <map>
+#include <vector>
+
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/common/host_port.h"
 
 namespace cit::dispatch {
 
-namespace asio = boost::asio;
-using asio::ip::tcp;
-
-bool SplitHostPort(const std::string& address, std::string* host, int* port) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon + 1 >= address.size()) return false;
-  std::string h = address.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  int p = 0;
-  const char* first = address.data() + colon + 1;
-  const char* last = address.data() + address.size();
-  auto [ptr, ec] = std::from_chars(first, last, p);
-  if (ec != std::errc() || ptr != last || p < 0 || p > 65535) return false;
-  *host = h.empty() ? "0.0.0.0" : h;
-  *port = p;
-  return true;
-}
-
 struct MetricsHttpServer::Impl {
-  asio::io_context io;
-  tcp::acceptor acceptor{io};
+  std::unique_ptr<prometheus::Exposer> exposer;
 };
 
 namespace {
 
-// One connection: read the request head, answer, close.
-class Connection : public std::enable_shared_from_this<Connection> {
- public:
-  Connection(tcp::socket socket, const MetricsRegistry* registry, const std::atomic<bool>* healthy)
-      : socket_(std::move(socket)), registry_(registry), healthy_(healthy) {}
+// civetweb calls its callbacks with its own context, not with ours, and prometheus-cpp keeps
+// the CivetServer private, so servers are found by their civetweb context: init_context runs
+// inside the Exposer's constructor, on the thread that builds it, before any request.
+std::mutex g_servers_mu;
+std::map<const mg_context*, MetricsHttpServer*> g_servers;
+thread_local MetricsHttpServer* g_starting = nullptr;
 
-  void Start() {
-    auto self = shared_from_this();
-    asio::async_read_until(socket_, asio::dynamic_buffer(request_, 16 * 1024), "\r\n\r\n",
-                           [self](boost::system::error_code ec, size_t) {
-                             if (!ec) self->Respond();
-                           });
-  }
-
- private:
-  void Respond() {
-    std::string status = "200 OK";
-    std::string type = "text/plain; version=0.0.4; charset=utf-8";
-    std::string body;
-    const bool get = request_.rfind("GET ", 0) == 0;
-    std::string path = request_.substr(4, request_.find(' ', 4) - 4);
-    if (size_t q = path.find('?'); q != std::string::npos) path.resize(q);
-    if (get && path == "/metrics") {
-      body = registry_->Render();
-    } else if (get && path == "/healthz") {
-      if (healthy_->load()) {
-        body = "ok\n";
-      } else {
-        status = "503 Service Unavailable";
-        body = "draining\n";
-      }
-    } else {
-      status = get ? "404 Not Found" : "405 Method Not Allowed";
-      type = "text/plain";
-      body = "try GET /metrics or /healthz\n";
-    }
-    response_ =
-        absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
-                     "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
-    auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(response_), [self](boost::system::error_code, size_t) {
-      boost::system::error_code ignored;
-      self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    });
-  }
-
-  tcp::socket socket_;
-  const MetricsRegistry* registry_;
-  const std::atomic<bool>* healthy_;
-  std::string request_;
-  std::string response_;
-};
-
-void Accept(tcp::acceptor& acceptor, const MetricsRegistry* registry,
-            const std::atomic<bool>* healthy) {
-  acceptor.async_accept(
-      [&acceptor, registry, healthy](boost::system::error_code ec, tcp::socket socket) {
-        if (ec == asio::error::operation_aborted) return;
-        if (!ec) std::make_shared<Connection>(std::move(socket), registry, healthy)->Start();
-        Accept(acceptor, registry, healthy);
-      });
+void InitContext(const mg_context* ctx) {
+  std::lock_guard<std::mutex> lock(g_servers_mu);
+  if (g_starting != nullptr) g_servers[ctx] = g_starting;
 }
 
-}  // namespace
+void ExitContext(const mg_context* ctx) {
+  std::lock_guard<std::mutex> lock(g_servers_mu);
+  g_servers.erase(ctx);
+}
 
-MetricsHttpServer::MetricsHttpServer(const MetricsRegistry* registry) : registry_(registry) {}
+void Reply(mg_connection* conn, int code, const char* reason, const std::string& body) {
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+            code, reason, body.size(), body.c_str());
+}
 
-MetricsHttpServer::~MetricsHttpServer() { Stop(); }
+// /healthz; everything else goes on to prometheus-cpp (/metrics) or civetweb's 404.
+int BeginRequest(mg_connection* conn) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  if (info == nullptr || info->local_uri == nullptr || std::string(info->local_uri) != "/healthz") {
+    return 0;
+  }
+  absl::Status health = absl::UnavailableError("server stopping");
+  {
+    std::lock_guard<std::mutex> lock(g_servers_mu);
+    auto it = g_servers.find(mg_get_context(conn));
+    if (it != g_servers.end()) health = it->second->Health();
+  }
+  if (health.ok()) {
+    Reply(conn, 200, "OK", "ok\n");
+    return 200;
+  }
+  Reply(conn, 503, "Service Unavailable", std::string(health.message()) + "\n");
+  return 503;
+}
 
-absl::Status MetricsHttpServer::Start(const std::string& address) {
+// civetweb reports dropped slow clients and the like; they are routine on an exposed port.
+int LogMessage(const mg_connection*, const char* message) {
+  spdlog::debug("event=metrics_http_note message=\"{}\"", message);
+  return 1;
+}
+
+// civetweb takes numeric addresses only; resolve names ("localhost") here.
+absl::StatusOr<std::string> ListeningPort(const std::string& address) {
   std::string host;
   int port = 0;
   if (!SplitHostPort(address, &host, &port)) {
     return absl::InvalidArgumentError(
         absl::StrCat("metrics address '", address, "' is not host:port"));
   }
-  impl_ = std::make_unique<Impl>();
   boost::system::error_code ec;
-  asio::ip::address ip = asio::ip::make_address(host, ec);
+  boost::asio::ip::address ip = boost::asio::ip::make_address(host, ec);
   if (ec) {
-    // A host name: resolve it (e.g. "localhost").
-    tcp::resolver resolver(impl_->io);
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::resolver resolver(io);
     auto results = resolver.resolve(host, std::to_string(port), ec);
     if (ec || results.empty()) {
       return absl::InvalidArgumentError(
@@ -121,29 +94,72 @@ absl::Status MetricsHttpServer::Start(const std::string& address) {
     }
     ip = results.begin()->endpoint().address();
   }
-  tcp::endpoint endpoint(ip, static_cast<unsigned short>(port));
-  impl_->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(endpoint, ec);
-  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
+  return ip.is_v6() ? absl::StrCat("[", ip.to_string(), "]:", port)
+                    : absl::StrCat(ip.to_string(), ":", port);
+}
+
+}  // namespace
+
+MetricsHttpServer::MetricsHttpServer(std::shared_ptr<const MetricsRegistry> registry,
+                                     MetricsHttpOptions options)
+    : registry_(std::move(registry)), options_(options) {}
+
+MetricsHttpServer::~MetricsHttpServer() { Stop(); }
+
+void MetricsHttpServer::SetHealthCheck(std::function<absl::Status()> check) {
+  std::lock_guard<std::mutex> lock(check_mu_);
+  check_ = std::move(check);
+}
+
+absl::Status MetricsHttpServer::Health() const {
+  if (!healthy_.load()) return absl::UnavailableError("draining");
+  std::lock_guard<std::mutex> lock(check_mu_);
+  return check_ ? check_() : absl::OkStatus();
+}
+
+absl::Status MetricsHttpServer::Start(const std::string& address) {
+  absl::StatusOr<std::string> listening = ListeningPort(address);
+  if (!listening.ok()) return listening.status();
+  const std::vector<std::string> civet_options = {
+      "listening_ports",
+      *listening,
+      "num_threads",
+      std::to_string(std::max(1, options_.threads)),
+      "connection_queue",
+      std::to_string(std::max(1, options_.queue)),
+      "request_timeout_ms",
+      std::to_string(options_.request_timeout.count()),
+      "enable_keep_alive",
+      "no",
+      // Headers of a scrape are a few hundred bytes.
+      "max_request_size",
+      "8192",
+  };
+  CivetCallbacks callbacks;
+  callbacks.begin_request = BeginRequest;
+  callbacks.log_message = LogMessage;
+  callbacks.init_context = InitContext;
+  callbacks.exit_context = ExitContext;
+  impl_ = std::make_unique<Impl>();
+  try {
+    g_starting = this;
+    impl_->exposer = std::make_unique<prometheus::Exposer>(civet_options, &callbacks);
+    g_starting = nullptr;
+  } catch (const std::exception& e) {
+    g_starting = nullptr;
+    impl_.reset();
     return absl::UnavailableError(
-        absl::StrCat("metrics: cannot listen on ", address, ": ", ec.message()));
+        absl::StrCat("metrics: cannot listen on ", address, ": ", e.what()));
   }
-  port_ = impl_->acceptor.local_endpoint().port();
-  Accept(impl_->acceptor, registry_, &healthy_);
-  thread_ = std::thread([this] { impl_->io.run(); });
+  impl_->exposer->RegisterCollectable(registry_->collectable());
+  const std::vector<int> ports = impl_->exposer->GetListeningPorts();
+  port_ = ports.empty() ? 0 : ports.front();
   return absl::OkStatus();
 }
 
 void MetricsHttpServer::Stop() {
   if (!impl_) return;
-  asio::post(impl_->io, [this] {
-    boost::system::error_code ignored;
-    impl_->acceptor.close(ignored);
-  });
-  impl_->io.stop();
-  if (thread_.joinable()) thread_.join();
+  impl_->exposer.reset();  // joins civetweb's threads; exit_context forgets this server
   impl_.reset();
 }
 

@@ -1,67 +1,82 @@
 #include "dispatch-server/metrics/metrics_registry.h"
 
-#include <cmath>
-#include <cstdio>
+#include <prometheus/family.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
 #include <cstdlib>
 #include <iostream>
-#include <sstream>
 
 namespace cit::dispatch {
 namespace {
 
-std::string EscapeLabel(const std::string& v) {
+prometheus::Labels ToLabels(const MetricLabels& labels) {
+  return prometheus::Labels(labels.begin(), labels.end());
+}
+
+// The text format requires `\\` and `\n` escaped in HELP; prometheus-cpp 1.0.1 writes help text
+// verbatim (a newline would end the line and corrupt the scrape), so escape it on the way in.
+std::string EscapeHelp(std::string_view help) {
   std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
+  out.reserve(help.size());
+  for (char c : help) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
       out += "\\n";
-      continue;
+    } else {
+      out.push_back(c);
     }
-    out.push_back(c);
   }
   return out;
 }
 
-std::string FormatValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
-std::string LabelText(const MetricLabels& labels, const std::string& extra_name = {},
-                      const std::string& extra_value = {}) {
-  if (labels.empty() && extra_name.empty()) return {};
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [k, v] : labels) {
-    if (!first) out += ",";
-    first = false;
-    out += k + "=\"" + EscapeLabel(v) + "\"";
-  }
-  if (!extra_name.empty()) {
-    if (!first) out += ",";
-    out += extra_name + "=\"" + extra_value + "\"";
-  }
-  return out + "}";
+// The one ClientMetric of a histogram's snapshot.
+prometheus::ClientMetric::Histogram Snapshot(prometheus::Histogram* h) {
+  return h->Collect().histogram;
 }
 
 }  // namespace
 
-Histogram::Histogram(std::vector<double> upper_bounds)
-    : bounds_(std::move(upper_bounds)),
-      counts_(std::make_unique<std::atomic<uint64_t>[]>(bounds_.size() + 1)) {
-  for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0);
-}
+class MetricsRegistry::Collector : public prometheus::Collectable {
+ public:
+  Collector() : registry_(std::make_shared<prometheus::Registry>()) {}
 
-void Histogram::Observe(double v) {
-  size_t i = 0;
-  while (i < bounds_.size() && v > bounds_[i]) ++i;
-  counts_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_.fetch_add(v, std::memory_order_relaxed);
-}
+  prometheus::Registry& registry() { return *registry_; }
+
+  void SetCallback(std::string_view name, std::string_view help, const MetricLabels& labels,
+                   std::function<double()> fn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    CallbackFamily& f = callbacks_[std::string(name)];
+    f.help = EscapeHelp(help);
+    f.series[labels] = std::move(fn);
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> out = registry_->Collect();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, f] : callbacks_) {
+      prometheus::MetricFamily family{name, f.help, prometheus::MetricType::Gauge, {}};
+      for (const auto& [labels, fn] : f.series) {
+        prometheus::ClientMetric m;
+        for (const auto& [k, v] : labels) m.label.push_back({k, v});
+        m.gauge.value = fn();
+        family.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(family));
+    }
+    return out;
+  }
+
+ private:
+  struct CallbackFamily {
+    std::string help;
+    std::map<MetricLabels, std::function<double()>> series;
+  };
+  std::shared_ptr<prometheus::Registry> registry_;
+  mutable std::mutex mu_;
+  std::map<std::string, CallbackFamily, std::less<>> callbacks_;
+};
 
 std::vector<double> Histogram::ExponentialBounds(double start, double factor, int count) {
   std::vector<double> out;
@@ -70,11 +85,45 @@ std::vector<double> Histogram::ExponentialBounds(double start, double factor, in
   return out;
 }
 
+uint64_t Histogram::bucket(size_t i) const {
+  const prometheus::ClientMetric::Histogram s = Snapshot(h_);
+  if (i >= s.bucket.size()) return 0;
+  const uint64_t below = i == 0 ? 0 : s.bucket[i - 1].cumulative_count;
+  return s.bucket[i].cumulative_count - below;
+}
+
+uint64_t Histogram::count() const { return Snapshot(h_).sample_count; }
+
+double Histogram::sum() const { return Snapshot(h_).sample_sum; }
+
+MetricsRegistry::MetricsRegistry() : collector_(std::make_shared<Collector>()) {}
+
+MetricsRegistry::~MetricsRegistry() = default;
+
 MetricsRegistry::Family& MetricsRegistry::FamilyFor(std::string_view name, std::string_view help,
                                                     Type type) {
   auto it = families_.find(name);
   if (it == families_.end()) {
-    it = families_.emplace(std::string(name), Family{type, std::string(help), {}}).first;
+    Family family;
+    family.type = type;
+    family.help = std::string(help);
+    it = families_.emplace(std::string(name), std::move(family)).first;
+    Family& f = it->second;
+    const std::string n(name), h = EscapeHelp(help);
+    prometheus::Registry& r = collector_->registry();
+    switch (type) {
+      case Type::kCounter:
+        f.prometheus_family = &prometheus::BuildCounter().Name(n).Help(h).Register(r);
+        break;
+      case Type::kGauge:
+        f.prometheus_family = &prometheus::BuildGauge().Name(n).Help(h).Register(r);
+        break;
+      case Type::kHistogram:
+        f.prometheus_family = &prometheus::BuildHistogram().Name(n).Help(h).Register(r);
+        break;
+      case Type::kCallbackGauge:
+        break;
+    }
   } else if (it->second.type != type) {
     std::cerr << "metrics: " << name << " registered with two types\n";
     std::abort();
@@ -85,17 +134,25 @@ MetricsRegistry::Family& MetricsRegistry::FamilyFor(std::string_view name, std::
 Counter& MetricsRegistry::GetCounter(std::string_view name, std::string_view help,
                                      const MetricLabels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  Series& s = FamilyFor(name, help, Type::kCounter).series[labels];
-  if (!s.counter && !s.callback) s.counter = std::make_unique<Counter>();
-  return *s.counter;
+  Family& f = FamilyFor(name, help, Type::kCounter);
+  std::unique_ptr<Counter>& c = f.counters[labels];
+  if (!c) {
+    auto* family = static_cast<prometheus::Family<prometheus::Counter>*>(f.prometheus_family);
+    c = std::make_unique<Counter>(&family->Add(ToLabels(labels)));
+  }
+  return *c;
 }
 
 Gauge& MetricsRegistry::GetGauge(std::string_view name, std::string_view help,
                                  const MetricLabels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  Series& s = FamilyFor(name, help, Type::kGauge).series[labels];
-  if (!s.gauge) s.gauge = std::make_unique<Gauge>();
-  return *s.gauge;
+  Family& f = FamilyFor(name, help, Type::kGauge);
+  std::unique_ptr<Gauge>& g = f.gauges[labels];
+  if (!g) {
+    auto* family = static_cast<prometheus::Family<prometheus::Gauge>*>(f.prometheus_family);
+    g = std::make_unique<Gauge>(&family->Add(ToLabels(labels)));
+  }
+  return *g;
 }
 
 Histogram& MetricsRegistry::GetHistogram(std::string_view name, std::string_view help,
@@ -103,58 +160,27 @@ Histogram& MetricsRegistry::GetHistogram(std::string_view name, std::string_view
                                          const MetricLabels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
   Family& f = FamilyFor(name, help, Type::kHistogram);
-  Series& s = f.series[labels];
-  if (!s.histogram) {
-    // Keep one bucket layout per family.
-    for (const auto& [l, other] : f.series) {
-      if (other.histogram) {
-        upper_bounds = other.histogram->bounds();
-        break;
-      }
-    }
-    s.histogram = std::make_unique<Histogram>(std::move(upper_bounds));
+  // Keep one bucket layout per family.
+  if (f.histograms.empty()) f.bounds = std::move(upper_bounds);
+  std::unique_ptr<Histogram>& h = f.histograms[labels];
+  if (!h) {
+    auto* family = static_cast<prometheus::Family<prometheus::Histogram>*>(f.prometheus_family);
+    h = std::make_unique<Histogram>(&family->Add(ToLabels(labels), f.bounds), f.bounds);
   }
-  return *s.histogram;
+  return *h;
 }
 
 void MetricsRegistry::AddCallbackGauge(std::string_view name, std::string_view help,
                                        std::function<double()> fn, const MetricLabels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  Series& s = FamilyFor(name, help, Type::kGauge).series[labels];
-  s.callback = std::move(fn);
+  FamilyFor(name, help, Type::kCallbackGauge);
+  collector_->SetCallback(name, help, labels, std::move(fn));
 }
 
+std::weak_ptr<prometheus::Collectable> MetricsRegistry::collectable() const { return collector_; }
+
 std::string MetricsRegistry::Render() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::ostringstream out;
-  for (const auto& [name, f] : families_) {
-    const char* type = f.type == Type::kCounter ? "counter"
-                       : f.type == Type::kGauge ? "gauge"
-                                                : "histogram";
-    out << "# HELP " << name << " " << f.help << "\n# TYPE " << name << " " << type << "\n";
-    for (const auto& [labels, s] : f.series) {
-      if (s.counter) {
-        out << name << LabelText(labels) << " " << s.counter->value() << "\n";
-      } else if (s.callback) {
-        out << name << LabelText(labels) << " " << FormatValue(s.callback()) << "\n";
-      } else if (s.gauge) {
-        out << name << LabelText(labels) << " " << FormatValue(s.gauge->value()) << "\n";
-      } else if (s.histogram) {
-        const Histogram& h = *s.histogram;
-        uint64_t cumulative = 0;
-        for (size_t i = 0; i < h.bounds().size(); ++i) {
-          cumulative += h.bucket(i);
-          out << name << "_bucket" << LabelText(labels, "le", FormatValue(h.bounds()[i])) << " "
-              << cumulative << "\n";
-        }
-        cumulative += h.bucket(h.bounds().size());
-        out << name << "_bucket" << LabelText(labels, "le", "+Inf") << " " << cumulative << "\n";
-        out << name << "_sum" << LabelText(labels) << " " << FormatValue(h.sum()) << "\n";
-        out << name << "_count" << LabelText(labels) << " " << h.count() << "\n";
-      }
-    }
-  }
-  return out.str();
+  return prometheus::TextSerializer().Serialize(collector_->Collect());
 }
 
 }  // namespace cit::dispatch

@@ -1,5 +1,6 @@
 #include "dispatch-server/plans/plan_validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <string_view>
@@ -223,7 +224,27 @@ std::vector<std::string> PlanProblems(const cit::v1::RunPlan& plan) {
 absl::Status ValidateRunPlan(const cit::v1::RunPlan& plan) {
   std::vector<std::string> problems = PlanProblems(plan);
   if (problems.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+  return absl::InvalidArgumentError(JoinProblems(problems));
+}
+
+std::string JoinProblems(const std::vector<std::string>& problems) {
+  constexpr size_t kMaxLineBytes = 200;
+  std::string out;
+  const size_t shown = std::min(problems.size(), kMaxProblemsShown);
+  for (size_t i = 0; i < shown; ++i) {
+    if (i > 0) out += '\n';
+    if (problems[i].size() > kMaxLineBytes) {
+      out.append(problems[i], 0, kMaxLineBytes);
+      out += "...";
+    } else {
+      out += problems[i];
+    }
+  }
+  if (problems.size() > shown) {
+    absl::StrAppend(&out, "\n... and ", problems.size() - shown,
+                    " more problems (fix these and submit again to see the rest)");
+  }
+  return out;
 }
 
 }  // namespace cit::dispatch

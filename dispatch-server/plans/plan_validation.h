@@ -1,7 +1,8 @@
 // Validation of a submitted RunPlan (DESIGN §5, §9 "input validation at the edge").
 //
-// Every problem is reported, one "field: problem" line each, in the INVALID_ARGUMENT message,
-// so a dispatcher fixes a plan in one round trip:
+// Every problem is found, and the first 20 are reported, one "field: problem" line each, in the
+// INVALID_ARGUMENT message (with how many more there are), so a dispatcher fixes a plan in one
+// round trip:
 //
 //   absl::Status s = ValidateRunPlan(plan);
 //   // INVALID_ARGUMENT: "stops[2].radius_m: must be > 0\nroute.points[7].lat_deg: ..."
@@ -34,8 +35,16 @@ inline constexpr double kMaxHalfWidthM = 5'000;
 // All problems found, "field: problem" each; empty when the plan is valid.
 std::vector<std::string> PlanProblems(const cit::v1::RunPlan& plan);
 
-// OK, or INVALID_ARGUMENT with PlanProblems() joined by newlines.
+// A status message travels as gRPC metadata, which clients cap at a few KiB: 100,000 problems
+// came back as "metadata size exceeds limit". Messages list this many, then say how many more.
+inline constexpr size_t kMaxProblemsShown = 20;
+
+// OK, or INVALID_ARGUMENT with PlanProblems() joined by JoinProblems().
 absl::Status ValidateRunPlan(const cit::v1::RunPlan& plan);
+
+// The first kMaxProblemsShown problems (each cut at 200 bytes), one per line, then
+// "... and N more problems (...)" when there are more.
+std::string JoinProblems(const std::vector<std::string>& problems);
 
 }  // namespace cit::dispatch
 

@@ -1,19 +1,11 @@
-#include <cstdio>
-#include <ctime>
-
+#include "absl/time/time.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch::rules_internal {
 
 std::string FormatTime(SysTime t) {
-  const std::time_t secs = static_cast<std::time_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
+  // Whole seconds, UTC: "2026-01-15T05:20:00Z" (alert details are stored, so the format is fixed).
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromChrono(t), absl::UTCTimeZone());
 }
 
 }  // namespace cit::dispatch::rules_internal

@@ -152,7 +152,7 @@ inline AlertSignal Signal(cit::v1::AlertKind kind, cit::v1::Severity severity, S
 inline void AtLastFix(const VehicleState& v, AlertSignal& s) {
   if (v.last_fix) s.position = ToLatLon(v.last_fix->position);
 }
-std::string FormatTime(SysTime t);  // "05:20:00Z"
+std::string FormatTime(SysTime t);  // "2026-01-15T05:20:00Z" (UTC, whole seconds)
 }  // namespace rules_internal
 
 }  // namespace cit::dispatch

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/server/fd_limit.h"
 #include "dispatch-server/store/sqlite_store.h"
 #include "geo/input_limits.h"
 
@@ -25,6 +26,8 @@ void ApplyChannelArgs(grpc::ServerBuilder& b, const DispatchServerOptions& o) {
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                        static_cast<int>(o.keepalive_timeout.count()));
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  b.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                       static_cast<int>(o.handshake_timeout.count()));
   b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                        static_cast<int>(o.min_client_ping_interval.count()));
 }
@@ -73,6 +76,7 @@ absl::StatusOr<std::shared_ptr<Store>> DispatchServer::Builder::store() {
   if (!store_) {
     SqliteStoreOptions so;
     so.durability = options_.durability;
+    so.reject_samples_per_reason = options_.reject_samples_per_reason;
     absl::StatusOr<std::unique_ptr<SqliteStore>> opened =
         SqliteStore::Open(options_.database_path, so);
     if (!opened.ok()) return opened.status();
@@ -82,6 +86,10 @@ absl::StatusOr<std::shared_ptr<Store>> DispatchServer::Builder::store() {
 }
 
 absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start() {
+  // Every vehicle stream holds a descriptor; the usual soft limit of 1,024 runs out first.
+  const FdLimits fds = RaiseFdLimit();
+  spdlog::info("event=fd_limit soft_before={} soft={} hard={}", fds.soft_before, fds.soft,
+               fds.hard);
   std::unique_ptr<DispatchServer> server(new DispatchServer());
   server->options_ = options_;
   server->metrics_ = metrics_;
@@ -167,7 +175,8 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
     if (auto* health = s->GetHealthCheckService()) health->SetServingStatus(true);
   }
   if (!options_.metrics_address.empty()) {
-    server->metrics_http_ = std::make_unique<MetricsHttpServer>(metrics_.get());
+    server->metrics_http_ = std::make_unique<MetricsHttpServer>(metrics_);
+    server->metrics_http_->SetHealthCheck([s = server.get()] { return s->Health(); });
     if (absl::Status s = server->metrics_http_->Start(options_.metrics_address); !s.ok()) {
       server->Shutdown();
       return s;
@@ -178,7 +187,41 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
       "tls={}",
       server->telemetry_port_, server->operator_port_, server->metrics_port(),
       options_.database_path.string(), options_.insecure_dev ? "off" : "mtls");
+  server->health_thread_ = std::thread([s = server.get()] { s->WatchHealth(); });
   return server;
+}
+
+absl::Status DispatchServer::Health() const {
+  if (draining_.load()) return absl::UnavailableError("draining");
+  if (absl::Status s = FdHeadroom(options_.fd_reserve); !s.ok()) return s;
+  if (ingest_) {
+    if (absl::Status s = ingest_->LastCommitStatus(); !s.ok()) {
+      return absl::UnavailableError(absl::StrCat("store commit failing: ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void DispatchServer::WatchHealth() {
+  bool serving = true;
+  std::unique_lock<std::mutex> lock(health_mu_);
+  while (!health_stop_) {
+    lock.unlock();
+    const absl::Status h = Health();
+    if (h.ok() != serving && !draining_.load()) {
+      serving = h.ok();
+      if (serving) {
+        spdlog::info("event=health_serving");
+      } else {
+        spdlog::warn("event=health_not_serving reason=\"{}\"", std::string(h.message()));
+      }
+      for (grpc::Server* s : {telemetry_server_.get(), operator_server_.get()}) {
+        if (auto* health = s->GetHealthCheckService()) health->SetServingStatus(serving);
+      }
+    }
+    lock.lock();
+    health_cv_.wait_for(lock, options_.health_interval, [this] { return health_stop_; });
+  }
 }
 
 DispatchServer::~DispatchServer() { Shutdown(); }
@@ -186,6 +229,15 @@ DispatchServer::~DispatchServer() { Shutdown(); }
 void DispatchServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  draining_.store(true);
+  if (health_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(health_mu_);
+      health_stop_ = true;
+    }
+    health_cv_.notify_all();
+    health_thread_.join();
+  }
   spdlog::info("event=shutdown_started");
   for (grpc::Server* s : {telemetry_server_.get(), operator_server_.get()}) {
     if (s != nullptr) {

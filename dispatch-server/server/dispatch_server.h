@@ -30,11 +30,15 @@
 #include <grpcpp/security/auth_metadata_processor.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -66,6 +70,8 @@ struct DispatchServerOptions {
   // SQLite database file shared by every component (records, runs, alerts, audit).
   std::filesystem::path database_path = "dispatch.db";
   sqlite::Durability durability = sqlite::Durability::kFull;
+  // Raw bytes of rejected records kept per vehicle and reason (counts stay exact).
+  size_t reject_samples_per_reason = 20;
   IngestOptions ingest;
   // Largest gRPC message accepted on the telemetry port.
   int max_receive_message_bytes = 4 << 20;
@@ -73,6 +79,13 @@ struct DispatchServerOptions {
   std::chrono::milliseconds keepalive_time{30'000};
   std::chrono::milliseconds keepalive_timeout{10'000};
   std::chrono::milliseconds min_client_ping_interval{10'000};
+  // A connection must finish its TLS/HTTP2 handshake within this, so idle unauthenticated
+  // connections cannot pile up (gRPC 1.51 has no per-port connection cap).
+  std::chrono::milliseconds handshake_timeout{10'000};
+  // Health ("accepting vehicles") is re-evaluated this often and pushed to grpc.health.v1.
+  std::chrono::milliseconds health_interval{1'000};
+  // Not serving while fewer than this many file descriptors are left under the soft limit.
+  int fd_reserve = 64;
   // Shutdown(): how long in-flight RPCs get before they are cancelled.
   std::chrono::milliseconds shutdown_grace{5'000};
 };
@@ -149,7 +162,13 @@ class DispatchServer {
   // Idempotent.
   void Shutdown();
 
+  // Whether the server accepts vehicles now: not draining, file descriptors left, last store
+  // commit succeeded. /healthz and grpc.health.v1 report it (within options.health_interval).
+  absl::Status Health() const;
+
  private:
+  void WatchHealth();
+
   DispatchServer() = default;
 
   DispatchServerOptions options_;
@@ -162,6 +181,11 @@ class DispatchServer {
   int telemetry_port_ = 0;
   int operator_port_ = 0;
   bool shut_down_ = false;
+  std::atomic<bool> draining_{false};
+  std::mutex health_mu_;
+  std::condition_variable health_cv_;
+  bool health_stop_ = false;
+  std::thread health_thread_;
 };
 
 // Largest config, token or PEM file read.

@@ -6,6 +6,9 @@
 
 #include <memory>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/string_view.h"
+
 namespace cit::dispatch {
 namespace {
 
@@ -66,14 +69,7 @@ std::string ChainStep(std::string_view prev_hash, std::string_view canonical) {
 }
 
 std::string HexHash(std::string_view hash) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(hash.size() * 2);
-  for (unsigned char c : hash) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
+  return absl::BytesToHexString(absl::string_view(hash.data(), hash.size()));
 }
 
 }  // namespace cit::dispatch

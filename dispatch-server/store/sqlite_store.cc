@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -74,6 +75,23 @@ CREATE TABLE vehicle_seq (
      R"sql(
 CREATE INDEX seq_gaps_by_vehicle ON seq_gaps (vehicle_id, last_seq);
 )sql"},
+    {3, "exact reject counts per vehicle and reason; rejects keeps a bounded sample",
+     R"sql(
+CREATE TABLE reject_counts (
+  vehicle_id    TEXT    NOT NULL,
+  reason        INTEGER NOT NULL,  -- cit.v1.RejectReason
+  count         INTEGER NOT NULL,
+  first_time_ns INTEGER NOT NULL,
+  last_time_ns  INTEGER NOT NULL,
+  PRIMARY KEY (vehicle_id, reason)
+) WITHOUT ROWID;
+INSERT INTO reject_counts
+  SELECT vehicle_id, reason, COUNT(*), MIN(server_time_ns), MAX(server_time_ns)
+  FROM rejects GROUP BY vehicle_id, reason;
+-- Samples are pruned to the newest few per vehicle and reason (still never updated).
+DROP TRIGGER rejects_append_only_delete;
+CREATE INDEX rejects_by_vehicle_reason ON rejects (vehicle_id, reason, id);
+)sql"},
 };
 
 int64_t ToUnixNs(Clock::time_point t) {
@@ -113,6 +131,99 @@ struct SqliteStore::WriteStatements {
   sqlite::Statement insert_reject;
   sqlite::Statement insert_gap;
   sqlite::Statement upsert_vehicle;
+  sqlite::Statement count_rejects;
+  sqlite::Statement prune_rejects;
+};
+
+struct SqliteStore::PendingChain {
+  const VehicleChain* base = nullptr;  // the published state; null for a new vehicle
+  uint64_t contiguous_seq = 0;
+  uint64_t chain_index = 0;
+  std::string head_hash;
+  std::set<uint64_t> added;                 // seqs this batch handles above contiguous_seq
+  std::map<uint64_t, uint64_t> added_gaps;  // gaps this batch declares (first -> last)
+  uint64_t work = 0;                        // entries inserted, visited or erased
+
+  explicit PendingChain(const VehicleChain* published) : base(published) {
+    if (base != nullptr) {
+      contiguous_seq = base->contiguous_seq;
+      chain_index = base->chain_index;
+      head_hash = base->head_hash;
+    }
+    if (head_hash.empty()) head_hash = kChainGenesis;
+  }
+
+  // Marks `seq` handled; false if it already was (seq 0 is never tracked).
+  bool Mark(uint64_t seq) {
+    if (seq == 0) return true;
+    if (seq <= contiguous_seq || (base != nullptr && base->handled_above.count(seq) != 0)) {
+      return false;
+    }
+    ++work;
+    return added.insert(seq).second;
+  }
+
+  void AddGap(uint64_t first, uint64_t last) {
+    if (last <= contiguous_seq) return;
+    ++work;
+    uint64_t& l = added_gaps[first];
+    l = std::max(l, last);
+  }
+
+  // Moves contiguous_seq over every handled seq and gap, published or added, that joins it.
+  // Each entry is passed at most once: the cost is the distance moved, not the set sizes.
+  void Advance() {
+    static const std::set<uint64_t> kNoSeqs;
+    static const std::map<uint64_t, uint64_t> kNoGaps;
+    const std::set<uint64_t>& base_seqs = base != nullptr ? base->handled_above : kNoSeqs;
+    const std::map<uint64_t, uint64_t>& base_gaps = base != nullptr ? base->gaps_above : kNoGaps;
+    auto b = base_seqs.begin();
+    auto a = added.begin();
+    auto bg = base_gaps.begin();
+    auto ag = added_gaps.begin();
+    while (true) {
+      const uint64_t next = contiguous_seq + 1;
+      // Seqs at or below the watermark (passed by a gap) are skipped.
+      for (; b != base_seqs.end() && *b < next; ++b) ++work;
+      for (; a != added.end() && *a < next; ++a) ++work;
+      if (b != base_seqs.end() && *b == next) {
+        contiguous_seq = next;
+      } else if (a != added.end() && *a == next) {
+        contiguous_seq = next;
+      } else if (bg != base_gaps.end() && bg->first <= next) {
+        contiguous_seq = std::max(contiguous_seq, bg->second);
+        ++bg;
+      } else if (ag != added_gaps.end() && ag->first <= next) {
+        contiguous_seq = std::max(contiguous_seq, ag->second);
+        ++ag;
+      } else {
+        return;
+      }
+      ++work;
+    }
+  }
+
+  // Applies the changes to the published state (after COMMIT).
+  void PublishTo(VehicleChain& c) {
+    for (uint64_t seq : added) {
+      if (seq > contiguous_seq) c.handled_above.insert(seq);
+    }
+    for (const auto& [first, last] : added_gaps) {
+      if (last <= contiguous_seq) continue;
+      uint64_t& l = c.gaps_above[first];
+      l = std::max(l, last);
+    }
+    c.contiguous_seq = contiguous_seq;
+    c.chain_index = chain_index;
+    c.head_hash = head_hash;
+    // Everything the watermark passed: Advance consumed every gap starting at or below it.
+    auto seqs_end = c.handled_above.upper_bound(contiguous_seq);
+    work += static_cast<uint64_t>(std::distance(c.handled_above.begin(), seqs_end));
+    c.handled_above.erase(c.handled_above.begin(), seqs_end);
+    auto gaps_end = c.gaps_above.upper_bound(contiguous_seq + 1);
+    work += static_cast<uint64_t>(std::distance(c.gaps_above.begin(), gaps_end));
+    c.gaps_above.erase(c.gaps_above.begin(), gaps_end);
+  }
 };
 
 std::span<const sqlite::Migration> SqliteStore::Migrations() { return kRecordMigrations; }
@@ -161,6 +272,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesy
   absl::StatusOr<std::unique_ptr<sqlite::Database>> reader = sqlite::Database::Open(path, open);
   if (!reader.ok()) return reader.status();
   std::unique_ptr<SqliteStore> store(new SqliteStore(path, std::move(*writer), std::move(*reader)));
+  store->reject_samples_ = options.reject_samples_per_reason;
 
   auto stmts = std::make_unique<WriteStatements>();
   struct {
@@ -182,6 +294,15 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesy
        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (vehicle_id) DO UPDATE SET "
        "contiguous_seq = excluded.contiguous_seq, chain_index = excluded.chain_index, "
        "head_hash = excluded.head_hash"},
+      {&stmts->count_rejects,
+       "INSERT INTO reject_counts (vehicle_id, reason, count, first_time_ns, last_time_ns) "
+       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (vehicle_id, reason) DO UPDATE SET "
+       "count = count + excluded.count, last_time_ns = excluded.last_time_ns"},
+      // Keeps the newest ?4 samples of a vehicle and reason among those the watermark has
+      // passed (rows above it are what rebuilds the watermark after a restart).
+      {&stmts->prune_rejects,
+       "DELETE FROM rejects WHERE id IN (SELECT id FROM rejects WHERE vehicle_id = ?1 AND "
+       "reason = ?2 AND seq <= ?3 ORDER BY id DESC LIMIT -1 OFFSET ?4)"},
   };
   for (auto& p : prepares) {
     absl::StatusOr<sqlite::Statement> st = store->writer_->Prepare(p.sql);
@@ -245,7 +366,9 @@ absl::Status SqliteStore::Load() {
       uint64_t& last = chain.gaps_above[static_cast<uint64_t>(gaps->ColumnInt64(0))];
       last = std::max(last, static_cast<uint64_t>(gaps->ColumnInt64(1)));
     }
-    chain.Advance();
+    PendingChain advance(&chain);
+    advance.Advance();
+    advance.PublishTo(chain);
   }
   std::lock_guard<std::mutex> state_lock(state_mu_);
   chains_ = std::move(chains);
@@ -255,24 +378,15 @@ absl::Status SqliteStore::Load() {
 absl::Status SqliteStore::Append(AppendBatch& batch) {
   if (batch.empty()) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(write_mu_);
-  // Work on copies of the touched vehicles' state; publish them only after COMMIT succeeds.
-  std::unordered_map<std::string, VehicleChain> touched;
-  auto chain_of = [&](const std::string& vehicle) -> VehicleChain& {
+  // The touched vehicles' changes, published only after COMMIT succeeds. chains_ is read here
+  // without state_mu_: only this function (under write_mu_) changes it after Load.
+  std::unordered_map<std::string, PendingChain> touched;
+  auto chain_of = [&](const std::string& vehicle) -> PendingChain& {
     auto it = touched.find(vehicle);
     if (it != touched.end()) return it->second;
-    VehicleChain copy;
-    {
-      std::lock_guard<std::mutex> state_lock(state_mu_);
-      auto found = chains_.find(vehicle);
-      if (found != chains_.end()) copy = found->second;
-    }
-    if (copy.head_hash.empty()) copy.head_hash = kChainGenesis;
-    return touched.emplace(vehicle, std::move(copy)).first->second;
-  };
-  auto mark = [](VehicleChain& c, uint64_t seq) -> bool {
-    if (seq == 0) return true;
-    if (seq <= c.contiguous_seq || !c.handled_above.insert(seq).second) return false;
-    return true;
+    auto found = chains_.find(vehicle);
+    return touched.emplace(vehicle, PendingChain(found != chains_.end() ? &found->second : nullptr))
+        .first->second;
   };
 
   sqlite::Transaction tx(*writer_);
@@ -280,9 +394,9 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
   WriteStatements& w = *write_stmts_;
 
   for (CommittedRecord& rec : batch.records) {
-    VehicleChain& c = chain_of(rec.vehicle_id);
+    PendingChain& c = chain_of(rec.vehicle_id);
     const uint64_t seq = rec.record.seq();
-    if (seq == 0 || !mark(c, seq)) {
+    if (seq == 0 || !c.Mark(seq)) {
       return absl::AlreadyExistsError(
           absl::StrCat("record ", rec.vehicle_id, " seq ", seq, " is already handled"));
     }
@@ -317,27 +431,25 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
     c.head_hash = hash;
     rec.chain_index = chain_index;
   }
+  // Rejects: exact counts per vehicle and reason, and a bounded sample of raw bytes.
+  struct RejectTally {
+    uint64_t count = 0;
+    int64_t first_ns = 0, last_ns = 0;
+  };
+  std::map<std::pair<std::string, int>, RejectTally> tallies;
   for (const RejectedRecord& rej : batch.rejects) {
-    VehicleChain& c = chain_of(rej.vehicle_id);
-    mark(c, rej.seq);  // a reject of an already-handled seq is logged, changes nothing
-    w.insert_reject.Reset()
-        .Bind(1, rej.vehicle_id)
-        .Bind(2, rej.seq)
-        .Bind(3, static_cast<int>(rej.reason))
-        .Bind(4, rej.detail)
-        .Bind(5, sqlite::Blob(rej.raw))
-        .Bind(6, ToUnixNs(rej.server_received_time));
-    if (absl::Status s = w.insert_reject.Run(); !s.ok()) return s;
+    chain_of(rej.vehicle_id).Mark(rej.seq);  // a reject of a handled seq changes nothing
+    RejectTally& t = tallies[{rej.vehicle_id, static_cast<int>(rej.reason)}];
+    const int64_t ns = ToUnixNs(rej.server_received_time);
+    if (t.count++ == 0) t.first_ns = ns;
+    t.last_ns = ns;
   }
   for (const SeqGap& gap : batch.gaps) {
-    VehicleChain& c = chain_of(gap.vehicle_id);
+    PendingChain& c = chain_of(gap.vehicle_id);
     if (gap.first_seq == 0 || gap.last_seq < gap.first_seq) {
       return absl::InvalidArgumentError("seq gap must be a non-empty range above 0");
     }
-    if (gap.last_seq > c.contiguous_seq) {
-      uint64_t& last = c.gaps_above[gap.first_seq];
-      last = std::max(last, gap.last_seq);
-    }
+    c.AddGap(gap.first_seq, gap.last_seq);
     w.insert_gap.Reset()
         .Bind(1, gap.vehicle_id)
         .Bind(2, gap.first_seq)
@@ -354,25 +466,83 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
         .Bind(4, sqlite::Blob(c.head_hash));
     if (absl::Status s = w.upsert_vehicle.Run(); !s.ok()) return s;
   }
+  if (absl::Status s = WriteRejects(batch.rejects, touched); !s.ok()) return s;
+  for (const auto& [key, t] : tallies) {
+    w.count_rejects.Reset()
+        .Bind(1, key.first)
+        .Bind(2, key.second)
+        .Bind(3, t.count)
+        .Bind(4, t.first_ns)
+        .Bind(5, t.last_ns);
+    if (absl::Status s = w.count_rejects.Run(); !s.ok()) return s;
+    w.prune_rejects.Reset()
+        .Bind(1, key.first)
+        .Bind(2, key.second)
+        .Bind(3, touched.at(key.first).contiguous_seq)
+        .Bind(4, static_cast<int64_t>(reject_samples_));
+    if (absl::Status s = w.prune_rejects.Run(); !s.ok()) return s;
+  }
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
 
   std::lock_guard<std::mutex> state_lock(state_mu_);
-  for (auto& [vehicle, c] : touched) chains_[vehicle] = std::move(c);
+  uint64_t work = 0;
+  for (auto& [vehicle, c] : touched) {
+    c.PublishTo(chains_[vehicle]);
+    work += c.work;
+  }
+  watermark_work_.fetch_add(work, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
-void SqliteStore::VehicleChain::Advance() {
-  while (true) {
-    if (!handled_above.empty() && *handled_above.begin() <= contiguous_seq + 1) {
-      contiguous_seq = std::max(contiguous_seq, *handled_above.begin());
-      handled_above.erase(handled_above.begin());
-    } else if (!gaps_above.empty() && gaps_above.begin()->first <= contiguous_seq + 1) {
-      contiguous_seq = std::max(contiguous_seq, gaps_above.begin()->second);
-      gaps_above.erase(gaps_above.begin());
-    } else {
-      return;
-    }
+absl::Status SqliteStore::WriteRejects(
+    const std::vector<RejectedRecord>& rejects,
+    const std::unordered_map<std::string, PendingChain>& touched) {
+  // Only the newest reject_samples_ of each vehicle and reason in this batch can survive the
+  // prune: count from the end, and write the others only if the watermark still needs them.
+  std::vector<bool> sampled(rejects.size());
+  std::map<std::pair<std::string_view, int>, size_t> newer;
+  for (size_t i = rejects.size(); i-- > 0;) {
+    const RejectedRecord& rej = rejects[i];
+    sampled[i] = newer[{rej.vehicle_id, static_cast<int>(rej.reason)}]++ < reject_samples_;
   }
+  for (size_t i = 0; i < rejects.size(); ++i) {  // in order: ids keep the arrival order
+    const RejectedRecord& rej = rejects[i];
+    const bool above_watermark =
+        rej.seq != 0 && rej.seq > touched.at(rej.vehicle_id).contiguous_seq;
+    if (!sampled[i] && !above_watermark) continue;
+    write_stmts_->insert_reject.Reset()
+        .Bind(1, rej.vehicle_id)
+        .Bind(2, rej.seq)
+        .Bind(3, static_cast<int>(rej.reason))
+        .Bind(4, sampled[i] ? std::string_view(rej.detail) : std::string_view("(not sampled)"))
+        .Bind(5, sqlite::Blob(sampled[i] ? std::string_view(rej.raw) : std::string_view()))
+        .Bind(6, ToUnixNs(rej.server_received_time));
+    if (absl::Status s = write_stmts_->insert_reject.Run(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<RejectCount>> SqliteStore::ReadRejectCounts(
+    std::string_view vehicle_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+      "SELECT reason, count, first_time_ns, last_time_ns FROM reject_counts "
+      "WHERE vehicle_id = ?1 ORDER BY reason");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id);
+  std::vector<RejectCount> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    RejectCount c;
+    c.reason = static_cast<cit::v1::RejectReason>(q->ColumnInt64(0));
+    c.count = static_cast<uint64_t>(q->ColumnInt64(1));
+    c.first_time = FromUnixNs(q->ColumnInt64(2));
+    c.last_time = FromUnixNs(q->ColumnInt64(3));
+    out.push_back(c);
+  }
+  return out;
 }
 
 absl::StatusOr<uint64_t> SqliteStore::HighestContiguousSeq(std::string_view vehicle_id) {

@@ -6,9 +6,10 @@
 //       sqlite::Durability::kFull});
 //
 // Schema (component "records" in schema_migrations): records (PRIMARY KEY vehicle_id, seq;
-// UNIQUE vehicle_id, chain_index; index on vehicle_id, event_time_ns), rejects, seq_gaps and
-// vehicle_seq (per-vehicle watermark and chain head, derived state kept in the same transaction).
-// Other components may keep their own tables in the same file (sqlite_db.h).
+// UNIQUE vehicle_id, chain_index; index on vehicle_id, event_time_ns), rejects (a bounded
+// sample), reject_counts (exact, per vehicle and reason), seq_gaps and vehicle_seq (per-vehicle
+// watermark and chain head, derived state kept in the same transaction). Other components may keep
+// their own tables in the same file (sqlite_db.h).
 //
 // Thread contract: thread-safe. Appends are serialised on the write connection; reads use a
 // separate connection under their own lock, so they run beside a commit (WAL). A background
@@ -16,6 +17,7 @@
 #ifndef CIT_DISPATCH_STORE_SQLITE_STORE_H_
 #define CIT_DISPATCH_STORE_SQLITE_STORE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -34,6 +36,11 @@ namespace cit::dispatch {
 struct SqliteStoreOptions {
   sqlite::Durability durability = sqlite::Durability::kFull;
   int busy_timeout_ms = 5000;
+  // Retention of rejected records' raw bytes: the newest this many per vehicle and reason are
+  // kept ([store] reject_samples_per_reason); counts stay exact. Rejects whose seq is above the
+  // vehicle's watermark are kept (without bytes beyond the sample) until the watermark passes,
+  // because they rebuild it after a restart.
+  size_t reject_samples_per_reason = 20;
 };
 
 class SqliteStore final : public Store {
@@ -58,11 +65,17 @@ class SqliteStore final : public Store {
       std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) override;
   absl::StatusOr<std::vector<RejectedRecord>> ReadRejects(std::string_view vehicle_id,
                                                           size_t limit = SIZE_MAX) override;
+  absl::StatusOr<std::vector<RejectCount>> ReadRejectCounts(std::string_view vehicle_id) override;
   absl::StatusOr<ChainVerification> VerifyChain(std::string_view vehicle_id) override;
   absl::StatusOr<std::vector<std::string>> ListVehicles() override;
   absl::StatusOr<uint64_t> CountRecords(std::string_view vehicle_id) override;
 
   const std::filesystem::path& path() const { return path_; }
+
+  // Test hook: set entries (handled seqs and gaps) that Append's watermark bookkeeping has
+  // inserted, visited or erased, cumulative. Per commit it is proportional to the batch and to
+  // how far the watermark moves, never to how many seqs wait above a missing one.
+  uint64_t WatermarkWork() const { return watermark_work_.load(std::memory_order_relaxed); }
 
   // The migrations of component "records" (exposed for tests and the PostgreSQL port).
   static std::span<const sqlite::Migration> Migrations();
@@ -74,26 +87,35 @@ class SqliteStore final : public Store {
     // Declared gaps (first -> last) above contiguous_seq + 1: a thinned journal's holes arrive
     // with the batch after them, possibly before older records are stored.
     std::map<uint64_t, uint64_t> gaps_above;
-    // Moves contiguous_seq over every handled seq and gap that now joins it.
-    void Advance();
     uint64_t chain_index = 0;
     std::string head_hash;
   };
+  // What one Append changes for one vehicle, on top of its published VehicleChain (read-only
+  // until COMMIT succeeds): only the batch's own seqs are held here, so a commit never copies
+  // the vehicle's whole above-watermark set (it grows without bound behind a missing seq).
+  struct PendingChain;
   struct WriteStatements;
 
   SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Database> writer,
               std::unique_ptr<sqlite::Database> reader);
   absl::Status Load();
+  // Inserts the sampled rejects of one Append (watermarks of `touched` already advanced).
+  absl::Status WriteRejects(const std::vector<RejectedRecord>& rejects,
+                            const std::unordered_map<std::string, PendingChain>& touched);
   void CheckpointLoop();
 
   const std::filesystem::path path_;
+  size_t reject_samples_ = 20;
   std::mutex write_mu_;  // serialises Append; guards writer_, write_stmts_
   std::unique_ptr<sqlite::Database> writer_;
   std::unique_ptr<WriteStatements> write_stmts_;
   std::mutex read_mu_;  // guards reader_
   std::unique_ptr<sqlite::Database> reader_;
   mutable std::mutex state_mu_;  // guards chains_ (read by HighestContiguousSeq from any thread)
+  // Written only by Load and by Append (under write_mu_ and state_mu_), so Append may read an
+  // entry holding write_mu_ alone. Element pointers stay valid across rehashing.
   std::unordered_map<std::string, VehicleChain> chains_;
+  std::atomic<uint64_t> watermark_work_{0};
   std::unique_ptr<sqlite::Database> checkpointer_db_;
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;

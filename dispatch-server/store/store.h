@@ -15,7 +15,9 @@
 // records an agent sends ahead of its backlog, so chaining by commit order lets a record be
 // sealed the moment it is stored.
 //
-// Append-only: no method updates or deletes a stored record or reject.
+// Append-only: no method updates or deletes a stored record. Rejects are counted exactly per
+// vehicle and reason (ReadRejectCounts); their raw bytes are kept as a bounded sample
+// (ReadRejects), so a misbehaving vehicle cannot grow the database without bound.
 //
 // Thread contract: implementations are thread-safe; Append calls are serialised internally (the
 // ingest calls it from its one commit thread), reads may run concurrently with appends.
@@ -48,6 +50,14 @@ struct RejectedRecord {
   // The record as received (serialised), kept for investigation.
   std::string raw;
   std::chrono::system_clock::time_point server_received_time;
+};
+
+// How many records of one vehicle were refused for one reason (exact, never pruned).
+struct RejectCount {
+  cit::v1::RejectReason reason = cit::v1::REJECT_REASON_UNSPECIFIED;
+  uint64_t count = 0;
+  std::chrono::system_clock::time_point first_time;
+  std::chrono::system_clock::time_point last_time;
 };
 
 // A seq range the agent declared it no longer holds (Hello.first_unacked_seq above the server's
@@ -120,9 +130,14 @@ class Store {
       std::string_view vehicle_id, std::chrono::system_clock::time_point from,
       std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) = 0;
 
-  // Rejected records of a vehicle, in the order they were logged.
+  // The kept sample of a vehicle's rejected records (the newest few per reason, see the
+  // backend's retention setting), in the order they were logged.
   virtual absl::StatusOr<std::vector<RejectedRecord>> ReadRejects(std::string_view vehicle_id,
                                                                   size_t limit = SIZE_MAX) = 0;
+
+  // Exact reject counts of a vehicle, by reason (ascending reason code).
+  virtual absl::StatusOr<std::vector<RejectCount>> ReadRejectCounts(
+      std::string_view vehicle_id) = 0;
 
   // Recomputes the vehicle's chain from h_0 over every stored record in chain order.
   virtual absl::StatusOr<ChainVerification> VerifyChain(std::string_view vehicle_id) = 0;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "tests/support/test_env.h"
 
 namespace cit::agent {
@@ -57,6 +59,24 @@ insecure = true
   auto tls = ParseConfig("vehicle_id = \"T-9\"\n");
   ASSERT_TRUE(tls.ok());
   EXPECT_FALSE(ValidateConfig(*tls).ok());
+}
+
+TEST(ConfigTest, MissingDirectoryDeviceOrHugeConfigIsAnErrorNamingThePath) {
+  test::TempDir dir;
+  auto missing = LoadConfigFile(dir / "nope.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("nope.toml"), std::string::npos) << missing.status();
+  // A directory used to read as an empty file: every default, silently.
+  auto directory = LoadConfigFile(dir.path());
+  ASSERT_FALSE(directory.ok());
+  EXPECT_NE(directory.status().message().find("not a regular file"), std::string::npos)
+      << directory.status();
+  EXPECT_FALSE(LoadConfigFile("/dev/zero").ok());  // endless: refused, not read
+  std::ofstream(dir / "huge.toml") << std::string((4 << 20) + 1, '#');
+  auto huge = LoadConfigFile(dir / "huge.toml");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("over the limit"), std::string::npos) << huge.status();
 }
 
 }  // namespace

@@ -12,7 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -121,6 +124,51 @@ Stored ReadStore(const std::filesystem::path& db) {
   return s;
 }
 
+// What the agent has journalled so far, read from its segment files while it runs (the frame
+// format of vehicle-agent/journal.h: [u32 length][u32 CRC][Record], little endian). A frame the
+// agent is still writing ends the scan. Tests wait on this instead of sleeping: "the journal
+// holds record N" is the event the agent has processed everything before N.
+struct Journalled {
+  uint64_t highest_seq = 0;
+  std::vector<TrackFix> fixes;
+};
+
+Journalled ReadJournal(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> segs;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".seg") segs.push_back(e.path());
+  }
+  std::sort(segs.begin(), segs.end());  // names are zero-padded first seqs
+  Journalled j;
+  for (const auto& seg : segs) {
+    const std::string bytes = test::ReadFile(seg);
+    size_t pos = 0;
+    while (pos + 8 <= bytes.size()) {
+      uint32_t len = 0;
+      std::memcpy(&len, bytes.data() + pos, 4);
+      if (pos + 8 + len > bytes.size()) break;
+      cit::v1::Record r;
+      if (!r.ParseFromArray(bytes.data() + pos + 8, static_cast<int>(len))) break;
+      pos += 8 + len;
+      j.highest_seq = std::max(j.highest_seq, r.seq());
+      if (r.has_fix()) {
+        const auto& t = r.fix().time_suspect() ? r.fix().receiver_time() : r.event_time();
+        j.fixes.push_back(
+            {t.seconds() * 1'000'000'000 + t.nanos(), r.fix().lat_deg(), r.fix().lon_deg()});
+      }
+    }
+  }
+  return j;
+}
+
+// How long the outage test keeps the server down, counted in fixes the agent journals meanwhile
+// (an event, not a duration). CIT_E2E_OUTAGE_FIXES lengthens it for a manual run.
+size_t OutageFixes() {
+  const char* v = std::getenv("CIT_E2E_OUTAGE_FIXES");
+  return v != nullptr ? std::strtoul(v, nullptr, 10) : 25;
+}
+
 bool PortOpen(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -150,7 +198,7 @@ class AgentE2eTest : public ::testing::Test {
     gpsfake_ = std::make_unique<test::Process>(
         std::vector<std::string>{"gpsfake", "-1", "-q", "-n", "-c", cycle, "-W", "5", "-P",
                                  std::to_string(gps_port_),
-                                 test::SharedData("gpsd/" + capture).string()},
+                                 test::RepoData("gpsd/" + capture).string()},
         dir_ / "gpsfake.log");
     ASSERT_TRUE(test::WaitFor([&] { return PortOpen(gps_port_); }, 20s)) << "gpsd never listened";
     gpspipe_ = std::make_unique<test::Process>(
@@ -300,15 +348,24 @@ TEST_F(AgentE2eTest, KillNineMidRunAndRestartLosesNothingAndStoresNothingTwice) 
   EXPECT_EQ(boots.size(), 2u);
 }
 
-TEST_F(AgentE2eTest, ServerDownForSixtySecondsAgentBuffersThenDrainsTheWholeTrack) {
+TEST_F(AgentE2eTest, ServerDownWhileFixesArriveAgentBuffersThenDrainsTheWholeTrack) {
   StartServer();
-  // bundg_zeus_9 at 0.02 s per sentence replays for ~2 minutes: the outage sits inside it.
-  StartReplay("bundg_zeus_9.log", "0.02");
+  // bundg_zeus_9 (147 fixes) at 0.01 s per sentence replays in ~50 s: the outage sits inside it.
+  StartReplay("bundg_zeus_9.log", "0.01");
   StartAgent();
   ASSERT_TRUE(test::WaitFor([&] { return ReadStore(db_).fixes.size() >= 5; }, 60s)) << Logs();
   StopServer();
   const size_t before = ReadStore(db_).seqs.size();
-  std::this_thread::sleep_for(60s);
+  // The outage lasts until the agent has journalled OutageFixes() more fixes with nobody to
+  // send them to (~0.35 s each; the agent retries every <= 1 s meanwhile).
+  const size_t journalled_at_outage = ReadJournal(journal_).fixes.size();
+  ASSERT_TRUE(test::WaitFor(
+      [&] { return ReadJournal(journal_).fixes.size() >= journalled_at_outage + OutageFixes(); },
+      120s))
+      << Logs();
+  EXPECT_NE(test::ReadFile(dir_ / "agent.log").find("buffering in the journal"), std::string::npos)
+      << "the agent noticed the outage";
+  EXPECT_EQ(ReadStore(db_).seqs.size(), before) << "nothing stored while the server was down";
   StartServer();
   WaitReplayDone(300s);
   ASSERT_TRUE(test::WaitFor([&] { return JournalDrained(); }, 60s)) << Logs();
@@ -323,7 +380,12 @@ TEST_F(AgentE2eTest, JournalWithTornTailIsRecoveredAndDelivered) {
   StartReplay("nl2008u.log", "0.05");
   StartAgent();
   WaitReplayDone(120s);
-  std::this_thread::sleep_for(500ms);  // last fsync interval
+  // Kill only once the agent has journalled every fix gpsd reported (written is enough: a
+  // SIGKILL, unlike a power cut, keeps what reached the page cache).
+  const size_t reported = ExpectedFixes(dir_ / "gpspipe.json").size();
+  ASSERT_GT(reported, 0u);
+  ASSERT_TRUE(test::WaitFor([&] { return ReadJournal(journal_).fixes.size() >= reported; }, 30s))
+      << Logs();
   agent_->Kill();
   // Power cut mid-append: half a frame at the end of the newest segment.
   std::vector<std::filesystem::path> segs;
@@ -355,11 +417,14 @@ TEST_F(AgentE2eTest, SensorSocketEventsReachTheStore) {
       " | timeout 60 python3 -c \"import socket,sys; s=socket.socket(socket.AF_UNIX);"
       " s.connect('" +
       (dir_ / "sensors.sock").string() +
-      "'); s.sendall(sys.stdin.buffer.read()); import time; time.sleep(0.5);"
-      " print(s.recv(4096).decode(), end='')\" > " +
+      "'); s.sendall(sys.stdin.buffer.read()); f=s.makefile();"
+      " print(''.join(f.readline() for _ in range(5)), end='')\" > " +
       (dir_ / "replies.txt").string();
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  EXPECT_EQ(test::ReadFile(dir_ / "replies.txt").substr(0, 5), "ok 1\n");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);  // one reply per line, read until all five are in
+  const std::string replies = test::ReadFile(dir_ / "replies.txt");
+  EXPECT_EQ(replies.substr(0, 5), "ok 1\n") << replies;
+  EXPECT_NE(replies.find("\nerror "), std::string::npos) << replies;
+  EXPECT_NE(replies.find("ok 4\n"), std::string::npos) << replies;
   ASSERT_TRUE(test::WaitFor([&] { return ReadStore(db_).records.size() == 4; }, 20s)) << Logs();
   const Stored s = ReadStore(db_);
   EXPECT_TRUE(s.records[0].has_door());

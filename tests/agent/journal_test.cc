@@ -4,9 +4,11 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "tests/support/test_env.h"
@@ -150,6 +152,31 @@ TEST(JournalTest, SeqSurvivesRestartEvenWhenEverySegmentWasTrimmed) {
   EXPECT_EQ(j->first_unacked_seq(), 0u);
   auto r = FixRecord(48.0);
   EXPECT_EQ(*j->Append(r), 8u);
+}
+
+TEST(JournalTest, StateThatIsNotARegularFileIsAnErrorNotAHangOrAFreshStart) {
+  test::TempDir dir;
+  { OpenJournal(dir.path()); }
+  // A FIFO in place of the state file: std::ifstream would block opening it for ever; reading
+  // it as empty would restart seqs at 1, seqs the server may already hold.
+  std::filesystem::remove(dir / "state");
+  ASSERT_EQ(::mkfifo((dir / "state").c_str(), 0600), 0);
+  JournalOptions o;
+  o.dir = dir.path();
+  auto j = Journal::Open(o);
+  ASSERT_FALSE(j.ok());
+  EXPECT_NE(j.status().message().find("journal state"), std::string::npos) << j.status();
+  EXPECT_NE(j.status().message().find("not a regular file"), std::string::npos) << j.status();
+}
+
+TEST(JournalTest, JournalDirThatIsAFileIsAnErrorNamingIt) {
+  test::TempDir dir;
+  std::ofstream(dir / "journal") << "not a directory";
+  JournalOptions o;
+  o.dir = dir / "journal";
+  auto j = Journal::Open(o);
+  ASSERT_FALSE(j.ok());
+  EXPECT_NE(j.status().message().find(o.dir.string()), std::string::npos) << j.status();
 }
 
 TEST(JournalTest, SeqSurvivesRestartWithRecordsKept) {

@@ -260,10 +260,18 @@ TEST(GpioSensorTest, ReportsInitialStateAndDebouncedChanges) {
   provider.lines[7]->Edge(false);
   provider.lines[5]->Edge(false);  // door closes
   ASSERT_TRUE(test::WaitFor([&] { return got.size() == 5; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // let stray timers fire
+  // Barrier: a marker edge (seal 2 opens) raised after every other edge was read. All debounce
+  // windows are 30 ms, so any stray timer of an earlier edge fires before the marker's: once the
+  // marker is recorded, nothing else can still come.
+  provider.lines[6]->Edge(true);
+  ASSERT_TRUE(test::WaitFor([&] {
+    std::lock_guard l(got.mu);
+    return !got.records.empty() && got.records.back().has_seal() &&
+           got.records.back().seal().state() == cit::v1::SEAL_STATE_BROKEN;
+  }));
 
   std::lock_guard l(got.mu);
-  ASSERT_EQ(got.records.size(), 5u);
+  ASSERT_EQ(got.records.size(), 6u) << "a stray record before the marker";
   EXPECT_EQ(got.records[0].door().state(), cit::v1::DOOR_STATE_CLOSED);
   EXPECT_EQ(got.records[1].seal().state(), cit::v1::SEAL_STATE_INTACT);
   EXPECT_EQ(got.records[2].door().state(), cit::v1::DOOR_STATE_OPEN);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <future>
@@ -136,9 +137,12 @@ TEST(UplinkTest, ServerOutageBuffersThenDrainsExactlyOnce) {
   AgentSide agent(dir.path(), InsecureConfig(port));
   agent.AddFixes(50);
   ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() == 50; }));
+  const uint64_t attempts = agent.Stats().connect_attempts;
   server.reset();  // outage
   agent.AddFixes(3000);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the agent notice
+  // Barrier: the agent noticed the outage and a reconnect attempt against the absent server has
+  // failed (the next one has started), with the 3,000 records journalled meanwhile.
+  ASSERT_TRUE(test::WaitFor([&] { return agent.Stats().connect_attempts >= attempts + 2; }));
   EXPECT_EQ(st.size(), 50u);
   server = std::make_unique<TestServer>(st, port);
   ASSERT_TRUE(
@@ -202,17 +206,25 @@ TEST(UplinkTest, UrgentRecordJumpsTheBacklogAndIsStoredOnce) {
 TEST(UplinkTest, ServerWithoutUrgentSupportGetsRecordsInOrderOnly) {
   test::TempDir dir;
   Storage st;
-  TestServer server(st, 0, /*accepts_urgent=*/false);
-  server.service().ack_enabled = false;
-  AgentSide agent(dir.path(), InsecureConfig(server.port()));
+  const int port = test::FreeTcpPort();
+  auto server = std::make_unique<TestServer>(st, port, /*accepts_urgent=*/false);
+  server->service().ack_enabled = false;
+  AgentSide agent(dir.path(), InsecureConfig(port));
   agent.AddFixes(5000);
-  ASSERT_TRUE(test::WaitFor([&] { return st.size() == 2000; }));
-  agent.AddPanic();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(test::WaitFor([&] { return st.size() == 2000; }));  // the in-flight window
+  const uint64_t panic_seq = agent.AddPanic();
+  ASSERT_EQ(panic_seq, 5001u);
+  // Barrier: let the backlog drain (another server without urgent support, acking) until the
+  // panic itself is in. An early urgent copy would have been written on the stream before it.
+  server.reset();
+  server = std::make_unique<TestServer>(st, port, /*accepts_urgent=*/false);
+  ASSERT_TRUE(
+      test::WaitFor([&] { return agent.AckedThrough() == panic_seq; }, std::chrono::seconds(20)));
+  ExpectExactlyOnce(st, panic_seq);
   std::lock_guard l(st.mu);
   EXPECT_EQ(st.urgent_messages, 0u);
-  EXPECT_EQ(st.stored.size(), 2000u);
-  EXPECT_EQ(st.stored.rbegin()->first, 2000u);
+  EXPECT_TRUE(std::is_sorted(st.arrival.begin(), st.arrival.end())) << "records in seq order only";
+  EXPECT_EQ(st.arrival.back(), panic_seq);
 }
 
 TEST(UplinkTest, AbsentServerIsRetriedWithBackoff) {
@@ -236,6 +248,23 @@ TEST(UplinkTest, MissingTlsFilesFailStart) {
   c.key_file = dir / "nope.key";
   AgentSide agent(dir / "journal", c);
   EXPECT_FALSE(agent.start_status().ok());
+  EXPECT_NE(agent.start_status().message().find("nope-ca.pem"), std::string::npos)
+      << agent.start_status();
+}
+
+TEST(UplinkTest, TlsFileThatIsADirectoryFailsStartNamingIt) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "certs");
+  AgentConfig::Uplink c = InsecureConfig(1);
+  c.insecure = false;
+  c.ca_file = dir / "certs";  // used to read as an empty CA bundle
+  c.cert_file = dir / "certs";
+  c.key_file = dir / "certs";
+  AgentSide agent(dir / "journal", c);
+  ASSERT_FALSE(agent.start_status().ok());
+  EXPECT_NE(agent.start_status().message().find("uplink.ca_file"), std::string::npos)
+      << agent.start_status();
+  EXPECT_NE(agent.start_status().message().find("not a regular file"), std::string::npos);
 }
 
 // mTLS with certificates made by openssl for this test (CA, server "localhost", vehicle
@@ -245,14 +274,17 @@ TEST(UplinkTest, MutualTlsPresentsTheVehicleCertificate) {
   const std::string d = dir.path().string();
   const std::string script =
       "set -e; cd " + d +
-      "; openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+      "; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key "
+      "-out ca.pem -days 2 "
       "-subj /CN=test-ca 2>/dev/null"
-      "; openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
+      "; openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key "
+      "-out server.csr "
       "-subj /CN=localhost 2>/dev/null"
       "; printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext"
       "; openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
       "-out server.pem -days 2 -extfile san.ext 2>/dev/null"
-      "; openssl req -newkey rsa:2048 -nodes -keyout truck.key -out truck.csr "
+      "; openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout truck.key "
+      "-out truck.csr "
       "-subj /CN=truck-7 2>/dev/null"
       "; openssl x509 -req -in truck.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
       "-out truck.pem -days 2 2>/dev/null";

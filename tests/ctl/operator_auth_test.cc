@@ -10,8 +10,10 @@
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/audit/audit_service.h"
 #include "dispatch-server/audit/store_audit_source.h"
+#include "dispatch-server/auth/grpc_log_bridge.h"
 #include "dispatch-server/store/sqlite_store.h"
 #include "tests/ctl/ctl_fixtures.h"
+#include "tests/support/log_capture.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
@@ -80,10 +82,9 @@ class OperatorAuthTest : public ::testing::Test {
     tls.pem_key_cert_pairs.push_back(
         {ReadFile(certs_->dir / "server.key"), ReadFile(certs_->dir / "server.crt")});
     auto creds = grpc::SslServerCredentials(tls);
-    ASSERT_TRUE(InstallOperatorAuth(*creds, dir_ / "tokens.toml").ok());
+    ASSERT_TRUE(InstallOperatorAuth(*creds, dir_ / "tokens.toml", metrics_).ok());
     grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", creds, &port);
+    builder.AddListeningPort("127.0.0.1:0", creds, &port_);
     builder.RegisterService(&alerts_);
     builder.RegisterService(&dispatch_);
     builder.RegisterService(audit_.get());
@@ -93,7 +94,7 @@ class OperatorAuthTest : public ::testing::Test {
     grpc::SslCredentialsOptions client_tls;
     client_tls.pem_root_certs = ReadFile(certs_->dir / "ca.crt");
     channel_ =
-        grpc::CreateChannel("localhost:" + std::to_string(port), grpc::SslCredentials(client_tls));
+        grpc::CreateChannel("localhost:" + std::to_string(port_), grpc::SslCredentials(client_tls));
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -127,7 +128,13 @@ class OperatorAuthTest : public ::testing::Test {
     return cit::v1::Audit::NewStub(channel_)->VerifyChain(&ctx, req, &out);
   }
 
+  uint64_t Refusals(const std::string& reason) {
+    return metrics_->GetCounter("cit_operator_refusals_total", "", {{"reason", reason}}).value();
+  }
+
   TempDir dir_;
+  std::shared_ptr<MetricsRegistry> metrics_ = std::make_shared<MetricsRegistry>();
+  int port_ = 0;
   std::unique_ptr<DemoCerts> certs_;
   std::unique_ptr<SqliteStore> store_;
   RecordingAlerts alerts_;
@@ -175,6 +182,70 @@ TEST_F(OperatorAuthTest, AuditorReachesAuditService) {
   // Authorised: the handler runs and answers NOT_FOUND for a vehicle without records.
   EXPECT_EQ(Verify(kAuditorToken).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Verify(kOperatorToken).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(OperatorAuthTest, DuplicateAuthorizationHeadersAreRefused) {
+  // The first header used to win: a proxy that appends its own header could be bypassed.
+  for (const auto& [first, second] : {std::pair{kOperatorToken, "cit_not_a_known_token"},
+                                      std::pair{"cit_not_a_known_token", kOperatorToken},
+                                      std::pair{kOperatorToken, kOperatorToken}}) {
+    grpc::ClientContext ctx;
+    WithToken(ctx, first);
+    WithToken(ctx, second);
+    cit::v1::AckAlertRequest req;
+    req.set_alert_id(7);
+    cit::v1::Alert out;
+    grpc::Status st = cit::v1::Alerts::NewStub(channel_)->AckAlert(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_NE(st.error_message().find("more than one authorization header"), std::string::npos)
+        << st.error_message();
+  }
+  EXPECT_EQ(Refusals("duplicate_authorization"), 3u);
+  cit::v1::Alert alert;
+  EXPECT_TRUE(Ack(kOperatorToken, &alert).ok()) << "one header still works";
+}
+
+TEST_F(OperatorAuthTest, WrongTokenFloodIsCountedExactlyButLoggedBounded) {
+  // 2,000 wrong-token calls used to write 2,052 warning lines.
+  test::LogCapture log;
+  constexpr int kCalls = 2000;
+  cit::v1::Alert alert;
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_EQ(Ack("cit_wrong_token_" + std::to_string(i), &alert).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(Ack("", &alert).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(Refusals("unknown_token"), static_cast<uint64_t>(kCalls));
+  EXPECT_EQ(Refusals("missing_token"), 5u);
+  const size_t lines = log.Lines().size();
+  EXPECT_LE(lines, 2 * RefusalLogOptions{}.burst + 2) << "a burst per reason, then a summary";
+  EXPECT_EQ(log.CountContaining("reason=unknown_token"), RefusalLogOptions{}.burst);
+}
+
+TEST_F(OperatorAuthTest, FailedTlsHandshakesAreCountedAndLoggedBounded) {
+  // gRPC has no hook for a failed handshake; its own log line is the one signal (see
+  // auth/grpc_log_bridge.h). Plaintext HTTP/2 against the TLS port fails the handshake.
+  InstallGrpcLogBridge(metrics_);
+  test::LogCapture log;
+  const uint64_t before = metrics_->GetCounter("cit_tls_handshake_failures_total", "").value();
+  constexpr int kAttempts = 30;
+  for (int i = 0; i < kAttempts; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a new connection every time
+    auto plain = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_),
+                                           grpc::InsecureChannelCredentials(), args);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    cit::v1::AckAlertRequest req;
+    cit::v1::Alert out;
+    EXPECT_FALSE(cit::v1::Alerts::NewStub(plain)->AckAlert(&ctx, req, &out).ok());
+  }
+  Counter& failures = metrics_->GetCounter("cit_tls_handshake_failures_total", "");
+  ASSERT_TRUE(test::WaitFor([&] { return failures.value() - before >= kAttempts; }))
+      << failures.value() - before;
+  EXPECT_LE(log.CountContaining("event=tls_handshake_failed"), RefusalLogOptions{}.burst);
 }
 
 // Issue 10, 4.9: a token file path that names a device must not be read without end.

@@ -1,12 +1,15 @@
 // The built dispatch-server process, SIGKILLed while 10,000 records stream in, then restarted:
 // every acknowledged record is present, the hash chain verifies, and the agent's resend
-// completes the set exactly once. Also: SIGTERM drains and exits 0; --check-config.
+// completes the set exactly once. Also: SIGTERM drains and exits 0 (also with 100,000-record
+// batches in flight); --check-config.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <atomic>
 #include <fstream>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "dispatch-server/store/sqlite_store.h"
 #include "tests/dispatch/telemetry_test_client.h"
@@ -104,6 +107,33 @@ TEST(CrashRecoveryTest, SigkillDuringStreamLosesNoAckedRecordAndResendCompletesE
   ASSERT_TRUE(chain.ok());
   EXPECT_TRUE(chain->ok) << chain->detail;
   EXPECT_EQ(chain->records_checked, kTotal);
+}
+
+TEST(DispatchServerProcessTest, SigtermWithHugeBatchesInFlightExitsPromptly) {
+  // Two 100,000-record batches used to pin both gRPC callback threads for ~160 s each (a
+  // per-record ByteSizeLong()), and SIGTERM then took 45 s. Now they are refused on arrival.
+  test::TestCerts certs({"CIT-1", "CIT-2"});
+  test::TempDir dir;
+  const int port = test::FreeTcpPort();
+  ServerProcess server(certs, dir, port);
+  cit::v1::RecordBatch huge;
+  for (uint64_t s = 1; s <= 100'000; ++s) {
+    cit::v1::Record* r = huge.add_records();
+    r->set_seq(s);
+    r->mutable_event_time()->set_seconds(1'700'000'000);
+    r->mutable_heartbeat();
+  }
+  std::vector<std::unique_ptr<TelemetryTestClient>> agents;
+  for (const char* vehicle : {"CIT-1", "CIT-2"}) {
+    auto channel = certs.Channel(port, vehicle);
+    ASSERT_TRUE(WaitConnectable(channel)) << test::ReadFile(dir / "server.log");
+    agents.push_back(std::make_unique<TelemetryTestClient>(channel));
+    ASSERT_EQ(agents.back()->Hello(vehicle, 1), 0);
+    ASSERT_TRUE(agents.back()->Send(huge));
+  }
+  server.process().Signal(SIGTERM);
+  EXPECT_EQ(server.process().WaitExit(std::chrono::seconds(15)), 0)
+      << test::ReadFile(dir / "server.log");
 }
 
 TEST(DispatchServerProcessTest, CheckConfigAcceptsExampleAndRefusesUnknownKey) {

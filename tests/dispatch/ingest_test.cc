@@ -13,6 +13,7 @@
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/store/sqlite_store.h"
 #include "tests/dispatch/telemetry_test_client.h"
+#include "tests/support/log_capture.h"
 
 namespace cit::dispatch {
 namespace {
@@ -48,7 +49,8 @@ class IngestTest : public ::testing::Test {
 
   void SetUp() override { StartServer(); }
 
-  void StartServer(uint32_t max_batch_records = 1000, bool insecure_dev = false) {
+  void StartServer(uint32_t max_batch_records = 1000, bool insecure_dev = false,
+                   size_t max_batch_bytes = 1 << 20) {
     DispatchServerOptions o;
     o.telemetry_address = "127.0.0.1:0";
     o.operator_address = "127.0.0.1:0";
@@ -56,6 +58,7 @@ class IngestTest : public ::testing::Test {
     o.tls = {certs_->File("ca.crt"), certs_->File("server.crt"), certs_->File("server.key")};
     o.database_path = dir_ / "dispatch.db";
     o.ingest.max_batch_records = max_batch_records;
+    o.ingest.max_batch_bytes = max_batch_bytes;
     o.insecure_dev = insecure_dev;
     o.shutdown_grace = std::chrono::seconds(2);
     DispatchServer::Builder b(o);
@@ -273,22 +276,106 @@ TEST_F(IngestTest, MalformedRecordsAreRejectedWithReasonWithoutHurtingNeighbours
   EXPECT_TRUE(agent.Close().ok());
 }
 
-TEST_F(IngestTest, OversizeBatchIsRejectedWholeAndStreamContinues) {
+// Small records, so that 100,000 of them stay under the 4 MiB gRPC message limit.
+cit::v1::RecordBatch TinyRecords(uint64_t first, uint64_t count) {
+  cit::v1::RecordBatch b;
+  for (uint64_t s = first; s < first + count; ++s) {
+    cit::v1::Record* r = b.add_records();
+    r->set_seq(s);
+    r->mutable_event_time()->set_seconds(1'700'000'000);
+    r->mutable_heartbeat();
+  }
+  return b;
+}
+
+TEST_F(IngestTest, OversizeBatchEndsItsStreamAtOnceWhileOtherVehiclesAreServed) {
   server_.reset();
   StartServer(/*max_batch_records=*/10);
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
   EXPECT_EQ(agent.welcome().max_batch_records(), 10u);
-  ASSERT_TRUE(agent.Send(Fixes(1, 11)));
-  ASSERT_TRUE(agent.WaitAck(11));
-  ASSERT_EQ(agent.rejects().size(), 11u);
-  for (const auto& r : agent.rejects()) {
-    EXPECT_EQ(r.reason(), cit::v1::REJECT_REASON_BATCH_TOO_LARGE);
+  ASSERT_TRUE(agent.Send(Fixes(1, 10))) << "at the limit: accepted";
+  ASSERT_TRUE(agent.WaitAck(10));
+  ASSERT_TRUE(agent.Send(Fixes(11, 21)));
+  const grpc::Status st = agent.Drain();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("11 records"));
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("ingest.max_batch_records = 10"));
+  EXPECT_TRUE(agent.rejects().empty()) << "nothing of the batch is processed or acknowledged";
+  EXPECT_EQ(Counter("cit_ingest_batches_refused_total", {{"limit", "records"}}), 1u);
+  EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 10u);
+  // The agent reconnects and sends what the Welcome allows.
+  TelemetryTestClient again(Channel("CIT-1"));
+  ASSERT_EQ(again.Hello("CIT-1", 11), 10);
+  ASSERT_TRUE(again.Send(Fixes(11, 20)));
+  ASSERT_TRUE(again.WaitAck(20));
+}
+
+TEST_F(IngestTest, HugeBatchesAreRefusedBeforeAnyPerRecordWorkAndDoNotStallOthers) {
+  // Two vehicles each send 100,000 records (~2.3 MB, under the gRPC message limit): once per
+  // gRPC callback thread. A third vehicle is served meanwhile, and both huge streams end with a
+  // status that names the limit.
+  TelemetryTestClient big1(Channel("CIT-1"));
+  TelemetryTestClient big2(Channel("CIT-2"));
+  ASSERT_EQ(big1.Hello("CIT-1", 1), 0);
+  ASSERT_EQ(big2.Hello("CIT-2", 1), 0);
+  const cit::v1::RecordBatch huge = TinyRecords(1, 100'000);
+  ASSERT_GT(huge.ByteSizeLong(), 1u << 20) << "over both limits; the count is checked first";
+  ASSERT_TRUE(big1.Send(huge));
+  ASSERT_TRUE(big2.Send(huge));
+  TelemetryTestClient small(Channel("CIT-3"));
+  ASSERT_EQ(small.Hello("CIT-3", 1), 0);
+  ASSERT_TRUE(small.Send(Fixes(1, 5)));
+  ASSERT_TRUE(small.WaitAck(5));
+  for (TelemetryTestClient* c : {&big1, &big2}) {
+    const grpc::Status st = c->Drain();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(st.error_message(), ::testing::HasSubstr("100000 records"));
+    EXPECT_THAT(st.error_message(), ::testing::HasSubstr("ingest.max_batch_records = 1000"));
   }
-  EXPECT_EQ(Rejects("BATCH_TOO_LARGE"), 11u);
-  ASSERT_TRUE(agent.Send(Fixes(12, 13)));
-  ASSERT_TRUE(agent.WaitAck(13));
-  EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 2u);
+  EXPECT_EQ(Counter("cit_ingest_batches_refused_total", {{"limit", "records"}}), 2u);
+  EXPECT_EQ(Counter("cit_ingest_records_received_total"), 5u) << "huge batches never got in";
+  EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 0u);
+}
+
+TEST_F(IngestTest, BatchOverTheByteLimitIsRefusedByBytes) {
+  server_.reset();
+  StartServer(/*max_batch_records=*/1000, /*insecure_dev=*/false, /*max_batch_bytes=*/4096);
+  TelemetryTestClient agent(Channel("CIT-1"));
+  ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
+  cit::v1::RecordBatch b = Fixes(1, 2);
+  b.mutable_records(0)->set_vehicle_id(std::string(5000, 'x'));
+  ASSERT_TRUE(agent.Send(b));
+  const grpc::Status st = agent.Drain();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("ingest.max_batch_bytes = 4096"));
+  EXPECT_EQ(Counter("cit_ingest_batches_refused_total", {{"limit", "bytes"}}), 1u);
+}
+
+TEST_F(IngestTest, LargeBatchWithinARaisedLimitIsProcessedWhole) {
+  server_.reset();
+  StartServer(/*max_batch_records=*/100'000, /*insecure_dev=*/false,
+              /*max_batch_bytes=*/4 << 20);
+  TelemetryTestClient agent(Channel("CIT-1"));
+  ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
+  ASSERT_TRUE(agent.Send(TinyRecords(1, 100'000)));
+  ASSERT_TRUE(agent.WaitAck(100'000));
+  EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 100'000u);
+  EXPECT_TRUE(agent.rejects().empty());
+}
+
+TEST_F(IngestTest, AgentTimeBeyondNanosecondRangeIsRefusedNotStoredWrapped) {
+  TelemetryTestClient agent(Channel("CIT-1"));
+  ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
+  cit::v1::RecordBatch b = Fixes(1, 2);
+  b.mutable_records(1)->mutable_agent_time()->set_seconds(std::numeric_limits<int64_t>::max());
+  ASSERT_TRUE(agent.Send(b));
+  ASSERT_TRUE(agent.WaitAck(2));
+  ASSERT_EQ(agent.rejects().size(), 1u) << "was stored with agent_time -1,000,000,000 ns";
+  EXPECT_EQ(agent.rejects()[0].seq(), 2u);
+  EXPECT_EQ(agent.rejects()[0].reason(), cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE);
+  EXPECT_THAT(agent.rejects()[0].detail(), ::testing::HasSubstr("agent_time.seconds"));
+  EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 1u);
 }
 
 TEST_F(IngestTest, HelloClaimingAnotherVehicleIsPermissionDenied) {
@@ -296,6 +383,21 @@ TEST_F(IngestTest, HelloClaimingAnotherVehicleIsPermissionDenied) {
   EXPECT_EQ(agent.Hello("CIT-2", 1), -1);
   EXPECT_EQ(agent.Drain().error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Counter("cit_ingest_identity_mismatch_total"), 1u);
+}
+
+TEST_F(IngestTest, IdentityMismatchFloodIsCountedExactlyButLoggedBounded) {
+  test::LogCapture log;
+  constexpr int kStreams = 300;
+  auto channel = Channel("CIT-1");
+  for (int i = 0; i < kStreams; ++i) {
+    TelemetryTestClient agent(channel);
+    ASSERT_EQ(agent.Hello("CIT-2", 1), -1);
+    ASSERT_EQ(agent.Drain().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  EXPECT_EQ(Counter("cit_ingest_stream_refusals_total", {{"reason", "identity_mismatch"}}),
+            static_cast<uint64_t>(kStreams));
+  EXPECT_EQ(Counter("cit_ingest_identity_mismatch_total"), static_cast<uint64_t>(kStreams));
+  EXPECT_EQ(log.CountContaining("event=identity_mismatch"), RefusalLogOptions{}.burst);
 }
 
 TEST_F(IngestTest, RecordClaimingAnotherVehicleIsRefusedAndNotStored) {

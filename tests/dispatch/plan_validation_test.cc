@@ -3,8 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/plans/run_limits.h"
 
 namespace cit::dispatch {
@@ -93,6 +95,33 @@ TEST(RunLimitsTest, ZeroMeansDefault) {
   EXPECT_EQ(l.unscheduled_stop_s, 120);
   EXPECT_EQ(l.comms_loss_s, 60);
   EXPECT_EQ(l.min_crew, 2u);
+}
+
+TEST(PlanValidationTest, HundredThousandProblemsComeBackAsTwentyAndACount) {
+  // The whole list used to be the status message: gRPC refused it as metadata ("metadata size
+  // exceeds limit") and the dispatcher learnt nothing.
+  cit::v1::RunPlan plan = ValidPlan();
+  plan.mutable_route()->clear_points();
+  for (int i = 0; i < static_cast<int>(kMaxRoutePoints); ++i) {
+    auto* p = plan.mutable_route()->add_points();
+    p->set_lat_deg(200);
+    p->set_lon_deg(8.54);
+  }
+  const size_t total = PlanProblems(plan).size();
+  ASSERT_GE(total, 100'000u);
+  const absl::Status s = ValidateRunPlan(plan);
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(s.message());
+  EXPECT_LT(message.size(), 8 * 1024u) << "fits gRPC's default metadata limit";
+  EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 20) << message;
+  EXPECT_THAT(message, ::testing::HasSubstr("route.points[0]"));
+  EXPECT_THAT(message, ::testing::HasSubstr(absl::StrCat("... and ", total - 20, " more")));
+}
+
+TEST(PlanValidationTest, JoinProblemsCutsLongLines) {
+  EXPECT_EQ(JoinProblems({"a: x", "b: y"}), "a: x\nb: y");
+  const std::string joined = JoinProblems({std::string(5000, 'z')});
+  EXPECT_EQ(joined.size(), 203u);
 }
 
 }  // namespace

@@ -85,6 +85,28 @@ TEST(RecordValidatorTest, EventTimeBoundsAreEnforced) {
   EXPECT_EQ(Reason(r), cit::v1::REJECT_REASON_MALFORMED);
 }
 
+TEST(RecordValidatorTest, TimestampsThatCannotBeStoredAsNanosecondsAreOutOfRange) {
+  // INT64_MAX seconds used to be accepted and stored as -1,000,000,000 ns (signed overflow).
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  cit::v1::Record r = GoodFix();
+  r.mutable_agent_time()->set_seconds(kMax);
+  auto v = ValidateRecord(r, "CIT-1", kNow, ValidationLimits{});
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->reason, cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE);
+  EXPECT_NE(v->detail.find("agent_time.seconds"), std::string::npos) << v->detail;
+  r.mutable_agent_time()->set_seconds(std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(Reason(r), cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE);
+  r.mutable_agent_time()->set_seconds(9'223'372'036);  // the first second past 2262-04-11
+  EXPECT_EQ(Reason(r), cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE);
+  r.mutable_agent_time()->set_seconds(9'223'372'035);  // still storable: an odd clock, kept
+  EXPECT_FALSE(Reason(r));
+  r.mutable_agent_time()->set_seconds(0);  // an agent clock that never synced
+  EXPECT_FALSE(Reason(r));
+  r = GoodFix();
+  r.mutable_fix()->mutable_receiver_time()->set_seconds(kMax);
+  EXPECT_EQ(Reason(r), cit::v1::REJECT_REASON_TIME_OUT_OF_RANGE);
+}
+
 TEST(RecordValidatorTest, MissingPayloadIsMalformedAndSeqZeroIsBadSeq) {
   cit::v1::Record r = GoodFix();
   r.clear_fix();

@@ -9,7 +9,8 @@
 //   flags & 2: the bytes up to the first NUL are the `state` file, the segment follows the NUL.
 // tests/fuzz/make_journal_seeds.py writes the seeds in this layout.
 //
-// Run: build/dev/tests/fuzz/fuzz_journal <corpus dir> --runs=N (docs/fuzzing.md).
+// Run: ctest --preset fuzz -R fuzz.journal, or build/fuzz/tests/fuzz/fuzz_journal
+// (docs/fuzzing.md).
 #include <unistd.h>
 
 #include <boost/crc.hpp>

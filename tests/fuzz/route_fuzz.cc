@@ -2,7 +2,7 @@
 // GPX, and encoded polylines at precision 5 and 6. The header promises "No input crashes them";
 // an error status is a fine outcome, and a route they accept must be at least 2 valid points.
 //
-// Run: build/dev/tests/fuzz/fuzz_route <corpus dir> --runs=N (docs/fuzzing.md).
+// Run: ctest --preset fuzz -R fuzz.route, or build/fuzz/tests/fuzz/fuzz_route (docs/fuzzing.md).
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "geo/route_import.h"
+#include "tests/fuzz/text_mutator.h"
 
 namespace {
 
@@ -33,4 +34,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(cit::geo::DecodePolyline(text, 5));
   Check(cit::geo::DecodePolyline(text, 6));
   return 0;
+}
+
+// Nesting, element and chunk repeats that keep the text well-formed (text_mutator.h).
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
+                                          unsigned int seed) {
+  return cit::fuzz::MutateText(data, size, max_size, seed);
 }

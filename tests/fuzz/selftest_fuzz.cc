@@ -1,6 +1,8 @@
-// A target with a planted bug, to test fuzz_driver.cc itself: it crashes (a write through a null
-// pointer) on inputs starting with "ZZ". Its seed is "ZY", so only a mutation finds the crash;
-// the CTest test fuzz.driver_selftest passes when the driver reports and saves that input.
+// A target with a planted bug, to test the fuzz harness itself: it crashes (a write through a
+// null pointer) on inputs starting with "ZZ". Its seed is "ZY", so only a mutation finds the
+// crash; the CTest test fuzz.selftest passes when libFuzzer reports it and saves the input under
+// the artifact prefix (tests/fuzz/CMakeLists.txt), i.e. when a crash in any target would fail
+// its test and leave the input to reproduce.
 #include <cstddef>
 #include <cstdint>
 

@@ -2,7 +2,8 @@
 // ParseSensorLine). The input is split into lines as the socket reader does (at '\n', each at
 // most kMaxLineBytes), and every line is parsed; a parsed record must carry a payload.
 //
-// Run: build/dev/tests/fuzz/fuzz_sensor_line <corpus dir> --runs=N (docs/fuzzing.md).
+// Run: ctest --preset fuzz -R fuzz.sensor_line, or build/fuzz/tests/fuzz/fuzz_sensor_line
+// (docs/fuzzing.md).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

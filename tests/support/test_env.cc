@@ -24,8 +24,29 @@ std::filesystem::path EnvPath(const char* name, const char* fallback) {
 
 }  // namespace
 
+std::filesystem::path RepoData(const std::string& relative) {
+  return SourcePath("tests/data") / relative;
+}
+
 std::filesystem::path SharedData(const std::string& relative) {
   return EnvPath("CIT_SHARED_DATA", "../shared/data") / relative;
+}
+
+std::string MissingSharedData(const std::vector<std::string>& relatives) {
+  std::string missing;
+  for (const std::string& relative : relatives) {
+    const std::filesystem::path path = SharedData(relative);
+    std::error_code ec;
+    const bool readable =
+        std::filesystem::is_regular_file(path, ec) && ::access(path.c_str(), R_OK) == 0;
+    if (!readable) missing += (missing.empty() ? "" : ", ") + path.string();
+  }
+  if (missing.empty()) return "";
+  return "skipped: needs data that may not ship with this repository, not found or unreadable: " +
+         missing +
+         ". Get the data set named in tests/data/ATTRIBUTION.md (\"Data that does not ship\") "
+         "and put it at ../shared/data beside the source tree, or point CIT_SHARED_DATA (or the "
+         "CMake cache variable CIT_SHARED_DATA_DIR) at it.";
 }
 
 std::filesystem::path BuiltProgram(const std::string& name) {

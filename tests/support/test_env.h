@@ -1,9 +1,10 @@
-// Test support: where shared data and built programs are, temp dirs, free ports, child processes.
+// Test support: where test data and built programs are, temp dirs, free ports, child processes.
 //
 //   cit::test::TempDir dir;                       // removed with its contents on destruction
 //   int port = cit::test::FreeTcpPort();          // a port nobody listens on right now
 //   cit::test::Process gpsd({"/usr/sbin/gpsd", "-N", ...});  // SIGKILLed on destruction
-//   std::string log = cit::test::SharedData("gpsd/bundg_zeus_9.log");
+//   std::string log = cit::test::RepoData("gpsd/bundg_zeus_9.log");
+//   CIT_SKIP_WITHOUT_SHARED_DATA("gtfs/israel-route-2126/shapes.txt");  // first in a test body
 //
 // Thread contract: free functions are thread-safe; TempDir and Process are single-owner.
 #ifndef CIT_TESTS_SUPPORT_TEST_ENV_H_
@@ -19,8 +20,24 @@
 
 namespace cit::test {
 
-// Path below ../shared/data (env CIT_SHARED_DATA, set by CMake for every test).
+// Data that ships with the repository: tests/data/<relative> (origin and licences in
+// tests/data/ATTRIBUTION.md). A missing file there is a broken checkout: tests fail on it.
+std::filesystem::path RepoData(const std::string& relative);
+
+// Data that may not ship (the Kubicka drives, the GTFS feed): <relative> below $CIT_SHARED_DATA,
+// which CMake sets to the cache variable CIT_SHARED_DATA_DIR (default ../shared/data beside the
+// source tree). A test that needs it starts with CIT_SKIP_WITHOUT_SHARED_DATA.
 std::filesystem::path SharedData(const std::string& relative);
+
+// "" when every SharedData(relative) is a readable regular file; otherwise a skip message that
+// names the missing files, the data set and how to get it.
+std::string MissingSharedData(const std::vector<std::string>& relatives);
+
+// Skips the current test (use in a test body or SetUp) unless the shared data files are readable.
+#define CIT_SKIP_WITHOUT_SHARED_DATA(...)                                                 \
+  if (const std::string cit_missing_data = ::cit::test::MissingSharedData({__VA_ARGS__}); \
+      !cit_missing_data.empty())                                                          \
+  GTEST_SKIP() << cit_missing_data
 
 // Path of a program built by this project, e.g. BuiltProgram("dispatch-server").
 std::filesystem::path BuiltProgram(const std::string& name);

@@ -62,12 +62,13 @@ export class Alarm {
     for (const fn of this.listeners) fn();
   }
 
+  private noAudio = false;
   private ensureContext(): void {
-    if (this.ctx) return;
+    if (this.ctx || this.noAudio) return;
     try {
       this.ctx = new AudioContext();
     } catch {
-      this.ctx = null;  // no audio device: the board still flashes
+      this.noAudio = true;  // no audio device: the board still shows the alerts
     }
   }
 

@@ -54,7 +54,15 @@ export class AlertStore {
 
   // Severity (critical first), then age (oldest first: it has waited longest), then id.
   sorted(): Alert[] {
-    return [...this.alerts.values()].sort(compareAlerts);
+    // Sort keys computed once per alert, not once per comparison.
+    const keyed = [...this.alerts.values()].map((a) => ({
+      a,
+      sev: SEVERITY_RANK[a.severity] ?? 0,
+      t: Date.parse(a.eventTime ?? '') || 0,
+      id: BigInt(a.alertId || '0'),
+    }));
+    keyed.sort((x, y) => y.sev - x.sev || x.t - y.t || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    return keyed.map((k) => k.a);
   }
 
   unacknowledged(): number {

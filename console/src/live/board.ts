@@ -23,11 +23,23 @@ export class Board {
   private pendingMarks: number[] = [];
   private frame = 0;
   private selected = '';
+  // Rows in the page: the most urgent first; more on request. Keeps 1,000 open alerts cheap
+  // (layout cost grows with the rows in the page, not with the alerts).
+  private limit = 200;
+  private readonly more = el('button', 'board-more');
 
   constructor(private readonly opts: BoardOptions) {
     const head = el('header', 'board-head');
     head.append(el('h2', '', 'Alerts'), this.summary);
-    this.root.append(head, this.list);
+    this.more.type = 'button';
+    this.more.addEventListener('click', () => {
+      this.limit += 200;
+      for (const a of this.opts.store.sorted().slice(0, this.limit)) this.dirty.add(a.alertId);
+      this.schedule();
+    });
+    const scroller = el('div', 'board-scroll');
+    scroller.append(this.list, this.more);
+    this.root.append(head, scroller);
     this.list.setAttribute('aria-live', 'polite');
     opts.store.subscribe((changed) => {
       if (!changed.length) for (const id of this.rows.keys()) this.dirty.add(id);
@@ -50,10 +62,18 @@ export class Board {
   private render(): void {
     this.frame = 0;
     const store = this.opts.store;
+    const order = store.sorted().slice(0, this.limit);
+    const shown = new Set(order.map((a) => a.alertId));
+    for (const [id, row] of this.rows) {
+      if (!shown.has(id)) {
+        row.remove();
+        this.rows.delete(id);
+      }
+    }
     for (const id of this.dirty) {
       const a = store.get(id);
       const old = this.rows.get(id);
-      if (!a) {
+      if (!a || !shown.has(id)) {
         old?.remove();
         this.rows.delete(id);
         continue;
@@ -66,8 +86,8 @@ export class Board {
       this.rows.set(id, row);
     }
     this.dirty.clear();
+    for (const a of order) if (!this.rows.has(a.alertId)) this.rows.set(a.alertId, this.buildRow(a));
     // Put rows in order, touching only those out of place.
-    const order = store.sorted();
     let cursor = this.list.firstElementChild;
     for (const a of order) {
       const row = this.rows.get(a.alertId)!;
@@ -97,6 +117,9 @@ export class Board {
     const n = s.size();
     const u = s.unacknowledged();
     this.summary.textContent = n ? `${n} open, ${u} not acknowledged` : 'No open alerts';
+    const hidden = n - this.rows.size;
+    this.more.hidden = hidden <= 0;
+    this.more.textContent = `${hidden} less urgent alerts not shown: show ${Math.min(200, hidden)} more`;
   }
 
   select(id: string): void {
@@ -183,7 +206,8 @@ export class Board {
     const input = el('textarea', 'comment');
     input.name = 'comment';
     input.rows = 2;
-    input.required = needComment;
+    // Checked on submit with our own message (the browser's would block the submit silently).
+    input.setAttribute('aria-required', String(needComment));
     input.placeholder = needComment ? 'required for a critical alert' : 'optional';
     label.append(input);
     const submit = el('button', 'submit', what === 'ack' ? 'Acknowledge' : 'Resolve');

@@ -7,7 +7,14 @@ import { Alert, Run, RunReport, StopReport, StoredRecord, TrackRecord } from '..
 export async function runList(open: (runId: string) => string): Promise<HTMLElement> {
   const root = el('section', 'runs');
   root.append(el('h2', '', 'Runs'));
-  const res = await rpc<{ runs: Run[] }>('cit.v1.Dispatch', 'ListRuns', {});
+  // Summaries (no route points), page by page, newest run ids last; at most 2,000 listed.
+  const res: { runs: Run[] } = { runs: [] };
+  let pageToken = '';
+  do {
+    const page = await rpc<{ runs: Run[]; nextPageToken?: string }>('cit.v1.Dispatch', 'ListRuns', { pageSize: 500, pageToken });
+    res.runs.push(...(page.runs ?? []));
+    pageToken = page.nextPageToken ?? '';
+  } while (pageToken && res.runs.length < 2000);
   const table = el('table', 'runs-table');
   const head = el('tr');
   for (const t of ['Run', 'Vehicle', 'State', 'Stops', 'Planned start', 'Started', 'Ended']) head.append(el('th', '', t));

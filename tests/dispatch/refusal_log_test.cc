@@ -1,0 +1,38 @@
+// Rate-limited refusal logging: a burst per reason and interval, then one summary line.
+#include "dispatch-server/common/refusal_log.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/log_capture.h"
+
+namespace cit::dispatch {
+namespace {
+
+using std::chrono::seconds;
+using Steady = std::chrono::steady_clock;
+
+TEST(RefusalLogTest, BurstPerReasonThenOneSummaryPerInterval) {
+  test::LogCapture capture;
+  Steady::time_point now{};
+  {
+    RefusalLog log("test", {.burst = 3, .interval = seconds(10)}, [&] { return now; });
+    int admitted = 0;
+    for (int i = 0; i < 1000; ++i) admitted += log.Admit("unknown_token") ? 1 : 0;
+    for (int i = 0; i < 5; ++i) admitted += log.Admit("missing_token") ? 1 : 0;
+    EXPECT_EQ(admitted, 3 + 3) << "each reason has its own burst";
+    EXPECT_EQ(capture.CountContaining("refusals_suppressed"), 0u) << "the interval is not over";
+    now += seconds(11);
+    EXPECT_TRUE(log.Admit("unknown_token")) << "a new interval starts with a new burst";
+    ASSERT_EQ(capture.CountContaining("refusals_suppressed"), 1u);
+    EXPECT_EQ(capture.CountContaining("reason=unknown_token count=997 interval_s=11"), 1u)
+        << capture.Lines().back();
+    EXPECT_EQ(capture.CountContaining("suppressed 997 refusals of reason unknown_token in the "
+                                      "last 11 s"),
+              1u);
+  }  // the destructor reports what is still suppressed (missing_token: 2)
+  EXPECT_EQ(capture.CountContaining("reason=missing_token count=2"), 1u);
+  EXPECT_EQ(capture.CountContaining("refusals_suppressed"), 2u);
+}
+
+}  // namespace
+}  // namespace cit::dispatch

@@ -222,8 +222,9 @@ absl::StatusOr<uint64_t> AlertManager::Raise(
       id = it->second;
       cit::v1::Alert& alert = alerts_[id];
       cit::v1::Alert before = alert;
-      if (alert.has_condition_cleared_time()) {
-        // The condition came back before anyone resolved the alert: same alert, once more.
+      if (alert.has_condition_cleared_time() || signal.momentary) {
+        // The condition came back (or the momentary input fired again) before anyone resolved
+        // the alert: same alert, once more.
         alert.clear_condition_cleared_time();
         alert.set_occurrences(alert.occurrences() + 1);
       }

@@ -35,6 +35,9 @@ struct AlertSignal {
   std::string details;
   // Seq of the record that raised it; 0 for clock-driven alerts.
   uint64_t record_seq = 0;
+  // A momentary input (a duress press) rather than a lasting condition: every signal is a new
+  // occurrence of the open alert, so a second press is visible as one.
+  bool momentary = false;
 };
 
 // Where rules send signals. The monitor implements it per vehicle (adding vehicle, run, the

@@ -13,6 +13,7 @@ void PanicRule::OnPanic(VehicleState& v, const cit::v1::Record& r, AlertSink& si
              source, absl::StrCat("duress input ", source));
   rules_internal::AtLastFix(v, sig);
   sig.record_seq = r.seq();
+  sig.momentary = true;  // each press counts as an occurrence
   sink.Raise(sig);
 }
 

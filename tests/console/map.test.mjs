@@ -65,8 +65,10 @@ describe('live map, run view, audit view', () => {
 
   test('selecting the vehicle shows its corridor and stops; stop statuses change as it drives', async () => {
     await page.click(`.vehicle[data-vehicle-id="${V}"]`);
-    await page.waitForSelector('path.corridor');
-    await page.waitForSelector('path.stop[data-stop-id="S3"]');
+    // 'attached', not 'visible': a corridor along a parallel has a zero-height bounding box,
+    // which Playwright counts as hidden although its stroke is drawn.
+    await page.waitForSelector('path.corridor', { state: 'attached' });
+    await page.waitForSelector('path.stop[data-stop-id="S3"]', { state: 'attached' });
     assert.match(await stopClass('S3'), /stop-pending/);
     await driveTo(0);
     await until(async () => /stop-(arrived|departed)/.test(await stopClass('S1')), 'S1 arrived', 20000);

@@ -24,6 +24,26 @@ class AlertManagerTest : public ::testing::Test {
   AlertManager::Owner owner_{"truck-7", "run-1"};
 };
 
+TEST_F(AlertManagerTest, EachMomentarySignalIsAnOccurrenceOfTheOpenAlert) {
+  AlertSignal press = Deviation(clock_.Now());
+  press.kind = cit::v1::ALERT_KIND_PANIC;
+  press.momentary = true;
+  auto a = alerts_.Raise(owner_, press, 0);
+  ASSERT_TRUE(a.ok());
+  auto b = alerts_.Raise(owner_, press, 0);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*a, *b);
+  auto alert = alerts_.Get(*a);
+  ASSERT_TRUE(alert.ok());
+  EXPECT_EQ(alert->occurrences(), 2u);
+  // A lasting condition raised again without clearing is the same occurrence.
+  auto d = alerts_.Raise(owner_, Deviation(clock_.Now()), 0);
+  ASSERT_TRUE(d.ok());
+  auto e = alerts_.Raise(owner_, Deviation(clock_.Now()), 0);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(alerts_.Get(*d)->occurrences(), 1u);
+}
+
 TEST_F(AlertManagerTest, RepeatedConditionUpdatesOneAlert) {
   auto a = alerts_.Raise(owner_, Deviation(clock_.Now()), 0);
   ASSERT_TRUE(a.ok());

@@ -438,8 +438,10 @@ TEST_F(HttpApiTest, WatchFleetOverSseDeliversVehiclePositions) {
     ASSERT_TRUE(e.has_value());
     json u = e->Json();
     ASSERT_EQ(u["vehicleId"], "CIT-2");  // the filter holds
+    // Only the critical count is pinned: both fixes carry wall-clock event times, so when
+    // they fall in the same second the jump may also raise GNSS_IMPLAUSIBLE (high).
     seen = std::abs(u["lastFix"]["latDeg"].get<double>() - 47.381) < 1e-9 &&
-           u["openAlertsCritical"] == 1 && u["openAlerts"] == 1;
+           u["openAlertsCritical"] == 1;
   }
 }
 

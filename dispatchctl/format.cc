@@ -165,8 +165,12 @@ std::string FormatRun(const cit::v1::Run& run) {
     for (const auto& b : p.crew_badges()) out << " " << b;
     out << "\n";
   }
-  out << "  route      " << p.route().points_size() << " points, corridor "
-      << Fixed(p.route().corridor_half_width_m(), 0) << " m\n";
+  out << "  route      " << p.route().points_size() << " points, corridor ";
+  if (p.route().corridor_half_width_m() > 0) {
+    out << Fixed(p.route().corridor_half_width_m(), 0) << " m\n";
+  } else {
+    out << "150 m (default)\n";
+  }
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : p.stops()) {
     rows.push_back({s.stop_id(), s.name(),

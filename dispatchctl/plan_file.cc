@@ -4,10 +4,12 @@
 #include <google/protobuf/util/time_util.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -146,6 +148,18 @@ absl::Status ResolveTimeField(json& obj, const char* key, const std::string& whe
 // (so a bad route fails here, naming the element) and leaves only `points` (+ half-width).
 absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
   if (!route.is_object()) return absl::InvalidArgumentError("route: must be a table/object");
+  // A misspelt key must not be dropped (a typo in corridor_half_width_m would silently give
+  // the default corridor).
+  static constexpr std::string_view kRouteKeys[] = {
+      "geojson_file", "gpx_file", "geojson", "gpx", "polyline", "polyline_precision", "points",
+      "corridor_half_width_m", "max_stop_distance_m"};
+  for (const auto& [key, value] : route.items()) {
+    if (std::find(std::begin(kRouteKeys), std::end(kRouteKeys), key) == std::end(kRouteKeys)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "route.", key, ": unknown key (known: geojson_file, gpx_file, geojson, gpx, polyline, ",
+          "polyline_precision, points, corridor_half_width_m, max_stop_distance_m)"));
+    }
+  }
   int sources = 0;
   for (const char* k : {"geojson_file", "gpx_file", "geojson", "gpx", "polyline", "points"}) {
     sources += route.contains(k) ? 1 : 0;
@@ -227,8 +241,8 @@ absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
     pts.push_back({{"lon_deg", p.lon_deg()}, {"lat_deg", p.lat_deg()}});
   }
   json out = {{"points", pts}};
-  if (route.contains("corridor_half_width_m")) {
-    out["corridor_half_width_m"] = route["corridor_half_width_m"];
+  for (const char* k : {"corridor_half_width_m", "max_stop_distance_m"}) {
+    if (route.contains(k)) out[k] = route[k];
   }
   route = std::move(out);
   return absl::OkStatus();

@@ -65,6 +65,21 @@ void CheckNonNegative(Problems& p, const std::string& field, double v) {
   }
 }
 
+// Free text that ends up in reports, GPX/CSV exports and the console: no control characters
+// (XML 1.0 cannot carry most of them; terminals interpret them). Notes may keep tabs and line
+// breaks.
+void CheckText(Problems& p, const std::string& field, std::string_view text, bool multiline) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const bool allowed_space = multiline && (c == '\t' || c == '\n' || c == '\r');
+    if ((c < 0x20 && !allowed_space) || c == 0x7f) {
+      p.Add(field, absl::StrCat("control character 0x", absl::Hex(c, absl::kZeroPad2), " at byte ",
+                                i, " is not allowed"));
+      return;
+    }
+  }
+}
+
 bool HasTime(const google::protobuf::Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
 
 void CheckTime(Problems& p, const std::string& field, const google::protobuf::Timestamp& t) {
@@ -111,6 +126,12 @@ void CheckRoute(Problems& p, const cit::v1::Route& r) {
   } else if (hw > kMaxHalfWidthM) {
     p.Add("route.corridor_half_width_m", absl::StrCat("must be <= ", kMaxHalfWidthM));
   }
+  const double sd = r.max_stop_distance_m();
+  if (!std::isfinite(sd) || sd < 0 || sd > kMaxStopDistanceM) {
+    p.Add("route.max_stop_distance_m",
+          absl::StrCat("must be in [0, ", kMaxStopDistanceM, "] (0 = default ",
+                       kDefaultMaxStopDistanceM, ")"));
+  }
 }
 
 void CheckStop(Problems& p, int i, const cit::v1::Stop& s, std::set<std::string>& ids) {
@@ -120,6 +141,7 @@ void CheckStop(Problems& p, int i, const cit::v1::Stop& s, std::set<std::string>
     p.Add(f + ".stop_id", absl::StrCat("duplicate \"", s.stop_id(), "\""));
   }
   if (s.name().size() > 256) p.Add(f + ".name", "at most 256 characters");
+  CheckText(p, f + ".name", s.name(), /*multiline=*/false);
   const bool has_polygon = s.polygon().exterior_size() > 0;
   if (has_polygon) {
     const auto& ext = s.polygon().exterior();
@@ -218,6 +240,7 @@ std::vector<std::string> PlanProblems(const cit::v1::RunPlan& plan) {
     p.Add("planned_end", "must not be before planned_start");
   }
   if (plan.notes().size() > 4096) p.Add("notes", "at most 4096 characters");
+  CheckText(p, "notes", plan.notes(), /*multiline=*/true);
   return p.Take();
 }
 

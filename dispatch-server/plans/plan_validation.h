@@ -31,6 +31,9 @@ inline constexpr size_t kMaxStops = 500;
 inline constexpr size_t kMaxPolygonPoints = 10'000;
 inline constexpr size_t kMaxCrew = 16;
 inline constexpr double kMaxHalfWidthM = 5'000;
+// How far a stop may lie from the route (Route.max_stop_distance_m; stop_placement.h).
+inline constexpr double kDefaultMaxStopDistanceM = 1'000;
+inline constexpr double kMaxStopDistanceM = 100'000;
 
 // All problems found, "field: problem" each; empty when the plan is valid.
 std::vector<std::string> PlanProblems(const cit::v1::RunPlan& plan);

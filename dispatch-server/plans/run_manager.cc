@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/plans/plan_validation.h"
 #include "dispatch-server/plans/run_summary.h"
+#include "dispatch-server/plans/stop_placement.h"
 
 namespace cit::dispatch {
 
@@ -24,7 +25,12 @@ bool IsEnded(cit::v1::RunState state) {
 
 absl::StatusOr<std::shared_ptr<const CompiledRun>> ValidateAndCompile(const cit::v1::Run& run) {
   if (absl::Status s = ValidateRunPlan(run.plan()); !s.ok()) return s;
-  return CompileRun(run);
+  absl::StatusOr<std::shared_ptr<const CompiledRun>> compiled = CompileRun(run);
+  if (!compiled.ok()) return compiled;
+  if (std::vector<std::string> far = StopPlacementProblems(**compiled); !far.empty()) {
+    return absl::InvalidArgumentError(JoinProblems(far));
+  }
+  return compiled;
 }
 
 }  // namespace

@@ -55,6 +55,32 @@ max_speed_mps = 25
   EXPECT_DOUBLE_EQ(plan->limits().max_speed_mps(), 25);
 }
 
+// A typo inside [route] used to be dropped, so the default corridor applied (issue 13).
+TEST(PlanFileTest, UnknownRouteKeyIsAnErrorNamingIt) {
+  auto plan = ParsePlan(R"(
+run_id = "R-1"
+vehicle_id = "CIT-0001"
+[route]
+points = [[8.50, 47.37], [8.52, 47.37]]
+corridor_halfwidth_m = 80
+)",
+                        ".", Now());
+  ASSERT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(plan.status().message().find("route.corridor_halfwidth_m: unknown key"),
+            std::string::npos)
+      << plan.status();
+  auto ok = ParsePlan(R"(
+run_id = "R-1"
+vehicle_id = "CIT-0001"
+[route]
+points = [[8.50, 47.37], [8.52, 47.37]]
+max_stop_distance_m = 2500
+)",
+                      ".", Now());
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_DOUBLE_EQ(ok->route().max_stop_distance_m(), 2500);
+}
+
 TEST(PlanFileTest, JsonPlanWithGeoJsonRouteFile) {
   cit::test::TempDir dir;
   std::ofstream(dir / "route.geojson")

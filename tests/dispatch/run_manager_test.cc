@@ -76,6 +76,7 @@ TEST(RunManagerTest, InvalidPlanIsRefusedWithFieldAndProblem) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("stops[0].radius_m: must be > 0"), std::string::npos);
   plan.mutable_stops(0)->set_radius_m(30);
+  plan.clear_stops();  // the polyline below is in California, far from the stop
   plan.mutable_route()->clear_points();
   plan.mutable_route()->set_encoded_polyline("_p~iF~ps|U_ulLnnqC_mqNvxq`@");
   auto decoded = runs.Create(plan, "carol");

@@ -1,5 +1,6 @@
 #include "vehicle-agent/uplink.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <condition_variable>
 #include <mutex>
@@ -193,6 +194,24 @@ void Uplink::DropStream(const std::shared_ptr<Stream>& s, const std::string& why
 void Uplink::OnReadFailed(const std::shared_ptr<Stream>& s) { DropStream(s, "read failed"); }
 
 void Uplink::OnDone(const std::shared_ptr<Stream>& s, const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    // A batch over the server's limits: nothing of it was acknowledged; resend in halves. The
+    // status may arrive after the failed read already replaced the stream (and the new one was
+    // welcomed), so the current stream's limit shrinks too.
+    const uint32_t before =
+        std::min(batch_cap_, batch_limit_ > 0 ? batch_limit_ : config_.batch_max_records);
+    batch_cap_ = std::max<uint32_t>(1, before / 2);
+    batch_limit_ = std::min(batch_limit_, batch_cap_);
+    stats_.batch_limit = batch_limit_;
+    ++stats_.batch_shrinks;
+    if (before <= 1) {
+      spdlog::error("uplink: server refuses even a single-record batch: {}",
+                    status.error_message());
+    } else {
+      spdlog::warn("uplink: server refused a batch as too large ({}); batches of {} records now",
+                   status.error_message(), batch_cap_);
+    }
+  }
   if (s == stream_) {
     DropStream(s, absl::StrCat("status ", status.error_code(), " ", status.error_message()));
   } else if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
@@ -223,6 +242,8 @@ void Uplink::OnMessage(const std::shared_ptr<Stream>& s, const cit::v1::ServerMe
       accepts_urgent_ = w.accepts_urgent();
       batch_limit_ = config_.batch_max_records;
       if (w.max_batch_records() > 0) batch_limit_ = std::min(batch_limit_, w.max_batch_records());
+      batch_limit_ = std::max<uint32_t>(1, std::min(batch_limit_, batch_cap_));
+      stats_.batch_limit = batch_limit_;
       const uint64_t h = w.highest_stored_seq();
       // The server has seen seqs we no longer hold (journal lost): never hand them out again.
       if (absl::Status st = journal_.EnsureSeqAbove(h); !st.ok()) {

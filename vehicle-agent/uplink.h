@@ -12,7 +12,10 @@
 // Protocol per stream: Hello{vehicle_id, first_unacked_seq} -> Welcome{highest_stored_seq}; the
 // journal is trimmed through highest_stored_seq and sending resumes after it. Records go out in
 // batches of up to min(batch_max_records, Welcome.max_batch_records), at most
-// max_inflight_records unacknowledged. Urgent records (panic, door, seal) made while a backlog
+// max_inflight_records unacknowledged. A stream that ends RESOURCE_EXHAUSTED (a batch over the
+// server's record or byte limit, or over the gRPC message limit) halves the batch size, down to
+// 1, for every later stream of this process; nothing of the refused batch was acknowledged, so
+// it goes out again in smaller batches. Urgent records (panic, door, seal) made while a backlog
 // is queued are also sent at once as AgentMessage.urgent when the server accepts that.
 //
 // Thread contract: every public method and all state live on the io_context thread. The gRPC
@@ -26,6 +29,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <random>
@@ -48,6 +52,10 @@ struct UplinkStats {
   uint64_t acks = 0;
   uint64_t rejected = 0;
   uint64_t highest_acked = 0;
+  // Times the server refused a batch as too large (RESOURCE_EXHAUSTED) and the agent halved it.
+  uint64_t batch_shrinks = 0;
+  // Records per in-order batch on the current stream.
+  uint32_t batch_limit = 0;
 };
 
 // Channel credentials from the config: mTLS with the vehicle certificate, or insecure (dev).
@@ -105,6 +113,8 @@ class Uplink final {
   bool write_in_flight_ = false;
   bool accepts_urgent_ = false;
   uint32_t batch_limit_ = 0;
+  // Upper bound on batch_limit_ learnt from RESOURCE_EXHAUSTED (kept across streams).
+  uint32_t batch_cap_ = UINT32_MAX;
   uint64_t next_send_seq_ = 0;  // next seq to send in order on this stream
   uint64_t server_acked_ = 0;   // highest through_seq (or Welcome) on this stream
   std::deque<cit::v1::Record> urgent_;

@@ -7,9 +7,30 @@
 namespace cit::dispatch {
 
 RefusalLog::RefusalLog(std::string component, RefusalLogOptions options, Clock clock)
-    : component_(std::move(component)), options_(options), clock_(std::move(clock)) {}
+    : component_(std::move(component)), options_(options), clock_(std::move(clock)) {
+  if (options_.flush_period > std::chrono::milliseconds::zero()) {
+    timer_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!timer_cv_.wait_for(lock, options_.flush_period, [this] { return stopping_; })) {
+        lock.unlock();
+        FlushExpired();
+        lock.lock();
+      }
+    });
+  }
+}
 
-RefusalLog::~RefusalLog() { Flush(); }
+RefusalLog::~RefusalLog() {
+  if (timer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    timer_cv_.notify_all();
+    timer_.join();
+  }
+  Flush();
+}
 
 bool RefusalLog::Admit(std::string_view reason) {
   const auto now = clock_();
@@ -37,6 +58,17 @@ void RefusalLog::Flush() {
   for (auto& [reason, w] : windows_) {
     if (w.suppressed > 0) Summarise(reason, w);
     w = Window{now};
+  }
+}
+
+void RefusalLog::FlushExpired() {
+  const auto now = clock_();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [reason, w] : windows_) {
+    if (w.suppressed > 0 && now - w.start >= options_.interval) {
+      Summarise(reason, w);
+      w = Window{now};
+    }
   }
 }
 

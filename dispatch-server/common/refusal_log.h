@@ -4,23 +4,28 @@
 // reports them when the interval is over:
 //   event=refusals_suppressed component=operator_auth reason=unknown_token count=1990
 //   interval_s=60 note="suppressed 1990 refusals of reason unknown_token in the last 60 s"
-// The summary is written with the next refusal of that reason after the interval, or by
-// Flush() / the destructor; exact counts belong in metrics, which callers keep beside this.
+// The summary is written with the next refusal of that reason after the interval, or by the
+// log's timer (every flush_period it writes the summaries of intervals that are over, so a burst
+// that stops is still reported), or by Flush() / the destructor; exact counts belong in metrics,
+// which callers keep beside this.
 //
 //   RefusalLog log("operator_auth");
 //   if (log.Admit("unknown_token")) spdlog::warn("event=call_refused reason=unknown_token ...");
 //
-// Thread contract: thread-safe (one mutex; Admit is a map lookup and a comparison).
+// Thread contract: thread-safe (one mutex; Admit is a map lookup and a comparison). The timer
+// is the log's own thread, joined by the destructor.
 #ifndef CIT_DISPATCH_COMMON_REFUSAL_LOG_H_
 #define CIT_DISPATCH_COMMON_REFUSAL_LOG_H_
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace cit::dispatch {
 
@@ -28,6 +33,9 @@ struct RefusalLogOptions {
   // Full lines per reason and interval.
   uint32_t burst = 10;
   std::chrono::seconds interval{60};
+  // How often the timer thread looks for finished intervals to summarise; zero: no timer (the
+  // summary waits for the next refusal, FlushExpired or Flush).
+  std::chrono::milliseconds flush_period{5'000};
 };
 
 class RefusalLog {
@@ -46,6 +54,8 @@ class RefusalLog {
   bool Admit(std::string_view reason);
   // Writes the summary line of every reason with suppressed refusals, and starts new intervals.
   void Flush();
+  // The same for the reasons whose interval is over (what the timer calls).
+  void FlushExpired();
 
  private:
   struct Window {
@@ -60,6 +70,9 @@ class RefusalLog {
   const Clock clock_;
   std::mutex mu_;
   std::map<std::string, Window, std::less<>> windows_;  // guarded by mu_; one per reason
+  std::condition_variable timer_cv_;                    // with mu_
+  bool stopping_ = false;                               // guarded by mu_
+  std::thread timer_;                                   // FlushExpired every flush_period
 };
 
 }  // namespace cit::dispatch

@@ -109,9 +109,11 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   Section telemetry(c.raw, "telemetry");
   telemetry.Get("listen", &o.telemetry_address);
   telemetry.Get("max_message_bytes", &o.max_receive_message_bytes);
+  telemetry.Get("max_connections", &o.telemetry_max_connections);
 
   Section op(c.raw, "operator");
   op.Get("listen", &o.operator_address);
+  op.Get("max_connections", &o.operator_max_connections);
 
   Section metrics(c.raw, "metrics");
   metrics.Get("listen", &o.metrics_address);
@@ -188,6 +190,10 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
   if (!SplitHostPort(o.operator_address, &host, &port)) {
     return absl::InvalidArgumentError(
         absl::StrCat("operator.listen '", o.operator_address, "' is not host:port"));
+  }
+  if (o.telemetry_max_connections < 1 || o.operator_max_connections < 1) {
+    return absl::InvalidArgumentError(
+        "telemetry.max_connections and operator.max_connections must be at least 1");
   }
   if (!o.metrics_address.empty() && !SplitHostPort(o.metrics_address, &host, &port)) {
     return absl::InvalidArgumentError(absl::StrCat("metrics.listen '", o.metrics_address,

@@ -27,6 +27,9 @@ using tcp = net::ip::tcp;
 // How long a closing connection may take to say goodbye (TLS close_notify, draining the rest of
 // a refused request) before the socket is simply closed.
 constexpr std::chrono::seconds kGoodbyeTimeout{2};
+// Lingering close after a refusal: at most this much of the unread request is read and
+// discarded (within kGoodbyeTimeout) before the socket is closed anyway.
+constexpr std::size_t kLingerMaxBytes = 4u << 20;
 
 template <class Stream>
 class Connection final : public Exchange,
@@ -208,8 +211,10 @@ class Connection final : public Exchange,
                              fmt::format("request body larger than {} bytes", limit)));
   }
 
+  // Answers and closes with the rest of the request unread: lingering close (Goodbye).
   void RefuseAndClose(HttpResponse response) {
     keep_alive_ = false;
+    linger_ = true;
     WriteResponse(std::move(response));
   }
 
@@ -323,9 +328,21 @@ class Connection final : public Exchange,
   // --- closing ------------------------------------------------------------------------------
   // After the last response: TLS close_notify, or (plain) half-close and drain what the client
   // still sends, so it reads our answer instead of a connection reset.
+  //
+  // After a refusal (413/431: request bytes still unread, the client possibly still sending) it
+  // is a lingering close on TLS too: closing a socket with unread data makes the kernel send a
+  // reset, which can destroy the answer before the client reads it, and a TLS close_notify
+  // exchange would fail on the client's application data. So: half-close the TCP connection
+  // (the answer's TLS records are already written), read and discard raw bytes until the client
+  // closes, kGoodbyeTimeout passes or kLingerMaxBytes were discarded, then close.
   void Goodbye() {
     if (closed_) return;
     Lowest().expires_after(kGoodbyeTimeout);
+    if (linger_) {
+      beast::error_code ec;
+      Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      return Drain();
+    }
     if constexpr (kTls) {
       stream_.async_shutdown(
           [self = this->shared_from_this()](beast::error_code) { self->CloseNow(); });
@@ -337,11 +354,12 @@ class Connection final : public Exchange,
   }
 
   void Drain() {
-    Lowest().async_read_some(net::buffer(discard_),
-                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                               if (ec) return self->CloseNow();
-                               self->Drain();
-                             });
+    Lowest().async_read_some(net::buffer(discard_), [self = this->shared_from_this()](
+                                                        beast::error_code ec, std::size_t n) {
+      self->discarded_ += n;
+      if (ec || self->discarded_ >= kLingerMaxBytes) return self->CloseNow();
+      self->Drain();
+    });
   }
 
   void CloseNow() {
@@ -366,7 +384,9 @@ class Connection final : public Exchange,
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::unique_ptr<http::response<http::string_body>> response_;
-  std::array<char, 512> discard_{};
+  std::array<char, 16384> discard_{};
+  std::size_t discarded_ = 0;  // bytes drained while closing (kLingerMaxBytes)
+  bool linger_ = false;        // closing after a refusal: lingering close
   std::string client_address_;
   std::string request_path_;
   uint64_t id_ = 0;

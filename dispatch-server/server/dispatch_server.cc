@@ -138,33 +138,66 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
   // Server reflection lets operators use grpcurl; it also gives the operator port a service
   // when no operator service is registered yet (gRPC refuses to start a server without one).
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The listening sockets are the gates' (connection_gate.h): gRPC 1.51 would stop listening
+  // for good after one accept() failed with EMFILE.
+  using ConnectionType = grpc::ServerBuilder::experimental_type::ExternalConnectionType;
+  absl::StatusOr<std::unique_ptr<ConnectionGate>> telemetry_gate =
+      ConnectionGate::Listen(options_.telemetry_address,
+                             {.name = "telemetry",
+                              .fd_reserve = options_.fd_reserve,
+                              .max_connections = options_.telemetry_max_connections},
+                             metrics_.get());
+  if (!telemetry_gate.ok()) {
+    server->ingest_->Stop();
+    return absl::UnavailableError(
+        absl::StrCat("telemetry address: ", telemetry_gate.status().message()));
+  }
+  server->telemetry_gate_ = *std::move(telemetry_gate);
+  server->telemetry_port_ = server->telemetry_gate_->port();
+  absl::StatusOr<std::unique_ptr<ConnectionGate>> operator_gate =
+      ConnectionGate::Listen(options_.operator_address,
+                             {.name = "operator",
+                              .fd_reserve = options_.fd_reserve / 2,
+                              .max_connections = options_.operator_max_connections},
+                             metrics_.get());
+  if (!operator_gate.ok()) {
+    server->ingest_->Stop();
+    return absl::UnavailableError(
+        absl::StrCat("operator address: ", operator_gate.status().message()));
+  }
+  server->operator_gate_ = *std::move(operator_gate);
+  server->operator_port_ = server->operator_gate_->port();
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> telemetry_acceptor,
+      operator_acceptor;
   {
     grpc::ServerBuilder b;
-    b.AddListeningPort(options_.telemetry_address, telemetry_creds, &server->telemetry_port_);
+    telemetry_acceptor =
+        b.experimental().AddExternalConnectionAcceptor(ConnectionType::FROM_FD, telemetry_creds);
     b.RegisterService(server->ingest_.get());
     b.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
     ApplyChannelArgs(b, options_);
     server->telemetry_server_ = b.BuildAndStart();
-    if (!server->telemetry_server_ || server->telemetry_port_ == 0) {
+    if (!server->telemetry_server_) {
       server->ingest_->Stop();
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen on telemetry address ", options_.telemetry_address));
+      return absl::UnavailableError("cannot start the telemetry gRPC server");
     }
   }
   {
     grpc::ServerBuilder b;
-    b.AddListeningPort(options_.operator_address, operator_creds, &server->operator_port_);
+    operator_acceptor =
+        b.experimental().AddExternalConnectionAcceptor(ConnectionType::FROM_FD, operator_creds);
     for (grpc::Service* s : operator_services_) b.RegisterService(s);
     ApplyChannelArgs(b, options_);
     if (!interceptors_.empty()) b.experimental().SetInterceptorCreators(std::move(interceptors_));
     server->operator_server_ = b.BuildAndStart();
-    if (!server->operator_server_ || server->operator_port_ == 0) {
+    if (!server->operator_server_) {
       server->telemetry_server_->Shutdown();
       server->ingest_->Stop();
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen on operator address ", options_.operator_address));
+      return absl::UnavailableError("cannot start the operator gRPC server");
     }
   }
+  server->telemetry_gate_->Start(std::move(telemetry_acceptor));
+  server->operator_gate_->Start(std::move(operator_acceptor));
   for (grpc::Server* s : {server->telemetry_server_.get(), server->operator_server_.get()}) {
     if (auto* health = s->GetHealthCheckService()) health->SetServingStatus(true);
   }
@@ -188,6 +221,15 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
 absl::Status DispatchServer::Health() const {
   if (draining_.load()) return absl::UnavailableError("draining");
   if (absl::Status s = FdHeadroom(options_.fd_reserve); !s.ok()) return s;
+  if (telemetry_gate_ && telemetry_gate_->ShortOfFds()) {
+    return absl::UnavailableError(
+        "file descriptors nearly exhausted: vehicle connections are refused");
+  }
+  if (telemetry_gate_ && telemetry_gate_->Saturated()) {
+    return absl::UnavailableError(absl::StrCat("telemetry connections at their cap (",
+                                               options_.telemetry_max_connections,
+                                               "): cannot accept vehicles"));
+  }
   if (ingest_) {
     if (absl::Status s = ingest_->LastCommitStatus(); !s.ok()) {
       return absl::UnavailableError(absl::StrCat("store commit failing: ", s.message()));
@@ -239,6 +281,9 @@ void DispatchServer::Shutdown() {
     }
   }
   if (metrics_http_) metrics_http_->SetHealthy(false);
+  // No new connections from here on; those already handed to gRPC drain below.
+  if (telemetry_gate_) telemetry_gate_->Stop();
+  if (operator_gate_) operator_gate_->Stop();
   if (ingest_) ingest_->Drain();
   const auto deadline = std::chrono::system_clock::now() + options_.shutdown_grace;
   if (telemetry_server_) telemetry_server_->Shutdown(deadline);

@@ -18,7 +18,9 @@
 //  - operator (services added with AddOperatorService): server TLS, no client certificate;
 //    authentication is the operator services' business (bearer tokens, see the auth component).
 //  - metrics: plain HTTP, GET /metrics (Prometheus text) and /healthz.
-//  Both gRPC ports also serve grpc.health.v1.Health ("" and the service names).
+//  Both gRPC ports also serve grpc.health.v1.Health ("" and the service names). Their listening
+//  sockets belong to a ConnectionGate each (connection cap, descriptor reserve, recovery from
+//  EMFILE), which hands accepted connections to gRPC.
 //  With insecure_dev both gRPC ports are plaintext and the vehicle id comes from Hello.
 //
 // Thread contract: Builder is single-threaded; DispatchServer methods may be called from any
@@ -47,6 +49,7 @@
 #include "dispatch-server/ingest/ingest_service.h"
 #include "dispatch-server/metrics/http_server.h"
 #include "dispatch-server/metrics/metrics_registry.h"
+#include "dispatch-server/server/connection_gate.h"
 #include "dispatch-server/store/committed_record.h"
 #include "dispatch-server/store/sqlite_db.h"
 #include "dispatch-server/store/store.h"
@@ -75,11 +78,17 @@ struct DispatchServerOptions {
   std::chrono::milliseconds keepalive_timeout{10'000};
   std::chrono::milliseconds min_client_ping_interval{10'000};
   // A connection must finish its TLS/HTTP2 handshake within this, so idle unauthenticated
-  // connections cannot pile up (gRPC 1.51 has no per-port connection cap).
+  // connections cannot pile up.
   std::chrono::milliseconds handshake_timeout{10'000};
+  // Connections open at once per gRPC port (server/connection_gate.h: the server accepts, not
+  // gRPC, so running out of descriptors cannot stop a port); more are accepted and closed.
+  int telemetry_max_connections = 20'000;
+  int operator_max_connections = 1'000;
   // Health ("accepting vehicles") is re-evaluated this often and pushed to grpc.health.v1.
   std::chrono::milliseconds health_interval{1'000};
-  // Not serving while fewer than this many file descriptors are left under the soft limit.
+  // Not serving, and new vehicle connections refused, while fewer than this many file
+  // descriptors are left under the soft limit; the operator port refuses only below half of it,
+  // so operators still get in while vehicles are refused.
   int fd_reserve = 64;
   // Shutdown(): how long in-flight RPCs get before they are cancelled.
   std::chrono::milliseconds shutdown_grace{5'000};
@@ -157,8 +166,9 @@ class DispatchServer {
   // Idempotent.
   void Shutdown();
 
-  // Whether the server accepts vehicles now: not draining, file descriptors left, last store
-  // commit succeeded. /healthz and grpc.health.v1 report it (within options.health_interval).
+  // Whether the server accepts vehicles now: not draining, file descriptors left, telemetry
+  // connections below their cap, last store commit succeeded. /healthz and grpc.health.v1 report it
+  // (within options.health_interval).
   absl::Status Health() const;
 
  private:
@@ -173,6 +183,9 @@ class DispatchServer {
   std::unique_ptr<grpc::Server> telemetry_server_;
   std::unique_ptr<grpc::Server> operator_server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
+  // The ports' listening sockets (they hand connections to the gRPC servers).
+  std::unique_ptr<ConnectionGate> telemetry_gate_;
+  std::unique_ptr<ConnectionGate> operator_gate_;
   int telemetry_port_ = 0;
   int operator_port_ = 0;
   bool shut_down_ = false;

@@ -11,6 +11,7 @@
 #include <future>
 #include <thread>
 
+#include "dispatch-server/server/dispatch_server.h"
 #include "tests/agent/telemetry_test_server.h"
 #include "tests/support/test_env.h"
 #include "vehicle-agent/recorder.h"
@@ -127,6 +128,41 @@ TEST(UplinkTest, DeliversRecordsAndTrimsTheJournalOnAck) {
   std::lock_guard l(st.mu);
   EXPECT_EQ(st.hellos, 1u);
   EXPECT_EQ(st.duplicates, 0u);
+}
+
+// A server whose byte limit is below what Welcome.max_batch_records allows (the real ingest,
+// ingest.max_batch_bytes 4 KiB) ends the stream RESOURCE_EXHAUSTED for a full batch: the agent
+// halves its batch until the server takes it, and everything is stored exactly once.
+TEST(UplinkTest, BatchRefusedAsTooLargeIsHalvedUntilTheServerTakesIt) {
+  test::TempDir dir;
+  dispatch::DispatchServerOptions o;
+  o.telemetry_address = "127.0.0.1:0";
+  o.operator_address = "127.0.0.1:0";
+  o.metrics_address = "";
+  o.insecure_dev = true;
+  o.database_path = dir / "dispatch.db";
+  o.ingest.max_batch_records = 1000;
+  o.ingest.max_batch_bytes = 4096;
+  auto server = dispatch::DispatchServer::Builder(o).Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::filesystem::create_directories(dir / "journal");
+  AgentConfig::Uplink cfg = InsecureConfig((*server)->telemetry_port());
+  cfg.batch_max_records = 500;  // ~30 KB of fixes: refused on bytes
+  AgentSide agent(dir / "journal", cfg);
+  ASSERT_TRUE(agent.start_status().ok());
+  agent.AddFixes(600);
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() == 600; }, std::chrono::seconds(30)))
+      << "acked through " << agent.AckedThrough();
+  EXPECT_EQ(*(*server)->store().CountRecords("truck-7"), 600u);
+  const UplinkStats stats = agent.Stats();
+  EXPECT_GE(stats.batch_shrinks, 1u);
+  EXPECT_LT(stats.batch_limit, 500u);
+  EXPECT_GE(stats.batch_limit, 1u);
+  EXPECT_GE((*server)
+                ->metrics()
+                .GetCounter("cit_ingest_batches_refused_total", "", {{"limit", "bytes"}})
+                .value(),
+            1u);
 }
 
 TEST(UplinkTest, ServerOutageBuffersThenDrainsExactlyOnce) {

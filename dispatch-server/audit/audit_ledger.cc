@@ -87,6 +87,14 @@ absl::StatusOr<std::unique_ptr<AuditLedger>> AuditLedger::Open(const std::filesy
   return std::unique_ptr<AuditLedger>(new AuditLedger(std::move(*db), std::move(public_key)));
 }
 
+absl::StatusOr<std::string> AuditLedger::LoggedRunVehicle(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<std::vector<cit::v1::PlanEvent>> history = ReadPlanHistory(*db_, run_id);
+  if (!history.ok()) return history.status();
+  if (history->empty()) return absl::NotFoundError(absl::StrCat("run ", run_id));
+  return history->back().run().plan().vehicle_id();
+}
+
 absl::StatusOr<cit::v1::SignedCheckpoint> AuditLedger::GetCheckpoint(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   return ReadCheckpoint(*db_, id);

@@ -41,6 +41,10 @@ class AuditLedger {
                                                       const std::string& run_id,
                                                       const cit::v1::SignedCheckpoint* outside);
 
+  // The vehicle of a run according to the plan log (NOT_FOUND if the log never had the run):
+  // a run whose current rows were deleted is still verified.
+  absl::StatusOr<std::string> LoggedRunVehicle(const std::string& run_id);
+
   absl::StatusOr<cit::v1::SignedCheckpoint> GetCheckpoint(uint64_t id);
   absl::StatusOr<cit::v1::ListCheckpointsResponse> ListCheckpoints(uint64_t after_id,
                                                                    uint32_t limit);

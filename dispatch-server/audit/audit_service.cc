@@ -70,8 +70,16 @@ absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
   switch (req.target_case()) {
     case cit::v1::VerifyChainRequest::kRunId: {
       absl::StatusOr<cit::v1::Run> run = source_->GetRun(req.run_id());
-      if (!run.ok()) return run.status();
-      vehicle = run->plan().vehicle_id();
+      if (run.ok()) {
+        vehicle = run->plan().vehicle_id();
+      } else if (run.status().code() == absl::StatusCode::kNotFound && ledger_) {
+        // Unknown to the server, but in the plan log: its rows were deleted. Verify it.
+        absl::StatusOr<std::string> logged = ledger_->LoggedRunVehicle(req.run_id());
+        if (!logged.ok()) return run.status();
+        vehicle = *std::move(logged);
+      } else {
+        return run.status();
+      }
       run_id = req.run_id();
       break;
     }

@@ -46,7 +46,7 @@ void ChainWalk::Step(uint64_t position, const std::string& head) {
   report_.entries_checked = position;
   while (next_anchor_ < anchors_.size() && anchors_[next_anchor_].length <= position) {
     const ChainAnchor& a = anchors_[next_anchor_++];
-    if (a.length != position) continue;  // unreachable: Step is called for every position
+    if (a.length != position) continue;  // an empty chain's head (length 0): nothing to compare
     if (a.head == head) {
       if (!mismatch_) last_matched_ = position;
     } else if (!mismatch_) {

@@ -200,6 +200,15 @@ TEST_F(TamperTest, RewrittenDispatcherIsNamed) {
                       "\"nobody\""});
 }
 
+TEST_F(TamperTest, DeletedRunIsStillVerifiedThroughThePlanLog) {
+  RecordRun();
+  {
+    Db db(db_path());
+    db.Exec("DELETE FROM runs WHERE run_id = '" + run_ + "'");
+  }
+  ExpectBroken(run_, {"runs/" + run_, "0 version rows but the plan log has 2 versions"});
+}
+
 TEST_F(TamperTest, ReorderedAlertEventsAreNamed) {
   RecordRun();
   {

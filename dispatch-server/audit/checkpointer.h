@@ -1,7 +1,7 @@
 // Writes signed checkpoints of every chain head: one at start-up (before the ports open), one
 // every `interval` while something changed, and one at shutdown (after the last commit). A
-// failed checkpoint (signing or hashing failed in OpenSSL, the store failed) is logged as an
-// error and counted; the next interval tries again.
+// failed checkpoint (signing or hashing failed in OpenSSL, the store failed) writes nothing and
+// is logged as an error (event=checkpoint_failed); the next interval tries again.
 //
 //   Checkpointer cp(log.get(), std::chrono::seconds(300));
 //   CIT_RETURN_IF_ERROR(cp.Start());     // "startup" checkpoint, then the interval thread

@@ -11,6 +11,8 @@
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/audit/checkpoint_log.h"
 #include "dispatch-server/store/alert_event_chain.h"
+#include "dispatch-server/store/plan_version_chain.h"
+#include "dispatch-server/store/record_hash.h"
 #include "dispatch-server/store/sqlite_alert_store.h"
 #include "dispatch-server/store/sqlite_run_store.h"
 #include "tests/support/test_env.h"
@@ -145,6 +147,37 @@ TEST_F(CheckpointLogTest, FailedSigningWritesNoCheckpoint) {
   EXPECT_TRUE(All().empty());
   ASSERT_TRUE(log_->Append("startup", std::chrono::system_clock::now()).ok());
   EXPECT_EQ(All().size(), 1u);
+}
+
+TEST(ChainHashFailureTest, FailedHashStoresNoPlanEventAndNoAlertEvent) {
+  // Issue 12 §6: when OpenSSL fails, the change fails and is reported; no placeholder hash.
+  cit::test::TempDir dir;
+  auto runs = SqliteRunStore::Open(dir / "dispatch.db");
+  auto alerts = SqliteAlertStore::Open(dir / "dispatch.db");
+  ASSERT_TRUE(runs.ok() && alerts.ok());
+  cit::v1::Run run;
+  run.mutable_plan()->set_run_id("R-1");
+  run.mutable_plan()->set_vehicle_id("truck-7");
+  run.set_version(1);
+  cit::v1::AlertEvent event;
+  event.set_event_id(1);
+  event.mutable_alert()->set_alert_id(1);
+  FailChainStepsForTesting(true);
+  const absl::Status saved = (*runs)->Save(run, cit::v1::PlanEvent());
+  const absl::Status appended = (*alerts)->Append(std::span<const cit::v1::AlertEvent>(&event, 1));
+  FailChainStepsForTesting(false);
+  EXPECT_EQ(saved.code(), absl::StatusCode::kInternal) << saved;
+  EXPECT_EQ(appended.code(), absl::StatusCode::kInternal) << appended;
+  EXPECT_TRUE((*runs)->LoadLatest()->empty()) << "the run row rolls back with its log entry";
+  EXPECT_TRUE((*runs)->History("R-1")->empty());
+  EXPECT_TRUE((*alerts)->EventsAfter(0, 10)->empty());
+  // Once hashing works the same changes go in, chained from h_0.
+  ASSERT_TRUE((*runs)->Save(run, cit::v1::PlanEvent()).ok());
+  ASSERT_TRUE((*alerts)->Append(std::span<const cit::v1::AlertEvent>(&event, 1)).ok());
+  auto db = sqlite::Database::Open(dir / "dispatch.db");
+  ASSERT_TRUE(db.ok());
+  EXPECT_TRUE(VerifyPlanChain(**db, {})->intact);
+  EXPECT_TRUE(VerifyAlertChain(**db, {})->intact);
 }
 
 TEST(ServerStartTest, UnreadableConfiguredSigningKeyStopsTheServerWithAClearError) {

@@ -107,6 +107,12 @@ for who in dora:dispatcher olga:operator aude:auditor; do
   echo "  $name ($role): token in $work/$name.token"
 done
 
+# The checkpoint signing key; the auditor keeps a copy of its public half outside the server.
+openssl genpkey -algorithm ed25519 -out "$work/checkpoint-key.pem" 2>/dev/null
+chmod 600 "$work/checkpoint-key.pem"
+openssl pkey -in "$work/checkpoint-key.pem" -pubout -out "$work/aude-checkpoint-key.pub.pem"
+echo "  checkpoint key: $work/checkpoint-key.pem (public half for the auditor: aude-checkpoint-key.pub.pem)"
+
 telemetry_port=$(free_port)
 operator_port=$(free_port)
 metrics_port=$(free_port)
@@ -128,6 +134,8 @@ key = "$work/pki/server.key"
 path = "$work/dispatch.db"
 [auth]
 tokens = "$work/operator-tokens.toml"
+[audit]
+signing_key = "$work/checkpoint-key.pem"
 [http]
 listen = "127.0.0.1:$http_port"
 assets_dir = "$console_dist"
@@ -217,9 +225,9 @@ sleep 1
 say "auditor aude: audit report"
 ctl aude audit report "$run" | tee "$work/report.txt"
 
-say "auditor aude: verify the hash chain"
+say "auditor aude: verify records, plan log and alert events against the signed checkpoints"
 verify_rc=0
-ctl aude audit verify "$run" || verify_rc=$?
+ctl aude audit verify "$run" --public-key "$work/aude-checkpoint-key.pub.pem" || verify_rc=$?
 
 say "auditor aude: export the track"
 ctl aude audit export "$run" --format geojson -o "$work/$run.geojson"

@@ -111,10 +111,18 @@ int main(int argc, char** argv) {
     std::cerr << "dispatch-server: " << tokens.status().message() << "\n";
     return 2;
   }
+  absl::StatusOr<cit::dispatch::AuditOptions> audit_options =
+      cit::dispatch::AuditOptionsFromConfig(config->raw, config->source);
+  if (!audit_options.ok()) {
+    std::cerr << "dispatch-server: invalid configuration: " << audit_options.status().message()
+              << "\n";
+    return 2;
+  }
   cit::dispatch::ServerAssemblyOptions options;
   options.server = o;
   options.operator_tokens = *tokens;
   options.http = *http_options;
+  options.audit = *audit_options;
   if (check_config) {
     std::cout << "dispatch-server: configuration OK"
               << (config->source.empty() ? " (defaults)" : " (" + config->source.string() + ")")

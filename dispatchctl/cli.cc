@@ -1,5 +1,6 @@
 #include "dispatchctl/cli.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <openssl/rand.h>
 #include <unistd.h>
 
@@ -10,10 +11,12 @@
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/string_view.h"
+#include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/auth/token_hash.h"
 #include "dispatchctl/connection.h"
 #include "dispatchctl/format.h"
@@ -244,7 +247,7 @@ int PrintRun(Globals& g, const grpc::Status& status, const cit::v1::Run& run, co
   return static_cast<int>(kExitOk);
 }
 
-int PlanCreate(Globals& g, const std::string& file, bool update) {
+int PlanCreate(Globals& g, const std::string& file, bool update, const std::string& comment) {
   absl::StatusOr<cit::v1::RunPlan> plan = LoadPlanFile(file);
   if (!plan.ok()) return FailStatus(plan.status());
   return WithConnection(g, [&](const Connection& conn) {
@@ -255,6 +258,7 @@ int PlanCreate(Globals& g, const std::string& file, bool update) {
     if (update) {
       cit::v1::UpdateRunRequest req;
       *req.mutable_plan() = *plan;
+      req.set_comment(comment);
       status = conn.dispatch().UpdateRun(&ctx, req, &run);
     } else {
       cit::v1::CreateRunRequest req;
@@ -272,7 +276,20 @@ int PlanShow(Globals& g, const std::string& run_id) {
     cit::v1::GetRunRequest req;
     req.set_run_id(run_id);
     cit::v1::Run run;
-    return PrintRun(g, conn.dispatch().GetRun(&ctx, req, &run), run, "plan show");
+    grpc::Status status = conn.dispatch().GetRun(&ctx, req, &run);
+    if (!status.ok()) return Fail(status, "plan show");
+    // The original creator and every later change, from the server's plan log.
+    grpc::ClientContext history_ctx;
+    conn.Prepare(history_ctx);
+    cit::v1::RunHistory history;
+    status = conn.dispatch().GetRunHistory(&history_ctx, req, &history);
+    if (!status.ok()) return Fail(status, "plan show (history)");
+    if (g.json) {
+      std::cout << ToJsonLine(run) << "\n" << ToJsonLine(history) << "\n";
+    } else {
+      std::cout << FormatRun(run) << FormatRunHistory(history);
+    }
+    return static_cast<int>(kExitOk);
   });
 }
 
@@ -376,8 +393,96 @@ int AuditExport(Globals& g, const std::string& run_id, const std::string& format
   });
 }
 
-int AuditVerify(Globals& g, const std::string& target, bool as_vehicle) {
+struct VerifyOptions {
+  bool as_vehicle = false;
+  // The auditor's own copy of the server's checkpoint public key (PEM).
+  std::string public_key_file;
+  // A checkpoint exported earlier with `audit checkpoint -o FILE`.
+  std::string checkpoint_file;
+};
+
+absl::StatusOr<cit::dispatch::CheckpointKey> LoadAuditorKey(const std::string& file) {
+  std::ifstream in(file);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  if (!in) return absl::NotFoundError("cannot read public key " + file);
+  absl::StatusOr<cit::dispatch::CheckpointKey> key =
+      cit::dispatch::CheckpointKey::LoadPublicPem(pem.str());
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(file + ": " + std::string(key.status().message()));
+  }
+  return key;
+}
+
+// Every checkpoint the server holds must verify with the auditor's key: a server whose key was
+// replaced, or a checkpoint forged with another key, fails here, outside the server.
+int CheckCheckpointsWithKey(Globals& g, const Connection& conn,
+                            const cit::dispatch::CheckpointKey& key, const std::string& file) {
+  cit::v1::ListCheckpointsRequest req;
+  req.set_limit(1000);
+  uint64_t checked = 0;
+  while (true) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::ListCheckpointsResponse page;
+    grpc::Status status = conn.audit().ListCheckpoints(&ctx, req, &page);
+    if (!status.ok()) return Fail(status, "audit verify (checkpoints)");
+    for (const auto& c : page.checkpoints()) {
+      if (!key.Verify(c.body(), c.signature())) {
+        std::cout << "BROKEN: checkpoint #" << c.checkpoint().checkpoint_id()
+                  << " does not verify with your public key " << file << " (key "
+                  << key.KeyId().substr(0, 16) << "; it names key "
+                  << c.checkpoint().key_id().substr(0, 16) << ")\n";
+        return kExitNegative;
+      }
+      ++checked;
+      req.set_after_id(c.checkpoint().checkpoint_id());
+    }
+    if (page.checkpoints_size() < static_cast<int>(req.limit())) break;
+  }
+  if (!g.json) {
+    std::cout << checked << " checkpoints verify with your public key ("
+              << key.KeyId().substr(0, 16) << ")\n";
+  }
+  return kExitOk;
+}
+
+absl::StatusOr<cit::v1::SignedCheckpoint> LoadCheckpointFile(const std::string& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return absl::NotFoundError("cannot read checkpoint " + file);
+  cit::v1::SignedCheckpoint c;
+  if (!google::protobuf::util::JsonStringToMessage(text.str(), &c).ok() || c.body().empty()) {
+    return absl::InvalidArgumentError(file + ": not a checkpoint written by `audit checkpoint`");
+  }
+  return c;
+}
+
+int AuditVerify(Globals& g, const std::string& target, const VerifyOptions& o) {
+  std::optional<cit::dispatch::CheckpointKey> key;
+  if (!o.public_key_file.empty()) {
+    absl::StatusOr<cit::dispatch::CheckpointKey> k = LoadAuditorKey(o.public_key_file);
+    if (!k.ok()) return FailStatus(k.status());
+    key = *std::move(k);
+  }
+  std::optional<cit::v1::SignedCheckpoint> kept;
+  if (!o.checkpoint_file.empty()) {
+    absl::StatusOr<cit::v1::SignedCheckpoint> c = LoadCheckpointFile(o.checkpoint_file);
+    if (!c.ok()) return FailStatus(c.status());
+    if (key && !key->Verify(c->body(), c->signature())) {
+      std::cout << "BROKEN: your checkpoint " << o.checkpoint_file
+                << " does not verify with your public key\n";
+      return kExitNegative;
+    }
+    kept = *std::move(c);
+  }
   return WithConnection(g, [&](const Connection& conn) {
+    if (key) {
+      if (int rc = CheckCheckpointsWithKey(g, conn, *key, o.public_key_file); rc != kExitOk) {
+        return rc;
+      }
+    }
     auto ask = [&](bool vehicle, cit::v1::VerifyChainResponse* out) {
       grpc::ClientContext ctx;
       conn.Prepare(ctx);
@@ -387,17 +492,63 @@ int AuditVerify(Globals& g, const std::string& target, bool as_vehicle) {
       } else {
         req.set_run_id(target);
       }
+      if (kept) *req.mutable_checkpoint() = *kept;
       return conn.audit().VerifyChain(&ctx, req, out);
     };
     cit::v1::VerifyChainResponse result;
-    grpc::Status status = ask(as_vehicle, &result);
+    grpc::Status status = ask(o.as_vehicle, &result);
     // RUN|VEHICLE: a name that is no run is tried as a vehicle.
-    if (!as_vehicle && status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    if (!o.as_vehicle && status.error_code() == grpc::StatusCode::NOT_FOUND) {
       status = ask(true, &result);
     }
     if (!status.ok()) return Fail(status, "audit verify");
     std::cout << (g.json ? ToJsonLine(result) + "\n" : FormatVerify(result));
+    if (key && !result.checkpoint_key_id().empty() && result.checkpoint_key_id() != key->KeyId()) {
+      std::cout << "BROKEN: the server verified with key " << result.checkpoint_key_id()
+                << ", not yours (" << key->KeyId() << ")\n";
+      return static_cast<int>(kExitNegative);
+    }
     return static_cast<int>(result.intact() ? kExitOk : kExitNegative);
+  });
+}
+
+int AuditCheckpoint(Globals& g, uint64_t id, const std::string& output,
+                    const std::string& public_key_file) {
+  std::optional<cit::dispatch::CheckpointKey> key;
+  if (!public_key_file.empty()) {
+    absl::StatusOr<cit::dispatch::CheckpointKey> k = LoadAuditorKey(public_key_file);
+    if (!k.ok()) return FailStatus(k.status());
+    key = *std::move(k);
+  }
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::GetCheckpointRequest req;
+    req.set_checkpoint_id(id);
+    cit::v1::SignedCheckpoint c;
+    grpc::Status status = conn.audit().GetCheckpoint(&ctx, req, &c);
+    if (!status.ok()) return Fail(status, "audit checkpoint");
+    if (key && !key->Verify(c.body(), c.signature())) {
+      std::cerr << "dispatchctl: checkpoint #" << c.checkpoint().checkpoint_id()
+                << " does not verify with " << public_key_file << "\n";
+      return static_cast<int>(kExitNegative);
+    }
+    const std::string json = ToJsonLine(c) + "\n";
+    if (output.empty() || output == "-") {
+      std::cout << json;
+    } else {
+      std::ofstream out(output, std::ios::trunc);
+      out << json;
+      if (!out.flush()) {
+        std::cerr << "dispatchctl: cannot write " << output << "\n";
+        return static_cast<int>(kExitError);
+      }
+      std::cerr << "wrote checkpoint #" << c.checkpoint().checkpoint_id() << " ("
+                << c.checkpoint().heads_size() << " chain heads, " << c.checkpoint().reason()
+                << ") to " << output << (key ? "; its signature verifies with your key" : "")
+                << "\n";
+    }
+    return static_cast<int>(kExitOk);
   });
 }
 
@@ -547,11 +698,14 @@ int RunCli(int argc, char** argv) {
   std::string vehicle_filter;
   auto* create = plan->add_subcommand("create", "Submit a run plan file (JSON or TOML)");
   create->add_option("FILE", plan_file, "Plan file")->required()->check(CLI::ExistingFile);
-  create->callback([&] { action = [&] { return PlanCreate(g, plan_file, false); }; });
+  create->callback([&] { action = [&] { return PlanCreate(g, plan_file, false, ""); }; });
   auto* update = plan->add_subcommand("update", "Replace a run's plan (new version)");
   update->add_option("FILE", plan_file, "Plan file")->required()->check(CLI::ExistingFile);
-  update->callback([&] { action = [&] { return PlanCreate(g, plan_file, true); }; });
-  auto* show = plan->add_subcommand("show", "Show one run and its plan");
+  update->add_option("-c,--comment", comment,
+                     "Why (stored with your name; required once the run is dispatched)");
+  update->callback([&] { action = [&] { return PlanCreate(g, plan_file, true, comment); }; });
+  auto* show =
+      plan->add_subcommand("show", "Show one run, its plan, its creator and every later change");
   show->add_option("RUN", run_id, "Run id")->required();
   show->callback([&] { action = [&] { return PlanShow(g, run_id); }; });
   auto* list = plan->add_subcommand("list", "List runs");
@@ -565,7 +719,9 @@ int RunCli(int argc, char** argv) {
     auto* end = plan->add_subcommand(abort ? "abort" : "complete",
                                      abort ? "Abort a run" : "Mark a run completed");
     end->add_option("RUN", run_id, "Run id")->required();
-    end->add_option("-c,--comment", comment, "Why (stored with your name)");
+    end->add_option(
+        "-c,--comment", comment,
+        abort ? "Why (stored with your name; required)" : "Why (stored with your name)");
     end->callback([&, abort] {
       action = [&, abort] {
         return PlanChange(g, abort ? RunChange::kAbort : RunChange::kComplete, run_id, comment);
@@ -590,13 +746,41 @@ int RunCli(int argc, char** argv) {
       ->capture_default_str();
   exp->add_option("-o,--output", output, "Write to this file instead of stdout");
   exp->callback([&] { action = [&] { return AuditExport(g, run_id, format, output); }; });
-  bool as_vehicle = false;
+  VerifyOptions vo;
   std::string target;
   auto* verify = audit->add_subcommand(
-      "verify", "Recompute the hash chain of a run's vehicle (or a vehicle); exit 1 if broken");
+      "verify",
+      "Recompute a run's record chain, plan log and alert events (or a vehicle's records) and "
+      "check them against the signed checkpoints; exit 1 if anything is broken");
   verify->add_option("TARGET", target, "Run id or vehicle id")->required();
-  verify->add_flag("--vehicle", as_vehicle, "TARGET is a vehicle id");
-  verify->callback([&] { action = [&] { return AuditVerify(g, target, as_vehicle); }; });
+  verify->add_flag("--vehicle", vo.as_vehicle, "TARGET is a vehicle id");
+  verify
+      ->add_option("--public-key", vo.public_key_file,
+                   "Your own copy of the server's checkpoint public key (PEM): every checkpoint "
+                   "must verify with it")
+      ->check(CLI::ExistingFile);
+  verify
+      ->add_option("--checkpoint", vo.checkpoint_file,
+                   "A checkpoint you exported earlier (audit checkpoint -o FILE): the chains "
+                   "must still match it")
+      ->check(CLI::ExistingFile);
+  verify->callback([&] { action = [&] { return AuditVerify(g, target, vo); }; });
+  std::uint64_t checkpoint_id = 0;
+  std::string checkpoint_out;
+  std::string checkpoint_key;
+  auto* checkpoint = audit->add_subcommand(
+      "checkpoint",
+      "Fetch a signed checkpoint of every chain head (default: the newest), to keep "
+      "outside the server");
+  checkpoint->add_option("ID", checkpoint_id, "Checkpoint id (0: the newest)");
+  checkpoint->add_option("-o,--output", checkpoint_out, "Write to this file instead of stdout");
+  checkpoint
+      ->add_option("--public-key", checkpoint_key,
+                   "Check its signature with your copy of the public key first")
+      ->check(CLI::ExistingFile);
+  checkpoint->callback([&] {
+    action = [&] { return AuditCheckpoint(g, checkpoint_id, checkpoint_out, checkpoint_key); };
+  });
   for (auto* sub : audit->get_subcommands({})) sub->footer(kExitCodesHelp);
 
   // token

@@ -1,6 +1,7 @@
 #include "dispatchctl/format.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
@@ -278,6 +279,8 @@ std::string FormatReport(const cit::v1::RunReport& r) {
     if (!a.details().empty()) out << "      " << a.details() << "\n";
     out << "      raised   " << FormatTime(a.detected_time());
     if (a.delayed()) out << " (delayed " << Fixed(a.delay_s(), 0) << " s)";
+    // The plan version the vehicle was judged against when the alert was raised.
+    if (a.plan_version() > 0) out << " under plan v" << a.plan_version();
     out << "\n";
     if (a.has_condition_cleared_time()) {
       out << "      cleared  " << FormatTime(a.condition_cleared_time()) << "\n";
@@ -297,12 +300,66 @@ std::string FormatReport(const cit::v1::RunReport& r) {
 
 std::string FormatVerify(const cit::v1::VerifyChainResponse& v) {
   std::ostringstream out;
+  const cit::v1::ChainResult* broken = nullptr;
+  for (const auto& c : v.chains()) {
+    if (!c.intact()) {
+      broken = &c;
+      break;
+    }
+  }
   if (v.intact()) {
     out << "chain of " << v.vehicle_id() << " intact: " << v.records_checked()
-        << " records verified, head " << v.chain_head() << "\n";
+        << " records verified, head " << (v.chain_head().empty() ? "-" : v.chain_head()) << "\n";
+  } else if (broken == nullptr || broken->chain() == "records/" + v.vehicle_id()) {
+    out << "chain of " << v.vehicle_id() << " BROKEN at "
+        << (broken != nullptr ? broken->first_bad()
+                              : "record seq " + std::to_string(v.first_bad_seq()))
+        << ": " << (broken != nullptr ? broken->problem() : v.problem()) << " ("
+        << v.records_checked() << " records checked)\n";
   } else {
-    out << "chain of " << v.vehicle_id() << " BROKEN at record seq " << v.first_bad_seq() << ": "
-        << v.problem() << " (" << v.records_checked() << " records checked)\n";
+    out << "BROKEN: " << broken->chain() << " at " << broken->first_bad() << ": "
+        << broken->problem() << "\n";
+  }
+  if (v.chains_size() > 0) {
+    out << "checkpoint "
+        << (v.checkpoint_id() == 0 ? "none yet" : "#" + std::to_string(v.checkpoint_id()))
+        << (v.checkpoints_signed() ? ", signatures verify" : ", SIGNATURES DO NOT VERIFY")
+        << " (key " << v.checkpoint_key_id().substr(0, 16) << ")\n";
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : v.chains()) {
+    rows.push_back({c.chain(), c.intact() ? "intact" : "BROKEN",
+                    std::to_string(c.entries_checked()),
+                    c.checkpoint_id() == 0 ? "-" : "#" + std::to_string(c.checkpoint_id()),
+                    c.intact() ? (c.head().empty() ? "-" : c.head().substr(0, 16))
+                               : c.first_bad() + ": " + c.problem()});
+  }
+  if (!rows.empty())
+    out << Table({"CHAIN", "STATE", "CHECKED", "CHECKPOINT", "HEAD / PROBLEM"}, rows, "  ");
+  return out.str();
+}
+
+std::string FormatRunHistory(const cit::v1::RunHistory& history) {
+  std::ostringstream out;
+  out << "History (plan log, " << history.events_size() << " entries)\n";
+  const cit::v1::RunPlan* previous = nullptr;
+  for (const auto& e : history.events()) {
+    std::string action = cit::v1::PlanAction_Name(e.action());
+    if (action.rfind("PLAN_ACTION_", 0) == 0) action = action.substr(12);
+    out << "  #" << e.index() << " " << FormatTime(e.time()) << " " << action << " v"
+        << e.run().version() << " by " << e.actor();
+    if (!e.comment().empty()) out << " " << Quoted(e.comment());
+    out << "\n";
+    if (previous != nullptr && e.action() == cit::v1::PLAN_ACTION_UPDATE) {
+      google::protobuf::util::MessageDifferencer differ;
+      std::string diff;
+      differ.ReportDifferencesToString(&diff);
+      differ.Compare(*previous, e.run().plan());
+      std::istringstream lines(diff);
+      std::string line;
+      for (int n = 0; n < 5 && std::getline(lines, line); ++n) out << "      " << line << "\n";
+    }
+    previous = &e.run().plan();
   }
   return out.str();
 }

@@ -37,7 +37,10 @@ std::string FormatFleet(const cit::v1::Fleet& fleet);
 // One line per vehicle update of `fleet --watch`.
 std::string FormatVehicleLine(const cit::v1::VehicleState& v);
 std::string FormatReport(const cit::v1::RunReport& report);
+// `audit verify`: the verdict first (naming the first broken entry), then one row per chain.
 std::string FormatVerify(const cit::v1::VerifyChainResponse& verify);
+// `plan show`: the creator and every later change from the plan log, with plan differences.
+std::string FormatRunHistory(const cit::v1::RunHistory& history);
 
 }  // namespace cit::ctl
 

@@ -140,11 +140,15 @@ absl::Status AlertManager::WaitStored(std::chrono::milliseconds timeout) const {
   return WaitStoredThrough(last, timeout);
 }
 
-absl::Status AlertManager::EmitLocked(cit::v1::Alert& alert) {
+absl::Status AlertManager::EmitLocked(cit::v1::Alert& alert, cit::v1::AlertEventType type,
+                                      const std::string& actor, const std::string& comment) {
   if (absl::Status s = ReserveLocked(/*new_alert=*/false); !s.ok()) return s;
   alert.set_revision(alert.revision() + 1);
   cit::v1::AlertEvent event;
   event.set_event_id(last_event_id_ + 1);
+  event.set_type(type);
+  event.set_actor(actor);
+  event.set_comment(comment);
   *event.mutable_alert() = alert;
   ++last_event_id_;
   last_event_of_[alert.alert_id()] = last_event_id_;
@@ -211,7 +215,8 @@ absl::StatusOr<uint64_t> AlertManager::Raise(
       alert.set_delay_s(std::max(0.0, delay_s));
       alert.set_occurrences(1);
       alert.set_record_seq(signal.record_seq);
-      absl::Status s = EmitLocked(alert);
+      alert.set_plan_version(owner.plan_version);
+      absl::Status s = EmitLocked(alert, cit::v1::ALERT_EVENT_TYPE_RAISED);
       if (!s.ok()) return s;
       ++last_alert_id_;
       opened = true;
@@ -222,11 +227,17 @@ absl::StatusOr<uint64_t> AlertManager::Raise(
       id = it->second;
       cit::v1::Alert& alert = alerts_[id];
       cit::v1::Alert before = alert;
+      cit::v1::AlertEventType type = signal.severity > alert.severity()
+                                         ? cit::v1::ALERT_EVENT_TYPE_ESCALATED
+                                         : cit::v1::ALERT_EVENT_TYPE_UPDATED;
       if (alert.has_condition_cleared_time() || signal.momentary) {
         // The condition came back (or the momentary input fired again) before anyone resolved
         // the alert: same alert, once more.
         alert.clear_condition_cleared_time();
         alert.set_occurrences(alert.occurrences() + 1);
+        if (type != cit::v1::ALERT_EVENT_TYPE_ESCALATED) {
+          type = cit::v1::ALERT_EVENT_TYPE_REOCCURRED;
+        }
       }
       alert.set_severity(std::max(alert.severity(), signal.severity));
       if (!signal.details.empty()) alert.set_details(signal.details);
@@ -235,7 +246,7 @@ absl::StatusOr<uint64_t> AlertManager::Raise(
         alert.mutable_position()->set_lon_deg(signal.position->lon_deg);
       }
       if (alert.run_id().empty()) alert.set_run_id(owner.run_id);
-      absl::Status s = EmitLocked(alert);
+      absl::Status s = EmitLocked(alert, type);
       if (!s.ok()) {
         alert = std::move(before);
         return s;
@@ -263,7 +274,7 @@ absl::Status AlertManager::Clear(const std::string& vehicle_id, cit::v1::AlertKi
     cit::v1::Alert before = alert;
     *alert.mutable_condition_cleared_time() = ToProto(event_time);
     if (!details.empty()) alert.set_details(absl::StrCat(alert.details(), "; ", details));
-    absl::Status s = EmitLocked(alert);
+    absl::Status s = EmitLocked(alert, cit::v1::ALERT_EVENT_TYPE_CLEARED);
     if (!s.ok()) {
       alert = std::move(before);
       return s;
@@ -303,7 +314,7 @@ absl::StatusOr<cit::v1::Alert> AlertManager::Acknowledge(uint64_t alert_id,
     if (alert.state() == cit::v1::ALERT_STATE_ACKNOWLEDGED) return alert;  // idempotent
     cit::v1::Alert before = alert;
     AddAction(alert, cit::v1::ALERT_STATE_ACKNOWLEDGED, actor, comment, clock_->Now());
-    absl::Status s = EmitLocked(alert);
+    absl::Status s = EmitLocked(alert, cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED, actor, comment);
     if (!s.ok()) {
       alert = std::move(before);
       return s;
@@ -328,9 +339,15 @@ absl::StatusOr<cit::v1::Alert> AlertManager::Resolve(uint64_t alert_id, const st
     if (alert.state() == cit::v1::ALERT_STATE_RESOLVED) {
       return absl::FailedPreconditionError(absl::StrCat("alert ", alert_id, " already resolved"));
     }
+    if (alert.severity() == cit::v1::SEVERITY_CRITICAL &&
+        comment.find_first_not_of(" \t\r\n") == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("comment: required to resolve critical alert ", alert_id,
+                       " (say what was done; it is kept with your name)"));
+    }
     cit::v1::Alert before = alert;
     AddAction(alert, cit::v1::ALERT_STATE_RESOLVED, actor, comment, clock_->Now());
-    absl::Status s = EmitLocked(alert);
+    absl::Status s = EmitLocked(alert, cit::v1::ALERT_EVENT_TYPE_RESOLVED, actor, comment);
     if (!s.ok()) {
       alert = std::move(before);
       return s;

@@ -66,6 +66,8 @@ class AlertManager {
   struct Owner {
     std::string vehicle_id;
     std::string run_id;
+    // Version of the run's plan the vehicle is judged against (0: no run).
+    uint32_t plan_version = 0;
   };
 
   // `store` may be null (memory only, for tests and benchmarks). Both must outlive this.
@@ -99,6 +101,7 @@ class AlertManager {
 
   absl::StatusOr<cit::v1::Alert> Acknowledge(uint64_t alert_id, const std::string& actor,
                                              const std::string& comment);
+  // Resolving a CRITICAL alert needs a non-blank comment (INVALID_ARGUMENT otherwise).
   absl::StatusOr<cit::v1::Alert> Resolve(uint64_t alert_id, const std::string& actor,
                                          const std::string& comment);
 
@@ -130,7 +133,8 @@ class AlertManager {
   static constexpr uint64_t kIdBlock = 10'000;
 
   // Appends an event for the alert's current state (mutex held) and queues it for the store.
-  absl::Status EmitLocked(cit::v1::Alert& alert);
+  absl::Status EmitLocked(cit::v1::Alert& alert, cit::v1::AlertEventType type,
+                          const std::string& actor = "system", const std::string& comment = "");
   // Makes sure the next event id (and, with `new_alert`, the next alert id) is reserved.
   absl::Status ReserveLocked(bool new_alert);
   // Waits until the event is stored (operator actions return only then).

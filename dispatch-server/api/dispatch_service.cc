@@ -25,7 +25,7 @@ grpc::Status DispatchService::CreateRun(grpc::ServerContext* ctx,
 
 grpc::Status DispatchService::UpdateRun(grpc::ServerContext* ctx,
                                         const cit::v1::UpdateRunRequest* req, cit::v1::Run* resp) {
-  return Reply(runs_->Update(req->plan(), ActorOf(*ctx)), resp);
+  return Reply(runs_->Update(req->plan(), ActorOf(*ctx), req->comment()), resp);
 }
 
 grpc::Status DispatchService::DispatchRun(grpc::ServerContext* ctx,
@@ -47,6 +47,14 @@ grpc::Status DispatchService::CompleteRun(grpc::ServerContext* ctx,
 grpc::Status DispatchService::GetRun(grpc::ServerContext*, const cit::v1::GetRunRequest* req,
                                      cit::v1::Run* resp) {
   return Reply(runs_->Get(req->run_id()), resp);
+}
+
+grpc::Status DispatchService::GetRunHistory(grpc::ServerContext*, const cit::v1::GetRunRequest* req,
+                                            cit::v1::RunHistory* resp) {
+  absl::StatusOr<cit::v1::RunHistory> history = runs_->History(req->run_id());
+  if (!history.ok()) return ToGrpcStatus(history.status());
+  *resp = *std::move(history);
+  return grpc::Status::OK;
 }
 
 grpc::Status DispatchService::ListRuns(grpc::ServerContext*, const cit::v1::ListRunsRequest* req,

@@ -44,6 +44,8 @@ class DispatchService final
                            cit::v1::Run* resp) override;
   grpc::Status GetRun(grpc::ServerContext* ctx, const cit::v1::GetRunRequest* req,
                       cit::v1::Run* resp) override;
+  grpc::Status GetRunHistory(grpc::ServerContext* ctx, const cit::v1::GetRunRequest* req,
+                             cit::v1::RunHistory* resp) override;
   grpc::Status ListRuns(grpc::ServerContext* ctx, const cit::v1::ListRunsRequest* req,
                         cit::v1::ListRunsResponse* resp) override;
   grpc::Status GetFleet(grpc::ServerContext* ctx, const cit::v1::GetFleetRequest* req,

@@ -32,7 +32,8 @@ absl::Status RequireRunId(const std::string& run_id) {
 
 }  // namespace
 
-Auditor::Auditor(std::shared_ptr<AuditSource> source) : source_(std::move(source)) {}
+Auditor::Auditor(std::shared_ptr<AuditSource> source, std::shared_ptr<AuditLedger> ledger)
+    : source_(std::move(source)), ledger_(std::move(ledger)) {}
 
 absl::StatusOr<cit::v1::RunReport> Auditor::Report(const std::string& run_id) const {
   if (auto s = RequireRunId(run_id); !s.ok()) return s;
@@ -65,11 +66,21 @@ absl::StatusOr<cit::v1::ExportRunResponse> Auditor::Export(
 absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
     const cit::v1::VerifyChainRequest& req) const {
   std::string vehicle;
+  std::string run_id;
   switch (req.target_case()) {
     case cit::v1::VerifyChainRequest::kRunId: {
       absl::StatusOr<cit::v1::Run> run = source_->GetRun(req.run_id());
-      if (!run.ok()) return run.status();
-      vehicle = run->plan().vehicle_id();
+      if (run.ok()) {
+        vehicle = run->plan().vehicle_id();
+      } else if (run.status().code() == absl::StatusCode::kNotFound && ledger_) {
+        // Unknown to the server, but in the plan log: its rows were deleted. Verify it.
+        absl::StatusOr<std::string> logged = ledger_->LoggedRunVehicle(req.run_id());
+        if (!logged.ok()) return run.status();
+        vehicle = *std::move(logged);
+      } else {
+        return run.status();
+      }
+      run_id = req.run_id();
       break;
     }
     case cit::v1::VerifyChainRequest::kVehicleId:
@@ -79,6 +90,15 @@ absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
       break;
   }
   if (vehicle.empty()) return absl::InvalidArgumentError("target: run_id or vehicle_id required");
+  if (ledger_) {
+    absl::StatusOr<cit::v1::VerifyChainResponse> v =
+        ledger_->Verify(vehicle, run_id, req.has_checkpoint() ? &req.checkpoint() : nullptr);
+    if (v.ok() && !v->intact()) {
+      spdlog::warn("event=audit_verify_broken target={} problem=\"{}\"",
+                   run_id.empty() ? vehicle : run_id, v->problem());
+    }
+    return v;
+  }
   absl::StatusOr<ChainCheck> check = source_->VerifyChain(vehicle);
   if (!check.ok()) return check.status();
   cit::v1::VerifyChainResponse out;
@@ -117,7 +137,20 @@ absl::StatusOr<cit::v1::GetTrackResponse> Auditor::Track(
   return out;
 }
 
-AuditService::AuditService(std::shared_ptr<AuditSource> source) : auditor_(std::move(source)) {}
+absl::StatusOr<cit::v1::SignedCheckpoint> Auditor::Checkpoint(
+    const cit::v1::GetCheckpointRequest& req) const {
+  if (!ledger_) return absl::UnimplementedError("checkpoints are not configured on this server");
+  return ledger_->GetCheckpoint(req.checkpoint_id());
+}
+
+absl::StatusOr<cit::v1::ListCheckpointsResponse> Auditor::Checkpoints(
+    const cit::v1::ListCheckpointsRequest& req) const {
+  if (!ledger_) return absl::UnimplementedError("checkpoints are not configured on this server");
+  return ledger_->ListCheckpoints(req.after_id(), req.limit());
+}
+
+AuditService::AuditService(std::shared_ptr<AuditSource> source, std::shared_ptr<AuditLedger> ledger)
+    : auditor_(std::move(source), std::move(ledger)) {}
 
 grpc::ServerUnaryReactor* AuditService::GetRunReport(grpc::CallbackServerContext* context,
                                                      const cit::v1::RunReportRequest* request,
@@ -148,6 +181,18 @@ grpc::ServerUnaryReactor* AuditService::GetTrack(grpc::CallbackServerContext* co
                                                  const cit::v1::GetTrackRequest* request,
                                                  cit::v1::GetTrackResponse* response) {
   return Respond(context, response, [&] { return auditor_.Track(*request); });
+}
+
+grpc::ServerUnaryReactor* AuditService::GetCheckpoint(grpc::CallbackServerContext* context,
+                                                      const cit::v1::GetCheckpointRequest* request,
+                                                      cit::v1::SignedCheckpoint* response) {
+  return Respond(context, response, [&] { return auditor_.Checkpoint(*request); });
+}
+
+grpc::ServerUnaryReactor* AuditService::ListCheckpoints(
+    grpc::CallbackServerContext* context, const cit::v1::ListCheckpointsRequest* request,
+    cit::v1::ListCheckpointsResponse* response) {
+  return Respond(context, response, [&] { return auditor_.Checkpoints(*request); });
 }
 
 }  // namespace cit::dispatch

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.grpc.pb.h"
+#include "dispatch-server/audit/audit_ledger.h"
 #include "dispatch-server/audit/audit_source.h"
 
 namespace cit::dispatch {
@@ -24,20 +25,29 @@ namespace cit::dispatch {
 // The logic of each RPC without gRPC, for the service and for in-process callers.
 class Auditor {
  public:
-  explicit Auditor(std::shared_ptr<AuditSource> source);
+  // With a ledger, Verify checks records, plan log, alert events and checkpoints
+  // (audit_ledger.h) and the checkpoint RPCs answer; without one, only the record chain.
+  explicit Auditor(std::shared_ptr<AuditSource> source,
+                   std::shared_ptr<AuditLedger> ledger = nullptr);
 
   absl::StatusOr<cit::v1::RunReport> Report(const std::string& run_id) const;
   absl::StatusOr<cit::v1::ExportRunResponse> Export(const cit::v1::ExportRunRequest& req) const;
   absl::StatusOr<cit::v1::VerifyChainResponse> Verify(const cit::v1::VerifyChainRequest& req) const;
   absl::StatusOr<cit::v1::GetTrackResponse> Track(const cit::v1::GetTrackRequest& req) const;
+  absl::StatusOr<cit::v1::SignedCheckpoint> Checkpoint(
+      const cit::v1::GetCheckpointRequest& req) const;
+  absl::StatusOr<cit::v1::ListCheckpointsResponse> Checkpoints(
+      const cit::v1::ListCheckpointsRequest& req) const;
 
  private:
   std::shared_ptr<AuditSource> source_;
+  std::shared_ptr<AuditLedger> ledger_;
 };
 
 class AuditService final : public cit::v1::Audit::CallbackService {
  public:
-  explicit AuditService(std::shared_ptr<AuditSource> source);
+  explicit AuditService(std::shared_ptr<AuditSource> source,
+                        std::shared_ptr<AuditLedger> ledger = nullptr);
 
   grpc::ServerUnaryReactor* GetRunReport(grpc::CallbackServerContext* context,
                                          const cit::v1::RunReportRequest* request,
@@ -51,6 +61,12 @@ class AuditService final : public cit::v1::Audit::CallbackService {
   grpc::ServerUnaryReactor* GetTrack(grpc::CallbackServerContext* context,
                                      const cit::v1::GetTrackRequest* request,
                                      cit::v1::GetTrackResponse* response) override;
+  grpc::ServerUnaryReactor* GetCheckpoint(grpc::CallbackServerContext* context,
+                                          const cit::v1::GetCheckpointRequest* request,
+                                          cit::v1::SignedCheckpoint* response) override;
+  grpc::ServerUnaryReactor* ListCheckpoints(grpc::CallbackServerContext* context,
+                                            const cit::v1::ListCheckpointsRequest* request,
+                                            cit::v1::ListCheckpointsResponse* response) override;
 
  private:
   Auditor auditor_;

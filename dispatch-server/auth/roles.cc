@@ -33,7 +33,7 @@ PermissionTable PermissionTable::Default() {
   for (const char* m : {"CreateRun", "UpdateRun", "DispatchRun", "AbortRun", "CompleteRun"}) {
     t.Allow(std::string("/cit.v1.Dispatch/") + m, {R::kDispatcher, R::kAdmin});
   }
-  for (const char* m : {"GetRun", "ListRuns", "GetFleet", "WatchFleet"}) {
+  for (const char* m : {"GetRun", "GetRunHistory", "ListRuns", "GetFleet", "WatchFleet"}) {
     t.Allow(std::string("/cit.v1.Dispatch/") + m, any);
   }
   // Alerts: everyone watches; auditors only read.
@@ -42,7 +42,8 @@ PermissionTable PermissionTable::Default() {
   t.Allow("/cit.v1.Alerts/AckAlert", {R::kOperator, R::kDispatcher, R::kAdmin});
   t.Allow("/cit.v1.Alerts/ResolveAlert", {R::kOperator, R::kDispatcher, R::kAdmin});
   // Audit: auditors and admins; dispatchers may read reports too.
-  for (const char* m : {"GetRunReport", "ExportRun", "VerifyChain", "GetTrack"}) {
+  for (const char* m : {"GetRunReport", "ExportRun", "VerifyChain", "GetTrack", "GetCheckpoint",
+                        "ListCheckpoints"}) {
     t.Allow(std::string("/cit.v1.Audit/") + m, {R::kAuditor, R::kAdmin, R::kDispatcher});
   }
   // Liveness probes carry no token.

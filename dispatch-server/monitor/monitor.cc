@@ -29,7 +29,8 @@ class Monitor::Sink final : public AlertSink {
       : alerts_(alerts), v_(v), now_(now) {}
   void Raise(const AlertSignal& signal) override {
     const double delay_s = v_.backfill ? std::max(0.0, Seconds(now_ - signal.event_time)) : 0.0;
-    AlertManager::Owner owner{v_.vehicle_id, v_.run ? v_.run->run_id : std::string()};
+    AlertManager::Owner owner{v_.vehicle_id, v_.run ? v_.run->run_id : std::string(),
+                              v_.run ? v_.run->version : 0u};
     absl::StatusOr<uint64_t> id =
         alerts_->Raise(owner, signal, delay_s, v_.backfill ? std::nullopt : v_.record_received);
     if (!id.ok()) {

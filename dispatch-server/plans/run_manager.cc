@@ -23,6 +23,18 @@ bool IsEnded(cit::v1::RunState state) {
   return state == cit::v1::RUN_STATE_COMPLETED || state == cit::v1::RUN_STATE_ABORTED;
 }
 
+cit::v1::PlanEvent Change(cit::v1::PlanAction action, const std::string& actor,
+                          const std::string& comment, SysTime now) {
+  cit::v1::PlanEvent e;
+  e.set_action(action);
+  e.set_actor(actor);
+  e.set_comment(comment);
+  *e.mutable_time() = ToProto(now);
+  return e;
+}
+
+bool Blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+
 absl::StatusOr<std::shared_ptr<const CompiledRun>> ValidateAndCompile(const cit::v1::Run& run) {
   if (absl::Status s = ValidateRunPlan(run.plan()); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<const CompiledRun>> compiled = CompileRun(run);
@@ -151,14 +163,19 @@ absl::StatusOr<cit::v1::Run> RunManager::Create(const cit::v1::RunPlan& plan,
     return absl::AlreadyExistsError(absl::StrCat("run_id: \"", plan.run_id(), "\" exists"));
   }
   if (store_ != nullptr) {
-    if (absl::Status s = store_->Save(run); !s.ok()) return s;
+    if (absl::Status s =
+            store_->Save(run, Change(cit::v1::PLAN_ACTION_CREATE, actor, "", clock_->Now()));
+        !s.ok()) {
+      return s;
+    }
   }
   runs_[plan.run_id()] = Entry{run, *compiled};
   return run;
 }
 
 absl::StatusOr<cit::v1::Run> RunManager::Update(const cit::v1::RunPlan& plan,
-                                                const std::string& actor) {
+                                                const std::string& actor,
+                                                const std::string& comment) {
   absl::StatusOr<RunChange> change = [&]() -> absl::StatusOr<RunChange> {
     cit::v1::Run run;
     {
@@ -176,6 +193,12 @@ absl::StatusOr<cit::v1::Run> RunManager::Update(const cit::v1::RunPlan& plan,
           "vehicle_id: cannot change the vehicle of a dispatched run; abort it and create a new "
           "one");
     }
+    if (IsLive(run.state()) && Blank(comment)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("comment: required to change the plan of ",
+                       run.state() == cit::v1::RUN_STATE_ACTIVE ? "active" : "dispatched", " run ",
+                       plan.run_id(), " (say why; it is kept with your name)"));
+    }
     *run.mutable_plan() = plan;
     run.set_version(run.version() + 1);
     run.set_created_by(actor);
@@ -188,7 +211,11 @@ absl::StatusOr<cit::v1::Run> RunManager::Update(const cit::v1::RunPlan& plan,
       return absl::AbortedError("run changed concurrently; retry");
     }
     if (store_ != nullptr) {
-      if (absl::Status s = store_->Save(run); !s.ok()) return s;
+      if (absl::Status s =
+              store_->Save(run, Change(cit::v1::PLAN_ACTION_UPDATE, actor, comment, clock_->Now()));
+          !s.ok()) {
+        return s;
+      }
     }
     e = Entry{run, *compiled};
     return RunChange{run, *compiled};
@@ -225,7 +252,11 @@ absl::StatusOr<cit::v1::Run> RunManager::Dispatch(const std::string& run_id,
     *run.mutable_dispatched_time() = ToProto(clock_->Now());
     run.set_dispatched_by(actor);
     if (store_ != nullptr) {
-      if (absl::Status s = store_->Save(run); !s.ok()) return s;
+      if (absl::Status s =
+              store_->Save(run, Change(cit::v1::PLAN_ACTION_DISPATCH, actor, "", clock_->Now()));
+          !s.ok()) {
+        return s;
+      }
     }
     e.run = run;
     // The compiled plan keeps the version it was built from; state lives in `run`.
@@ -254,7 +285,13 @@ absl::StatusOr<RunChange> RunManager::EndLocked(const std::string& run_id, cit::
   run.set_ended_by(actor);
   run.set_end_comment(comment);
   if (store_ != nullptr) {
-    if (absl::Status s = store_->Save(run); !s.ok()) return s;
+    const cit::v1::PlanAction action = state == cit::v1::RUN_STATE_ABORTED
+                                           ? cit::v1::PLAN_ACTION_ABORT
+                                           : cit::v1::PLAN_ACTION_COMPLETE;
+    if (absl::Status s = store_->Save(run, Change(action, actor, comment, clock_->Now()));
+        !s.ok()) {
+      return s;
+    }
   }
   e.run = run;
   return RunChange{run, e.compiled};
@@ -263,6 +300,10 @@ absl::StatusOr<RunChange> RunManager::EndLocked(const std::string& run_id, cit::
 absl::StatusOr<cit::v1::Run> RunManager::Abort(const std::string& run_id,
                                                const std::string& comment,
                                                const std::string& actor) {
+  if (Blank(comment)) {
+    return absl::InvalidArgumentError(absl::StrCat("comment: required to abort run ", run_id,
+                                                   " (say why; it is kept with your name)"));
+  }
   CompileIfPending(run_id).IgnoreError();  // an unusable stored plan can still be aborted
   absl::StatusOr<RunChange> change;
   {
@@ -294,10 +335,27 @@ absl::StatusOr<cit::v1::Run> RunManager::MarkActive(const std::string& run_id, S
   run.set_state(cit::v1::RUN_STATE_ACTIVE);
   *run.mutable_started_time() = ToProto(started);
   if (store_ != nullptr) {
-    if (absl::Status s = store_->Save(run); !s.ok()) return s;
+    if (absl::Status s = store_->Save(
+            run, Change(cit::v1::PLAN_ACTION_ACTIVATE, "system", "left the depot", clock_->Now()));
+        !s.ok()) {
+      return s;
+    }
   }
   e.run = run;
   return run;
+}
+
+absl::StatusOr<cit::v1::RunHistory> RunManager::History(const std::string& run_id) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (runs_.count(run_id) == 0) return absl::NotFoundError(absl::StrCat("run ", run_id));
+  }
+  cit::v1::RunHistory out;
+  if (store_ == nullptr) return out;
+  absl::StatusOr<std::vector<cit::v1::PlanEvent>> events = store_->History(run_id);
+  if (!events.ok()) return events.status();
+  for (cit::v1::PlanEvent& e : *events) *out.add_events() = std::move(e);
+  return out;
 }
 
 absl::StatusOr<cit::v1::Run> RunManager::Get(const std::string& run_id) const {

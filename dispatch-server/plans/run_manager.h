@@ -2,7 +2,8 @@
 // versioned and persisted, and the run state machine
 //   planned -> dispatched -> active (left the depot) -> completed | aborted.
 // A plan is validated and compiled (route imported, corridor built) before it is accepted. A
-// dispatched plan is frozen: UpdateRun stores a new version, the old stays for audit.
+// dispatched plan is frozen: UpdateRun stores a new version, the old stays for audit. Every change
+// is also appended, with its actor and comment, to the store's hash-chained plan log (History).
 //
 //   RunManager runs(&run_store, &clock);
 //   CIT_RETURN_IF_ERROR(runs.Load());          // reads; runs.CompilePending(stop) compiles
@@ -72,8 +73,12 @@ class RunManager {
   std::size_t compiling() const;
 
   absl::StatusOr<cit::v1::Run> Create(const cit::v1::RunPlan& plan, const std::string& actor);
-  absl::StatusOr<cit::v1::Run> Update(const cit::v1::RunPlan& plan, const std::string& actor);
+  // Changing the plan of a live (dispatched or active) run needs a non-blank comment
+  // (INVALID_ARGUMENT otherwise); the monitor applies the new version from that moment.
+  absl::StatusOr<cit::v1::Run> Update(const cit::v1::RunPlan& plan, const std::string& actor,
+                                      const std::string& comment = "");
   absl::StatusOr<cit::v1::Run> Dispatch(const std::string& run_id, const std::string& actor);
+  // Needs a non-blank comment (INVALID_ARGUMENT otherwise).
   absl::StatusOr<cit::v1::Run> Abort(const std::string& run_id, const std::string& comment,
                                      const std::string& actor);
   absl::StatusOr<cit::v1::Run> Complete(const std::string& run_id, const std::string& comment,
@@ -82,6 +87,8 @@ class RunManager {
   absl::StatusOr<cit::v1::Run> MarkActive(const std::string& run_id, SysTime started);
 
   absl::StatusOr<cit::v1::Run> Get(const std::string& run_id) const;
+  // The run's plan log (creator and every later change); empty without a store.
+  absl::StatusOr<cit::v1::RunHistory> History(const std::string& run_id) const;
   std::vector<cit::v1::Run> List(const std::string& vehicle_id,
                                  const std::vector<cit::v1::RunState>& states) const;
   // One page of List, in run_id order, starting after `after_run_id` (empty: from the first):

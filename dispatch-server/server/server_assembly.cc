@@ -33,14 +33,23 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   a->monitoring_->Register(builder);
   RunManager& runs = a->monitoring_->runs();
   AlertManager& alerts = a->monitoring_->alerts();
-  a->audit_ = std::make_unique<AuditService>(std::make_shared<StoreAuditSource>(
-      **store, [&runs](const std::string& id) { return runs.Get(id); },
-      [&alerts](const std::string& id) -> absl::StatusOr<std::vector<cit::v1::Alert>> {
-        AlertFilter filter;
-        filter.run_id = id;
-        return alerts.List(filter);
-      }));
+  // Signed checkpoints of every chain head ([audit]); the ledger behind `audit verify`.
+  absl::StatusOr<std::unique_ptr<AuditTrail>> trail =
+      AuditTrail::Open(options.audit, o.database_path);
+  if (!trail.ok()) return trail.status();
+  a->trail_ = *std::move(trail);
+  a->audit_ = std::make_unique<AuditService>(
+      std::make_shared<StoreAuditSource>(
+          **store, [&runs](const std::string& id) { return runs.Get(id); },
+          [&alerts](const std::string& id) -> absl::StatusOr<std::vector<cit::v1::Alert>> {
+            AlertFilter filter;
+            filter.run_id = id;
+            return alerts.List(filter);
+          }),
+      a->trail_->ledger());
   builder.AddOperatorService(a->audit_.get());
+  // Anchors everything stored so far, before anything new can arrive.
+  if (absl::Status s = a->trail_->Start(); !s.ok()) return s;
 
   absl::StatusOr<std::unique_ptr<DispatchServer>> server = builder.Start();
   if (!server.ok()) return server.status();
@@ -75,6 +84,10 @@ void ServerAssembly::Stop() {
   if (http_) http_->Stop();  // its streams are gRPC calls to the operator port
   if (server_) server_->Shutdown();
   if (monitoring_) monitoring_->Stop();
+  if (trail_) {
+    if (monitoring_) monitoring_->alerts().WaitStored().IgnoreError();  // logged by the persister
+    trail_->Stop().IgnoreError();  // the shutdown checkpoint; logged
+  }
 }
 
 }  // namespace cit::dispatch

@@ -1,8 +1,9 @@
 // The one place that assembles dispatch-server: the core (store, ingest, telemetry, operator and
 // metrics ports: dispatch_server.h), run monitoring (plans, monitor, rules, alerts, the Dispatch
-// and Alerts services: run_monitoring.h), the Audit service, operator authentication, gRPC's log
-// bridge and the HTTP API. main.cc only turns flags and the config file into ServerAssemblyOptions
-// and waits for a stop signal.
+// and Alerts services: run_monitoring.h), the audit trail (signed checkpoints and the ledger
+// behind `audit verify`: audit/audit_trail.h) and the Audit service, operator authentication,
+// gRPC's log bridge and the HTTP API. main.cc only turns flags and the config file into
+// ServerAssemblyOptions and waits for a stop signal.
 //
 //   ServerAssemblyOptions opts;
 //   opts.server = cfg->server;                                   // config/config.h
@@ -13,9 +14,11 @@
 //   ...                                                          // SIGTERM:
 //   (*server)->Stop();          // HTTP first (its streams are operator calls), then the core
 //
-// Start order: the store and the monitoring state are loaded, the ports open, then the monitor
-// thread and the background compile of loaded plans start, then the HTTP API (which calls the
-// operator port over loopback).
+// Start order: the store and the monitoring state are loaded, the start-up checkpoint is signed
+// (anchoring everything stored before the ports open), the ports open, then the monitor thread
+// and the background compile of loaded plans start, then the HTTP API (which calls the operator
+// port over loopback). Stop ends with the shutdown checkpoint, after the last commit and after
+// the alert events are stored.
 //
 // Thread contract: Start/Stop and the accessors from one thread; Stop is idempotent and also
 // run by the destructor.
@@ -26,7 +29,9 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "dispatch-server/audit/audit_config.h"
 #include "dispatch-server/audit/audit_service.h"
+#include "dispatch-server/audit/audit_trail.h"
 #include "dispatch-server/common/clock.h"
 #include "dispatch-server/http/http_options.h"
 #include "dispatch-server/http/http_server.h"
@@ -41,6 +46,8 @@ struct ServerAssemblyOptions {
   std::filesystem::path operator_tokens;
   // The HTTP API and web console; an empty http.listen disables it.
   HttpOptions http;
+  // Checkpoint signing key and interval ([audit]).
+  AuditOptions audit;
 };
 
 class ServerAssembly {
@@ -69,6 +76,7 @@ class ServerAssembly {
   // Declaration order is destruction order reversed: the HTTP API and the core go first, the
   // services they call (audit, monitoring) after.
   std::unique_ptr<RunMonitoring> monitoring_;
+  std::unique_ptr<AuditTrail> trail_;
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<DispatchServer> server_;
   std::unique_ptr<HttpServer> http_;

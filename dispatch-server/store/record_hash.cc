@@ -4,6 +4,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <memory>
 
 #include "absl/strings/escaping.h"
@@ -22,7 +23,11 @@ void PutU64(std::string& out, uint64_t v) {
     out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
+std::atomic<bool> fail_for_testing{false};
+
 }  // namespace
+
+void FailChainStepsForTesting(bool fail) { fail_for_testing.store(fail); }
 
 std::string SerializeRecordBody(const cit::v1::Record& record) {
   std::string body;
@@ -50,7 +55,19 @@ std::string CanonicalRecordBytes(std::string_view vehicle_id, uint64_t seq,
   return out;
 }
 
-std::string ChainStep(std::string_view prev_hash, std::string_view canonical) {
+std::string CanonicalEntryBytes(std::string_view domain, uint64_t index, uint64_t key,
+                                std::string_view body) {
+  std::string out;
+  out.reserve(domain.size() + 8 + 8 + 4 + body.size());
+  out.append(domain);
+  PutU64(out, index);
+  PutU64(out, key);
+  PutU32(out, static_cast<uint32_t>(body.size()));
+  out.append(body);
+  return out;
+}
+
+absl::StatusOr<std::string> ChainStep(std::string_view prev_hash, std::string_view canonical) {
   // One context per thread, reused: EVP_MD_CTX_new per record would dominate small records.
   struct CtxDeleter {
     void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
@@ -58,12 +75,14 @@ std::string ChainStep(std::string_view prev_hash, std::string_view canonical) {
   thread_local std::unique_ptr<EVP_MD_CTX, CtxDeleter> ctx(EVP_MD_CTX_new());
   std::string out(kChainHashBytes, '\0');
   unsigned int len = 0;
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+  if (fail_for_testing.load(std::memory_order_relaxed) || ctx == nullptr ||
+      EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), prev_hash.data(), prev_hash.size()) != 1 ||
       EVP_DigestUpdate(ctx.get(), canonical.data(), canonical.size()) != 1 ||
       EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len) != 1) {
-    // Only on allocation failure inside OpenSSL; an all-0xff hash never verifies.
-    return std::string(kChainHashBytes, '\xff');
+    // Only on allocation failure inside OpenSSL. Never a placeholder: the append fails.
+    ctx.reset(EVP_MD_CTX_new());  // a fresh context for the next attempt
+    return absl::InternalError("SHA-256 of a chain entry failed in OpenSSL");
   }
   return out;
 }

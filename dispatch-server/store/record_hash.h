@@ -3,7 +3,11 @@
 // the same hashes.
 //
 //   std::string h = kChainGenesis;                        // h_0: 32 zero bytes
-//   for (const StoredRecord& r : records_in_chain_order) h = ChainStep(h, CanonicalBytes(r...));
+//   for (const StoredRecord& r : records_in_chain_order) {
+//     absl::StatusOr<std::string> next = ChainStep(h, CanonicalBytes(r...));
+//     if (!next.ok()) return next.status();                // OpenSSL failed: store nothing
+//     h = *std::move(next);
+//   }
 //
 // Canonical bytes of a record (all integers big-endian):
 //   "citwatch.record.v1" || u32 len(vehicle_id) || vehicle_id || u64 seq
@@ -19,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
 #include "cit/v1/telemetry.pb.h"
 
 namespace cit::dispatch {
@@ -33,8 +38,18 @@ std::string SerializeRecordBody(const cit::v1::Record& record);
 std::string CanonicalRecordBytes(std::string_view vehicle_id, uint64_t seq,
                                  int64_t server_received_unix_ns, std::string_view body);
 
-// SHA-256(prev || canonical).
-std::string ChainStep(std::string_view prev_hash, std::string_view canonical);
+// SHA-256(prev || canonical). INTERNAL when OpenSSL fails (allocation): the caller must not
+// store anything then; there is no placeholder hash.
+absl::StatusOr<std::string> ChainStep(std::string_view prev_hash, std::string_view canonical);
+
+// Canonical bytes of an entry of a server chain (plan log, alert-event log):
+//   domain || u64 index || u64 key || u32 len(body) || body   (integers big-endian)
+// `key` is the entry's own id where it has one (the alert event id), else 0.
+std::string CanonicalEntryBytes(std::string_view domain, uint64_t index, uint64_t key,
+                                std::string_view body);
+
+// Test seam: while set, ChainStep fails as if OpenSSL had (process-wide).
+void FailChainStepsForTesting(bool fail);
 
 // Lowercase hex, for logs and CLIs.
 std::string HexHash(std::string_view hash);

@@ -1,6 +1,9 @@
 #include "dispatch-server/store/sqlite_alert_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <span>
 
 namespace cit::dispatch {
 namespace {
@@ -36,7 +39,11 @@ CREATE TABLE alert_id_reservation (
   event_id_through INTEGER NOT NULL
 );
 )sql"},
+    {3, "alert events: chain position and hash", kAlertChainColumnsSql},
+    {4, "alert events: append-only, every event chained", kAlertChainSealSql},
 };
+// Events stored before the chain are chained between these two steps.
+constexpr size_t kBeforeSeal = 3;
 
 int64_t Nanos(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1'000'000'000 + t.nanos();
@@ -50,10 +57,26 @@ absl::StatusOr<std::unique_ptr<SqliteAlertStore>> SqliteAlertStore::Open(
   options.durability = durability;
   absl::StatusOr<std::unique_ptr<sqlite::Database>> db = sqlite::Database::Open(path, options);
   if (!db.ok()) return db.status();
+  absl::StatusOr<int> version = sqlite::SchemaVersion(**db, "alerts");
+  if (!version.ok()) return version.status();
+  if (*version < static_cast<int>(kBeforeSeal) + 1) {
+    // Up to the chain columns, chain what is stored, then the triggers.
+    if (absl::Status s = sqlite::ApplyMigrations(
+            **db, "alerts", std::span<const sqlite::Migration>(kAlertMigrations, kBeforeSeal));
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<uint64_t> sealed = SealUnchainedAlertEvents(**db);
+    if (!sealed.ok()) return sealed.status();
+    if (*sealed > 0) spdlog::warn("event=alert_events_chained_at_upgrade events={}", *sealed);
+  }
   if (absl::Status s = sqlite::ApplyMigrations(**db, "alerts", kAlertMigrations); !s.ok()) {
     return s;
   }
   std::unique_ptr<SqliteAlertStore> store(new SqliteAlertStore(std::move(*db)));
+  absl::StatusOr<AlertChainHead> head = LoadAlertChainHead(*store->db_);
+  if (!head.ok()) return head.status();
+  store->head_ = *std::move(head);
   if (absl::Status s = store->PrepareStatements(); !s.ok()) return s;
   return store;
 }
@@ -65,8 +88,9 @@ absl::Status SqliteAlertStore::PrepareStatements() {
       "ON CONFLICT (alert_id) DO UPDATE SET run_id = ?3, state = ?6, severity = ?7, proto = ?9");
   if (!upsert.ok()) return upsert.status();
   upsert_alert_ = std::move(*upsert);
-  auto insert =
-      db_->Prepare("INSERT INTO alert_events (event_id, alert_id, proto) VALUES (?1, ?2, ?3)");
+  auto insert = db_->Prepare(
+      "INSERT INTO alert_events (event_id, alert_id, proto, chain_index, hash) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!insert.ok()) return insert.status();
   insert_event_ = std::move(*insert);
   auto after =
@@ -86,13 +110,16 @@ absl::Status SqliteAlertStore::Append(std::span<const cit::v1::AlertEvent> event
   std::lock_guard<std::mutex> lock(mu_);
   sqlite::Transaction tx(*db_);
   if (!tx.status().ok()) return tx.status();
+  AlertChainHead head = head_;
   for (const cit::v1::AlertEvent& event : events) {
-    if (absl::Status s = AppendOne(event); !s.ok()) return s;
+    if (absl::Status s = AppendOne(event, head); !s.ok()) return s;
   }
-  return tx.Commit();
+  if (absl::Status s = tx.Commit(); !s.ok()) return s;
+  head_ = std::move(head);
+  return absl::OkStatus();
 }
 
-absl::Status SqliteAlertStore::AppendOne(const cit::v1::AlertEvent& event) {
+absl::Status SqliteAlertStore::AppendOne(const cit::v1::AlertEvent& event, AlertChainHead& head) {
   const cit::v1::Alert& a = event.alert();
   const std::string alert_bytes = a.SerializeAsString();
   const std::string event_bytes = event.SerializeAsString();
@@ -107,11 +134,21 @@ absl::Status SqliteAlertStore::AppendOne(const cit::v1::AlertEvent& event) {
       .Bind(8, Nanos(a.event_time()))
       .Bind(9, sqlite::Blob(alert_bytes));
   if (absl::Status s = upsert_alert_.Run(); !s.ok()) return s;
+  const uint64_t index = head.length + 1;
+  // A failed hash fails the whole group (rolled back); the persister retries it.
+  absl::StatusOr<std::string> hash =
+      AlertEventHash(head.head, index, event.event_id(), event_bytes);
+  if (!hash.ok()) return hash.status();
   insert_event_.Reset()
       .Bind(1, event.event_id())
       .Bind(2, a.alert_id())
-      .Bind(3, sqlite::Blob(event_bytes));
-  return insert_event_.Run();
+      .Bind(3, sqlite::Blob(event_bytes))
+      .Bind(4, index)
+      .Bind(5, sqlite::Blob(*hash));
+  if (absl::Status s = insert_event_.Run(); !s.ok()) return s;
+  head.length = index;
+  head.head = *std::move(hash);
+  return absl::OkStatus();
 }
 
 absl::Status SqliteAlertStore::ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) {

@@ -6,7 +6,8 @@
 //
 // Schema: alerts (alert_id PRIMARY KEY, vehicle_id, run_id, kind, state, severity, proto BLOB:
 // the latest state) and alert_events (event_id PRIMARY KEY, alert_id, proto BLOB: the alert as
-// of that event). Each Append is one transaction, so an event id once visible is never reused.
+// of that event, chained: alert_event_chain.h; UPDATE/DELETE refused by triggers). Each Append is
+// one transaction, so an event id once visible is never reused.
 //
 // Thread contract: thread-safe (one connection behind a mutex).
 #ifndef CIT_DISPATCH_STORE_SQLITE_ALERT_STORE_H_
@@ -17,6 +18,7 @@
 #include <mutex>
 
 #include "dispatch-server/alerts/alert_store.h"
+#include "dispatch-server/store/alert_event_chain.h"
 #include "dispatch-server/store/sqlite_db.h"
 
 namespace cit::dispatch {
@@ -37,7 +39,8 @@ class SqliteAlertStore final : public AlertStore {
  private:
   explicit SqliteAlertStore(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
   absl::Status PrepareStatements();
-  absl::Status AppendOne(const cit::v1::AlertEvent& event);  // mu_ held, in a transaction
+  // mu_ held, in a transaction; advances `head` (published after COMMIT).
+  absl::Status AppendOne(const cit::v1::AlertEvent& event, AlertChainHead& head);
 
   std::mutex mu_;
   std::unique_ptr<sqlite::Database> db_;
@@ -45,6 +48,7 @@ class SqliteAlertStore final : public AlertStore {
   sqlite::Statement insert_event_;
   sqlite::Statement events_after_;
   sqlite::Statement reserve_;
+  AlertChainHead head_;
 };
 
 }  // namespace cit::dispatch

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/store/record_chain_check.h"
 #include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
@@ -402,8 +403,10 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
     }
     const std::string body = SerializeRecordBody(rec.record);
     const int64_t server_ns = ToUnixNs(rec.server_received_time);
-    const std::string hash =
+    absl::StatusOr<std::string> hashed =
         ChainStep(c.head_hash, CanonicalRecordBytes(rec.vehicle_id, seq, server_ns, body));
+    if (!hashed.ok()) return hashed.status();  // rolls back: nothing stored unhashed
+    const std::string hash = *std::move(hashed);
     const uint64_t chain_index = c.chain_index + 1;
     std::optional<double> lat, lon;
     if (rec.record.has_fix()) {
@@ -648,57 +651,14 @@ absl::StatusOr<ChainVerification> SqliteStore::VerifyChain(std::string_view vehi
   // One read transaction: a consistent snapshot even while the ingest appends.
   sqlite::Transaction snapshot(*reader_, sqlite::Transaction::Mode::kDeferred);
   if (!snapshot.status().ok()) return snapshot.status();
-  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
-      "SELECT seq, chain_index, server_time_ns, body, hash, event_time_ns FROM records "
-      "WHERE vehicle_id = ?1 ORDER BY chain_index");
-  if (!q.ok()) return q.status();
-  q->Bind(1, vehicle_id);
+  absl::StatusOr<ChainReport> r = VerifyRecordChain(*reader_, vehicle_id, {});
+  if (!r.ok()) return r.status();
   ChainVerification v;
-  std::string head = kChainGenesis;
-  uint64_t expected_index = 1;
-  auto fail = [&v](uint64_t seq, std::string detail) {
-    v.ok = false;
-    v.first_bad_seq = seq;
-    v.detail = std::move(detail);
-  };
-  while (true) {
-    absl::StatusOr<bool> row = q->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    const uint64_t seq = static_cast<uint64_t>(q->ColumnInt64(0));
-    const uint64_t index = static_cast<uint64_t>(q->ColumnInt64(1));
-    const std::string body = q->ColumnBlob(3);
-    const std::string stored_hash = q->ColumnBlob(4);
-    if (index != expected_index) {
-      fail(seq, absl::StrCat("chain index ", index, " where ", expected_index,
-                             " was expected (a record is missing)"));
-      return v;
-    }
-    cit::v1::Record rec;
-    if (!rec.ParseFromString(body) || rec.seq() != seq ||
-        TimestampNs(rec.event_time()) != q->ColumnInt64(5)) {
-      fail(seq, "stored body does not match its columns");
-      return v;
-    }
-    head = ChainStep(head, CanonicalRecordBytes(vehicle_id, seq, q->ColumnInt64(2), body));
-    if (head != stored_hash) {
-      fail(seq, absl::StrCat("hash mismatch at chain index ", index));
-      return v;
-    }
-    ++v.records_checked;
-    ++expected_index;
-  }
-  absl::StatusOr<sqlite::Statement> h =
-      reader_->Prepare("SELECT chain_index, head_hash FROM vehicle_seq WHERE vehicle_id = ?1");
-  if (!h.ok()) return h.status();
-  h->Bind(1, vehicle_id);
-  absl::StatusOr<bool> row = h->Step();
-  if (!row.ok()) return row.status();
-  if (*row &&
-      (static_cast<uint64_t>(h->ColumnInt64(0)) != v.records_checked || h->ColumnBlob(1) != head)) {
-    v.ok = false;
-    v.detail = absl::StrCat("chain head records ", h->ColumnInt64(0), " records but ",
-                            v.records_checked, " verify (records removed from the end)");
+  v.ok = r->intact;
+  v.records_checked = r->entries_checked;
+  if (!r->intact) {
+    v.first_bad_seq = r->first_bad_seq;
+    v.detail = absl::StrCat(r->first_bad, ": ", r->problem);
   }
   return v;
 }

@@ -19,6 +19,7 @@
 #include "cit/v1/telemetry.grpc.pb.h"
 #include "dispatch-server/auth/token_file.h"
 #include "tests/ctl/ctl_fixtures.h"
+#include "tests/ctl/live_server_fixture.h"
 #include "tests/ctl/scenario.h"
 #include "tests/support/test_env.h"
 
@@ -31,7 +32,7 @@ using cit::test::ReadFile;
 using cit::test::Shell;
 using google::protobuf::util::TimeUtil;
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+using cit::test::Quote;
 
 // Event times -> "T+<seconds>" relative to the scenario start; times on lines that carry server
 // clock readings (created, dispatched, ..., raised, acked) -> "<server-time>"; hashes masked.
@@ -68,165 +69,7 @@ std::string Normalise(const std::string& text, const google::protobuf::Timestamp
   return out.str();
 }
 
-class CliE2eTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    certs_ = std::make_unique<cit::test::DemoCerts>(dir_ / "pki", sc::kVehicle);
-    std::ofstream tokens(dir_ / "tokens.toml");
-    for (const char* who : {"dora:dispatcher", "olga:operator", "aude:auditor"}) {
-      const std::string name = std::string(who).substr(0, std::string(who).find(':'));
-      const std::string role = std::string(who).substr(name.size() + 1);
-      const std::string token = "cit_e2e_" + name;
-      std::ofstream(dir_ / (name + ".token")) << token << "\n";
-      tokens << "[[token]]\nname = \"" << name << "\"\nrole = \"" << role << "\"\nsha256 = \""
-             << cit::dispatch::TokenHashHex(token) << "\"\n";
-    }
-    std::ofstream(dir_ / "stranger.token") << "cit_not_in_the_file\n";
-    tokens.close();
-    telemetry_port_ = cit::test::FreeTcpPort();
-    operator_port_ = cit::test::FreeTcpPort();
-    StartServer();
-    // The scenario ends 20 s before now: deadline rules on the server clock see a finished track.
-    base_ = cit::test::Plus(TimeUtil::GetCurrentTime(), -370);
-    base_.set_nanos(0);
-  }
-
-  void StartServer() {
-    const auto pki = dir_ / "pki";
-    std::ofstream(dir_ / "server.toml")
-        << "[telemetry]\nlisten = \"127.0.0.1:" << telemetry_port_ << "\"\n"
-        << "[operator]\nlisten = \"127.0.0.1:" << operator_port_ << "\"\n"
-        << "[metrics]\nlisten = \"\"\n"
-        << "[http]\nlisten = \"\"\n"
-        << "[tls]\nca = \"" << (pki / "ca.crt").string() << "\"\ncert = \""
-        << (pki / "server.crt").string() << "\"\nkey = \"" << (pki / "server.key").string()
-        << "\"\n"
-        << "[store]\npath = \"" << (dir_ / "dispatch.db").string() << "\"\n"
-        << "[auth]\ntokens = \"" << (dir_ / "tokens.toml").string() << "\"\n";
-    server_ = std::make_unique<Process>(
-        std::vector<std::string>{
-            cit::test::BuiltProgram("dispatch-server/dispatch-server").string(), "--config",
-            (dir_ / "server.toml").string()},
-        dir_ / "server.log");
-    ASSERT_TRUE(
-        cit::test::WaitFor([&] { return Ctl("aude", "plan list") == 0; }, std::chrono::seconds(20)))
-        << ReadFile(dir_ / "server.log");
-  }
-
-  void StopServer() {
-    server_->Signal(SIGTERM);
-    server_->WaitExit(std::chrono::seconds(10));
-    server_.reset();
-  }
-
-  // Runs dispatchctl as `who` (a token file name, "" for none); stdout in out_, stderr in err_.
-  int Ctl(const std::string& who, const std::string& args) {
-    std::string cmd = Quote(cit::test::BuiltProgram("dispatchctl/dispatchctl").string()) +
-                      " --server localhost:" + std::to_string(operator_port_) + " --ca-file " +
-                      Quote((dir_ / "pki" / "ca.crt").string());
-    if (!who.empty()) cmd += " --token-file " + Quote((dir_ / (who + ".token")).string());
-    cmd +=
-        " " + args + " >" + Quote((dir_ / "out").string()) + " 2>" + Quote((dir_ / "err").string());
-    const int rc = Shell("env -u CIT_TOKEN -u CIT_TOKEN_FILE -u CIT_SERVER " + cmd);
-    out_ = ReadFile(dir_ / "out");
-    err_ = ReadFile(dir_ / "err");
-    return rc;
-  }
-
-  // Streams records as the vehicle (mTLS with its certificate) until all are acknowledged.
-  void Inject(const std::vector<cit::v1::Record>& records) {
-    const auto pki = dir_ / "pki";
-    grpc::SslCredentialsOptions tls;
-    tls.pem_root_certs = ReadFile(pki / "ca.crt");
-    tls.pem_private_key = ReadFile(pki / (std::string(sc::kVehicle) + ".key"));
-    tls.pem_cert_chain = ReadFile(pki / (std::string(sc::kVehicle) + ".crt"));
-    auto channel = grpc::CreateChannel("localhost:" + std::to_string(telemetry_port_),
-                                       grpc::SslCredentials(tls));
-    auto stub = cit::v1::Telemetry::NewStub(channel);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    auto stream = stub->Stream(&ctx);
-    cit::v1::AgentMessage hello;
-    hello.mutable_hello()->set_vehicle_id(sc::kVehicle);
-    hello.mutable_hello()->set_first_unacked_seq(1);
-    hello.mutable_hello()->set_agent_version("cli_e2e_test");
-    ASSERT_TRUE(stream->Write(hello));
-    cit::v1::ServerMessage reply;
-    ASSERT_TRUE(stream->Read(&reply));
-    ASSERT_TRUE(reply.has_welcome());
-    cit::v1::AgentMessage batch;
-    for (const auto& r : records) *batch.mutable_batch()->add_records() = r;
-    ASSERT_TRUE(stream->Write(batch));
-    const uint64_t last = records.back().seq();
-    uint64_t acked = 0;
-    while (acked < last && stream->Read(&reply)) {
-      if (reply.has_ack()) acked = reply.ack().through_seq();
-      EXPECT_FALSE(reply.has_rejected()) << reply.DebugString();
-    }
-    ASSERT_EQ(acked, last);
-    stream->WritesDone();
-    ctx.TryCancel();
-    stream->Finish();
-  }
-
-  std::string WritePlanJson() {
-    cit::v1::RunPlan plan = sc::MakeRun(base_).plan();
-    std::string json;
-    google::protobuf::util::JsonPrintOptions opts;
-    opts.preserve_proto_field_names = true;
-    // The plan file format takes the route as [[lon, lat], ...].
-    std::ostringstream points;
-    points << "[";
-    for (int i = 0; i < plan.route().points_size(); ++i) {
-      points << (i ? "," : "") << "[" << plan.route().points(i).lon_deg() << ","
-             << plan.route().points(i).lat_deg() << "]";
-    }
-    points << "]";
-    const std::string route_json = "{\"points\":" + points.str() + ",\"corridor_half_width_m\":" +
-                                   std::to_string(plan.route().corridor_half_width_m()) + "}";
-    plan.clear_route();
-    (void)google::protobuf::util::MessageToJsonString(plan, &json, opts);
-    json.insert(1, "\"route\":" + route_json + ",");
-    const auto path = dir_ / "plan.json";
-    std::ofstream(path) << json;
-    return path.string();
-  }
-
-  // Plans and dispatches the scenario's run, streams its records, waits for its alerts.
-  void RunScenario() {
-    ASSERT_EQ(Ctl("dora", "plan create " + WritePlanJson()), 0) << err_;
-    ASSERT_EQ(Ctl("dora", std::string("plan dispatch ") + sc::kRun), 0) << err_;
-    Inject(sc::MakeRecords(base_));
-    ASSERT_TRUE(cit::test::WaitFor(
-        [&] {
-          return Ctl("aude", std::string("audit report ") + sc::kRun) == 0 &&
-                 out_.find("DOOR_OPEN_OUTSIDE_STOP") != std::string::npos &&
-                 out_.find("ROUTE_DEVIATION") != std::string::npos;
-        },
-        std::chrono::seconds(20)))
-        << out_ << err_;
-  }
-
-  uint64_t FirstAlertId(const std::string& kind) {
-    EXPECT_EQ(Ctl("aude", std::string("--json audit report ") + sc::kRun), 0) << err_;
-    cit::v1::RunReport report;
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(out_, &report).ok()) << out_;
-    for (const auto& a : report.alerts()) {
-      if (cit::v1::AlertKind_Name(a.kind()) == "ALERT_KIND_" + kind) return a.alert_id();
-    }
-    ADD_FAILURE() << "no " << kind << " alert";
-    return 0;
-  }
-
-  cit::test::TempDir dir_;
-  std::unique_ptr<cit::test::DemoCerts> certs_;
-  int telemetry_port_ = 0;
-  int operator_port_ = 0;
-  std::unique_ptr<Process> server_;
-  google::protobuf::Timestamp base_;
-  std::string out_;
-  std::string err_;
-};
+class CliE2eTest : public cit::test::LiveServerTest {};
 
 TEST_F(CliE2eTest, ReportOnFixedScenarioMatchesReviewedExpectedOutput) {
   RunScenario();

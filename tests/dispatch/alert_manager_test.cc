@@ -85,6 +85,48 @@ TEST_F(AlertManagerTest, LifecycleRecordsOperatorAndComment) {
   EXPECT_NE(again, id);
 }
 
+TEST_F(AlertManagerTest, ResolvingACriticalAlertNeedsAComment) {
+  auto id = alerts_.Raise(owner_, Deviation(clock_.Now(), cit::v1::SEVERITY_CRITICAL), 0);
+  ASSERT_TRUE(id.ok());
+  auto refused = alerts_.Resolve(*id, "bob", " ");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("comment"), std::string::npos);
+  EXPECT_EQ(alerts_.Get(*id)->state(), cit::v1::ALERT_STATE_OPEN);
+  // Acknowledging needs none; a HIGH alert resolves without one.
+  EXPECT_TRUE(alerts_.Acknowledge(*id, "bob", "").ok());
+  EXPECT_TRUE(alerts_.Resolve(*id, "bob", "crew called, all well").ok());
+  auto high = alerts_.Raise({"truck-8", "run-2"}, Deviation(clock_.Now()), 0);
+  ASSERT_TRUE(high.ok());
+  EXPECT_TRUE(alerts_.Resolve(*high, "bob", "").ok());
+}
+
+TEST_F(AlertManagerTest, EventsSayWhatHappenedWhoDidItAndUnderWhichPlanVersion) {
+  AlertManager::Owner owner{"truck-7", "run-1", 3};
+  auto id = alerts_.Raise(owner, Deviation(clock_.Now()), 0);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(alerts_.Raise(owner, Deviation(clock_.Now(), cit::v1::SEVERITY_CRITICAL), 0).ok());
+  ASSERT_TRUE(
+      alerts_
+          .Clear("truck-7", cit::v1::ALERT_KIND_ROUTE_DEVIATION, "", clock_.Now(), "back on route")
+          .ok());
+  ASSERT_TRUE(alerts_.Raise(owner, Deviation(clock_.Now()), 0).ok());
+  ASSERT_TRUE(alerts_.Acknowledge(*id, "olga", "calling").ok());
+  ASSERT_TRUE(alerts_.Resolve(*id, "olga", "detour").ok());
+  std::vector<cit::v1::AlertEvent> events;
+  ASSERT_TRUE(alerts_.ReadEvents(0, {}, 100, &events).ok());
+  std::vector<cit::v1::AlertEventType> types;
+  for (const auto& e : events) types.push_back(e.type());
+  EXPECT_EQ(types,
+            (std::vector<cit::v1::AlertEventType>{
+                cit::v1::ALERT_EVENT_TYPE_RAISED, cit::v1::ALERT_EVENT_TYPE_ESCALATED,
+                cit::v1::ALERT_EVENT_TYPE_CLEARED, cit::v1::ALERT_EVENT_TYPE_REOCCURRED,
+                cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED, cit::v1::ALERT_EVENT_TYPE_RESOLVED}));
+  EXPECT_EQ(events[0].actor(), "system");
+  EXPECT_EQ(events[4].actor(), "olga");
+  EXPECT_EQ(events[4].comment(), "calling");
+  EXPECT_EQ(events.back().alert().plan_version(), 3u);
+}
+
 TEST_F(AlertManagerTest, DelayedAlertCarriesTheDelay) {
   const uint64_t id =
       *alerts_.Raise(owner_, Deviation(clock_.Now() - std::chrono::seconds(600)), 600);

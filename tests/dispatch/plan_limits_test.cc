@@ -319,7 +319,7 @@ TEST_F(PlanLimitsTest, StoredPlanThatNoLongerCompilesDoesNotStopTheServer) {
     run.mutable_plan()->mutable_route()->set_encoded_polyline(PolylineOfPoints(100'001));
     run.set_state(cit::v1::RUN_STATE_DISPATCHED);
     run.set_version(1);
-    ASSERT_TRUE((*store)->Save(run).ok());
+    ASSERT_TRUE((*store)->Save(run, cit::v1::PlanEvent()).ok());
   }
   Start();
   ASSERT_NE(rm_, nullptr);
@@ -330,6 +330,7 @@ TEST_F(PlanLimitsTest, StoredPlanThatNoLongerCompilesDoesNotStopTheServer) {
   grpc::ClientContext ctx;
   cit::v1::EndRunRequest abort;
   abort.set_run_id("R-old");
+  abort.set_comment("plan over today's limits");
   cit::v1::Run run;
   const grpc::Status s = dispatch_->AbortRun(&ctx, abort, &run);
   EXPECT_TRUE(s.ok()) << "an unusable stored plan can be aborted: " << s.error_message();

@@ -49,6 +49,27 @@ TEST(RouteDeviationRuleTest, OffCorridorForTwoFixesAndTenSecondsRaisesThenClears
   EXPECT_TRUE(h.One(ALERT_KIND_ROUTE_DEVIATION).has_condition_cleared_time());
 }
 
+TEST(RouteDeviationRuleTest, PlanChangeOfALiveRunAppliesFromThatMomentAndAlertsNameTheVersion) {
+  MonitorHarness h;
+  h.Dispatch(h.Plan());  // half-width 50 m
+  double t = h.Drive(0, 100, 0);
+  for (int i = 0; i <= 12; ++i) h.Fix(110 + 10 * i, 200, t++, Speed(10));
+  const cit::v1::Alert first = h.One(ALERT_KIND_ROUTE_DEVIATION);
+  EXPECT_EQ(first.plan_version(), 1u);
+  // The dispatcher widens the corridor while the truck is out: version 2, from now on.
+  cit::v1::RunPlan wider = h.Plan();
+  wider.mutable_route()->set_corridor_half_width_m(400);
+  ASSERT_TRUE(h.runs().Update(wider, "dora", "diversion around the closed bridge").ok());
+  h.monitor().RunOnce();
+  ASSERT_TRUE(h.alerts().Resolve(first.alert_id(), "olga", "diversion agreed").ok());
+  for (int i = 0; i <= 12; ++i) h.Fix(250 + 10 * i, 200, t++, Speed(10));  // inside 400 m
+  EXPECT_EQ(h.Alerts(ALERT_KIND_ROUTE_DEVIATION).size(), 1u);
+  for (int i = 0; i <= 12; ++i) h.Fix(400 + 10 * i, 600, t++, Speed(10));  // beyond it
+  const auto all = h.Alerts(ALERT_KIND_ROUTE_DEVIATION);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all.back().plan_version(), 2u);
+}
+
 TEST(RouteDeviationRuleTest, NineSecondsOffOrWithinFixErrorDoesNotRaise) {
   MonitorHarness h;
   h.Dispatch(h.Plan());

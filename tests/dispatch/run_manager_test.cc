@@ -37,15 +37,18 @@ TEST(RunManagerTest, StateMachineAndFrozenVersionsSurviveRestart) {
     cit::v1::RunPlan other = h.Plan("R-2");
     ASSERT_TRUE(runs.Create(other, "carol").ok());
     EXPECT_EQ(runs.Dispatch("R-2", "carol").status().code(), absl::StatusCode::kFailedPrecondition);
-    // Changing a dispatched plan makes version 2; the run stays dispatched.
+    // Changing a dispatched plan makes version 2 (and needs a reason); the run stays dispatched.
     plan.mutable_stops(0)->set_radius_m(80);
-    auto updated = runs.Update(plan, "dave");
+    EXPECT_EQ(runs.Update(plan, "dave").status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(runs.Update(plan, "dave", "  ").status().code(), absl::StatusCode::kInvalidArgument);
+    auto updated = runs.Update(plan, "dave", "S1 zone widened: new loading bay");
     ASSERT_TRUE(updated.ok()) << updated.status();
     EXPECT_EQ(updated->version(), 2u);
     EXPECT_EQ(updated->state(), cit::v1::RUN_STATE_DISPATCHED);
     auto done = runs.Complete("R-1", "all stops served", "erin");
     ASSERT_TRUE(done.ok());
-    EXPECT_EQ(runs.Update(plan, "dave").status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(runs.Update(plan, "dave", "late").status().code(),
+              absl::StatusCode::kFailedPrecondition);
     EXPECT_EQ(seen, (std::vector<std::string>{"RUN_STATE_DISPATCHED", "RUN_STATE_DISPATCHED",
                                               "RUN_STATE_COMPLETED"}));
     auto versions = (*store)->Versions("R-1");
@@ -64,6 +67,52 @@ TEST(RunManagerTest, StateMachineAndFrozenVersionsSurviveRestart) {
   EXPECT_EQ(r1->ended_by(), "erin");
   EXPECT_EQ(r1->version(), 2u);
   EXPECT_EQ(runs.List("truck-7", {cit::v1::RUN_STATE_PLANNED}).size(), 1u);
+}
+
+TEST(RunManagerTest, EveryChangeIsInThePlanLogWithActorCommentAndWholeVersion) {
+  cit::test::TempDir dir;
+  FakeClock clock(kT0);
+  MonitorHarness h;
+  cit::v1::RunPlan plan = h.Plan("R-1");
+  MonitorHarness::AddStop(plan, "S1", 1000);
+  {
+    auto store = SqliteRunStore::Open(dir / "dispatch.db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    RunManager runs(store->get(), &clock);
+    ASSERT_TRUE(runs.Load().ok());
+    ASSERT_TRUE(runs.Create(plan, "carol").ok());
+    ASSERT_TRUE(runs.Dispatch("R-1", "carol").ok());
+    plan.mutable_route()->set_corridor_half_width_m(250);
+    ASSERT_TRUE(runs.Update(plan, "dave", "road closed, wider corridor").ok());
+    ASSERT_TRUE(runs.MarkActive("R-1", kT0 + std::chrono::seconds(60)).ok());
+    auto refused = runs.Abort("R-1", "", "dave");
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(refused.status().message().find("comment"), std::string::npos);
+    ASSERT_TRUE(runs.Abort("R-1", "vehicle recalled", "erin").ok());
+  }
+  auto store = SqliteRunStore::Open(dir / "dispatch.db");
+  ASSERT_TRUE(store.ok());
+  RunManager runs(store->get(), &clock);
+  ASSERT_TRUE(runs.Load().ok());
+  auto history = runs.History("R-1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->events_size(), 5);
+  const auto& e = history->events();
+  EXPECT_EQ(e[0].action(), cit::v1::PLAN_ACTION_CREATE);
+  EXPECT_EQ(e[0].actor(), "carol");
+  EXPECT_EQ(e[1].action(), cit::v1::PLAN_ACTION_DISPATCH);
+  EXPECT_EQ(e[2].action(), cit::v1::PLAN_ACTION_UPDATE);
+  EXPECT_EQ(e[2].actor(), "dave");
+  EXPECT_EQ(e[2].comment(), "road closed, wider corridor");
+  EXPECT_EQ(e[2].run().version(), 2u);
+  EXPECT_DOUBLE_EQ(e[2].run().plan().route().corridor_half_width_m(), 250);
+  EXPECT_DOUBLE_EQ(e[1].run().plan().route().corridor_half_width_m(),
+                   h.Plan("R-1").route().corridor_half_width_m());
+  EXPECT_EQ(e[3].action(), cit::v1::PLAN_ACTION_ACTIVATE);
+  EXPECT_EQ(e[4].action(), cit::v1::PLAN_ACTION_ABORT);
+  EXPECT_EQ(e[4].actor(), "erin");
+  EXPECT_EQ(e[4].comment(), "vehicle recalled");
+  for (int i = 0; i < history->events_size(); ++i) EXPECT_EQ(e[i].index(), i + 1u);
 }
 
 TEST(RunManagerTest, InvalidPlanIsRefusedWithFieldAndProblem) {

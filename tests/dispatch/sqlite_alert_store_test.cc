@@ -73,11 +73,16 @@ TEST(SqliteAlertStoreTest, IdsShownBeforeACrashAreNeverReused) {
     shown_event = alerts.last_event_id();
     ASSERT_TRUE(alerts.WaitStored().ok());
   }
-  // Simulate a crash that lost stored events: wipe them, keep the id reservation.
+  // Simulate a crash that lost stored events: wipe them (past the append-only trigger), keep
+  // the id reservation.
   {
     auto db = sqlite::Database::Open(dir / "dispatch.db", sqlite::OpenOptions{});
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Exec("DELETE FROM alert_events; DELETE FROM alerts;").ok());
+    EXPECT_FALSE((*db)->Exec("DELETE FROM alert_events").ok()) << "alert events are append-only";
+    ASSERT_TRUE((*db)
+                    ->Exec("DROP TRIGGER alert_events_append_only_delete; DELETE FROM "
+                           "alert_events; DELETE FROM alerts;")
+                    .ok());
   }
   auto store = SqliteAlertStore::Open(dir / "dispatch.db");
   ASSERT_TRUE(store.ok());

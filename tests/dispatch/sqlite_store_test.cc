@@ -369,10 +369,33 @@ TEST(SqliteTransactionTest, RollsBackUnlessCommitted) {
 
 TEST(RecordHashTest, ChainStepIsSha256OfPrevAndCanonical) {
   // SHA-256 of 32 zero bytes followed by "abc", computed independently (Python hashlib).
-  std::string h = ChainStep(kChainGenesis, "abc");
+  std::string h = *ChainStep(kChainGenesis, "abc");
   EXPECT_EQ(HexHash(h), "365aa7d8f7f9402c4b9434502b4cc89ddb09fe50d7cd95b493b834c62d5a5370");
-  EXPECT_NE(h, ChainStep(kChainGenesis, "abd"));
-  EXPECT_EQ(h, ChainStep(kChainGenesis, "abc"));
+  EXPECT_NE(h, *ChainStep(kChainGenesis, "abd"));
+  EXPECT_EQ(h, *ChainStep(kChainGenesis, "abc"));
+}
+
+TEST(RecordHashTest, FailedHashFailsTheAppendAndStoresNothing) {
+  // Issue 12 §6: an OpenSSL failure must fail the commit, never store a placeholder hash.
+  cit::test::TempDir dir;
+  auto store = SqliteStore::Open(dir / "dispatch.db");
+  ASSERT_TRUE(store.ok()) << store.status();
+  AppendBatch batch;
+  cit::v1::Record r;
+  r.set_seq(1);
+  r.mutable_event_time()->set_seconds(1'700'000'000);
+  batch.records.push_back(CommittedRecord{"CIT-0001", r, std::chrono::system_clock::now()});
+  FailChainStepsForTesting(true);
+  absl::Status s = (*store)->Append(batch);
+  FailChainStepsForTesting(false);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+  auto n = (*store)->CountRecords("CIT-0001");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+  EXPECT_EQ(*(*store)->HighestContiguousSeq("CIT-0001"), 0u);
+  // The same batch goes in once hashing works again.
+  ASSERT_TRUE((*store)->Append(batch).ok());
+  EXPECT_EQ(*(*store)->CountRecords("CIT-0001"), 1u);
 }
 
 }  // namespace

@@ -1,0 +1,263 @@
+#include "dispatch-server/audit/audit_ledger.h"
+
+#include <openssl/evp.h>
+
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "dispatch-server/audit/checkpoint_log.h"
+#include "dispatch-server/store/alert_event_chain.h"
+#include "dispatch-server/store/chain_check.h"
+#include "dispatch-server/store/plan_version_chain.h"
+#include "dispatch-server/store/record_chain_check.h"
+#include "dispatch-server/store/record_hash.h"
+
+namespace cit::dispatch {
+namespace {
+
+constexpr uint32_t kMaxListCheckpoints = 1000;
+
+std::string Sha256(std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                 EVP_sha256(), nullptr) != 1) {
+    return "";
+  }
+  return out;
+}
+
+// Entries that appeared while the server was stopped: between a "shutdown" checkpoint and the
+// "startup" checkpoint after it, a chain grew (nothing appends while the server is down).
+struct StoppedGap {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  uint64_t shutdown_id = 0;
+  uint64_t startup_id = 0;
+};
+
+absl::StatusOr<std::string> EntryName(sqlite::Database& db, const std::string& chain,
+                                      uint64_t position) {
+  if (chain.rfind("records/", 0) == 0) {
+    absl::StatusOr<sqlite::Statement> q =
+        db.Prepare("SELECT seq FROM records WHERE vehicle_id = ?1 AND chain_index = ?2");
+    if (!q.ok()) return q.status();
+    q->Bind(1, chain.substr(8)).Bind(2, position);
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (*row) return absl::StrCat("record seq ", q->ColumnInt64(0));
+    return absl::StrCat("record at chain position ", position);
+  }
+  if (chain == kAlertChainName) {
+    absl::StatusOr<sqlite::Statement> q =
+        db.Prepare("SELECT event_id FROM alert_events WHERE chain_index = ?1");
+    if (!q.ok()) return q.status();
+    q->Bind(1, position);
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (*row) return absl::StrCat("alert event ", q->ColumnInt64(0));
+  }
+  return absl::StrCat(chain == kPlanChainName ? "plan event " : "entry ", position);
+}
+
+void ToResult(const ChainReport& r, cit::v1::ChainResult* out) {
+  out->set_chain(r.chain);
+  out->set_intact(r.intact);
+  out->set_entries_checked(r.entries_checked);
+  out->set_length(r.length);
+  if (!r.head.empty()) out->set_head(HexHash(r.head));
+  out->set_checkpoint_id(r.checkpoint_id);
+  if (!r.intact) {
+    out->set_first_bad(r.first_bad);
+    out->set_first_bad_index(r.first_bad_seq.value_or(r.first_bad_index));
+    out->set_problem(r.problem);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AuditLedger>> AuditLedger::Open(const std::filesystem::path& path,
+                                                               CheckpointKey public_key) {
+  absl::StatusOr<std::unique_ptr<sqlite::Database>> db = sqlite::Database::Open(path);
+  if (!db.ok()) return db.status();
+  if (absl::Status s = CheckpointLog::Migrate(**db); !s.ok()) return s;
+  return std::unique_ptr<AuditLedger>(new AuditLedger(std::move(*db), std::move(public_key)));
+}
+
+absl::StatusOr<std::string> AuditLedger::LoggedRunVehicle(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<std::vector<cit::v1::PlanEvent>> history = ReadPlanHistory(*db_, run_id);
+  if (!history.ok()) return history.status();
+  if (history->empty()) return absl::NotFoundError(absl::StrCat("run ", run_id));
+  return history->back().run().plan().vehicle_id();
+}
+
+absl::StatusOr<cit::v1::SignedCheckpoint> AuditLedger::GetCheckpoint(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ReadCheckpoint(*db_, id);
+}
+
+absl::StatusOr<cit::v1::ListCheckpointsResponse> AuditLedger::ListCheckpoints(uint64_t after_id,
+                                                                              uint32_t limit) {
+  if (limit > kMaxListCheckpoints) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: at most ", kMaxListCheckpoints, " (0 = 100)"));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<std::vector<cit::v1::SignedCheckpoint>> list =
+      ReadCheckpoints(*db_, after_id, limit == 0 ? 100 : limit);
+  if (!list.ok()) return list.status();
+  cit::v1::ListCheckpointsResponse out;
+  for (cit::v1::SignedCheckpoint& c : *list) *out.add_checkpoints() = std::move(c);
+  out.set_public_key_pem(key_.PublicPem());
+  return out;
+}
+
+absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::Verify(
+    const std::string& vehicle_id, const std::string& run_id,
+    const cit::v1::SignedCheckpoint* outside) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // One read transaction: every chain and checkpoint from the same snapshot.
+  sqlite::Transaction snapshot(*db_, sqlite::Transaction::Mode::kDeferred);
+  if (!snapshot.status().ok()) return snapshot.status();
+  absl::StatusOr<std::vector<cit::v1::SignedCheckpoint>> checkpoints =
+      ReadCheckpoints(*db_, 0, SIZE_MAX);
+  if (!checkpoints.ok()) return checkpoints.status();
+
+  // The checkpoint log itself: signatures, ids without holes, each body linked to the previous.
+  ChainWalk cp_walk("checkpoints", {});
+  std::map<std::string, std::vector<ChainAnchor>> anchors;
+  std::map<std::string, StoppedGap> gaps;
+  std::map<std::string, uint64_t> state;  // chain length as of the checkpoint being read
+  bool all_signed = true;
+  std::string prev_body;
+  std::string prev_reason;
+  uint64_t prev_id = 0;
+  auto add_anchors = [&](const cit::v1::Checkpoint& c) {
+    for (const cit::v1::ChainHead& h : c.heads()) {
+      anchors[h.chain()].push_back(
+          ChainAnchor{c.checkpoint_id(), h.length(), h.head(), h.last_seq(), h.contiguous_seq()});
+    }
+  };
+  for (const cit::v1::SignedCheckpoint& sc : *checkpoints) {
+    const cit::v1::Checkpoint& c = sc.checkpoint();
+    const uint64_t id = c.checkpoint_id();
+    const std::string name = absl::StrCat("checkpoint #", id, " (", c.reason(), ")");
+    if (!key_.Verify(sc.body(), sc.signature())) {
+      all_signed = false;
+      cp_walk.Fail(id, name,
+                   absl::StrCat("signature does not verify with the server's key ", key_.KeyId(),
+                                " (signed by key ", c.key_id(), ")"));
+      continue;  // not evidence of anything
+    }
+    if (id != prev_id + 1) {
+      cp_walk.Fail(prev_id + 1, absl::StrCat("checkpoint #", prev_id + 1), "deleted from the log");
+    } else if (c.prev_body_sha256() != (prev_id == 0 ? std::string(32, '\0') : Sha256(prev_body))) {
+      cp_walk.Fail(id, name, "does not link to the previous checkpoint's body");
+    }
+    add_anchors(c);
+    for (const cit::v1::ChainHead& h : c.heads()) {
+      const uint64_t before = state.count(h.chain()) != 0 ? state[h.chain()] : 0;
+      if (c.reason() == "startup" && prev_reason == "shutdown" && h.length() > before &&
+          gaps.count(h.chain()) == 0) {
+        gaps[h.chain()] = StoppedGap{before + 1, h.length(), prev_id, id};
+      }
+      state[h.chain()] = h.length();
+    }
+    prev_body = sc.body();
+    prev_reason = c.reason();
+    prev_id = id;
+    cp_walk.Step(id, "");
+  }
+  uint64_t newest = prev_id;
+  if (outside != nullptr && !outside->body().empty()) {
+    cit::v1::Checkpoint c;
+    if (!c.ParseFromString(outside->body())) {
+      return absl::InvalidArgumentError("checkpoint.body: does not parse");
+    }
+    const std::string name =
+        absl::StrCat("checkpoint #", c.checkpoint_id(), " kept by the auditor");
+    if (!key_.Verify(outside->body(), outside->signature())) {
+      all_signed = false;
+      cp_walk.Fail(0, name, "its signature does not verify with the server's key");
+    } else {
+      add_anchors(c);
+      auto it = std::find_if(checkpoints->begin(), checkpoints->end(), [&](const auto& sc) {
+        return sc.checkpoint().checkpoint_id() == c.checkpoint_id();
+      });
+      if (it == checkpoints->end()) {
+        cp_walk.Fail(c.checkpoint_id(), name,
+                     "missing from the server's checkpoint log (checkpoints deleted)");
+      } else if (it->body() != outside->body()) {
+        cp_walk.Fail(c.checkpoint_id(), name, "differs from the log's checkpoint of that id");
+      }
+      newest = std::max(newest, c.checkpoint_id());
+    }
+  }
+  std::vector<ChainReport> reports;
+  reports.push_back(cp_walk.Finish(
+      prev_id, [](uint64_t, uint64_t, const ChainAnchor&) { return std::string(); }));
+
+  const std::string records_chain = absl::StrCat("records/", vehicle_id);
+  absl::StatusOr<ChainReport> records = VerifyRecordChain(*db_, vehicle_id, anchors[records_chain]);
+  if (!records.ok()) return records.status();
+  if (run_id.empty() && records->length == 0 && records->intact && anchors[records_chain].empty()) {
+    return absl::NotFoundError(absl::StrCat("no records stored for vehicle ", vehicle_id,
+                                            ", and no checkpoint lists any"));
+  }
+  reports.push_back(*records);
+  if (!run_id.empty()) {
+    absl::StatusOr<ChainReport> plans = VerifyPlanChain(*db_, anchors[kPlanChainName]);
+    if (!plans.ok()) return plans.status();
+    reports.push_back(*std::move(plans));
+    absl::StatusOr<ChainReport> run_rows = VerifyRunRows(*db_, run_id);
+    if (!run_rows.ok()) return run_rows.status();
+    reports.push_back(*std::move(run_rows));
+    absl::StatusOr<ChainReport> alerts = VerifyAlertChain(*db_, anchors[kAlertChainName]);
+    if (!alerts.ok()) return alerts.status();
+    reports.push_back(*std::move(alerts));
+    absl::StatusOr<ChainReport> alert_rows = VerifyAlertRows(*db_, run_id);
+    if (!alert_rows.ok()) return alert_rows.status();
+    reports.push_back(*std::move(alert_rows));
+  }
+  for (ChainReport& r : reports) {
+    auto gap = gaps.find(r.chain);
+    if (!r.intact || gap == gaps.end() || gap->second.first > r.length) continue;
+    absl::StatusOr<std::string> name = EntryName(*db_, r.chain, gap->second.first);
+    if (!name.ok()) return name.status();
+    r.intact = false;
+    r.first_bad = *name;
+    r.first_bad_index = gap->second.first;
+    if (r.chain == records_chain && name->rfind("record seq ", 0) == 0) {
+      r.first_bad_seq = std::stoull(name->substr(11));
+    }
+    r.problem = absl::StrCat("appeared while the server was stopped: after shutdown checkpoint #",
+                             gap->second.shutdown_id, " and before startup checkpoint #",
+                             gap->second.startup_id, " (chain positions ", gap->second.first, "..",
+                             gap->second.last, ")");
+  }
+
+  cit::v1::VerifyChainResponse out;
+  out.set_intact(true);
+  out.set_vehicle_id(vehicle_id);
+  out.set_records_checked(records->entries_checked);
+  if (records->intact && !records->head.empty()) out.set_chain_head(HexHash(records->head));
+  for (const ChainReport& r : reports) {
+    ToResult(r, out.add_chains());
+    if (!r.intact && out.intact()) {
+      out.set_intact(false);
+      out.set_problem(absl::StrCat(r.chain, ": ", r.first_bad, ": ", r.problem));
+    }
+  }
+  const ChainReport& rec = reports[1];
+  if (!rec.intact) out.set_first_bad_seq(rec.first_bad_seq.value_or(rec.first_bad_index));
+  out.set_checkpoint_id(newest);
+  out.set_checkpoints_signed(all_signed);
+  out.set_checkpoint_key_id(key_.KeyId());
+  return out;
+}
+
+}  // namespace cit::dispatch

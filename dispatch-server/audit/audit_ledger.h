@@ -1,0 +1,63 @@
+// What `audit verify` checks, read straight from the server's database file: a run's vehicle
+// records, the plan log and the alert-event log (each recomputed from h_0), the current `runs`
+// and `alerts` rows cross-checked against the logs, and all of them against every signed
+// checkpoint (signatures checked with the server's public key, the checkpoints' own chain of
+// body hashes, and a checkpoint the auditor kept outside the server if one is given). Also
+// serves the checkpoints themselves (GetCheckpoint, ListCheckpoints).
+//
+//   absl::StatusOr<std::unique_ptr<AuditLedger>> ledger = AuditLedger::Open(db_path, public_key);
+//   absl::StatusOr<cit::v1::VerifyChainResponse> v = (*ledger)->Verify("CIT-0001", "run-7");
+//   if (v.ok() && !v->intact()) std::cout << v->problem();   // names the first broken entry
+//
+// What verification proves, and what an auditor must keep outside the server for it to mean
+// anything, is in docs/protocol.md ("What verification proves").
+//
+// Thread contract: thread-safe; calls are serialised on one read connection.
+#ifndef CIT_DISPATCH_SERVER_AUDIT_AUDIT_LEDGER_H_
+#define CIT_DISPATCH_SERVER_AUDIT_AUDIT_LEDGER_H_
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cit/v1/dispatch.pb.h"
+#include "dispatch-server/audit/checkpoint_key.h"
+#include "dispatch-server/store/sqlite_db.h"
+
+namespace cit::dispatch {
+
+class AuditLedger {
+ public:
+  // `public_key`: the server's checkpoint key (its public half is enough).
+  static absl::StatusOr<std::unique_ptr<AuditLedger>> Open(const std::filesystem::path& path,
+                                                           CheckpointKey public_key);
+
+  // Verifies `vehicle_id`'s records and, with a non-empty `run_id`, the run's plan log and
+  // alert events. `outside`: a checkpoint the auditor kept (may be null). NOT_FOUND when the
+  // vehicle has neither records nor a checkpointed chain (never existed).
+  absl::StatusOr<cit::v1::VerifyChainResponse> Verify(const std::string& vehicle_id,
+                                                      const std::string& run_id,
+                                                      const cit::v1::SignedCheckpoint* outside);
+
+  // The vehicle of a run according to the plan log (NOT_FOUND if the log never had the run):
+  // a run whose current rows were deleted is still verified.
+  absl::StatusOr<std::string> LoggedRunVehicle(const std::string& run_id);
+
+  absl::StatusOr<cit::v1::SignedCheckpoint> GetCheckpoint(uint64_t id);
+  absl::StatusOr<cit::v1::ListCheckpointsResponse> ListCheckpoints(uint64_t after_id,
+                                                                   uint32_t limit);
+
+ private:
+  AuditLedger(std::unique_ptr<sqlite::Database> db, CheckpointKey key)
+      : db_(std::move(db)), key_(std::move(key)) {}
+
+  std::mutex mu_;
+  std::unique_ptr<sqlite::Database> db_;
+  CheckpointKey key_;
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_AUDIT_AUDIT_LEDGER_H_

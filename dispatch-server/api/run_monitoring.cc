@@ -17,15 +17,27 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   if (absl::Status s = rm->runs_->Load(); !s.ok()) return s;
   rm->monitor_ = std::make_unique<Monitor>(rm->alerts_.get(), clock, options.monitor);
   Monitor* monitor = rm->monitor_.get();
-  rm->runs_->SetListener([monitor](const RunChange& c) { monitor->OnRunChanged(c); });
   // Stored off the monitor thread: the write's fsync must not delay alerts.
   rm->activation_writer_ = std::make_unique<RunActivationWriter>(rm->runs_.get());
   RunActivationWriter* writer = rm->activation_writer_.get();
-  rm->monitor_->SetRunActivatedCallback(
-      [writer](const std::string& run_id, SysTime t) { writer->Post(run_id, t); });
-  // Plans are compiled after the ports open (Start): until its run is ready, a vehicle's
-  // records wait in the monitor instead of being judged without a plan.
-  rm->monitor_->HoldVehicles(rm->runs_->PendingLiveVehicles());
+  Monitor::RunActivated on_activated = [writer](const std::string& run_id, SysTime t) {
+    writer->Post(run_id, t);
+  };
+  rm->monitor_->SetRunActivatedCallback(on_activated);
+  // Plans are compiled after the ports open (Start): until its run is ready and the vehicle's
+  // state is rebuilt from the store (StateRebuilder), its records wait in the monitor instead of
+  // being judged without a plan or from a blank state.
+  const std::vector<std::string> pending = rm->runs_->PendingLiveVehicles();
+  rm->monitor_->HoldVehicles(pending);
+  if (!pending.empty()) rm->monitor_->SetRestartTime(clock->Now());
+  StateRebuildOptions rebuild = options.rebuild;
+  rebuild.database_path = options.database_path;
+  rebuild.monitor = options.monitor;
+  rm->rebuilder_ = std::make_unique<StateRebuilder>(rebuild, rm->alert_store_.get(),
+                                                    rm->alerts_.get(), monitor, on_activated);
+  rm->rebuilder_->Expect(pending);
+  StateRebuilder* rebuilder = rm->rebuilder_.get();
+  rm->runs_->SetListener([rebuilder](const RunChange& c) { rebuilder->OnRunChanged(c); });
   for (const RunChange& c : rm->runs_->LiveRuns()) rm->monitor_->OnRunChanged(c);
   rm->fleet_feed_ =
       std::make_unique<FleetFeed>([monitor] { return monitor->Fleet(); }, options.fleet_throttle);
@@ -55,6 +67,7 @@ void RunMonitoring::Start() {
 void RunMonitoring::Stop() {
   stop_compiling_ = true;
   if (compile_thread_.joinable()) compile_thread_.join();
+  if (rebuilder_) rebuilder_->Stop();
   if (fleet_feed_) fleet_feed_->Stop();
   if (monitor_) monitor_->Stop();
   if (activation_writer_) activation_writer_->Stop();

@@ -1,0 +1,248 @@
+#include "dispatch-server/monitor/state_rebuild.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "dispatch-server/store/sqlite_store.h"
+#include "spdlog/spdlog.h"
+
+namespace cit::dispatch {
+namespace {
+
+using SystemTime = std::chrono::system_clock::time_point;
+
+SysTime FromSystem(SystemTime t) { return std::chrono::time_point_cast<Duration>(t); }
+
+// Backlog older than this (event time) that reached the server after the dispatch is rare; a
+// bounded read keeps start-up proportional to the run, not to the vehicle's whole history.
+constexpr double kOldestEventBeforeDispatchS = 12 * 3600;
+
+}  // namespace
+
+absl::StatusOr<VehicleRebuild> RebuildVehicle(Store& store, AlertStore& alert_store,
+                                              AlertManager& alerts, const RunChange& change,
+                                              SystemTime records_before,
+                                              const StateRebuildOptions& options,
+                                              const Monitor::RunActivated& on_activated) {
+  const std::string& vehicle_id = change.run.plan().vehicle_id();
+  const std::string& run_id = change.run.plan().run_id();
+  if (!change.compiled) return absl::FailedPreconditionError("run plan not compiled");
+  const SysTime dispatched = change.run.has_dispatched_time()
+                                 ? FromProto(change.run.dispatched_time())
+                                 : FromProto(change.run.created_time());
+
+  // What the run already raised: every stored event of its alerts.
+  AlertFilter filter;
+  filter.run_id = run_id;
+  std::vector<uint64_t> alert_ids;
+  for (const cit::v1::Alert& a : alerts.List(filter)) {
+    if (a.vehicle_id() == vehicle_id) alert_ids.push_back(a.alert_id());
+  }
+  absl::StatusOr<std::vector<cit::v1::AlertEvent>> events = alert_store.EventsOfAlerts(alert_ids);
+  if (!events.ok()) return events.status();
+  auto gate = std::make_shared<ReplayGate>(ReplayGate::FromStoredEvents(*events));
+
+  // The records the old process received, in the order it received them.
+  const SystemTime read_from = std::chrono::time_point_cast<SystemTime::duration>(
+      dispatched - FromSeconds(std::max(options.warmup_s, kOldestEventBeforeDispatchS)));
+  absl::StatusOr<std::vector<StoredRecord>> read =
+      store.ReadByEventTime(vehicle_id, read_from, SystemTime::max());
+  if (!read.ok()) return read.status();
+  std::vector<StoredRecord>& records = *read;
+  const SystemTime warmup_from = std::chrono::time_point_cast<SystemTime::duration>(
+      dispatched - FromSeconds(options.warmup_s));
+  std::erase_if(records, [&](const StoredRecord& r) {
+    return r.server_received_time >= records_before || r.server_received_time < warmup_from;
+  });
+  std::sort(records.begin(), records.end(), [](const StoredRecord& a, const StoredRecord& b) {
+    return a.chain_index < b.chain_index;
+  });
+
+  VehicleRebuild out;
+  const SysTime start = records.empty()
+                            ? dispatched
+                            : std::min(dispatched, FromSystem(records[0].server_received_time));
+  FakeClock clock(start);
+  Monitor replay(&alerts, &clock, options.monitor);
+  replay.SetRunActivatedCallback(on_activated);
+  {
+    auto fresh = std::make_unique<VehicleState>();
+    fresh->vehicle_id = vehicle_id;
+    fresh->gate = gate;
+    replay.Adopt(std::move(fresh));
+    replay.RunOnce();
+  }
+  const SysTime tail_from =
+      (records.empty() ? dispatched : FromSystem(records.back().server_received_time)) -
+      FromSeconds(options.tail_s);
+  bool run_applied = false;
+  // The monitor thread checks deadlines every `tick` and after each batch it evaluates: a
+  // deadline due before the record's arrival (less a tick) fired before it, one due later after.
+  auto advance_to = [&](SysTime t) {
+    if (clock.Now() < t - options.monitor.tick) {
+      clock.Set(t - options.monitor.tick);
+      replay.Tick();
+    }
+    clock.Set(std::max(clock.Now(), t));
+  };
+  auto apply_run = [&] {
+    advance_to(dispatched);
+    gate->EnterReplay(tail_from);
+    // As it was published at dispatch: the replay finds the departure itself.
+    RunChange at_dispatch = change;
+    at_dispatch.run.set_state(cit::v1::RUN_STATE_DISPATCHED);
+    at_dispatch.run.clear_started_time();
+    replay.OnRunChanged(at_dispatch);
+    replay.RunOnce();
+    run_applied = true;
+  };
+  gate->EnterMute();
+  for (StoredRecord& r : records) {
+    const SysTime received = FromSystem(r.server_received_time);
+    if (!run_applied && received >= dispatched) apply_run();
+    advance_to(received);
+    CommittedRecord cr{vehicle_id, std::move(r.record), r.server_received_time, r.chain_index};
+    replay.Process(cr);
+    replay.Tick();
+    ++(run_applied ? out.run_records : out.warmup_records);
+  }
+  if (!run_applied) apply_run();
+  out.state = replay.TakeVehicle(vehicle_id);
+  if (out.state == nullptr) return absl::InternalError("replay lost the vehicle");
+  out.gate = gate->counts();
+  gate->EnterLive();
+  return out;
+}
+
+StateRebuilder::StateRebuilder(StateRebuildOptions options, AlertStore* alert_store,
+                               AlertManager* alerts, Monitor* monitor,
+                               Monitor::RunActivated on_activated)
+    : options_(std::move(options)),
+      alert_store_(alert_store),
+      alerts_(alerts),
+      monitor_(monitor),
+      on_activated_(std::move(on_activated)),
+      records_before_(std::chrono::system_clock::now()),
+      started_(std::chrono::steady_clock::now()) {}
+
+StateRebuilder::~StateRebuilder() { Stop(); }
+
+void StateRebuilder::Expect(const std::vector<std::string>& vehicle_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& id : vehicle_ids) expected_.emplace(id, false);
+}
+
+size_t StateRebuilder::pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return expected_.size();
+}
+
+void StateRebuilder::OnRunChanged(const RunChange& change) {
+  const std::string& vehicle_id = change.run.plan().vehicle_id();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = expected_.find(vehicle_id);
+    if (it != expected_.end()) {
+      if (it->second) {
+        deferred_[vehicle_id].push_back(change);  // behind the rebuild
+        return;
+      }
+      if (IsLive(change.run.state()) && change.compiled && !stop_) {
+        it->second = true;
+        jobs_.push_back(Job{change});
+        if (workers_.empty()) {
+          const int n = std::max(1, options_.threads);
+          for (int i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
+        }
+        cv_.notify_one();
+        return;
+      }
+      expected_.erase(it);  // not live any more, or its plan no longer compiles: as before
+    }
+  }
+  monitor_->OnRunChanged(change);
+}
+
+void StateRebuilder::Work() {
+  std::unique_ptr<SqliteStore> store;
+  while (true) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+      if (stop_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    const std::string vehicle_id = job.change.run.plan().vehicle_id();
+    absl::StatusOr<VehicleRebuild> rebuilt = absl::UnavailableError("no store");
+    if (store == nullptr) {
+      absl::StatusOr<std::unique_ptr<SqliteStore>> opened =
+          SqliteStore::Open(options_.database_path);
+      if (opened.ok()) {
+        store = std::move(*opened);
+      } else {
+        rebuilt = opened.status();
+      }
+    }
+    if (store != nullptr) {
+      rebuilt = RebuildVehicle(*store, *alert_store_, *alerts_, job.change, records_before_,
+                               options_, on_activated_);
+    }
+    Finish(vehicle_id, std::move(rebuilt), job.change);
+  }
+}
+
+void StateRebuilder::Finish(const std::string& vehicle_id, absl::StatusOr<VehicleRebuild> rebuilt,
+                            const RunChange& change) {
+  std::vector<RunChange> deferred;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (rebuilt.ok()) {
+    spdlog::info(
+        "event=state_rebuilt vehicle={} run={} warmup_records={} run_records={} "
+        "alerts_matched={} alerts_raised={} not_raised={} stored_unmatched={}",
+        vehicle_id, change.run.plan().run_id(), rebuilt->warmup_records, rebuilt->run_records,
+        rebuilt->gate.matched, rebuilt->gate.admitted, rebuilt->gate.diverged,
+        rebuilt->state->gate ? rebuilt->state->gate->pending() : 0);
+    ++runs_done_;
+    records_done_ += rebuilt->warmup_records + rebuilt->run_records;
+    // The published change itself (the run's stored state and version), after the state. A
+    // departure the replay found may not be stored yet (RunActivationWriter): keep it active.
+    RunChange published = change;
+    if (rebuilt->state->run_state == cit::v1::RUN_STATE_ACTIVE) {
+      published.run.set_state(cit::v1::RUN_STATE_ACTIVE);
+    }
+    monitor_->Adopt(std::move(rebuilt->state));
+    monitor_->OnRunChanged(published);
+  } else {
+    // Judged from scratch, as before rebuilds existed: better than not at all.
+    spdlog::error("event=state_rebuild_failed vehicle={} run={} error=\"{}\"", vehicle_id,
+                  change.run.plan().run_id(), rebuilt.status().ToString());
+    monitor_->OnRunChanged(change);
+  }
+  if (auto it = deferred_.find(vehicle_id); it != deferred_.end()) {
+    deferred = std::move(it->second);
+    deferred_.erase(it);
+  }
+  for (const RunChange& c : deferred) monitor_->OnRunChanged(c);
+  expected_.erase(vehicle_id);
+  if (expected_.empty()) {
+    spdlog::info(
+        "event=state_rebuild_done runs={} records={} seconds={:.2f}", runs_done_, records_done_,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  }
+}
+
+void StateRebuilder::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace cit::dispatch

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "dispatch-server/store/sqlite_store.h"
+#include "dispatch-server/store/sqlite_replay_reader.h"
 #include "spdlog/spdlog.h"
 
 namespace cit::dispatch {
@@ -20,7 +20,7 @@ constexpr double kOldestEventBeforeDispatchS = 12 * 3600;
 
 }  // namespace
 
-absl::StatusOr<VehicleRebuild> RebuildVehicle(Store& store, AlertStore& alert_store,
+absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& alert_store,
                                               AlertManager& alerts, const RunChange& change,
                                               SystemTime records_before,
                                               const StateRebuildOptions& options,
@@ -43,27 +43,20 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(Store& store, AlertStore& alert_st
   if (!events.ok()) return events.status();
   auto gate = std::make_shared<ReplayGate>(ReplayGate::FromStoredEvents(*events));
 
-  // The records the old process received, in the order it received them.
+  // The records the old process received, in the order it received them (chain order).
+  const auto started = std::chrono::steady_clock::now();
   const SystemTime read_from = std::chrono::time_point_cast<SystemTime::duration>(
       dispatched - FromSeconds(std::max(options.warmup_s, kOldestEventBeforeDispatchS)));
-  absl::StatusOr<std::vector<StoredRecord>> read =
-      store.ReadByEventTime(vehicle_id, read_from, SystemTime::max());
-  if (!read.ok()) return read.status();
-  std::vector<StoredRecord>& records = *read;
   const SystemTime warmup_from = std::chrono::time_point_cast<SystemTime::duration>(
       dispatched - FromSeconds(options.warmup_s));
-  std::erase_if(records, [&](const StoredRecord& r) {
-    return r.server_received_time >= records_before || r.server_received_time < warmup_from;
-  });
-  std::sort(records.begin(), records.end(), [](const StoredRecord& a, const StoredRecord& b) {
-    return a.chain_index < b.chain_index;
-  });
+  absl::StatusOr<std::optional<SystemTime>> last =
+      source.LastReceivedBefore(vehicle_id, records_before);
+  if (!last.ok()) return last.status();
+  const SysTime tail_from =
+      (last->has_value() ? FromSystem(**last) : dispatched) - FromSeconds(options.tail_s);
 
   VehicleRebuild out;
-  const SysTime start = records.empty()
-                            ? dispatched
-                            : std::min(dispatched, FromSystem(records[0].server_received_time));
-  FakeClock clock(start);
+  FakeClock clock(FromSystem(warmup_from));
   Monitor replay(&alerts, &clock, options.monitor);
   replay.SetRunActivatedCallback(on_activated);
   {
@@ -73,9 +66,6 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(Store& store, AlertStore& alert_st
     replay.Adopt(std::move(fresh));
     replay.RunOnce();
   }
-  const SysTime tail_from =
-      (records.empty() ? dispatched : FromSystem(records.back().server_received_time)) -
-      FromSeconds(options.tail_s);
   bool run_applied = false;
   // The monitor thread checks deadlines every `tick` and after each batch it evaluates: a
   // deadline due before the record's arrival (less a tick) fired before it, one due later after.
@@ -98,24 +88,41 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(Store& store, AlertStore& alert_st
     run_applied = true;
   };
   gate->EnterMute();
-  for (size_t i = 0; i < records.size(); ++i) {
-    StoredRecord& r = records[i];
-    const SysTime received = FromSystem(r.server_received_time);
+  // One record behind the stream: records of one batch share their receive time and were
+  // evaluated in one go, then a tick; the next record's time says whether the batch ended.
+  CommittedRecord pending{vehicle_id, {}, {}, 0};
+  bool has_pending = false;
+  absl::Status parse_error;
+  auto evaluate_pending = [&](std::optional<SystemTime> next_received) {
+    const SysTime received = FromSystem(pending.server_received_time);
     if (!run_applied && received >= dispatched) apply_run();
     advance_to(received);
-    CommittedRecord cr{vehicle_id, std::move(r.record), r.server_received_time, r.chain_index};
-    replay.Process(cr);
+    replay.Process(pending);
     ++(run_applied ? out.run_records : out.warmup_records);
-    // Records of one batch share their receive time and were evaluated in one go, then a tick.
-    if (i + 1 == records.size() || records[i + 1].server_received_time != r.server_received_time) {
-      replay.Tick();
+    if (!next_received || *next_received != pending.server_received_time) replay.Tick();
+  };
+  absl::Status read = source.ForEach(vehicle_id, read_from, [&](const StoredForReplay& r) {
+    if (r.server_received_time >= records_before || r.server_received_time < warmup_from) return;
+    if (has_pending) evaluate_pending(r.server_received_time);
+    if (!pending.record.ParseFromArray(r.body.data(), static_cast<int>(r.body.size()))) {
+      parse_error = absl::DataLossError(
+          absl::StrCat("stored body of ", vehicle_id, " chain index ", r.chain_index));
+      has_pending = false;
+      return;
     }
-  }
+    pending.server_received_time = r.server_received_time;
+    pending.chain_index = r.chain_index;
+    has_pending = true;
+  });
+  if (!read.ok()) return read;
+  if (!parse_error.ok()) return parse_error;
+  if (has_pending) evaluate_pending(std::nullopt);
   if (!run_applied) apply_run();
   out.state = replay.TakeVehicle(vehicle_id);
   if (out.state == nullptr) return absl::InternalError("replay lost the vehicle");
   out.gate = gate->counts();
   gate->EnterLive();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return out;
 }
 
@@ -169,7 +176,7 @@ void StateRebuilder::OnRunChanged(const RunChange& change) {
 }
 
 void StateRebuilder::Work() {
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<SqliteReplayReader> store;
   while (true) {
     Job job;
     {
@@ -182,8 +189,8 @@ void StateRebuilder::Work() {
     const std::string vehicle_id = job.change.run.plan().vehicle_id();
     absl::StatusOr<VehicleRebuild> rebuilt = absl::UnavailableError("no store");
     if (store == nullptr) {
-      absl::StatusOr<std::unique_ptr<SqliteStore>> opened =
-          SqliteStore::Open(options_.database_path);
+      absl::StatusOr<std::unique_ptr<SqliteReplayReader>> opened =
+          SqliteReplayReader::Open(options_.database_path);
       if (opened.ok()) {
         store = std::move(*opened);
       } else {
@@ -211,6 +218,7 @@ void StateRebuilder::Finish(const std::string& vehicle_id, absl::StatusOr<Vehicl
         rebuilt->state->gate ? rebuilt->state->gate->pending() : 0);
     ++runs_done_;
     records_done_ += rebuilt->warmup_records + rebuilt->run_records;
+    thread_s_ += rebuilt->seconds;
     // The published change itself (the run's stored state and version), after the state. A
     // departure the replay found may not be stored yet (RunActivationWriter): keep it active.
     RunChange published = change;
@@ -233,8 +241,11 @@ void StateRebuilder::Finish(const std::string& vehicle_id, absl::StatusOr<Vehicl
   expected_.erase(vehicle_id);
   if (expected_.empty()) {
     spdlog::info(
-        "event=state_rebuild_done runs={} records={} seconds={:.2f}", runs_done_, records_done_,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+        "event=state_rebuild_done runs={} records={} seconds={:.2f} thread_seconds={:.2f} "
+        "threads={}",
+        runs_done_, records_done_,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(),
+        thread_s_, workers_.size());
   }
 }
 

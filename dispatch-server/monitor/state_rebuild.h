@@ -44,7 +44,7 @@
 #include "dispatch-server/alerts/alert_store.h"
 #include "dispatch-server/monitor/monitor.h"
 #include "dispatch-server/plans/run_manager.h"
-#include "dispatch-server/store/store.h"
+#include "dispatch-server/store/replay_source.h"
 
 namespace cit::dispatch {
 
@@ -69,12 +69,14 @@ struct VehicleRebuild {
   uint64_t warmup_records = 0;
   uint64_t run_records = 0;
   ReplayGate::Counts gate;
+  // Thread time spent (reading, decoding and evaluating).
+  double seconds = 0;
 };
 
-// Rebuilds one live run's vehicle state from `store` (records received before `records_before`,
+// Rebuilds one live run's vehicle state from `source` (records received before `records_before`,
 // on the ingest's clock) and the run's stored alert events. Signals that must be raised go to
 // `alerts`; `on_activated` is told if the vehicle left its depot (MarkActive is idempotent).
-absl::StatusOr<VehicleRebuild> RebuildVehicle(Store& store, AlertStore& alert_store,
+absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& alert_store,
                                               AlertManager& alerts, const RunChange& change,
                                               std::chrono::system_clock::time_point records_before,
                                               const StateRebuildOptions& options,
@@ -123,6 +125,7 @@ class StateRebuilder {
   // Totals for the summary log line.
   uint64_t runs_done_ = 0;
   uint64_t records_done_ = 0;
+  double thread_s_ = 0;
   std::chrono::steady_clock::time_point started_;
 };
 

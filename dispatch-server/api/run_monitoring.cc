@@ -1,5 +1,9 @@
 #include "dispatch-server/api/run_monitoring.h"
 
+#include <algorithm>
+
+#include "dispatch-server/store/sqlite_replay_reader.h"
+
 namespace cit::dispatch {
 
 absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
@@ -34,8 +38,26 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   rebuild.database_path = options.database_path;
   rebuild.monitor = options.monitor;
   rm->rebuilder_ = std::make_unique<StateRebuilder>(rebuild, rm->alert_store_.get(),
-                                                    rm->alerts_.get(), monitor, on_activated);
+                                                    rm->alerts_.get(), monitor, on_activated,
+                                                    clock->Now());
   rm->rebuilder_->Expect(pending);
+  // Vehicles heard within the warm-up but without a live run: crew on board, doors, seals and
+  // motion are rebuilt too, so a run dispatched after the restart finds them.
+  if (auto reader = SqliteReplayReader::Open(options.database_path); reader.ok()) {
+    const auto since = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+        clock->Now() - FromSeconds(rebuild.warmup_s));
+    if (auto heard = (*reader)->VehiclesHeardSince(since); heard.ok()) {
+      std::vector<std::string> idle;
+      for (const std::string& id : *heard) {
+        if (std::find(pending.begin(), pending.end(), id) == pending.end()) idle.push_back(id);
+      }
+      if (!idle.empty()) {
+        rm->monitor_->SetRestartTime(clock->Now());
+        rm->monitor_->HoldVehicles(idle);
+        rm->rebuilder_->ExpectIdle(idle);
+      }
+    }
+  }
   StateRebuilder* rebuilder = rm->rebuilder_.get();
   rm->runs_->SetListener([rebuilder](const RunChange& c) { rebuilder->OnRunChanged(c); });
   for (const RunChange& c : rm->runs_->LiveRuns()) rm->monitor_->OnRunChanged(c);

@@ -41,8 +41,10 @@ class Monitor::Sink final : public AlertSink {
     const AlertSignal& signal = while_down ? marked : raised;
     const double delay_s = v_.backfill ? std::max(0.0, Seconds(now_ - signal.event_time)) : 0.0;
     AlertManager::Owner owner{v_.vehicle_id, v_.run ? v_.run->run_id : std::string()};
-    absl::StatusOr<uint64_t> id =
-        alerts_->Raise(owner, signal, delay_s, v_.backfill ? std::nullopt : v_.record_received);
+    // Record-to-alert latency: live records only (not backfill, not a start-up re-evaluation).
+    const bool replaying = v_.gate && v_.gate->phase() != ReplayGate::Phase::kLive;
+    absl::StatusOr<uint64_t> id = alerts_->Raise(
+        owner, signal, delay_s, v_.backfill || replaying ? std::nullopt : v_.record_received);
     if (!id.ok()) {
       spdlog::error("monitor: raising {} for {} failed: {}", cit::v1::AlertKind_Name(signal.kind),
                     v_.vehicle_id, id.status().ToString());

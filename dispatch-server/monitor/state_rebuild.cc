@@ -1,6 +1,7 @@
 #include "dispatch-server/monitor/state_rebuild.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -21,23 +22,27 @@ constexpr double kOldestEventBeforeDispatchS = 12 * 3600;
 }  // namespace
 
 absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& alert_store,
-                                              AlertManager& alerts, const RunChange& change,
-                                              SystemTime records_before,
-                                              const StateRebuildOptions& options,
+                                              AlertManager& alerts, const std::string& vehicle_id,
+                                              const RunChange* change, SystemTime records_before,
+                                              SysTime restarted, const StateRebuildOptions& options,
                                               const Monitor::RunActivated& on_activated) {
-  const std::string& vehicle_id = change.run.plan().vehicle_id();
-  const std::string& run_id = change.run.plan().run_id();
-  if (!change.compiled) return absl::FailedPreconditionError("run plan not compiled");
-  const SysTime dispatched = change.run.has_dispatched_time()
-                                 ? FromProto(change.run.dispatched_time())
-                                 : FromProto(change.run.created_time());
+  if (change != nullptr && !change->compiled) {
+    return absl::FailedPreconditionError("run plan not compiled");
+  }
+  // Without a run, everything before the restart is warm-up.
+  const SysTime dispatched = change == nullptr ? restarted
+                             : change->run.has_dispatched_time()
+                                 ? FromProto(change->run.dispatched_time())
+                                 : FromProto(change->run.created_time());
 
   // What the run already raised: every stored event of its alerts.
-  AlertFilter filter;
-  filter.run_id = run_id;
   std::vector<uint64_t> alert_ids;
-  for (const cit::v1::Alert& a : alerts.List(filter)) {
-    if (a.vehicle_id() == vehicle_id) alert_ids.push_back(a.alert_id());
+  if (change != nullptr) {
+    AlertFilter filter;
+    filter.run_id = change->run.plan().run_id();
+    for (const cit::v1::Alert& a : alerts.List(filter)) {
+      if (a.vehicle_id() == vehicle_id) alert_ids.push_back(a.alert_id());
+    }
   }
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> events = alert_store.EventsOfAlerts(alert_ids);
   if (!events.ok()) return events.status();
@@ -80,7 +85,7 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& 
     advance_to(dispatched);
     gate->EnterReplay(tail_from);
     // As it was published at dispatch: the replay finds the departure itself.
-    RunChange at_dispatch = change;
+    RunChange at_dispatch = *change;
     at_dispatch.run.set_state(cit::v1::RUN_STATE_DISPATCHED);
     at_dispatch.run.clear_started_time();
     replay.OnRunChanged(at_dispatch);
@@ -95,7 +100,7 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& 
   absl::Status parse_error;
   auto evaluate_pending = [&](std::optional<SystemTime> next_received) {
     const SysTime received = FromSystem(pending.server_received_time);
-    if (!run_applied && received >= dispatched) apply_run();
+    if (!run_applied && change != nullptr && received >= dispatched) apply_run();
     advance_to(received);
     replay.Process(pending);
     ++(run_applied ? out.run_records : out.warmup_records);
@@ -117,24 +122,26 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& 
   if (!read.ok()) return read;
   if (!parse_error.ok()) return parse_error;
   if (has_pending) evaluate_pending(std::nullopt);
-  if (!run_applied) apply_run();
+  if (!run_applied && change != nullptr) apply_run();
   out.state = replay.TakeVehicle(vehicle_id);
   if (out.state == nullptr) return absl::InternalError("replay lost the vehicle");
   out.gate = gate->counts();
   gate->EnterLive();
+  if (change == nullptr) out.state->gate.reset();  // no run: nothing stored to match
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return out;
 }
 
 StateRebuilder::StateRebuilder(StateRebuildOptions options, AlertStore* alert_store,
                                AlertManager* alerts, Monitor* monitor,
-                               Monitor::RunActivated on_activated)
+                               Monitor::RunActivated on_activated, SysTime restarted)
     : options_(std::move(options)),
       alert_store_(alert_store),
       alerts_(alerts),
       monitor_(monitor),
       on_activated_(std::move(on_activated)),
       records_before_(std::chrono::system_clock::now()),
+      restarted_(restarted),
       started_(std::chrono::steady_clock::now()) {}
 
 StateRebuilder::~StateRebuilder() { Stop(); }
@@ -149,6 +156,22 @@ size_t StateRebuilder::pending() const {
   return expected_.size();
 }
 
+void StateRebuilder::ExpectIdle(const std::vector<std::string>& vehicle_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& id : vehicle_ids) {
+    if (stop_ || !expected_.emplace(id, true).second) continue;
+    jobs_.push_back(Job{id, std::nullopt});
+  }
+  StartWorkersLocked();
+}
+
+void StateRebuilder::StartWorkersLocked() {
+  if (!workers_.empty() || jobs_.empty()) return;
+  const int n = std::max(1, options_.threads);
+  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
+  cv_.notify_all();
+}
+
 void StateRebuilder::OnRunChanged(const RunChange& change) {
   const std::string& vehicle_id = change.run.plan().vehicle_id();
   {
@@ -161,11 +184,8 @@ void StateRebuilder::OnRunChanged(const RunChange& change) {
       }
       if (IsLive(change.run.state()) && change.compiled && !stop_) {
         it->second = true;
-        jobs_.push_back(Job{change});
-        if (workers_.empty()) {
-          const int n = std::max(1, options_.threads);
-          for (int i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
-        }
+        jobs_.push_back(Job{vehicle_id, change});
+        StartWorkersLocked();
         cv_.notify_one();
         return;
       }
@@ -186,7 +206,7 @@ void StateRebuilder::Work() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    const std::string vehicle_id = job.change.run.plan().vehicle_id();
+    const std::string& vehicle_id = job.vehicle_id;
     absl::StatusOr<VehicleRebuild> rebuilt = absl::UnavailableError("no store");
     if (store == nullptr) {
       absl::StatusOr<std::unique_ptr<SqliteReplayReader>> opened =
@@ -198,40 +218,46 @@ void StateRebuilder::Work() {
       }
     }
     if (store != nullptr) {
-      rebuilt = RebuildVehicle(*store, *alert_store_, *alerts_, job.change, records_before_,
+      rebuilt = RebuildVehicle(*store, *alert_store_, *alerts_, vehicle_id,
+                               job.change ? &*job.change : nullptr, records_before_, restarted_,
                                options_, on_activated_);
     }
-    Finish(vehicle_id, std::move(rebuilt), job.change);
+    Finish(vehicle_id, std::move(rebuilt), job.change ? &*job.change : nullptr);
   }
 }
 
 void StateRebuilder::Finish(const std::string& vehicle_id, absl::StatusOr<VehicleRebuild> rebuilt,
-                            const RunChange& change) {
+                            const RunChange* change) {
   std::vector<RunChange> deferred;
   std::lock_guard<std::mutex> lock(mu_);
+  const std::string run_id = change != nullptr ? change->run.plan().run_id() : "";
   if (rebuilt.ok()) {
-    spdlog::info(
-        "event=state_rebuilt vehicle={} run={} warmup_records={} run_records={} "
-        "alerts_matched={} alerts_raised={} not_raised={} stored_unmatched={}",
-        vehicle_id, change.run.plan().run_id(), rebuilt->warmup_records, rebuilt->run_records,
-        rebuilt->gate.matched, rebuilt->gate.admitted, rebuilt->gate.diverged,
-        rebuilt->state->gate ? rebuilt->state->gate->pending() : 0);
+    spdlog::log(change != nullptr ? spdlog::level::info : spdlog::level::debug,
+                "event=state_rebuilt vehicle={} run={} warmup_records={} run_records={} "
+                "alerts_matched={} alerts_raised={} not_raised={} stored_unmatched={}",
+                vehicle_id, run_id, rebuilt->warmup_records, rebuilt->run_records,
+                rebuilt->gate.matched, rebuilt->gate.admitted, rebuilt->gate.diverged,
+                rebuilt->state->gate ? rebuilt->state->gate->pending() : 0);
     ++runs_done_;
     records_done_ += rebuilt->warmup_records + rebuilt->run_records;
     thread_s_ += rebuilt->seconds;
-    // The published change itself (the run's stored state and version), after the state. A
-    // departure the replay found may not be stored yet (RunActivationWriter): keep it active.
-    RunChange published = change;
-    if (rebuilt->state->run_state == cit::v1::RUN_STATE_ACTIVE) {
-      published.run.set_state(cit::v1::RUN_STATE_ACTIVE);
-    }
+    const bool active = rebuilt->state->run_state == cit::v1::RUN_STATE_ACTIVE;
     monitor_->Adopt(std::move(rebuilt->state));
-    monitor_->OnRunChanged(published);
+    if (change != nullptr) {
+      // The published change itself (the run's stored state and version), after the state. A
+      // departure the replay found may not be stored yet (RunActivationWriter): keep it active.
+      RunChange published = *change;
+      if (active) published.run.set_state(cit::v1::RUN_STATE_ACTIVE);
+      monitor_->OnRunChanged(published);
+    }
   } else {
-    // Judged from scratch, as before rebuilds existed: better than not at all.
-    spdlog::error("event=state_rebuild_failed vehicle={} run={} error=\"{}\"", vehicle_id,
-                  change.run.plan().run_id(), rebuilt.status().ToString());
-    monitor_->OnRunChanged(change);
+    // Judged from a blank state, as before rebuilds existed: better than not at all.
+    spdlog::error("event=state_rebuild_failed vehicle={} run={} error=\"{}\"", vehicle_id, run_id,
+                  rebuilt.status().ToString());
+    auto blank = std::make_unique<VehicleState>();
+    blank->vehicle_id = vehicle_id;
+    monitor_->Adopt(std::move(blank));  // releases the held records
+    if (change != nullptr) monitor_->OnRunChanged(*change);
   }
   if (auto it = deferred_.find(vehicle_id); it != deferred_.end()) {
     deferred = std::move(it->second);

@@ -35,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,19 +74,22 @@ struct VehicleRebuild {
   double seconds = 0;
 };
 
-// Rebuilds one live run's vehicle state from `source` (records received before `records_before`,
-// on the ingest's clock) and the run's stored alert events. Signals that must be raised go to
-// `alerts`; `on_activated` is told if the vehicle left its depot (MarkActive is idempotent).
+// Rebuilds one vehicle's state from `source` (records received before `records_before`, on the
+// ingest's clock; without a run, those received within warmup_s before `restarted` on the
+// monitor's clock) and, with a live run (`change`), the run's stored alert events. Signals that
+// must be raised go to `alerts`; `on_activated` is told if the vehicle left its depot
+// (MarkActive is idempotent). Without a run only the warm-up is evaluated, silently.
 absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& alert_store,
-                                              AlertManager& alerts, const RunChange& change,
+                                              AlertManager& alerts, const std::string& vehicle_id,
+                                              const RunChange* change,
                                               std::chrono::system_clock::time_point records_before,
-                                              const StateRebuildOptions& options,
+                                              SysTime restarted, const StateRebuildOptions& options,
                                               const Monitor::RunActivated& on_activated);
 
 class StateRebuilder {
  public:
   StateRebuilder(StateRebuildOptions options, AlertStore* alert_store, AlertManager* alerts,
-                 Monitor* monitor, Monitor::RunActivated on_activated);
+                 Monitor* monitor, Monitor::RunActivated on_activated, SysTime restarted);
   ~StateRebuilder();
   StateRebuilder(const StateRebuilder&) = delete;
   StateRebuilder& operator=(const StateRebuilder&) = delete;
@@ -93,6 +97,9 @@ class StateRebuilder {
   // These vehicles' first live run change is rebuilt before it reaches the monitor. Records
   // received from now on (ingest clock) are not replayed: the monitor sees them live.
   void Expect(const std::vector<std::string>& vehicle_ids);
+  // These vehicles have no live run but were heard within warmup_s before the restart: their
+  // state (crew on board, doors, seals, motion) is rebuilt silently right away.
+  void ExpectIdle(const std::vector<std::string>& vehicle_ids);
   // The RunManager's listener.
   void OnRunChanged(const RunChange& change);
   // Vehicles expected or being rebuilt.
@@ -101,11 +108,13 @@ class StateRebuilder {
 
  private:
   struct Job {
-    RunChange change;
+    std::string vehicle_id;
+    std::optional<RunChange> change;  // none: no live run, warm-up only
   };
+  void StartWorkersLocked();
   void Work();
   void Finish(const std::string& vehicle_id, absl::StatusOr<VehicleRebuild> rebuilt,
-              const RunChange& change);
+              const RunChange* change);
 
   StateRebuildOptions options_;
   AlertStore* alert_store_;
@@ -113,6 +122,7 @@ class StateRebuilder {
   Monitor* monitor_;
   Monitor::RunActivated on_activated_;
   std::chrono::system_clock::time_point records_before_;
+  SysTime restarted_;  // monitor clock: the warm-up of vehicles without a run ends here
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -103,4 +103,27 @@ SqliteReplayReader::LastReceivedBefore(std::string_view vehicle_id,
   }
 }
 
+absl::StatusOr<std::vector<std::string>> SqliteReplayReader::VehiclesHeardSince(
+    std::chrono::system_clock::time_point since) {
+  absl::StatusOr<sqlite::Statement> vehicles =
+      db_->Prepare("SELECT vehicle_id FROM vehicle_seq ORDER BY vehicle_id");
+  if (!vehicles.ok()) return vehicles.status();
+  absl::StatusOr<sqlite::Statement> newest = db_->Prepare(
+      "SELECT event_time_ns FROM records WHERE vehicle_id = ?1 ORDER BY event_time_ns DESC "
+      "LIMIT 1");
+  if (!newest.ok()) return newest.status();
+  std::vector<std::string> out;
+  while (true) {
+    absl::StatusOr<bool> row = vehicles->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    std::string id = vehicles->ColumnText(0);
+    newest->Reset().Bind(1, id);
+    absl::StatusOr<bool> found = newest->Step();
+    if (!found.ok()) return found.status();
+    if (*found && newest->ColumnInt64(0) >= ToUnixNs(since)) out.push_back(std::move(id));
+  }
+  return out;
+}
+
 }  // namespace cit::dispatch

@@ -12,6 +12,8 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "dispatch-server/store/replay_source.h"
@@ -29,6 +31,9 @@ class SqliteReplayReader final : public ReplaySource {
                        const std::function<void(const StoredForReplay&)>& fn) override;
   absl::StatusOr<std::optional<std::chrono::system_clock::time_point>> LastReceivedBefore(
       std::string_view vehicle_id, std::chrono::system_clock::time_point before) override;
+  // Vehicles whose newest record (event time) is at or after `since`, sorted.
+  absl::StatusOr<std::vector<std::string>> VehiclesHeardSince(
+      std::chrono::system_clock::time_point since);
 
  private:
   explicit SqliteReplayReader(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}

@@ -390,6 +390,19 @@ TEST_F(StateRebuildTest, RestartBeforeDepartureKeepsCrewCheckedInBeforeTheDispat
   EXPECT_EQ(after_[dispatched]->run_state, cit::v1::RUN_STATE_DISPATCHED);
 }
 
+// A restart before the dispatch (no live run yet): the vehicle's state without a run is rebuilt
+// too, so the run dispatched afterwards finds the crew on board.
+TEST_F(StateRebuildTest, RestartBeforeTheDispatchKeepsTheCrewForTheRunDispatchedAfter) {
+  const auto reference = AlertSet(Play({}));
+  const size_t before_dispatch = StepAt(25);
+  const size_t dispatched = StepAt(40);
+  const auto restarted = AlertSet(Play({before_dispatch, dispatched}));
+  EXPECT_EQ(restarted, reference) << Describe(restarted);
+  ExpectRebuilt(dispatched);
+  EXPECT_EQ(after_[dispatched]->crew.on_board.size(), 2u);
+  EXPECT_EQ(after_[dispatched]->run_state, cit::v1::RUN_STATE_DISPATCHED);
+}
+
 TEST_F(StateRebuildTest, RestartWithADoorOpenAtAStopKeepsDoorAndStopInProgress) {
   const auto reference = AlertSet(Play({}));
   const size_t door_open = StepAt(415);

@@ -11,6 +11,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -146,13 +147,21 @@ class FrameReader {
   size_t pos_ = 0;
 };
 
+// Nanoseconds since the epoch, saturated to int64: a journal file is input like any other (a
+// damaged or foreign segment can hold any seconds value), and seconds * 1e9 overflows past the
+// year 2262.
+int64_t SaturatedUnixNanos(const google::protobuf::Timestamp& t) {
+  constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1'000'000'000 - 1;
+  const int64_t seconds = std::clamp<int64_t>(t.seconds(), -kMaxSeconds, kMaxSeconds);
+  return seconds * 1'000'000'000 + std::clamp<int32_t>(t.nanos(), -999'999'999, 999'999'999);
+}
+
 }  // namespace
 
 void Journal::NoteFix(const cit::v1::Record& rec) {
   if (!rec.has_fix()) return;
   const auto& t = rec.fix().time_suspect() ? rec.fix().receiver_time() : rec.event_time();
-  last_fix_ =
-      LastFix{t.seconds() * 1'000'000'000 + t.nanos(), rec.fix().lat_deg(), rec.fix().lon_deg()};
+  last_fix_ = LastFix{SaturatedUnixNanos(t), rec.fix().lat_deg(), rec.fix().lon_deg()};
 }
 
 bool IsUrgent(const cit::v1::Record& record) {

@@ -55,7 +55,7 @@ class Connection final : public Exchange,
       Expire(shared_.options->header_timeout);
       stream_.async_handshake(net::ssl::stream_base::server,
                               [self = this->shared_from_this()](beast::error_code e) {
-                                if (e) return self->Fail(e);
+                                if (e) return self->FailHandshake(e);
                                 self->ReadHeader();
                               });
     } else {
@@ -144,6 +144,15 @@ class Connection final : public Exchange,
       shared_.metrics->timeouts->Increment();
     }
     CloseNow();
+  }
+
+  // A handshake that fails for a reason other than our own deadline or an eviction (plain
+  // HTTP on the TLS port, a scanner, an untrusted client) is counted: it is bad input.
+  void FailHandshake(beast::error_code ec) {
+    if (!closed_ && ec != beast::error::timeout && std::chrono::steady_clock::now() < deadline_) {
+      shared_.metrics->tls_handshake_failures->Increment();
+    }
+    Fail(ec);
   }
 
   void ReadHeader() {

@@ -18,6 +18,9 @@ HttpMetrics::HttpMetrics(MetricsRegistry& r)
                              "HTTP connections closed by a header, body or write deadline")),
       too_large(&r.GetCounter("cit_http_too_large_total",
                               "HTTP requests refused for size (413 body, 431 header)")),
+      tls_handshake_failures(
+          &r.GetCounter("cit_http_tls_handshake_failures_total",
+                        "HTTP connections whose TLS handshake failed (not by timeout)")),
       sse_dropped(&r.GetCounter("cit_http_sse_dropped_total",
                                 "Event streams dropped because the reader fell behind")),
       connections(&r.GetGauge("cit_http_connections", "Open HTTP connections")),

@@ -25,9 +25,11 @@ struct HttpMetrics {
   Counter* evicted;            // cit_http_connections_evicted_total (idle, for a new one)
   Counter* timeouts;           // cit_http_timeouts_total (header/body/write deadline)
   Counter* too_large;          // cit_http_too_large_total (413 / 431)
-  Counter* sse_dropped;        // cit_http_sse_dropped_total (slow reader)
-  Gauge* connections;          // cit_http_connections
-  Gauge* streams;              // cit_http_event_streams
+  // cit_http_tls_handshake_failures_total (not by timeout or eviction)
+  Counter* tls_handshake_failures;
+  Counter* sse_dropped;  // cit_http_sse_dropped_total (slow reader)
+  Gauge* connections;    // cit_http_connections
+  Gauge* streams;        // cit_http_event_streams
 };
 
 }  // namespace cit::dispatch

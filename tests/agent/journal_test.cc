@@ -222,6 +222,22 @@ TEST(JournalTest, LastFixSurvivesRestartAndTrimming) {
   EXPECT_DOUBLE_EQ(j->last_fix()->lon_deg, 11.5);
 }
 
+// A recovered fix whose time is past the year 2262 (a damaged or foreign segment) must not
+// overflow int64 nanoseconds (undefined behaviour, found by fuzz.journal): it saturates.
+TEST(JournalTest, FixTimeBeyondInt64NanosSaturatesInsteadOfOverflowing) {
+  test::TempDir dir;
+  {
+    auto j = OpenJournal(dir.path());
+    auto r = FixRecord(48.25);
+    r.mutable_event_time()->set_seconds(18'975'819'184);
+    ASSERT_TRUE(j->Append(r).ok());
+  }
+  auto j = OpenJournal(dir.path());
+  ASSERT_TRUE(j->last_fix().has_value());
+  EXPECT_GT(j->last_fix()->time_ns, 9'000'000'000LL * 1'000'000'000LL);
+  EXPECT_DOUBLE_EQ(j->last_fix()->lat_deg, 48.25);
+}
+
 TEST(JournalTest, BootCounterIncrementsOnEveryOpen) {
   test::TempDir dir;
   uint32_t first = OpenJournal(dir.path())->boot();

@@ -18,7 +18,7 @@ describe('alert board', () => {
     browser = await launchBrowser();
     ctx = await newContext(browser);
     page = await ctx.newPage();
-    problems = watchPage(page);
+    problems = watchPage(page, server.base);
   });
   after(async () => {
     await browser?.close();
@@ -139,7 +139,7 @@ describe('alert board', () => {
     assert.equal(await page.locator('li.alert:has-text("seat-switch").state-open').count(), 1);
   });
 
-  test('no CSP violation and no script error', () => {
+  test('no CSP violation, no script error, no request outside the server', () => {
     assert.deepEqual(problems, []);
   });
 

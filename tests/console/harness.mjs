@@ -218,16 +218,27 @@ export async function signIn(page, server, who) {
   await page.waitForSelector('header.topbar .who');
 }
 
+// Screenshots go to <build>/screenshots, so a test run leaves the checkout clean; with
+// CIT_UPDATE_SCREENSHOTS=1 they replace the ones in docs/img that docs/console.md shows.
 export function screenshotPath(name) {
-  const dir = path.join(SOURCE_DIR, 'docs', 'img');
+  const dir = process.env.CIT_UPDATE_SCREENSHOTS === '1'
+    ? path.join(SOURCE_DIR, 'docs', 'img')
+    : path.join(BINARY_DIR, 'screenshots');
   mkdirSync(dir, { recursive: true });
   return path.join(dir, `console-${name}.png`);
 }
 
-// Collects Content-Security-Policy violations and page errors (both must stay empty: the
-// console has no inline script or style, and throws nothing).
-export function watchPage(page) {
+// Collects what must never happen on a console page: CSP violations, script errors, and any
+// request to an origin other than the dispatch-server's (a control room's console works with no
+// network beyond its server; basemap tiles are off unless configured).
+export function watchPage(page, serverBase) {
   const problems = [];
+  const allowed = new URL(serverBase).origin;
+  page.on('request', (r) => {
+    const url = r.url();
+    if (url.startsWith('data:') || url.startsWith('blob:')) return;
+    if (new URL(url).origin !== allowed) problems.push(`request outside the server: ${url}`);
+  });
   page.on('console', (m) => {
     if (/Content Security Policy/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
   });

@@ -31,7 +31,7 @@ describe('live map, run view, audit view', () => {
     browser = await launchBrowser();
     ctx = await newContext(browser);
     page = await ctx.newPage();
-    problems = watchPage(page);
+    problems = watchPage(page, server.base);
     await signIn(page, server, 'dora');
   });
   after(async () => {
@@ -127,7 +127,7 @@ describe('live map, run view, audit view', () => {
     assert.match(await page.textContent('.replay-label'), /fix 4 of/);
   });
 
-  test('no CSP violation and no script error on any view', () => {
+  test('no CSP violation, no script error, no request outside the server on any view', () => {
     assert.deepEqual(problems, []);
   });
 });

@@ -107,6 +107,7 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& 
     if (!next_received || *next_received != pending.server_received_time) replay.Tick();
   };
   absl::Status read = source.ForEach(vehicle_id, read_from, [&](const StoredForReplay& r) {
+    if (!parse_error.ok()) return;
     if (r.server_received_time >= records_before || r.server_received_time < warmup_from) return;
     if (has_pending) evaluate_pending(r.server_received_time);
     if (!pending.record.ParseFromArray(r.body.data(), static_cast<int>(r.body.size()))) {

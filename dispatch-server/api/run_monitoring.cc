@@ -37,9 +37,8 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   StateRebuildOptions rebuild = options.rebuild;
   rebuild.database_path = options.database_path;
   rebuild.monitor = options.monitor;
-  rm->rebuilder_ = std::make_unique<StateRebuilder>(rebuild, rm->alert_store_.get(),
-                                                    rm->alerts_.get(), monitor, on_activated,
-                                                    clock->Now());
+  rm->rebuilder_ = std::make_unique<StateRebuilder>(
+      rebuild, rm->alert_store_.get(), rm->alerts_.get(), monitor, on_activated, clock->Now());
   rm->rebuilder_->Expect(pending);
   // Vehicles heard within the warm-up but without a live run: crew on board, doors, seals and
   // motion are rebuilt too, so a run dispatched after the restart finds them.

@@ -29,8 +29,8 @@
 
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "cit/v1/telemetry.grpc.pb.h"
-#include "dispatch-server/api/run_monitoring.h"
 #include "dispatch-server/server/dispatch_server.h"
+#include "dispatch-server/server/run_monitoring.h"
 #include "spdlog/spdlog.h"
 
 namespace cit::dispatch {

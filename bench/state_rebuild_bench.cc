@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "dispatch-server/api/run_monitoring.h"
+#include "dispatch-server/server/run_monitoring.h"
 #include "dispatch-server/store/sqlite_run_store.h"
 #include "dispatch-server/store/sqlite_store.h"
 #include "spdlog/spdlog.h"

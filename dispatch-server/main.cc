@@ -1,5 +1,6 @@
 // dispatch-server: ingests every vehicle's telemetry exactly once into the store and serves
-// operators. Thin main: flags and config, wiring, signal handling (STYLE §1).
+// operators. Thin main (STYLE §1): flags and config into ServerAssemblyOptions, then
+// server/server_assembly.h assembles and runs everything until SIGTERM/SIGINT.
 //
 //   dispatch-server --config /etc/citwatch/dispatch-server.toml
 //   dispatch-server --insecure-dev --database /tmp/dev.db      # plaintext, development only
@@ -12,16 +13,10 @@
 #include <iostream>
 #include <optional>
 
-#include "dispatch-server/api/run_monitoring.h"
-#include "dispatch-server/audit/audit_service.h"
-#include "dispatch-server/audit/store_audit_source.h"
 #include "dispatch-server/auth/auth_config.h"
-#include "dispatch-server/auth/grpc_log_bridge.h"
-#include "dispatch-server/auth/operator_auth.h"
 #include "dispatch-server/config/config.h"
 #include "dispatch-server/http/http_config.h"
-#include "dispatch-server/http/http_server.h"
-#include "dispatch-server/server/dispatch_server.h"
+#include "dispatch-server/server/server_assembly.h"
 
 namespace {
 
@@ -110,6 +105,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   Override(http_listen, &http_options->listen);
+  absl::StatusOr<std::filesystem::path> tokens =
+      cit::dispatch::OperatorTokensPath(config->raw, config->source);
+  if (!tokens.ok()) {
+    std::cerr << "dispatch-server: " << tokens.status().message() << "\n";
+    return 2;
+  }
+  cit::dispatch::ServerAssemblyOptions options;
+  options.server = o;
+  options.operator_tokens = *tokens;
+  options.http = *http_options;
   if (check_config) {
     std::cout << "dispatch-server: configuration OK"
               << (config->source.empty() ? " (defaults)" : " (" + config->source.string() + ")")
@@ -122,87 +127,18 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   spdlog::flush_on(spdlog::level::info);
 
-  cit::dispatch::DispatchServer::Builder builder(o);
-  // gRPC's own lines (one per failed TLS handshake) into spdlog, counted and rate-limited.
-  cit::dispatch::InstallGrpcLogBridge(builder.shared_metrics());
-  // Operator API: bearer tokens and roles on every call ([auth] tokens), and the Audit service.
-  absl::StatusOr<std::filesystem::path> tokens =
-      cit::dispatch::OperatorTokensPath(config->raw, config->source);
-  if (!tokens.ok()) {
-    std::cerr << "dispatch-server: " << tokens.status().message() << "\n";
-    return 2;
-  }
-  builder.ConfigureOperatorCredentials(
-      [path = *tokens, metrics = builder.shared_metrics()](grpc::ServerCredentials& creds) {
-        return cit::dispatch::InstallOperatorAuth(creds, path, metrics);
-      });
-  absl::StatusOr<std::shared_ptr<cit::dispatch::Store>> store = builder.store();
-  if (!store.ok()) {
-    spdlog::critical("event=start_failed error=\"{}\"", store.status().ToString());
-    return 1;
-  }
-  // Run plans, monitor, rules, alerts: Dispatch + Alerts services and the record observer.
   cit::dispatch::SystemClock clock;
-  cit::dispatch::RunMonitoringOptions rm_options;
-  rm_options.database_path = o.database_path;
-  absl::StatusOr<std::unique_ptr<cit::dispatch::RunMonitoring>> monitoring =
-      cit::dispatch::RunMonitoring::Open(rm_options, &clock);
-  if (!monitoring.ok()) {
-    spdlog::critical("event=start_failed error=\"{}\"", monitoring.status().ToString());
-    return 1;
-  }
-  (*monitoring)->Register(builder);
-  cit::dispatch::RunManager& runs = (*monitoring)->runs();
-  cit::dispatch::AlertManager& alerts = (*monitoring)->alerts();
-  cit::dispatch::AuditService audit(std::make_shared<cit::dispatch::StoreAuditSource>(
-      **store, [&runs](const std::string& id) { return runs.Get(id); },
-      [&alerts](const std::string& id) -> absl::StatusOr<std::vector<cit::v1::Alert>> {
-        cit::dispatch::AlertFilter filter;
-        filter.run_id = id;
-        return alerts.List(filter);
-      }));
-  builder.AddOperatorService(&audit);
-  // Other components wire in here: builder.AddObserver(&monitor), builder.AddOperatorService(...)
-  // and builder.ConfigureOperatorCredentials(...) for operator authentication.
-  absl::StatusOr<std::unique_ptr<cit::dispatch::DispatchServer>> server = builder.Start();
+  absl::StatusOr<std::unique_ptr<cit::dispatch::ServerAssembly>> server =
+      cit::dispatch::ServerAssembly::Start(std::move(options), &clock);
   if (!server.ok()) {
     spdlog::critical("event=start_failed error=\"{}\"", server.status().ToString());
     return 1;
-  }
-  (*monitoring)->Start();
-  // HTTP API and web console ([http]): a JSON gateway to the operator port above.
-  std::unique_ptr<cit::dispatch::HttpServer> http;
-  if (!http_options->listen.empty()) {
-    absl::StatusOr<cit::dispatch::TokenFile> token_file =
-        tokens->empty() ? absl::StatusOr<cit::dispatch::TokenFile>(cit::dispatch::TokenFile())
-                        : cit::dispatch::TokenFile::Load(*tokens);
-    if (!token_file.ok()) {
-      spdlog::critical("event=start_failed error=\"{}\"", token_file.status().ToString());
-      return 1;
-    }
-    cit::dispatch::HttpServerDeps deps;
-    deps.options = *http_options;
-    deps.insecure_dev = o.insecure_dev;
-    deps.tls = o.tls;
-    deps.operator_target =
-        cit::dispatch::LoopbackTarget(o.operator_address, (*server)->operator_port());
-    deps.tokens = std::make_shared<const cit::dispatch::TokenFile>(*std::move(token_file));
-    deps.metrics = &(*server)->metrics();
-    absl::StatusOr<std::unique_ptr<cit::dispatch::HttpServer>> started =
-        cit::dispatch::HttpServer::Start(std::move(deps));
-    if (!started.ok()) {
-      spdlog::critical("event=start_failed error=\"{}\"", started.status().ToString());
-      return 1;
-    }
-    http = *std::move(started);
   }
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("event=signal_received signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  if (http) http->Stop();  // its streams are gRPC calls to the operator port
-  (*server)->Shutdown();
-  (*monitoring)->Stop();
+  (*server)->Stop();
   server->reset();
   spdlog::info("event=exit code=0");
   return 0;

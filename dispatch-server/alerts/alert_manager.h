@@ -47,8 +47,8 @@
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/alerts/alert_signal.h"
 #include "dispatch-server/alerts/alert_store.h"
+#include "dispatch-server/common/clock.h"
 #include "dispatch-server/metrics/metrics_registry.h"
-#include "dispatch-server/monitor/clock.h"
 
 namespace cit::dispatch {
 

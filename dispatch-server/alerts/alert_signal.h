@@ -15,7 +15,7 @@
 #include <string>
 
 #include "cit/v1/dispatch.pb.h"
-#include "dispatch-server/monitor/clock.h"
+#include "dispatch-server/common/clock.h"
 
 namespace cit::dispatch {
 

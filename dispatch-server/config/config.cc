@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/common/host_port.h"
+#include "dispatch-server/common/text_file.h"
 #include "dispatch-server/ingest/record_validator.h"
 
 namespace cit::dispatch {

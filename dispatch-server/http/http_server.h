@@ -26,10 +26,10 @@
 
 #include "absl/status/statusor.h"
 #include "dispatch-server/auth/token_file.h"
+#include "dispatch-server/common/tls_files.h"
 #include "dispatch-server/http/http_options.h"
 #include "dispatch-server/http/session_store.h"
 #include "dispatch-server/metrics/metrics_registry.h"
-#include "dispatch-server/server/dispatch_server.h"
 
 namespace cit::dispatch {
 

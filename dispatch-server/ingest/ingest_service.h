@@ -45,9 +45,9 @@
 #include "absl/status/status.h"
 #include "cit/v1/telemetry.grpc.pb.h"
 #include "dispatch-server/common/refusal_log.h"
-#include "dispatch-server/ingest/committed_record.h"
 #include "dispatch-server/ingest/record_validator.h"
 #include "dispatch-server/metrics/metrics_registry.h"
+#include "dispatch-server/store/committed_record.h"
 #include "dispatch-server/store/store.h"
 
 namespace cit::dispatch {

@@ -36,12 +36,12 @@
 
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/alerts/alert_manager.h"
-#include "dispatch-server/ingest/committed_record.h"
-#include "dispatch-server/monitor/clock.h"
-#include "dispatch-server/monitor/timer_wheel.h"
-#include "dispatch-server/monitor/vehicle_state.h"
+#include "dispatch-server/common/clock.h"
+#include "dispatch-server/common/timer_wheel.h"
 #include "dispatch-server/plans/run_manager.h"
 #include "dispatch-server/rules/rules.h"
+#include "dispatch-server/rules/vehicle_state.h"
+#include "dispatch-server/store/committed_record.h"
 
 namespace cit::dispatch {
 

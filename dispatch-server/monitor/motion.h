@@ -10,8 +10,8 @@
 #ifndef CIT_DISPATCH_SERVER_MONITOR_MOTION_H_
 #define CIT_DISPATCH_SERVER_MONITOR_MOTION_H_
 
-#include "dispatch-server/monitor/vehicle_state.h"
 #include "dispatch-server/plans/run_limits.h"
+#include "dispatch-server/rules/vehicle_state.h"
 
 namespace cit::dispatch {
 

@@ -6,7 +6,7 @@
 // How: each live run's stored records are evaluated again, in the order the old process received
 // them (chain order), by a private Monitor whose clock follows each record's stored server receive
 // time: the same code path as live evaluation, so the rebuilt state is the state the old process
-// had, by construction, for every rule. A ReplayGate (monitor/replay_gate.h) matches the signals
+// had, by construction, for every rule. A ReplayGate (alerts/replay_gate.h) matches the signals
 // against the run's stored alert events: what is already stored is not raised again, what was
 // never raised is not raised now (no false alert from a rebuild), and what was evaluated but lost
 // in a kill -9 before its alert event was stored (the last seconds: `tail_s`) is raised. The

@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.pb.h"
-#include "dispatch-server/monitor/clock.h"
+#include "dispatch-server/common/clock.h"
 #include "dispatch-server/plans/run_limits.h"
 #include "geo/corridor.h"
 #include "geo/geofence.h"

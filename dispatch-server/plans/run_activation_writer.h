@@ -20,7 +20,7 @@
 #include <thread>
 #include <utility>
 
-#include "dispatch-server/monitor/clock.h"
+#include "dispatch-server/common/clock.h"
 #include "dispatch-server/plans/run_manager.h"
 
 namespace cit::dispatch {

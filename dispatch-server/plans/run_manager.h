@@ -34,7 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.pb.h"
-#include "dispatch-server/monitor/clock.h"
+#include "dispatch-server/common/clock.h"
 #include "dispatch-server/plans/compiled_run.h"
 #include "dispatch-server/plans/run_store.h"
 

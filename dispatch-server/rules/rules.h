@@ -18,8 +18,8 @@
 
 #include "cit/v1/telemetry.pb.h"
 #include "dispatch-server/alerts/alert_signal.h"
-#include "dispatch-server/monitor/clock.h"
-#include "dispatch-server/monitor/vehicle_state.h"
+#include "dispatch-server/common/clock.h"
+#include "dispatch-server/rules/vehicle_state.h"
 
 namespace cit::dispatch {
 

@@ -7,14 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/server/fd_limit.h"
 #include "dispatch-server/store/sqlite_store.h"
-#include "geo/input_limits.h"
 
 namespace cit::dispatch {
-
-absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path) {
-  // Config, token and PEM files: regular files of bounded size (not /dev/zero, not a FIFO).
-  return geo::ReadFileBounded(path, kMaxTextFileBytes);
-}
 
 namespace {
 

@@ -42,21 +42,16 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "dispatch-server/ingest/committed_record.h"
+#include "dispatch-server/common/text_file.h"
+#include "dispatch-server/common/tls_files.h"
 #include "dispatch-server/ingest/ingest_service.h"
 #include "dispatch-server/metrics/http_server.h"
 #include "dispatch-server/metrics/metrics_registry.h"
+#include "dispatch-server/store/committed_record.h"
 #include "dispatch-server/store/sqlite_db.h"
 #include "dispatch-server/store/store.h"
 
 namespace cit::dispatch {
-
-struct TlsFiles {
-  // PEM files. ca_file: the fleet CA that signs vehicle certificates (telemetry port).
-  std::filesystem::path ca_file;
-  std::filesystem::path cert_file;
-  std::filesystem::path key_file;
-};
 
 struct DispatchServerOptions {
   // "host:port"; port 0 picks a free port (see DispatchServer::*_port()).
@@ -187,13 +182,6 @@ class DispatchServer {
   bool health_stop_ = false;
   std::thread health_thread_;
 };
-
-// Largest config, token or PEM file read.
-inline constexpr std::size_t kMaxTextFileBytes = 16u << 20;
-
-// Reads a whole file (config, certificates, keys); NOT_FOUND / PERMISSION_DENIED with the path,
-// INVALID_ARGUMENT for a non-regular file (a device, a FIFO) or one over kMaxTextFileBytes.
-absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path);
 
 }  // namespace cit::dispatch
 

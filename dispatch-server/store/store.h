@@ -35,7 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cit/v1/telemetry.pb.h"
-#include "dispatch-server/ingest/committed_record.h"
+#include "dispatch-server/store/committed_record.h"
 
 namespace cit::dispatch {
 

@@ -20,14 +20,14 @@
 #include <memory>
 #include <string>
 
-#include "dispatch-server/api/run_monitoring.h"
 #include "dispatch-server/audit/audit_service.h"
 #include "dispatch-server/audit/store_audit_source.h"
 #include "dispatch-server/auth/operator_auth.h"
 #include "dispatch-server/auth/token_file.h"
+#include "dispatch-server/common/clock.h"
 #include "dispatch-server/http/http_server.h"
-#include "dispatch-server/monitor/clock.h"
 #include "dispatch-server/server/dispatch_server.h"
+#include "dispatch-server/server/run_monitoring.h"
 #include "tests/dispatch/http_test_client.h"
 #include "tests/dispatch/telemetry_test_client.h"
 

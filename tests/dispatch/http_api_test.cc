@@ -509,6 +509,16 @@ TEST_F(HttpApiTest, ASlowLorisHeaderIsCutAtTheHeaderTimeout) {
   }
   EXPECT_NE(c.last_error(), beast::error::timeout);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  // Beast closes the socket on the deadline before the server's read handler runs and counts
+  // it: wait for the count.
+  const auto timeouts = [&] {
+    return MetricValue(server_->server().metrics().Render(), "cit_http_timeouts_total");
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (timeouts() < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a counter
+  }
+  EXPECT_EQ(timeouts(), 1);
 }
 
 TEST_F(HttpApiTest, PlainHttpInInsecureDevModeHasNoSecureCookieButTheSameRoleChecks) {

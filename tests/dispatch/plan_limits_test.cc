@@ -11,8 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "cit/v1/dispatch.grpc.pb.h"
-#include "dispatch-server/api/run_monitoring.h"
 #include "dispatch-server/server/dispatch_server.h"
+#include "dispatch-server/server/run_monitoring.h"
 #include "dispatch-server/store/sqlite_run_store.h"
 #include "tests/dispatch/telemetry_test_client.h"
 #include "tests/support/test_env.h"

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "cit/v1/dispatch.grpc.pb.h"
-#include "dispatch-server/monitor/clock.h"
+#include "dispatch-server/common/clock.h"
 #include "tests/dispatch/telemetry_test_client.h"
 #include "tests/support/test_env.h"
 

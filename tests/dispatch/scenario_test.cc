@@ -17,8 +17,8 @@
 #include <thread>
 
 #include "cit/v1/dispatch.grpc.pb.h"
-#include "dispatch-server/api/run_monitoring.h"
 #include "dispatch-server/server/dispatch_server.h"
+#include "dispatch-server/server/run_monitoring.h"
 #include "geo/corridor.h"
 #include "tests/dispatch/telemetry_test_client.h"
 #include "tests/support/test_env.h"

@@ -18,7 +18,7 @@
 #include <tuple>
 #include <vector>
 
-#include "dispatch-server/api/run_monitoring.h"
+#include "dispatch-server/server/run_monitoring.h"
 #include "dispatch-server/store/sqlite_store.h"
 #include "tests/dispatch/monitor_harness.h"
 #include "tests/support/test_env.h"

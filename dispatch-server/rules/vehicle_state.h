@@ -10,8 +10,8 @@
 // run), so evaluating a fix allocates nothing.
 //
 // Thread contract: owned and touched only by the monitor thread.
-#ifndef CIT_DISPATCH_SERVER_MONITOR_VEHICLE_STATE_H_
-#define CIT_DISPATCH_SERVER_MONITOR_VEHICLE_STATE_H_
+#ifndef CIT_DISPATCH_SERVER_RULES_VEHICLE_STATE_H_
+#define CIT_DISPATCH_SERVER_RULES_VEHICLE_STATE_H_
 
 #include <array>
 #include <cmath>
@@ -23,9 +23,9 @@
 
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/alerts/alert_signal.h"
-#include "dispatch-server/monitor/clock.h"
-#include "dispatch-server/monitor/replay_gate.h"
-#include "dispatch-server/monitor/timer_wheel.h"
+#include "dispatch-server/alerts/replay_gate.h"
+#include "dispatch-server/common/clock.h"
+#include "dispatch-server/common/timer_wheel.h"
 #include "dispatch-server/plans/compiled_run.h"
 #include "dispatch-server/plans/run_limits.h"
 #include "geo/corridor.h"
@@ -236,4 +236,4 @@ struct VehicleState {
 
 }  // namespace cit::dispatch
 
-#endif  // CIT_DISPATCH_SERVER_MONITOR_VEHICLE_STATE_H_
+#endif  // CIT_DISPATCH_SERVER_RULES_VEHICLE_STATE_H_

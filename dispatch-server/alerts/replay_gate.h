@@ -24,8 +24,8 @@
 // live signals go on consuming them, so those are not raised twice either.
 //
 // Thread contract: owned by one vehicle's state, used only on the thread evaluating it.
-#ifndef CIT_DISPATCH_SERVER_MONITOR_REPLAY_GATE_H_
-#define CIT_DISPATCH_SERVER_MONITOR_REPLAY_GATE_H_
+#ifndef CIT_DISPATCH_SERVER_ALERTS_REPLAY_GATE_H_
+#define CIT_DISPATCH_SERVER_ALERTS_REPLAY_GATE_H_
 
 #include <cstdint>
 #include <deque>
@@ -36,7 +36,7 @@
 
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/alerts/alert_signal.h"
-#include "dispatch-server/monitor/clock.h"
+#include "dispatch-server/common/clock.h"
 
 namespace cit::dispatch {
 
@@ -83,4 +83,4 @@ class ReplayGate {
 
 }  // namespace cit::dispatch
 
-#endif  // CIT_DISPATCH_SERVER_MONITOR_REPLAY_GATE_H_
+#endif  // CIT_DISPATCH_SERVER_ALERTS_REPLAY_GATE_H_

@@ -1,4 +1,4 @@
-#include "dispatch-server/monitor/replay_gate.h"
+#include "dispatch-server/alerts/replay_gate.h"
 
 #include <unordered_map>
 

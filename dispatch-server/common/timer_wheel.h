@@ -10,14 +10,14 @@
 // after warm-up.
 //
 // Thread contract: single-threaded (the monitor thread owns it).
-#ifndef CIT_DISPATCH_SERVER_MONITOR_TIMER_WHEEL_H_
-#define CIT_DISPATCH_SERVER_MONITOR_TIMER_WHEEL_H_
+#ifndef CIT_DISPATCH_SERVER_COMMON_TIMER_WHEEL_H_
+#define CIT_DISPATCH_SERVER_COMMON_TIMER_WHEEL_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-#include "dispatch-server/monitor/clock.h"
+#include "dispatch-server/common/clock.h"
 
 namespace cit::dispatch {
 
@@ -67,4 +67,4 @@ class TimerWheel {
 
 }  // namespace cit::dispatch
 
-#endif  // CIT_DISPATCH_SERVER_MONITOR_TIMER_WHEEL_H_
+#endif  // CIT_DISPATCH_SERVER_COMMON_TIMER_WHEEL_H_

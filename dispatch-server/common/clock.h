@@ -8,8 +8,8 @@
 //   clock.Advance(std::chrono::seconds(61));   // the monitor's next Tick() sees the new time
 //
 // Thread contract: Now() is safe from any thread; FakeClock::Set/Advance too (atomic).
-#ifndef CIT_DISPATCH_SERVER_MONITOR_CLOCK_H_
-#define CIT_DISPATCH_SERVER_MONITOR_CLOCK_H_
+#ifndef CIT_DISPATCH_SERVER_COMMON_CLOCK_H_
+#define CIT_DISPATCH_SERVER_COMMON_CLOCK_H_
 
 #include <google/protobuf/timestamp.pb.h>
 
@@ -79,4 +79,4 @@ class FakeClock final : public Clock {
 
 }  // namespace cit::dispatch
 
-#endif  // CIT_DISPATCH_SERVER_MONITOR_CLOCK_H_
+#endif  // CIT_DISPATCH_SERVER_COMMON_CLOCK_H_

@@ -1,4 +1,4 @@
-#include "dispatch-server/monitor/timer_wheel.h"
+#include "dispatch-server/common/timer_wheel.h"
 
 #include <algorithm>
 

@@ -23,8 +23,8 @@
 // for records the agent sent ahead of its backlog (panic, door, seal events "jump the queue",
 // DESIGN §4), which arrive before the older backlog fixes. Observers must only copy or enqueue
 // and return: blocking there stalls every vehicle's ingest.
-#ifndef CIT_DISPATCH_INGEST_COMMITTED_RECORD_H_
-#define CIT_DISPATCH_INGEST_COMMITTED_RECORD_H_
+#ifndef CIT_DISPATCH_SERVER_STORE_COMMITTED_RECORD_H_
+#define CIT_DISPATCH_SERVER_STORE_COMMITTED_RECORD_H_
 
 #include <chrono>
 #include <cstdint>
@@ -60,4 +60,4 @@ class RecordObserver {
 
 }  // namespace cit::dispatch
 
-#endif  // CIT_DISPATCH_INGEST_COMMITTED_RECORD_H_
+#endif  // CIT_DISPATCH_SERVER_STORE_COMMITTED_RECORD_H_

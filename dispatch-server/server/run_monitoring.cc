@@ -1,4 +1,4 @@
-#include "dispatch-server/api/run_monitoring.h"
+#include "dispatch-server/server/run_monitoring.h"
 
 #include <algorithm>
 

@@ -22,8 +22,8 @@
 // counts those still waiting.
 //
 // Thread contract: Open/Register/Start/Stop from one thread; the parts are thread-safe.
-#ifndef CIT_DISPATCH_SERVER_API_RUN_MONITORING_H_
-#define CIT_DISPATCH_SERVER_API_RUN_MONITORING_H_
+#ifndef CIT_DISPATCH_SERVER_SERVER_RUN_MONITORING_H_
+#define CIT_DISPATCH_SERVER_SERVER_RUN_MONITORING_H_
 
 #include <atomic>
 #include <filesystem>
@@ -99,4 +99,4 @@ class RunMonitoring {
 
 }  // namespace cit::dispatch
 
-#endif  // CIT_DISPATCH_SERVER_API_RUN_MONITORING_H_
+#endif  // CIT_DISPATCH_SERVER_SERVER_RUN_MONITORING_H_

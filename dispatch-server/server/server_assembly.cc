@@ -1,0 +1,80 @@
+#include "dispatch-server/server/server_assembly.h"
+
+#include <spdlog/spdlog.h>
+
+#include "dispatch-server/audit/store_audit_source.h"
+#include "dispatch-server/auth/grpc_log_bridge.h"
+#include "dispatch-server/auth/operator_auth.h"
+#include "dispatch-server/auth/token_file.h"
+
+namespace cit::dispatch {
+
+absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAssemblyOptions options,
+                                                                      const Clock* clock) {
+  std::unique_ptr<ServerAssembly> a(new ServerAssembly());
+  const DispatchServerOptions& o = options.server;
+  DispatchServer::Builder builder(o);
+  // gRPC's own lines (one per failed TLS handshake) into spdlog, counted and rate-limited.
+  InstallGrpcLogBridge(builder.shared_metrics());
+  // Operator API: bearer tokens and roles on every call ([auth] tokens).
+  builder.ConfigureOperatorCredentials(
+      [path = options.operator_tokens, metrics = builder.shared_metrics()](
+          grpc::ServerCredentials& creds) { return InstallOperatorAuth(creds, path, metrics); });
+  absl::StatusOr<std::shared_ptr<Store>> store = builder.store();
+  if (!store.ok()) return store.status();
+
+  // Run plans, monitor, rules, alerts: Dispatch + Alerts services and the record observer.
+  RunMonitoringOptions rm_options;
+  rm_options.database_path = o.database_path;
+  absl::StatusOr<std::unique_ptr<RunMonitoring>> monitoring =
+      RunMonitoring::Open(rm_options, clock);
+  if (!monitoring.ok()) return monitoring.status();
+  a->monitoring_ = *std::move(monitoring);
+  a->monitoring_->Register(builder);
+  RunManager& runs = a->monitoring_->runs();
+  AlertManager& alerts = a->monitoring_->alerts();
+  a->audit_ = std::make_unique<AuditService>(std::make_shared<StoreAuditSource>(
+      **store, [&runs](const std::string& id) { return runs.Get(id); },
+      [&alerts](const std::string& id) -> absl::StatusOr<std::vector<cit::v1::Alert>> {
+        AlertFilter filter;
+        filter.run_id = id;
+        return alerts.List(filter);
+      }));
+  builder.AddOperatorService(a->audit_.get());
+
+  absl::StatusOr<std::unique_ptr<DispatchServer>> server = builder.Start();
+  if (!server.ok()) return server.status();
+  a->server_ = *std::move(server);
+  a->monitoring_->Start();
+
+  // HTTP API and web console ([http]): a JSON gateway to the operator port above.
+  if (!options.http.listen.empty()) {
+    absl::StatusOr<TokenFile> token_file = options.operator_tokens.empty()
+                                               ? absl::StatusOr<TokenFile>(TokenFile())
+                                               : TokenFile::Load(options.operator_tokens);
+    if (!token_file.ok()) return token_file.status();
+    HttpServerDeps deps;
+    deps.options = options.http;
+    deps.insecure_dev = o.insecure_dev;
+    deps.tls = o.tls;
+    deps.operator_target = LoopbackTarget(o.operator_address, a->server_->operator_port());
+    deps.tokens = std::make_shared<const TokenFile>(*std::move(token_file));
+    deps.metrics = &a->server_->metrics();
+    absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(std::move(deps));
+    if (!http.ok()) return http.status();
+    a->http_ = *std::move(http);
+  }
+  return a;
+}
+
+ServerAssembly::~ServerAssembly() { Stop(); }
+
+void ServerAssembly::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (http_) http_->Stop();  // its streams are gRPC calls to the operator port
+  if (server_) server_->Shutdown();
+  if (monitoring_) monitoring_->Stop();
+}
+
+}  // namespace cit::dispatch

@@ -1,0 +1,80 @@
+// The one place that assembles dispatch-server: the core (store, ingest, telemetry, operator and
+// metrics ports: dispatch_server.h), run monitoring (plans, monitor, rules, alerts, the Dispatch
+// and Alerts services: run_monitoring.h), the Audit service, operator authentication, gRPC's log
+// bridge and the HTTP API. main.cc only turns flags and the config file into ServerAssemblyOptions
+// and waits for a stop signal.
+//
+//   ServerAssemblyOptions opts;
+//   opts.server = cfg->server;                                   // config/config.h
+//   opts.operator_tokens = *OperatorTokensPath(cfg->raw, cfg->source);
+//   opts.http = *HttpOptionsFromConfig(cfg->raw, cfg->source, opts.server.tls.ca_file);
+//   SystemClock clock;
+//   absl::StatusOr<std::unique_ptr<ServerAssembly>> server = ServerAssembly::Start(opts, &clock);
+//   ...                                                          // SIGTERM:
+//   (*server)->Stop();          // HTTP first (its streams are operator calls), then the core
+//
+// Start order: the store and the monitoring state are loaded, the ports open, then the monitor
+// thread and the background compile of loaded plans start, then the HTTP API (which calls the
+// operator port over loopback).
+//
+// Thread contract: Start/Stop and the accessors from one thread; Stop is idempotent and also
+// run by the destructor.
+#ifndef CIT_DISPATCH_SERVER_SERVER_SERVER_ASSEMBLY_H_
+#define CIT_DISPATCH_SERVER_SERVER_SERVER_ASSEMBLY_H_
+
+#include <filesystem>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "dispatch-server/audit/audit_service.h"
+#include "dispatch-server/common/clock.h"
+#include "dispatch-server/http/http_options.h"
+#include "dispatch-server/http/http_server.h"
+#include "dispatch-server/server/dispatch_server.h"
+#include "dispatch-server/server/run_monitoring.h"
+
+namespace cit::dispatch {
+
+struct ServerAssemblyOptions {
+  DispatchServerOptions server;
+  // The operator token file ([auth] tokens); empty: the operator port admits nobody.
+  std::filesystem::path operator_tokens;
+  // The HTTP API and web console; an empty http.listen disables it.
+  HttpOptions http;
+};
+
+class ServerAssembly {
+ public:
+  // Opens everything and starts serving; `clock` (not owned) must outlive the assembly.
+  static absl::StatusOr<std::unique_ptr<ServerAssembly>> Start(ServerAssemblyOptions options,
+                                                               const Clock* clock);
+  ~ServerAssembly();
+  ServerAssembly(const ServerAssembly&) = delete;
+  ServerAssembly& operator=(const ServerAssembly&) = delete;
+  ServerAssembly(ServerAssembly&&) = delete;
+  ServerAssembly& operator=(ServerAssembly&&) = delete;
+
+  // Graceful stop: the HTTP API, then the core (DispatchServer::Shutdown: commit, ack, end
+  // streams), then the monitor. Idempotent.
+  void Stop();
+
+  DispatchServer& server() { return *server_; }
+  RunMonitoring& monitoring() { return *monitoring_; }
+  // nullptr when the HTTP API is disabled.
+  HttpServer* http() { return http_.get(); }
+
+ private:
+  ServerAssembly() = default;
+
+  // Declaration order is destruction order reversed: the HTTP API and the core go first, the
+  // services they call (audit, monitoring) after.
+  std::unique_ptr<RunMonitoring> monitoring_;
+  std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<DispatchServer> server_;
+  std::unique_ptr<HttpServer> http_;
+  bool stopped_ = false;
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_SERVER_SERVER_ASSEMBLY_H_

@@ -45,6 +45,9 @@ class AlertStore {
   // Events with event_id > after_event_id, ascending, at most `limit`.
   virtual absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,
                                                                        size_t limit) = 0;
+  // Every stored event of these alerts, ascending event id (state rebuild after a restart).
+  virtual absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsOfAlerts(
+      std::span<const uint64_t> alert_ids) = 0;
 };
 
 }  // namespace cit::dispatch

@@ -23,16 +23,29 @@ constexpr cit::v1::AlertKind kRunScopedKinds[] = {
 }  // namespace
 
 // The AlertSink of one vehicle: adds vehicle, run and the backfill delay.
+// After a restart, signals already stored are dropped (VehicleState::gate), and a deadline
+// that fell due while the server was down says so.
 class Monitor::Sink final : public AlertSink {
  public:
-  Sink(AlertManager* alerts, const VehicleState& v, SysTime now)
-      : alerts_(alerts), v_(v), now_(now) {}
-  void Raise(const AlertSignal& signal) override {
+  Sink(AlertManager* alerts, const VehicleState& v, SysTime now,
+       SysTime down_until = SysTime::min())
+      : alerts_(alerts), v_(v), now_(now), down_until_(down_until) {}
+  void Raise(const AlertSignal& raised) override {
+    if (v_.gate && !v_.gate->AdmitRaise(raised, now_)) return;
+    AlertSignal marked;
+    const bool while_down = raised.event_time < down_until_;
+    if (while_down) {
+      marked = raised;
+      marked.details += "; fell due while the server was down";
+    }
+    const AlertSignal& signal = while_down ? marked : raised;
     const double delay_s = v_.backfill ? std::max(0.0, Seconds(now_ - signal.event_time)) : 0.0;
     AlertManager::Owner owner{v_.vehicle_id, v_.run ? v_.run->run_id : std::string(),
                               v_.run ? v_.run->version : 0u};
-    absl::StatusOr<uint64_t> id =
-        alerts_->Raise(owner, signal, delay_s, v_.backfill ? std::nullopt : v_.record_received);
+    // Record-to-alert latency: live records only (not backfill, not a start-up re-evaluation).
+    const bool replaying = v_.gate && v_.gate->phase() != ReplayGate::Phase::kLive;
+    absl::StatusOr<uint64_t> id = alerts_->Raise(
+        owner, signal, delay_s, v_.backfill || replaying ? std::nullopt : v_.record_received);
     if (!id.ok()) {
       spdlog::error("monitor: raising {} for {} failed: {}", cit::v1::AlertKind_Name(signal.kind),
                     v_.vehicle_id, id.status().ToString());
@@ -40,6 +53,7 @@ class Monitor::Sink final : public AlertSink {
   }
   void Clear(cit::v1::AlertKind kind, const std::string& subject, SysTime event_time,
              const std::string& details) override {
+    if (v_.gate && !v_.gate->AdmitClear(kind, subject, now_)) return;
     absl::Status s = alerts_->Clear(v_.vehicle_id, kind, subject, event_time, details);
     if (!s.ok()) {
       spdlog::error("monitor: clearing {} for {} failed: {}", cit::v1::AlertKind_Name(kind),
@@ -51,6 +65,7 @@ class Monitor::Sink final : public AlertSink {
   AlertManager* alerts_;
   const VehicleState& v_;
   SysTime now_;
+  SysTime down_until_;  // clock-driven signals only (Tick)
 };
 
 Monitor::Monitor(AlertManager* alerts, const Clock* clock, MonitorOptions options)
@@ -92,6 +107,58 @@ void Monitor::ReleaseHeld(const std::string& vehicle_id) {
   for (const CommittedRecord& r : records) {
     Process(r);
     --held_count_;
+  }
+}
+
+void Monitor::Adopt(std::unique_ptr<VehicleState> state) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.emplace_back(std::move(state));
+    ++enqueued_;
+  }
+  queue_cv_.notify_one();
+}
+
+std::unique_ptr<VehicleState> Monitor::TakeVehicle(const std::string& vehicle_id) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  auto it = index_.find(vehicle_id);
+  if (it == index_.end()) return nullptr;
+  auto out = std::make_unique<VehicleState>(std::move(*vehicles_[it->second]));
+  *vehicles_[it->second] = VehicleState{};
+  vehicles_[it->second]->vehicle_id = vehicle_id;
+  vehicles_[it->second]->index = it->second;
+  return out;
+}
+
+void Monitor::ApplyAdopted(std::unique_ptr<VehicleState> state) {
+  VehicleState& v = Vehicle(state->vehicle_id);
+  const uint32_t index = v.index;
+  v = std::move(*state);
+  v.index = index;
+  // Timer ids of the replay's wheel mean nothing here: arm every deadline again from the state.
+  v.timers.fill(0);
+  v.backfill = false;
+  v.record_received.reset();
+  const SysTime now = clock_->Now();
+  if (v.has_live_run()) {
+    // As for a run loaded at start-up: the agents were cut off while the server was down, so
+    // silence counts from now at the earliest (less a second), not from the last record.
+    Schedule(v, kTimerComms,
+             std::max(v.comms.last_seen_server, now - FromSeconds(1)) +
+                 FromSeconds(v.limits.comms_loss_s));
+    RescheduleWindow(v);
+    if (v.current_stop >= 0 && v.stops[v.current_stop].status == StopStatus::kArrived &&
+        !v.stops[v.current_stop].dwell_alerted && v.run->stops[v.current_stop].max_dwell_s > 0) {
+      Schedule(
+          v, kTimerDwell,
+          v.stops[v.current_stop].arrived + FromSeconds(v.run->stops[v.current_stop].max_dwell_s));
+    }
+    if (!v.doors_awaiting_position.empty()) {
+      Schedule(v, kTimerDoor, now + FromSeconds(options_.door_position_wait_s));
+    }
+  }
+  if (v.gnss_lost.lost && !v.gnss_lost.active) {
+    Schedule(v, kTimerGnss, v.gnss_lost.lost_since_server + FromSeconds(v.limits.gnss_loss_s));
   }
 }
 
@@ -146,6 +213,10 @@ void Monitor::Drain() {
           }
         }
         Process(*rec);
+      } else if (auto* adopted = std::get_if<std::unique_ptr<VehicleState>>(&item)) {
+        const std::string vehicle_id = (*adopted)->vehicle_id;
+        ApplyAdopted(std::move(*adopted));
+        ReleaseHeld(vehicle_id);
       } else {
         const RunChange& change = std::get<RunChange>(item);
         ApplyRunChange(change);
@@ -452,6 +523,7 @@ void Monitor::DetachRun(VehicleState& v, SysTime t, Sink& sink) {
   v.comms.active = false;
   v.timers.fill(0);  // pending expiries become stale
   v.moved_without_run = MovedWithoutRunState{};
+  v.gate.reset();  // the rebuilt run's stored alerts are behind us
 }
 
 void Monitor::ApplyRunChange(const RunChange& change) {
@@ -518,7 +590,7 @@ void Monitor::Tick() {
     if (e.tag >= kTimerCount || v.timers[e.tag] != e.id) return;  // superseded
     v.timers[e.tag] = 0;
     v.backfill = false;
-    Sink sink(alerts_, v, now);
+    Sink sink(alerts_, v, now, restarted_at_);
     switch (e.tag) {
       case kTimerComms:
         CommsLostRule::OnDeadline(v, now, *this, sink);

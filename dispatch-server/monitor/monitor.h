@@ -79,6 +79,15 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   void HoldVehicles(const std::vector<std::string>& vehicle_ids);
   // Records waiting for their vehicle's run (HoldVehicles).
   std::size_t held_records() const;
+  // Start-up after a restart: a vehicle's state rebuilt from the store (monitor/state_rebuild.h)
+  // replaces whatever the monitor has for it, its deadlines are armed again from the state, and
+  // its held records are released. Queued like a run change (thread-safe).
+  void Adopt(std::unique_ptr<VehicleState> state);
+  // Deadlines (timer alerts) whose event time is before this fell due while the server was
+  // down: their details say so. Set once, before Start().
+  void SetRestartTime(SysTime restarted) { restarted_at_ = restarted; }
+  // Synchronous mode only (a private replay monitor): moves the vehicle's state out.
+  std::unique_ptr<VehicleState> TakeVehicle(const std::string& vehicle_id);
 
   void Start();
   void Stop();
@@ -100,10 +109,11 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
 
  private:
   class Sink;
-  using Item = std::variant<CommittedRecord, RunChange>;
+  using Item = std::variant<CommittedRecord, RunChange, std::unique_ptr<VehicleState>>;
 
   VehicleState& Vehicle(const std::string& vehicle_id);
   void ApplyRunChange(const RunChange& change);
+  void ApplyAdopted(std::unique_ptr<VehicleState> state);
   // Evaluates the records held for `vehicle_id` (HoldVehicles), in order; state_mu_ held.
   void ReleaseHeld(const std::string& vehicle_id);
   void ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime server_time);
@@ -130,6 +140,7 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   const Clock* clock_;
   MonitorOptions options_;
   RunActivated on_run_activated_;
+  SysTime restarted_at_ = SysTime::min();
 
   // Queue (any thread -> monitor thread).
   std::mutex queue_mu_;

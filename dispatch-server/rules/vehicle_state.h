@@ -23,6 +23,7 @@
 
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/alerts/alert_signal.h"
+#include "dispatch-server/alerts/replay_gate.h"
 #include "dispatch-server/common/clock.h"
 #include "dispatch-server/common/timer_wheel.h"
 #include "dispatch-server/plans/compiled_run.h"
@@ -226,6 +227,9 @@ struct VehicleState {
   MovedWithoutRunState moved_without_run;
   CrewState crew;
   std::array<TimerWheel::TimerId, kTimerCount> timers{};
+  // Set when the state was rebuilt after a restart (monitor/state_rebuild.h): signals already
+  // in the alert store are not raised again. Dropped when the run ends.
+  std::shared_ptr<ReplayGate> gate;
 
   bool has_live_run() const { return run != nullptr; }
 };

@@ -1,5 +1,9 @@
 #include "dispatch-server/server/run_monitoring.h"
 
+#include <algorithm>
+
+#include "dispatch-server/store/sqlite_replay_reader.h"
+
 namespace cit::dispatch {
 
 absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
@@ -17,15 +21,44 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   if (absl::Status s = rm->runs_->Load(); !s.ok()) return s;
   rm->monitor_ = std::make_unique<Monitor>(rm->alerts_.get(), clock, options.monitor);
   Monitor* monitor = rm->monitor_.get();
-  rm->runs_->SetListener([monitor](const RunChange& c) { monitor->OnRunChanged(c); });
   // Stored off the monitor thread: the write's fsync must not delay alerts.
   rm->activation_writer_ = std::make_unique<RunActivationWriter>(rm->runs_.get());
   RunActivationWriter* writer = rm->activation_writer_.get();
-  rm->monitor_->SetRunActivatedCallback(
-      [writer](const std::string& run_id, SysTime t) { writer->Post(run_id, t); });
-  // Plans are compiled after the ports open (Start): until its run is ready, a vehicle's
-  // records wait in the monitor instead of being judged without a plan.
-  rm->monitor_->HoldVehicles(rm->runs_->PendingLiveVehicles());
+  Monitor::RunActivated on_activated = [writer](const std::string& run_id, SysTime t) {
+    writer->Post(run_id, t);
+  };
+  rm->monitor_->SetRunActivatedCallback(on_activated);
+  // Plans are compiled after the ports open (Start): until its run is ready and the vehicle's
+  // state is rebuilt from the store (StateRebuilder), its records wait in the monitor instead of
+  // being judged without a plan or from a blank state.
+  const std::vector<std::string> pending = rm->runs_->PendingLiveVehicles();
+  rm->monitor_->HoldVehicles(pending);
+  if (!pending.empty()) rm->monitor_->SetRestartTime(clock->Now());
+  StateRebuildOptions rebuild = options.rebuild;
+  rebuild.database_path = options.database_path;
+  rebuild.monitor = options.monitor;
+  rm->rebuilder_ = std::make_unique<StateRebuilder>(
+      rebuild, rm->alert_store_.get(), rm->alerts_.get(), monitor, on_activated, clock->Now());
+  rm->rebuilder_->Expect(pending);
+  // Vehicles heard within the warm-up but without a live run: crew on board, doors, seals and
+  // motion are rebuilt too, so a run dispatched after the restart finds them.
+  if (auto reader = SqliteReplayReader::Open(options.database_path); reader.ok()) {
+    const auto since = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+        clock->Now() - FromSeconds(rebuild.warmup_s));
+    if (auto heard = (*reader)->VehiclesHeardSince(since); heard.ok()) {
+      std::vector<std::string> idle;
+      for (const std::string& id : *heard) {
+        if (std::find(pending.begin(), pending.end(), id) == pending.end()) idle.push_back(id);
+      }
+      if (!idle.empty()) {
+        rm->monitor_->SetRestartTime(clock->Now());
+        rm->monitor_->HoldVehicles(idle);
+        rm->rebuilder_->ExpectIdle(idle);
+      }
+    }
+  }
+  StateRebuilder* rebuilder = rm->rebuilder_.get();
+  rm->runs_->SetListener([rebuilder](const RunChange& c) { rebuilder->OnRunChanged(c); });
   for (const RunChange& c : rm->runs_->LiveRuns()) rm->monitor_->OnRunChanged(c);
   rm->fleet_feed_ =
       std::make_unique<FleetFeed>([monitor] { return monitor->Fleet(); }, options.fleet_throttle);
@@ -55,6 +88,7 @@ void RunMonitoring::Start() {
 void RunMonitoring::Stop() {
   stop_compiling_ = true;
   if (compile_thread_.joinable()) compile_thread_.join();
+  if (rebuilder_) rebuilder_->Stop();
   if (fleet_feed_) fleet_feed_->Stop();
   if (monitor_) monitor_->Stop();
   if (activation_writer_) activation_writer_->Stop();

@@ -16,7 +16,10 @@
 // are compiled on a background thread started by Start(), after the ports are open (six
 // 8,000-point plans took 24 s): a vehicle's records wait in the monitor until its run is ready
 // (Monitor::HoldVehicles); the log says "event=plans_compiling count=N", then
-// "event=plans_compiled"; runs().compiling() counts those still waiting.
+// "event=plans_compiled"; runs().compiling() counts those still waiting. Each compiled live run's
+// monitor state is then rebuilt from the store before its records are judged
+// (monitor/state_rebuild.h: "event=state_rebuilt", then "event=state_rebuild_done"); rebuilding()
+// counts those still waiting.
 //
 // Thread contract: Open/Register/Start/Stop from one thread; the parts are thread-safe.
 #ifndef CIT_DISPATCH_SERVER_SERVER_RUN_MONITORING_H_
@@ -33,6 +36,7 @@
 #include "dispatch-server/api/dispatch_service.h"
 #include "dispatch-server/api/fleet_feed.h"
 #include "dispatch-server/monitor/monitor.h"
+#include "dispatch-server/monitor/state_rebuild.h"
 #include "dispatch-server/plans/run_activation_writer.h"
 #include "dispatch-server/plans/run_manager.h"
 #include "dispatch-server/server/dispatch_server.h"
@@ -50,6 +54,9 @@ struct RunMonitoringOptions {
   sqlite::Durability alert_durability = sqlite::Durability::kFull;
   // WatchFleet sends each vehicle at most once per this interval.
   std::chrono::milliseconds fleet_throttle{1000};
+  // Start-up: live runs' monitor state rebuilt from the store (database_path and monitor are
+  // taken from above).
+  StateRebuildOptions rebuild;
 };
 
 class RunMonitoring {
@@ -70,6 +77,8 @@ class RunMonitoring {
   AlertManager& alerts() { return *alerts_; }
   Monitor& monitor() { return *monitor_; }
   FleetFeed& fleet_feed() { return *fleet_feed_; }
+  // Live runs whose state is still being rebuilt from the store (0 once start-up is done).
+  size_t rebuilding() const { return rebuilder_->pending(); }
   AlertsService& alerts_service() { return *alerts_service_; }
 
  private:
@@ -80,7 +89,8 @@ class RunMonitoring {
   std::unique_ptr<RunManager> runs_;
   std::unique_ptr<RunActivationWriter> activation_writer_;  // outlived by runs_, outlives monitor_
   std::unique_ptr<Monitor> monitor_;
-  std::unique_ptr<FleetFeed> fleet_feed_;  // reads monitor_
+  std::unique_ptr<StateRebuilder> rebuilder_;  // feeds monitor_
+  std::unique_ptr<FleetFeed> fleet_feed_;      // reads monitor_
   std::unique_ptr<DispatchService> dispatch_service_;
   std::unique_ptr<AlertsService> alerts_service_;
   std::atomic<bool> stop_compiling_{false};

@@ -218,4 +218,29 @@ absl::StatusOr<std::vector<cit::v1::AlertEvent>> SqliteAlertStore::EventsAfter(
   return out;
 }
 
+absl::StatusOr<std::vector<cit::v1::AlertEvent>> SqliteAlertStore::EventsOfAlerts(
+    std::span<const uint64_t> alert_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare("SELECT event_id, proto FROM alert_events WHERE alert_id = ?1");
+  if (!q.ok()) return q.status();
+  std::vector<std::pair<uint64_t, std::string>> rows;
+  for (uint64_t id : alert_ids) {
+    q->Reset().Bind(1, id);
+    while (true) {
+      absl::StatusOr<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      rows.emplace_back(static_cast<uint64_t>(q->ColumnInt64(0)), q->ColumnBlob(1));
+    }
+  }
+  std::sort(rows.begin(), rows.end());
+  std::vector<cit::v1::AlertEvent> out(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!out[i].ParseFromString(rows[i].second)) {
+      return absl::DataLossError("alert_events: unparsable stored event");
+    }
+  }
+  return out;
+}
+
 }  // namespace cit::dispatch

@@ -1,0 +1,290 @@
+#include "dispatch-server/monitor/state_rebuild.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "dispatch-server/store/sqlite_replay_reader.h"
+#include "spdlog/spdlog.h"
+
+namespace cit::dispatch {
+namespace {
+
+using SystemTime = std::chrono::system_clock::time_point;
+
+SysTime FromSystem(SystemTime t) { return std::chrono::time_point_cast<Duration>(t); }
+
+// Backlog older than this (event time) that reached the server after the dispatch is rare; a
+// bounded read keeps start-up proportional to the run, not to the vehicle's whole history.
+constexpr double kOldestEventBeforeDispatchS = 12 * 3600;
+
+}  // namespace
+
+absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& alert_store,
+                                              AlertManager& alerts, const std::string& vehicle_id,
+                                              const RunChange* change, SystemTime records_before,
+                                              SysTime restarted, const StateRebuildOptions& options,
+                                              const Monitor::RunActivated& on_activated) {
+  if (change != nullptr && !change->compiled) {
+    return absl::FailedPreconditionError("run plan not compiled");
+  }
+  // Without a run, everything before the restart is warm-up.
+  const SysTime dispatched = change == nullptr ? restarted
+                             : change->run.has_dispatched_time()
+                                 ? FromProto(change->run.dispatched_time())
+                                 : FromProto(change->run.created_time());
+
+  // What the run already raised: every stored event of its alerts.
+  std::vector<uint64_t> alert_ids;
+  if (change != nullptr) {
+    AlertFilter filter;
+    filter.run_id = change->run.plan().run_id();
+    for (const cit::v1::Alert& a : alerts.List(filter)) {
+      if (a.vehicle_id() == vehicle_id) alert_ids.push_back(a.alert_id());
+    }
+  }
+  absl::StatusOr<std::vector<cit::v1::AlertEvent>> events = alert_store.EventsOfAlerts(alert_ids);
+  if (!events.ok()) return events.status();
+  auto gate = std::make_shared<ReplayGate>(ReplayGate::FromStoredEvents(*events));
+
+  // The records the old process received, in the order it received them (chain order).
+  const auto started = std::chrono::steady_clock::now();
+  const SystemTime read_from = std::chrono::time_point_cast<SystemTime::duration>(
+      dispatched - FromSeconds(std::max(options.warmup_s, kOldestEventBeforeDispatchS)));
+  const SystemTime warmup_from = std::chrono::time_point_cast<SystemTime::duration>(
+      dispatched - FromSeconds(options.warmup_s));
+  absl::StatusOr<std::optional<SystemTime>> last =
+      source.LastReceivedBefore(vehicle_id, records_before);
+  if (!last.ok()) return last.status();
+  const SysTime tail_from =
+      (last->has_value() ? FromSystem(**last) : dispatched) - FromSeconds(options.tail_s);
+
+  VehicleRebuild out;
+  FakeClock clock(FromSystem(warmup_from));
+  Monitor replay(&alerts, &clock, options.monitor);
+  replay.SetRunActivatedCallback(on_activated);
+  {
+    auto fresh = std::make_unique<VehicleState>();
+    fresh->vehicle_id = vehicle_id;
+    fresh->gate = gate;
+    replay.Adopt(std::move(fresh));
+    replay.RunOnce();
+  }
+  bool run_applied = false;
+  // The monitor thread checks deadlines every `tick` and after each batch it evaluates: a
+  // deadline due before the record's arrival (less a tick) fired before it, one due later after.
+  auto advance_to = [&](SysTime t) {
+    if (clock.Now() < t - options.monitor.tick) {
+      clock.Set(t - options.monitor.tick);
+      replay.Tick();
+    }
+    clock.Set(std::max(clock.Now(), t));
+  };
+  auto apply_run = [&] {
+    advance_to(dispatched);
+    gate->EnterReplay(tail_from);
+    // As it was published at dispatch: the replay finds the departure itself.
+    RunChange at_dispatch = *change;
+    at_dispatch.run.set_state(cit::v1::RUN_STATE_DISPATCHED);
+    at_dispatch.run.clear_started_time();
+    replay.OnRunChanged(at_dispatch);
+    replay.RunOnce();
+    run_applied = true;
+  };
+  gate->EnterMute();
+  // One record behind the stream: records of one batch share their receive time and were
+  // evaluated in one go, then a tick; the next record's time says whether the batch ended.
+  CommittedRecord pending{vehicle_id, {}, {}, 0};
+  bool has_pending = false;
+  absl::Status parse_error;
+  auto evaluate_pending = [&](std::optional<SystemTime> next_received) {
+    const SysTime received = FromSystem(pending.server_received_time);
+    if (!run_applied && change != nullptr && received >= dispatched) apply_run();
+    advance_to(received);
+    replay.Process(pending);
+    ++(run_applied ? out.run_records : out.warmup_records);
+    if (!next_received || *next_received != pending.server_received_time) replay.Tick();
+  };
+  absl::Status read = source.ForEach(vehicle_id, read_from, [&](const StoredForReplay& r) {
+    if (!parse_error.ok()) return;
+    if (r.server_received_time >= records_before || r.server_received_time < warmup_from) return;
+    if (has_pending) evaluate_pending(r.server_received_time);
+    if (!pending.record.ParseFromArray(r.body.data(), static_cast<int>(r.body.size()))) {
+      parse_error = absl::DataLossError(
+          absl::StrCat("stored body of ", vehicle_id, " chain index ", r.chain_index));
+      has_pending = false;
+      return;
+    }
+    pending.server_received_time = r.server_received_time;
+    pending.chain_index = r.chain_index;
+    has_pending = true;
+  });
+  if (!read.ok()) return read;
+  if (!parse_error.ok()) return parse_error;
+  if (has_pending) evaluate_pending(std::nullopt);
+  if (!run_applied && change != nullptr) apply_run();
+  out.state = replay.TakeVehicle(vehicle_id);
+  if (out.state == nullptr) return absl::InternalError("replay lost the vehicle");
+  out.gate = gate->counts();
+  gate->EnterLive();
+  if (change == nullptr) out.state->gate.reset();  // no run: nothing stored to match
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return out;
+}
+
+StateRebuilder::StateRebuilder(StateRebuildOptions options, AlertStore* alert_store,
+                               AlertManager* alerts, Monitor* monitor,
+                               Monitor::RunActivated on_activated, SysTime restarted)
+    : options_(std::move(options)),
+      alert_store_(alert_store),
+      alerts_(alerts),
+      monitor_(monitor),
+      on_activated_(std::move(on_activated)),
+      records_before_(std::chrono::system_clock::now()),
+      restarted_(restarted),
+      started_(std::chrono::steady_clock::now()) {}
+
+StateRebuilder::~StateRebuilder() { Stop(); }
+
+void StateRebuilder::Expect(const std::vector<std::string>& vehicle_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& id : vehicle_ids) expected_.emplace(id, false);
+}
+
+size_t StateRebuilder::pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return expected_.size();
+}
+
+void StateRebuilder::ExpectIdle(const std::vector<std::string>& vehicle_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& id : vehicle_ids) {
+    if (stop_ || !expected_.emplace(id, true).second) continue;
+    jobs_.push_back(Job{id, std::nullopt});
+  }
+  StartWorkersLocked();
+}
+
+void StateRebuilder::StartWorkersLocked() {
+  if (!workers_.empty() || jobs_.empty()) return;
+  const int n = std::max(1, options_.threads);
+  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
+  cv_.notify_all();
+}
+
+void StateRebuilder::OnRunChanged(const RunChange& change) {
+  const std::string& vehicle_id = change.run.plan().vehicle_id();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = expected_.find(vehicle_id);
+    if (it != expected_.end()) {
+      if (it->second) {
+        deferred_[vehicle_id].push_back(change);  // behind the rebuild
+        return;
+      }
+      if (IsLive(change.run.state()) && change.compiled && !stop_) {
+        it->second = true;
+        jobs_.push_back(Job{vehicle_id, change});
+        StartWorkersLocked();
+        cv_.notify_one();
+        return;
+      }
+      expected_.erase(it);  // not live any more, or its plan no longer compiles: as before
+    }
+  }
+  monitor_->OnRunChanged(change);
+}
+
+void StateRebuilder::Work() {
+  std::unique_ptr<SqliteReplayReader> store;
+  while (true) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+      if (stop_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    const std::string& vehicle_id = job.vehicle_id;
+    absl::StatusOr<VehicleRebuild> rebuilt = absl::UnavailableError("no store");
+    if (store == nullptr) {
+      absl::StatusOr<std::unique_ptr<SqliteReplayReader>> opened =
+          SqliteReplayReader::Open(options_.database_path);
+      if (opened.ok()) {
+        store = std::move(*opened);
+      } else {
+        rebuilt = opened.status();
+      }
+    }
+    if (store != nullptr) {
+      rebuilt = RebuildVehicle(*store, *alert_store_, *alerts_, vehicle_id,
+                               job.change ? &*job.change : nullptr, records_before_, restarted_,
+                               options_, on_activated_);
+    }
+    Finish(vehicle_id, std::move(rebuilt), job.change ? &*job.change : nullptr);
+  }
+}
+
+void StateRebuilder::Finish(const std::string& vehicle_id, absl::StatusOr<VehicleRebuild> rebuilt,
+                            const RunChange* change) {
+  std::vector<RunChange> deferred;
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string run_id = change != nullptr ? change->run.plan().run_id() : "";
+  if (rebuilt.ok()) {
+    spdlog::log(change != nullptr ? spdlog::level::info : spdlog::level::debug,
+                "event=state_rebuilt vehicle={} run={} warmup_records={} run_records={} "
+                "alerts_matched={} alerts_raised={} not_raised={} stored_unmatched={}",
+                vehicle_id, run_id, rebuilt->warmup_records, rebuilt->run_records,
+                rebuilt->gate.matched, rebuilt->gate.admitted, rebuilt->gate.diverged,
+                rebuilt->state->gate ? rebuilt->state->gate->pending() : 0);
+    ++runs_done_;
+    records_done_ += rebuilt->warmup_records + rebuilt->run_records;
+    thread_s_ += rebuilt->seconds;
+    const bool active = rebuilt->state->run_state == cit::v1::RUN_STATE_ACTIVE;
+    monitor_->Adopt(std::move(rebuilt->state));
+    if (change != nullptr) {
+      // The published change itself (the run's stored state and version), after the state. A
+      // departure the replay found may not be stored yet (RunActivationWriter): keep it active.
+      RunChange published = *change;
+      if (active) published.run.set_state(cit::v1::RUN_STATE_ACTIVE);
+      monitor_->OnRunChanged(published);
+    }
+  } else {
+    // Judged from a blank state, as before rebuilds existed: better than not at all.
+    spdlog::error("event=state_rebuild_failed vehicle={} run={} error=\"{}\"", vehicle_id, run_id,
+                  rebuilt.status().ToString());
+    auto blank = std::make_unique<VehicleState>();
+    blank->vehicle_id = vehicle_id;
+    monitor_->Adopt(std::move(blank));  // releases the held records
+    if (change != nullptr) monitor_->OnRunChanged(*change);
+  }
+  if (auto it = deferred_.find(vehicle_id); it != deferred_.end()) {
+    deferred = std::move(it->second);
+    deferred_.erase(it);
+  }
+  for (const RunChange& c : deferred) monitor_->OnRunChanged(c);
+  expected_.erase(vehicle_id);
+  if (expected_.empty()) {
+    spdlog::info(
+        "event=state_rebuild_done runs={} records={} seconds={:.2f} thread_seconds={:.2f} "
+        "threads={}",
+        runs_done_, records_done_,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(),
+        thread_s_, workers_.size());
+  }
+}
+
+void StateRebuilder::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace cit::dispatch

@@ -1,0 +1,569 @@
+// Monitor state rebuilt from the store after a restart (issue 12 §1): one scripted run (crew
+// check-ins at the depot before the dispatch, a stop with a door opening and a dwell, a seal
+// broken en route, a deviation with a door opened off route, a stop reached after its window,
+// a GNSS outage at a stop) played through RunMonitoring on a SQLite database, once without
+// interruption and once with restarts at chosen points. Every piece of rebuilt state is compared
+// with the state of the process that stopped, and the alerts (kind, subject, event time,
+// severity, occurrences, cleared, revision) with the uninterrupted run's.
+//
+// The restarts are clean (the old process's alert events are all stored); kill -9 of the real
+// binary is tested in tests/dispatch/restart_equivalence_test.cc.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "dispatch-server/server/run_monitoring.h"
+#include "dispatch-server/store/sqlite_store.h"
+#include "tests/dispatch/monitor_harness.h"
+#include "tests/support/test_env.h"
+
+namespace cit::dispatch {
+namespace {
+
+using test::At;
+
+constexpr char kVehicle[] = "truck-7";
+constexpr char kRun[] = "run-1";
+// Well before the real clock: every scripted record counts as received before a restart.
+const SysTime kBase = FromUnixSeconds(1'700'000'000);
+
+SysTime At_s(double t_s) { return kBase + FromSeconds(t_s); }
+
+// One step of the script: at t_s, a record, the dispatch, or only the clock moving.
+struct Step {
+  double t_s = 0;
+  std::optional<cit::v1::Record> record;
+  bool dispatch = false;
+};
+
+cit::v1::Record FixRecord(double x_m, double y_m, double speed_mps,
+                          cit::v1::FixMode mode = cit::v1::FIX_MODE_3D) {
+  cit::v1::Record r;
+  const cit::v1::Position p = At(x_m, y_m);
+  r.mutable_fix()->set_lat_deg(p.lat_deg());
+  r.mutable_fix()->set_lon_deg(p.lon_deg());
+  r.mutable_fix()->set_mode(mode);
+  r.mutable_fix()->set_speed_mps(speed_mps);
+  return r;
+}
+cit::v1::Record DoorRecord(uint32_t door, bool open) {
+  cit::v1::Record r;
+  r.mutable_door()->set_door(door);
+  r.mutable_door()->set_state(open ? cit::v1::DOOR_STATE_OPEN : cit::v1::DOOR_STATE_CLOSED);
+  return r;
+}
+cit::v1::Record SealRecord(uint32_t seal, bool broken) {
+  cit::v1::Record r;
+  r.mutable_seal()->set_seal(seal);
+  r.mutable_seal()->set_state(broken ? cit::v1::SEAL_STATE_BROKEN : cit::v1::SEAL_STATE_INTACT);
+  return r;
+}
+cit::v1::Record CrewRecord(const std::string& badge) {
+  cit::v1::Record r;
+  r.mutable_crew()->set_badge_id(badge);
+  r.mutable_crew()->set_action(cit::v1::CREW_ACTION_CHECK_IN);
+  return r;
+}
+
+cit::v1::RunPlan Plan() {
+  cit::v1::RunPlan plan;
+  plan.set_run_id(kRun);
+  plan.set_vehicle_id(kVehicle);
+  for (int x = 0; x <= 10'000; x += 1'000) *plan.mutable_route()->add_points() = At(x, 0);
+  plan.mutable_route()->set_corridor_half_width_m(50);
+  auto stop = [&](const std::string& id, double x, std::optional<double> latest_s,
+                  double max_dwell_s) {
+    cit::v1::Stop* s = test::MonitorHarness::AddStop(plan, id, x);
+    if (latest_s) *s->mutable_arrival_latest() = ToProto(At_s(*latest_s));
+    s->set_max_dwell_s(max_dwell_s);
+    s->set_doors_may_open(true);
+    s->set_crew_check_in_required(true);
+  };
+  stop("D", 0, std::nullopt, 0);
+  stop("S1", 3000, 600, 300);
+  stop("S2", 6000, 700, 100);
+  stop("S3", 9000, 2000, 0);
+  return plan;
+}
+
+// The run, second by second (index = step number).
+std::vector<Step> Script() {
+  std::vector<Step> s;
+  auto fix = [&](double t, double x, double y, double v,
+                 cit::v1::FixMode mode = cit::v1::FIX_MODE_3D) {
+    s.push_back({t, FixRecord(x, y, v, mode), false});
+  };
+  auto rec = [&](double t, cit::v1::Record r) { s.push_back({t, std::move(r), false}); };
+  // At the depot: crew check in before the dispatch.
+  for (int t = 0; t < 60; ++t) {
+    fix(t, 0, 0, 0);
+    if (t == 10) rec(t + 0.5, CrewRecord("B-1"));
+    if (t == 20) rec(t + 0.5, CrewRecord("B-2"));
+    if (t == 30) s.push_back({t + 0.5, std::nullopt, true});
+  }
+  // Depot -> S1 (on time), 10 m/s.
+  for (int t = 60; t <= 360; ++t) fix(t, (t - 60) * 10.0, 0, 10);
+  // At S1 for 120 s: door opened and closed.
+  for (int t = 361; t <= 480; ++t) {
+    fix(t, 3000, 0, 0);
+    if (t == 400) rec(t + 0.5, DoorRecord(1, true));
+    if (t == 430) rec(t + 0.5, DoorRecord(1, false));
+  }
+  // On to 4000 m; a seal breaks en route.
+  for (int t = 481; t <= 581; ++t) {
+    fix(t, 3000 + (t - 480) * 10.0, 0, 10);
+    if (t == 520) rec(t + 0.5, SealRecord(1, true));
+  }
+  // A detour 200 m north of the route (deviation), with a door opened off route.
+  for (int t = 582; t <= 682; ++t) {
+    fix(t, 4000 + (t - 582) * 10.0, 200, 10);
+    if (t == 600) rec(t + 0.5, DoorRecord(2, true));
+    if (t == 610) rec(t + 0.5, DoorRecord(2, false));
+  }
+  // Back on the route to S2, reached after its window closed (t = 700).
+  for (int t = 683; t <= 783; ++t) fix(t, 5000 + (t - 683) * 10.0, 0, 10);
+  // At S2: the GNSS goes (no usable fix for 40 s) and comes back; the dwell is exceeded.
+  for (int t = 784; t <= 900; ++t) {
+    const bool lost = t >= 800 && t < 840;
+    fix(t, 6000, 0, 0, lost ? cit::v1::FIX_MODE_NO_FIX : cit::v1::FIX_MODE_3D);
+  }
+  // On to S3.
+  for (int t = 901; t <= 1200; ++t) fix(t, 6000 + (t - 900) * 10.0, 0, 10);
+  for (int t = 1201; t <= 1260; ++t) fix(t, 9000, 0, 0);
+  return s;
+}
+
+// The step index of the first step at or after t_s.
+size_t StepAt(double t_s) {
+  const std::vector<Step> s = Script();
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i].t_s >= t_s) return i;
+  }
+  return s.size();
+}
+
+// One dispatch-server process: RunMonitoring on the database, records appended to the store and
+// handed to the monitor as the ingest does. The monitor runs synchronously (RunOnce).
+class Process {
+ public:
+  Process(const std::filesystem::path& db, FakeClock* clock) : clock_(clock) {
+    RunMonitoringOptions o;
+    o.database_path = db;
+    o.alert_durability = sqlite::Durability::kNormal;
+    auto rm = RunMonitoring::Open(o, clock);
+    EXPECT_TRUE(rm.ok()) << rm.status();
+    rm_ = std::move(*rm);
+    auto store = SqliteStore::Open(db, {.durability = sqlite::Durability::kNormal});
+    EXPECT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    // Start() without its monitor thread: plans compile, states are rebuilt, then adopted here.
+    std::atomic<bool> stop{false};
+    rm_->runs().CompilePending(stop);
+    EXPECT_TRUE(cit::test::WaitFor([&] { return rm_->rebuilding() == 0; }));
+    rm_->monitor().RunOnce();
+  }
+  ~Process() {
+    EXPECT_TRUE(rm_->alerts().WaitStored().ok());
+    rm_->Stop();
+  }
+
+  void Run(const Step& step) {
+    // As the monitor thread does: a tick shortly before the step, then the step and a tick.
+    const SysTime t = At_s(step.t_s);
+    if (clock_->Now() < t - MonitorOptions{}.tick) {
+      clock_->Set(t - MonitorOptions{}.tick);
+      rm_->monitor().RunOnce();
+    }
+    clock_->Set(std::max(clock_->Now(), t));
+    if (step.dispatch) {
+      ASSERT_TRUE(rm_->runs().Create(Plan(), "tester").ok());
+      ASSERT_TRUE(rm_->runs().Dispatch(kRun, "tester").ok());
+    }
+    if (step.record) {
+      CommittedRecord cr{
+          kVehicle, *step.record,
+          std::chrono::time_point_cast<std::chrono::system_clock::duration>(At_s(step.t_s))};
+      cr.record.set_seq(++seq_);
+      *cr.record.mutable_event_time() = ToProto(At_s(step.t_s));
+      rm_->monitor().OnAccepted(std::span<const CommittedRecord>(&cr, 1));
+      AppendBatch batch;
+      batch.records.push_back(cr);
+      ASSERT_TRUE(store_->Append(batch).ok());
+    }
+    rm_->monitor().RunOnce();
+  }
+  void SetSeq(uint64_t seq) { seq_ = seq; }
+  uint64_t seq() const { return seq_; }
+  RunMonitoring& rm() { return *rm_; }
+  // The vehicle's monitor state (moved out and adopted again: timers re-armed).
+  std::unique_ptr<VehicleState> CopyState() {
+    std::unique_ptr<VehicleState> s = rm_->monitor().TakeVehicle(kVehicle);
+    if (s == nullptr) return nullptr;
+    auto copy = std::make_unique<VehicleState>(*s);
+    rm_->monitor().Adopt(std::move(s));
+    rm_->monitor().RunOnce();
+    return copy;
+  }
+
+ private:
+  FakeClock* clock_;
+  std::unique_ptr<RunMonitoring> rm_;
+  std::unique_ptr<SqliteStore> store_;
+  uint64_t seq_ = 0;
+};
+
+using AlertKey = std::tuple<int, std::string, int64_t, int, uint32_t, bool, uint32_t>;
+std::set<AlertKey> AlertSet(const std::vector<cit::v1::Alert>& alerts) {
+  std::set<AlertKey> out;
+  for (const cit::v1::Alert& a : alerts) {
+    out.emplace(a.kind(), a.subject(), FromProto(a.event_time()).time_since_epoch().count(),
+                a.severity(), a.occurrences(), a.has_condition_cleared_time(), a.revision());
+  }
+  return out;
+}
+std::string Describe(const std::set<AlertKey>& alerts) {
+  std::string out;
+  for (const auto& [kind, subject, t, severity, occ, cleared, rev] : alerts) {
+    out += cit::v1::AlertKind_Name(static_cast<cit::v1::AlertKind>(kind)) + " [" + subject +
+           "] t=" + std::to_string(Seconds(SysTime(Duration(t)) - kBase)) +
+           " sev=" + std::to_string(severity) + " occ=" + std::to_string(occ) +
+           " cleared=" + std::to_string(cleared) + " rev=" + std::to_string(rev) + "\n";
+  }
+  return out;
+}
+
+class StateRebuildTest : public ::testing::Test {
+ protected:
+  // Plays the script; before each step in `restarts` the process stops (its state is kept in
+  // before_[step]) and a new one starts (its rebuilt state in after_[step]); `down_s` moves the
+  // clock while it is down. `on_restart` runs with the new process.
+  std::vector<cit::v1::Alert> Play(const std::set<size_t>& restarts, double down_s = 0,
+                                   const std::function<void(Process&)>& on_restart = {}) {
+    cit::test::TempDir dir;
+    FakeClock clock(kBase);
+    auto p = std::make_unique<Process>(dir / "dispatch.db", &clock);
+    const std::vector<Step> script = Script();
+    for (size_t i = 0; i < script.size(); ++i) {
+      if (restarts.count(i) != 0) {
+        before_[i] = p->CopyState();
+        const uint64_t seq = p->seq();
+        p.reset();
+        clock.Advance(FromSeconds(down_s));
+        p = std::make_unique<Process>(dir / "dispatch.db", &clock);
+        p->SetSeq(seq);
+        after_[i] = p->CopyState();
+        if (on_restart) on_restart(*p);
+      }
+      p->Run(script[i]);
+    }
+    // Past every deadline of the run.
+    clock.Set(At_s(4000));
+    p->rm().monitor().RunOnce();
+    return p->rm().alerts().List(AlertFilter{});
+  }
+
+  // Expects the rebuilt state of the restart before `step` to equal the stopped process's.
+  void ExpectRebuilt(size_t step) {
+    ASSERT_TRUE(before_.count(step) && after_.count(step)) << step;
+    ASSERT_NE(before_[step], nullptr);
+    ASSERT_NE(after_[step], nullptr) << "nothing rebuilt";
+    const VehicleState& a = *before_[step];
+    const VehicleState& b = *after_[step];
+    SCOPED_TRACE("restart before t=" + std::to_string(Script()[step].t_s));
+    ASSERT_EQ(a.run != nullptr, b.run != nullptr);
+    if (a.run) {
+      EXPECT_EQ(a.run->run_id, b.run->run_id);
+    }
+    EXPECT_EQ(a.run_state, b.run_state);
+    // Stop progress and statuses, arrival and departure times.
+    ASSERT_EQ(a.stops.size(), b.stops.size());
+    for (size_t i = 0; i < a.stops.size(); ++i) {
+      SCOPED_TRACE("stop " + std::to_string(i));
+      EXPECT_EQ(a.stops[i].status, b.stops[i].status);
+      EXPECT_EQ(a.stops[i].arrived, b.stops[i].arrived);
+      EXPECT_EQ(a.stops[i].departed, b.stops[i].departed);
+      EXPECT_EQ(a.stops[i].outside_fixes, b.stops[i].outside_fixes);
+      EXPECT_EQ(a.stops[i].late, b.stops[i].late);
+      EXPECT_EQ(a.stops[i].early, b.stops[i].early);
+      EXPECT_EQ(a.stops[i].dwell_alerted, b.stops[i].dwell_alerted);
+      EXPECT_EQ(a.stops[i].late_alerted, b.stops[i].late_alerted);
+      EXPECT_EQ(a.stops[i].missed_alerted, b.stops[i].missed_alerted);
+      EXPECT_EQ(a.stops[i].door_openings, b.stops[i].door_openings);
+    }
+    EXPECT_EQ(a.current_stop, b.current_stop);
+    EXPECT_EQ(a.next_stop, b.next_stop);
+    EXPECT_DOUBLE_EQ(a.progress_m, b.progress_m);
+    EXPECT_EQ(a.has_progress, b.has_progress);
+    EXPECT_DOUBLE_EQ(a.distance_m, b.distance_m);
+    EXPECT_EQ(a.corridor_hint.segment, b.corridor_hint.segment);
+    // Crew on board.
+    EXPECT_EQ(a.crew.on_board, b.crew.on_board);
+    EXPECT_EQ(a.crew.active, b.crew.active);
+    // Doors and seals.
+    EXPECT_EQ(a.doors_open, b.doors_open);
+    EXPECT_EQ(a.seals_broken, b.seals_broken);
+    EXPECT_EQ(a.highest_seq, b.highest_seq);
+    // Deviation, unscheduled stop, wrong direction, overspeed.
+    EXPECT_EQ(a.deviation.active, b.deviation.active);
+    EXPECT_EQ(a.deviation.off_fixes, b.deviation.off_fixes);
+    EXPECT_EQ(a.deviation.in_fixes, b.deviation.in_fixes);
+    EXPECT_EQ(a.deviation.off_since, b.deviation.off_since);
+    EXPECT_DOUBLE_EQ(a.deviation.max_distance_m, b.deviation.max_distance_m);
+    EXPECT_EQ(a.unscheduled_stop.active, b.unscheduled_stop.active);
+    EXPECT_EQ(a.wrong_direction.active, b.wrong_direction.active);
+    EXPECT_DOUBLE_EQ(a.wrong_direction.max_progress_m, b.wrong_direction.max_progress_m);
+    EXPECT_EQ(a.overspeed.active, b.overspeed.active);
+    // GNSS and link.
+    EXPECT_EQ(a.gnss_state, b.gnss_state);
+    EXPECT_EQ(a.gnss_lost.lost, b.gnss_lost.lost);
+    EXPECT_EQ(a.gnss_lost.active, b.gnss_lost.active);
+    EXPECT_EQ(a.gnss_lost.lost_since, b.gnss_lost.lost_since);
+    EXPECT_EQ(a.implausible.active, b.implausible.active);
+    EXPECT_EQ(a.comms.active, b.comms.active);
+    EXPECT_EQ(a.comms.last_seen_server, b.comms.last_seen_server);
+    EXPECT_EQ(a.last_seen_event, b.last_seen_event);
+    EXPECT_EQ(a.last_seen_server, b.last_seen_server);
+    // Last fix and motion.
+    ASSERT_EQ(a.last_fix.has_value(), b.last_fix.has_value());
+    if (a.last_fix) {
+      EXPECT_EQ(a.last_fix->seq, b.last_fix->seq);
+      EXPECT_EQ(a.last_fix_time, b.last_fix_time);
+    }
+    EXPECT_DOUBLE_EQ(a.typical_speed_mps, b.typical_speed_mps);
+    EXPECT_EQ(a.motion.moving, b.motion.moving);
+    EXPECT_EQ(a.motion.stopped_since, b.motion.stopped_since);
+    EXPECT_EQ(a.motion.frozen, b.motion.frozen);
+    EXPECT_EQ(a.moved_without_run.active, b.moved_without_run.active);
+  }
+
+  std::map<size_t, std::unique_ptr<VehicleState>> before_;
+  std::map<size_t, std::unique_ptr<VehicleState>> after_;
+};
+
+TEST_F(StateRebuildTest, UninterruptedRunRaisesTheScriptedAlerts) {
+  const auto alerts = AlertSet(Play({}));
+  std::set<int> kinds;
+  for (const auto& a : alerts) kinds.insert(std::get<0>(a));
+  for (cit::v1::AlertKind k :
+       {cit::v1::ALERT_KIND_ROUTE_DEVIATION, cit::v1::ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP,
+        cit::v1::ALERT_KIND_SEAL_BROKEN, cit::v1::ALERT_KIND_LATE_ARRIVAL,
+        cit::v1::ALERT_KIND_GNSS_LOST, cit::v1::ALERT_KIND_DWELL_EXCEEDED}) {
+    EXPECT_EQ(kinds.count(k), 1u) << cit::v1::AlertKind_Name(k) << "\n" << Describe(alerts);
+  }
+  EXPECT_EQ(kinds.count(cit::v1::ALERT_KIND_CREW_INCOMPLETE), 0u) << Describe(alerts);
+}
+
+// The issue's restarts: after the crew checked in and the truck left, and at S1 before the door
+// opened. Before the rebuild: CREW_INCOMPLETE [S1] "door 1 opened at S1 with 0 crew", and S1 and
+// the depot judged pending again.
+TEST_F(StateRebuildTest, RestartAfterDepartureKeepsCrewAndStopsAndRaisesNothingNew) {
+  const auto reference = AlertSet(Play({}));
+  const size_t after_departure = StepAt(100);
+  const size_t at_s1 = StepAt(390);
+  const auto restarted = AlertSet(Play({after_departure, at_s1}));
+  EXPECT_EQ(restarted, reference) << "reference:\n"
+                                  << Describe(reference) << "restarted:\n"
+                                  << Describe(restarted);
+  ExpectRebuilt(after_departure);
+  ExpectRebuilt(at_s1);
+  EXPECT_EQ(after_[after_departure]->crew.on_board, (std::vector<std::string>{"B-1", "B-2"}));
+  EXPECT_EQ(after_[after_departure]->run_state, cit::v1::RUN_STATE_ACTIVE);
+  EXPECT_EQ(after_[at_s1]->stops[0].status, StopStatus::kDeparted);
+  EXPECT_EQ(after_[at_s1]->stops[1].status, StopStatus::kArrived);
+  EXPECT_EQ(after_[at_s1]->current_stop, 1);
+}
+
+// The crew checked in before the run was dispatched: the warm-up before the dispatch has them.
+TEST_F(StateRebuildTest, RestartBeforeDepartureKeepsCrewCheckedInBeforeTheDispatch) {
+  const auto reference = AlertSet(Play({}));
+  const size_t dispatched = StepAt(40);
+  const auto restarted = AlertSet(Play({dispatched}));
+  EXPECT_EQ(restarted, reference) << Describe(restarted);
+  ExpectRebuilt(dispatched);
+  EXPECT_EQ(after_[dispatched]->crew.on_board.size(), 2u);
+  EXPECT_EQ(after_[dispatched]->run_state, cit::v1::RUN_STATE_DISPATCHED);
+}
+
+// A restart before the dispatch (no live run yet): the vehicle's state without a run is rebuilt
+// too, so the run dispatched afterwards finds the crew on board.
+TEST_F(StateRebuildTest, RestartBeforeTheDispatchKeepsTheCrewForTheRunDispatchedAfter) {
+  const auto reference = AlertSet(Play({}));
+  const size_t before_dispatch = StepAt(25);
+  const size_t dispatched = StepAt(40);
+  const auto restarted = AlertSet(Play({before_dispatch, dispatched}));
+  EXPECT_EQ(restarted, reference) << Describe(restarted);
+  ExpectRebuilt(dispatched);
+  EXPECT_EQ(after_[dispatched]->crew.on_board.size(), 2u);
+  EXPECT_EQ(after_[dispatched]->run_state, cit::v1::RUN_STATE_DISPATCHED);
+}
+
+TEST_F(StateRebuildTest, RestartWithADoorOpenAtAStopKeepsDoorAndStopInProgress) {
+  const auto reference = AlertSet(Play({}));
+  const size_t door_open = StepAt(415);
+  const auto restarted = AlertSet(Play({door_open}));
+  EXPECT_EQ(restarted, reference) << Describe(restarted);
+  ExpectRebuilt(door_open);
+  EXPECT_EQ(after_[door_open]->doors_open, 1u);
+  EXPECT_EQ(after_[door_open]->stops[1].door_openings, 1u);
+  EXPECT_EQ(after_[door_open]->stops[1].status, StopStatus::kArrived);
+}
+
+TEST_F(StateRebuildTest, RestartDuringADeviationKeepsItOpenAndClearsItOnce) {
+  const auto reference = AlertSet(Play({}));
+  const size_t deviating = StepAt(605);
+  const auto restarted = AlertSet(Play({deviating}));
+  EXPECT_EQ(restarted, reference) << Describe(restarted);
+  ExpectRebuilt(deviating);
+  EXPECT_TRUE(after_[deviating]->deviation.active);
+  EXPECT_EQ(after_[deviating]->doors_open, 2u);  // door 2, opened off route
+  EXPECT_EQ(after_[deviating]->seals_broken, 1u);
+}
+
+TEST_F(StateRebuildTest, RestartDuringAGnssOutageAtAStopKeepsLossDwellAndLateness) {
+  const auto reference = AlertSet(Play({}));
+  const size_t gnss_lost = StepAt(820);
+  const size_t gnss_alerted = StepAt(835);
+  const auto restarted = AlertSet(Play({gnss_lost, gnss_alerted}));
+  EXPECT_EQ(restarted, reference) << Describe(restarted);
+  ExpectRebuilt(gnss_lost);
+  ExpectRebuilt(gnss_alerted);
+  EXPECT_TRUE(after_[gnss_lost]->gnss_lost.lost);
+  EXPECT_FALSE(after_[gnss_lost]->gnss_lost.active);
+  EXPECT_TRUE(after_[gnss_alerted]->gnss_lost.active);
+  EXPECT_TRUE(after_[gnss_alerted]->stops[2].late);
+  EXPECT_FALSE(after_[gnss_alerted]->motion.moving);
+}
+
+TEST_F(StateRebuildTest, RestartsAtEveryHundredSecondsGiveTheUninterruptedAlerts) {
+  const auto reference = AlertSet(Play({}));
+  std::set<size_t> restarts;
+  for (double t = 50; t < 1260; t += 100) restarts.insert(StepAt(t));
+  const auto restarted = AlertSet(Play(restarts));
+  EXPECT_EQ(restarted, reference) << "reference:\n"
+                                  << Describe(reference) << "restarted:\n"
+                                  << Describe(restarted);
+  for (size_t step : restarts) ExpectRebuilt(step);
+}
+
+// S2's window closes at t = 700 while the server is down (650 -> 750): LATE_ARRIVAL fires once
+// on the first tick after the restart, with the window's end as its event time, marked.
+TEST_F(StateRebuildTest, DeadlineThatFellDueWhileDownFiresOnceMarked) {
+  const auto reference = AlertSet(Play({}));
+  const size_t before_window_end = StepAt(650);
+  std::vector<cit::v1::Alert> late_after_restart;
+  const auto alerts = Play({before_window_end}, /*down_s=*/100, [&](Process& p) {
+    for (const auto& a : p.rm().alerts().List(AlertFilter{})) {
+      if (a.kind() == cit::v1::ALERT_KIND_LATE_ARRIVAL) late_after_restart.push_back(a);
+    }
+  });
+  ASSERT_EQ(late_after_restart.size(), 1u);
+  EXPECT_EQ(late_after_restart[0].subject(), "S2");
+  EXPECT_EQ(FromProto(late_after_restart[0].event_time()), At_s(700));
+  EXPECT_NE(late_after_restart[0].details().find("fell due while the server was down"),
+            std::string::npos)
+      << late_after_restart[0].details();
+  // Same alerts as without the restart (details aside).
+  EXPECT_EQ(AlertSet(alerts), reference) << Describe(AlertSet(alerts));
+}
+
+// Committed but never evaluated (the process died between the commit and the rules): the
+// rebuild raises what those records raise.
+TEST_F(StateRebuildTest, RecordsStoredButNotEvaluatedBeforeTheStopRaiseTheirAlerts) {
+  const auto reference = AlertSet(Play({}));
+  cit::test::TempDir dir;
+  FakeClock clock(kBase);
+  const std::vector<Step> script = Script();
+  const size_t door_off_route = StepAt(600.5);
+  uint64_t seq = 0;
+  {
+    Process p(dir / "dispatch.db", &clock);
+    for (size_t i = 0; i < door_off_route; ++i) p.Run(script[i]);
+    seq = p.seq();
+  }
+  {
+    // The door record reaches the store only (a second store connection, no monitor).
+    auto store = SqliteStore::Open(dir / "dispatch.db");
+    ASSERT_TRUE(store.ok());
+    CommittedRecord cr{kVehicle, *script[door_off_route].record,
+                       std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+                           At_s(script[door_off_route].t_s))};
+    cr.record.set_seq(++seq);
+    *cr.record.mutable_event_time() = ToProto(At_s(script[door_off_route].t_s));
+    AppendBatch b;
+    b.records.push_back(cr);
+    ASSERT_TRUE((*store)->Append(b).ok());
+  }
+  clock.Set(At_s(script[door_off_route].t_s + 1));
+  Process p(dir / "dispatch.db", &clock);
+  p.SetSeq(seq);
+  size_t door_alerts = 0;
+  for (const auto& a : p.rm().alerts().List(AlertFilter{})) {
+    if (a.kind() == cit::v1::ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP) ++door_alerts;
+  }
+  EXPECT_EQ(door_alerts, 1u);
+  for (size_t i = door_off_route + 1; i < script.size(); ++i) p.Run(script[i]);
+  clock.Set(At_s(4000));
+  p.rm().monitor().RunOnce();
+  EXPECT_EQ(AlertSet(p.rm().alerts().List(AlertFilter{})), reference);
+}
+
+// The gate on its own: stored events are matched in order; a clear that changed nothing before
+// stays a no-op; unmatched signals are dropped before the tail and admitted in it and live.
+TEST(ReplayGateTest, MatchesStoredRaisesAndClearsInOrder) {
+  std::vector<cit::v1::AlertEvent> events;
+  auto event = [&](uint64_t alert_id, bool cleared, int actions) {
+    cit::v1::AlertEvent e;
+    e.set_event_id(events.size() + 1);
+    e.mutable_alert()->set_alert_id(alert_id);
+    e.mutable_alert()->set_kind(cit::v1::ALERT_KIND_ROUTE_DEVIATION);
+    if (cleared) *e.mutable_alert()->mutable_condition_cleared_time() = ToProto(kBase);
+    for (int i = 0; i < actions; ++i) e.mutable_alert()->add_actions();
+    events.push_back(e);
+  };
+  event(1, false, 0);  // raised
+  event(1, false, 1);  // acknowledged: not a signal
+  event(1, true, 1);   // cleared
+  event(1, false, 1);  // occurred again
+  ReplayGate gate = ReplayGate::FromStoredEvents(events);
+  EXPECT_EQ(gate.pending(), 3u);
+  gate.EnterReplay(kBase + FromSeconds(100));
+  AlertSignal s;
+  s.kind = cit::v1::ALERT_KIND_ROUTE_DEVIATION;
+  EXPECT_FALSE(gate.AdmitRaise(s, kBase));
+  EXPECT_FALSE(gate.AdmitRaise(s, kBase));  // an escalation before the clear: nothing stored...
+  // ... so it consumed the re-occurrence's stored raise; the stored clear was skipped.
+  EXPECT_EQ(gate.pending(), 0u);
+  EXPECT_FALSE(gate.AdmitClear(cit::v1::ALERT_KIND_ROUTE_DEVIATION, "", kBase));
+  EXPECT_FALSE(gate.AdmitRaise(s, kBase));  // not stored, before the tail: divergence
+  EXPECT_EQ(gate.counts().diverged, 1u);
+  EXPECT_TRUE(gate.AdmitRaise(s, kBase + FromSeconds(100)));  // in the tail
+  gate.EnterLive();
+  EXPECT_TRUE(gate.AdmitRaise(s, kBase));
+  EXPECT_TRUE(gate.AdmitClear(cit::v1::ALERT_KIND_ROUTE_DEVIATION, "", kBase));
+  gate.EnterMute();
+  EXPECT_FALSE(gate.AdmitRaise(s, kBase + FromSeconds(1000)));
+}
+
+TEST(ReplayGateTest, ClearWithNothingStoredBeforeItIsANoOpAndKeepsTheNextRaiseMatched) {
+  std::vector<cit::v1::AlertEvent> events(1);
+  events[0].set_event_id(1);
+  events[0].mutable_alert()->set_alert_id(1);
+  events[0].mutable_alert()->set_kind(cit::v1::ALERT_KIND_GNSS_LOST);
+  ReplayGate gate = ReplayGate::FromStoredEvents(events);
+  gate.EnterReplay(kBase);
+  EXPECT_FALSE(gate.AdmitClear(cit::v1::ALERT_KIND_GNSS_LOST, "", kBase));
+  EXPECT_EQ(gate.pending(), 1u);
+  AlertSignal s;
+  s.kind = cit::v1::ALERT_KIND_GNSS_LOST;
+  EXPECT_FALSE(gate.AdmitRaise(s, kBase));
+  EXPECT_EQ(gate.counts().matched, 1u);
+}
+
+}  // namespace
+}  // namespace cit::dispatch

@@ -151,8 +151,9 @@ absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
   // A misspelt key must not be dropped (a typo in corridor_half_width_m would silently give
   // the default corridor).
   static constexpr std::string_view kRouteKeys[] = {
-      "geojson_file", "gpx_file", "geojson", "gpx", "polyline", "polyline_precision", "points",
-      "corridor_half_width_m", "max_stop_distance_m"};
+      "geojson_file",       "gpx_file",           "geojson", "gpx",
+      "polyline",           "polyline_precision", "points",  "corridor_half_width_m",
+      "max_stop_distance_m"};
   for (const auto& [key, value] : route.items()) {
     if (std::find(std::begin(kRouteKeys), std::end(kRouteKeys), key) == std::end(kRouteKeys)) {
       return absl::InvalidArgumentError(absl::StrCat(

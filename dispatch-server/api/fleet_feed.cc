@@ -1,9 +1,8 @@
 #include "dispatch-server/api/fleet_feed.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <utility>
+
+#include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
 namespace {
@@ -12,13 +11,7 @@ namespace {
 std::string Fingerprint(cit::v1::VehicleState v) {
   v.clear_last_fix_age_s();
   v.clear_last_seen_age_s();
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  v.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
+  return SerializeDeterministic(v);
 }
 
 }  // namespace

@@ -1,10 +1,9 @@
 #include "dispatch-server/audit/checkpoint_log.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
 namespace {
@@ -29,16 +28,6 @@ CREATE TRIGGER checkpoints_append_only_delete BEFORE DELETE ON checkpoints
 
 int64_t Nanos(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-std::string Deterministic(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream raw(&out);
-  google::protobuf::io::CodedOutputStream coded(&raw);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
 }
 
 absl::StatusOr<std::string> Sha256(std::string_view data) {
@@ -171,7 +160,7 @@ absl::StatusOr<cit::v1::SignedCheckpoint> CheckpointLog::Append(
   cp.set_key_id(key_.KeyId());
   cp.set_reason(reason);
   cit::v1::SignedCheckpoint out;
-  out.set_body(Deterministic(cp));
+  out.set_body(SerializeDeterministic(cp));
   absl::StatusOr<std::string> sig = key_.Sign(out.body());
   if (!sig.ok()) return sig.status();  // nothing written: no unsigned checkpoint
   out.set_signature(*sig);

@@ -1,8 +1,6 @@
 #include "dispatch-server/store/plan_version_chain.h"
 
 #include <fmt/format.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <map>
 #include <utility>
@@ -17,16 +15,6 @@ constexpr std::string_view kPlanDomain = "citwatch.plan.v1";
 
 int64_t Nanos(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1'000'000'000 + t.nanos();
-}
-
-std::string Deterministic(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream raw(&out);
-  google::protobuf::io::CodedOutputStream coded(&raw);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
 }
 
 std::string EventName(const cit::v1::PlanEvent& e) {
@@ -55,7 +43,7 @@ absl::StatusOr<PlanChainHead> LoadPlanChainHead(sqlite::Database& db) {
 absl::Status AppendPlanEvent(sqlite::Database& db, PlanChainHead& head, cit::v1::PlanEvent event) {
   const uint64_t index = head.length + 1;
   event.set_index(index);
-  const std::string body = Deterministic(event);
+  const std::string body = SerializeDeterministic(event);
   absl::StatusOr<std::string> hash =
       ChainStep(head.head, CanonicalEntryBytes(kPlanDomain, index, 0, body));
   if (!hash.ok()) return hash.status();

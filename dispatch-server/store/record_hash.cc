@@ -29,15 +29,19 @@ std::atomic<bool> fail_for_testing{false};
 
 void FailChainStepsForTesting(bool fail) { fail_for_testing.store(fail); }
 
-std::string SerializeRecordBody(const cit::v1::Record& record) {
+std::string SerializeDeterministic(const google::protobuf::Message& message) {
   std::string body;
   {
     google::protobuf::io::StringOutputStream raw(&body);
     google::protobuf::io::CodedOutputStream coded(&raw);
     coded.SetSerializationDeterministic(true);
-    record.SerializeToCodedStream(&coded);
+    message.SerializeToCodedStream(&coded);
   }
   return body;
+}
+
+std::string SerializeRecordBody(const cit::v1::Record& record) {
+  return SerializeDeterministic(record);
 }
 
 std::string CanonicalRecordBytes(std::string_view vehicle_id, uint64_t seq,

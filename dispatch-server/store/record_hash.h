@@ -32,6 +32,10 @@ inline constexpr size_t kChainHashBytes = 32;
 // h_0.
 inline const std::string kChainGenesis(kChainHashBytes, '\0');
 
+// Deterministic serialisation of any message: the bytes every chain hashes and stores (records,
+// plan events, checkpoints) and change fingerprints.
+std::string SerializeDeterministic(const google::protobuf::Message& message);
+
 // Deterministic serialisation of a record (the stored body).
 std::string SerializeRecordBody(const cit::v1::Record& record);
 

@@ -64,8 +64,7 @@ absl::Status CheckServerAddress(const std::string& server) {
     if (colon == std::string::npos) return BadAddress(server, "has no port", server);
     host = server.substr(0, colon);
     if (host.find(':') != std::string::npos) {
-      return BadAddress(server, "looks like an IPv6 address without brackets",
-                        "[" + host + "]");
+      return BadAddress(server, "looks like an IPv6 address without brackets", "[" + host + "]");
     }
     port = server.substr(colon + 1);
   }
@@ -98,9 +97,8 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   }
   std::string token = Trim(text->substr(0, text->find('\n')));
   if (token.empty()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("token file '", path,
-                     "' has an empty first line: the token must be on the first line"));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "token file '", path, "' has an empty first line: the token must be on the first line"));
   }
   return token;
 }

@@ -127,10 +127,10 @@ TEST_F(CliErrorsLiveTest, RoleThatMayNotActIsExplained) {
 }
 
 TEST_F(CliErrorsLiveTest, TelemetryPortInsteadOfOperatorPortIsNamed) {
-  const CtlRun r = RunCtl(dir_.path(), "--server localhost:" + std::to_string(telemetry_port_) +
-                                           " --ca-file " + (dir_ / "pki" / "ca.crt").string() +
-                                           " --token-file " + (dir_ / "olga.token").string() +
-                                           " --timeout 5 fleet");
+  const CtlRun r =
+      RunCtl(dir_.path(), "--server localhost:" + std::to_string(telemetry_port_) + " --ca-file " +
+                              (dir_ / "pki" / "ca.crt").string() + " --token-file " +
+                              (dir_ / "olga.token").string() + " --timeout 5 fleet");
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_THAT(r.err, HasSubstr("the TLS connection to localhost:"));
 }

@@ -86,11 +86,11 @@ inline CtlRun RunCtl(const std::filesystem::path& dir, const std::string& args,
   const auto in = dir / "in";
   std::ofstream(in) << stdin_text;
   CtlRun run;
-  run.exit_code = Shell("env -u CIT_TOKEN -u CIT_TOKEN_FILE -u CIT_SERVER -u CIT_CA_FILE "
-                        "-u CIT_CTL_CONFIG HOME=/nonexistent '" +
-                        BuiltProgram("dispatchctl/dispatchctl").string() + "' " + args + " <'" +
-                        in.string() + "' >'" + (dir / "out").string() + "' 2>'" +
-                        (dir / "err").string() + "'");
+  run.exit_code = Shell(
+      "env -u CIT_TOKEN -u CIT_TOKEN_FILE -u CIT_SERVER -u CIT_CA_FILE "
+      "-u CIT_CTL_CONFIG HOME=/nonexistent '" +
+      BuiltProgram("dispatchctl/dispatchctl").string() + "' " + args + " <'" + in.string() +
+      "' >'" + (dir / "out").string() + "' 2>'" + (dir / "err").string() + "'");
   run.out = ReadFile(dir / "out");
   run.err = ReadFile(dir / "err");
   return run;

@@ -19,7 +19,15 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   if (absl::Status s = rm->alerts_->Load(); !s.ok()) return s;
   rm->runs_ = std::make_unique<RunManager>(rm->run_store_.get(), clock);
   if (absl::Status s = rm->runs_->Load(); !s.ok()) return s;
+  // Before the rebuild reads it: creates the snapshot table in a database that has none yet.
+  auto snapshot_store = SqliteSnapshotStore::Open(options.database_path);
+  if (!snapshot_store.ok()) return snapshot_store.status();
+  rm->snapshot_writer_ =
+      std::make_unique<SnapshotWriter>(std::move(*snapshot_store), rm->alerts_.get());
   rm->monitor_ = std::make_unique<Monitor>(rm->alerts_.get(), clock, options.monitor);
+  SnapshotWriter* snapshot_writer = rm->snapshot_writer_.get();
+  rm->monitor_->SetSnapshotSink(
+      [snapshot_writer](StoredSnapshot s) { snapshot_writer->Post(std::move(s)); });
   Monitor* monitor = rm->monitor_.get();
   // Stored off the monitor thread: the write's fsync must not delay alerts.
   rm->activation_writer_ = std::make_unique<RunActivationWriter>(rm->runs_.get());
@@ -72,6 +80,7 @@ RunMonitoring::~RunMonitoring() { Stop(); }
 
 void RunMonitoring::Register(DispatchServer::Builder& builder) {
   alerts_->SetMetrics(builder.shared_metrics());
+  rebuilder_->SetMetrics(builder.shared_metrics());
   builder.AddOperatorService(dispatch_service_.get())
       .AddOperatorService(alerts_service_.get())
       .AddObserver(monitor_.get());
@@ -91,6 +100,7 @@ void RunMonitoring::Stop() {
   if (rebuilder_) rebuilder_->Stop();
   if (fleet_feed_) fleet_feed_->Stop();
   if (monitor_) monitor_->Stop();
+  if (snapshot_writer_) snapshot_writer_->Stop();
   if (activation_writer_) activation_writer_->Stop();
 }
 

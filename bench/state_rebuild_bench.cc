@@ -12,6 +12,7 @@
 //   build/ci/bench/state_rebuild_bench --runs 100 --hours 8            # generate + measure
 //   build/ci/bench/state_rebuild_bench --runs 100 --hours 8 --db x.db  # keep / reuse the file
 //   build/ci/bench/state_rebuild_bench --db x.db --no-snapshots        # whole-run replay
+//   build/ci/bench/state_rebuild_bench --db x.db --compile-threads 1   # plans on one thread
 //
 // Not a Google Benchmark (one start-up is the measurement, the database takes minutes to make);
 // no alert history is stored, so every re-evaluated signal goes through the gate unmatched.
@@ -47,7 +48,8 @@ constexpr double kSpeedMps = 8.0;
 constexpr int kStops = 20;
 constexpr double kDwellS = 300;
 
-// A zig-zag route of 500 vertices: x east along the route, small north offsets.
+// A zig-zag route of 500 vertices: x east along the route, small north offsets. Vehicles are
+// laid out 100 to a column, 5 km apart, columns 250 km apart (all within valid latitudes).
 struct Route {
   std::vector<std::pair<double, double>> xy;  // metres
   double length_m = 0;
@@ -57,8 +59,8 @@ Route MakeRoute(double length_m, int vehicle) {
   Route r;
   const int n = 500;
   for (int i = 0; i < n; ++i) {
-    const double x = length_m * i / (n - 1);
-    const double y = 300.0 * std::sin(i * 0.37 + vehicle) + vehicle * 5000.0;
+    const double x = length_m * i / (n - 1) + (vehicle / 100) * 250'000.0;
+    const double y = 300.0 * std::sin(i * 0.37 + vehicle) + (vehicle % 100) * 5000.0;
     r.xy.emplace_back(x, y);
   }
   for (int i = 1; i < n; ++i) {
@@ -239,13 +241,14 @@ int Generate(const std::filesystem::path& db, int runs, double hours, SysTime st
   return 0;
 }
 
-int Measure(const std::filesystem::path& db, int threads, bool use_snapshots) {
+int Measure(const std::filesystem::path& db, int threads, int compile_threads, bool use_snapshots) {
   cit::dispatch::SystemClock clock;
   const auto t0 = std::chrono::steady_clock::now();
   cit::dispatch::RunMonitoringOptions o;
   o.database_path = db;
   o.rebuild.threads = threads;
   o.rebuild.use_snapshots = use_snapshots;
+  o.compile_threads = compile_threads;
   // This start-up writes none (its own would replace the generated ones).
   o.monitor.snapshot_interval_s = 0;
   auto rm = cit::dispatch::RunMonitoring::Open(o, &clock);
@@ -264,11 +267,12 @@ int Measure(const std::filesystem::path& db, int threads, bool use_snapshots) {
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
   std::printf(
-      "start-up: live_runs=%zu from_snapshot=%llu full_replays=%llu rebuild_threads=%d nproc=%ld "
+      "start-up: live_runs=%zu from_snapshot=%llu full_replays=%llu rebuild_threads=%d "
+      "compile_threads=%d nproc=%ld "
       "loadavg=%.2f open=%.2f s plans_compiled_at=%.2f s all_rebuilt_at=%.2f s (records "
       "re-evaluated: see event=state_rebuild_done)\n",
       runs, static_cast<unsigned long long>((*rm)->rebuilder().from_snapshot()),
-      static_cast<unsigned long long>((*rm)->rebuilder().full_replays()), threads,
+      static_cast<unsigned long long>((*rm)->rebuilder().full_replays()), threads, compile_threads,
       sysconf(_SC_NPROCESSORS_ONLN), load[0], Seconds(t_open - t0), Seconds(t_compiled - t0),
       Seconds(t_done - t0));
   (*rm)->Stop();
@@ -281,6 +285,7 @@ int main(int argc, char** argv) {
   int runs = 100;
   double hours = 8;
   int threads = 2;
+  int compile_threads = 2;
   double snapshot_s = 300;
   bool use_snapshots = true;
   std::filesystem::path db;
@@ -295,6 +300,7 @@ int main(int argc, char** argv) {
     if (flag == "--runs") runs = std::atoi(value);
     if (flag == "--hours") hours = std::atof(value);
     if (flag == "--threads") threads = std::atoi(value);
+    if (flag == "--compile-threads") compile_threads = std::atoi(value);
     if (flag == "--snapshot-s") snapshot_s = std::atof(value);
     if (flag == "--db") db = value;
   }
@@ -310,7 +316,7 @@ int main(int argc, char** argv) {
     if (int rc = Generate(db, runs, hours, start, snapshot_s); rc != 0) return rc;
   }
   spdlog::set_level(spdlog::level::info);
-  const int rc = Measure(db, threads, use_snapshots);
+  const int rc = Measure(db, threads, compile_threads, use_snapshots);
   if (temporary) {
     for (const char* suffix : {"", "-wal", "-shm"}) {
       std::filesystem::remove(db.string() + suffix);

@@ -24,12 +24,14 @@ constexpr double kOldestEventBeforeDispatchS = 12 * 3600;
 struct SnapshotStart {
   std::optional<DecodedSnapshot> snapshot;
   ChainPosition at;  // the record the snapshot ends with
+  size_t plan = 0;   // index of the snapshot's plan version in the run's timeline
   std::string fallback;
   std::string detail;
 };
 
 SnapshotStart FindSnapshot(ReplaySource& source, const std::string& vehicle_id,
-                           const RunChange& change, SystemTime records_before) {
+                           const std::vector<PlanInForce>& timeline, SystemTime records_before) {
+  const RunChange& change = timeline.back().change;
   SnapshotStart out;
   auto refuse = [&](const char* reason, std::string detail) {
     out.snapshot.reset();
@@ -42,10 +44,17 @@ SnapshotStart FindSnapshot(ReplaySource& source, const std::string& vehicle_id,
   if (!stored->has_value()) return refuse("none", "");
   const StoredSnapshot& s = **stored;
   if (s.run_id != change.run.plan().run_id()) return refuse("other_run", s.run_id);
-  if (s.plan_version != change.compiled->version) {
+  // Taken under an earlier version of a plan changed since: the later versions are applied in
+  // the tail, at their time. A version the timeline does not know is stale.
+  size_t plan = timeline.size();
+  for (size_t k = 0; k < timeline.size(); ++k) {
+    if (timeline[k].change.compiled->version == s.plan_version) plan = k;
+  }
+  if (plan == timeline.size()) {
     return refuse("other_plan_version", absl::StrCat("snapshot of version ", s.plan_version,
                                                      ", run at ", change.compiled->version));
   }
+  out.plan = plan;
   absl::StatusOr<DecodedSnapshot> decoded = DecodeSnapshot(s.bytes);
   if (!decoded.ok()) return refuse("corrupt", decoded.status().ToString());
   const SnapshotHeader& h = decoded->header;
@@ -68,13 +77,58 @@ SnapshotStart FindSnapshot(ReplaySource& source, const std::string& vehicle_id,
 
 }  // namespace
 
+std::vector<PlanInForce> EarlierPlans(const RunChange& change,
+                                      const std::vector<cit::v1::Run>& versions) {
+  const cit::v1::Run& current = change.run;
+  const SysTime dispatched = current.has_dispatched_time() ? FromProto(current.dispatched_time())
+                                                           : FromProto(current.created_time());
+  if (FromProto(current.created_time()) <= dispatched) return {};
+  // The version in force at the dispatch, then each later one before the current.
+  const cit::v1::Run* at_dispatch = nullptr;
+  std::vector<const cit::v1::Run*> later;
+  for (const cit::v1::Run& v : versions) {
+    if (v.version() >= current.version()) continue;
+    if (FromProto(v.created_time()) <= dispatched) {
+      if (at_dispatch == nullptr || v.version() > at_dispatch->version()) at_dispatch = &v;
+    } else {
+      later.push_back(&v);
+    }
+  }
+  if (at_dispatch == nullptr) return {};
+  std::sort(later.begin(), later.end(), [](const cit::v1::Run* a, const cit::v1::Run* b) {
+    return a->version() < b->version();
+  });
+  later.insert(later.begin(), at_dispatch);
+  std::vector<PlanInForce> out;
+  for (const cit::v1::Run* v : later) {
+    absl::StatusOr<std::shared_ptr<const CompiledRun>> compiled = CompileRun(*v);
+    if (!compiled.ok()) {
+      spdlog::warn(
+          "event=state_rebuild_plan_version_skipped run={} version={} error=\"{}\": the run is "
+          "replayed with its current version throughout",
+          current.plan().run_id(), v->version(), compiled.status().ToString());
+      return {};
+    }
+    const SysTime from = v == at_dispatch ? dispatched : FromProto(v->created_time());
+    out.push_back(PlanInForce{from, RunChange{*v, *compiled}});
+  }
+  return out;
+}
+
 absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& alert_store,
                                               AlertManager& alerts, const std::string& vehicle_id,
                                               const RunChange* change, SystemTime records_before,
                                               SysTime restarted, const StateRebuildOptions& options,
-                                              const Monitor::RunActivated& on_activated) {
+                                              const Monitor::RunActivated& on_activated,
+                                              const std::vector<PlanInForce>& earlier) {
   if (change != nullptr && !change->compiled) {
     return absl::FailedPreconditionError("run plan not compiled");
+  }
+  // The plan versions in force, oldest first; the current one applies from its creation.
+  std::vector<PlanInForce> timeline = earlier;
+  if (change != nullptr) {
+    timeline.push_back(PlanInForce{
+        timeline.empty() ? SysTime::min() : FromProto(change->run.created_time()), *change});
   }
   // Without a run, everything before the restart is warm-up.
   const SysTime dispatched = change == nullptr ? restarted
@@ -87,7 +141,7 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& 
   SnapshotStart start;
   if (change != nullptr) {
     if (options.use_snapshots) {
-      start = FindSnapshot(source, vehicle_id, *change, records_before);
+      start = FindSnapshot(source, vehicle_id, timeline, records_before);
     } else {
       start.fallback = "disabled";
     }
@@ -126,15 +180,23 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& 
 
   FakeClock clock(start.snapshot ? start.snapshot->header.taken_at : FromSystem(warmup_from));
   Monitor replay(&alerts, &clock, options.monitor);
-  replay.SetRunActivatedCallback(on_activated);
+  bool activated = false;  // the replay saw the vehicle leave its depot
+  replay.SetRunActivatedCallback([&](const std::string& run_id, SysTime t) {
+    activated = true;
+    if (on_activated) on_activated(run_id, t);
+  });
   bool run_applied = false;
+  size_t next_plan = 1;  // timeline index of the next version to apply
   if (start.snapshot) {
     // The state as the old process had it after the snapshot's record, against the same plan
     // version; its deadlines are armed again on adoption, as in the live monitor.
     std::unique_ptr<VehicleState> state = std::move(start.snapshot->state);
-    state->run = change->compiled;
-    state->limits = change->compiled->limits;
+    const RunChange& in_force = timeline[start.plan].change;
+    activated = state->run_state == cit::v1::RUN_STATE_ACTIVE;
+    state->run = in_force.compiled;
+    state->limits = in_force.compiled->limits;
     state->gate = gate;
+    next_plan = start.plan + 1;
     replay.Adopt(std::move(state));
     replay.RunOnce();
     gate->EnterReplay(tail_from);
@@ -160,12 +222,24 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& 
     advance_to(dispatched);
     gate->EnterReplay(tail_from);
     // As it was published at dispatch: the replay finds the departure itself.
-    RunChange at_dispatch = *change;
+    RunChange at_dispatch = timeline.front().change;
     at_dispatch.run.set_state(cit::v1::RUN_STATE_DISPATCHED);
     at_dispatch.run.clear_started_time();
     replay.OnRunChanged(at_dispatch);
     replay.RunOnce();
     run_applied = true;
+  };
+  // A plan change of the live run, as the monitor received it when it was made: the stop
+  // progress is kept by stop id (Monitor::ApplyRunChange), later records are judged by it.
+  auto apply_versions_before = [&](SysTime t) {
+    while (next_plan < timeline.size() && timeline[next_plan].from <= t) {
+      advance_to(timeline[next_plan].from);
+      RunChange c = timeline[next_plan].change;
+      c.run.set_state(activated ? cit::v1::RUN_STATE_ACTIVE : cit::v1::RUN_STATE_DISPATCHED);
+      replay.OnRunChanged(c);
+      replay.RunOnce();
+      ++next_plan;
+    }
   };
   // One record behind the stream: records of one batch share their receive time and were
   // evaluated in one go, then a tick; the next record's time says whether the batch ended.
@@ -175,6 +249,7 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& 
   auto evaluate_pending = [&](std::optional<SystemTime> next_received) {
     const SysTime received = FromSystem(pending.server_received_time);
     if (!run_applied && change != nullptr && received >= dispatched) apply_run();
+    if (run_applied) apply_versions_before(received);
     advance_to(received);
     replay.Process(pending);
     ++(run_applied ? out.run_records : out.warmup_records);
@@ -201,6 +276,8 @@ absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& 
   if (!parse_error.ok()) return parse_error;
   if (has_pending) evaluate_pending(std::nullopt);
   if (!run_applied && change != nullptr) apply_run();
+  // Versions made after the last stored record (all before the restart).
+  if (change != nullptr) apply_versions_before(SysTime::max());
   out.state = replay.TakeVehicle(vehicle_id);
   if (out.state == nullptr) return absl::InternalError("replay lost the vehicle");
   out.gate = gate->counts();
@@ -296,9 +373,20 @@ void StateRebuilder::Work() {
       }
     }
     if (store != nullptr) {
+      std::vector<PlanInForce> earlier;
+      if (job.change && versions_) {
+        absl::StatusOr<std::vector<cit::v1::Run>> versions =
+            versions_(job.change->run.plan().run_id());
+        if (versions.ok()) {
+          earlier = EarlierPlans(*job.change, *versions);
+        } else {
+          spdlog::warn("event=state_rebuild_plan_versions_unreadable run={} error=\"{}\"",
+                       job.change->run.plan().run_id(), versions.status().ToString());
+        }
+      }
       rebuilt = RebuildVehicle(*store, *alert_store_, *alerts_, vehicle_id,
                                job.change ? &*job.change : nullptr, records_before_, restarted_,
-                               options_, on_activated_);
+                               options_, on_activated_, earlier);
     }
     Finish(vehicle_id, std::move(rebuilt), job.change ? &*job.change : nullptr);
   }
@@ -353,6 +441,11 @@ void StateRebuilder::Finish(const std::string& vehicle_id, absl::StatusOr<Vehicl
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(),
         thread_s_, workers_.size());
   }
+}
+
+void StateRebuilder::SetVersionSource(VersionSource versions) {
+  std::lock_guard<std::mutex> lock(mu_);
+  versions_ = std::move(versions);
 }
 
 void StateRebuilder::SetMetrics(std::shared_ptr<MetricsRegistry> registry) {

@@ -73,6 +73,21 @@ struct StateRebuildOptions {
   MonitorOptions monitor;
 };
 
+// A version of a run's plan and when it took effect (its created_time: an update of a live run
+// applies from that moment, issue 12 §5).
+struct PlanInForce {
+  SysTime from;
+  RunChange change;
+};
+
+// The versions a live run was judged against before its current one, oldest first: the version
+// in force at the dispatch, then every later one. Empty when the current version was already in
+// force at the dispatch (the common case: nothing to compile). `versions`: every stored version
+// of the run (RunStore::Versions). A version that no longer compiles makes it empty too (logged:
+// the run is then replayed with its current version throughout, as before).
+std::vector<PlanInForce> EarlierPlans(const RunChange& change,
+                                      const std::vector<cit::v1::Run>& versions);
+
 // What rebuilding one vehicle found.
 struct VehicleRebuild {
   std::unique_ptr<VehicleState> state;
@@ -91,15 +106,18 @@ struct VehicleRebuild {
 
 // Rebuilds one vehicle's state from `source` (records received before `records_before`, on the
 // ingest's clock; without a run, those received within warmup_s before `restarted` on the
-// monitor's clock) and, with a live run (`change`), the run's stored alert events. Signals that
-// must be raised go to `alerts`; `on_activated` is told if the vehicle left its depot
-// (MarkActive is idempotent). Without a run only the warm-up is evaluated, silently.
+// monitor's clock) and, with a live run (`change`), the run's stored alert events. Each record
+// is judged against the plan version in force when it was received: `earlier` (EarlierPlans)
+// until the current version took effect. Signals that must be raised go to `alerts`;
+// `on_activated` is told if the vehicle left its depot (MarkActive is idempotent). Without a run
+// only the warm-up is evaluated, silently.
 absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& alert_store,
                                               AlertManager& alerts, const std::string& vehicle_id,
                                               const RunChange* change,
                                               std::chrono::system_clock::time_point records_before,
                                               SysTime restarted, const StateRebuildOptions& options,
-                                              const Monitor::RunActivated& on_activated);
+                                              const Monitor::RunActivated& on_activated,
+                                              const std::vector<PlanInForce>& earlier = {});
 
 class StateRebuilder {
  public:
@@ -117,6 +135,12 @@ class StateRebuilder {
   void ExpectIdle(const std::vector<std::string>& vehicle_ids);
   // The RunManager's listener.
   void OnRunChanged(const RunChange& change);
+  // Where the stored versions of a run come from (RunStore::Versions), so that a run whose plan
+  // changed while it was live is replayed with each version in its time. Without it the current
+  // version is used throughout. Set before the first run is rebuilt.
+  using VersionSource =
+      std::function<absl::StatusOr<std::vector<cit::v1::Run>>(const std::string& run_id)>;
+  void SetVersionSource(VersionSource versions);
   // Vehicles expected or being rebuilt.
   size_t pending() const;
   // cit_state_rebuild_snapshots_used_total and cit_state_rebuild_snapshot_fallbacks_total
@@ -159,6 +183,7 @@ class StateRebuilder {
   std::vector<std::thread> workers_;
   // Totals for the summary log line.
   std::shared_ptr<MetricsRegistry> metrics_;
+  VersionSource versions_;
   uint64_t from_snapshot_ = 0;
   uint64_t full_replays_ = 0;
   std::map<std::string, uint64_t> fallbacks_;

@@ -9,6 +9,7 @@ namespace cit::dispatch {
 absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
     const RunMonitoringOptions& options, const Clock* clock) {
   std::unique_ptr<RunMonitoring> rm(new RunMonitoring());
+  rm->compile_threads_ = std::max(1, options.compile_threads);
   auto run_store = SqliteRunStore::Open(options.database_path);
   if (!run_store.ok()) return run_store.status();
   rm->run_store_ = std::move(*run_store);
@@ -47,6 +48,10 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   rebuild.monitor = options.monitor;
   rm->rebuilder_ = std::make_unique<StateRebuilder>(
       rebuild, rm->alert_store_.get(), rm->alerts_.get(), monitor, on_activated, clock->Now());
+  // Before any rebuild starts: a run whose plan changed while live is replayed version by version.
+  rm->rebuilder_->SetVersionSource([store = rm->run_store_.get()](const std::string& run_id) {
+    return store->Versions(run_id);
+  });
   rm->rebuilder_->Expect(pending);
   // Vehicles heard within the warm-up but without a live run: crew on board, doors, seals and
   // motion are rebuilt too, so a run dispatched after the restart finds them.
@@ -90,7 +95,8 @@ void RunMonitoring::Start() {
   monitor_->Start();
   fleet_feed_->Start();
   if (!compile_thread_.joinable()) {
-    compile_thread_ = std::thread([this] { runs_->CompilePending(stop_compiling_); });
+    compile_thread_ =
+        std::thread([this] { runs_->CompilePending(stop_compiling_, compile_threads_); });
   }
 }
 

@@ -13,9 +13,9 @@
 //
 // On start-up the live (dispatched/active) runs are loaded and tracked again; alerts and their
 // event ids continue from the store, so watchers resume across a server restart. Their plans
-// are compiled on a background thread started by Start(), after the ports are open (six
-// 8,000-point plans took 24 s): a vehicle's records wait in the monitor until its run is ready
-// (Monitor::HoldVehicles); the log says "event=plans_compiling count=N", then
+// are compiled on background threads (compile_threads) started by Start(), after the ports are
+// open (six 8,000-point plans took 24 s): a vehicle's records wait in the monitor until its run is
+// ready (Monitor::HoldVehicles); the log says "event=plans_compiling count=N", then
 // "event=plans_compiled"; runs().compiling() counts those still waiting. Each compiled live run's
 // monitor state is then rebuilt from the store before its records are judged
 // (monitor/state_rebuild.h: "event=state_rebuilt", then "event=state_rebuild_done"); rebuilding()
@@ -60,6 +60,8 @@ struct RunMonitoringOptions {
   // Start-up: live runs' monitor state rebuilt from the store (database_path and monitor are
   // taken from above).
   StateRebuildOptions rebuild;
+  // Start-up: plans compiled at once (RunManager::CompilePending); one per core.
+  int compile_threads = 2;
 };
 
 class RunMonitoring {
@@ -99,6 +101,7 @@ class RunMonitoring {
   std::unique_ptr<FleetFeed> fleet_feed_;      // reads monitor_
   std::unique_ptr<DispatchService> dispatch_service_;
   std::unique_ptr<AlertsService> alerts_service_;
+  int compile_threads_ = 2;
   std::atomic<bool> stop_compiling_{false};
   std::thread compile_thread_;  // RunManager::CompilePending, once
 };

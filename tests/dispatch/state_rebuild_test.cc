@@ -268,6 +268,7 @@ class StateRebuildTest : public ::testing::Test {
         after_[i] = p->CopyState();
         if (on_restart) on_restart(*p);
       }
+      if (before_step_) before_step_(*p, i);
       p->Run(script[i]);
     }
     // Past every deadline of the run.
@@ -289,6 +290,7 @@ class StateRebuildTest : public ::testing::Test {
     ASSERT_EQ(a.run != nullptr, b.run != nullptr);
     if (a.run) {
       EXPECT_EQ(a.run->run_id, b.run->run_id);
+      EXPECT_EQ(a.run->version, b.run->version);
     }
     EXPECT_EQ(a.run_state, b.run_state);
     // Stop progress and statuses, arrival and departure times.
@@ -358,6 +360,8 @@ class StateRebuildTest : public ::testing::Test {
   // a snapshot.
   double snapshot_interval_s_ = 0;
   uint64_t from_snapshot_ = 0;
+  // Play(): called with the process before each step (after a restart at that step).
+  std::function<void(Process&, size_t)> before_step_;
 };
 
 TEST_F(StateRebuildTest, UninterruptedRunRaisesTheScriptedAlerts) {
@@ -679,6 +683,50 @@ TEST_F(StateRebuildTest, CorruptOrStaleSnapshotFallsBackToTheFullReplay) {
     p.rm().monitor().RunOnce();
     EXPECT_EQ(AlertSet(p.rm().alerts().List(AlertFilter{})), reference);
   }
+}
+
+// A plan changed while the run is live applies from that moment (issue 12 §5). S2's window
+// closes at t = 700 (LATE_ARRIVAL from the clock); at t = 750 version 2 gives S2 until t = 2000.
+// A restart after the change replays the records before it with version 1 and those after with
+// version 2: the same state (S2 late, version 2) and alerts as without the restart. Replaying
+// with version 2 throughout would find S2 never late.
+TEST_F(StateRebuildTest, PlanChangedMidRunIsReplayedWithTheVersionInForceAtEachRecord) {
+  const size_t change_at = StepAt(750);
+  before_step_ = [&](Process& p, size_t i) {
+    if (i != change_at) return;
+    cit::v1::RunPlan v2 = Plan();
+    *v2.mutable_stops(2)->mutable_arrival_latest() = ToProto(At_s(2000));
+    absl::StatusOr<cit::v1::Run> updated =
+        p.rm().runs().Update(v2, "tester", "traffic: more time for S2");
+    ASSERT_TRUE(updated.ok()) << updated.status();
+    EXPECT_EQ(updated->version(), 2u);
+  };
+  const auto reference = AlertSet(Play({}));
+  bool s2_late = false;
+  for (const auto& a : reference) {
+    if (std::get<0>(a) == cit::v1::ALERT_KIND_LATE_ARRIVAL && std::get<1>(a) == "S2") {
+      s2_late = true;
+    }
+  }
+  ASSERT_TRUE(s2_late) << Describe(reference);
+  const size_t after_change = StepAt(770);
+  const auto restarted = AlertSet(Play({after_change}));
+  EXPECT_EQ(restarted, reference) << "reference:\n"
+                                  << Describe(reference) << "restarted:\n"
+                                  << Describe(restarted);
+  ExpectRebuilt(after_change);
+  ASSERT_NE(after_[after_change], nullptr);
+  EXPECT_EQ(after_[after_change]->run->version, 2u);
+  EXPECT_TRUE(after_[after_change]->stops[2].late_alerted);
+
+  // From a snapshot taken under version 1 (t = 731; snapshots every 100 s): version 2 is
+  // applied in the tail, at t = 750.
+  snapshot_interval_s_ = 100;
+  from_snapshot_ = 0;
+  const auto from_snapshot = AlertSet(Play({after_change}));
+  EXPECT_EQ(from_snapshot, reference) << Describe(from_snapshot);
+  ExpectRebuilt(after_change);
+  EXPECT_EQ(from_snapshot_, 1u);
 }
 
 // The gate on its own: stored events are matched in order; a clear that changed nothing before

@@ -80,6 +80,7 @@ class RunMonitoring {
   // Live runs whose state is still being rebuilt from the store (0 once start-up is done).
   size_t rebuilding() const { return rebuilder_->pending(); }
   AlertsService& alerts_service() { return *alerts_service_; }
+  DispatchService& dispatch_service() { return *dispatch_service_; }
 
  private:
   RunMonitoring() = default;

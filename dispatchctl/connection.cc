@@ -27,6 +27,8 @@ absl::StatusOr<Connection> Connection::Open(const ConnectionOptions& options) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // A plan check of a long track answers with up to 5,000 alert events.
+  args.SetMaxReceiveMessageSize(16 << 20);
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (options.insecure) {
     creds = grpc::InsecureChannelCredentials();
@@ -46,6 +48,7 @@ absl::StatusOr<Connection> Connection::Open(const ConnectionOptions& options) {
   c.dispatch_ = cit::v1::Dispatch::NewStub(c.channel_);
   c.alerts_ = cit::v1::Alerts::NewStub(c.channel_);
   c.audit_ = cit::v1::Audit::NewStub(c.channel_);
+  c.plans_ = cit::v1::Plans::NewStub(c.channel_);
   return c;
 }
 

@@ -153,7 +153,10 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   Section log(c.raw, "log");
   log.Get("level", &c.log_level);
 
-  for (Section* s : {&telemetry, &op, &metrics, &tls, &store, &ingest, &server, &log}) {
+  Section plans(c.raw, "plans");
+  plans.Get("require_stop_windows", &o.require_stop_windows);
+
+  for (Section* s : {&telemetry, &op, &metrics, &tls, &store, &ingest, &server, &log, &plans}) {
     if (absl::Status st = s->Finish(); !st.ok()) return st;
   }
   if (durability == "full") {

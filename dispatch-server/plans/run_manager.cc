@@ -160,8 +160,16 @@ absl::StatusOr<cit::v1::Run> RunManager::Publish(absl::StatusOr<RunChange> chang
   return std::move(change->run);
 }
 
+absl::Status RunManager::CheckStopWindows(const cit::v1::RunPlan& plan) const {
+  if (!require_stop_windows_) return absl::OkStatus();
+  std::vector<std::string> missing = StopWindowProblems(plan);
+  if (missing.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(JoinProblems(missing));
+}
+
 absl::StatusOr<cit::v1::Run> RunManager::Create(const cit::v1::RunPlan& plan,
                                                 const std::string& actor) {
+  if (absl::Status s = CheckStopWindows(plan); !s.ok()) return s;
   cit::v1::Run run;
   *run.mutable_plan() = plan;
   run.set_state(cit::v1::RUN_STATE_PLANNED);
@@ -188,6 +196,7 @@ absl::StatusOr<cit::v1::Run> RunManager::Create(const cit::v1::RunPlan& plan,
 absl::StatusOr<cit::v1::Run> RunManager::Update(const cit::v1::RunPlan& plan,
                                                 const std::string& actor,
                                                 const std::string& comment) {
+  if (absl::Status s = CheckStopWindows(plan); !s.ok()) return s;
   absl::StatusOr<RunChange> change = [&]() -> absl::StatusOr<RunChange> {
     cit::v1::Run run;
     {

@@ -59,6 +59,10 @@ class RunManager {
   RunManager(const RunManager&) = delete;
   RunManager& operator=(const RunManager&) = delete;
 
+  // Refuse plans with a stop that has no arrival_latest ([plans] require_stop_windows;
+  // StopWindowProblems). Off by default: such a stop is accepted, and dispatchctl warns.
+  void SetRequireStopWindows(bool on) { require_stop_windows_ = on; }
+
   // Reads the stored runs; compiles nothing (see CompilePending).
   absl::Status Load();
   void SetListener(Listener listener);
@@ -125,6 +129,10 @@ class RunManager {
   // Run ids loaded but not compiled at Load(), live ones first (compiled ones stay listed).
   std::vector<std::string> pending_;
   Listener listener_;
+  std::atomic<bool> require_stop_windows_{false};
+
+  // OK, or INVALID_ARGUMENT listing the stops without a window when they are required.
+  absl::Status CheckStopWindows(const cit::v1::RunPlan& plan) const;
 };
 
 }  // namespace cit::dispatch

@@ -62,6 +62,8 @@ struct DispatchServerOptions {
   std::string operator_address = "127.0.0.1:7444";
   // Empty disables the metrics port.
   std::string metrics_address = "127.0.0.1:9464";
+  // [plans] require_stop_windows: refuse plans with a stop that has no arrival_latest.
+  bool require_stop_windows = false;
   TlsFiles tls;
   // Plaintext gRPC on both ports, vehicle id from Hello. Development only; logged as a warning.
   bool insecure_dev = false;

@@ -87,6 +87,7 @@ class RunMonitoring {
   const StateRebuilder& rebuilder() const { return *rebuilder_; }
   SnapshotWriter& snapshots() { return *snapshot_writer_; }
   AlertsService& alerts_service() { return *alerts_service_; }
+  DispatchService& dispatch_service() { return *dispatch_service_; }
 
  private:
   RunMonitoring() = default;

@@ -45,6 +45,23 @@ anything = "belongs to another component"
   EXPECT_TRUE(c->raw["monitor"].is_table()) << "other sections stay available";
 }
 
+// How often live runs' monitor state is snapshotted (docs/alerts.md "Restarts").
+TEST(ServerConfigTest, SnapshotIntervalDefaultsTo300AndTakesZeroButNotNegative) {
+  auto c = ParseServerConfig("", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.monitor_snapshot_interval_s, 300);
+  c = ParseServerConfig("[store]\nsnapshot_interval_s = 60\n", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.monitor_snapshot_interval_s, 60);
+  c = ParseServerConfig("[store]\nsnapshot_interval_s = 0\n", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.monitor_snapshot_interval_s, 0);
+  c = ParseServerConfig("[store]\nsnapshot_interval_s = -5\n", {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(std::string(c.status().message()).find("store.snapshot_interval_s"), std::string::npos)
+      << c.status();
+}
+
 TEST(ServerConfigTest, TypoInKnownSectionIsAnError) {
   auto c = ParseServerConfig("[ingest]\ngroup_comit_ms = 20\n", {});
   ASSERT_FALSE(c.ok());

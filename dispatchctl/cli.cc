@@ -19,7 +19,10 @@
 #include "absl/strings/string_view.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/auth/token_hash.h"
+#include "dispatchctl/config_file.h"
 #include "dispatchctl/connection.h"
+#include "dispatchctl/connection_check.h"
+#include "dispatchctl/error_advice.h"
 #include "dispatchctl/format.h"
 #include "dispatchctl/plan_check_format.h"
 #include "dispatchctl/plan_file.h"
@@ -62,15 +65,29 @@ const char* CodeName(grpc::StatusCode code) {
   }
 }
 
+// The server address the calls went to, for the advice under an error.
+std::string& ServerForAdvice() {
+  static std::string server;
+  return server;
+}
+
 int Fail(const grpc::Status& status, const std::string& what) {
   std::cerr << "dispatchctl: " << what << ": " << CodeName(status.error_code()) << ": "
-            << status.error_message() << "\n";
+            << status.error_message() << "\n"
+            << AdviceFor(status, ServerForAdvice());
   return ExitCodeFor(status);
 }
 
 int FailStatus(const absl::Status& status) {
   std::cerr << "dispatchctl: " << status.message() << "\n";
-  return status.code() == absl::StatusCode::kNotFound ? kExitNotFound : kExitUsage;
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      return kExitNotFound;
+    case absl::StatusCode::kUnauthenticated:
+      return kExitAuth;
+    default:
+      return kExitUsage;
+  }
 }
 
 std::optional<cit::v1::Severity> ParseSeverity(std::string s) {
@@ -90,7 +107,9 @@ struct Globals {
 using Action = std::function<int()>;
 
 absl::StatusOr<Connection> Connect(Globals& g) {
+  if (absl::Status s = CheckTimeout(g.timeout_s); !s.ok()) return s;
   g.conn.timeout = std::chrono::milliseconds(static_cast<long>(g.timeout_s * 1000));
+  ServerForAdvice() = g.conn.server;
   return Connection::Open(g.conn);
 }
 
@@ -699,10 +718,16 @@ int RunCli(int argc, char** argv) {
   app.footer(kExitCodesHelp);
   app.require_subcommand(1);
   app.set_config("--config", DefaultConfigPath(),
-                 "TOML config file with defaults for the long options (server, ca-file, ...)");
+                 "TOML config file with defaults for the long options (server, ca-file, "
+                 "token-file, ...; an unknown key is an error)");
+  // A misspelt key must not be ignored silently (it would fall back to a default server or no
+  // token). CLI11 maps `token_file` to --token-file as well.
+  app.config_formatter(std::make_shared<ConfigFile>());
+  app.allow_config_extras(CLI::config_extras_mode::error);
 
   Globals g;
-  app.add_option("-s,--server", g.conn.server, "Operator API address host:port")
+  app.add_option("-s,--server", g.conn.server,
+                 "Operator API address host:port (dispatch-server's [operator] listen)")
       ->envname("CIT_SERVER")
       ->capture_default_str();
   app.add_option("--ca-file", g.conn.ca_file, "PEM CA certificate that signed the server's")
@@ -898,6 +923,9 @@ int RunCli(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    std::cerr << "dispatchctl: " << UnknownConfigKeyMessage(e.what()) << "\n";
+    return kExitUsage;
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : static_cast<int>(kExitUsage);

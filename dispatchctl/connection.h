@@ -22,8 +22,8 @@
 namespace cit::ctl {
 
 struct ConnectionOptions {
-  // host:port of the operator port.
-  std::string server = "localhost:7443";
+  // host:port of the operator port (dispatch-server's [operator] listen, default port 7444).
+  std::string server = "localhost:7444";
   // PEM file of the CA that signed the server certificate; empty = system roots.
   std::string ca_file;
   // TLS name to expect in the server certificate when it differs from the host in `server`.

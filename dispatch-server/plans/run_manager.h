@@ -71,8 +71,10 @@ class RunManager {
   std::vector<std::string> PendingLiveVehicles() const;
   // Compiles every loaded run still waiting (live runs first), publishing each live one; a plan
   // that no longer compiles is logged and published without a compiled plan (the monitor then
-  // stops holding the vehicle's records). Returns early once `stop` is set.
-  void CompilePending(const std::atomic<bool>& stop);
+  // stops holding the vehicle's records). Returns early once `stop` is set. `threads` > 1
+  // compiles that many plans at once (the calling thread is one of them): a corridor builds on
+  // one core, and a restart with a thousand live runs waits for all of them.
+  void CompilePending(const std::atomic<bool>& stop, int threads = 1);
   // Loaded runs whose plans are not compiled yet.
   std::size_t compiling() const;
 

@@ -72,6 +72,10 @@ struct DispatchServerOptions {
   sqlite::Durability durability = sqlite::Durability::kFull;
   // Raw bytes of rejected records kept per vehicle and reason (counts stay exact).
   size_t reject_samples_per_reason = 20;
+  // How often each live run's monitor state is snapshotted into the database, so that a
+  // restart re-evaluates only the records after it (monitor/state_rebuild.h); 0 = never (a
+  // restart replays whole runs). Read by RunMonitoring, not by the core.
+  double monitor_snapshot_interval_s = 300;
   IngestOptions ingest;
   // Largest gRPC message accepted on the telemetry port.
   int max_receive_message_bytes = 4 << 20;

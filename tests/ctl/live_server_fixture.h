@@ -87,9 +87,10 @@ class LiveServerTest : public ::testing::Test {
 
   // Runs dispatchctl as `who` (a token file name, "" for none); stdout in out_, stderr in err_.
   int Ctl(const std::string& who, const std::string& args) {
+    // A generous deadline: on a loaded 2-core machine the TLS handshake alone can take seconds.
     std::string cmd = Quote(BuiltProgram("dispatchctl/dispatchctl").string()) +
-                      " --server localhost:" + std::to_string(operator_port_) + " --ca-file " +
-                      Quote((dir_ / "pki" / "ca.crt").string());
+                      " --timeout 60 --server localhost:" + std::to_string(operator_port_) +
+                      " --ca-file " + Quote((dir_ / "pki" / "ca.crt").string());
     if (!who.empty()) cmd += " --token-file " + Quote((dir_ / (who + ".token")).string());
     cmd +=
         " " + args + " >" + Quote((dir_ / "out").string()) + " 2>" + Quote((dir_ / "err").string());

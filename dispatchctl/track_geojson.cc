@@ -171,6 +171,8 @@ absl::StatusOr<std::vector<TrackFix>> ParseGeoJsonTrack(std::string_view text,
   } catch (const json::parse_error& e) {
     return absl::InvalidArgumentError(internal::Cat(source, ":", internal::LineOf(text, e.byte),
                                                     ": not valid JSON (", e.what(), ")"));
+  } catch (const json::exception& e) {  // out_of_range 406: a number beyond double (1e999)
+    return absl::InvalidArgumentError(internal::Cat(source, ": not valid JSON (", e.what(), ")"));
   }
   try {
     Reader reader(source);

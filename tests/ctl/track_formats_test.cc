@@ -141,6 +141,11 @@ TEST(TrackFormatsTest, GeoJsonMistakesNameTheLineOrElement) {
                               "t.geojson")),
       HasSubstr("coordinates[0]: latitude 98.5 is outside [-90, 90] (GeoJSON is [lon, "
                 "lat]: swapped?)"));
+  // A number beyond double is an error, not an exception out of the parser (found by
+  // fuzz.track_geojson; the input is a seed there).
+  EXPECT_THAT(Error(ParseGeoJsonTrack(
+                  R"({"type":"LineString","coordinates":[[8.5,47.37,0,1e999]]})", "t.geojson")),
+              HasSubstr("t.geojson: not valid JSON"));
 }
 
 TEST(TrackFormatsTest, NmeaRmcAndGgaWithChecksumsAcrossMidnight) {

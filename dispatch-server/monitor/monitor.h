@@ -54,6 +54,8 @@ struct MonitorOptions {
   // A door event that jumped ahead of older records waits at most this long for them before
   // it is judged against the last known position.
   double door_position_wait_s = 20.0;
+  // Server-wide rule settings ([rules] in the server config; monitor/rule_policy_config.h).
+  RulePolicy rules;
 };
 
 class Monitor final : public RecordObserver, private DeadlineScheduler {

@@ -13,6 +13,7 @@
 namespace cit::dispatch {
 namespace {
 
+using cit::test::DistanceM;
 using cit::test::TelemetryTestClient;
 using scenario::KubickaRoute;
 using scenario::KubickaTrack;
@@ -20,12 +21,6 @@ using scenario::MunichTrack;
 using scenario::ScenarioTest;
 using scenario::TracePoint;
 using scenario::Watcher;
-
-double DistanceM(const TracePoint& a, const TracePoint& b) {
-  const double dx = (a.lon_deg - b.lon_deg) * 111'132.0 * std::cos(a.lat_deg * M_PI / 180);
-  const double dy = (a.lat_deg - b.lat_deg) * 111'132.0;
-  return std::hypot(dx, dy);
-}
 
 cit::v1::Position PositionOf(const TracePoint& p) {
   cit::v1::Position out;

@@ -20,7 +20,6 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -31,71 +30,29 @@
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/server/run_monitoring.h"
 #include "tests/dispatch/telemetry_test_client.h"
+#include "tests/support/real_drives.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch::scenario {
 
-using cit::test::RepoData;
-using cit::test::SharedData;
 using cit::test::TelemetryTestClient;
 
-// ---- real data ------------------------------------------------------------------------------
+// ---- real data (tests/support/real_drives.h) ---------------------------------------------------
 
-struct TracePoint {
-  double lon_deg;
-  double lat_deg;
-  double t_s;  // seconds from the trace start
-};
+using cit::test::KubickaTrack;
+using cit::test::MunichTrack;
+using cit::test::TracePoint;
+#define SKIP_WITHOUT_KUBICKA(id) CIT_SKIP_WITHOUT_KUBICKA(id)
 
-inline std::string KubickaFile(const std::string& id, const std::string& extension) {
-  return "traces/kubicka-map-matching/" + id + "/" + id + extension;
-}
-#define SKIP_WITHOUT_KUBICKA(id)                                                                  \
-  CIT_SKIP_WITHOUT_SHARED_DATA(::cit::dispatch::scenario::KubickaFile(id, ".route_polyline.csv"), \
-                               ::cit::dispatch::scenario::KubickaFile(id, ".track"))
-
-inline std::vector<TracePoint> KubickaTrack(const std::string& id) {
-  std::ifstream in(SharedData(KubickaFile(id, ".track")));
-  std::vector<TracePoint> out;
-  double lon, lat, t;
-  while (in >> lon >> lat >> t) out.push_back({lon, lat, t});  // lon lat (SOURCES.md)
-  return out;
-}
-
+// A Kubicka drive's ground-truth route as plan positions.
 inline std::vector<cit::v1::Position> KubickaRoute(const std::string& id) {
-  std::ifstream in(SharedData(KubickaFile(id, ".route_polyline.csv")));
-  std::string line;
-  std::getline(in, line);  // seq,lat,lon
   std::vector<cit::v1::Position> out;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string seq, lat, lon;
-    std::getline(ss, seq, ',');
-    std::getline(ss, lat, ',');
-    std::getline(ss, lon, ',');
-    cit::v1::Position p;
-    p.set_lat_deg(std::stod(lat));
-    p.set_lon_deg(std::stod(lon));
-    out.push_back(p);
+  for (const cit::test::LatLon& p : cit::test::KubickaRoute(id)) {
+    cit::v1::Position pos;
+    pos.set_lat_deg(p.lat_deg);
+    pos.set_lon_deg(p.lon_deg);
+    out.push_back(pos);
   }
-  return out;
-}
-
-inline std::vector<TracePoint> MunichTrack() {
-  std::ifstream in(RepoData("traces/barefoot-munich/x0001-001.json"));
-  nlohmann::json doc = nlohmann::json::parse(in);
-  std::vector<TracePoint> out;
-  for (const auto& e : doc) {
-    const std::string point = e.at("point");  // POINT(lon lat)
-    const std::string time = e.at("time");    // 2014-09-10 06:54:07+0200
-    double lon = 0, lat = 0;
-    std::sscanf(point.c_str(), "POINT(%lf %lf)", &lon, &lat);
-    int hh = 0, mm = 0, ss = 0;
-    std::sscanf(time.c_str() + 11, "%d:%d:%d", &hh, &mm, &ss);
-    out.push_back({lon, lat, hh * 3600.0 + mm * 60.0 + ss});
-  }
-  for (size_t i = 1; i < out.size(); ++i) out[i].t_s -= out[0].t_s;
-  if (!out.empty()) out[0].t_s = 0;
   return out;
 }
 
@@ -105,14 +62,9 @@ inline std::vector<TracePoint> MunichTrack() {
 // would be the right answer.
 inline std::vector<cit::v1::Stop> StandstillStops(const std::vector<TracePoint>& track) {
   std::vector<cit::v1::Stop> out;
-  auto dist = [](const TracePoint& a, const TracePoint& b) {
-    const double dx = (a.lon_deg - b.lon_deg) * 111'132.0 * std::cos(a.lat_deg * M_PI / 180);
-    const double dy = (a.lat_deg - b.lat_deg) * 111'132.0;
-    return std::hypot(dx, dy);
-  };
   for (size_t i = 0; i < track.size();) {
     size_t j = i;
-    while (j + 1 < track.size() && dist(track[i], track[j + 1]) < 30) ++j;
+    while (j + 1 < track.size() && cit::test::DistanceM(track[i], track[j + 1]) < 30) ++j;
     if (track[j].t_s - track[i].t_s >= 120) {
       cit::v1::Stop s;
       s.set_stop_id("W" + std::to_string(out.size() + 1));

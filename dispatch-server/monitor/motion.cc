@@ -17,8 +17,10 @@ void UpdateMotion(MotionState& m, const RunLimits& limits, FixContext& f) {
           m.moving && std::isfinite(m.last_distinct_speed_mps) &&
           m.last_distinct_speed_mps > limits.stopped_speed_mps + kMaxBrakingMps2 * braking_s;
     }
-    // A receiver that still reports a speed says itself whether the vehicle stands.
-    if (std::isfinite(speed)) m.frozen_while_moving = speed >= limits.stopped_speed_mps;
+    // A receiver that reports the vehicle standing is pinning its position (static hold). A
+    // reported speed does not prove motion the other way: test feeds and some receivers repeat
+    // the last speed.
+    if (std::isfinite(speed) && speed < limits.stopped_speed_mps) m.frozen_while_moving = false;
     f.frozen_while_moving = m.frozen_while_moving;
     if (!std::isfinite(speed)) {
       f.speed_mps = NAN;  // no information: hold the state

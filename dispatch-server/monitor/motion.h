@@ -5,8 +5,9 @@
 // whether the vehicle was moving (tunnel) or standing (a real stop that began at the freeze).
 // A freeze that begins at a speed no vehicle can brake away before the first repeated fix is
 // not a receiver pinning a standing vehicle (u-blox "static hold" does that below walking
-// pace): the receiver has lost the position (tunnel, jamming, spoofing). Those fixes are
-// marked fix.frozen_while_moving, and GNSS_LOST counts them as no fix.
+// pace): the receiver has lost the position (tunnel, jamming, spoofing), unless it reports the
+// vehicle standing. Those fixes are marked fix.frozen_while_moving, and GNSS_LOST counts them as
+// no fix.
 //
 //   UpdateMotion(vehicle.motion, vehicle.limits, fix);   // fills fix.speed_mps
 //

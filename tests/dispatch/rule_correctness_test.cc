@@ -303,6 +303,10 @@ TEST(FrozenPositionTest, ReceiverPinningAStandingTruckIsNotGnssLost) {
   // A receiver that reports speed 0 while repeating a position says the truck stands.
   t = h.Drive(620, 900, t, 10);
   for (int i = 0; i < 60; ++i) h.Fix(900, 0, t++, Speed(0));
+  // Fixes every 10 s: a truck at 10 m/s can stop before the next one; a feed that repeats the
+  // last speed (10 m/s) while parked is no proof of motion.
+  t = h.Drive(910, 1000, t, 10) + 9;
+  for (int i = 0; i < 12; ++i, t += 10) h.Fix(1000, 0, t, Speed(10));
   h.AdvanceTo(t + 5);
   EXPECT_EQ(h.Count(ALERT_KIND_GNSS_LOST), 0u);
 }

@@ -4,11 +4,18 @@
 // as dispatch-server does (RunMonitoring: plans compiled, every live run's monitor state rebuilt
 // from the store on the rebuild's worker threads) and reports how long each part took.
 //
+// While generating, the records also go through a live Monitor with a snapshot writer, as in a
+// server that ran: the file holds each run's last monitor snapshot (every `--snapshot-s`, default
+// 300 s, so up to 5 minutes of records after it). `--no-snapshots` measures the start-up without
+// them (the whole-run replay every run falls back to when its snapshot is unusable).
+//
 //   build/ci/bench/state_rebuild_bench --runs 100 --hours 8            # generate + measure
 //   build/ci/bench/state_rebuild_bench --runs 100 --hours 8 --db x.db  # keep / reuse the file
+//   build/ci/bench/state_rebuild_bench --db x.db --no-snapshots        # whole-run replay
+//   build/ci/bench/state_rebuild_bench --db x.db --compile-threads 1   # plans on one thread
 //
 // Not a Google Benchmark (one start-up is the measurement, the database takes minutes to make);
-// no alert history is generated, so every replayed signal goes through the gate unmatched.
+// no alert history is stored, so every re-evaluated signal goes through the gate unmatched.
 #include <unistd.h>
 
 #include <chrono>
@@ -20,8 +27,10 @@
 #include <thread>
 #include <vector>
 
+#include "dispatch-server/monitor/snapshot_writer.h"
 #include "dispatch-server/server/run_monitoring.h"
 #include "dispatch-server/store/sqlite_run_store.h"
+#include "dispatch-server/store/sqlite_snapshot_store.h"
 #include "dispatch-server/store/sqlite_store.h"
 #include "spdlog/spdlog.h"
 
@@ -39,7 +48,8 @@ constexpr double kSpeedMps = 8.0;
 constexpr int kStops = 20;
 constexpr double kDwellS = 300;
 
-// A zig-zag route of 500 vertices: x east along the route, small north offsets.
+// A zig-zag route of 500 vertices: x east along the route, small north offsets. Vehicles are
+// laid out 100 to a column, 5 km apart, columns 250 km apart (all within valid latitudes).
 struct Route {
   std::vector<std::pair<double, double>> xy;  // metres
   double length_m = 0;
@@ -49,8 +59,8 @@ Route MakeRoute(double length_m, int vehicle) {
   Route r;
   const int n = 500;
   for (int i = 0; i < n; ++i) {
-    const double x = length_m * i / (n - 1);
-    const double y = 300.0 * std::sin(i * 0.37 + vehicle) + vehicle * 5000.0;
+    const double x = length_m * i / (n - 1) + (vehicle / 100) * 250'000.0;
+    const double y = 300.0 * std::sin(i * 0.37 + vehicle) + (vehicle % 100) * 5000.0;
     r.xy.emplace_back(x, y);
   }
   for (int i = 1; i < n; ++i) {
@@ -86,18 +96,29 @@ double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-int Generate(const std::filesystem::path& db, int runs, double hours, SysTime start) {
+int Generate(const std::filesystem::path& db, int runs, double hours, SysTime start,
+             double snapshot_s) {
   const auto t0 = std::chrono::steady_clock::now();
   auto run_store = cit::dispatch::SqliteRunStore::Open(db);
   auto store = cit::dispatch::SqliteStore::Open(
       db, {.durability = cit::dispatch::sqlite::Durability::kNormal});
-  if (!run_store.ok() || !store.ok()) {
+  auto snapshot_store = cit::dispatch::SqliteSnapshotStore::Open(db);
+  if (!run_store.ok() || !store.ok() || !snapshot_store.ok()) {
     std::fprintf(stderr, "open failed\n");
     return 1;
   }
   FakeClock clock(start);
   cit::dispatch::RunManager manager(run_store->get(), &clock);
   if (!manager.Load().ok()) return 1;
+  // The server that "ran": every record evaluated live, snapshots written as it goes.
+  cit::dispatch::AlertManager alerts(nullptr, &clock);
+  if (!alerts.Load().ok()) return 1;
+  cit::dispatch::SnapshotWriter writer(std::move(*snapshot_store), &alerts);
+  cit::dispatch::MonitorOptions monitor_options;
+  monitor_options.snapshot_interval_s = snapshot_s;
+  // One monitor per run: every run starts at `start`, and a monitor's clock never goes back.
+  std::unique_ptr<cit::dispatch::Monitor> monitor;
+  manager.SetListener([&monitor](const cit::dispatch::RunChange& c) { monitor->OnRunChanged(c); });
   const double duration_s = hours * 3600;
   // Driving time plus the dwells cover the run.
   const double drive_m = kSpeedMps * (duration_s - kStops * kDwellS - 600);
@@ -124,10 +145,14 @@ int Generate(const std::filesystem::path& db, int runs, double hours, SysTime st
       *stop->mutable_arrival_latest() = cit::dispatch::ToProto(start + FromSeconds(duration_s * 2));
     }
     clock.Set(start);
+    monitor = std::make_unique<cit::dispatch::Monitor>(&alerts, &clock, monitor_options);
+    monitor->SetSnapshotSink(
+        [&writer](cit::dispatch::StoredSnapshot s) { writer.Post(std::move(s)); });
     if (!manager.Create(plan, "bench").ok() || !manager.Dispatch(plan.run_id(), "bench").ok()) {
       std::fprintf(stderr, "plan %s refused\n", plan.run_id().c_str());
       return 1;
     }
+    monitor->RunOnce();  // the dispatch reaches the monitor before the records
     cit::dispatch::AppendBatch batch;
     uint64_t seq = 0;
     auto add = [&](double t_s, cit::v1::Record r) {
@@ -143,6 +168,15 @@ int Generate(const std::filesystem::path& db, int runs, double hours, SysTime st
     auto flush = [&] {
       if (batch.records.empty()) return true;
       total += batch.records.size();
+      for (const cit::dispatch::CommittedRecord& r : batch.records) {
+        const SysTime received =
+            std::chrono::time_point_cast<cit::dispatch::Duration>(r.server_received_time);
+        if (clock.Now() < received) {
+          clock.Set(received);
+          monitor->Tick();
+        }
+        monitor->Process(r);
+      }
       const bool ok = (*store)->Append(batch).ok();
       batch.records.clear();
       return ok;
@@ -192,24 +226,31 @@ int Generate(const std::filesystem::path& db, int runs, double hours, SysTime st
       if (batch.records.size() >= 5000 && !flush()) return 1;
     }
     if (!flush()) return 1;
+    monitor->RunOnce();
     if ((v + 1) % 10 == 0) {
       std::fprintf(stderr, "generated %d runs, %llu records, %.0f s\n", v + 1,
                    static_cast<unsigned long long>(total),
                    Seconds(std::chrono::steady_clock::now() - t0));
     }
   }
-  std::printf("generate: runs=%d records=%llu seconds=%.1f\n", runs,
+  writer.Stop();
+  std::printf("generate: runs=%d records=%llu snapshots_written=%llu seconds=%.1f\n", runs,
               static_cast<unsigned long long>(total),
+              static_cast<unsigned long long>(writer.written()),
               Seconds(std::chrono::steady_clock::now() - t0));
   return 0;
 }
 
-int Measure(const std::filesystem::path& db, int threads) {
+int Measure(const std::filesystem::path& db, int threads, int compile_threads, bool use_snapshots) {
   cit::dispatch::SystemClock clock;
   const auto t0 = std::chrono::steady_clock::now();
   cit::dispatch::RunMonitoringOptions o;
   o.database_path = db;
   o.rebuild.threads = threads;
+  o.rebuild.use_snapshots = use_snapshots;
+  o.compile_threads = compile_threads;
+  // This start-up writes none (its own would replace the generated ones).
+  o.monitor.snapshot_interval_s = 0;
   auto rm = cit::dispatch::RunMonitoring::Open(o, &clock);
   if (!rm.ok()) {
     std::fprintf(stderr, "%s\n", rm.status().ToString().c_str());
@@ -223,10 +264,16 @@ int Measure(const std::filesystem::path& db, int threads) {
   while ((*rm)->rebuilding() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   (*rm)->monitor().Flush();
   const auto t_done = std::chrono::steady_clock::now();
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
   std::printf(
-      "start-up: live_runs=%zu rebuild_threads=%d nproc=%ld open=%.2f s plans_compiled_at=%.2f s "
-      "all_rebuilt_at=%.2f s (records replayed: see event=state_rebuild_done)\n",
-      runs, threads, sysconf(_SC_NPROCESSORS_ONLN), Seconds(t_open - t0), Seconds(t_compiled - t0),
+      "start-up: live_runs=%zu from_snapshot=%llu full_replays=%llu rebuild_threads=%d "
+      "compile_threads=%d nproc=%ld "
+      "loadavg=%.2f open=%.2f s plans_compiled_at=%.2f s all_rebuilt_at=%.2f s (records "
+      "re-evaluated: see event=state_rebuild_done)\n",
+      runs, static_cast<unsigned long long>((*rm)->rebuilder().from_snapshot()),
+      static_cast<unsigned long long>((*rm)->rebuilder().full_replays()), threads, compile_threads,
+      sysconf(_SC_NPROCESSORS_ONLN), load[0], Seconds(t_open - t0), Seconds(t_compiled - t0),
       Seconds(t_done - t0));
   (*rm)->Stop();
   return 0;
@@ -238,13 +285,24 @@ int main(int argc, char** argv) {
   int runs = 100;
   double hours = 8;
   int threads = 2;
+  int compile_threads = 2;
+  double snapshot_s = 300;
+  bool use_snapshots = true;
   std::filesystem::path db;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--runs") runs = std::atoi(argv[i + 1]);
-    if (flag == "--hours") hours = std::atof(argv[i + 1]);
-    if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    if (flag == "--db") db = argv[i + 1];
+    if (flag == "--no-snapshots") {
+      use_snapshots = false;
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    const char* value = argv[++i];
+    if (flag == "--runs") runs = std::atoi(value);
+    if (flag == "--hours") hours = std::atof(value);
+    if (flag == "--threads") threads = std::atoi(value);
+    if (flag == "--compile-threads") compile_threads = std::atoi(value);
+    if (flag == "--snapshot-s") snapshot_s = std::atof(value);
+    if (flag == "--db") db = value;
   }
   spdlog::set_level(spdlog::level::warn);
   const bool temporary = db.empty();
@@ -255,10 +313,10 @@ int main(int argc, char** argv) {
   if (!std::filesystem::exists(db)) {
     // History that ended 10 s ago: the runs are still live.
     const SysTime start = cit::dispatch::SystemClock().Now() - FromSeconds(hours * 3600 + 10);
-    if (int rc = Generate(db, runs, hours, start); rc != 0) return rc;
+    if (int rc = Generate(db, runs, hours, start, snapshot_s); rc != 0) return rc;
   }
   spdlog::set_level(spdlog::level::info);
-  const int rc = Measure(db, threads);
+  const int rc = Measure(db, threads, compile_threads, use_snapshots);
   if (temporary) {
     for (const char* suffix : {"", "-wal", "-shm"}) {
       std::filesystem::remove(db.string() + suffix);

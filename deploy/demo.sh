@@ -165,7 +165,8 @@ ctl() {  # ctl WHO args...
 }
 
 say "dispatcher dora submits and dispatches the run plan (deploy/demo/plan.toml)"
-ctl dora plan create deploy/demo/plan.toml
+# --force: the demo truck has never connected to this fresh server (a new vehicle).
+ctl dora plan create --force deploy/demo/plan.toml
 ctl dora plan dispatch "$run" >/dev/null
 echo "run $run dispatched"
 

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -18,9 +19,14 @@
 #include "absl/strings/string_view.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/auth/token_hash.h"
+#include "dispatchctl/config_file.h"
 #include "dispatchctl/connection.h"
+#include "dispatchctl/connection_check.h"
+#include "dispatchctl/error_advice.h"
 #include "dispatchctl/format.h"
+#include "dispatchctl/plan_check_format.h"
 #include "dispatchctl/plan_file.h"
+#include "dispatchctl/track_formats.h"
 
 namespace cit::ctl {
 namespace {
@@ -59,15 +65,29 @@ const char* CodeName(grpc::StatusCode code) {
   }
 }
 
+// The server address the calls went to, for the advice under an error.
+std::string& ServerForAdvice() {
+  static std::string server;
+  return server;
+}
+
 int Fail(const grpc::Status& status, const std::string& what) {
   std::cerr << "dispatchctl: " << what << ": " << CodeName(status.error_code()) << ": "
-            << status.error_message() << "\n";
+            << status.error_message() << "\n"
+            << AdviceFor(status, ServerForAdvice());
   return ExitCodeFor(status);
 }
 
 int FailStatus(const absl::Status& status) {
   std::cerr << "dispatchctl: " << status.message() << "\n";
-  return status.code() == absl::StatusCode::kNotFound ? kExitNotFound : kExitUsage;
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      return kExitNotFound;
+    case absl::StatusCode::kUnauthenticated:
+      return kExitAuth;
+    default:
+      return kExitUsage;
+  }
 }
 
 std::optional<cit::v1::Severity> ParseSeverity(std::string s) {
@@ -87,7 +107,9 @@ struct Globals {
 using Action = std::function<int()>;
 
 absl::StatusOr<Connection> Connect(Globals& g) {
+  if (absl::Status s = CheckTimeout(g.timeout_s); !s.ok()) return s;
   g.conn.timeout = std::chrono::milliseconds(static_cast<long>(g.timeout_s * 1000));
+  ServerForAdvice() = g.conn.server;
   return Connection::Open(g.conn);
 }
 
@@ -247,9 +269,16 @@ int PrintRun(Globals& g, const grpc::Status& status, const cit::v1::Run& run, co
   return static_cast<int>(kExitOk);
 }
 
-int PlanCreate(Globals& g, const std::string& file, bool update, const std::string& comment) {
+void PrintPlanWarnings(const cit::v1::RunPlan& plan) {
+  for (const std::string& w : PlanWarnings(plan))
+    std::cerr << "dispatchctl: warning: " << w << "\n";
+}
+
+int PlanCreate(Globals& g, const std::string& file, bool update, const std::string& comment,
+               bool force) {
   absl::StatusOr<cit::v1::RunPlan> plan = LoadPlanFile(file);
   if (!plan.ok()) return FailStatus(plan.status());
+  PrintPlanWarnings(*plan);
   return WithConnection(g, [&](const Connection& conn) {
     grpc::ClientContext ctx;
     conn.Prepare(ctx);
@@ -259,10 +288,12 @@ int PlanCreate(Globals& g, const std::string& file, bool update, const std::stri
       cit::v1::UpdateRunRequest req;
       *req.mutable_plan() = *plan;
       req.set_comment(comment);
+      req.set_allow_unknown_vehicle(force);
       status = conn.dispatch().UpdateRun(&ctx, req, &run);
     } else {
       cit::v1::CreateRunRequest req;
       *req.mutable_plan() = *plan;
+      req.set_allow_unknown_vehicle(force);
       status = conn.dispatch().CreateRun(&ctx, req, &run);
     }
     return PrintRun(g, status, run, update ? "plan update" : "plan create");
@@ -311,6 +342,67 @@ int PlanList(Globals& g, const std::string& vehicle) {
       req.set_page_token(page.next_page_token());
     } while (!req.page_token().empty());
     std::cout << (g.json ? ToJsonLine(runs) + "\n" : FormatRunTable(runs));
+    return static_cast<int>(kExitOk);
+  });
+}
+
+struct PlanCheckOptions {
+  std::string plan;        // plan file, or a stored run id
+  std::string track_file;  // --track
+  std::string track_format = "auto";
+  std::string run;  // --run: a stored run's records
+};
+
+// The server's operator port takes messages of at most 4 MiB (gRPC's default).
+constexpr std::size_t kMaxRequestBytes = 4u << 20;
+
+// PLAN is a plan file when such a file exists, else the id of a stored run.
+absl::Status SetPlanSource(const std::string& plan, cit::v1::CheckPlanRequest& req) {
+  std::error_code ec;
+  if (!std::filesystem::exists(plan, ec)) {
+    req.set_plan_run_id(plan);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<cit::v1::RunPlan> loaded = LoadPlanFile(plan);
+  if (!loaded.ok()) return loaded.status();
+  PrintPlanWarnings(*loaded);
+  *req.mutable_plan() = *std::move(loaded);
+  return absl::OkStatus();
+}
+
+absl::Status SetTrackSource(const PlanCheckOptions& o, cit::v1::CheckPlanRequest& req) {
+  if (o.track_file.empty() == o.run.empty()) {
+    return absl::InvalidArgumentError("plan check: give exactly one of --track FILE and --run RUN");
+  }
+  if (!o.run.empty()) {
+    req.set_track_run_id(o.run);
+    return absl::OkStatus();
+  }
+  std::optional<TrackFormat> format = ParseTrackFormat(o.track_format);
+  if (!format) return absl::InvalidArgumentError("--format: auto, gpx, geojson, csv or nmea");
+  absl::StatusOr<std::vector<TrackFix>> fixes = LoadTrackFile(o.track_file, *format);
+  if (!fixes.ok()) return fixes.status();
+  *req.mutable_track() = ToCheckTrack(*fixes);
+  return absl::OkStatus();
+}
+
+int PlanCheck(Globals& g, const PlanCheckOptions& o) {
+  cit::v1::CheckPlanRequest req;
+  if (absl::Status s = SetPlanSource(o.plan, req); !s.ok()) return FailStatus(s);
+  if (absl::Status s = SetTrackSource(o, req); !s.ok()) return FailStatus(s);
+  if (req.ByteSizeLong() > kMaxRequestBytes) {
+    std::cerr << "dispatchctl: plan check: the plan and track make " << req.ByteSizeLong()
+              << " bytes; the server takes at most " << kMaxRequestBytes
+              << " per request: check a shorter part of the track\n";
+    return kExitUsage;
+  }
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::CheckPlanResponse resp;
+    grpc::Status status = conn.plans().CheckPlan(&ctx, req, &resp);
+    if (!status.ok()) return Fail(status, "plan check");
+    std::cout << (g.json ? ToJsonLine(resp) + "\n" : FormatPlanCheck(resp));
     return static_cast<int>(kExitOk);
   });
 }
@@ -626,10 +718,16 @@ int RunCli(int argc, char** argv) {
   app.footer(kExitCodesHelp);
   app.require_subcommand(1);
   app.set_config("--config", DefaultConfigPath(),
-                 "TOML config file with defaults for the long options (server, ca-file, ...)");
+                 "TOML config file with defaults for the long options (server, ca-file, "
+                 "token-file, ...; an unknown key is an error)");
+  // A misspelt key must not be ignored silently (it would fall back to a default server or no
+  // token). CLI11 maps `token_file` to --token-file as well.
+  app.config_formatter(std::make_shared<ConfigFile>());
+  app.allow_config_extras(CLI::config_extras_mode::error);
 
   Globals g;
-  app.add_option("-s,--server", g.conn.server, "Operator API address host:port")
+  app.add_option("-s,--server", g.conn.server,
+                 "Operator API address host:port (dispatch-server's [operator] listen)")
       ->envname("CIT_SERVER")
       ->capture_default_str();
   app.add_option("--ca-file", g.conn.ca_file, "PEM CA certificate that signed the server's")
@@ -698,12 +796,18 @@ int RunCli(int argc, char** argv) {
   std::string vehicle_filter;
   auto* create = plan->add_subcommand("create", "Submit a run plan file (JSON or TOML)");
   create->add_option("FILE", plan_file, "Plan file")->required()->check(CLI::ExistingFile);
-  create->callback([&] { action = [&] { return PlanCreate(g, plan_file, false, ""); }; });
+  bool force = false;
+  const char* kForceHelp =
+      "Accept a vehicle the server has never seen (no stored record, no earlier run)";
+  create->add_flag("--force", force, kForceHelp);
+  create->callback([&] { action = [&] { return PlanCreate(g, plan_file, false, "", force); }; });
   auto* update = plan->add_subcommand("update", "Replace a run's plan (new version)");
   update->add_option("FILE", plan_file, "Plan file")->required()->check(CLI::ExistingFile);
   update->add_option("-c,--comment", comment,
                      "Why (stored with your name; required once the run is dispatched)");
-  update->callback([&] { action = [&] { return PlanCreate(g, plan_file, true, comment); }; });
+  update->add_flag("--force", force, kForceHelp);
+  update->callback(
+      [&] { action = [&] { return PlanCreate(g, plan_file, true, comment, force); }; });
   auto* show =
       plan->add_subcommand("show", "Show one run, its plan, its creator and every later change");
   show->add_option("RUN", run_id, "Run id")->required();
@@ -728,6 +832,25 @@ int RunCli(int argc, char** argv) {
       };
     });
   }
+  PlanCheckOptions pc;
+  auto* check = plan->add_subcommand(
+      "check",
+      "Evaluate a plan against a track with the server's rules, storing nothing: the alerts\n"
+      "that would have been raised, with their times, and a per-stop timeline");
+  check->add_option("PLAN", pc.plan, "Plan file (JSON or TOML), or the id of a stored run")
+      ->required();
+  check
+      ->add_option("--track", pc.track_file,
+                   "Track file: GPX, GeoJSON, CSV (time,lat,lon[,speed,track]) or NMEA "
+                   "(RMC/GGA); at most 100,000 fixes")
+      ->check(CLI::ExistingFile);
+  check
+      ->add_option("--format", pc.track_format,
+                   "Track format: auto (by extension), gpx, "
+                   "geojson, csv or nmea")
+      ->capture_default_str();
+  check->add_option("--run", pc.run, "Use a stored run's records as the track");
+  check->callback([&] { action = [&] { return PlanCheck(g, pc); }; });
   for (auto* sub : plan->get_subcommands({})) sub->footer(kExitCodesHelp);
 
   // audit
@@ -800,6 +923,9 @@ int RunCli(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    std::cerr << "dispatchctl: " << UnknownConfigKeyMessage(e.what()) << "\n";
+    return kExitUsage;
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : static_cast<int>(kExitUsage);

@@ -1,37 +1,24 @@
 #include "dispatchctl/connection.h"
 
 #include "absl/status/status.h"
-#include "geo/input_limits.h"
+#include "absl/strings/ascii.h"
+#include "dispatchctl/connection_check.h"
 
 namespace cit::ctl {
-namespace {
-
-constexpr std::size_t kMaxCredentialFileBytes = 1 << 20;
-
-// Token and CA files: small regular files (a wrong path such as /dev/zero must not eat memory).
-absl::StatusOr<std::string> ReadWhole(const std::string& path) {
-  return geo::ReadFileBounded(path, kMaxCredentialFileBytes);
-}
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && s[i] == ' ') ++i;
-  return s.substr(i);
-}
-
-}  // namespace
 
 absl::StatusOr<Connection> Connection::Open(const ConnectionOptions& options) {
   Connection c;
   c.server_ = options.server;
   c.timeout_ = options.timeout;
-  c.token_ = Trim(options.token);
+  if (absl::Status s = CheckServerAddress(options.server); !s.ok()) return s;
+  c.token_ = std::string(absl::StripAsciiWhitespace(options.token));
   if (c.token_.empty() && !options.token_file.empty()) {
-    absl::StatusOr<std::string> text = ReadWhole(options.token_file);
-    if (!text.ok()) return text.status();
-    c.token_ = Trim(text->substr(0, text->find('\n')));
+    absl::StatusOr<std::string> token = ReadTokenFile(options.token_file);
+    if (!token.ok()) return token.status();
+    c.token_ = *std::move(token);
   }
+  // Over TLS every call needs a token; say so before the server answers UNAUTHENTICATED.
+  if (c.token_.empty() && !options.insecure) return NoTokenError();
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
@@ -40,13 +27,15 @@ absl::StatusOr<Connection> Connection::Open(const ConnectionOptions& options) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // A plan check of a long track answers with up to 5,000 alert events.
+  args.SetMaxReceiveMessageSize(16 << 20);
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (options.insecure) {
     creds = grpc::InsecureChannelCredentials();
   } else {
     grpc::SslCredentialsOptions ssl;
     if (!options.ca_file.empty()) {
-      absl::StatusOr<std::string> ca = ReadWhole(options.ca_file);
+      absl::StatusOr<std::string> ca = ReadCaFile(options.ca_file);
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = *ca;
     }
@@ -59,6 +48,7 @@ absl::StatusOr<Connection> Connection::Open(const ConnectionOptions& options) {
   c.dispatch_ = cit::v1::Dispatch::NewStub(c.channel_);
   c.alerts_ = cit::v1::Alerts::NewStub(c.channel_);
   c.audit_ = cit::v1::Audit::NewStub(c.channel_);
+  c.plans_ = cit::v1::Plans::NewStub(c.channel_);
   return c;
 }
 

@@ -22,8 +22,8 @@
 namespace cit::ctl {
 
 struct ConnectionOptions {
-  // host:port of the operator port.
-  std::string server = "localhost:7443";
+  // host:port of the operator port (dispatch-server's [operator] listen, default port 7444).
+  std::string server = "localhost:7444";
   // PEM file of the CA that signed the server certificate; empty = system roots.
   std::string ca_file;
   // TLS name to expect in the server certificate when it differs from the host in `server`.
@@ -47,6 +47,7 @@ class Connection {
   cit::v1::Dispatch::Stub& dispatch() const { return *dispatch_; }
   cit::v1::Alerts::Stub& alerts() const { return *alerts_; }
   cit::v1::Audit::Stub& audit() const { return *audit_; }
+  cit::v1::Plans::Stub& plans() const { return *plans_; }
   const std::string& server() const { return server_; }
 
  private:
@@ -57,6 +58,7 @@ class Connection {
   std::shared_ptr<cit::v1::Dispatch::Stub> dispatch_;
   std::shared_ptr<cit::v1::Alerts::Stub> alerts_;
   std::shared_ptr<cit::v1::Audit::Stub> audit_;
+  std::shared_ptr<cit::v1::Plans::Stub> plans_;
 };
 
 }  // namespace cit::ctl

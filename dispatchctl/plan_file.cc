@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "dispatchctl/plan_keys.h"
 #include "geo/input_limits.h"
 #include "geo/route_import.h"
 
@@ -305,6 +306,9 @@ absl::StatusOr<cit::v1::RunPlan> ParsePlanUnguarded(std::string_view text,
     }
   }
 
+  // Every key of the file, not only [route]'s: the proto parser below would refuse them too, but
+  // without saying which stop or which table.
+  if (absl::Status s = CheckPlanKeys(doc); !s.ok()) return s;
   cit::v1::RunPlan plan;
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = false;
@@ -329,6 +333,19 @@ absl::StatusOr<cit::v1::RunPlan> ParsePlan(std::string_view text, const std::fil
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(std::string("plan: ") + e.what());
   }
+}
+
+std::vector<std::string> PlanWarnings(const cit::v1::RunPlan& plan) {
+  std::vector<std::string> out;
+  for (int i = 0; i < plan.stops_size(); ++i) {
+    const cit::v1::Stop& s = plan.stops(i);
+    if (s.has_arrival_latest()) continue;
+    out.push_back(absl::StrCat("stops[", i, "] ", s.stop_id(), s.name().empty() ? "" : " \"",
+                               s.name(), s.name().empty() ? "" : "\"",
+                               ": no arrival window (arrival_latest): it can never be late or "
+                               "missed (LATE_ARRIVAL, MISSED_STOP)"));
+  }
+  return out;
 }
 
 absl::StatusOr<cit::v1::RunPlan> LoadPlanFile(const std::filesystem::path& path) {

@@ -22,7 +22,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.pb.h"
@@ -30,6 +32,11 @@
 namespace cit::ctl {
 
 absl::StatusOr<cit::v1::RunPlan> LoadPlanFile(const std::filesystem::path& path);
+
+// Mistakes the server accepts but a dispatcher should see, one line each, naming the stop:
+// a stop without arrival_latest can never be LATE_ARRIVAL or MISSED_STOP. (A server with
+// `[plans] require_stop_windows = true` refuses such a plan.)
+std::vector<std::string> PlanWarnings(const cit::v1::RunPlan& plan);
 
 // `text` is JSON when it starts with '{', TOML otherwise; relative file names resolve in `dir`.
 absl::StatusOr<cit::v1::RunPlan> ParsePlan(std::string_view text, const std::filesystem::path& dir,

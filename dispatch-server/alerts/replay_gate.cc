@@ -4,7 +4,8 @@
 
 namespace cit::dispatch {
 
-ReplayGate ReplayGate::FromStoredEvents(std::span<const cit::v1::AlertEvent> events) {
+ReplayGate ReplayGate::FromStoredEvents(std::span<const cit::v1::AlertEvent> events,
+                                        uint64_t accounted_through) {
   ReplayGate gate;
   // The previous stored state of each alert: an event is told apart by what changed.
   std::unordered_map<uint64_t, const cit::v1::Alert*> previous;
@@ -20,6 +21,7 @@ ReplayGate ReplayGate::FromStoredEvents(std::span<const cit::v1::AlertEvent> eve
         what = Stored::kClear;
       }
     }
+    if (e.event_id() <= accounted_through) continue;
     gate.stored_[Key{a.kind(), a.subject()}].push_back(what);
   }
   return gate;

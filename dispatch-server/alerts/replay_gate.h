@@ -50,8 +50,11 @@ class ReplayGate {
     uint64_t unmatched = 0;  // stored events no replayed signal matched (skipped or left over)
   };
 
-  // `events`: every stored event of the alerts the run raised, ascending event id.
-  static ReplayGate FromStoredEvents(std::span<const cit::v1::AlertEvent> events);
+  // `events`: every stored event of the alerts the run raised, ascending event id. Events up to
+  // `accounted_through` (a snapshot's alert event id: the state already reflects them) are not
+  // matched; all of them still tell later events apart (an acknowledgement after a clear).
+  static ReplayGate FromStoredEvents(std::span<const cit::v1::AlertEvent> events,
+                                     uint64_t accounted_through = 0);
 
   void EnterMute() { phase_ = Phase::kMute; }
   // Signals raised at replay time >= tail_from that are not stored are admitted.

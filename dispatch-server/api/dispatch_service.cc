@@ -18,13 +18,32 @@ grpc::Status Reply(absl::StatusOr<cit::v1::Run> run, cit::v1::Run* resp) {
 
 }  // namespace
 
+absl::Status DispatchService::CheckVehicle(const cit::v1::RunPlan& plan, bool allow_unknown) const {
+  if (!vehicle_known_ || allow_unknown || plan.vehicle_id().empty()) return absl::OkStatus();
+  // A vehicle an earlier plan named was accepted then (perhaps forced): known since.
+  if (!runs_->List(plan.vehicle_id(), {}).empty()) return absl::OkStatus();
+  absl::StatusOr<bool> known = vehicle_known_(plan.vehicle_id());
+  if (!known.ok()) return known.status();
+  if (*known) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "vehicle_id: vehicle '", plan.vehicle_id(),
+      "' has never been seen by this server (no stored record, no earlier run): check the id, "
+      "or force it (dispatchctl plan create --force; allow_unknown_vehicle) for a new truck"));
+}
+
 grpc::Status DispatchService::CreateRun(grpc::ServerContext* ctx,
                                         const cit::v1::CreateRunRequest* req, cit::v1::Run* resp) {
+  if (absl::Status s = CheckVehicle(req->plan(), req->allow_unknown_vehicle()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   return Reply(runs_->Create(req->plan(), ActorOf(*ctx)), resp);
 }
 
 grpc::Status DispatchService::UpdateRun(grpc::ServerContext* ctx,
                                         const cit::v1::UpdateRunRequest* req, cit::v1::Run* resp) {
+  if (absl::Status s = CheckVehicle(req->plan(), req->allow_unknown_vehicle()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   return Reply(runs_->Update(req->plan(), ActorOf(*ctx), req->comment()), resp);
 }
 

@@ -13,6 +13,10 @@
 #ifndef CIT_DISPATCH_SERVER_API_DISPATCH_SERVICE_H_
 #define CIT_DISPATCH_SERVER_API_DISPATCH_SERVICE_H_
 
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/api/fleet_feed.h"
 #include "dispatch-server/monitor/monitor.h"
@@ -31,6 +35,12 @@ class DispatchService final
  public:
   DispatchService(RunManager* runs, const Monitor* monitor, FleetFeed* fleet_feed)
       : runs_(runs), monitor_(monitor), fleet_feed_(fleet_feed) {}
+
+  // Whether the server has stored anything from a vehicle. With it set, CreateRun/UpdateRun
+  // refuse (FAILED_PRECONDITION) a plan for a vehicle that has no stored record and no earlier
+  // run, unless the request sets allow_unknown_vehicle; without it (tests) any vehicle passes.
+  using VehicleKnown = std::function<absl::StatusOr<bool>(const std::string& vehicle_id)>;
+  void SetVehicleKnown(VehicleKnown known) { vehicle_known_ = std::move(known); }
 
   grpc::Status CreateRun(grpc::ServerContext* ctx, const cit::v1::CreateRunRequest* req,
                          cit::v1::Run* resp) override;
@@ -57,6 +67,10 @@ class DispatchService final
   RunManager* runs_;
   const Monitor* monitor_;
   FleetFeed* fleet_feed_;
+  VehicleKnown vehicle_known_;
+
+  // OK, or FAILED_PRECONDITION naming the vehicle (see SetVehicleKnown).
+  absl::Status CheckVehicle(const cit::v1::RunPlan& plan, bool allow_unknown) const;
 };
 
 }  // namespace cit::dispatch

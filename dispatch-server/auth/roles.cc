@@ -46,6 +46,8 @@ PermissionTable PermissionTable::Default() {
                         "ListCheckpoints"}) {
     t.Allow(std::string("/cit.v1.Audit/") + m, {R::kAuditor, R::kAdmin, R::kDispatcher});
   }
+  // Plan check evaluates and stores nothing: for those who plan runs and those who audit them.
+  t.Allow("/cit.v1.Plans/CheckPlan", {R::kDispatcher, R::kAuditor, R::kAdmin});
   // Liveness probes carry no token.
   t.MakePublic("/grpc.health.v1.Health/Check");
   t.MakePublic("/grpc.health.v1.Health/Watch");

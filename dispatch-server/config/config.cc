@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -129,6 +130,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   std::string durability = o.durability == sqlite::Durability::kFull ? "full" : "normal";
   store.Get("durability", &durability);
   store.Get("reject_samples_per_reason", &o.reject_samples_per_reason);
+  store.Get("snapshot_interval_s", &o.monitor_snapshot_interval_s);
 
   Section ingest(c.raw, "ingest");
   GetMs(ingest, "group_commit_ms", &in.group_commit_delay);
@@ -151,7 +153,10 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   Section log(c.raw, "log");
   log.Get("level", &c.log_level);
 
-  for (Section* s : {&telemetry, &op, &metrics, &tls, &store, &ingest, &server, &log}) {
+  Section plans(c.raw, "plans");
+  plans.Get("require_stop_windows", &o.require_stop_windows);
+
+  for (Section* s : {&telemetry, &op, &metrics, &tls, &store, &ingest, &server, &log, &plans}) {
     if (absl::Status st = s->Finish(); !st.ok()) return st;
   }
   if (durability == "full") {
@@ -216,6 +221,10 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
     }
   }
   if (o.database_path.empty()) return absl::InvalidArgumentError("store.path is required");
+  if (!std::isfinite(o.monitor_snapshot_interval_s) || o.monitor_snapshot_interval_s < 0) {
+    return absl::InvalidArgumentError(
+        "store.snapshot_interval_s must be a number of seconds >= 0 (0 disables snapshots)");
+  }
   const IngestOptions& in = o.ingest;
   if (in.max_batch_records == 0)
     return absl::InvalidArgumentError("ingest.max_batch_records must be > 0");

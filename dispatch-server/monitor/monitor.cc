@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/monitor/motion.h"
+#include "dispatch-server/monitor/state_snapshot.h"
 #include "dispatch-server/rules/route_progress.h"
 #include "spdlog/spdlog.h"
 
@@ -262,8 +263,44 @@ void Monitor::Schedule(VehicleState& v, TimerTag tag, SysTime deadline) {
 }
 
 void Monitor::Process(const CommittedRecord& cr) {
-  const cit::v1::Record& r = cr.record;
   VehicleState& v = Vehicle(cr.vehicle_id);
+  ProcessRecord(v, cr);
+  // After the record's signals reached the AlertManager (they are raised immediately), so the
+  // snapshot's alert event id covers them.
+  if (snapshot_sink_) MaybeSnapshot(v, cr.record.seq());
+}
+
+void Monitor::MaybeSnapshot(VehicleState& v, uint64_t seq) {
+  if (!v.has_live_run() || options_.snapshot_interval_s <= 0) return;
+  // Stored events a rebuild left unmatched still absorb live signals; a snapshot cannot carry
+  // that queue, so none is taken until it is empty (the restart then replays the whole run).
+  if (v.gate && v.gate->pending() > 0) return;
+  const SysTime now = clock_->Now();
+  if (snapshot_due_.size() <= v.index) snapshot_due_.resize(v.index + 1, SysTime::min());
+  SysTime& due = snapshot_due_[v.index];
+  if (due == SysTime::min()) {
+    // Spread over the interval: after a restart every vehicle starts at once, and a thousand
+    // snapshots in one tick would delay that tick's records.
+    const double spread = static_cast<double>((v.index * 7919u) % 1000u) / 1000.0;
+    due = now + FromSeconds(options_.snapshot_interval_s * spread);
+  }
+  if (now < due) return;
+  due = now + FromSeconds(options_.snapshot_interval_s);
+  SnapshotHeader h;
+  h.vehicle_id = v.vehicle_id;
+  h.run_id = v.run->run_id;
+  h.plan_version = v.run->version;
+  h.last_seq = seq;
+  h.alerts_through = alerts_->last_event_id();
+  h.taken_at = now;
+  std::string bytes = EncodeSnapshot(h, v);
+  if (bytes.empty()) return;  // no digest (OpenSSL failed): nothing rather than a bad snapshot
+  snapshot_sink_(StoredSnapshot{h.vehicle_id, h.run_id, h.plan_version, h.last_seq,
+                                now.time_since_epoch().count(), std::move(bytes)});
+}
+
+void Monitor::ProcessRecord(VehicleState& v, const CommittedRecord& cr) {
+  const cit::v1::Record& r = cr.record;
   const SysTime event_time = FromProto(r.event_time());
   const SysTime now = clock_->Now();
   // Silence and liveness are measured on the monitor's clock (when the record reached the

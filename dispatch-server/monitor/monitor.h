@@ -42,6 +42,7 @@
 #include "dispatch-server/rules/rules.h"
 #include "dispatch-server/rules/vehicle_state.h"
 #include "dispatch-server/store/committed_record.h"
+#include "dispatch-server/store/replay_source.h"
 
 namespace cit::dispatch {
 
@@ -56,6 +57,10 @@ struct MonitorOptions {
   double door_position_wait_s = 20.0;
   // Server-wide rule settings ([rules] in the server config; monitor/rule_policy_config.h).
   RulePolicy rules;
+  // With a snapshot sink (SetSnapshotSink), each vehicle with a live run is snapshotted after
+  // the first record evaluated this long after its previous snapshot (monitor clock): a restart
+  // re-evaluates at most about this much history per run (monitor/state_rebuild.h). 0 = never.
+  double snapshot_interval_s = 300.0;
 };
 
 class Monitor final : public RecordObserver, private DeadlineScheduler {
@@ -88,6 +93,10 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   // Deadlines (timer alerts) whose event time is before this fell due while the server was
   // down: their details say so. Set once, before Start().
   void SetRestartTime(SysTime restarted) { restarted_at_ = restarted; }
+  // Receives the periodic snapshots (monitor/state_snapshot.h), on the monitor thread: it must
+  // only enqueue (monitor/snapshot_writer.h stores them on its own thread). Set before Start().
+  using SnapshotSink = std::function<void(StoredSnapshot)>;
+  void SetSnapshotSink(SnapshotSink sink) { snapshot_sink_ = std::move(sink); }
   // Synchronous mode only (a private replay monitor): moves the vehicle's state out.
   std::unique_ptr<VehicleState> TakeVehicle(const std::string& vehicle_id);
 
@@ -114,6 +123,9 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   using Item = std::variant<CommittedRecord, RunChange, std::unique_ptr<VehicleState>>;
 
   VehicleState& Vehicle(const std::string& vehicle_id);
+  void ProcessRecord(VehicleState& v, const CommittedRecord& record);
+  // After a record of `v` was evaluated: hands a snapshot to the sink when one is due.
+  void MaybeSnapshot(VehicleState& v, uint64_t seq);
   void ApplyRunChange(const RunChange& change);
   void ApplyAdopted(std::unique_ptr<VehicleState> state);
   // Evaluates the records held for `vehicle_id` (HoldVehicles), in order; state_mu_ held.
@@ -143,6 +155,9 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   MonitorOptions options_;
   RunActivated on_run_activated_;
   SysTime restarted_at_ = SysTime::min();
+  SnapshotSink snapshot_sink_;
+  // Per vehicle index: when its next snapshot is due (monitor thread).
+  std::vector<SysTime> snapshot_due_;
 
   // Queue (any thread -> monitor thread).
   std::mutex queue_mu_;

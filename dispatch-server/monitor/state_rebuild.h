@@ -6,12 +6,18 @@
 // How: each live run's stored records are evaluated again, in the order the old process received
 // them (chain order), by a private Monitor whose clock follows each record's stored server receive
 // time: the same code path as live evaluation, so the rebuilt state is the state the old process
-// had, by construction, for every rule. A ReplayGate (alerts/replay_gate.h) matches the signals
-// against the run's stored alert events: what is already stored is not raised again, what was
-// never raised is not raised now (no false alert from a rebuild), and what was evaluated but lost
-// in a kill -9 before its alert event was stored (the last seconds: `tail_s`) is raised. The
-// state then moves into the live monitor (Monitor::Adopt), which arms its deadlines again;
-// deadlines that fell due while the server was down fire on its first tick, once, marked so.
+// had, by construction, for every rule. When the vehicle has a usable snapshot of its monitor
+// state (monitor/state_snapshot.h, written every MonitorOptions::snapshot_interval_s by the live
+// monitor), the private monitor starts from it and evaluates only the records after it; a
+// snapshot that is missing, of another run or plan version, does not decode or verify, or ends
+// at a record that is not stored is not used (the whole run is replayed; the reason is logged
+// and counted in cit_state_rebuild_snapshot_fallbacks_total{reason}). A ReplayGate
+// (alerts/replay_gate.h) matches the signals against the run's stored alert events: what is already
+// stored is not raised again, what was never raised is not raised now (no false alert from a
+// rebuild), and what was evaluated but lost in a kill -9 before its alert event was stored (the
+// last seconds: `tail_s`) is raised. The state then moves into the live monitor (Monitor::Adopt),
+// which arms its deadlines again; deadlines that fell due while the server was down fire on its
+// first tick, once, marked so.
 //
 //   StateRebuilder rebuilder(options, &alert_store, &alerts, &monitor, clock.Now());
 //   rebuilder.Expect(run_manager.PendingLiveVehicles());   // before any run change is published
@@ -43,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "dispatch-server/alerts/alert_manager.h"
 #include "dispatch-server/alerts/alert_store.h"
+#include "dispatch-server/metrics/metrics_registry.h"
 #include "dispatch-server/monitor/monitor.h"
 #include "dispatch-server/plans/run_manager.h"
 #include "dispatch-server/store/replay_source.h"
@@ -61,8 +68,25 @@ struct StateRebuildOptions {
   // signal): it is raised. Earlier ones were judged before the restart and are not raised.
   double tail_s = 10;
   int threads = 2;
+  // Start from the vehicle's stored monitor snapshot when it is usable (see above).
+  bool use_snapshots = true;
   MonitorOptions monitor;
 };
+
+// A version of a run's plan and when it took effect (its created_time: an update of a live run
+// applies from that moment, issue 12 §5).
+struct PlanInForce {
+  SysTime from;
+  RunChange change;
+};
+
+// The versions a live run was judged against before its current one, oldest first: the version
+// in force at the dispatch, then every later one. Empty when the current version was already in
+// force at the dispatch (the common case: nothing to compile). `versions`: every stored version
+// of the run (RunStore::Versions). A version that no longer compiles makes it empty too (logged:
+// the run is then replayed with its current version throughout, as before).
+std::vector<PlanInForce> EarlierPlans(const RunChange& change,
+                                      const std::vector<cit::v1::Run>& versions);
 
 // What rebuilding one vehicle found.
 struct VehicleRebuild {
@@ -70,21 +94,30 @@ struct VehicleRebuild {
   uint64_t warmup_records = 0;
   uint64_t run_records = 0;
   ReplayGate::Counts gate;
+  // Started from a snapshot (only the records after it were evaluated).
+  bool from_snapshot = false;
+  // With a run, why no snapshot was used (empty when one was): none, other_run,
+  // other_plan_version, unreadable, corrupt, mismatch, record_missing.
+  std::string snapshot_fallback;
+  std::string snapshot_detail;  // for the log
   // Thread time spent (reading, decoding and evaluating).
   double seconds = 0;
 };
 
 // Rebuilds one vehicle's state from `source` (records received before `records_before`, on the
 // ingest's clock; without a run, those received within warmup_s before `restarted` on the
-// monitor's clock) and, with a live run (`change`), the run's stored alert events. Signals that
-// must be raised go to `alerts`; `on_activated` is told if the vehicle left its depot
-// (MarkActive is idempotent). Without a run only the warm-up is evaluated, silently.
+// monitor's clock) and, with a live run (`change`), the run's stored alert events. Each record
+// is judged against the plan version in force when it was received: `earlier` (EarlierPlans)
+// until the current version took effect. Signals that must be raised go to `alerts`;
+// `on_activated` is told if the vehicle left its depot (MarkActive is idempotent). Without a run
+// only the warm-up is evaluated, silently.
 absl::StatusOr<VehicleRebuild> RebuildVehicle(ReplaySource& source, AlertStore& alert_store,
                                               AlertManager& alerts, const std::string& vehicle_id,
                                               const RunChange* change,
                                               std::chrono::system_clock::time_point records_before,
                                               SysTime restarted, const StateRebuildOptions& options,
-                                              const Monitor::RunActivated& on_activated);
+                                              const Monitor::RunActivated& on_activated,
+                                              const std::vector<PlanInForce>& earlier = {});
 
 class StateRebuilder {
  public:
@@ -102,8 +135,22 @@ class StateRebuilder {
   void ExpectIdle(const std::vector<std::string>& vehicle_ids);
   // The RunManager's listener.
   void OnRunChanged(const RunChange& change);
+  // Where the stored versions of a run come from (RunStore::Versions), so that a run whose plan
+  // changed while it was live is replayed with each version in its time. Without it the current
+  // version is used throughout. Set before the first run is rebuilt.
+  using VersionSource =
+      std::function<absl::StatusOr<std::vector<cit::v1::Run>>(const std::string& run_id)>;
+  void SetVersionSource(VersionSource versions);
   // Vehicles expected or being rebuilt.
   size_t pending() const;
+  // cit_state_rebuild_snapshots_used_total and cit_state_rebuild_snapshot_fallbacks_total
+  // {reason}. Call before the first live run is rebuilt.
+  void SetMetrics(std::shared_ptr<MetricsRegistry> registry);
+  // Live runs rebuilt from a snapshot / by replaying the whole run, so far.
+  uint64_t from_snapshot() const;
+  uint64_t full_replays() const;
+  // Full replays by why no snapshot was used (VehicleRebuild::snapshot_fallback).
+  std::map<std::string, uint64_t> fallbacks() const;
   void Stop();
 
  private:
@@ -115,6 +162,8 @@ class StateRebuilder {
   void Work();
   void Finish(const std::string& vehicle_id, absl::StatusOr<VehicleRebuild> rebuilt,
               const RunChange* change);
+  // Counts (and logs why not) the use of a snapshot; mu_ held.
+  void CountSnapshotUse(const std::string& vehicle_id, const VehicleRebuild& rebuilt);
 
   StateRebuildOptions options_;
   AlertStore* alert_store_;
@@ -133,6 +182,11 @@ class StateRebuilder {
   bool stop_ = false;
   std::vector<std::thread> workers_;
   // Totals for the summary log line.
+  std::shared_ptr<MetricsRegistry> metrics_;
+  VersionSource versions_;
+  uint64_t from_snapshot_ = 0;
+  uint64_t full_replays_ = 0;
+  std::map<std::string, uint64_t> fallbacks_;
   uint64_t runs_done_ = 0;
   uint64_t records_done_ = 0;
   double thread_s_ = 0;

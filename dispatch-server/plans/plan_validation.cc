@@ -56,7 +56,7 @@ void CheckPosition(Problems& p, const std::string& field, const cit::v1::Positio
   }
 }
 
-// Zero means "default" for limits; negative or non-finite never makes sense.
+// Negative or non-finite never makes sense (limits, dwell).
 void CheckNonNegative(Problems& p, const std::string& field, double v) {
   if (!std::isfinite(v)) {
     p.Add(field, "must be finite");
@@ -203,9 +203,39 @@ void CheckLimits(Problems& p, const cit::v1::RunLimits& l) {
   if (l.deviation_min_fixes() > 1000) p.Add("limits.deviation_min_fixes", "must be <= 1000");
   if (l.deviation_clear_fixes() > 1000) p.Add("limits.deviation_clear_fixes", "must be <= 1000");
   if (l.min_crew() > kMaxCrew) p.Add("limits.min_crew", absl::StrCat("must be <= ", kMaxCrew));
+  // Set means "take this value" (unset: the default). Zero is a real setting for some limits
+  // (max_speed_mps 0 = no speed limit, min_crew 0 = no crew check, 0 s / 0 m = at once / no
+  // tolerance); for these it could only be a mistake, which used to pass silently as "default".
+  const std::pair<const char*, bool> zero_set[] = {
+      {"unscheduled_stop_s", l.has_unscheduled_stop_s() && l.unscheduled_stop_s() == 0},
+      {"gnss_loss_s", l.has_gnss_loss_s() && l.gnss_loss_s() == 0},
+      {"comms_loss_s", l.has_comms_loss_s() && l.comms_loss_s() == 0},
+      {"stopped_speed_mps", l.has_stopped_speed_mps() && l.stopped_speed_mps() == 0},
+      {"implausible_speed_mps", l.has_implausible_speed_mps() && l.implausible_speed_mps() == 0},
+      {"moved_without_run_m", l.has_moved_without_run_m() && l.moved_without_run_m() == 0},
+      {"deviation_min_fixes", l.has_deviation_min_fixes() && l.deviation_min_fixes() == 0},
+      {"deviation_clear_fixes", l.has_deviation_clear_fixes() && l.deviation_clear_fixes() == 0},
+      {"jam_indicator_threshold",
+       l.has_jam_indicator_threshold() && l.jam_indicator_threshold() == 0},
+  };
+  for (const auto& [name, zero] : zero_set) {
+    if (zero) p.Add(absl::StrCat("limits.", name), "must be > 0 (leave it out for the default)");
+  }
 }
 
 }  // namespace
+
+std::vector<std::string> StopWindowProblems(const cit::v1::RunPlan& plan) {
+  std::vector<std::string> out;
+  for (int i = 0; i < plan.stops_size(); ++i) {
+    const cit::v1::Stop& s = plan.stops(i);
+    if (s.has_arrival_latest()) continue;
+    out.push_back(absl::StrCat("stops[", i, "].arrival_latest: required on this server ([plans] ",
+                               "require_stop_windows): stop ", s.stop_id(),
+                               " has no arrival window, so it could never be late or missed"));
+  }
+  return out;
+}
 
 std::vector<std::string> PlanProblems(const cit::v1::RunPlan& plan) {
   Problems p;

@@ -38,6 +38,11 @@ inline constexpr double kMaxStopDistanceM = 100'000;
 // All problems found, "field: problem" each; empty when the plan is valid.
 std::vector<std::string> PlanProblems(const cit::v1::RunPlan& plan);
 
+// Stops without arrival_latest (they can never be late or missed), one "field: problem" line
+// each naming the stop; a server with `[plans] require_stop_windows = true` refuses the plan
+// with them (RunManager::SetRequireStopWindows), dispatchctl warns either way.
+std::vector<std::string> StopWindowProblems(const cit::v1::RunPlan& plan);
+
 // A status message travels as gRPC metadata, which clients cap at a few KiB: 100,000 problems
 // came back as "metadata size exceeds limit". Messages list this many, then say how many more.
 inline constexpr size_t kMaxProblemsShown = 20;

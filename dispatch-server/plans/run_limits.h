@@ -1,5 +1,7 @@
-// Rule thresholds of one run: the plan's RunLimits with every zero replaced by the server
-// default (docs/alerts.md lists them). Rules read only this struct, never the proto.
+// Rule thresholds of one run: the plan's RunLimits with every unset field replaced by the server
+// default (docs/alerts.md lists them); a set field is taken as given, so 0 is a real value
+// (max_speed_mps 0 = no speed limit, min_crew 0 = no crew check). Rules read only this struct,
+// never the proto.
 //
 //   RunLimits limits = ResolveLimits(plan.limits());
 //   if (speed_mps > limits.max_speed_mps) ...
@@ -32,7 +34,8 @@ struct RunLimits {
   double missed_stop_grace_s = 1800.0;     // window closed this long ago, still not there: missed
 };
 
-// Defaults for zero fields; negative or non-finite values must have been refused by validation.
+// Defaults for unset fields; negative, non-finite and meaningless zero values must have been
+// refused by validation (plan_validation.h).
 RunLimits ResolveLimits(const cit::v1::RunLimits& proto);
 
 }  // namespace cit::dispatch

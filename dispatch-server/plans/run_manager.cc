@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -115,19 +116,30 @@ absl::Status RunManager::CompileIfPending(const std::string& run_id) {
   return absl::OkStatus();
 }
 
-void RunManager::CompilePending(const std::atomic<bool>& stop) {
+void RunManager::CompilePending(const std::atomic<bool>& stop, int threads) {
   std::vector<std::string> ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ids = pending_;
   }
   if (ids.empty()) return;
-  spdlog::info("event=plans_compiling count={}", ids.size());
+  spdlog::info("event=plans_compiling count={} threads={}", ids.size(), threads);
   const auto start = std::chrono::steady_clock::now();
-  for (const std::string& id : ids) {
-    if (stop.load()) return;
-    CompileIfPending(id).IgnoreError();  // logged there
+  // Each thread takes the next run in order (live runs first); CompileIfPending is safe to call
+  // concurrently, and each plan is published as soon as it is compiled.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < ids.size() && !stop.load(); i = next++) {
+      CompileIfPending(ids[i]).IgnoreError();  // logged there
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int t = 1; t < threads && static_cast<size_t>(t) < ids.size(); ++t) {
+    helpers.emplace_back(work);
   }
+  work();
+  for (std::thread& h : helpers) h.join();
+  if (stop.load()) return;
   spdlog::info("event=plans_compiled count={} seconds={:.1f}", ids.size(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
@@ -148,8 +160,16 @@ absl::StatusOr<cit::v1::Run> RunManager::Publish(absl::StatusOr<RunChange> chang
   return std::move(change->run);
 }
 
+absl::Status RunManager::CheckStopWindows(const cit::v1::RunPlan& plan) const {
+  if (!require_stop_windows_) return absl::OkStatus();
+  std::vector<std::string> missing = StopWindowProblems(plan);
+  if (missing.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(JoinProblems(missing));
+}
+
 absl::StatusOr<cit::v1::Run> RunManager::Create(const cit::v1::RunPlan& plan,
                                                 const std::string& actor) {
+  if (absl::Status s = CheckStopWindows(plan); !s.ok()) return s;
   cit::v1::Run run;
   *run.mutable_plan() = plan;
   run.set_state(cit::v1::RUN_STATE_PLANNED);
@@ -176,6 +196,7 @@ absl::StatusOr<cit::v1::Run> RunManager::Create(const cit::v1::RunPlan& plan,
 absl::StatusOr<cit::v1::Run> RunManager::Update(const cit::v1::RunPlan& plan,
                                                 const std::string& actor,
                                                 const std::string& comment) {
+  if (absl::Status s = CheckStopWindows(plan); !s.ok()) return s;
   absl::StatusOr<RunChange> change = [&]() -> absl::StatusOr<RunChange> {
     cit::v1::Run run;
     {

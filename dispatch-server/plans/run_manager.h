@@ -59,6 +59,10 @@ class RunManager {
   RunManager(const RunManager&) = delete;
   RunManager& operator=(const RunManager&) = delete;
 
+  // Refuse plans with a stop that has no arrival_latest ([plans] require_stop_windows;
+  // StopWindowProblems). Off by default: such a stop is accepted, and dispatchctl warns.
+  void SetRequireStopWindows(bool on) { require_stop_windows_ = on; }
+
   // Reads the stored runs; compiles nothing (see CompilePending).
   absl::Status Load();
   void SetListener(Listener listener);
@@ -67,8 +71,10 @@ class RunManager {
   std::vector<std::string> PendingLiveVehicles() const;
   // Compiles every loaded run still waiting (live runs first), publishing each live one; a plan
   // that no longer compiles is logged and published without a compiled plan (the monitor then
-  // stops holding the vehicle's records). Returns early once `stop` is set.
-  void CompilePending(const std::atomic<bool>& stop);
+  // stops holding the vehicle's records). Returns early once `stop` is set. `threads` > 1
+  // compiles that many plans at once (the calling thread is one of them): a corridor builds on
+  // one core, and a restart with a thousand live runs waits for all of them.
+  void CompilePending(const std::atomic<bool>& stop, int threads = 1);
   // Loaded runs whose plans are not compiled yet.
   std::size_t compiling() const;
 
@@ -123,6 +129,10 @@ class RunManager {
   // Run ids loaded but not compiled at Load(), live ones first (compiled ones stay listed).
   std::vector<std::string> pending_;
   Listener listener_;
+  std::atomic<bool> require_stop_windows_{false};
+
+  // OK, or INVALID_ARGUMENT listing the stops without a window when they are required.
+  absl::Status CheckStopWindows(const cit::v1::RunPlan& plan) const;
 };
 
 }  // namespace cit::dispatch

@@ -62,6 +62,8 @@ struct DispatchServerOptions {
   std::string operator_address = "127.0.0.1:7444";
   // Empty disables the metrics port.
   std::string metrics_address = "127.0.0.1:9464";
+  // [plans] require_stop_windows: refuse plans with a stop that has no arrival_latest.
+  bool require_stop_windows = false;
   TlsFiles tls;
   // Plaintext gRPC on both ports, vehicle id from Hello. Development only; logged as a warning.
   bool insecure_dev = false;
@@ -70,6 +72,10 @@ struct DispatchServerOptions {
   sqlite::Durability durability = sqlite::Durability::kFull;
   // Raw bytes of rejected records kept per vehicle and reason (counts stay exact).
   size_t reject_samples_per_reason = 20;
+  // How often each live run's monitor state is snapshotted into the database, so that a
+  // restart re-evaluates only the records after it (monitor/state_rebuild.h); 0 = never (a
+  // restart replays whole runs). Read by RunMonitoring, not by the core.
+  double monitor_snapshot_interval_s = 300;
   IngestOptions ingest;
   // Largest gRPC message accepted on the telemetry port.
   int max_receive_message_bytes = 4 << 20;

@@ -9,6 +9,7 @@ namespace cit::dispatch {
 absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
     const RunMonitoringOptions& options, const Clock* clock) {
   std::unique_ptr<RunMonitoring> rm(new RunMonitoring());
+  rm->compile_threads_ = std::max(1, options.compile_threads);
   auto run_store = SqliteRunStore::Open(options.database_path);
   if (!run_store.ok()) return run_store.status();
   rm->run_store_ = std::move(*run_store);
@@ -19,7 +20,15 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   if (absl::Status s = rm->alerts_->Load(); !s.ok()) return s;
   rm->runs_ = std::make_unique<RunManager>(rm->run_store_.get(), clock);
   if (absl::Status s = rm->runs_->Load(); !s.ok()) return s;
+  // Before the rebuild reads it: creates the snapshot table in a database that has none yet.
+  auto snapshot_store = SqliteSnapshotStore::Open(options.database_path);
+  if (!snapshot_store.ok()) return snapshot_store.status();
+  rm->snapshot_writer_ =
+      std::make_unique<SnapshotWriter>(std::move(*snapshot_store), rm->alerts_.get());
   rm->monitor_ = std::make_unique<Monitor>(rm->alerts_.get(), clock, options.monitor);
+  SnapshotWriter* snapshot_writer = rm->snapshot_writer_.get();
+  rm->monitor_->SetSnapshotSink(
+      [snapshot_writer](StoredSnapshot s) { snapshot_writer->Post(std::move(s)); });
   Monitor* monitor = rm->monitor_.get();
   // Stored off the monitor thread: the write's fsync must not delay alerts.
   rm->activation_writer_ = std::make_unique<RunActivationWriter>(rm->runs_.get());
@@ -39,6 +48,10 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   rebuild.monitor = options.monitor;
   rm->rebuilder_ = std::make_unique<StateRebuilder>(
       rebuild, rm->alert_store_.get(), rm->alerts_.get(), monitor, on_activated, clock->Now());
+  // Before any rebuild starts: a run whose plan changed while live is replayed version by version.
+  rm->rebuilder_->SetVersionSource([store = rm->run_store_.get()](const std::string& run_id) {
+    return store->Versions(run_id);
+  });
   rm->rebuilder_->Expect(pending);
   // Vehicles heard within the warm-up but without a live run: crew on board, doors, seals and
   // motion are rebuilt too, so a run dispatched after the restart finds them.
@@ -72,6 +85,7 @@ RunMonitoring::~RunMonitoring() { Stop(); }
 
 void RunMonitoring::Register(DispatchServer::Builder& builder) {
   alerts_->SetMetrics(builder.shared_metrics());
+  rebuilder_->SetMetrics(builder.shared_metrics());
   builder.AddOperatorService(dispatch_service_.get())
       .AddOperatorService(alerts_service_.get())
       .AddObserver(monitor_.get());
@@ -81,7 +95,8 @@ void RunMonitoring::Start() {
   monitor_->Start();
   fleet_feed_->Start();
   if (!compile_thread_.joinable()) {
-    compile_thread_ = std::thread([this] { runs_->CompilePending(stop_compiling_); });
+    compile_thread_ =
+        std::thread([this] { runs_->CompilePending(stop_compiling_, compile_threads_); });
   }
 }
 
@@ -91,6 +106,7 @@ void RunMonitoring::Stop() {
   if (rebuilder_) rebuilder_->Stop();
   if (fleet_feed_) fleet_feed_->Stop();
   if (monitor_) monitor_->Stop();
+  if (snapshot_writer_) snapshot_writer_->Stop();
   if (activation_writer_) activation_writer_->Stop();
 }
 

@@ -13,13 +13,15 @@
 //
 // On start-up the live (dispatched/active) runs are loaded and tracked again; alerts and their
 // event ids continue from the store, so watchers resume across a server restart. Their plans
-// are compiled on a background thread started by Start(), after the ports are open (six
-// 8,000-point plans took 24 s): a vehicle's records wait in the monitor until its run is ready
-// (Monitor::HoldVehicles); the log says "event=plans_compiling count=N", then
+// are compiled on background threads (compile_threads) started by Start(), after the ports are
+// open (six 8,000-point plans took 24 s): a vehicle's records wait in the monitor until its run is
+// ready (Monitor::HoldVehicles); the log says "event=plans_compiling count=N", then
 // "event=plans_compiled"; runs().compiling() counts those still waiting. Each compiled live run's
 // monitor state is then rebuilt from the store before its records are judged
 // (monitor/state_rebuild.h: "event=state_rebuilt", then "event=state_rebuild_done"); rebuilding()
-// counts those still waiting.
+// counts those still waiting. While running, the monitor snapshots each live run's state every
+// monitor.snapshot_interval_s into the database (monitor/snapshot_writer.h), so the next start-up
+// re-evaluates only the records after the snapshot.
 //
 // Thread contract: Open/Register/Start/Stop from one thread; the parts are thread-safe.
 #ifndef CIT_DISPATCH_SERVER_SERVER_RUN_MONITORING_H_
@@ -36,6 +38,7 @@
 #include "dispatch-server/api/dispatch_service.h"
 #include "dispatch-server/api/fleet_feed.h"
 #include "dispatch-server/monitor/monitor.h"
+#include "dispatch-server/monitor/snapshot_writer.h"
 #include "dispatch-server/monitor/state_rebuild.h"
 #include "dispatch-server/plans/run_activation_writer.h"
 #include "dispatch-server/plans/run_manager.h"
@@ -57,6 +60,8 @@ struct RunMonitoringOptions {
   // Start-up: live runs' monitor state rebuilt from the store (database_path and monitor are
   // taken from above).
   StateRebuildOptions rebuild;
+  // Start-up: plans compiled at once (RunManager::CompilePending); one per core.
+  int compile_threads = 2;
 };
 
 class RunMonitoring {
@@ -79,7 +84,10 @@ class RunMonitoring {
   FleetFeed& fleet_feed() { return *fleet_feed_; }
   // Live runs whose state is still being rebuilt from the store (0 once start-up is done).
   size_t rebuilding() const { return rebuilder_->pending(); }
+  const StateRebuilder& rebuilder() const { return *rebuilder_; }
+  SnapshotWriter& snapshots() { return *snapshot_writer_; }
   AlertsService& alerts_service() { return *alerts_service_; }
+  DispatchService& dispatch_service() { return *dispatch_service_; }
 
  private:
   RunMonitoring() = default;
@@ -88,11 +96,13 @@ class RunMonitoring {
   std::unique_ptr<AlertManager> alerts_;
   std::unique_ptr<RunManager> runs_;
   std::unique_ptr<RunActivationWriter> activation_writer_;  // outlived by runs_, outlives monitor_
+  std::unique_ptr<SnapshotWriter> snapshot_writer_;         // outlives monitor_ (its sink)
   std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<StateRebuilder> rebuilder_;  // feeds monitor_
   std::unique_ptr<FleetFeed> fleet_feed_;      // reads monitor_
   std::unique_ptr<DispatchService> dispatch_service_;
   std::unique_ptr<AlertsService> alerts_service_;
+  int compile_threads_ = 2;
   std::atomic<bool> stop_compiling_{false};
   std::thread compile_thread_;  // RunManager::CompilePending, once
 };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dispatch-server/audit/run_report.h"
 #include "dispatch-server/audit/store_audit_source.h"
 #include "dispatch-server/auth/grpc_log_bridge.h"
 #include "dispatch-server/auth/operator_auth.h"
@@ -27,28 +28,51 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   RunMonitoringOptions rm_options;
   rm_options.database_path = o.database_path;
   rm_options.monitor.rules = options.rules;
+  rm_options.monitor.snapshot_interval_s = o.monitor_snapshot_interval_s;
   absl::StatusOr<std::unique_ptr<RunMonitoring>> monitoring =
       RunMonitoring::Open(rm_options, clock);
   if (!monitoring.ok()) return monitoring.status();
   a->monitoring_ = *std::move(monitoring);
   a->monitoring_->Register(builder);
   RunManager& runs = a->monitoring_->runs();
+  runs.SetRequireStopWindows(o.require_stop_windows);
+  // A plan for a vehicle never heard of is refused unless forced (issue 13): stored records.
+  a->monitoring_->dispatch_service().SetVehicleKnown(
+      [store = *store](const std::string& vehicle_id) -> absl::StatusOr<bool> {
+        absl::StatusOr<uint64_t> n = store->CountRecords(vehicle_id);
+        if (!n.ok()) return n.status();
+        return *n > 0;
+      });
   AlertManager& alerts = a->monitoring_->alerts();
   // Signed checkpoints of every chain head ([audit]); the ledger behind `audit verify`.
   absl::StatusOr<std::unique_ptr<AuditTrail>> trail =
       AuditTrail::Open(options.audit, o.database_path);
   if (!trail.ok()) return trail.status();
   a->trail_ = *std::move(trail);
-  a->audit_ = std::make_unique<AuditService>(
-      std::make_shared<StoreAuditSource>(
-          **store, [&runs](const std::string& id) { return runs.Get(id); },
-          [&alerts](const std::string& id) -> absl::StatusOr<std::vector<cit::v1::Alert>> {
-            AlertFilter filter;
-            filter.run_id = id;
-            return alerts.List(filter);
-          }),
-      a->trail_->ledger());
+  auto audit_source = std::make_shared<StoreAuditSource>(
+      **store, [&runs](const std::string& id) { return runs.Get(id); },
+      [&alerts](const std::string& id) -> absl::StatusOr<std::vector<cit::v1::Alert>> {
+        AlertFilter filter;
+        filter.run_id = id;
+        return alerts.List(filter);
+      });
+  a->audit_ = std::make_unique<AuditService>(audit_source, a->trail_->ledger());
   builder.AddOperatorService(a->audit_.get());
+  // Plan check (issue 13): the rule engine on a private copy; reads runs and records only.
+  a->plans_ = std::make_unique<PlansService>(PlansServiceDeps{
+      .get_run = [&runs](const std::string& id) { return runs.Get(id); },
+      .run_records =
+          [audit_source](const cit::v1::Run& run) -> absl::StatusOr<std::vector<cit::v1::Record>> {
+        const auto [from, to] = RunWindow(run);
+        auto stored = audit_source->VehicleRecords(run.plan().vehicle_id(), from, to);
+        if (!stored.ok()) return stored.status();
+        std::vector<cit::v1::Record> out;
+        out.reserve(stored->size());
+        for (cit::v1::StoredRecord& r : *stored) out.push_back(std::move(*r.mutable_record()));
+        return out;
+      },
+      .metrics = builder.shared_metrics()});
+  builder.AddOperatorService(a->plans_.get());
   // Anchors everything stored so far, before anything new can arrive.
   if (absl::Status s = a->trail_->Start(); !s.ok()) return s;
 

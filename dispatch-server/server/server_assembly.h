@@ -1,7 +1,8 @@
 // The one place that assembles dispatch-server: the core (store, ingest, telemetry, operator and
 // metrics ports: dispatch_server.h), run monitoring (plans, monitor, rules, alerts, the Dispatch
 // and Alerts services: run_monitoring.h), the audit trail (signed checkpoints and the ledger
-// behind `audit verify`: audit/audit_trail.h) and the Audit service, operator authentication,
+// behind `audit verify`: audit/audit_trail.h), the Audit and Plans (plan check) services,
+// operator authentication,
 // gRPC's log bridge and the HTTP API. main.cc only turns flags and the config file into
 // ServerAssemblyOptions and waits for a stop signal.
 //
@@ -35,6 +36,7 @@
 #include "dispatch-server/common/clock.h"
 #include "dispatch-server/http/http_options.h"
 #include "dispatch-server/http/http_server.h"
+#include "dispatch-server/plancheck/plans_service.h"
 #include "dispatch-server/rules/rule_policy.h"
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/server/run_monitoring.h"
@@ -81,6 +83,7 @@ class ServerAssembly {
   std::unique_ptr<RunMonitoring> monitoring_;
   std::unique_ptr<AuditTrail> trail_;
   std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<PlansService> plans_;
   std::unique_ptr<DispatchServer> server_;
   std::unique_ptr<HttpServer> http_;
   bool stopped_ = false;

@@ -1,7 +1,12 @@
 // What a monitor state rebuild reads (monitor/state_rebuild.h): one vehicle's stored records in
-// the order the ingest accepted them (chain order), streamed, with the time each was received.
+// the order the ingest accepted them (chain order), streamed, with the time each was received;
+// and the vehicle's latest monitor snapshot, from which only the records after it are read.
 //
 //   source.ForEach("CIT-0001", from, [&](const StoredForReplay& r) { ... });
+//   if (auto s = source.Snapshot("CIT-0001"); s.ok() && *s) {
+//     auto at = source.Locate("CIT-0001", (*s)->last_seq);     // where the snapshot ends
+//     source.ForEachAfter("CIT-0001", at->chain_index, fn);   // the tail
+//   }
 //
 // Thread contract: one source per thread (each holds its own read connection).
 #ifndef CIT_DISPATCH_STORE_REPLAY_SOURCE_H_
@@ -11,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -25,6 +31,23 @@ struct StoredForReplay {
   std::string_view body;
 };
 
+// A vehicle's stored monitor snapshot (store/sqlite_snapshot_store.h): the encoded state
+// (monitor/state_snapshot.h) and, as columns, what says whether it is still usable.
+struct StoredSnapshot {
+  std::string vehicle_id;
+  std::string run_id;
+  uint32_t plan_version = 0;
+  uint64_t last_seq = 0;  // last record the state evaluated
+  int64_t taken_ns = 0;   // monitor clock, Unix ns
+  std::string bytes;
+};
+
+// Where a stored record sits in its vehicle's chain.
+struct ChainPosition {
+  uint64_t chain_index = 0;
+  std::chrono::system_clock::time_point server_received_time;
+};
+
 class ReplaySource {
  public:
   virtual ~ReplaySource() = default;
@@ -36,6 +59,14 @@ class ReplaySource {
   // When the last record (chain order) received before `before` was received; none if none.
   virtual absl::StatusOr<std::optional<std::chrono::system_clock::time_point>> LastReceivedBefore(
       std::string_view vehicle_id, std::chrono::system_clock::time_point before) = 0;
+  // The vehicle's latest monitor snapshot; none if it has none.
+  virtual absl::StatusOr<std::optional<StoredSnapshot>> Snapshot(std::string_view vehicle_id) = 0;
+  // The stored record with this seq; none if it is not stored.
+  virtual absl::StatusOr<std::optional<ChainPosition>> Locate(std::string_view vehicle_id,
+                                                              uint64_t seq) = 0;
+  // Calls `fn` for the vehicle's records after `chain_index`, in chain order.
+  virtual absl::Status ForEachAfter(std::string_view vehicle_id, uint64_t chain_index,
+                                    const std::function<void(const StoredForReplay&)>& fn) = 0;
 };
 
 }  // namespace cit::dispatch

@@ -6,11 +6,19 @@
 #include <string>
 #include <vector>
 
+#include "dispatch-server/store/sqlite_snapshot_store.h"
+
 namespace cit::dispatch {
 namespace {
 
 int64_t ToUnixNs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+std::chrono::system_clock::time_point FromUnixNs(int64_t ns) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(ns)));
 }
 
 }  // namespace
@@ -124,6 +132,46 @@ absl::StatusOr<std::vector<std::string>> SqliteReplayReader::VehiclesHeardSince(
     if (*found && newest->ColumnInt64(0) >= ToUnixNs(since)) out.push_back(std::move(id));
   }
   return out;
+}
+
+absl::StatusOr<std::optional<StoredSnapshot>> SqliteReplayReader::Snapshot(
+    std::string_view vehicle_id) {
+  return ReadSnapshot(*db_, vehicle_id);
+}
+
+absl::StatusOr<std::optional<ChainPosition>> SqliteReplayReader::Locate(std::string_view vehicle_id,
+                                                                        uint64_t seq) {
+  absl::StatusOr<sqlite::Statement> q = db_->Prepare(
+      "SELECT chain_index, server_time_ns FROM records WHERE vehicle_id = ?1 AND seq = ?2");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id).Bind(2, seq);
+  absl::StatusOr<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::nullopt;
+  return ChainPosition{static_cast<uint64_t>(q->ColumnInt64(0)), FromUnixNs(q->ColumnInt64(1))};
+}
+
+absl::Status SqliteReplayReader::ForEachAfter(
+    std::string_view vehicle_id, uint64_t chain_index,
+    const std::function<void(const StoredForReplay&)>& fn) {
+  // A snapshot's tail is minutes of records: the chain index is the direct way in.
+  absl::StatusOr<sqlite::Statement> q = db_->Prepare(
+      "SELECT chain_index, server_time_ns, body FROM records WHERE vehicle_id = ?1 AND "
+      "chain_index > ?2 ORDER BY chain_index");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id).Bind(2, chain_index);
+  StoredForReplay r;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::OkStatus();
+    const void* blob = sqlite3_column_blob(q->handle(), 2);
+    const int size = sqlite3_column_bytes(q->handle(), 2);
+    r.chain_index = static_cast<uint64_t>(q->ColumnInt64(0));
+    r.server_received_time = FromUnixNs(q->ColumnInt64(1));
+    r.body = std::string_view(static_cast<const char*>(blob), static_cast<size_t>(size));
+    fn(r);
+  }
 }
 
 }  // namespace cit::dispatch

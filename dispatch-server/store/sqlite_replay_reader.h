@@ -31,6 +31,11 @@ class SqliteReplayReader final : public ReplaySource {
                        const std::function<void(const StoredForReplay&)>& fn) override;
   absl::StatusOr<std::optional<std::chrono::system_clock::time_point>> LastReceivedBefore(
       std::string_view vehicle_id, std::chrono::system_clock::time_point before) override;
+  absl::StatusOr<std::optional<StoredSnapshot>> Snapshot(std::string_view vehicle_id) override;
+  absl::StatusOr<std::optional<ChainPosition>> Locate(std::string_view vehicle_id,
+                                                      uint64_t seq) override;
+  absl::Status ForEachAfter(std::string_view vehicle_id, uint64_t chain_index,
+                            const std::function<void(const StoredForReplay&)>& fn) override;
   // Vehicles whose newest record (event time) is at or after `since`, sorted.
   absl::StatusOr<std::vector<std::string>> VehiclesHeardSince(
       std::chrono::system_clock::time_point since);

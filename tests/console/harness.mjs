@@ -167,7 +167,7 @@ export class Server {
   createRun(planToml) {
     const file = path.join(this.dir, `plan-${Date.now()}.toml`);
     writeFileSync(file, planToml);
-    this.ctl('dora', 'plan', 'create', file);
+    this.ctl('dora', 'plan', 'create', '--force', file);  // the vehicle connects later
     const runId = /run_id = "([^"]+)"/.exec(planToml)[1];
     this.ctl('dora', 'plan', 'dispatch', runId);
     return runId;

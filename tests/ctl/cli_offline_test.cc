@@ -13,21 +13,15 @@ namespace cit::ctl {
 namespace {
 
 using cit::test::ReadFile;
-using cit::test::Shell;
 
 class CliOfflineTest : public ::testing::Test {
  protected:
   // Runs dispatchctl with `args` (shell syntax); stdout in out_, stderr in err_.
   int Ctl(const std::string& args, const std::string& stdin_text = "") {
-    const auto in = dir_ / "in";
-    std::ofstream(in) << stdin_text;
-    const int rc = Shell("env -u CIT_TOKEN -u CIT_TOKEN_FILE -u CIT_SERVER '" +
-                         cit::test::BuiltProgram("dispatchctl/dispatchctl").string() + "' " + args +
-                         " <'" + in.string() + "' >'" + (dir_ / "out").string() + "' 2>'" +
-                         (dir_ / "err").string() + "'");
-    out_ = ReadFile(dir_ / "out");
-    err_ = ReadFile(dir_ / "err");
-    return rc;
+    cit::test::CtlRun run = cit::test::RunCtl(dir_.path(), args, stdin_text);
+    out_ = run.out;
+    err_ = run.err;
+    return run.exit_code;
   }
   cit::test::TempDir dir_;
   std::string out_;

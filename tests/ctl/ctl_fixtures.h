@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "cit/v1/dispatch.pb.h"
@@ -71,6 +72,28 @@ inline cit::v1::Position Pos(double lat, double lon) {
 inline int Shell(const std::string& command) {
   int rc = std::system(command.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// dispatchctl run with `args` (shell syntax) and no CIT_* connection settings from the
+// environment nor a config file from $HOME; stdout in `out`, stderr in `err`.
+struct CtlRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+inline CtlRun RunCtl(const std::filesystem::path& dir, const std::string& args,
+                     const std::string& stdin_text = "") {
+  const auto in = dir / "in";
+  std::ofstream(in) << stdin_text;
+  CtlRun run;
+  run.exit_code = Shell(
+      "env -u CIT_TOKEN -u CIT_TOKEN_FILE -u CIT_SERVER -u CIT_CA_FILE "
+      "-u CIT_CTL_CONFIG HOME=/nonexistent '" +
+      BuiltProgram("dispatchctl/dispatchctl").string() + "' " + args + " <'" + in.string() +
+      "' >'" + (dir / "out").string() + "' 2>'" + (dir / "err").string() + "'");
+  run.out = ReadFile(dir / "out");
+  run.err = ReadFile(dir / "err");
+  return run;
 }
 
 // The demo PKI from deploy/make-certs.sh: ca.crt, server.crt/.key, <vehicle>.crt/.key.

@@ -179,5 +179,75 @@ lon = 1.0
   EXPECT_NE(precision.status().message().find("plan: "), std::string::npos) << precision.status();
 }
 
+// Issue 13: a misspelt key anywhere (not only in [route]) is refused with its path, and the
+// key that was probably meant.
+TEST(PlanFileTest, UnknownKeysAnywhereAreErrorsNamingThePathAndTheKeyMeant) {
+  const std::string head = R"(
+run_id = "R-1"
+vehicle_id = "CIT-0001"
+[route]
+points = [[8.50, 47.37], [8.52, 47.37]]
+)";
+  auto stop = ParsePlan(head + R"(
+[[stops]]
+stop_id = "S1"
+lat = 47.37
+lon = 8.50
+radius_m = 50
+[[stops]]
+stop_id = "S2"
+lat = 47.37
+lon = 8.52
+radius_m = 50
+arival_latest = "+1h"
+)",
+                        ".", Now());
+  ASSERT_EQ(stop.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(stop.status().message().find(
+                "stops[1].arival_latest: unknown key (did you mean arrival_latest?)"),
+            std::string::npos)
+      << stop.status();
+  auto limits = ParsePlan(head + "[limits]\nmax_sped_mps = 20\n", ".", Now());
+  EXPECT_NE(limits.status().message().find("limits.max_sped_mps: unknown key (did you mean "
+                                           "max_speed_mps?)"),
+            std::string::npos)
+      << limits.status();
+  auto top = ParsePlan("vehicel_id = \"X\"\n" + head.substr(1), ".", Now());
+  EXPECT_NE(top.status().message().find("vehicel_id: unknown key (did you mean vehicle_id?)"),
+            std::string::npos)
+      << top.status();
+  // lowerCamelCase JSON names are keys too.
+  auto camel = ParsePlan(head + "[limits]\nmaxSpeedMps = 0\n", ".", Now());
+  ASSERT_TRUE(camel.ok()) << camel.status();
+  EXPECT_TRUE(camel->limits().has_max_speed_mps()) << "a set 0 must stay set (no speed limit)";
+}
+
+TEST(PlanFileTest, WarnsAboutEachStopWithoutAWindowNamingIt) {
+  auto plan = ParsePlan(R"(
+run_id = "R-1"
+vehicle_id = "CIT-0001"
+[route]
+points = [[8.50, 47.37], [8.52, 47.37]]
+[[stops]]
+stop_id = "S1"
+name = "Depot"
+lat = 47.37
+lon = 8.50
+radius_m = 50
+arrival_latest = "2026-01-15T09:00:00Z"
+[[stops]]
+stop_id = "S2"
+name = "ATM Bahnhof"
+lat = 47.37
+lon = 8.52
+radius_m = 50
+)",
+                        ".", Now());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const std::vector<std::string> w = PlanWarnings(*plan);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("stops[1] S2 \"ATM Bahnhof\": no arrival window"), std::string::npos) << w[0];
+}
+
 }  // namespace
 }  // namespace cit::ctl

@@ -18,7 +18,9 @@
 #include <tuple>
 #include <vector>
 
+#include "dispatch-server/monitor/state_snapshot.h"
 #include "dispatch-server/server/run_monitoring.h"
+#include "dispatch-server/store/sqlite_snapshot_store.h"
 #include "dispatch-server/store/sqlite_store.h"
 #include "tests/dispatch/monitor_harness.h"
 #include "tests/support/test_env.h"
@@ -152,10 +154,15 @@ size_t StepAt(double t_s) {
 // handed to the monitor as the ingest does. The monitor runs synchronously (RunOnce).
 class Process {
  public:
-  Process(const std::filesystem::path& db, FakeClock* clock) : clock_(clock) {
+  // `snapshot_interval_s` 0: no snapshots are written (every restart replays whole runs).
+  Process(const std::filesystem::path& db, FakeClock* clock, double snapshot_interval_s = 0,
+          bool use_snapshots = true)
+      : clock_(clock) {
     RunMonitoringOptions o;
     o.database_path = db;
     o.alert_durability = sqlite::Durability::kNormal;
+    o.monitor.snapshot_interval_s = snapshot_interval_s;
+    o.rebuild.use_snapshots = use_snapshots;
     auto rm = RunMonitoring::Open(o, clock);
     EXPECT_TRUE(rm.ok()) << rm.status();
     rm_ = std::move(*rm);
@@ -247,7 +254,7 @@ class StateRebuildTest : public ::testing::Test {
                                    const std::function<void(Process&)>& on_restart = {}) {
     cit::test::TempDir dir;
     FakeClock clock(kBase);
-    auto p = std::make_unique<Process>(dir / "dispatch.db", &clock);
+    auto p = std::make_unique<Process>(dir / "dispatch.db", &clock, snapshot_interval_s_);
     const std::vector<Step> script = Script();
     for (size_t i = 0; i < script.size(); ++i) {
       if (restarts.count(i) != 0) {
@@ -255,11 +262,13 @@ class StateRebuildTest : public ::testing::Test {
         const uint64_t seq = p->seq();
         p.reset();
         clock.Advance(FromSeconds(down_s));
-        p = std::make_unique<Process>(dir / "dispatch.db", &clock);
+        p = std::make_unique<Process>(dir / "dispatch.db", &clock, snapshot_interval_s_);
         p->SetSeq(seq);
+        from_snapshot_ += p->rm().rebuilder().from_snapshot();
         after_[i] = p->CopyState();
         if (on_restart) on_restart(*p);
       }
+      if (before_step_) before_step_(*p, i);
       p->Run(script[i]);
     }
     // Past every deadline of the run.
@@ -273,12 +282,15 @@ class StateRebuildTest : public ::testing::Test {
     ASSERT_TRUE(before_.count(step) && after_.count(step)) << step;
     ASSERT_NE(before_[step], nullptr);
     ASSERT_NE(after_[step], nullptr) << "nothing rebuilt";
-    const VehicleState& a = *before_[step];
-    const VehicleState& b = *after_[step];
     SCOPED_TRACE("restart before t=" + std::to_string(Script()[step].t_s));
+    ExpectSameState(*before_[step], *after_[step]);
+  }
+
+  static void ExpectSameState(const VehicleState& a, const VehicleState& b) {
     ASSERT_EQ(a.run != nullptr, b.run != nullptr);
     if (a.run) {
       EXPECT_EQ(a.run->run_id, b.run->run_id);
+      EXPECT_EQ(a.run->version, b.run->version);
     }
     EXPECT_EQ(a.run_state, b.run_state);
     // Stop progress and statuses, arrival and departure times.
@@ -344,6 +356,12 @@ class StateRebuildTest : public ::testing::Test {
 
   std::map<size_t, std::unique_ptr<VehicleState>> before_;
   std::map<size_t, std::unique_ptr<VehicleState>> after_;
+  // Play(): the live monitor's snapshot interval (0 = none), and how many restarts started from
+  // a snapshot.
+  double snapshot_interval_s_ = 0;
+  uint64_t from_snapshot_ = 0;
+  // Play(): called with the process before each step (after a restart at that step).
+  std::function<void(Process&, size_t)> before_step_;
 };
 
 TEST_F(StateRebuildTest, UninterruptedRunRaisesTheScriptedAlerts) {
@@ -511,6 +529,204 @@ TEST_F(StateRebuildTest, RecordsStoredButNotEvaluatedBeforeTheStopRaiseTheirAler
   clock.Set(At_s(4000));
   p.rm().monitor().RunOnce();
   EXPECT_EQ(AlertSet(p.rm().alerts().List(AlertFilter{})), reference);
+}
+
+// ---- Snapshots: a restart starts from the last snapshot and re-evaluates only the tail -------
+
+// The live monitor snapshots every 60 s of the script; every restart starts from a snapshot, and
+// the rebuilt states and the alerts are those of the uninterrupted run, for restarts in a stop,
+// with a door open, during a deviation and during a GNSS outage.
+TEST_F(StateRebuildTest, RestartsFromSnapshotsGiveTheUninterruptedStateAndAlerts) {
+  const auto reference = AlertSet(Play({}));
+  snapshot_interval_s_ = 60;
+  std::set<size_t> restarts;
+  for (double t = 50; t < 1260; t += 100) restarts.insert(StepAt(t));
+  for (double t : {390.0, 415.0, 605.0, 820.0, 835.0}) restarts.insert(StepAt(t));
+  const auto restarted = AlertSet(Play(restarts));
+  EXPECT_EQ(restarted, reference) << "reference:\n"
+                                  << Describe(reference) << "restarted:\n"
+                                  << Describe(restarted);
+  for (size_t step : restarts) ExpectRebuilt(step);
+  EXPECT_EQ(from_snapshot_, restarts.size());
+}
+
+// Plays the script up to (not including) `step` in one process that snapshots every 60 s, stops
+// it and returns its vehicle state; `seq` gets the last record's seq.
+std::unique_ptr<VehicleState> PlayUntil(const std::filesystem::path& db, FakeClock& clock,
+                                        size_t step, uint64_t* seq) {
+  Process p(db, &clock, /*snapshot_interval_s=*/60);
+  const std::vector<Step> script = Script();
+  for (size_t i = 0; i < step; ++i) p.Run(script[i]);
+  *seq = p.seq();
+  return p.CopyState();
+}
+
+void CopyDatabase(const std::filesystem::path& from, const std::filesystem::path& to) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::filesystem::path f = from.string() + suffix;
+    if (std::filesystem::exists(f)) std::filesystem::copy_file(f, to.string() + suffix);
+  }
+}
+
+// The same stopped database rebuilt twice, from the snapshot plus the tail and by replaying the
+// whole run: the same state and, until the end of the run, the same alerts.
+TEST_F(StateRebuildTest, SnapshotPlusTailEqualsTheFullReplay) {
+  for (double t : {100.0, 415.0, 605.0, 835.0, 1230.0}) {
+    SCOPED_TRACE("restart at t=" + std::to_string(t));
+    cit::test::TempDir dir;
+    FakeClock clock(kBase);
+    const size_t step = StepAt(t);
+    uint64_t seq = 0;
+    ASSERT_NE(PlayUntil(dir / "a.db", clock, step, &seq), nullptr);
+    CopyDatabase(dir / "a.db", dir / "b.db");
+    FakeClock clock_b(clock.Now());
+    Process a(dir / "a.db", &clock, 60, /*use_snapshots=*/true);
+    Process b(dir / "b.db", &clock_b, 60, /*use_snapshots=*/false);
+    EXPECT_EQ(a.rm().rebuilder().from_snapshot(), 1u);
+    EXPECT_EQ(b.rm().rebuilder().from_snapshot(), 0u);
+    EXPECT_EQ(b.rm().rebuilder().fallbacks().count("disabled"), 1u);
+    std::unique_ptr<VehicleState> from_snapshot = a.CopyState();
+    std::unique_ptr<VehicleState> replayed = b.CopyState();
+    ASSERT_NE(from_snapshot, nullptr);
+    ASSERT_NE(replayed, nullptr);
+    ExpectSameState(*replayed, *from_snapshot);
+    a.SetSeq(seq);
+    b.SetSeq(seq);
+    const std::vector<Step> script = Script();
+    for (size_t i = step; i < script.size(); ++i) {
+      a.Run(script[i]);
+      clock_b.Set(clock.Now());
+      b.Run(script[i]);
+    }
+    clock.Set(At_s(4000));
+    clock_b.Set(At_s(4000));
+    a.rm().monitor().RunOnce();
+    b.rm().monitor().RunOnce();
+    EXPECT_EQ(AlertSet(a.rm().alerts().List(AlertFilter{})),
+              AlertSet(b.rm().alerts().List(AlertFilter{})));
+  }
+}
+
+// A snapshot that is corrupt, stale (another plan version or run, its last record not stored)
+// or missing is not used: the whole run is replayed, the reason is counted, and the state and
+// alerts are still right.
+TEST_F(StateRebuildTest, CorruptOrStaleSnapshotFallsBackToTheFullReplay) {
+  const auto reference = AlertSet(Play({}));
+  struct Case {
+    std::string reason;
+    std::function<void(sqlite::Database&)> spoil;
+  };
+  auto exec = [](sqlite::Database& db, const std::string& sql) {
+    ASSERT_TRUE(db.Exec(sql).ok()) << sql;
+  };
+  const std::vector<Case> cases = {
+      {"corrupt",
+       [&](sqlite::Database& db) {
+         // One bit in the middle of the state flipped: the checksum no longer matches.
+         absl::StatusOr<std::optional<StoredSnapshot>> stored = ReadSnapshot(db, kVehicle);
+         ASSERT_TRUE(stored.ok() && stored->has_value());
+         std::string bytes = (*stored)->bytes;
+         bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 1);
+         absl::StatusOr<sqlite::Statement> put =
+             db.Prepare("UPDATE monitor_snapshots SET bytes = ?1");
+         ASSERT_TRUE(put.ok());
+         put->Bind(1, sqlite::Blob(bytes));
+         ASSERT_TRUE(put->Run().ok());
+       }},
+      {"other_plan_version",
+       [&](sqlite::Database& db) { exec(db, "UPDATE monitor_snapshots SET plan_version = 99"); }},
+      {"other_run",
+       [&](sqlite::Database& db) { exec(db, "UPDATE monitor_snapshots SET run_id = 'run-0'"); }},
+      {"mismatch",
+       [&](sqlite::Database& db) { exec(db, "UPDATE monitor_snapshots SET last_seq = 1"); }},
+      {"record_missing",
+       [&](sqlite::Database& db) {
+         // A well-formed snapshot (valid checksum) ending at a record that was never stored: as
+         // after a crash between the snapshot and the group commit of its records.
+         absl::StatusOr<std::optional<StoredSnapshot>> stored = ReadSnapshot(db, kVehicle);
+         ASSERT_TRUE(stored.ok() && stored->has_value());
+         absl::StatusOr<DecodedSnapshot> d = DecodeSnapshot((*stored)->bytes);
+         ASSERT_TRUE(d.ok()) << d.status();
+         d->header.last_seq = 1'000'000;
+         absl::StatusOr<sqlite::Statement> put =
+             db.Prepare("UPDATE monitor_snapshots SET last_seq = ?1, bytes = ?2");
+         ASSERT_TRUE(put.ok());
+         put->Bind(1, uint64_t{1'000'000})
+             .Bind(2, sqlite::Blob(EncodeSnapshot(d->header, *d->state)));
+         ASSERT_TRUE(put->Run().ok());
+       }},
+      {"none", [&](sqlite::Database& db) { exec(db, "DELETE FROM monitor_snapshots"); }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.reason);
+    cit::test::TempDir dir;
+    FakeClock clock(kBase);
+    const size_t step = StepAt(605);
+    uint64_t seq = 0;
+    std::unique_ptr<VehicleState> stopped = PlayUntil(dir / "dispatch.db", clock, step, &seq);
+    ASSERT_NE(stopped, nullptr);
+    {
+      auto db = sqlite::Database::Open(dir / "dispatch.db");
+      ASSERT_TRUE(db.ok());
+      c.spoil(**db);
+    }
+    Process p(dir / "dispatch.db", &clock, 60);
+    EXPECT_EQ(p.rm().rebuilder().from_snapshot(), 0u);
+    EXPECT_EQ(p.rm().rebuilder().fallbacks(), (std::map<std::string, uint64_t>{{c.reason, 1}}));
+    std::unique_ptr<VehicleState> rebuilt = p.CopyState();
+    ASSERT_NE(rebuilt, nullptr);
+    ExpectSameState(*stopped, *rebuilt);
+    p.SetSeq(seq);
+    const std::vector<Step> script = Script();
+    for (size_t i = step; i < script.size(); ++i) p.Run(script[i]);
+    clock.Set(At_s(4000));
+    p.rm().monitor().RunOnce();
+    EXPECT_EQ(AlertSet(p.rm().alerts().List(AlertFilter{})), reference);
+  }
+}
+
+// A plan changed while the run is live applies from that moment (issue 12 §5). S2's window
+// closes at t = 700 (LATE_ARRIVAL from the clock); at t = 750 version 2 gives S2 until t = 2000.
+// A restart after the change replays the records before it with version 1 and those after with
+// version 2: the same state (S2 late, version 2) and alerts as without the restart. Replaying
+// with version 2 throughout would find S2 never late.
+TEST_F(StateRebuildTest, PlanChangedMidRunIsReplayedWithTheVersionInForceAtEachRecord) {
+  const size_t change_at = StepAt(750);
+  before_step_ = [&](Process& p, size_t i) {
+    if (i != change_at) return;
+    cit::v1::RunPlan v2 = Plan();
+    *v2.mutable_stops(2)->mutable_arrival_latest() = ToProto(At_s(2000));
+    absl::StatusOr<cit::v1::Run> updated =
+        p.rm().runs().Update(v2, "tester", "traffic: more time for S2");
+    ASSERT_TRUE(updated.ok()) << updated.status();
+    EXPECT_EQ(updated->version(), 2u);
+  };
+  const auto reference = AlertSet(Play({}));
+  bool s2_late = false;
+  for (const auto& a : reference) {
+    if (std::get<0>(a) == cit::v1::ALERT_KIND_LATE_ARRIVAL && std::get<1>(a) == "S2") {
+      s2_late = true;
+    }
+  }
+  ASSERT_TRUE(s2_late) << Describe(reference);
+  const size_t after_change = StepAt(770);
+  const auto restarted = AlertSet(Play({after_change}));
+  EXPECT_EQ(restarted, reference) << "reference:\n"
+                                  << Describe(reference) << "restarted:\n"
+                                  << Describe(restarted);
+  ExpectRebuilt(after_change);
+  ASSERT_NE(after_[after_change], nullptr);
+  EXPECT_EQ(after_[after_change]->run->version, 2u);
+  EXPECT_TRUE(after_[after_change]->stops[2].late_alerted);
+
+  // From a snapshot taken under version 1 (t = 731; snapshots every 100 s): version 2 is
+  // applied in the tail, at t = 750.
+  snapshot_interval_s_ = 100;
+  from_snapshot_ = 0;
+  const auto from_snapshot = AlertSet(Play({after_change}));
+  EXPECT_EQ(from_snapshot, reference) << Describe(from_snapshot);
+  ExpectRebuilt(after_change);
+  EXPECT_EQ(from_snapshot_, 1u);
 }
 
 // The gate on its own: stored events are matched in order; a clear that changed nothing before

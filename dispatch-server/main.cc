@@ -16,6 +16,7 @@
 #include "dispatch-server/auth/auth_config.h"
 #include "dispatch-server/config/config.h"
 #include "dispatch-server/http/http_config.h"
+#include "dispatch-server/monitor/rule_policy_config.h"
 #include "dispatch-server/server/server_assembly.h"
 
 namespace {
@@ -118,7 +119,14 @@ int main(int argc, char** argv) {
               << "\n";
     return 2;
   }
+  absl::StatusOr<cit::dispatch::RulePolicy> rules =
+      cit::dispatch::RulePolicyFromConfig(config->raw);
+  if (!rules.ok()) {
+    std::cerr << "dispatch-server: invalid configuration: " << rules.status().message() << "\n";
+    return 2;
+  }
   cit::dispatch::ServerAssemblyOptions options;
+  options.rules = *rules;
   options.server = o;
   options.operator_tokens = *tokens;
   options.http = *http_options;

@@ -116,7 +116,12 @@ std::string FormatAlert(const cit::v1::Alert& a, bool color) {
   if (!a.run_id().empty()) out << " run " << a.run_id();
   if (!a.subject().empty()) out << " [" << a.subject() << "]";
   out << "  " << AlertStateName(a.state());
-  if (a.occurrences() > 1) out << " x" << a.occurrences();
+  // A condition that came back: when it came back, not only when it first happened.
+  if (a.occurrences() > 1) {
+    out << " x" << a.occurrences();
+    if (a.has_last_event_time()) out << " (last " << FormatTime(a.last_event_time()) << ")";
+  }
+  if (a.escalation_step() > 0) out << " step " << a.escalation_step();
   if (a.delayed()) out << " (delayed " << Fixed(a.delay_s(), 0) << " s)";
   if (a.has_condition_cleared_time()) out << " (condition cleared)";
   if (!a.details().empty()) out << "  " << a.details();
@@ -131,7 +136,11 @@ std::string FormatAlert(const cit::v1::Alert& a, bool color) {
 }
 
 std::string FormatAlertEvent(const cit::v1::AlertEvent& e, bool color) {
-  return FormatAlert(e.alert(), color);
+  // What changed leads the line: a watcher must tell a new alert from one that got worse
+  // (ESCALATED) or came back (REOCCURRED).
+  std::string type = StripPrefix(cit::v1::AlertEventType_Name(e.type()), "ALERT_EVENT_TYPE_");
+  type.resize(std::max<size_t>(type.size(), 12), ' ');
+  return type + FormatAlert(e.alert(), color);
 }
 
 std::string ToJsonLine(const google::protobuf::Message& message) {
@@ -275,7 +284,18 @@ std::string FormatReport(const cit::v1::RunReport& r) {
     if (!a.subject().empty()) out << " [" << a.subject() << "]";
     out << "  event " << FormatTime(a.event_time()) << "  " << AlertStateName(a.state());
     if (a.occurrences() > 1) out << " x" << a.occurrences();
+    if (a.escalation_step() > 0) out << " escalation step " << a.escalation_step();
     out << "\n";
+    if (a.occurrences() > 1 && a.has_last_event_time()) {
+      // Each occurrence's own time (the latest 16 are kept; the first is "event" above).
+      out << "      last     " << FormatTime(a.last_event_time()) << "  (occurrence "
+          << a.occurrences() << ")\n";
+      if (a.occurrence_times_size() > 1) {
+        out << "      occurred";
+        for (const auto& t : a.occurrence_times()) out << " " << FormatTime(t);
+        out << "\n";
+      }
+    }
     if (!a.details().empty()) out << "      " << a.details() << "\n";
     out << "      raised   " << FormatTime(a.detected_time());
     if (a.delayed()) out << " (delayed " << Fixed(a.delay_s(), 0) << " s)";

@@ -29,6 +29,10 @@ export interface Alert {
   delaySeconds?: number;
   delayS?: number;
   occurrences: number;
+  // Event time of the latest occurrence (absent from alerts stored before the field existed).
+  lastEventTime?: string;
+  occurrenceTimes?: string[];
+  escalationStep?: number;
   conditionClearedTime?: string;
   actions: AlertAction[];
   recordSeq: string;

@@ -12,6 +12,16 @@ namespace {
 // An operator's acknowledgement returns only once it is stored; this long at most.
 constexpr std::chrono::milliseconds kOperatorActionStoreTimeout(5000);
 
+// Each occurrence keeps its own time: a client reading the alert sees when the condition came
+// back, not only when it first happened.
+void RecordOccurrence(cit::v1::Alert& alert, SysTime event_time, int keep) {
+  const google::protobuf::Timestamp t = ToProto(event_time);
+  *alert.mutable_last_event_time() = t;
+  auto* times = alert.mutable_occurrence_times();
+  *times->Add() = t;
+  if (times->size() > keep) times->DeleteSubrange(0, times->size() - keep);
+}
+
 }  // namespace
 
 bool AlertFilter::Matches(const cit::v1::Alert& alert) const {
@@ -214,6 +224,8 @@ absl::StatusOr<uint64_t> AlertManager::Raise(
       alert.set_delayed(delay_s > 0);
       alert.set_delay_s(std::max(0.0, delay_s));
       alert.set_occurrences(1);
+      alert.set_escalation_step(signal.escalation_step);
+      RecordOccurrence(alert, signal.event_time, kOccurrenceTimesKept);
       alert.set_record_seq(signal.record_seq);
       alert.set_plan_version(owner.plan_version);
       absl::Status s = EmitLocked(alert, cit::v1::ALERT_EVENT_TYPE_RAISED);
@@ -227,19 +239,26 @@ absl::StatusOr<uint64_t> AlertManager::Raise(
       id = it->second;
       cit::v1::Alert& alert = alerts_[id];
       cit::v1::Alert before = alert;
-      cit::v1::AlertEventType type = signal.severity > alert.severity()
-                                         ? cit::v1::ALERT_EVENT_TYPE_ESCALATED
-                                         : cit::v1::ALERT_EVENT_TYPE_UPDATED;
-      if (alert.has_condition_cleared_time() || signal.momentary) {
+      // Escalation steps count within one occurrence: a condition that comes back starts
+      // again from its own step.
+      const bool again = alert.has_condition_cleared_time() || signal.momentary;
+      const bool worse = signal.severity > alert.severity() ||
+                         (!again && signal.escalation_step > alert.escalation_step());
+      cit::v1::AlertEventType type =
+          worse ? cit::v1::ALERT_EVENT_TYPE_ESCALATED : cit::v1::ALERT_EVENT_TYPE_UPDATED;
+      if (again) {
         // The condition came back (or the momentary input fired again) before anyone resolved
-        // the alert: same alert, once more.
+        // the alert: same alert, once more, at its own time.
         alert.clear_condition_cleared_time();
         alert.set_occurrences(alert.occurrences() + 1);
+        RecordOccurrence(alert, signal.event_time, kOccurrenceTimesKept);
         if (type != cit::v1::ALERT_EVENT_TYPE_ESCALATED) {
           type = cit::v1::ALERT_EVENT_TYPE_REOCCURRED;
         }
       }
       alert.set_severity(std::max(alert.severity(), signal.severity));
+      alert.set_escalation_step(again ? signal.escalation_step
+                                      : std::max(alert.escalation_step(), signal.escalation_step));
       if (!signal.details.empty()) alert.set_details(signal.details);
       if (signal.position) {
         alert.mutable_position()->set_lat_deg(signal.position->lat_deg);

@@ -63,6 +63,9 @@ struct AlertFilter {
 
 class AlertManager {
  public:
+  // Alert.occurrence_times keeps this many of the latest occurrences (the count is unbounded).
+  static constexpr int kOccurrenceTimesKept = 16;
+
   struct Owner {
     std::string vehicle_id;
     std::string run_id;

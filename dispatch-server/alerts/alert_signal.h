@@ -38,6 +38,10 @@ struct AlertSignal {
   // A momentary input (a duress press) rather than a lasting condition: every signal is a new
   // occurrence of the open alert, so a second press is visible as one.
   bool momentary = false;
+  // Escalation steps the condition has crossed (e.g. a deviation grown past 2x the half-width
+  // is step 1). A signal with a higher step than the open alert's is an ESCALATED event even
+  // when the severity stays the same: the operator must hear that it got worse.
+  uint32_t escalation_step = 0;
 };
 
 // Where rules send signals. The monitor implements it per vehicle (adding vehicle, run, the

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/monitor/motion.h"
 #include "dispatch-server/monitor/state_snapshot.h"
+#include "dispatch-server/rules/route_progress.h"
 #include "spdlog/spdlog.h"
 
 namespace cit::dispatch {
@@ -439,9 +440,10 @@ void Monitor::ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime serv
 
   if (v.has_live_run()) {
     const CompiledRun& run = *v.run;
-    const geo::Corridor::Match m = run.corridor->Locate(
-        f.position, v.has_progress ? std::optional<double>(v.progress_m) : std::nullopt,
-        v.corridor_hint);
+    // Prefer the leg the track supports (the chain's progress), not where one stray fix was.
+    std::optional<double> previous = ChainProgress(v.progress_chain);
+    if (!previous && v.has_progress) previous = v.progress_m;
+    const geo::Corridor::Match m = run.corridor->Locate(f.position, previous, v.corridor_hint);
     f.on_run = true;
     f.distance_m = m.distance_m;
     if (m.distance_m - f.eph_m > run.half_width_m) {
@@ -456,6 +458,8 @@ void Monitor::ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime serv
     v.distance_m = f.distance_m;
     v.has_progress = true;
     f.stop_index = run.StopContaining(f.position, m.progress_m, f.distance_m);
+    NotePath(v.progress_chain, f);
+    if (f.distance_m - f.eph_m <= run.half_width_m) ExtendChain(v.progress_chain, f);
 
     // Stop state machine: depart after kDepartFixes fixes outside, arrive on the first inside.
     if (v.current_stop >= 0 && f.stop_index != v.current_stop) {
@@ -471,18 +475,24 @@ void Monitor::ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime serv
         Arrive(v, f.stop_index, f, sink);
       }
     }
+    // Left the depot: departed the first stop's zone, or the track (not one fix) went past it.
     if (v.run_state == cit::v1::RUN_STATE_DISPATCHED && f.stop_index != 0 &&
-        (run.stops.empty() ? m.progress_m > kActivationProgressM
-                           : (v.stops[0].status == StopStatus::kDeparted ||
-                              m.progress_m > run.stops[0].progress_m + run.stops[0].reach_m +
-                                                 kActivationProgressM))) {
+        (run.stops.empty()
+             ? TrackPassed(v.progress_chain, f, 0, kActivationProgressM)
+             : (v.stops[0].status == StopStatus::kDeparted ||
+                TrackPassed(v.progress_chain, f, run.stops[0].progress_m + run.stops[0].reach_m,
+                            kActivationProgressM)))) {
       Activate(v, t, sink);
     }
   }
 
-  GnssLostRule::OnUsableFix(v, f, sink);
+  if (f.frozen_while_moving) {
+    GnssLostRule::OnFrozenFix(v, f, server_time, *this, sink);
+  } else {
+    GnssLostRule::OnUsableFix(v, f, sink);
+  }
   GnssImplausibleRule::OnFix(v, f, sink);
-  RouteDeviationRule::OnFix(v, f, sink);
+  RouteDeviationRule::OnFix(v, f, options_.rules.deviation, sink);
   WrongDirectionRule::OnFix(v, f, sink);
   MissedStopRule::OnFix(v, f, sink);
   UnscheduledStopRule::OnFix(v, f, sink);
@@ -553,6 +563,7 @@ void Monitor::DetachRun(VehicleState& v, SysTime t, Sink& sink) {
   v.current_stop = -1;
   v.next_stop = 0;
   v.has_progress = false;
+  v.progress_chain = ProgressChainState{};
   v.limits = RunLimits{};
   v.deviation = DeviationState{};
   v.wrong_direction = WrongDirectionState{};
@@ -588,6 +599,7 @@ void Monitor::ApplyRunChange(const RunChange& change) {
   if (!mine && v.run) DetachRun(v, now, sink);
   v.run = change.compiled;
   v.run_state = run.state();
+  v.progress_chain = ProgressChainState{};  // progress on another corridor means nothing here
   v.limits = v.run->limits;
   v.stops.assign(v.run->stops.size(), StopTrack{});
   if (mine && old_run) {

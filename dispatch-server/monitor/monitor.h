@@ -55,6 +55,8 @@ struct MonitorOptions {
   // A door event that jumped ahead of older records waits at most this long for them before
   // it is judged against the last known position.
   double door_position_wait_s = 20.0;
+  // Server-wide rule settings ([rules] in the server config; monitor/rule_policy_config.h).
+  RulePolicy rules;
   // With a snapshot sink (SetSnapshotSink), each vehicle with a live run is snapshotted after
   // the first record evaluated this long after its previous snapshot (monitor clock): a restart
   // re-evaluates at most about this much history per run (monitor/state_rebuild.h). 0 = never.

@@ -1,5 +1,6 @@
 #include "dispatch-server/monitor/motion.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace cit::dispatch {
@@ -11,7 +12,16 @@ void UpdateMotion(MotionState& m, const RunLimits& limits, FixContext& f) {
     if (!m.frozen) {
       m.frozen = true;
       m.frozen_since = m.last_distinct_time;
+      const double braking_s = std::max(0.0, Seconds(f.event_time - m.last_distinct_time));
+      m.frozen_while_moving =
+          m.moving && std::isfinite(m.last_distinct_speed_mps) &&
+          m.last_distinct_speed_mps > limits.stopped_speed_mps + kMaxBrakingMps2 * braking_s;
     }
+    // A receiver that reports the vehicle standing is pinning its position (static hold). A
+    // reported speed does not prove motion the other way: test feeds and some receivers repeat
+    // the last speed.
+    if (std::isfinite(speed) && speed < limits.stopped_speed_mps) m.frozen_while_moving = false;
+    f.frozen_while_moving = m.frozen_while_moving;
     if (!std::isfinite(speed)) {
       f.speed_mps = NAN;  // no information: hold the state
       return;
@@ -23,8 +33,10 @@ void UpdateMotion(MotionState& m, const RunLimits& limits, FixContext& f) {
       if (dt > 0) speed = ApproxDistanceM(*m.last_distinct, f.position) / dt;
     }
     m.frozen = false;
+    m.frozen_while_moving = false;
     m.last_distinct = f.position;
     m.last_distinct_time = f.event_time;
+    m.last_distinct_speed_mps = speed;
   }
   f.speed_mps = speed;
   if (!std::isfinite(speed)) return;  // first fix without a reported speed

@@ -3,6 +3,11 @@
 // same coordinates (tunnels, dead-reckoning gaps) gives no motion information, so the state is
 // held until the position changes; the distance then covered over the whole freeze tells
 // whether the vehicle was moving (tunnel) or standing (a real stop that began at the freeze).
+// A freeze that begins at a speed no vehicle can brake away before the first repeated fix is
+// not a receiver pinning a standing vehicle (u-blox "static hold" does that below walking
+// pace): the receiver has lost the position (tunnel, jamming, spoofing), unless it reports the
+// vehicle standing. Those fixes are marked fix.frozen_while_moving, and GNSS_LOST counts them as
+// no fix.
 //
 //   UpdateMotion(vehicle.motion, vehicle.limits, fix);   // fills fix.speed_mps
 //
@@ -19,6 +24,10 @@ namespace cit::dispatch {
 // from where the vehicle stopped (beyond the fix error).
 inline constexpr double kMovingHysteresisMps = 1.0;
 inline constexpr double kMovingDisplacementM = 20.0;
+// Hard braking of a loaded truck on dry asphalt is below 0.8 g; a vehicle that stands still at
+// the first repeated fix was, at the last distinct one, slower than stopped_speed_mps plus this
+// deceleration times the time between them.
+inline constexpr double kMaxBrakingMps2 = 8.0;
 
 void UpdateMotion(MotionState& m, const RunLimits& limits, FixContext& f);
 

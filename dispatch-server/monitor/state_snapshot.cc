@@ -11,7 +11,9 @@
 namespace cit::dispatch {
 namespace {
 
-constexpr std::string_view kMagic = "CITSNAP1";
+// CITSNAP2: issue 13's progress chain, freeze and escalation state. A CITSNAP1 snapshot is
+// refused (bad magic) and the run is replayed whole, as for any unusable snapshot.
+constexpr std::string_view kMagic = "CITSNAP2";
 constexpr size_t kDigestBytes = 32;
 // Bounds that no real state reaches; a decoded length beyond them is corruption, refused before
 // anything is allocated for it.
@@ -192,6 +194,8 @@ void PutFix(Writer& w, const FixContext& f) {
   w.F64(f.distance_m);
   w.F64(f.progress_m);
   w.U32(static_cast<uint32_t>(f.stop_index));
+  w.Bool(f.progress_continuous);
+  w.Bool(f.frozen_while_moving);
 }
 
 FixContext GetFix(Reader& r) {
@@ -211,6 +215,8 @@ FixContext GetFix(Reader& r) {
   f.distance_m = r.F64();
   f.progress_m = r.F64();
   f.stop_index = static_cast<int>(r.U32());
+  f.progress_continuous = r.Bool();
+  f.frozen_while_moving = r.Bool();
   return f;
 }
 
@@ -258,6 +264,22 @@ void PutRunProgress(Writer& w, const VehicleState& v) {
   w.U32(v.corridor_hint.segment);
   w.U32(v.corridor_hint.hits);
   w.U32(v.corridor_hint.misses);
+  const ProgressChainState& c = v.progress_chain;
+  w.U32(c.fixes);
+  w.OptPos(c.last_position);
+  w.F64(c.last_progress_m);
+  w.F64(c.last_eph_m);
+  w.F64(c.start_progress_m);
+  w.F64(c.min_progress_m);
+  w.OptPos(c.candidate_position);
+  w.F64(c.candidate_progress_m);
+  w.F64(c.candidate_eph_m);
+  w.OptPos(c.path_last);
+  w.Time(c.path_last_time);
+  w.F64(c.path_m);
+  w.F64(c.unseen_s);
+  w.F64(c.candidate_path_m);
+  w.F64(c.candidate_unseen_s);
 }
 
 void GetRunProgress(Reader& r, VehicleState& v) {
@@ -280,6 +302,24 @@ void GetRunProgress(Reader& r, VehicleState& v) {
   v.corridor_hint.segment = r.U32();
   v.corridor_hint.hits = r.U32();
   v.corridor_hint.misses = r.U32();
+  ProgressChainState& c = v.progress_chain;
+  c.fixes = r.U32();
+  c.last_position = r.OptPos();
+  c.last_progress_m = r.F64();
+  c.last_eph_m = r.F64();
+  c.start_progress_m = r.F64();
+  c.min_progress_m = r.F64();
+  c.candidate_position = r.OptPos();
+  c.candidate_progress_m = r.F64();
+  c.candidate_eph_m = r.F64();
+  c.path_last = r.OptPos();
+  c.path_last_time = r.Time();
+  c.path_m = r.F64();
+  c.unseen_s = r.F64();
+  c.candidate_path_m = r.F64();
+  c.candidate_unseen_s = r.F64();
+  // ExtendChain reads last_position whenever fixes > 0.
+  if (c.fixes > 0 && !c.last_position) r.Fail("progress chain without a last position");
 }
 
 // Last fix, last record, GNSS state, doors and seals, motion.
@@ -308,6 +348,8 @@ void PutSensors(Writer& w, const VehicleState& v) {
   w.Time(m.last_distinct_time);
   w.Bool(m.frozen);
   w.Time(m.frozen_since);
+  w.F64(m.last_distinct_speed_mps);
+  w.Bool(m.frozen_while_moving);
 }
 
 void GetSensors(Reader& r, VehicleState& v) {
@@ -337,6 +379,8 @@ void GetSensors(Reader& r, VehicleState& v) {
   m.last_distinct_time = r.Time();
   m.frozen = r.Bool();
   m.frozen_since = r.Time();
+  m.last_distinct_speed_mps = r.F64();
+  m.frozen_while_moving = r.Bool();
 }
 
 // Each rule's own block (rules/vehicle_state.h), in declaration order.
@@ -348,6 +392,7 @@ void PutRuleStates(Writer& w, const VehicleState& v) {
   w.U32(d.in_fixes);
   w.Bool(d.active);
   w.Bool(d.critical);
+  w.U32(d.escalation_step);
   const WrongDirectionState& wd = v.wrong_direction;
   w.Bool(wd.has_max);
   w.F64(wd.max_progress_m);
@@ -376,6 +421,7 @@ void PutRuleStates(Writer& w, const VehicleState& v) {
   w.Time(g.lost_since);
   w.Time(g.lost_since_server);
   w.Bool(g.active);
+  w.Bool(g.frozen);
   w.Time(v.comms.last_seen_server);
   w.Bool(v.comms.active);
   w.OptPos(v.moved_without_run.anchor);
@@ -394,6 +440,7 @@ void GetRuleStates(Reader& r, VehicleState& v) {
   d.in_fixes = r.U32();
   d.active = r.Bool();
   d.critical = r.Bool();
+  d.escalation_step = r.U32();
   WrongDirectionState& wd = v.wrong_direction;
   wd.has_max = r.Bool();
   wd.max_progress_m = r.F64();
@@ -422,6 +469,7 @@ void GetRuleStates(Reader& r, VehicleState& v) {
   g.lost_since = r.Time();
   g.lost_since_server = r.Time();
   g.active = r.Bool();
+  g.frozen = r.Bool();
   v.comms.last_seen_server = r.Time();
   v.comms.active = r.Bool();
   v.moved_without_run.anchor = r.OptPos();

@@ -13,7 +13,7 @@
 // What it must never do is produce a wrong state, so the bytes end with a SHA-256 of everything
 // before it, every length and enum is checked while decoding, and any mismatch is an error (the
 // caller then replays the whole run). Encoding (little-endian, version 1):
-//   "CITSNAP1" || header || state || sha256(all of the above)
+//   "CITSNAP2" || header || state || sha256(all of the above)
 // What is not encoded: the run itself (the caller supplies the compiled plan of the same version
 // and the limits come from it), timer ids (the monitor arms its deadlines again on adoption),
 // the replay gate, the corridor hint's projection cache (any value is safe) and the per-record

@@ -1,4 +1,5 @@
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/rules/route_progress.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -26,12 +27,16 @@ void Missed(VehicleState& v, size_t i, SysTime t, const std::string& why, uint64
 
 }  // namespace
 
+// A stop is passed only when the track supports it (route_progress.h: the chain of fixes crossed
+// it, or has been under way beyond it), and never while the run has not left its first stop:
+// one fix a few hundred metres along, or on a street the route shares later, passes nothing.
 void MissedStopRule::OnFix(VehicleState& v, const FixContext& f, AlertSink& sink) {
   if (!f.on_run || f.distance_m - f.eph_m > v.run->half_width_m) return;
+  if (v.run_state != cit::v1::RUN_STATE_ACTIVE || !f.progress_continuous) return;
   // Only the next pending stops can have been passed since the last fix.
   for (size_t i = static_cast<size_t>(v.next_stop); i < v.stops.size(); ++i) {
     const CompiledStop& s = v.run->stops[i];
-    if (f.progress_m <= s.progress_m + s.reach_m + kPassedMarginM) break;
+    if (!TrackPassed(v.progress_chain, f, s.progress_m + s.reach_m, kPassedMarginM)) break;
     if (v.stops[i].status == StopStatus::kPending && !v.stops[i].missed_alerted) {
       Missed(v, i, f.event_time, "passed", f.seq, sink);
     }

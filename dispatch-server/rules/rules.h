@@ -8,7 +8,7 @@
 // Each rule keeps its own state block in VehicleState and reports through an AlertSink; it
 // raises once when its condition starts (again only to escalate), and clears once.
 //
-//   RouteDeviationRule::OnFix(vehicle, fix, sink);
+//   RouteDeviationRule::OnFix(vehicle, fix, policy.deviation, sink);
 //
 // Thread contract: called only from the monitor thread.
 #ifndef CIT_DISPATCH_SERVER_RULES_RULES_H_
@@ -19,6 +19,7 @@
 #include "cit/v1/telemetry.pb.h"
 #include "dispatch-server/alerts/alert_signal.h"
 #include "dispatch-server/common/clock.h"
+#include "dispatch-server/rules/rule_policy.h"
 #include "dispatch-server/rules/vehicle_state.h"
 
 namespace cit::dispatch {
@@ -32,12 +33,15 @@ class DeadlineScheduler {
 };
 
 // ROUTE_DEVIATION: distance to the centre-line minus eph beyond the half-width for
-// deviation_min_fixes fixes and deviation_min_s; clears after deviation_clear_fixes fixes inside.
+// deviation_min_fixes fixes and deviation_min_s; escalates at each step of `policy` the
+// distance crosses; clears after deviation_clear_fixes fixes inside.
 struct RouteDeviationRule {
-  static void OnFix(VehicleState& v, const FixContext& f, AlertSink& sink);
+  static void OnFix(VehicleState& v, const FixContext& f, const DeviationPolicy& policy,
+                    AlertSink& sink);
 };
 
-// WRONG_DIRECTION: progress goes back more than backwards_tolerance_m (+ eph) for 2 fixes.
+// WRONG_DIRECTION: once the run is under way, progress goes back more than
+// backwards_tolerance_m (+ eph) for 2 fixes that continue the track (route_progress.h).
 struct WrongDirectionRule {
   static void OnFix(VehicleState& v, const FixContext& f, AlertSink& sink);
 };
@@ -73,8 +77,9 @@ struct LateArrivalRule {
   static void OnArrived(VehicleState& v, int stop, const FixContext& f, AlertSink& sink);
 };
 
-// MISSED_STOP: passed without arriving (records), still not there missed_stop_grace_s after
-// the window closed (clock), or pending when the run completes.
+// MISSED_STOP: passed without arriving (records: the track, not one fix, went past it while
+// the run is under way), still not there missed_stop_grace_s after the window closed (clock),
+// or pending when the run completes.
 struct MissedStopRule {
   static void OnFix(VehicleState& v, const FixContext& f, AlertSink& sink);
   static void OnDeadline(VehicleState& v, SysTime now, AlertSink& sink);
@@ -96,9 +101,13 @@ struct DwellExceededRule {
   static void OnDeparted(VehicleState& v, int stop, SysTime t, AlertSink& sink);
 };
 
-// GNSS_LOST: no usable fix for gnss_loss_s while records keep arriving (records and clock).
+// GNSS_LOST: no usable fix for gnss_loss_s while records keep arriving (records and clock). A
+// position frozen while the vehicle was moving (FixContext::frozen_while_moving) is no usable
+// fix either.
 struct GnssLostRule {
   static void OnUsableFix(VehicleState& v, const FixContext& f, AlertSink& sink);
+  static void OnFrozenFix(VehicleState& v, const FixContext& f, SysTime server_time,
+                          DeadlineScheduler& clock, AlertSink& sink);
   static void OnNoFix(VehicleState& v, SysTime event_time, SysTime server_time,
                       DeadlineScheduler& clock, AlertSink& sink);
   static void OnDeadline(VehicleState& v, SysTime now, AlertSink& sink);

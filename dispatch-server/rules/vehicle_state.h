@@ -4,7 +4,7 @@
 //
 //   VehicleState& v = ...;             // owned by the Monitor, one per vehicle
 //   FixContext f = ...;                // filled by the monitor for each usable fix
-//   RouteDeviationRule::OnFix(v, f, sink);
+//   RouteDeviationRule::OnFix(v, f, policy.deviation, sink);
 //
 // Everything here is plain data with fixed size per vehicle (the stop vector is sized once per
 // run), so evaluating a fix allocates nothing.
@@ -71,6 +71,13 @@ struct FixContext {
   double progress_m = 0;
   // Stop zone holding the fix, -1 for none.
   int stop_index = -1;
+  // The fix continues a chain of on-corridor fixes whose progress follows from the previous
+  // known position (rules/route_progress.h): only such fixes may pass stops or move the
+  // furthest progress, so one stray fix matched on another leg of the route cannot.
+  bool progress_continuous = false;
+  // The receiver repeats the position of a moving vehicle (monitor/motion.h): the fix carries
+  // no usable position information, for GNSS_LOST it counts as no fix.
+  bool frozen_while_moving = false;
 };
 
 enum class StopStatus : uint8_t { kPending, kArrived, kDeparted, kSkipped, kMissed };
@@ -100,6 +107,36 @@ struct MotionState {
   SysTime last_distinct_time{};
   bool frozen = false;
   SysTime frozen_since{};
+  // Speed at the last distinct position (NaN when unknown), and whether the current freeze
+  // began at a speed no vehicle can shed before the first repeated fix (a tunnel, jamming or
+  // spoofing rather than a receiver pinning a standing vehicle's position).
+  double last_distinct_speed_mps = NAN;
+  bool frozen_while_moving = false;
+};
+
+// Continuity of progress along the route (rules/route_progress.h): the chain of on-corridor
+// fixes whose each step follows from the one before.
+struct ProgressChainState {
+  uint32_t fixes = 0;  // fixes in the current chain (0: none yet)
+  std::optional<geo::LonLat> last_position;
+  double last_progress_m = 0;
+  double last_eph_m = 0;
+  double start_progress_m = 0;  // where the chain began
+  double min_progress_m = 0;    // lowest progress along the chain
+  // A fix that did not continue the chain: a new chain starts from it if the next fix
+  // continues it (a real jump), else it was a stray fix and is forgotten.
+  std::optional<geo::LonLat> candidate_position;
+  double candidate_progress_m = 0;
+  double candidate_eph_m = 0;
+  // The path the vehicle was seen to drive (every fix, on the corridor or not) since the
+  // chain's last fix and since the candidate, and the time it was not seen (gaps between
+  // fixes beyond a few seconds): how far along the route it can have got meanwhile.
+  std::optional<geo::LonLat> path_last;
+  SysTime path_last_time{};
+  double path_m = 0;
+  double unseen_s = 0;
+  double candidate_path_m = 0;
+  double candidate_unseen_s = 0;
 };
 
 // ---- per-rule state (one block per rule file under rules/) ----------------------------------
@@ -110,6 +147,7 @@ struct DeviationState {
   uint32_t in_fixes = 0;
   bool active = false;
   bool critical = false;
+  uint32_t escalation_step = 0;  // escalation steps crossed by max_distance_m (RulePolicy)
 };
 struct WrongDirectionState {
   bool has_max = false;
@@ -141,6 +179,7 @@ struct ImplausibleState {
 };
 struct GnssLostState {
   bool lost = false;
+  bool frozen = false;          // the loss is a frozen position, not a missing fix
   SysTime lost_since{};         // event time
   SysTime lost_since_server{};  // server clock, for the deadline
   bool active = false;
@@ -187,6 +226,7 @@ struct VehicleState {
   // Where the last fix matched on the corridor: the next Locate starts there (same answer,
   // far less memory touched). Any value is safe, so a run change needs no reset.
   geo::Corridor::Hint corridor_hint;
+  ProgressChainState progress_chain;
   RunLimits limits;  // the run's, or the defaults when there is none
 
   // Last usable fix and last record of any kind.

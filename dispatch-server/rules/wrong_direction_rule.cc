@@ -1,4 +1,5 @@
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/rules/route_progress.h"
 #include "dispatch-server/rules/rules.h"
 
 namespace cit::dispatch {
@@ -6,10 +7,15 @@ namespace cit::dispatch {
 using rules_internal::Signal;
 
 // Progress along the route is tracked only while on the corridor (off-route progress is
-// meaningless). Going back more than backwards_tolerance_m + eph from the furthest progress for
-// 2 fixes raises; 3 consecutive forward fixes clear and re-baseline the furthest progress.
+// meaningless), only once the run is under way (a truck may reach its first stop from either
+// side), and only on fixes that continue the track (route_progress.h): one stray fix must not
+// become the furthest progress, nor can a chain that began far beyond it (a track crossing a
+// later part of the route) until it is under way along the route. Going back more than
+// backwards_tolerance_m + eph from the furthest progress for 2 fixes raises; 3 consecutive forward
+// fixes clear and re-baseline the furthest progress.
 void WrongDirectionRule::OnFix(VehicleState& v, const FixContext& f, AlertSink& sink) {
   if (!f.on_run || f.distance_m - f.eph_m > v.run->half_width_m) return;
+  if (v.run_state != cit::v1::RUN_STATE_ACTIVE || !f.progress_continuous) return;
   WrongDirectionState& s = v.wrong_direction;
   if (!s.has_max) {
     s.has_max = true;
@@ -33,7 +39,11 @@ void WrongDirectionRule::OnFix(VehicleState& v, const FixContext& f, AlertSink& 
       }
     } else {
       s.back_fixes = 0;
-      s.max_progress_m = std::max(s.max_progress_m, f.progress_m);
+      const bool from_baseline =
+          v.progress_chain.min_progress_m <= s.max_progress_m + v.limits.backwards_tolerance_m;
+      if (from_baseline || ChainUnderWay(v.progress_chain, f)) {
+        s.max_progress_m = std::max(s.max_progress_m, f.progress_m);
+      }
     }
   } else {
     if (f.progress_m > s.last_progress_m + 1.0) {

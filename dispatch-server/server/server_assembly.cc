@@ -27,6 +27,7 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   // Run plans, monitor, rules, alerts: Dispatch + Alerts services and the record observer.
   RunMonitoringOptions rm_options;
   rm_options.database_path = o.database_path;
+  rm_options.monitor.rules = options.rules;
   rm_options.monitor.snapshot_interval_s = o.monitor_snapshot_interval_s;
   absl::StatusOr<std::unique_ptr<RunMonitoring>> monitoring =
       RunMonitoring::Open(rm_options, clock);

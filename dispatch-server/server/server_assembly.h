@@ -37,6 +37,7 @@
 #include "dispatch-server/http/http_options.h"
 #include "dispatch-server/http/http_server.h"
 #include "dispatch-server/plancheck/plans_service.h"
+#include "dispatch-server/rules/rule_policy.h"
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/server/run_monitoring.h"
 
@@ -50,6 +51,8 @@ struct ServerAssemblyOptions {
   HttpOptions http;
   // Checkpoint signing key and interval ([audit]).
   AuditOptions audit;
+  // Server-wide rule settings ([rules]): deviation escalation steps.
+  RulePolicy rules;
 };
 
 class ServerAssembly {

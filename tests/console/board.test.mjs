@@ -97,6 +97,11 @@ describe('alert board', () => {
     await feeder.send({ op: 'panic', vehicle: V, source: 'seat-switch' });
     await feeder.send({ op: 'fix', vehicle: V, lat: run.lat + 0.004, lon: run.at(0.2), speed: 12, track: 10 });
     await page.waitForSelector('li.alert:has-text("seat-switch") .alert-occurrences:has-text("×2")');
+    // The second press has its own time on the row ("last at"), not only the first one's.
+    const last = page.locator('li.alert:has-text("seat-switch") .alert-last');
+    assert.match(await last.textContent(), /^last at /);
+    assert.match(await last.getAttribute('title'), /occurrence 2; the first was at /);
+    assert.equal(await last.locator('time').count(), 1);
     await page.screenshot({ path: screenshotPath('board') });
   });
 

@@ -48,7 +48,7 @@ struct FixOptions {
 
 class MonitorHarness {
  public:
-  MonitorHarness() {
+  explicit MonitorHarness(MonitorOptions options = {}) : monitor_(&alerts_, &clock_, options) {
     runs_.SetListener([this](const RunChange& c) { monitor_.OnRunChanged(c); });
     monitor_.SetRunActivatedCallback(
         [this](const std::string& run, SysTime t) { runs_.MarkActive(run, t).IgnoreError(); });
@@ -176,7 +176,7 @@ class MonitorHarness {
   FakeClock clock_{kT0};
   AlertManager alerts_{nullptr, &clock_};
   RunManager runs_{nullptr, &clock_};
-  Monitor monitor_{&alerts_, &clock_};
+  Monitor monitor_;
 };
 
 }  // namespace cit::dispatch::test

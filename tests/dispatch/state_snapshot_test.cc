@@ -61,6 +61,8 @@ VehicleState FullState() {
   f.distance_m = 12.0;
   f.progress_m = 1230.0;
   f.stop_index = -1;
+  f.progress_continuous = true;
+  f.frozen_while_moving = true;
   v.last_fix = f;
   v.last_fix_proto.set_lat_deg(47.25);
   v.last_fix_proto.set_lon_deg(8.5);
@@ -87,7 +89,24 @@ VehicleState FullState() {
   v.motion.last_distinct_time = T(299);
   v.motion.frozen = true;
   v.motion.frozen_since = T(298);
-  v.deviation = {3, T(280), 250.5, 1, true, true};
+  v.motion.last_distinct_speed_mps = 14.5;
+  v.motion.frozen_while_moving = true;
+  v.progress_chain.fixes = 7;
+  v.progress_chain.last_position = *geo::LonLat::Create(8.47, 47.22);
+  v.progress_chain.last_progress_m = 1229.0;
+  v.progress_chain.last_eph_m = 4.5;
+  v.progress_chain.start_progress_m = 900.0;
+  v.progress_chain.min_progress_m = 880.0;
+  v.progress_chain.candidate_position = *geo::LonLat::Create(8.46, 47.21);
+  v.progress_chain.candidate_progress_m = 5000.0;
+  v.progress_chain.candidate_eph_m = 3.5;
+  v.progress_chain.path_last = *geo::LonLat::Create(8.45, 47.2);
+  v.progress_chain.path_last_time = T(296);
+  v.progress_chain.path_m = 120.5;
+  v.progress_chain.unseen_s = 12.0;
+  v.progress_chain.candidate_path_m = 20.5;
+  v.progress_chain.candidate_unseen_s = 2.0;
+  v.deviation = {3, T(280), 250.5, 1, true, true, 2};
   v.wrong_direction = {true, 1500.0, 1400.0, 2, 1, true};
   v.unscheduled_stop.active = true;
   v.overspeed = {4, T(270), 31.5, 1, true};
@@ -103,6 +122,7 @@ VehicleState FullState() {
   v.gnss_lost.lost_since = T(260);
   v.gnss_lost.lost_since_server = T(261);
   v.gnss_lost.active = true;
+  v.gnss_lost.frozen = true;
   v.comms.last_seen_server = T(302);
   v.comms.active = true;
   v.moved_without_run.anchor = *geo::LonLat::Create(8.3, 47.1);
@@ -168,6 +188,24 @@ TEST(StateSnapshotTest, EveryPieceOfTheStateRoundTrips) {
   EXPECT_EQ(b.corridor_hint.segment, a.corridor_hint.segment);
   EXPECT_EQ(b.corridor_hint.hits, a.corridor_hint.hits);
   EXPECT_EQ(b.corridor_hint.misses, a.corridor_hint.misses);
+  // The progress chain (rules/route_progress.h).
+  const ProgressChainState& pc = a.progress_chain;
+  const ProgressChainState& qc = b.progress_chain;
+  EXPECT_EQ(qc.fixes, pc.fixes);
+  EXPECT_TRUE(SamePos(qc.last_position, pc.last_position));
+  EXPECT_EQ(qc.last_progress_m, pc.last_progress_m);
+  EXPECT_EQ(qc.last_eph_m, pc.last_eph_m);
+  EXPECT_EQ(qc.start_progress_m, pc.start_progress_m);
+  EXPECT_EQ(qc.min_progress_m, pc.min_progress_m);
+  EXPECT_TRUE(SamePos(qc.candidate_position, pc.candidate_position));
+  EXPECT_EQ(qc.candidate_progress_m, pc.candidate_progress_m);
+  EXPECT_EQ(qc.candidate_eph_m, pc.candidate_eph_m);
+  EXPECT_TRUE(SamePos(qc.path_last, pc.path_last));
+  EXPECT_EQ(qc.path_last_time, pc.path_last_time);
+  EXPECT_EQ(qc.path_m, pc.path_m);
+  EXPECT_EQ(qc.unseen_s, pc.unseen_s);
+  EXPECT_EQ(qc.candidate_path_m, pc.candidate_path_m);
+  EXPECT_EQ(qc.candidate_unseen_s, pc.candidate_unseen_s);
   // Last fix, with everything the monitor derived from it.
   ASSERT_TRUE(b.last_fix.has_value());
   const FixContext& f = *a.last_fix;
@@ -186,6 +224,8 @@ TEST(StateSnapshotTest, EveryPieceOfTheStateRoundTrips) {
   EXPECT_EQ(g.distance_m, f.distance_m);
   EXPECT_EQ(g.progress_m, f.progress_m);
   EXPECT_EQ(g.stop_index, f.stop_index);
+  EXPECT_EQ(g.progress_continuous, f.progress_continuous);
+  EXPECT_EQ(g.frozen_while_moving, f.frozen_while_moving);
   EXPECT_EQ(b.last_fix_proto.SerializeAsString(), a.last_fix_proto.SerializeAsString());
   EXPECT_EQ(b.last_fix_time, a.last_fix_time);
   EXPECT_EQ(b.last_seen_event, a.last_seen_event);
@@ -208,6 +248,8 @@ TEST(StateSnapshotTest, EveryPieceOfTheStateRoundTrips) {
   EXPECT_EQ(b.motion.last_distinct_time, a.motion.last_distinct_time);
   EXPECT_EQ(b.motion.frozen, a.motion.frozen);
   EXPECT_EQ(b.motion.frozen_since, a.motion.frozen_since);
+  EXPECT_EQ(b.motion.last_distinct_speed_mps, a.motion.last_distinct_speed_mps);
+  EXPECT_EQ(b.motion.frozen_while_moving, a.motion.frozen_while_moving);
   // Each rule's block.
   EXPECT_EQ(b.deviation.off_fixes, a.deviation.off_fixes);
   EXPECT_EQ(b.deviation.off_since, a.deviation.off_since);
@@ -215,6 +257,7 @@ TEST(StateSnapshotTest, EveryPieceOfTheStateRoundTrips) {
   EXPECT_EQ(b.deviation.in_fixes, a.deviation.in_fixes);
   EXPECT_EQ(b.deviation.active, a.deviation.active);
   EXPECT_EQ(b.deviation.critical, a.deviation.critical);
+  EXPECT_EQ(b.deviation.escalation_step, a.deviation.escalation_step);
   EXPECT_EQ(b.wrong_direction.has_max, a.wrong_direction.has_max);
   EXPECT_EQ(b.wrong_direction.max_progress_m, a.wrong_direction.max_progress_m);
   EXPECT_EQ(b.wrong_direction.last_progress_m, a.wrong_direction.last_progress_m);
@@ -238,6 +281,7 @@ TEST(StateSnapshotTest, EveryPieceOfTheStateRoundTrips) {
   EXPECT_EQ(b.gnss_lost.lost, a.gnss_lost.lost);
   EXPECT_EQ(b.gnss_lost.lost_since, a.gnss_lost.lost_since);
   EXPECT_EQ(b.gnss_lost.lost_since_server, a.gnss_lost.lost_since_server);
+  EXPECT_EQ(b.gnss_lost.frozen, a.gnss_lost.frozen);
   EXPECT_EQ(b.gnss_lost.active, a.gnss_lost.active);
   EXPECT_EQ(b.comms.last_seen_server, a.comms.last_seen_server);
   EXPECT_EQ(b.comms.active, a.comms.active);

@@ -1,6 +1,6 @@
 // Fuzz target: dispatch-server's TOML configuration (dispatch-server/config/config.h) and the
-// sections other components read from it ([auth] tokens path). Parse, then the checks
-// --check-config runs. Refusals are fine outcomes; a crash, hang or UB is not.
+// sections other components read from it ([auth] tokens path, [rules] escalation steps). Parse,
+// then the checks --check-config runs. Refusals are fine outcomes; a crash, hang or UB is not.
 //
 // Run: build/fuzz/tests/fuzz/fuzz_server_config -max_total_time=60 DIR
 // tests/fuzz/corpus/server_config (docs/fuzzing.md).
@@ -10,6 +10,7 @@
 
 #include "dispatch-server/auth/auth_config.h"
 #include "dispatch-server/config/config.h"
+#include "dispatch-server/monitor/rule_policy_config.h"
 #include "tests/fuzz/text_mutator.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -20,6 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)cit::dispatch::ValidateServerConfig(*config);
   (void)cit::dispatch::OperatorTokensPath(config->raw,
                                           "/nonexistent/citwatch-fuzz/dispatch-server.toml");
+  (void)cit::dispatch::RulePolicyFromConfig(config->raw);
   return 0;
 }
 

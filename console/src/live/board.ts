@@ -151,6 +151,15 @@ export class Board {
     const when = parseTime(a.eventTime);
     meta.append(timeElement(a.eventTime));
     if (when) meta.append(el('span', 'alert-age', age(when)));
+    // A condition that came back: when it came back is what the operator needs, not only when
+    // it first happened.
+    const lastAt = parseTime(a.lastEventTime);
+    if ((a.occurrences ?? 0) > 1 && lastAt) {
+      const last = el('span', 'alert-last');
+      last.append('last at ', timeElement(a.lastEventTime), ` (${age(lastAt)})`);
+      last.title = `occurrence ${a.occurrences}; the first was at ${a.eventTime ?? '?'}`;
+      meta.append(last);
+    }
     const delay = a.delayS ?? a.delaySeconds ?? 0;
     if (a.delayed) {
       const d = el('span', 'alert-delayed', `delayed ${durationWords(delay)}`);

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "tests/ctl/live_server_fixture.h"
+#include "tests/support/real_drives.h"
 
 namespace cit::test {
 namespace {
@@ -244,22 +245,16 @@ TEST_F(PlanCheckE2eTest, UnknownVehicleIsRefusedUnlessForcedAndStopsWithoutWindo
 
 // ---- a real drive ---------------------------------------------------------------------------
 
-std::string KubickaFile(const std::string& id, const std::string& extension) {
-  return "traces/kubicka-map-matching/" + id + "/" + id + extension;
-}
-
 TEST_F(PlanCheckE2eTest, RealDriveOnTheWrongRouteAsFileAndAsStoredRun) {
-  const std::string missing =
-      MissingSharedData({KubickaFile("00000010", ".route_polyline.csv"),
-                         KubickaFile("00000016", ".track"), KubickaFile("00000010", ".track")});
-  if (!missing.empty()) GTEST_SKIP() << missing;
+  CIT_SKIP_WITHOUT_KUBICKA("00000010");
+  CIT_SKIP_WITHOUT_KUBICKA("00000016");
   // Route of drive 10, the drive of 16: on route 712 s, then off three times, up to 723 m
   // (../shared/data/SOURCES.md). Times end 60 s before now, as the server's clock is live.
   auto track = [&](const std::string& id) {
-    std::ifstream in(SharedData(KubickaFile(id, ".track")));
     std::vector<Fix> out;
-    double lon, lat, t;
-    while (in >> lon >> lat >> t) out.push_back({static_cast<int64_t>(t), lat, lon});
+    for (const cit::test::TracePoint& p : cit::test::KubickaTrack(id)) {
+      out.push_back({static_cast<int64_t>(p.t_s), p.lat_deg, p.lon_deg});
+    }
     const int64_t shift = std::time(nullptr) - 60 - out.back().t_s;
     for (Fix& f : out) f.t_s += shift;
     return out;
@@ -267,23 +262,11 @@ TEST_F(PlanCheckE2eTest, RealDriveOnTheWrongRouteAsFileAndAsStoredRun) {
   const std::vector<Fix> drive16 = track("00000016");
   std::ostringstream route;
   route.precision(10);
-  {
-    std::ifstream in(SharedData(KubickaFile("00000010", ".route_polyline.csv")));
-    std::string line;
-    std::getline(in, line);  // seq,lat,lon
-    route << "[";
-    bool first = true;
-    while (std::getline(in, line)) {
-      std::stringstream ss(line);
-      std::string seq, lat, lon;
-      std::getline(ss, seq, ',');
-      std::getline(ss, lat, ',');
-      std::getline(ss, lon, ',');
-      route << (first ? "" : ",") << "[" << lon << "," << lat << "]";
-      first = false;
-    }
-    route << "]";
+  route << "[";
+  for (const cit::test::LatLon& p : cit::test::KubickaRoute("00000010")) {
+    route << (route.tellp() > 1 ? "," : "") << "[" << p.lon_deg << "," << p.lat_deg << "]";
   }
+  route << "]";
   // The depot is where drive 16 starts (it stands there 5.5 minutes); nobody checks in. The
   // planned start opens the run's record window (audit's RunWindow) before the first fix.
   std::ostringstream plan;

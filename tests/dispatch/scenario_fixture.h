@@ -62,18 +62,13 @@ inline std::vector<cit::v1::Position> KubickaRoute(const std::string& id) {
 // would be the right answer.
 inline std::vector<cit::v1::Stop> StandstillStops(const std::vector<TracePoint>& track) {
   std::vector<cit::v1::Stop> out;
-  for (size_t i = 0; i < track.size();) {
-    size_t j = i;
-    while (j + 1 < track.size() && cit::test::DistanceM(track[i], track[j + 1]) < 30) ++j;
-    if (track[j].t_s - track[i].t_s >= 120) {
-      cit::v1::Stop s;
-      s.set_stop_id("W" + std::to_string(out.size() + 1));
-      s.mutable_position()->set_lon_deg(track[i].lon_deg);
-      s.mutable_position()->set_lat_deg(track[i].lat_deg);
-      s.set_radius_m(60);
-      out.push_back(s);
-    }
-    i = j + 1;
+  for (const cit::test::Standstill& stand : cit::test::Standstills(track, 30, 120)) {
+    cit::v1::Stop s;
+    s.set_stop_id("W" + std::to_string(out.size() + 1));
+    s.mutable_position()->set_lon_deg(track[stand.first].lon_deg);
+    s.mutable_position()->set_lat_deg(track[stand.first].lat_deg);
+    s.set_radius_m(60);
+    out.push_back(s);
   }
   return out;
 }

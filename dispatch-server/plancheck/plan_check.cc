@@ -91,7 +91,8 @@ SysTime RecordTime(const cit::v1::Record& r) { return FromProto(r.event_time());
 }  // namespace
 
 absl::StatusOr<cit::v1::CheckPlanResponse> CheckPlan(const cit::v1::Run& stored_run,
-                                                     std::span<const cit::v1::Record> records) {
+                                                     std::span<const cit::v1::Record> records,
+                                                     const RulePolicy& rules) {
   if (records.empty()) return absl::InvalidArgumentError("track: no records to check");
   const std::string& vehicle_id = stored_run.plan().vehicle_id();
   const SysTime first = RecordTime(records.front());
@@ -108,7 +109,10 @@ absl::StatusOr<cit::v1::CheckPlanResponse> CheckPlan(const cit::v1::Run& stored_
   // Starts a second before the first record, so that record is not "late" against the clock.
   FakeClock clock(first - std::chrono::seconds(1));
   AlertManager alerts(/*store=*/nullptr, &clock);
-  Monitor monitor(&alerts, &clock);
+  MonitorOptions options;
+  options.rules = rules;
+  options.snapshot_interval_s = 0;  // nothing is stored
+  Monitor monitor(&alerts, &clock, options);
   // Listeners run synchronously after each event, on this thread: note when it happened.
   std::map<uint64_t, SysTime> event_times;
   alerts.AddListener([&] { event_times.emplace(alerts.last_event_id(), clock.Now()); });

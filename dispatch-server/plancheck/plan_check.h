@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.pb.h"
+#include "dispatch-server/rules/rule_policy.h"
 
 namespace cit::dispatch {
 
@@ -30,8 +31,10 @@ inline constexpr std::size_t kMaxCheckEvents = 5'000;
 
 // `run`: a compiled-able run (plan validated by the caller); its state is ignored. `records`:
 // the vehicle's records in seq order (any payload; the vehicle id is the plan's).
+// `rules`: the server's [rules] settings, so that a check decides as the live monitor would.
 absl::StatusOr<cit::v1::CheckPlanResponse> CheckPlan(const cit::v1::Run& run,
-                                                     std::span<const cit::v1::Record> records);
+                                                     std::span<const cit::v1::Record> records,
+                                                     const RulePolicy& rules = {});
 
 }  // namespace cit::dispatch
 

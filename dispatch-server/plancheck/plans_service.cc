@@ -68,7 +68,7 @@ absl::StatusOr<cit::v1::CheckPlanResponse> HandleCheckPlan(const PlansServiceDep
   absl::StatusOr<std::vector<cit::v1::Record>> records =
       Records(deps, req, run->plan().vehicle_id());
   if (!records.ok()) return records.status();
-  absl::StatusOr<cit::v1::CheckPlanResponse> out = CheckPlan(*run, *records);
+  absl::StatusOr<cit::v1::CheckPlanResponse> out = CheckPlan(*run, *records, deps.rules);
   if (!out.ok()) return out.status();
   if (req.plan_source_case() == cit::v1::CheckPlanRequest::kPlanRunId) {
     out->set_plan_run_id(req.plan_run_id());

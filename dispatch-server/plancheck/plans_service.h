@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/metrics/metrics_registry.h"
+#include "dispatch-server/rules/rule_policy.h"
 
 namespace cit::dispatch {
 
@@ -34,6 +35,8 @@ struct PlansServiceDeps {
   std::function<absl::StatusOr<std::vector<cit::v1::Record>>(const cit::v1::Run& run)> run_records;
   // May be null (tests).
   std::shared_ptr<MetricsRegistry> metrics;
+  // The server's [rules] settings, which the live monitor uses too.
+  RulePolicy rules;
 };
 
 // The logic without gRPC, for the service and in-process callers (tests, benchmark).

@@ -71,7 +71,8 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
         for (cit::v1::StoredRecord& r : *stored) out.push_back(std::move(*r.mutable_record()));
         return out;
       },
-      .metrics = builder.shared_metrics()});
+      .metrics = builder.shared_metrics(),
+      .rules = options.rules});
   builder.AddOperatorService(a->plans_.get());
   // Anchors everything stored so far, before anything new can arrive.
   if (absl::Status s = a->trail_->Start(); !s.ok()) return s;

@@ -20,7 +20,7 @@ using rule_scenarios::Scenario;
 // 2026-01-15T08:00:00Z: the drives' first fix.
 const SysTime kBase = FromUnixSeconds(1'768'464'000);
 
-cit::v1::CheckPlanResponse Check(const Scenario& s) {
+cit::v1::CheckPlanResponse Check(const Scenario& s, const RulePolicy& rules = {}) {
   cit::v1::CheckPlanRequest req;
   *req.mutable_plan() = s.plan;
   cit::v1::CheckTrack& t = *req.mutable_track();
@@ -29,7 +29,9 @@ cit::v1::CheckPlanResponse Check(const Scenario& s) {
     t.add_lat_deg(p.lat_deg);
     t.add_lon_deg(p.lon_deg);
   }
-  absl::StatusOr<cit::v1::CheckPlanResponse> r = HandleCheckPlan(PlansServiceDeps{}, req);
+  PlansServiceDeps deps;
+  deps.rules = rules;
+  absl::StatusOr<cit::v1::CheckPlanResponse> r = HandleCheckPlan(deps, req);
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? *r : cit::v1::CheckPlanResponse{};
 }
@@ -103,6 +105,21 @@ TEST(PlanCheckScenarioTest, KubickaExcursionsKeepTheirOwnTimesAndGrowingOnesEsca
     past_380 += e.alert().details().find("past 380 m") != std::string::npos;
   }
   EXPECT_EQ(past_380, 2);
+}
+
+// The server's [rules] apply to a check as to the live monitor: with no escalation steps
+// configured, the same excursions raise no ESCALATED event.
+TEST(PlanCheckScenarioTest, ServerRulePolicyAppliesToTheCheck) {
+  CIT_SKIP_WITHOUT_KUBICKA("00000010");
+  CIT_SKIP_WITHOUT_KUBICKA("00000016");
+  RulePolicy no_steps;
+  no_steps.deviation.half_width_steps.clear();
+  no_steps.deviation.distance_steps_m.clear();
+  const cit::v1::CheckPlanResponse r = Check(rule_scenarios::KubickaExcursions("CIT-1"), no_steps);
+  ASSERT_EQ(OfKind(r, cit::v1::ALERT_KIND_ROUTE_DEVIATION).size(), 1u);
+  for (const cit::v1::AlertEvent& e : r.events()) {
+    EXPECT_NE(e.type(), cit::v1::ALERT_EVENT_TYPE_ESCALATED) << e.alert().details();
+  }
 }
 
 TEST(PlanCheckScenarioTest, MunichTunnelFreezeRaisesGnssLostOnceAndTrafficStopsDoNot) {

@@ -28,7 +28,9 @@
 namespace {
 
 using cit::geo::Corridor;
+using cit::geo::Latitude;
 using cit::geo::LocalProjection;
+using cit::geo::Longitude;
 using cit::geo::LonLat;
 using cit::geo::PolygonFence;
 using cit::geo::XY;
@@ -49,13 +51,13 @@ const geod_geodesic& Wgs84() {
 LonLat Direct(LonLat from, double azi_deg, double distance_m) {
   double lat = 0, lon = 0;
   geod_direct(&Wgs84(), from.lat_deg(), from.lon_deg(), azi_deg, distance_m, &lat, &lon, nullptr);
-  return *LonLat::Create(lon, lat);
+  return *LonLat::Create(Longitude{lon}, Latitude{lat});
 }
 
 std::vector<LonLat> RandomWalkRoute(int vertices, double box_half_m, unsigned seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> turn(0.0, 12.0);
-  const LonLat origin = *LonLat::Create(kOriginLon, kOriginLat);
+  const LonLat origin = *LonLat::Create(Longitude{kOriginLon}, Latitude{kOriginLat});
   std::vector<LonLat> route{origin};
   double heading = 60.0, east = 0.0, north = 0.0;
   while (static_cast<int>(route.size()) < vertices) {
@@ -264,7 +266,7 @@ BENCHMARK(BM_CorridorCreate)->Arg(500)->Arg(20000)->Unit(benchmark::kMillisecond
 // every segment is near hundreds of others, and a candidate list per grid cell or per segment
 // would grow with the route. This is what a hostile or broken plan looks like (issue 10, 4.4).
 std::vector<LonLat> ZigZagRoute(int vertices, double side_m) {
-  const LonLat origin = *LonLat::Create(kOriginLon, kOriginLat);
+  const LonLat origin = *LonLat::Create(Longitude{kOriginLon}, Latitude{kOriginLat});
   std::vector<LonLat> route;
   route.reserve(vertices);
   for (int i = 0; i < vertices; ++i) {
@@ -341,7 +343,7 @@ const PolygonWorkload& GetPolygon(int vertices) {
   auto it = cache.find(vertices);
   if (it != cache.end()) return it->second;
   PolygonWorkload w;
-  const LonLat c = *LonLat::Create(kOriginLon, kOriginLat);
+  const LonLat c = *LonLat::Create(Longitude{kOriginLon}, Latitude{kOriginLat});
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> wobble(700.0, 1000.0), unit(0.0, 1.0);
   for (int i = 0; i < vertices; ++i) {

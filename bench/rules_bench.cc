@@ -110,7 +110,10 @@ struct Fleet {
       geo::Corridor::Hint hint;
       std::optional<double> progress;
       for (const cit::v1::Position& p : track) {
-        progress = corridor.Locate(*geo::LonLat::Create(p.lon_deg(), p.lat_deg()), progress, hint)
+        progress = corridor
+                       .Locate(*geo::LonLat::Create(geo::Longitude{p.lon_deg()},
+                                                    geo::Latitude{p.lat_deg()}),
+                               progress, hint)
                        .progress_m;
       }
       hint_hit_pct = 100.0 * hint.hits / std::max<double>(1.0, hint.hits + hint.misses);

@@ -228,7 +228,8 @@ absl::Status NormaliseRoute(json& route, const std::filesystem::path& dir) {
         return absl::InvalidArgumentError("route.points[" + std::to_string(i) +
                                           "]: must be [lon, lat]");
       }
-      absl::StatusOr<geo::LonLat> ll = geo::LonLat::Create(p[0].get<double>(), p[1].get<double>());
+      absl::StatusOr<geo::LonLat> ll = geo::LonLat::Create(geo::Longitude{p[0].get<double>()},
+                                                           geo::Latitude{p[1].get<double>()});
       if (!ll.ok()) {
         return absl::InvalidArgumentError("route.points[" + std::to_string(i) +
                                           "]: " + std::string(ll.status().message()));

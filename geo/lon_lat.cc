@@ -26,10 +26,10 @@ absl::Status CheckAngle(const char* name, double value, double limit) {
 
 }  // namespace
 
-absl::StatusOr<LonLat> LonLat::Create(double lon_deg, double lat_deg) {
-  if (absl::Status s = CheckAngle("longitude", lon_deg, 180.0); !s.ok()) return s;
-  if (absl::Status s = CheckAngle("latitude", lat_deg, 90.0); !s.ok()) return s;
-  return LonLat(lon_deg, lat_deg);
+absl::StatusOr<LonLat> LonLat::Create(Longitude lon, Latitude lat) {
+  if (absl::Status s = CheckAngle("longitude", lon.deg, 180.0); !s.ok()) return s;
+  if (absl::Status s = CheckAngle("latitude", lat.deg, 90.0); !s.ok()) return s;
+  return LonLat(lon.deg, lat.deg);
 }
 
 namespace internal {

@@ -3,7 +3,8 @@
 // Raw numbers from receivers, files and the wire are validated once, at the edge, into LonLat;
 // code behind that edge never sees NaN, infinities or out-of-range angles.
 //
-//   absl::StatusOr<cit::geo::LonLat> p = cit::geo::LonLat::Create(8.5417, 47.3769);
+//   absl::StatusOr<cit::geo::LonLat> p =
+//       cit::geo::LonLat::Create(cit::geo::Longitude{8.5417}, cit::geo::Latitude{47.3769});
 //   if (!p.ok()) return p.status();   // "latitude 91 is outside [-90, 90]"
 //   double lat = p->lat_deg();
 //
@@ -19,11 +20,23 @@ namespace internal {
 struct LonLatAccess;
 }  // namespace internal
 
+// The two angles as distinct types, so that a swapped latitude and longitude do not compile:
+// LonLat::Create(Longitude{lon}, Latitude{lat}); two plain doubles, or a Latitude where the
+// Longitude belongs, are compile errors (issue 13; tests/geo/lon_lat_test.cc).
+struct Longitude {
+  explicit constexpr Longitude(double degrees) : deg(degrees) {}
+  double deg;
+};
+struct Latitude {
+  explicit constexpr Latitude(double degrees) : deg(degrees) {}
+  double deg;
+};
+
 // A WGS84 position in degrees: longitude in [-180, 180], latitude in [-90, 90], both finite.
 class LonLat final {
  public:
   // Rejects NaN, infinities and out-of-range values with a message naming the bad value.
-  static absl::StatusOr<LonLat> Create(double lon_deg, double lat_deg);
+  static absl::StatusOr<LonLat> Create(Longitude lon, Latitude lat);
 
   double lon_deg() const { return lon_deg_; }
   double lat_deg() const { return lat_deg_; }

@@ -46,8 +46,8 @@ absl::Status TooManyPoints(std::string_view source, std::string_view element,
 }
 
 // Checks one coordinate on its own, so that the error can name the element that is wrong.
-absl::Status CheckLon(double lon) { return LonLat::Create(lon, 0.0).status(); }
-absl::Status CheckLat(double lat) { return LonLat::Create(0.0, lat).status(); }
+absl::Status CheckLon(double lon) { return LonLat::Create(Longitude{lon}, Latitude{0.0}).status(); }
+absl::Status CheckLat(double lat) { return LonLat::Create(Longitude{0.0}, Latitude{lat}).status(); }
 
 std::string_view JsonTypeName(const json& j) {
   switch (j.type()) {
@@ -240,7 +240,7 @@ absl::StatusOr<std::vector<LonLat>> ReadPositions(const json& coords, std::strin
       return Error(source, here + "[0]", Sv(s.message()));
     if (absl::Status s = CheckLat(lat); !s.ok())
       return Error(source, here + "[1]", Sv(s.message()));
-    out.push_back(*LonLat::Create(lon, lat));
+    out.push_back(*LonLat::Create(Longitude{lon}, Latitude{lat}));
   }
   return out;
 }
@@ -322,7 +322,7 @@ absl::StatusOr<LonLat> ReadGpxPoint(const pt::ptree& node, std::string_view sour
     return Error(source, where + "@lat", Sv(s.message()));
   if (absl::Status s = CheckLon(*lon); !s.ok())
     return Error(source, where + "@lon", Sv(s.message()));
-  return *LonLat::Create(*lon, *lat);
+  return *LonLat::Create(Longitude{*lon}, Latitude{*lat});
 }
 
 constexpr std::size_t kMaxXmlDepth = kMaxNestingDepth;
@@ -575,7 +575,7 @@ absl::StatusOr<std::vector<LonLat>> DecodePolyline(std::string_view encoded, int
     if (absl::Status s = CheckLon(lon); !s.ok()) {
       return Error(kSource, element, absl::StrCat(s.message(), " (wrong precision?)"));
     }
-    out.push_back(*LonLat::Create(lon, lat));
+    out.push_back(*LonLat::Create(Longitude{lon}, Latitude{lat}));
   }
   if (out.size() < 2) {
     return Error(kSource, "",

@@ -418,7 +418,8 @@ void Monitor::ProcessFix(VehicleState& v, const cit::v1::Record& r, SysTime serv
   const SysTime t = FromProto(r.event_time());
   Sink sink(alerts_, v, v.detected_time);
   const bool usable_mode = fx.mode() == cit::v1::FIX_MODE_2D || fx.mode() == cit::v1::FIX_MODE_3D;
-  absl::StatusOr<geo::LonLat> pos = geo::LonLat::Create(fx.lon_deg(), fx.lat_deg());
+  absl::StatusOr<geo::LonLat> pos =
+      geo::LonLat::Create(geo::Longitude{fx.lon_deg()}, geo::Latitude{fx.lat_deg()});
   if (!usable_mode || !pos.ok()) {
     GnssLostRule::OnNoFix(v, t, server_time, *this, sink);
     return;

@@ -112,10 +112,10 @@ class Reader {
     const double lon = F64();
     const double lat = F64();
     // Only positions the monitor accepted are stored: finite and in range.
-    absl::StatusOr<geo::LonLat> p = geo::LonLat::Create(lon, lat);
+    absl::StatusOr<geo::LonLat> p = geo::LonLat::Create(geo::Longitude{lon}, geo::Latitude{lat});
     if (!p.ok()) {
       Fail("position out of range");
-      return *geo::LonLat::Create(0, 0);
+      return *geo::LonLat::Create(geo::Longitude{0}, geo::Latitude{0});
     }
     return *p;
   }

@@ -10,7 +10,8 @@ namespace cit::dispatch {
 namespace {
 
 absl::StatusOr<geo::LonLat> ToLonLat(const cit::v1::Position& p, const std::string& field) {
-  absl::StatusOr<geo::LonLat> ll = geo::LonLat::Create(p.lon_deg(), p.lat_deg());
+  absl::StatusOr<geo::LonLat> ll =
+      geo::LonLat::Create(geo::Longitude{p.lon_deg()}, geo::Latitude{p.lat_deg()});
   if (!ll.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", ll.status().message()));
   return ll;
 }
@@ -97,7 +98,8 @@ absl::StatusOr<std::shared_ptr<const CompiledRun>> CompileRun(const cit::v1::Run
         }
         holes.push_back(std::move(hole));
       }
-      auto centre = geo::LonLat::Create(lon / ring.size(), lat / ring.size());
+      auto centre =
+          geo::LonLat::Create(geo::Longitude{lon / ring.size()}, geo::Latitude{lat / ring.size()});
       if (!centre.ok()) return Prefixed(f + ".polygon", centre.status());
       stop.centre = *centre;
       // Reach: farthest vertex from the centre, measured with a throwaway circle's metric.

@@ -33,7 +33,8 @@ struct CompiledStop {
   // Zone: polygon when the plan gave one, else the circle.
   std::optional<geo::CircleFence> circle;
   std::shared_ptr<const geo::PolygonFence> polygon;
-  geo::LonLat centre = *geo::LonLat::Create(0, 0);  // set by CompileRun
+  geo::LonLat centre =
+      *geo::LonLat::Create(geo::Longitude{0}, geo::Latitude{0});  // set by CompileRun
   // Radius of a circle that holds the whole zone, metres (the circle's radius, or the polygon's
   // farthest vertex from its centre).
   double reach_m = 0;

@@ -21,8 +21,8 @@ std::string Distance(double m) {
 // Distance from the route of the stop's centre with latitude and longitude exchanged, when
 // that is still a valid position.
 std::optional<double> SwappedDistance(const CompiledRun& run, const CompiledStop& stop) {
-  absl::StatusOr<geo::LonLat> swapped =
-      geo::LonLat::Create(stop.centre.lat_deg(), stop.centre.lon_deg());
+  absl::StatusOr<geo::LonLat> swapped = geo::LonLat::Create(geo::Longitude{stop.centre.lat_deg()},
+                                                            geo::Latitude{stop.centre.lon_deg()});
   if (!swapped.ok()) return std::nullopt;
   const double d = run.corridor->Locate(*swapped).distance_m;
   return std::isfinite(d) ? std::optional<double>(d) : std::nullopt;

@@ -93,7 +93,8 @@ inline Scenario KubickaCrossing(const std::string& vehicle) {
   s.fixes = cit::test::KubickaTrack("00000016");
   const std::vector<cit::test::LatLon> route = cit::test::KubickaRoute("00000010");
   std::vector<geo::LonLat> pts;
-  for (const auto& p : route) pts.push_back(*geo::LonLat::Create(p.lon_deg, p.lat_deg));
+  for (const auto& p : route)
+    pts.push_back(*geo::LonLat::Create(geo::Longitude{p.lon_deg}, geo::Latitude{p.lat_deg}));
   const absl::StatusOr<geo::Corridor> corridor = geo::Corridor::Create(pts);
   s.plan.set_run_id("R-crossing");
   s.plan.set_vehicle_id(vehicle);

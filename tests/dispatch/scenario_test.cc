@@ -56,13 +56,15 @@ TEST_F(ScenarioTest, KubickaDivergingTrackRaisesDeviationWithinTenSecondsAndClea
   constexpr double kHalfWidth = 38;
   // Where the track leaves and re-enters the corridor (same geometry the server uses).
   std::vector<geo::LonLat> pts;
-  for (const auto& p : route) pts.push_back(*geo::LonLat::Create(p.lon_deg(), p.lat_deg()));
+  for (const auto& p : route)
+    pts.push_back(*geo::LonLat::Create(geo::Longitude{p.lon_deg()}, geo::Latitude{p.lat_deg()}));
   auto corridor = geo::Corridor::Create(pts);
   ASSERT_TRUE(corridor.ok());
   std::optional<double> left_at;
   std::optional<double> progress;
   for (const auto& p : track) {
-    const geo::LonLat ll = *geo::LonLat::Create(p.lon_deg, p.lat_deg);
+    const geo::LonLat ll =
+        *geo::LonLat::Create(geo::Longitude{p.lon_deg}, geo::Latitude{p.lat_deg});
     auto m = corridor->Locate(ll, progress);
     progress = m.progress_m;
     if (std::min(m.distance_m, corridor->Locate(ll).distance_m) > kHalfWidth) {

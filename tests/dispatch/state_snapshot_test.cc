@@ -47,7 +47,7 @@ VehicleState FullState() {
   v.corridor_hint.segment = 42;
   v.corridor_hint.hits = 9;
   v.corridor_hint.misses = 3;
-  FixContext f(*geo::LonLat::Create(8.5, 47.25));
+  FixContext f(*geo::LonLat::Create(geo::Longitude{8.5}, geo::Latitude{47.25}));
   f.event_time = T(300);
   f.seq = 812;
   f.eph_m = 4.5;
@@ -83,24 +83,25 @@ VehicleState FullState() {
   v.doors_awaiting_position.push_back(door);
   v.motion.moving = true;
   v.motion.stopped_since = T(250);
-  v.motion.stop_anchor = *geo::LonLat::Create(8.4, 47.2);
+  v.motion.stop_anchor = *geo::LonLat::Create(geo::Longitude{8.4}, geo::Latitude{47.2});
   v.motion.fast_fixes = 2;
-  v.motion.last_distinct = *geo::LonLat::Create(8.49, 47.24);
+  v.motion.last_distinct = *geo::LonLat::Create(geo::Longitude{8.49}, geo::Latitude{47.24});
   v.motion.last_distinct_time = T(299);
   v.motion.frozen = true;
   v.motion.frozen_since = T(298);
   v.motion.last_distinct_speed_mps = 14.5;
   v.motion.frozen_while_moving = true;
   v.progress_chain.fixes = 7;
-  v.progress_chain.last_position = *geo::LonLat::Create(8.47, 47.22);
+  v.progress_chain.last_position = *geo::LonLat::Create(geo::Longitude{8.47}, geo::Latitude{47.22});
   v.progress_chain.last_progress_m = 1229.0;
   v.progress_chain.last_eph_m = 4.5;
   v.progress_chain.start_progress_m = 900.0;
   v.progress_chain.min_progress_m = 880.0;
-  v.progress_chain.candidate_position = *geo::LonLat::Create(8.46, 47.21);
+  v.progress_chain.candidate_position =
+      *geo::LonLat::Create(geo::Longitude{8.46}, geo::Latitude{47.21});
   v.progress_chain.candidate_progress_m = 5000.0;
   v.progress_chain.candidate_eph_m = 3.5;
-  v.progress_chain.path_last = *geo::LonLat::Create(8.45, 47.2);
+  v.progress_chain.path_last = *geo::LonLat::Create(geo::Longitude{8.45}, geo::Latitude{47.2});
   v.progress_chain.path_last_time = T(296);
   v.progress_chain.path_m = 120.5;
   v.progress_chain.unseen_s = 12.0;
@@ -110,7 +111,7 @@ VehicleState FullState() {
   v.wrong_direction = {true, 1500.0, 1400.0, 2, 1, true};
   v.unscheduled_stop.active = true;
   v.overspeed = {4, T(270), 31.5, 1, true};
-  v.implausible.last_position = *geo::LonLat::Create(8.48, 47.23);
+  v.implausible.last_position = *geo::LonLat::Create(geo::Longitude{8.48}, geo::Latitude{47.23});
   v.implausible.last_time = T(297);
   v.implausible.last_eph_m = 6.5;
   v.implausible.last_speed_mps = 10.5;
@@ -125,7 +126,7 @@ VehicleState FullState() {
   v.gnss_lost.frozen = true;
   v.comms.last_seen_server = T(302);
   v.comms.active = true;
-  v.moved_without_run.anchor = *geo::LonLat::Create(8.3, 47.1);
+  v.moved_without_run.anchor = *geo::LonLat::Create(geo::Longitude{8.3}, geo::Latitude{47.1});
   v.moved_without_run.active = true;
   v.crew.on_board = {"B-1", "B-2"};
   v.crew.active = true;
@@ -299,7 +300,7 @@ TEST(StateSnapshotTest, EveryPieceOfTheStateRoundTrips) {
 TEST(StateSnapshotTest, AbsentSpeedsStayNaNAndEmptyOptionalsStayEmpty) {
   VehicleState a;
   a.vehicle_id = "truck-8";
-  FixContext f(*geo::LonLat::Create(-0.1, 51.5));
+  FixContext f(*geo::LonLat::Create(geo::Longitude{-0.1}, geo::Latitude{51.5}));
   a.last_fix = f;
   absl::StatusOr<DecodedSnapshot> d = DecodeSnapshot(EncodeSnapshot(Header(), a));
   ASSERT_TRUE(d.ok()) << d.status();

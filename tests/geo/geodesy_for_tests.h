@@ -23,7 +23,7 @@ inline const geod_geodesic& Wgs84() {
   return g;
 }
 
-inline LonLat Ll(double lon, double lat) { return *LonLat::Create(lon, lat); }
+inline LonLat Ll(double lon, double lat) { return *LonLat::Create(Longitude{lon}, Latitude{lat}); }
 
 inline double Wrap(double lon) {
   lon = std::remainder(lon, 360.0);

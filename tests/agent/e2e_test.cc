@@ -189,6 +189,11 @@ class AgentE2eTest : public ::testing::Test {
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     server_port_ = test::FreeTcpPort();
     gps_port_ = test::FreeTcpPort();
+    // Chosen once, while the telemetry port is taken by nobody else in this test: picked afresh
+    // at a restart, the kernel can hand out the telemetry port the stopped server just freed.
+    do {
+      operator_port_ = test::FreeTcpPort();
+    } while (operator_port_ == server_port_ || operator_port_ == gps_port_);
     journal_ = dir_ / "journal";
     db_ = dir_ / "dispatch.db";
   }
@@ -215,13 +220,13 @@ class AgentE2eTest : public ::testing::Test {
 
   void StartServer() {
     server_ = std::make_unique<test::Process>(
-        std::vector<std::string>{
-            test::BuiltProgram("dispatch-server/dispatch-server").string(), "--telemetry-listen",
-            "127.0.0.1:" + std::to_string(server_port_), "--operator-listen",
-            "127.0.0.1:" + std::to_string(test::FreeTcpPort()), "--metrics-listen", "",
-            "--http-listen", "", "--database", db_.string(), "--tls-ca",
-            (dir_ / "certs/ca.crt").string(), "--tls-cert", (dir_ / "certs/server.crt").string(),
-            "--tls-key", (dir_ / "certs/server.key").string()},
+        std::vector<std::string>{test::BuiltProgram("dispatch-server/dispatch-server").string(),
+                                 "--telemetry-listen", "127.0.0.1:" + std::to_string(server_port_),
+                                 "--operator-listen", "127.0.0.1:" + std::to_string(operator_port_),
+                                 "--metrics-listen", "", "--http-listen", "", "--database",
+                                 db_.string(), "--tls-ca", (dir_ / "certs/ca.crt").string(),
+                                 "--tls-cert", (dir_ / "certs/server.crt").string(), "--tls-key",
+                                 (dir_ / "certs/server.key").string()},
         dir_ / "server.log");
     ASSERT_TRUE(test::WaitFor([&] { return PortOpen(server_port_); }, 20s))
         << test::ReadFile(dir_ / "server.log");
@@ -283,7 +288,7 @@ class AgentE2eTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
-  int server_port_ = 0, gps_port_ = 0;
+  int server_port_ = 0, gps_port_ = 0, operator_port_ = 0;
   std::filesystem::path journal_, db_;
   std::unique_ptr<test::Process> gpsfake_, gpspipe_, server_, agent_;
 };

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -104,6 +105,60 @@ TEST(TrackFormatsTest, GpxMistakesNameTheLine) {
       Error(ParseGpxTrack(head + "<trkpt lat=\"47\" lon=\"8\"><time>noon</time></trkpt>", "t.gpx")),
       HasSubstr("t.gpx:3: <time>noon</time> is not RFC 3339"));
   EXPECT_THAT(Error(ParseGpxTrack("<kml></kml>", "t.gpx")), HasSubstr("not a GPX document"));
+}
+
+TEST(TrackFormatsTest, GpxPointStructureMistakesAreNamed) {
+  const std::string head = "<gpx>\n<trk><trkseg>\n";
+  const std::string time = "<time>2026-01-15T08:00:00Z</time>";
+  EXPECT_THAT(Error(ParseGpxTrack(head + "<trkpt lat=\"47\" lon=\"8\">" + time +
+                                      "\n<trkpt lat=\"47\" lon=\"8\">" + time + "</trkpt>",
+                                  "t.gpx")),
+              HasSubstr("t.gpx:3: <trkpt> without </trkpt>"));
+  EXPECT_THAT(Error(ParseGpxTrack(head + "<trkpt lat=\"47\" lon=\"8\">" + time, "t.gpx")),
+              HasSubstr("t.gpx:3: <trkpt> without </trkpt>"));
+  EXPECT_THAT(Error(ParseGpxTrack(head + "<trkpt lat=\"47\" lon=\"8\"/>", "t.gpx")),
+              HasSubstr("t.gpx:3: <trkpt> without <time>"));
+  EXPECT_THAT(Error(ParseGpxTrack(head + "\n<trkpt lat=\"47\" lon=\"8\"", "t.gpx")),
+              HasSubstr("t.gpx:4: unterminated tag"));
+}
+
+TEST(TrackFormatsTest, GpxSkipsCommentsCdataAndDeclarationsAroundAndInsidePoints) {
+  const auto r = ParseGpxTrack(
+      "<?xml version=\"1.0\"?>\n<!DOCTYPE gpx>\n<gpx><![CDATA[<trkpt lat=\"1\" lon=\"1\">]]>\n"
+      "<trkpt lat=\"47.37\" lon=\"8.5\"><!-- <time>bad</time> -->"
+      "<time>2026-01-15T08:00:00Z</time></trkpt>\n"
+      "<trkpt lat=\"47.3701\" lon=\"8.501\"><extensions><time>2026-01-15T08:00:01Z</time>"
+      "</extensions><time>ignored: the first time counts</time></trkpt>\n"
+      "<trkpt lat=\"47.3702\" lon=\"8.502\"><time>2026-01-15T08:00:02.500Z</time></trkpt>"
+      "<!-- unterminated comment <trkpt lat=\"1\" lon=\"1\">",
+      "t.gpx");
+  ExpectThreeFixes(r);
+}
+
+// The shape that stalled an earlier scanner for >10 s under the fuzzer: many points and no
+// comment, so each point's search for the next comment ran to the end of the document. The
+// scan is linear now (bench/track_parse_bench measures it); this checks that every point of a
+// long comment-free document is read, in order, with its line.
+TEST(TrackFormatsTest, GpxWithManyPointsAndNoCommentsIsReadWhole) {
+  std::ostringstream gpx;
+  gpx << "<gpx><trk><trkseg>\n";
+  constexpr int kPoints = 20'000;
+  for (int i = 0; i < kPoints; ++i) {
+    char time[32];
+    std::snprintf(time, sizeof time, "2026-01-15T%02d:%02d:%02dZ", 8 + i / 3600, i / 60 % 60,
+                  i % 60);
+    gpx << "<trkpt lat=\"47.37\" lon=\"8.5\"><time>" << time << "</time></trkpt>\n";
+  }
+  const auto r = ParseGpxTrack(gpx.str() + "</trkseg></trk></gpx>", "big.gpx");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), static_cast<std::size_t>(kPoints));
+  EXPECT_EQ(r->front().time_unix_ms, kT0);
+  EXPECT_EQ(r->back().time_unix_ms, kT0 + (kPoints - 1) * 1000LL);
+  // A mistake after all of them still names its line.
+  EXPECT_THAT(Error(ParseGpxTrack(gpx.str() + "<trkpt lat=\"91\" lon=\"8.5\"><time>"
+                                              "2026-01-15T23:00:00Z</time></trkpt>",
+                                  "big.gpx")),
+              HasSubstr("big.gpx:20002: latitude 91"));
 }
 
 TEST(TrackFormatsTest, GeoJsonPointsAndLineStrings) {

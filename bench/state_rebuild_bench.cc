@@ -13,11 +13,15 @@
 //   build/ci/bench/state_rebuild_bench --runs 100 --hours 8 --db x.db  # keep / reuse the file
 //   build/ci/bench/state_rebuild_bench --db x.db --no-snapshots        # whole-run replay
 //   build/ci/bench/state_rebuild_bench --db x.db --compile-threads 1   # plans on one thread
+//   build/ci/bench/state_rebuild_bench --runs 1000 --hours 8 --compile-only  # no database:
+//       compile the same plans in memory, report wall and CPU time (per plan and total)
 //
 // Not a Google Benchmark (one start-up is the measurement, the database takes minutes to make);
 // no alert history is stored, so every re-evaluated signal goes through the gate unmatched.
+#include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -92,6 +96,40 @@ cit::v1::Position Pos(std::pair<double, double> xy) {
   return p;
 }
 
+// Run `v`'s plan: its route (driving time plus the dwells cover `hours`: the route's length,
+// and so its corridor's size, depends on the hours), 20 stops spread along it.
+struct BenchPlan {
+  cit::v1::RunPlan plan;
+  Route route;
+  std::vector<double> stop_at;  // metres along the route
+};
+
+BenchPlan MakePlan(int v, double hours, SysTime start) {
+  const double duration_s = hours * 3600;
+  const double drive_m = kSpeedMps * (duration_s - kStops * kDwellS - 600);
+  BenchPlan bp;
+  const std::string vehicle = "BENCH-" + std::to_string(1000 + v);
+  bp.route = MakeRoute(drive_m * 0.999, v);
+  cit::v1::RunPlan& plan = bp.plan;
+  plan.set_run_id("R-" + vehicle);
+  plan.set_vehicle_id(vehicle);
+  for (const auto& xy : bp.route.xy) *plan.mutable_route()->add_points() = Pos(xy);
+  plan.mutable_route()->set_corridor_half_width_m(60);
+  for (int s = 0; s < kStops; ++s) {
+    const double d = bp.route.length_m * (s + 1) / (kStops + 1);
+    bp.stop_at.push_back(d);
+    cit::v1::Stop* stop = plan.add_stops();
+    stop->set_stop_id("S" + std::to_string(s + 1));
+    *stop->mutable_position() = Pos(Along(bp.route, d));
+    stop->set_radius_m(50);
+    stop->set_max_dwell_s(kDwellS + 120);
+    stop->set_doors_may_open(true);
+    stop->set_crew_check_in_required(true);
+    *stop->mutable_arrival_latest() = cit::dispatch::ToProto(start + FromSeconds(duration_s * 2));
+  }
+  return bp;
+}
+
 double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
@@ -120,30 +158,13 @@ int Generate(const std::filesystem::path& db, int runs, double hours, SysTime st
   std::unique_ptr<cit::dispatch::Monitor> monitor;
   manager.SetListener([&monitor](const cit::dispatch::RunChange& c) { monitor->OnRunChanged(c); });
   const double duration_s = hours * 3600;
-  // Driving time plus the dwells cover the run.
-  const double drive_m = kSpeedMps * (duration_s - kStops * kDwellS - 600);
   uint64_t total = 0;
   for (int v = 0; v < runs; ++v) {
-    const std::string vehicle = "BENCH-" + std::to_string(1000 + v);
-    const Route route = MakeRoute(drive_m * 0.999, v);
-    cit::v1::RunPlan plan;
-    plan.set_run_id("R-" + vehicle);
-    plan.set_vehicle_id(vehicle);
-    for (const auto& xy : route.xy) *plan.mutable_route()->add_points() = Pos(xy);
-    plan.mutable_route()->set_corridor_half_width_m(60);
-    std::vector<double> stop_at;
-    for (int s = 0; s < kStops; ++s) {
-      const double d = route.length_m * (s + 1) / (kStops + 1);
-      stop_at.push_back(d);
-      cit::v1::Stop* stop = plan.add_stops();
-      stop->set_stop_id("S" + std::to_string(s + 1));
-      *stop->mutable_position() = Pos(Along(route, d));
-      stop->set_radius_m(50);
-      stop->set_max_dwell_s(kDwellS + 120);
-      stop->set_doors_may_open(true);
-      stop->set_crew_check_in_required(true);
-      *stop->mutable_arrival_latest() = cit::dispatch::ToProto(start + FromSeconds(duration_s * 2));
-    }
+    BenchPlan bp = MakePlan(v, hours, start);
+    const cit::v1::RunPlan& plan = bp.plan;
+    const std::string& vehicle = plan.vehicle_id();
+    const Route& route = bp.route;
+    const std::vector<double>& stop_at = bp.stop_at;
     clock.Set(start);
     monitor = std::make_unique<cit::dispatch::Monitor>(&alerts, &clock, monitor_options);
     monitor->SetSnapshotSink(
@@ -241,6 +262,64 @@ int Generate(const std::filesystem::path& db, int runs, double hours, SysTime st
   return 0;
 }
 
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The plan compile alone, in memory: the same `runs` plans as Generate makes, each through
+// CompileRun as RunManager::CompilePending does at start-up, on `threads` threads. CPU time is
+// per thread (CLOCK_THREAD_CPUTIME_ID), so it is what the compile itself costs, much less
+// sensitive to the load than the wall time.
+int CompileOnly(int runs, double hours, int threads) {
+  const SysTime start = cit::dispatch::SystemClock().Now() - FromSeconds(hours * 3600 + 10);
+  std::vector<cit::v1::Run> plans;
+  for (int v = 0; v < runs; ++v) {
+    cit::v1::Run run;
+    *run.mutable_plan() = MakePlan(v, hours, start).plan;
+    run.set_state(cit::v1::RUN_STATE_DISPATCHED);
+    run.set_version(1);
+    plans.push_back(std::move(run));
+  }
+  std::vector<std::shared_ptr<const cit::dispatch::CompiledRun>> compiled(plans.size());
+  std::vector<double> cpu(static_cast<size_t>(threads), 0.0);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  const auto t0 = std::chrono::steady_clock::now();
+  auto work = [&](int t) {
+    const double c0 = ThreadCpuSeconds();
+    for (size_t i = next++; i < plans.size(); i = next++) {
+      auto c = cit::dispatch::CompileRun(plans[i]);
+      if (!c.ok()) {
+        std::fprintf(stderr, "%s\n", c.status().ToString().c_str());
+        failed = true;
+        return;
+      }
+      compiled[i] = *std::move(c);
+    }
+    cpu[static_cast<size_t>(t)] = ThreadCpuSeconds() - c0;
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (std::thread& t : pool) t.join();
+  const double wall = Seconds(std::chrono::steady_clock::now() - t0);
+  if (failed) return 1;
+  double cpu_total = 0;
+  for (double c : cpu) cpu_total += c;
+  size_t bytes = 0;
+  for (const auto& c : compiled) bytes += c->corridor->memory_bytes();
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  std::printf(
+      "compile-only: plans=%d hours=%g threads=%d nproc=%ld loadavg=%.2f wall=%.3f s "
+      "cpu=%.3f s cpu_per_plan=%.2f ms corridor_mb=%.1f\n",
+      runs, hours, threads, sysconf(_SC_NPROCESSORS_ONLN), load[0], wall, cpu_total,
+      1e3 * cpu_total / runs, static_cast<double>(bytes) / (1 << 20));
+  return 0;
+}
+
 int Measure(const std::filesystem::path& db, int threads, int compile_threads, bool use_snapshots) {
   cit::dispatch::SystemClock clock;
   const auto t0 = std::chrono::steady_clock::now();
@@ -288,11 +367,16 @@ int main(int argc, char** argv) {
   int compile_threads = 2;
   double snapshot_s = 300;
   bool use_snapshots = true;
+  bool compile_only = false;
   std::filesystem::path db;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--no-snapshots") {
       use_snapshots = false;
+      continue;
+    }
+    if (flag == "--compile-only") {
+      compile_only = true;
       continue;
     }
     if (i + 1 >= argc) break;
@@ -305,6 +389,7 @@ int main(int argc, char** argv) {
     if (flag == "--db") db = value;
   }
   spdlog::set_level(spdlog::level::warn);
+  if (compile_only) return CompileOnly(runs, hours, compile_threads);
   const bool temporary = db.empty();
   if (temporary) {
     db = std::filesystem::temp_directory_path() /

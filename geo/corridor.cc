@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
 #include <boost/iterator/function_output_iterator.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -87,6 +90,9 @@ constexpr double kClearanceCapM = 400.0;
 constexpr double kOthersM = 150.0;
 constexpr std::uint32_t kMaxOthers = 24;
 constexpr std::size_t kMaxHintRange = 96;
+// Segments outside the window within a box query's reach beyond which BuildReach takes the
+// k-nearest query instead (see there).
+constexpr std::size_t kMaxBoxNeighbours = 64;
 // Rounding slack on the clearance bound and on candidate sets built from it (metres; plane
 // distances here are exact to ~1e-9 m, the stored clearance is rounded down by 1 cm).
 constexpr double kBoundSlackM = 0.01;
@@ -107,12 +113,27 @@ double GeodesicDistance(LonLat a, LonLat b) {
   return s12;
 }
 
-// A grid cell's candidate segments: up to kInline stored in place, else in the overflow array.
+// A grid cell's candidate segments, built on the cell's first lookup (see Corridor::Impl):
+// `state` is kUnbuilt, kBuilding (one thread is building it), or the number of candidates,
+// published with release ordering after the items. Up to kInline candidates are stored in
+// place, longer lists in the corridor's list arena (their address in items[1..2]).
 struct alignas(16) CellRec {
   static constexpr std::uint32_t kInline = 3;
-  std::uint32_t count = 0;
-  std::uint32_t items[kInline] = {};  // the segments, or items[0] = offset into overflow
+  static constexpr std::uint32_t kUnbuilt = 0xffff'ffff;
+  static constexpr std::uint32_t kBuilding = 0xffff'fffe;
+  std::atomic<std::uint32_t> state{kUnbuilt};
+  std::uint32_t items[kInline] = {};
+
+  const std::uint32_t* list() const {
+    const std::uint32_t* p = nullptr;
+    std::memcpy(&p, &items[1], sizeof(p));
+    return p;
+  }
+  void set_list(const std::uint32_t* p) { std::memcpy(&items[1], &p, sizeof(p)); }
 };
+static_assert(sizeof(CellRec) == 16);
+static_assert(sizeof(const std::uint32_t*) <= 2 * sizeof(std::uint32_t));
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
 struct Candidate {
   std::uint32_t segment;
@@ -346,6 +367,16 @@ struct SegmentView {
 // q of the cell has d(q) <= d(c) + h, so only segments within d(c) + h + margin of the cell's box
 // qualify. A query is then one cell lookup and a handful of point-segment distances, whatever
 // the route's length; the R-tree answers the rare fixes outside the grid.
+//
+// A cell's list is built on its first lookup, not by Create: building every cell of a long
+// route (thousands, each an R-tree nearest and box query plus the sub-cell refinement) was most
+// of a plan's compile time, and most cells are never looked up (a vehicle's hinted queries are
+// answered around its previous match, and it drives through a thin band of the grid). The first
+// lookup claims the cell (kUnbuilt -> kBuilding), builds its list and publishes it (release);
+// later lookups read it after one acquire load (a plain load on x86). A lookup that finds the
+// cell being built by another thread does not wait: it answers from the R-tree, which gives the
+// same answer (see Choose). A list depends only on the route and the cell, never on the order in
+// which cells are built, so answers do not depend on which fixes came first (or on a restart).
 struct alignas(64) Corridor::Impl : SegmentView {
   explicit Impl(GridProjection p) : proj(std::move(p)) {}
 
@@ -357,26 +388,46 @@ struct alignas(64) Corridor::Impl : SegmentView {
 
   double cell_m = 1.0, inv_cell_m = 1.0, x0 = 0.0, y0 = 0.0;
   std::size_t nx = 0, ny = 0;
-  std::vector<CellRec> cells;  // nx * ny, row-major
-  std::vector<std::uint32_t> overflow;
+  std::unique_ptr<CellRec[]> cells;  // nx * ny, row-major, each built on first lookup
+
+  // Storage of the lists longer than CellRec::kInline: chunks that never move (a published
+  // list's address stays valid), appended to under arena_mu by the thread building a cell.
+  static constexpr std::size_t kArenaChunk = 4096;
+  static_assert(kArenaChunk >= kMaxCellCandidates);
+  mutable std::mutex arena_mu;
+  mutable std::vector<std::unique_ptr<std::uint32_t[]>> arena;
+  mutable std::size_t arena_used = kArenaChunk;  // in the last chunk
+  mutable std::atomic<std::size_t> cells_built{0};
 
   std::vector<LonLat> vertices;
   std::vector<double> cum_m;  // geodesic progress at each vertex (PointAt)
   RTree index;
 
-  // The candidate list of q's cell, or an empty span outside the grid.
-  std::span<const std::uint32_t> CellOf(XY q) const {
+  // Index of q's cell, or nx * ny outside the grid.
+  std::size_t CellIndex(XY q) const {
     const double u = (q.x_m - x0) * inv_cell_m, v = (q.y_m - y0) * inv_cell_m;
     if (!(u >= 0.0 && v >= 0.0 && u < static_cast<double>(nx) && v < static_cast<double>(ny))) {
-      return {};
+      return nx * ny;
     }
-    const CellRec& c = cells[static_cast<std::size_t>(v) * nx + static_cast<std::size_t>(u)];
-    if (c.count <= CellRec::kInline) return std::span<const std::uint32_t>(c.items, c.count);
-    return std::span<const std::uint32_t>(overflow.data() + c.items[0], c.count);
+    return static_cast<std::size_t>(v) * nx + static_cast<std::size_t>(u);
+  }
+
+  // The candidate list of cell k (built now if it never was), or an empty span when the cell
+  // leaves its queries to the R-tree: farther than kCoverageM from the route, too dense, or
+  // being built by another thread right now.
+  std::span<const std::uint32_t> CandidatesOf(std::size_t k) const {
+    const CellRec& c = cells[k];
+    std::uint32_t count = c.state.load(std::memory_order_acquire);
+    if (count == CellRec::kUnbuilt) count = BuildCell(k);
+    if (count == CellRec::kBuilding) return {};
+    if (count <= CellRec::kInline) return std::span<const std::uint32_t>(c.items, count);
+    return std::span<const std::uint32_t>(c.list(), count);
   }
 
   Candidate Find(XY q, std::optional<double> previous_progress_m) const {
-    const std::span<const std::uint32_t> cell = CellOf(q);
+    const std::size_t k = CellIndex(q);
+    const std::span<const std::uint32_t> cell =
+        k < nx * ny ? CandidatesOf(k) : std::span<const std::uint32_t>();
     if (!cell.empty()) {
       // Start every candidate's cache line loading at once: on long routes with scattered
       // queries these misses dominate, and issued together they overlap.
@@ -390,15 +441,19 @@ struct alignas(64) Corridor::Impl : SegmentView {
     return FindWithRTree(q, previous_progress_m);
   }
 
-  // Neighbourhoods and clearances (see Reach), from the R-tree: for each segment, its nearest
-  // few segments by an incremental k-nearest query, never every segment within
-  // kClearanceCapM (which, on a route folded onto itself, is most of the route: quadratic).
-  // The k nearest overall hold the nearest kMaxOthers + 1 outside the window along the route,
-  // which is all the answer depends on: the others (all within kOthersM, at most kMaxOthers)
-  // and the clearance (the nearest outside segment that is not an other).
+  // Neighbourhoods and clearances (see Reach), from the R-tree. All the answer depends on is the
+  // nearest kMaxOthers + 1 segments outside the window along the route, and only within
+  // kClearanceCapM: the others (all within kOthersM, at most kMaxOthers) and the clearance (the
+  // nearest outside segment that is not an other, capped). Usually a box query around the
+  // segment (grown by the cap) finds the few segments that can matter; where the route is folded
+  // onto itself the box holds most of the route (quadratic over the route), so beyond
+  // kMaxBoxNeighbours the segment's nearest few are found by an incremental k-nearest query
+  // instead, which yields the same others and clearance: the k nearest overall hold the nearest
+  // kMaxOthers + 1 outside the window.
   void BuildReach() {
     reach.assign(n, Reach{0.0f, 0, 0, 0, 0});
     std::vector<std::pair<double, std::uint32_t>> outside;  // (distance, segment)
+    std::vector<const Entry*> in_box;
     for (std::size_t i = 0; i < n; ++i) {
       Reach& r = reach[i];
       std::uint32_t back = 0, fwd = 0;
@@ -413,12 +468,31 @@ struct alignas(64) Corridor::Impl : SegmentView {
       const SegmentRec& s = segments[i];
       if (s.dx == 0.0f && s.dy == 0.0f) continue;  // clearance 0: never trusted
       const Segment line(Point(s.ax, s.ay), Point(s.ax + s.dx, s.ay + s.dy));
-      const unsigned k = back + fwd + 1 + kMaxOthers + 1;
+      auto in_window = [&](std::uint32_t e) { return e + back >= i && e <= i + fwd; };
       outside.clear();
-      index.query(bgi::nearest(line, k), boost::make_function_output_iterator([&](const Entry& e) {
-                    if (e.second + back >= i && e.second <= i + fwd) return;  // along the route
-                    outside.emplace_back(bg::distance(line, e.first), e.second);
-                  }));
+      in_box.clear();
+      const double grow = kClearanceCapM + kBoundSlackM;
+      const Box box(Point(std::min(s.ax, s.ax + s.dx) - grow, std::min(s.ay, s.ay + s.dy) - grow),
+                    Point(std::max(s.ax, s.ax + s.dx) + grow, std::max(s.ay, s.ay + s.dy) + grow));
+      bool crowded = false;
+      for (auto it = index.qbegin(bgi::intersects(box)); it != index.qend(); ++it) {
+        if (in_window(it->second)) continue;
+        if (in_box.size() == kMaxBoxNeighbours) {
+          crowded = true;
+          break;
+        }
+        in_box.push_back(&*it);
+      }
+      if (!crowded) {
+        for (const Entry* e : in_box) outside.emplace_back(bg::distance(line, e->first), e->second);
+      } else {
+        const unsigned k = back + fwd + 1 + kMaxOthers + 1;
+        index.query(bgi::nearest(line, k),
+                    boost::make_function_output_iterator([&](const Entry& e) {
+                      if (in_window(e.second)) return;
+                      outside.emplace_back(bg::distance(line, e.first), e.second);
+                    }));
+      }
       std::sort(outside.begin(), outside.end());
       // The others: those within kOthersM (all of them or none, so the clearance stays large).
       std::size_t others_n = 0;
@@ -487,10 +561,12 @@ struct alignas(64) Corridor::Impl : SegmentView {
     });
   }
 
-  void BuildCells() {
+  // The grid's geometry; the cells themselves are built on first lookup (BuildCell).
+  void SetUpGrid() {
     double min_x = std::numeric_limits<double>::infinity(), min_y = min_x;
     double max_x = -min_x, max_y = -min_x;
     std::vector<double> lengths;
+    lengths.reserve(segments.size());
     for (const SegmentRec& s : segments) {
       min_x = std::min({min_x, s.ax, s.ax + s.dx});
       max_x = std::max({max_x, s.ax, s.ax + s.dx});
@@ -511,57 +587,78 @@ struct alignas(64) Corridor::Impl : SegmentView {
     inv_cell_m = 1.0 / cell_m;
     nx = static_cast<std::size_t>(std::ceil(w / cell_m));
     ny = static_cast<std::size_t>(std::ceil(h / cell_m));
-    const double half_diagonal = cell_m * std::sqrt(0.5);
+    cells = std::make_unique<CellRec[]>(nx * ny);
+  }
 
-    cells.assign(nx * ny, CellRec{});
-    std::vector<std::uint32_t> near, last_list;
-    std::uint32_t last_offset = 0;
-    for (std::size_t j = 0; j < ny; ++j) {
-      for (std::size_t i = 0; i < nx; ++i) {
-        const Box cell(Point(x0 + i * cell_m, y0 + j * cell_m),
-                       Point(x0 + (i + 1) * cell_m, y0 + (j + 1) * cell_m));
-        const XY centre{x0 + (i + 0.5) * cell_m, y0 + (j + 0.5) * cell_m};
-        double d_centre = std::numeric_limits<double>::infinity();
-        index.query(bgi::nearest(Point(centre.x_m, centre.y_m), 1),
-                    boost::make_function_output_iterator([&](const Entry& e) {
-                      d_centre = std::sqrt(Evaluate(e.second, centre).distance2);
-                    }));
-        if (d_centre <= kCoverageM) {
-          const double extent =
-              d_centre + half_diagonal + Corridor::kAmbiguityMargin_m + kBoundSlackM;
-          const Box grown(
-              Point(cell.min_corner().get<0>() - extent, cell.min_corner().get<1>() - extent),
-              Point(cell.max_corner().get<0>() + extent, cell.max_corner().get<1>() + extent));
-          near.clear();
-          bool dense = false;
-          for (auto it = index.qbegin(bgi::intersects(grown)); it != index.qend(); ++it) {
-            if (bg::comparable_distance(it->first, cell) > extent * extent) continue;
-            if (near.size() == kMaxCellCandidates) {
-              dense = true;
-              break;
-            }
-            near.push_back(it->second);
-          }
-          // Where the route passes this cell hundreds of times (a zig-zag, a route driven back
-          // and forth), a list would cost memory and build time in proportion to the route:
-          // leave the cell empty, so that its queries take the R-tree path (same answer).
-          if (dense) continue;
-          Refine(cell, near);
-          std::sort(near.begin(), near.end());
-          CellRec& rec = cells[j * nx + i];
-          rec.count = static_cast<std::uint32_t>(near.size());
-          if (near.size() <= CellRec::kInline) {
-            std::copy(near.begin(), near.end(), rec.items);
-          } else if (near == last_list) {  // neighbouring far cells often share their list
-            rec.items[0] = last_offset;
-          } else {
-            rec.items[0] = last_offset = static_cast<std::uint32_t>(overflow.size());
-            overflow.insert(overflow.end(), near.begin(), near.end());
-            last_list = near;
-          }
-        }
-      }
+  // Builds cell k's list unless another thread claimed it first; returns the cell's state.
+  std::uint32_t BuildCell(std::size_t k) const {
+    CellRec& rec = cells[k];
+    std::uint32_t expected = CellRec::kUnbuilt;
+    if (!rec.state.compare_exchange_strong(expected, CellRec::kBuilding,
+                                           std::memory_order_acq_rel)) {
+      return expected;  // built or being built meanwhile
     }
+    // Reused between calls: a first lookup should not cost an allocation.
+    thread_local std::vector<std::uint32_t> near;
+    const std::uint32_t count =
+        CellList(k % nx, k / nx, near) ? static_cast<std::uint32_t>(near.size()) : 0;
+    if (count <= CellRec::kInline) {
+      std::copy(near.begin(), near.begin() + count, rec.items);
+    } else {
+      rec.set_list(Store(near));
+    }
+    cells_built.fetch_add(1, std::memory_order_relaxed);
+    rec.state.store(count, std::memory_order_release);
+    return count;
+  }
+
+  // Cell (i, j)'s candidates in `near` (sorted); false when its queries go to the R-tree: its
+  // centre is farther than kCoverageM from the route, or the route passes it hundreds of times.
+  bool CellList(std::size_t i, std::size_t j, std::vector<std::uint32_t>& near) const {
+    near.clear();
+    const Box cell(Point(x0 + i * cell_m, y0 + j * cell_m),
+                   Point(x0 + (i + 1) * cell_m, y0 + (j + 1) * cell_m));
+    const XY centre{x0 + (i + 0.5) * cell_m, y0 + (j + 0.5) * cell_m};
+    double d_centre = std::numeric_limits<double>::infinity();
+    index.query(bgi::nearest(Point(centre.x_m, centre.y_m), 1),
+                boost::make_function_output_iterator([&](const Entry& e) {
+                  d_centre = std::sqrt(Evaluate(e.second, centre).distance2);
+                }));
+    if (!(d_centre <= kCoverageM)) return false;
+    const double half_diagonal = cell_m * std::sqrt(0.5);
+    const double extent = d_centre + half_diagonal + Corridor::kAmbiguityMargin_m + kBoundSlackM;
+    const Box grown(
+        Point(cell.min_corner().get<0>() - extent, cell.min_corner().get<1>() - extent),
+        Point(cell.max_corner().get<0>() + extent, cell.max_corner().get<1>() + extent));
+    for (auto it = index.qbegin(bgi::intersects(grown)); it != index.qend(); ++it) {
+      if (bg::comparable_distance(it->first, cell) > extent * extent) continue;
+      // Where the route passes this cell hundreds of times (a zig-zag, a route driven back
+      // and forth), a list would cost memory and build time in proportion to the route:
+      // leave the cell empty, so that its queries take the R-tree path (same answer).
+      if (near.size() == kMaxCellCandidates) return false;
+      near.push_back(it->second);
+    }
+    Refine(cell, near);
+    std::sort(near.begin(), near.end());
+    return !near.empty();
+  }
+
+  std::size_t arena_bytes() const {
+    std::lock_guard<std::mutex> lock(arena_mu);
+    return arena.size() * kArenaChunk * sizeof(std::uint32_t);
+  }
+
+  // A copy of `list` in the arena (whose chunks never move).
+  const std::uint32_t* Store(const std::vector<std::uint32_t>& list) const {
+    std::lock_guard<std::mutex> lock(arena_mu);
+    if (arena_used + list.size() > kArenaChunk) {
+      arena.push_back(std::make_unique_for_overwrite<std::uint32_t[]>(kArenaChunk));
+      arena_used = 0;
+    }
+    std::uint32_t* out = arena.back().get() + arena_used;
+    std::copy(list.begin(), list.end(), out);
+    arena_used += list.size();
+    return out;
   }
 };
 
@@ -633,7 +730,7 @@ absl::StatusOr<Corridor> Corridor::Create(std::vector<LonLat> route) {
   impl->index = RTree(entries.begin(), entries.end());  // packed (STR) bulk load
   impl->seg = impl->segments.data();
   impl->n = impl->segments.size();
-  impl->BuildCells();
+  impl->SetUpGrid();
   impl->BuildReach();
   impl->rch = impl->reach.data();
   impl->others = impl->others_store.data();
@@ -695,14 +792,35 @@ LonLat Corridor::PointAt(double progress_m) const {
 
 std::span<const LonLat> Corridor::vertices() const { return impl_->vertices; }
 
+std::size_t Corridor::cells_built() const {
+  return impl_->cells_built.load(std::memory_order_relaxed);
+}
+std::size_t Corridor::cell_count() const { return impl_->nx * impl_->ny; }
+
+Corridor::Match Corridor::LocateByScanForTesting(LonLat p,
+                                                 std::optional<double> previous_progress_m) const {
+  const Impl& m = *impl_;
+  const XY q = m.proj.Forward(p);
+  const Candidate best = m.Choose(
+      [&](auto&& fn) {
+        for (std::uint32_t s = 0; s < m.n; ++s) {
+          // Zero-length segments are not candidates on any path (not in the R-tree or grid).
+          if (m.segments[s].dx == 0.0f && m.segments[s].dy == 0.0f) continue;
+          fn(m.Evaluate(s, q));
+        }
+      },
+      q, previous_progress_m);
+  return m.MatchOf(m.proj, hot_.projection, q, best);
+}
+
 std::size_t Corridor::memory_bytes() const {
   const Impl& m = *impl_;
   // The R-tree: its entries plus about a quarter for nodes (packed, 16 per node).
   const std::size_t rtree = m.index.size() * sizeof(Entry) * 5 / 4;
   return sizeof(Impl) + m.proj.memory_bytes() + m.segments.capacity() * sizeof(SegmentRec) +
          m.reach.capacity() * sizeof(Reach) + m.others_store.capacity() * sizeof(std::uint32_t) +
-         m.cells.capacity() * sizeof(CellRec) + m.overflow.capacity() * sizeof(std::uint32_t) +
-         m.vertices.capacity() * sizeof(LonLat) + m.cum_m.capacity() * sizeof(double) + rtree;
+         m.nx * m.ny * sizeof(CellRec) + m.arena_bytes() + m.vertices.capacity() * sizeof(LonLat) +
+         m.cum_m.capacity() * sizeof(double) + rtree;
 }
 
 }  // namespace cit::geo

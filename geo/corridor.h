@@ -34,9 +34,16 @@
 // lines instead of the grid cell and its candidates' lines, which matters when thousands of
 // corridors (one per run) do not fit in the caches.
 //
-// Thread contract: immutable after Create; Locate, PointAt and the accessors are safe to call
-// from many threads at once (a Hint belongs to one caller at a time). Movable, not copyable
-// (share one instance via pointer).
+// Create does only what every query needs (projection, segments, R-tree, the hint's
+// neighbourhoods); the candidate grid's cells are built on their first lookup (a few
+// microseconds each, once), so compiling a plan does not pay for the thousands of cells no fix
+// ever falls in. Answers do not depend on which cells are built: every path (cell, R-tree,
+// hint) returns exactly the answer of a scan of every segment (LocateByScanForTesting).
+//
+// Thread contract: logically immutable after Create; Locate, PointAt and the accessors are safe
+// to call from many threads at once (a Hint belongs to one caller at a time; a cell is built by
+// the first thread that needs it, lock-free for the others). Movable, not copyable (share one
+// instance via pointer).
 #ifndef CIT_GEO_CORRIDOR_H_
 #define CIT_GEO_CORRIDOR_H_
 
@@ -101,8 +108,17 @@ class Corridor final {
   // The centre-line point at `progress_m` (clamped to [0, length_m()]).
   LonLat PointAt(double progress_m) const;
   std::span<const LonLat> vertices() const;
-  // Heap bytes held by the query structures (segments, grid, R-tree estimate, projection grid).
+  // Heap bytes held by the query structures (segments, grid, R-tree estimate, projection grid);
+  // grows as cells are built.
   std::size_t memory_bytes() const;
+
+  // Grid cells built so far, and their total number (for tests and benchmarks).
+  std::size_t cells_built() const;
+  std::size_t cell_count() const;
+  // The definition every Locate path must reproduce bit for bit: the same choice (Locate's
+  // comment) over every segment of the route, without grid, R-tree or hint. O(route) per call;
+  // for tests.
+  Match LocateByScanForTesting(LonLat p, std::optional<double> previous_progress_m) const;
 
  private:
   struct Impl;

@@ -14,6 +14,9 @@ constexpr double kPi = 3.14159265358979323846;
 constexpr double kTargetCellM = 500.0;
 constexpr double kMaxCellM = 2000.0;
 constexpr std::size_t kMaxNodes = std::size_t{1} << 18;
+// Nodes are computed in blocks of 2^kBlockShift x 2^kBlockShift (8 x 8: 4 km square, 64 PROJ
+// calls, ~15 us) on first use.
+constexpr int kBlockShift = 3;
 constexpr double kMetresPerDegLat = 110'574.0;  // shortest (at the equator): cells never exceed
 constexpr double kMetresPerDegLonEquator = 111'320.0;
 
@@ -34,10 +37,15 @@ struct alignas(64) GridProjection::State {
   Frame f;
 
   LocalProjection exact;
-  mutable std::mutex exact_mu;  // PROJ contexts are not re-entrant
+  mutable std::mutex exact_mu;  // PROJ contexts are not re-entrant; also serialises FillBlock
   bool has_grid = false;
   double cell_lon = 1.0, cell_lat = 1.0;
-  std::vector<XY> nodes;
+  // (nx + 1) * (ny + 1) nodes, computed a block at a time on first use (FillBlock): a block's
+  // nodes are written under exact_mu before its flag is set (release), read only after the flag
+  // was seen set (acquire), and never written again.
+  std::unique_ptr<XY[]> nodes;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> block_ready;
+  mutable std::atomic<std::size_t> blocks_filled{0};
 
   XY Exact(LonLat p) const {
     std::lock_guard<std::mutex> lock(exact_mu);
@@ -49,6 +57,32 @@ struct alignas(64) GridProjection::State {
   }
   const XY& Node(int i, int j) const {
     return f.node_data[static_cast<std::size_t>(j) * (f.nx + 1) + i];
+  }
+  // Makes cell (i, j)'s four nodes readable; reads only `frame` (this instance's, or the copy
+  // an owner keeps inline) unless a block still has to be computed.
+  void EnsureCell(const Frame& frame, int i, int j) const {
+    for (int bj = j >> kBlockShift; bj <= (j + 1) >> kBlockShift; ++bj) {
+      for (int bi = i >> kBlockShift; bi <= (i + 1) >> kBlockShift; ++bi) {
+        const std::size_t b = static_cast<std::size_t>(bj) * frame.block_nx + bi;
+        if (frame.block_ready[b].load(std::memory_order_acquire) == 0) FillBlock(bi, bj);
+      }
+    }
+  }
+  void FillBlock(int bi, int bj) const {
+    std::lock_guard<std::mutex> lock(exact_mu);
+    const std::size_t b = static_cast<std::size_t>(bj) * f.block_nx + bi;
+    if (block_ready[b].load(std::memory_order_relaxed) != 0) return;  // filled meanwhile
+    const int i_end = std::min(f.nx + 1, (bi + 1) << kBlockShift);
+    const int j_end = std::min(f.ny + 1, (bj + 1) << kBlockShift);
+    for (int j = bj << kBlockShift; j < j_end; ++j) {
+      for (int i = bi << kBlockShift; i < i_end; ++i) {
+        const LonLat node = internal::LonLatAccess::Normalised(f.centre_lon + f.r0 + i * cell_lon,
+                                                               f.lat0 + j * cell_lat);
+        nodes[static_cast<std::size_t>(j) * (f.nx + 1) + i] = exact.Forward(node);
+      }
+    }
+    blocks_filled.fetch_add(1, std::memory_order_relaxed);
+    block_ready[b].store(1, std::memory_order_release);
   }
 };
 namespace {
@@ -102,15 +136,16 @@ absl::StatusOr<GridProjection> GridProjection::ForArea(std::span<const LonLat> p
     if (s->cell_lat <= 0.0) s->cell_lat = cell_m / kMetresPerDegLat;
     s->f.inv_cell_lon = 1.0 / s->cell_lon;
     s->f.inv_cell_lat = 1.0 / s->cell_lat;
-    s->nodes.reserve(static_cast<std::size_t>(s->f.nx + 1) * (s->f.ny + 1));
-    for (int j = 0; j <= s->f.ny; ++j) {
-      for (int i = 0; i <= s->f.nx; ++i) {
-        const LonLat node = internal::LonLatAccess::Normalised(
-            s->f.centre_lon + s->f.r0 + i * s->cell_lon, s->f.lat0 + j * s->cell_lat);
-        s->nodes.push_back(s->exact.Forward(node));
-      }
-    }
-    s->f.node_data = s->nodes.data();
+    // Not computed here: a route's grid has thousands of nodes (a PROJ call each, most of a
+    // corridor's build time) of which a vehicle uses the few along its way.
+    s->nodes =
+        std::make_unique_for_overwrite<XY[]>(static_cast<std::size_t>(s->f.nx + 1) * (s->f.ny + 1));
+    s->f.node_data = s->nodes.get();
+    s->f.block_nx = ((s->f.nx + 1) >> kBlockShift) + 1;
+    const int block_ny = ((s->f.ny + 1) >> kBlockShift) + 1;
+    s->block_ready = std::make_unique<std::atomic<std::uint8_t>[]>(
+        static_cast<std::size_t>(s->f.block_nx) * block_ny);
+    s->f.block_ready = s->block_ready.get();
   }
   s->f.id = next_id.fetch_add(1, std::memory_order_relaxed);
   s->f.radius_m = s->exact.radius_m();
@@ -132,6 +167,7 @@ XY GridProjection::Forward(LonLat p) const {
   if (!(u >= 0.0 && v >= 0.0 && u < s.f.nx && v < s.f.ny)) return s.Exact(p);
   const int i = static_cast<int>(u);
   const int j = static_cast<int>(v);
+  s.EnsureCell(s.f, i, j);
   const double fu = u - i, fv = v - j;
   const XY& a = s.Node(i, j);
   const XY& b = s.Node(i + 1, j);
@@ -153,6 +189,7 @@ XY GridProjection::Forward(LonLat p, const Frame& f, CellCache& cache) const {
   const int i = static_cast<int>(u);
   const int j = static_cast<int>(v);
   if (cache.owner != f.id || cache.i != i || cache.j != j) {
+    state_->EnsureCell(f, i, j);
     const XY* row = f.node_data + static_cast<std::size_t>(j) * (f.nx + 1) + i;
     const XY* next_row = row + (f.nx + 1);
     cache.owner = f.id;
@@ -186,6 +223,7 @@ LonLat GridProjection::Inverse(XY target, LonLat guess) const {
     if (!(u >= 0.0 && v >= 0.0 && u < s.f.nx && v < s.f.ny)) return s.ExactInverse(target);
     const int i = static_cast<int>(u);
     const int j = static_cast<int>(v);
+    s.EnsureCell(s.f, i, j);
     const double fu = u - i, fv = v - j;
     const XY& a = s.Node(i, j);
     const XY& b = s.Node(i + 1, j);
@@ -224,7 +262,10 @@ LonLat GridProjection::InverseExact(XY p) const { return state_->ExactInverse(p)
 double GridProjection::ScaleFactorAt(double x_m) const { return ScaleFactor(state_->f, x_m); }
 LonLat GridProjection::origin() const { return state_->exact.origin(); }
 std::size_t GridProjection::memory_bytes() const {
-  return sizeof(State) + state_->nodes.capacity() * sizeof(XY);
+  // Nodes of the blocks computed so far (the rest is allocated but never touched).
+  const std::size_t per_block = std::size_t{1} << (2 * kBlockShift);
+  return sizeof(State) +
+         state_->blocks_filled.load(std::memory_order_relaxed) * per_block * sizeof(XY);
 }
 
 }  // namespace cit::geo

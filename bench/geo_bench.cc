@@ -123,6 +123,25 @@ void BM_CorridorLocate(benchmark::State& state) {
 }
 BENCHMARK(BM_CorridorLocate)->Arg(500)->Arg(2000)->Arg(20000);
 
+// What a first lookup pays: a fresh corridor (built outside the timing) answers 256 of the
+// workload's points, each in a cell and projection block that may not have been built yet
+// (both are built on first use). Compare with BM_CorridorLocate (the same points, warm).
+void BM_CorridorLocateColdCorridor(benchmark::State& state) {
+  const Workload& w = GetWorkload(static_cast<int>(state.range(0)));
+  constexpr std::size_t kQueries = 256;
+  std::size_t cells = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    absl::StatusOr<Corridor> c = Corridor::Create(w.route);
+    state.ResumeTiming();
+    for (std::size_t i = 0; i < kQueries; ++i) benchmark::DoNotOptimize(c->Locate(w.points[i]));
+    cells = c->cells_built();
+  }
+  state.SetItemsProcessed(state.iterations() * kQueries);
+  state.counters["cells_built"] = static_cast<double>(cells);
+}
+BENCHMARK(BM_CorridorLocateColdCorridor)->Arg(500)->Unit(benchmark::kMicrosecond);
+
 void BM_CorridorLocateWithPreviousProgress(benchmark::State& state) {
   const Workload& w = GetWorkload(static_cast<int>(state.range(0)));
   std::size_t i = 0;

@@ -67,22 +67,36 @@ bool InflightBudget::FitsLocked(ReadEstimate e, bool light) const {
   return records + e.records <= max_r && bytes + e.bytes <= max_b;
 }
 
-bool InflightBudget::TryReserve(const std::shared_ptr<BudgetWaiter>& waiter, ReadEstimate e,
-                                bool light) {
+Reservation InflightBudget::ReserveLocked(ReadEstimate e) {
+  stats_.reserved_records += e.records;
+  stats_.reserved_bytes += e.bytes;
+  const uint64_t id = next_id_++;
+  held_.emplace_hint(held_.end(), id, Held{e, Steady::now()});
+  return Reservation{id, e};
+}
+
+void InflightBudget::UnreserveLocked(uint64_t id) {
+  auto it = held_.find(id);
+  if (it == held_.end()) return;  // expired already
+  stats_.reserved_records -= std::min(it->second.estimate.records, stats_.reserved_records);
+  stats_.reserved_bytes -= std::min(it->second.estimate.bytes, stats_.reserved_bytes);
+  held_.erase(it);
+}
+
+Reservation InflightBudget::TryReserve(const std::shared_ptr<BudgetWaiter>& waiter, ReadEstimate e,
+                                       bool light) {
   std::lock_guard<std::mutex> lock(mu_);
   std::deque<Waiting>& queue = light ? light_ : heavy_;
   // Behind waiting light reads a backlog read waits too; within a queue, first come first.
   if (queue.empty() && (light || light_.empty()) && FitsLocked(e, light)) {
-    stats_.reserved_records += e.records;
-    stats_.reserved_bytes += e.bytes;
-    return true;
+    return ReserveLocked(e);
   }
   queue.push_back(Waiting{waiter, e});
   ++stats_.waits;
   stats_.waiting = light_.size() + heavy_.size();
   waits_counter_.Increment();
   LogTransitionLocked();
-  return false;
+  return Reservation{};
 }
 
 void InflightBudget::Charge(size_t records, size_t bytes) {
@@ -93,13 +107,30 @@ void InflightBudget::Charge(size_t records, size_t bytes) {
   stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.bytes);
 }
 
-void InflightBudget::Unreserve(ReadEstimate e) {
+void InflightBudget::Unreserve(Reservation r) {
+  if (r.id == 0) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stats_.reserved_records -= std::min(e.records, stats_.reserved_records);
-    stats_.reserved_bytes -= std::min(e.bytes, stats_.reserved_bytes);
+    UnreserveLocked(r.id);
   }
   AdmitWaiters();
+}
+
+void InflightBudget::ExpireIdle() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto cutoff = Steady::now() - options_.idle_after;
+    while (!held_.empty() && held_.begin()->second.since < cutoff) {
+      UnreserveLocked(held_.begin()->first);
+    }
+    if (light_.empty() && heavy_.empty()) return;
+  }
+  AdmitWaiters();
+}
+
+bool InflightBudget::HasWaiters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !light_.empty() || !heavy_.empty();
 }
 
 void InflightBudget::Release(size_t records, size_t bytes) {
@@ -113,7 +144,7 @@ void InflightBudget::Release(size_t records, size_t bytes) {
 
 void InflightBudget::AdmitWaiters() {
   while (true) {
-    std::vector<std::pair<std::shared_ptr<BudgetWaiter>, ReadEstimate>> admitted;
+    std::vector<std::pair<std::shared_ptr<BudgetWaiter>, Reservation>> admitted;
     {
       std::lock_guard<std::mutex> lock(mu_);
       // Light reads first: they are what keeps live trucks (and their panics) moving.
@@ -128,9 +159,7 @@ void InflightBudget::AdmitWaiters() {
           if (!FitsLocked(queue->front().estimate, light)) break;
           Waiting w = std::move(queue->front());
           queue->pop_front();
-          stats_.reserved_records += w.estimate.records;
-          stats_.reserved_bytes += w.estimate.bytes;
-          admitted.emplace_back(std::move(alive), w.estimate);
+          admitted.emplace_back(std::move(alive), ReserveLocked(w.estimate));
         }
       }
       stats_.waiting = light_.size() + heavy_.size();
@@ -138,11 +167,10 @@ void InflightBudget::AdmitWaiters() {
     }
     if (admitted.empty()) return;
     bool returned = false;
-    for (auto& [waiter, e] : admitted) {
-      if (waiter->OnBudgetAdmitted(e)) continue;
+    for (auto& [waiter, r] : admitted) {
+      if (waiter->OnBudgetAdmitted(r)) continue;
       std::lock_guard<std::mutex> lock(mu_);
-      stats_.reserved_records -= std::min(e.records, stats_.reserved_records);
-      stats_.reserved_bytes -= std::min(e.bytes, stats_.reserved_bytes);
+      UnreserveLocked(r.id);
       returned = true;
     }
     if (!returned) return;  // else the returned budget may admit the next ones
@@ -165,7 +193,7 @@ void InflightBudget::LogTransitionLocked() {
     return;
   }
   engaged_ = false;
-  spdlog::info("event=ingest_budget_cleared waits={} seconds={:.1f} peak_records={}",
+  spdlog::warn("event=ingest_budget_cleared waits={} seconds={:.1f} peak_records={}",
                stats_.waits - waits_at_engage_,
                std::chrono::duration<double>(now - last_log_).count(), stats_.peak_records);
 }

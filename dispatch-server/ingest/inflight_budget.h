@@ -20,8 +20,14 @@
 // queue and a small reserve above the budget that backlog readers cannot use, so a panic
 // reaches the monitor during a storm instead of waiting behind hours of other trucks' backlog.
 //
+// Idle reads: a read posted to an agent that then sends nothing (parked truck, agent done with
+// its backlog) would hold its estimate for good, and enough of them would starve every waiting
+// stream. A reservation older than idle_after is therefore given back (ExpireIdle, called
+// periodically); the read stays posted and its message, if one comes, is charged as usual.
+//
 // Bound: in flight <= max + reserve, plus whatever a message brings beyond its estimate (an
-// agent whose previous batch was small sending a full one); at most one max_batch per such read.
+// agent whose previous batch was small sending a full one, a read whose reservation expired);
+// at most one max_batch per such read.
 //
 // Thread contract: every method may be called from any thread; none blocks. Never call
 // Unreserve/Release (they admit waiters, whose OnBudgetAdmitted takes the stream's lock) while
@@ -32,6 +38,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -56,6 +63,14 @@ struct InflightBudgetOptions {
   // Headroom above max_* for light reads only.
   size_t reserve_records = 10'000;
   size_t reserve_bytes = 4 << 20;
+  // A read's reservation is given back after this long without its message (see above).
+  std::chrono::milliseconds idle_after{2'000};
+};
+
+// A reservation held for one posted read; id 0 = none.
+struct Reservation {
+  uint64_t id = 0;
+  ReadEstimate estimate;
 };
 
 // Implemented by whatever waits for budget (a telemetry stream).
@@ -64,7 +79,7 @@ class BudgetWaiter {
   virtual ~BudgetWaiter() = default;
   // `reserved` is now reserved for the waiter's next read. Returns false when the waiter no
   // longer reads (its stream ended): the budget takes the reservation back.
-  virtual bool OnBudgetAdmitted(ReadEstimate reserved) = 0;
+  virtual bool OnBudgetAdmitted(Reservation reserved) = 0;
 };
 
 // A snapshot for metrics and tests.
@@ -86,13 +101,18 @@ class InflightBudget {
   InflightBudget(const InflightBudget&) = delete;
   InflightBudget& operator=(const InflightBudget&) = delete;
 
-  // Reserves `e` for a read and returns true if it fits (and no one waits ahead in the same
-  // queue); otherwise queues `waiter` and returns false: OnBudgetAdmitted follows when it fits.
-  bool TryReserve(const std::shared_ptr<BudgetWaiter>& waiter, ReadEstimate e, bool light);
+  // Reserves `e` for a read and returns it if it fits (and no one waits ahead in the same
+  // queue); otherwise queues `waiter` and returns id 0: OnBudgetAdmitted follows when it fits.
+  Reservation TryReserve(const std::shared_ptr<BudgetWaiter>& waiter, ReadEstimate e, bool light);
   // A message brought `records`/`bytes` that now await commit.
   void Charge(size_t records, size_t bytes);
   // A reservation is spent (its message arrived and was charged) or void (the read failed).
-  void Unreserve(ReadEstimate e);
+  // Id 0 or an expired reservation: nothing to give back.
+  void Unreserve(Reservation r);
+  // Gives back reservations older than idle_after (admitting waiters). Call periodically.
+  void ExpireIdle();
+  // Streams wait for budget.
+  bool HasWaiters() const;
   // Committed (or failed and forgotten): no longer in flight.
   void Release(size_t records, size_t bytes);
 
@@ -105,6 +125,8 @@ class InflightBudget {
     ReadEstimate estimate;
   };
   bool FitsLocked(ReadEstimate e, bool light) const;
+  Reservation ReserveLocked(ReadEstimate e);
+  void UnreserveLocked(uint64_t id);
   // Admits waiters, in order, while they fit; calls them outside the lock.
   void AdmitWaiters();
   void LogTransitionLocked();
@@ -117,6 +139,12 @@ class InflightBudget {
   BudgetStats stats_;
   std::deque<Waiting> light_;
   std::deque<Waiting> heavy_;
+  struct Held {
+    ReadEstimate estimate;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<uint64_t, Held> held_;  // by id: oldest first
+  uint64_t next_id_ = 1;
   bool engaged_ = false;  // last logged state
   std::chrono::steady_clock::time_point last_log_{};
   uint64_t waits_at_engage_ = 0;

@@ -434,11 +434,21 @@ bool IngestService::RefuseIdentityMismatch() {
 void IngestService::CountProtocolError() { metrics_->protocol_errors.Increment(); }
 
 void IngestService::CommitLoop() {
+  // Idle reads' reservations are given back from here (inflight_budget.h), this often.
+  constexpr auto kBudgetSweep = std::chrono::milliseconds(250);
+  auto next_sweep = Steady::now() + kBudgetSweep;
   std::unique_lock<std::mutex> lock(queue_mu_);
   while (true) {
+    if (Steady::now() >= next_sweep) {
+      next_sweep = Steady::now() + kBudgetSweep;
+      lock.unlock();
+      budget_.ExpireIdle();  // may resume streams: not under queue_mu_
+      lock.lock();
+      continue;
+    }
     if (queue_.empty()) {
       if (stop_) break;
-      queue_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      queue_cv_.wait_until(lock, next_sweep, [this] { return stop_ || !queue_.empty(); });
       continue;
     }
     const auto deadline = oldest_queued_ + options_.group_commit_delay;

@@ -35,17 +35,18 @@ void TelemetryStream::StartNextReadLocked() {
     read_paused_ = true;  // resumed by OnSubmissionDone
     return;
   }
-  if (!service_->budget().TryReserve(shared_from_this(), estimate_,
-                                     estimate_.records <= kLightReadRecords)) {
+  const Reservation r = service_->budget().TryReserve(shared_from_this(), estimate_,
+                                                      estimate_.records <= kLightReadRecords);
+  if (r.id == 0) {
     budget_waiting_ = true;  // resumed by OnBudgetAdmitted
     return;
   }
-  reserved_ = estimate_;
+  reserved_ = r;
   reading_ = true;
   StartRead(&in_);
 }
 
-bool TelemetryStream::OnBudgetAdmitted(ReadEstimate reserved) {
+bool TelemetryStream::OnBudgetAdmitted(Reservation reserved) {
   std::lock_guard<std::mutex> lock(mu_);
   budget_waiting_ = false;
   if (end_requested_ || read_closed_ || finished_ || reading_) return false;
@@ -55,7 +56,7 @@ bool TelemetryStream::OnBudgetAdmitted(ReadEstimate reserved) {
   return true;
 }
 
-ReadEstimate TelemetryStream::TakeReservationLocked() { return std::exchange(reserved_, {}); }
+Reservation TelemetryStream::TakeReservationLocked() { return std::exchange(reserved_, {}); }
 
 void TelemetryStream::PumpLocked() {
   if (writing_ || finished_) return;
@@ -152,14 +153,14 @@ void TelemetryStream::OnCancel() {
 void TelemetryStream::OnDone() {
   service_->Unregister(this, vehicle_);
   std::shared_ptr<TelemetryStream> keep;
-  ReadEstimate reserved;
+  Reservation reserved;
   {
     std::lock_guard<std::mutex> lock(mu_);
     done_ = true;
     keep = std::move(self_);
     reserved = TakeReservationLocked();  // a read that never completed
   }
-  if (reserved.records + reserved.bytes > 0) service_->budget().Unreserve(reserved);
+  service_->budget().Unreserve(reserved);
   if (!vehicle_.empty()) {
     spdlog::info("event=stream_closed vehicle={} peer={}", vehicle_, peer_);
   }
@@ -167,7 +168,7 @@ void TelemetryStream::OnDone() {
 }
 
 void TelemetryStream::OnReadDone(bool ok) {
-  ReadEstimate reserved;
+  Reservation reserved;
   {
     std::lock_guard<std::mutex> lock(mu_);
     reading_ = false;
@@ -184,7 +185,7 @@ void TelemetryStream::OnReadDone(bool ok) {
   const bool is_batch = ok && (in_.msg_case() == cit::v1::AgentMessage::kBatch ||
                                in_.msg_case() == cit::v1::AgentMessage::kUrgent);
   // A batch gives its reservation back once charged (HandleBatch); anything else at once.
-  if (!is_batch && reserved.records + reserved.bytes > 0) service_->budget().Unreserve(reserved);
+  if (!is_batch) service_->budget().Unreserve(reserved);
   if (!ok) return;
   switch (in_.msg_case()) {
     case cit::v1::AgentMessage::kHello:
@@ -268,7 +269,7 @@ void TelemetryStream::HandleHello() {
   StartNextReadLocked();
 }
 
-void TelemetryStream::HandleBatch(ReadEstimate reserved) {
+void TelemetryStream::HandleBatch(Reservation reserved) {
   bool accepting = true;
   const bool urgent = in_.has_urgent();
   cit::v1::RecordBatch* batch = urgent ? in_.mutable_urgent() : in_.mutable_batch();

@@ -62,7 +62,7 @@ class TelemetryStream final
   const std::string& peer() const { return peer_; }
 
   // The budget reserved `reserved` for this stream's next read (any thread, no lock held).
-  bool OnBudgetAdmitted(ReadEstimate reserved) override;
+  bool OnBudgetAdmitted(Reservation reserved) override;
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -72,9 +72,9 @@ class TelemetryStream final
  private:
   void HandleHello();
   // `reserved`: the budget estimate this read was admitted with (given back after the charge).
-  void HandleBatch(ReadEstimate reserved);
+  void HandleBatch(Reservation reserved);
   // Takes the current read's reservation (zero for the Hello read). Requires mu_.
-  ReadEstimate TakeReservationLocked();
+  Reservation TakeReservationLocked();
   // Starts the next read unless the stream is ending or flow control pauses it. Requires mu_.
   void StartNextReadLocked();
   // Starts the next write or the deferred Finish. Requires mu_. gRPC never runs a reaction
@@ -104,7 +104,7 @@ class TelemetryStream final
   bool reading_ = false;         // a read is posted
   bool budget_waiting_ = false;  // queued in the budget; resumed by OnBudgetAdmitted
   ReadEstimate estimate_;        // what the next read is expected to bring
-  ReadEstimate reserved_;        // the estimate the posted read holds in the budget
+  Reservation reserved_;         // what the posted read holds in the budget
 };
 
 }  // namespace cit::dispatch::internal

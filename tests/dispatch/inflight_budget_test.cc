@@ -13,7 +13,7 @@ class FakeWaiter final : public BudgetWaiter {
  public:
   FakeWaiter(std::vector<int>* log, int id, bool reads = true)
       : log_(log), id_(id), reads_(reads) {}
-  bool OnBudgetAdmitted(ReadEstimate) override {
+  bool OnBudgetAdmitted(Reservation) override {
     log_->push_back(id_);
     return reads_;
   }
@@ -43,12 +43,13 @@ TEST_F(InflightBudgetTest, WaitersAreResumedFirstComeFirstServedAsCommitsFreeBud
   auto a = std::make_shared<FakeWaiter>(&admitted_, 1);
   auto b = std::make_shared<FakeWaiter>(&admitted_, 2);
   auto c = std::make_shared<FakeWaiter>(&admitted_, 3);
-  ASSERT_TRUE(budget.TryReserve(a, {60, 600}, false));
+  const Reservation r = budget.TryReserve(a, {60, 600}, false);
+  ASSERT_NE(r.id, 0u);
   budget.Charge(60, 600);
-  budget.Unreserve({60, 600});
-  EXPECT_FALSE(budget.TryReserve(b, {50, 500}, false));
+  budget.Unreserve(r);
+  EXPECT_FALSE(budget.TryReserve(b, {50, 500}, false).id != 0);
   // c would fit (30 <= 40 left) but b waits ahead of it.
-  EXPECT_FALSE(budget.TryReserve(c, {30, 300}, false));
+  EXPECT_FALSE(budget.TryReserve(c, {30, 300}, false).id != 0);
   EXPECT_EQ(budget.Stats().waiting, 2u);
   EXPECT_EQ(budget.Stats().waits, 2u);
   budget.Release(60, 600);  // committed
@@ -63,9 +64,9 @@ TEST_F(InflightBudgetTest, LightReadsUseTheReserveThatBacklogReadsCannot) {
   auto heavy = std::make_shared<FakeWaiter>(&admitted_, 1);
   auto waiting_heavy = std::make_shared<FakeWaiter>(&admitted_, 2);
   auto live = std::make_shared<FakeWaiter>(&admitted_, 3);
-  ASSERT_TRUE(budget.TryReserve(heavy, {100, 1000}, false));
-  EXPECT_FALSE(budget.TryReserve(waiting_heavy, {1, 100}, false));  // heavy: no reserve
-  EXPECT_TRUE(budget.TryReserve(live, {1, 100}, true));             // light: the reserve
+  ASSERT_TRUE(budget.TryReserve(heavy, {100, 1000}, false).id != 0);
+  EXPECT_FALSE(budget.TryReserve(waiting_heavy, {1, 100}, false).id != 0);  // heavy: no reserve
+  EXPECT_TRUE(budget.TryReserve(live, {1, 100}, true).id != 0);             // light: the reserve
   EXPECT_EQ(budget.Stats().reserved_records, 101u);
 }
 
@@ -75,21 +76,41 @@ TEST_F(InflightBudgetTest, WaitersThatEndedAreSkippedAndTheirShareGoesToTheNext)
   auto gone = std::make_shared<FakeWaiter>(&admitted_, 2);
   auto ended = std::make_shared<FakeWaiter>(&admitted_, 3, /*reads=*/false);
   auto last = std::make_shared<FakeWaiter>(&admitted_, 4);
-  ASSERT_TRUE(budget.TryReserve(first, {100, 100}, false));
-  EXPECT_FALSE(budget.TryReserve(gone, {100, 100}, false));
-  EXPECT_FALSE(budget.TryReserve(ended, {100, 100}, false));
-  EXPECT_FALSE(budget.TryReserve(last, {100, 100}, false));
-  gone.reset();                  // destroyed while waiting
-  budget.Unreserve({100, 100});  // the first read failed
+  const Reservation r = budget.TryReserve(first, {100, 100}, false);
+  ASSERT_NE(r.id, 0u);
+  EXPECT_FALSE(budget.TryReserve(gone, {100, 100}, false).id != 0);
+  EXPECT_FALSE(budget.TryReserve(ended, {100, 100}, false).id != 0);
+  EXPECT_FALSE(budget.TryReserve(last, {100, 100}, false).id != 0);
+  gone.reset();         // destroyed while waiting
+  budget.Unreserve(r);  // the first read failed
   // 2 is gone; 3 is admitted but no longer reads and hands its share on to 4.
   EXPECT_EQ(admitted_, (std::vector<int>{3, 4}));
+  EXPECT_EQ(budget.Stats().reserved_records, 100u);
+}
+
+// A read posted to an agent that then sends nothing must not hold its share for good.
+TEST_F(InflightBudgetTest, IdleReadsGiveTheirReservationBackAndWaitersGoOn) {
+  InflightBudgetOptions o = Options();
+  o.idle_after = std::chrono::milliseconds(0);
+  InflightBudget budget(o, &metrics_);
+  auto idle = std::make_shared<FakeWaiter>(&admitted_, 1);
+  auto next = std::make_shared<FakeWaiter>(&admitted_, 2);
+  const Reservation r = budget.TryReserve(idle, {100, 100}, false);
+  ASSERT_NE(r.id, 0u);
+  EXPECT_EQ(budget.TryReserve(next, {100, 100}, false).id, 0u);
+  EXPECT_TRUE(budget.HasWaiters());
+  budget.ExpireIdle();
+  EXPECT_EQ(admitted_, (std::vector<int>{2}));
+  EXPECT_FALSE(budget.HasWaiters());
+  EXPECT_EQ(budget.Stats().reserved_records, 100u);
+  budget.Unreserve(r);  // the idle read's message came after all: nothing given back twice
   EXPECT_EQ(budget.Stats().reserved_records, 100u);
 }
 
 TEST_F(InflightBudgetTest, AReadLargerThanTheWholeBudgetIsAdmittedWhenNothingIsInFlight) {
   InflightBudget budget(Options(), &metrics_);
   auto big = std::make_shared<FakeWaiter>(&admitted_, 1);
-  EXPECT_TRUE(budget.TryReserve(big, {500, 50'000}, false));
+  EXPECT_TRUE(budget.TryReserve(big, {500, 50'000}, false).id != 0);
 }
 
 TEST_F(InflightBudgetTest, GaugesShowWhatIsInFlight) {

@@ -112,6 +112,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   telemetry.Get("max_message_bytes", &o.max_receive_message_bytes);
   telemetry.Get("max_connections", &o.telemetry_max_connections);
   telemetry.Get("memory_quota_bytes", &o.telemetry_memory_quota_bytes);
+  telemetry.Get("stream_window_bytes", &o.telemetry_stream_window_bytes);
 
   Section op(c.raw, "operator");
   op.Get("listen", &o.operator_address);
@@ -244,6 +245,10 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError(
         "ingest.max_inflight_records and ingest.max_inflight_bytes must hold at least one "
         "batch (ingest.max_batch_records, ingest.max_batch_bytes)");
+  }
+  if (o.telemetry_stream_window_bytes < 0) {
+    return absl::InvalidArgumentError(
+        "telemetry.stream_window_bytes must be >= 0 (0 = gRPC's defaults)");
   }
   if (o.telemetry_memory_quota_bytes < 0) {
     return absl::InvalidArgumentError(

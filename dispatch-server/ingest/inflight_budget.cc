@@ -193,8 +193,9 @@ void InflightBudget::LogTransitionLocked() {
     return;
   }
   engaged_ = false;
+  // waits: streams that paused since the engaged line (including the one that logged it).
   spdlog::warn("event=ingest_budget_cleared waits={} seconds={:.1f} peak_records={}",
-               stats_.waits - waits_at_engage_,
+               stats_.waits - waits_at_engage_ + 1,
                std::chrono::duration<double>(now - last_log_).count(), stats_.peak_records);
 }
 

@@ -180,6 +180,13 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
       quota.Resize(static_cast<size_t>(options_.telemetry_memory_quota_bytes));
       b.SetResourceQuota(quota);
     }
+    if (options_.telemetry_stream_window_bytes > 0) {
+      b.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+      b.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+                           options_.telemetry_stream_window_bytes);
+      b.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE,
+                           std::max(options_.telemetry_stream_window_bytes, 8 << 10));
+    }
     ApplyChannelArgs(b, options_);
     server->telemetry_server_ = b.BuildAndStart();
     if (!server->telemetry_server_) {

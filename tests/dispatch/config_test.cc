@@ -65,12 +65,13 @@ TEST(ServerConfigTest, SnapshotIntervalDefaultsTo300AndTakesZeroButNotNegative) 
 // Issue 16 §1: the in-flight budget, the commit cap and gRPC's memory quota are configurable.
 TEST(ServerConfigTest, InflightBudgetCommitCapAndQuotaAreReadAndChecked) {
   auto c = ParseServerConfig(
-      "[telemetry]\nmemory_quota_bytes = 1000000\n"
+      "[telemetry]\nmemory_quota_bytes = 1000000\nstream_window_bytes = 32768\n"
       "[ingest]\nmax_inflight_records = 5000\nmax_inflight_bytes = 2000000\n"
       "inflight_reserve_records = 50\ninflight_reserve_bytes = 5000\nmax_commit_records = 300\n",
       {});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server.telemetry_memory_quota_bytes, 1000000);
+  EXPECT_EQ(c->server.telemetry_stream_window_bytes, 32768);
   EXPECT_EQ(c->server.ingest.budget.max_records, 5000u);
   EXPECT_EQ(c->server.ingest.budget.max_bytes, 2000000u);
   EXPECT_EQ(c->server.ingest.budget.reserve_records, 50u);

@@ -42,7 +42,10 @@ absl::StatusOr<LoadedTokenFile> LoadTokenFileForLog(const std::filesystem::path&
     absl::StatusOr<TokenFile> parsed = TokenFile::Parse(text, path.string());
     if (!parsed.ok()) return parsed.status();
     out.tokens = *std::move(parsed);
-    out.path = path.string();
+    // The absolute path: a relative one says nothing once the working directory is forgotten.
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    out.path = (ec ? path : absolute.lexically_normal()).string();
   }
   out.sha256 = TokenHashHex(text);  // SHA-256 of the file's bytes
   return out;

@@ -7,6 +7,15 @@
 //       --tls-key /tmp/fleet/server.key --database /tmp/fleet/load.db --metrics-listen ""
 //   fleet_load --certs /tmp/fleet --vehicles 1000 --duration-s 20          # as fast as possible
 //   fleet_load --certs /tmp/fleet --vehicles 1000 --rate-hz 1 --batch 1    # real fleet pace
+//   fleet_load --certs /tmp/fleet --vehicles 5000 --backlog 3600 --connect-ramp-s 10
+//       --batch 500 --window 4000                     # reconnect storm (bench/storm.sh)
+//
+// Storm mode (--backlog N): every vehicle reconnects holding N records of 1 Hz backlog
+// (event times N s ago up to now, declared in Hello.backlog_records) and sends them as fast
+// as its window and the server's flow control allow; vehicles connect spread over
+// --connect-ramp-s. It runs until every vehicle's backlog is acknowledged (or --duration-s
+// passes) and prints the time to drain. Records are generated as they are sent (the server
+// cannot tell), so 5,000 x 1 h of backlog does not need gigabytes in this process.
 //
 // Vehicle certificates: <certs>/<id>.crt/.key when present, else made in memory and signed with
 // <certs>/ca.key (so 1,000 vehicles need no 1,000 openssl runs).
@@ -118,8 +127,10 @@ class CertFactory {
 
 struct Config {
   int batch = 50;
-  int window = 400;    // unacked records per vehicle
-  double rate_hz = 0;  // per-vehicle records/s; 0 = as fast as the window allows
+  int window = 400;             // unacked records per vehicle
+  double rate_hz = 0;           // per-vehicle records/s; 0 = as fast as the window allows
+  uint64_t backlog = 0;         // storm mode: records to replay, then stop
+  int64_t backlog_start_s = 0;  // event time of the first backlog record (Unix s)
 };
 
 class Vehicle final
@@ -132,6 +143,7 @@ class Vehicle final
     stub_->async()->Stream(&ctx_, this);
     out_.mutable_hello()->set_vehicle_id(id_);
     out_.mutable_hello()->set_agent_version("fleet_load");
+    out_.mutable_hello()->set_backlog_records(cfg_.backlog);
     writing_ = true;
     StartWrite(&out_);
     StartRead(&in_);
@@ -156,6 +168,10 @@ class Vehicle final
   }
 
   uint64_t acked() const { return acked_.load(); }
+  // Storm mode: the whole backlog is acknowledged.
+  bool drained() const {
+    return welcomed_.load() && acked_.load() >= first_seq_.load() - 1 + cfg_.backlog;
+  }
   bool done() const { return done_.load(); }
   bool welcomed() const { return welcomed_.load(); }
   const grpc::Status& status() const { return status_; }
@@ -212,8 +228,12 @@ class Vehicle final
     if (writing_ || !welcomed_ || stopping_) return;
     const uint64_t generated = next_seq_ - first_seq_;
     uint64_t allowed = cfg_.rate_hz > 0 ? (due_ > generated ? due_ - generated : 0) : UINT64_MAX;
-    // Paced: send full batches, as an agent batching its journal would.
-    if (allowed < static_cast<uint64_t>(cfg_.batch)) return;
+    if (cfg_.backlog > 0) {
+      allowed = cfg_.backlog - std::min(generated, cfg_.backlog);
+      if (allowed == 0) return;
+    } else if (allowed < static_cast<uint64_t>(cfg_.batch)) {
+      return;  // paced: send full batches, as an agent batching its journal would
+    }
     const uint64_t in_flight = next_seq_ - 1 - acked_.load();
     if (in_flight >= static_cast<uint64_t>(cfg_.window)) return;
     allowed =
@@ -227,7 +247,8 @@ class Vehicle final
       cit::v1::Record* r = batch->add_records();
       const uint64_t seq = next_seq_++;
       r->set_seq(seq);
-      r->mutable_event_time()->set_seconds(sec);
+      r->mutable_event_time()->set_seconds(
+          cfg_.backlog > 0 ? cfg_.backlog_start_s + static_cast<int64_t>(seq - first_seq_) : sec);
       *r->mutable_agent_time() = r->event_time();
       r->set_agent_monotonic_ns(static_cast<int64_t>(seq) * 1'000'000'000);
       r->set_agent_boot(1);
@@ -256,7 +277,7 @@ class Vehicle final
   bool writing_ = false;
   bool stopping_ = false;
   uint64_t next_seq_ = 1;
-  uint64_t first_seq_ = 1;
+  std::atomic<uint64_t> first_seq_{1};
   uint64_t due_ = 0;
   std::map<uint64_t, Steady::time_point> sent_;  // last seq of a batch -> when written
   std::vector<float> latencies_ms_;
@@ -272,6 +293,63 @@ double Percentile(std::vector<float>& v, double p) {
   size_t k = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
   std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
   return v[k];
+}
+
+// Storm mode: waits until every vehicle's backlog is acknowledged or `max_s` passes.
+int RunStorm(std::vector<std::unique_ptr<Vehicle>>& fleet, const Config& cfg, double max_s,
+             Steady::time_point t_connect, std::atomic<bool>& running, std::thread& pacer) {
+  const uint64_t total = cfg.backlog * fleet.size();
+  size_t drained = 0;
+  uint64_t acked = 0;
+  auto next_report = Steady::now();
+  double all_welcomed_s = -1;  // when the last vehicle was welcomed (TLS handshake + Hello)
+  while (Steady::now() - t_connect < std::chrono::duration<double>(max_s)) {
+    drained = 0;
+    acked = 0;
+    int welcomed = 0;
+    for (auto& v : fleet) {
+      drained += v->drained() ? 1 : 0;
+      acked += v->acked();
+      welcomed += v->welcomed() ? 1 : 0;
+    }
+    if (all_welcomed_s < 0 && welcomed == static_cast<int>(fleet.size())) {
+      all_welcomed_s = std::chrono::duration<double>(Steady::now() - t_connect).count();
+    }
+    if (drained == fleet.size()) break;
+    if (Steady::now() >= next_report) {
+      std::cerr << "  t=" << std::chrono::duration<double>(Steady::now() - t_connect).count()
+                << " s welcomed=" << welcomed << " drained=" << drained << " acked=" << acked << "/"
+                << total << "\n";
+      next_report += std::chrono::seconds(5);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const double drain_s = std::chrono::duration<double>(Steady::now() - t_connect).count();
+  uint64_t ended = 0, rejects = 0;
+  for (auto& v : fleet) {
+    ended += v->done() ? 1 : 0;
+    rejects += v->rejects();
+  }
+  std::printf(
+      "storm vehicles=%zu backlog_per_vehicle=%llu batch=%d window=%d records=%llu "
+      "acked=%llu vehicles_drained=%zu all_welcomed_s=%.1f drain_s=%.1f records_per_s=%.0f "
+      "rejects=%llu streams_ended=%llu\n",
+      fleet.size(), static_cast<unsigned long long>(cfg.backlog), cfg.batch, cfg.window,
+      static_cast<unsigned long long>(total), static_cast<unsigned long long>(acked), drained,
+      all_welcomed_s, drain_s, static_cast<double>(acked) / drain_s,
+      static_cast<unsigned long long>(rejects), static_cast<unsigned long long>(ended));
+  std::fflush(stdout);
+  running = false;
+  pacer.join();
+  for (auto& v : fleet) v->Stop();
+  for (auto& v : fleet) v->Release();
+  const auto t_end = Steady::now();
+  while (Steady::now() - t_end < std::chrono::seconds(10)) {
+    bool all = std::all_of(fleet.begin(), fleet.end(), [](auto& v) { return v->done(); });
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return drained == fleet.size() && ended == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -296,7 +374,18 @@ int main(int argc, char** argv) {
   app.add_option("--window", cfg.window, "Unacknowledged records allowed per vehicle");
   app.add_option("--rate-hz", cfg.rate_hz, "Records per second per vehicle (0 = unlimited)");
   app.add_option("--prefix", prefix, "Vehicle id prefix (ids are <prefix>0001 ...)");
+  double ramp_s = 0;
+  app.add_option("--backlog", cfg.backlog,
+                 "Storm mode: records of 1 Hz backlog per vehicle, sent as fast as flow control "
+                 "allows; runs until all are acknowledged or --duration-s passes");
+  app.add_option("--connect-ramp-s", ramp_s, "Spread the vehicles' connects over this time");
   CLI11_PARSE(app, argc, argv);
+  if (cfg.backlog > 0) {
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    cfg.backlog_start_s = now_s - static_cast<int64_t>(cfg.backlog);
+  }
 
   const std::filesystem::path dir(certs_dir);
   const std::string ca = ReadFile(dir / "ca.crt");
@@ -329,7 +418,18 @@ int main(int argc, char** argv) {
     fleet.push_back(std::make_unique<Vehicle>(id, cfg, channel));
   }
   const auto t_connect = Steady::now();
-  for (auto& v : fleet) v->Start();
+  for (size_t i = 0; i < fleet.size(); ++i) {
+    if (ramp_s > 0) {
+      std::this_thread::sleep_until(
+          t_connect + std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(
+                          ramp_s * static_cast<double>(i) / static_cast<double>(fleet.size()))));
+    }
+    fleet[i]->Start();
+  }
+  // The ramp is what was asked; on a loaded machine the channel setup of each first call (TLS
+  // context, connect) can make starting the calls take longer.
+  std::cerr << "fleet_load: " << fleet.size() << " streams started in "
+            << std::chrono::duration<double>(Steady::now() - t_connect).count() << " s\n";
 
   // Pacing thread (rate mode): the clock starts once every stream is welcomed, so the
   // handshakes do not turn into a backlog burst.
@@ -358,6 +458,7 @@ int main(int argc, char** argv) {
     for (auto& v : fleet) n += v->welcomed() ? 1 : 0;
     return n;
   };
+  if (cfg.backlog > 0) return RunStorm(fleet, cfg, duration_s, t_connect, running, pacer);
   // Wait for every stream to be welcomed (TLS handshakes), at most 60 s.
   while (welcomed() < vehicles && Steady::now() - t_connect < std::chrono::seconds(60)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

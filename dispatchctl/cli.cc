@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -19,11 +20,13 @@
 #include "absl/strings/string_view.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/auth/token_hash.h"
+#include "dispatchctl/board_command.h"
 #include "dispatchctl/config_file.h"
 #include "dispatchctl/connection.h"
 #include "dispatchctl/connection_check.h"
 #include "dispatchctl/error_advice.h"
 #include "dispatchctl/format.h"
+#include "dispatchctl/identity_format.h"
 #include "dispatchctl/plan_check_format.h"
 #include "dispatchctl/plan_file.h"
 #include "dispatchctl/track_formats.h"
@@ -175,6 +178,7 @@ struct WatchOptions {
   std::uint64_t count = 0;
   std::string color = "auto";
   bool no_bell = false;
+  bool board = false;
 };
 
 // A critical alert that is new, worse, back, or still unacknowledged when the watch starts rings
@@ -204,6 +208,19 @@ int Watch(Globals& g, const WatchOptions& w) {
   }
   std::vector<cit::v1::AlertKind> kinds;
   if (!ParseKinds(w.kinds, kinds)) return kExitUsage;
+  if (w.board) {
+    if (g.json) {
+      std::cerr << "dispatchctl: watch --board is a screen for people; --json is for scripts: "
+                   "use one or the other\n";
+      return kExitUsage;
+    }
+    const BoardOptions board{.zone = g.zone(),
+                             .color = w.color != "never" && std::getenv("NO_COLOR") == nullptr,
+                             .vehicles = w.vehicles,
+                             .min_severity = min_sev,
+                             .kinds = kinds};
+    return WithConnection(g, [&](const Connection& conn) { return RunAlertBoard(conn, board); });
+  }
   const bool terminal = isatty(STDOUT_FILENO) != 0;
   const AlertLineStyle style{
       .color = !g.json && (w.color == "always" ||
@@ -634,6 +651,8 @@ int AuditExport(Globals& g, const std::string& run_id, const std::string& format
 
 struct VerifyOptions {
   bool as_vehicle = false;
+  // Only the identity log (and the checkpoints); TARGET may then be omitted.
+  bool identities = false;
   // The auditor's own copy of the server's checkpoint public key (PEM).
   std::string public_key_file;
   // A checkpoint exported earlier with `audit checkpoint -o FILE`.
@@ -699,6 +718,15 @@ absl::StatusOr<cit::v1::SignedCheckpoint> LoadCheckpointFile(const std::string& 
 }
 
 int AuditVerify(Globals& g, const std::string& target, const VerifyOptions& o) {
+  if (target.empty() && !o.identities) {
+    std::cerr << "dispatchctl: audit verify needs a run or vehicle id, or --identities\n";
+    return kExitUsage;
+  }
+  if (!target.empty() && o.identities) {
+    std::cerr << "dispatchctl: --identities checks the identity log only; every `audit verify "
+                 "RUN` checks it too. Give either TARGET or --identities\n";
+    return kExitUsage;
+  }
   std::optional<cit::dispatch::CheckpointKey> key;
   if (!o.public_key_file.empty()) {
     absl::StatusOr<cit::dispatch::CheckpointKey> k = LoadAuditorKey(o.public_key_file);
@@ -726,7 +754,9 @@ int AuditVerify(Globals& g, const std::string& target, const VerifyOptions& o) {
       grpc::ClientContext ctx;
       conn.Prepare(ctx);
       cit::v1::VerifyChainRequest req;
-      if (vehicle) {
+      if (o.identities) {
+        req.set_identities(true);
+      } else if (vehicle) {
         req.set_vehicle_id(target);
       } else {
         req.set_run_id(target);
@@ -737,7 +767,7 @@ int AuditVerify(Globals& g, const std::string& target, const VerifyOptions& o) {
     cit::v1::VerifyChainResponse result;
     grpc::Status status = ask(o.as_vehicle, &result);
     // RUN|VEHICLE: a name that is no run is tried as a vehicle.
-    if (!o.as_vehicle && status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    if (!o.identities && !o.as_vehicle && status.error_code() == grpc::StatusCode::NOT_FOUND) {
       status = ask(true, &result);
     }
     if (!status.ok()) return Fail(status, "audit verify");
@@ -786,6 +816,68 @@ int AuditCheckpoint(Globals& g, uint64_t id, const std::string& output,
                 << c.checkpoint().heads_size() << " chain heads, " << c.checkpoint().reason()
                 << ") to " << output << (key ? "; its signature verifies with your key" : "")
                 << "\n";
+    }
+    return static_cast<int>(kExitOk);
+  });
+}
+
+struct IdentitiesOptions {
+  std::string name;
+  std::string at;
+};
+
+// Every entry of the identity log (paged), optionally one operator's.
+int AuditIdentities(Globals& g, const IdentitiesOptions& o) {
+  std::optional<TimeWindow> window;
+  if (!o.at.empty()) {
+    window = ParseTimeWindow(o.at);
+    if (!window) {
+      std::cerr << "dispatchctl: --at: '" << o.at
+                << "' is neither a date (2027-03-03, the UTC day) nor an RFC 3339 time "
+                   "(2027-03-03T08:00:00Z)\n";
+      return kExitUsage;
+    }
+  }
+  return WithConnection(g, [&](const Connection& conn) {
+    cit::v1::ListIdentityEventsRequest req;
+    req.set_limit(10000);
+    // The state at a moment needs every operator's history, not just one name's.
+    if (!window) req.set_name(o.name);
+    std::vector<cit::v1::IdentityEvent> events;
+    while (true) {
+      grpc::ClientContext ctx;
+      conn.Prepare(ctx);
+      cit::v1::ListIdentityEventsResponse page;
+      grpc::Status status = conn.audit().ListIdentityEvents(&ctx, req, &page);
+      if (!status.ok()) return Fail(status, "audit identities");
+      for (auto& e : *page.mutable_events()) {
+        req.set_after_index(e.index());
+        events.push_back(std::move(e));
+      }
+      if (page.events_size() < static_cast<int>(req.limit())) break;
+    }
+    if (!window) {
+      if (g.json) {
+        for (const auto& e : events) std::cout << ToJsonLine(e) << "\n";
+      } else {
+        std::cout << FormatIdentityHistory(events);
+      }
+      return static_cast<int>(kExitOk);
+    }
+    std::vector<IdentityInForce> who = IdentitiesInForce(events, *window);
+    if (!o.name.empty()) {
+      std::erase_if(who, [&](const IdentityInForce& h) { return h.name != o.name; });
+    }
+    if (g.json) {
+      for (const auto& h : who) {
+        nlohmann::json j = {{"name", h.name},
+                            {"roles", h.roles},
+                            {"token_fingerprints", h.fingerprints},
+                            {"can_acknowledge", h.can_acknowledge}};
+        std::cout << j.dump() << "\n";
+      }
+    } else {
+      std::cout << FormatIdentitiesInForce(who, *window);
     }
     return static_cast<int>(kExitOk);
   });
@@ -910,6 +1002,9 @@ int RunCli(int argc, char** argv) {
   watch->add_option("--color", w.color, "Colour by severity: auto (on a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  watch->add_flag("--board", w.board,
+                  "Full-screen board of unresolved alerts, most urgent first: Up/Down select, "
+                  "a acknowledges, r resolves (with a comment), q quits");
   watch->add_flag("--no-bell", w.no_bell,
                   "No terminal bell for a new, escalated or returning critical alert");
   watch->callback([&] { action = [&] { return Watch(g, w); }; });
@@ -1047,8 +1142,11 @@ int RunCli(int argc, char** argv) {
       "verify",
       "Recompute a run's record chain, plan log and alert events (or a vehicle's records) and "
       "check them against the signed checkpoints; exit 1 if anything is broken");
-  verify->add_option("TARGET", target, "Run id or vehicle id")->required();
+  verify->add_option("TARGET", target, "Run id or vehicle id (not with --identities)");
   verify->add_flag("--vehicle", vo.as_vehicle, "TARGET is a vehicle id");
+  verify->add_flag("--identities", vo.identities,
+                   "Check only the identity log (token/role changes) against the checkpoints; "
+                   "every run or vehicle verification checks it too");
   verify
       ->add_option("--public-key", vo.public_key_file,
                    "Your own copy of the server's checkpoint public key (PEM): every checkpoint "
@@ -1076,6 +1174,16 @@ int RunCli(int argc, char** argv) {
   checkpoint->callback([&] {
     action = [&] { return AuditCheckpoint(g, checkpoint_id, checkpoint_out, checkpoint_key); };
   });
+  IdentitiesOptions io;
+  auto* identities = audit->add_subcommand(
+      "identities",
+      "The identity log: operators, roles and token rotations as the server learned them at "
+      "each start-up; with --at, who was in force then and who could acknowledge alerts");
+  identities->add_option("--name", io.name, "Only this operator");
+  identities->add_option("--at", io.at,
+                         "A UTC day (2027-03-03) or an RFC 3339 time: the operators in force "
+                         "then, with their roles");
+  identities->callback([&] { action = [&] { return AuditIdentities(g, io); }; });
   for (auto* sub : audit->get_subcommands({})) sub->footer(kExitCodesHelp);
 
   // token

@@ -394,15 +394,24 @@ std::string FormatVerify(const cit::v1::VerifyChainResponse& v) {
       break;
     }
   }
-  if (v.intact()) {
+  if (v.intact() && v.vehicle_id().empty()) {
+    const cit::v1::ChainResult* ids =
+        v.chains_size() > 0 ? &v.chains(v.chains_size() - 1) : nullptr;
+    out << "identity log intact: " << (ids != nullptr ? ids->entries_checked() : 0)
+        << " entries verified, head " << (ids == nullptr || ids->head().empty() ? "-" : ids->head())
+        << "\n";
+  } else if (v.intact()) {
     out << "chain of " << v.vehicle_id() << " intact: " << v.records_checked()
         << " records verified, head " << (v.chain_head().empty() ? "-" : v.chain_head()) << "\n";
-  } else if (broken == nullptr || broken->chain() == "records/" + v.vehicle_id()) {
+  } else if (!v.vehicle_id().empty() &&
+             (broken == nullptr || broken->chain() == "records/" + v.vehicle_id())) {
     out << "chain of " << v.vehicle_id() << " BROKEN at "
         << (broken != nullptr ? broken->first_bad()
                               : "record seq " + std::to_string(v.first_bad_seq()))
         << ": " << (broken != nullptr ? broken->problem() : v.problem()) << " ("
         << v.records_checked() << " records checked)\n";
+  } else if (broken == nullptr) {
+    out << "BROKEN: " << v.problem() << "\n";
   } else {
     out << "BROKEN: " << broken->chain() << " at " << broken->first_bad() << ": "
         << broken->problem() << "\n";

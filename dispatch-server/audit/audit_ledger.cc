@@ -11,6 +11,7 @@
 #include "dispatch-server/audit/checkpoint_log.h"
 #include "dispatch-server/store/alert_event_chain.h"
 #include "dispatch-server/store/chain_check.h"
+#include "dispatch-server/store/identity_chain.h"
 #include "dispatch-server/store/plan_version_chain.h"
 #include "dispatch-server/store/record_chain_check.h"
 #include "dispatch-server/store/record_hash.h"
@@ -19,6 +20,7 @@ namespace cit::dispatch {
 namespace {
 
 constexpr uint32_t kMaxListCheckpoints = 1000;
+constexpr uint32_t kMaxListIdentityEvents = 10000;
 
 std::string Sha256(std::string_view data) {
   std::string out(32, '\0');
@@ -60,6 +62,13 @@ absl::StatusOr<std::string> EntryName(sqlite::Database& db, const std::string& c
     if (!row.ok()) return row.status();
     if (*row) return absl::StrCat("alert event ", q->ColumnInt64(0));
   }
+  if (chain == kIdentityChainName) {
+    absl::StatusOr<std::vector<cit::v1::IdentityEvent>> e =
+        ReadIdentityEvents(db, position - 1, 1, "");
+    if (!e.ok()) return e.status();
+    if (!e->empty() && e->front().index() == position) return IdentityEventName(e->front());
+    return absl::StrCat("identity event ", position);
+  }
   return absl::StrCat(chain == kPlanChainName ? "plan event " : "entry ", position);
 }
 
@@ -84,6 +93,7 @@ absl::StatusOr<std::unique_ptr<AuditLedger>> AuditLedger::Open(const std::filesy
   absl::StatusOr<std::unique_ptr<sqlite::Database>> db = sqlite::Database::Open(path);
   if (!db.ok()) return db.status();
   if (absl::Status s = CheckpointLog::Migrate(**db); !s.ok()) return s;
+  if (absl::Status s = MigrateIdentityLog(**db); !s.ok()) return s;
   return std::unique_ptr<AuditLedger>(new AuditLedger(std::move(*db), std::move(public_key)));
 }
 
@@ -116,10 +126,37 @@ absl::StatusOr<cit::v1::ListCheckpointsResponse> AuditLedger::ListCheckpoints(ui
   return out;
 }
 
+absl::StatusOr<cit::v1::ListIdentityEventsResponse> AuditLedger::ListIdentityEvents(
+    const cit::v1::ListIdentityEventsRequest& req) {
+  if (req.limit() > kMaxListIdentityEvents) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: at most ", kMaxListIdentityEvents, " (0 = 1000)"));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<std::vector<cit::v1::IdentityEvent>> events = ReadIdentityEvents(
+      *db_, req.after_index(), req.limit() == 0 ? 1000 : req.limit(), req.name());
+  if (!events.ok()) return events.status();
+  cit::v1::ListIdentityEventsResponse out;
+  for (cit::v1::IdentityEvent& e : *events) *out.add_events() = std::move(e);
+  return out;
+}
+
+absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyIdentities(
+    const cit::v1::SignedCheckpoint* outside) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return VerifyLocked("", "", outside, /*identities_only=*/true);
+}
+
 absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::Verify(
     const std::string& vehicle_id, const std::string& run_id,
     const cit::v1::SignedCheckpoint* outside) {
   std::lock_guard<std::mutex> lock(mu_);
+  return VerifyLocked(vehicle_id, run_id, outside, /*identities_only=*/false);
+}
+
+absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyLocked(
+    const std::string& vehicle_id, const std::string& run_id,
+    const cit::v1::SignedCheckpoint* outside, bool identities_only) {
   // One read transaction: every chain and checkpoint from the same snapshot.
   sqlite::Transaction snapshot(*db_, sqlite::Transaction::Mode::kDeferred);
   if (!snapshot.status().ok()) return snapshot.status();
@@ -201,14 +238,19 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::Verify(
   reports.push_back(cp_walk.Finish(
       prev_id, [](uint64_t, uint64_t, const ChainAnchor&) { return std::string(); }));
 
-  const std::string records_chain = absl::StrCat("records/", vehicle_id);
-  absl::StatusOr<ChainReport> records = VerifyRecordChain(*db_, vehicle_id, anchors[records_chain]);
-  if (!records.ok()) return records.status();
-  if (run_id.empty() && records->length == 0 && records->intact && anchors[records_chain].empty()) {
-    return absl::NotFoundError(absl::StrCat("no records stored for vehicle ", vehicle_id,
-                                            ", and no checkpoint lists any"));
+  const std::string records_chain =
+      identities_only ? std::string() : absl::StrCat("records/", vehicle_id);
+  ChainReport records;
+  if (!identities_only) {
+    absl::StatusOr<ChainReport> r = VerifyRecordChain(*db_, vehicle_id, anchors[records_chain]);
+    if (!r.ok()) return r.status();
+    if (run_id.empty() && r->length == 0 && r->intact && anchors[records_chain].empty()) {
+      return absl::NotFoundError(absl::StrCat("no records stored for vehicle ", vehicle_id,
+                                              ", and no checkpoint lists any"));
+    }
+    records = *std::move(r);
+    reports.push_back(records);
   }
-  reports.push_back(*records);
   if (!run_id.empty()) {
     absl::StatusOr<ChainReport> plans = VerifyPlanChain(*db_, anchors[kPlanChainName]);
     if (!plans.ok()) return plans.status();
@@ -223,6 +265,10 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::Verify(
     if (!alert_rows.ok()) return alert_rows.status();
     reports.push_back(*std::move(alert_rows));
   }
+  // Who could do what: part of every verification (docs/protocol.md, "Identity log").
+  absl::StatusOr<ChainReport> identities = VerifyIdentityChain(*db_, anchors[kIdentityChainName]);
+  if (!identities.ok()) return identities.status();
+  reports.push_back(*std::move(identities));
   for (ChainReport& r : reports) {
     auto gap = gaps.find(r.chain);
     if (!r.intact || gap == gaps.end() || gap->second.first > r.length) continue;
@@ -231,7 +277,7 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::Verify(
     r.intact = false;
     r.first_bad = *name;
     r.first_bad_index = gap->second.first;
-    if (r.chain == records_chain && name->rfind("record seq ", 0) == 0) {
+    if (!identities_only && r.chain == records_chain && name->rfind("record seq ", 0) == 0) {
       r.first_bad_seq = std::stoull(name->substr(11));
     }
     r.problem = absl::StrCat("appeared while the server was stopped: after shutdown checkpoint #",
@@ -243,8 +289,10 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::Verify(
   cit::v1::VerifyChainResponse out;
   out.set_intact(true);
   out.set_vehicle_id(vehicle_id);
-  out.set_records_checked(records->entries_checked);
-  if (records->intact && !records->head.empty()) out.set_chain_head(HexHash(records->head));
+  out.set_records_checked(records.entries_checked);
+  if (!identities_only && records.intact && !records.head.empty()) {
+    out.set_chain_head(HexHash(records.head));
+  }
   for (const ChainReport& r : reports) {
     ToResult(r, out.add_chains());
     if (!r.intact && out.intact()) {
@@ -252,8 +300,10 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::Verify(
       out.set_problem(absl::StrCat(r.chain, ": ", r.first_bad, ": ", r.problem));
     }
   }
-  const ChainReport& rec = reports[1];
-  if (!rec.intact) out.set_first_bad_seq(rec.first_bad_seq.value_or(rec.first_bad_index));
+  if (!identities_only) {
+    const ChainReport& rec = reports[1];
+    if (!rec.intact) out.set_first_bad_seq(rec.first_bad_seq.value_or(rec.first_bad_index));
+  }
   out.set_checkpoint_id(newest);
   out.set_checkpoints_signed(all_signed);
   out.set_checkpoint_key_id(key_.KeyId());

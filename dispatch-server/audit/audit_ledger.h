@@ -1,7 +1,7 @@
 // What `audit verify` checks, read straight from the server's database file: a run's vehicle
-// records, the plan log and the alert-event log (each recomputed from h_0), the current `runs`
-// and `alerts` rows cross-checked against the logs, and all of them against every signed
-// checkpoint (signatures checked with the server's public key, the checkpoints' own chain of
+// records, the plan log, the alert-event log and the identity log (each recomputed from h_0), the
+// current `runs` and `alerts` rows cross-checked against the logs, and all of them against every
+// signed checkpoint (signatures checked with the server's public key, the checkpoints' own chain of
 // body hashes, and a checkpoint the auditor kept outside the server if one is given). Also
 // serves the checkpoints themselves (GetCheckpoint, ListCheckpoints).
 //
@@ -37,9 +37,16 @@ class AuditLedger {
   // Verifies `vehicle_id`'s records and, with a non-empty `run_id`, the run's plan log and
   // alert events. `outside`: a checkpoint the auditor kept (may be null). NOT_FOUND when the
   // vehicle has neither records nor a checkpointed chain (never existed).
+  // Every verification also checks the identity log (token/role changes).
   absl::StatusOr<cit::v1::VerifyChainResponse> Verify(const std::string& vehicle_id,
                                                       const std::string& run_id,
                                                       const cit::v1::SignedCheckpoint* outside);
+  // Only the identity log and the checkpoints (`audit verify --identities`).
+  absl::StatusOr<cit::v1::VerifyChainResponse> VerifyIdentities(
+      const cit::v1::SignedCheckpoint* outside);
+  // The identity log's entries (who had which role when), oldest first.
+  absl::StatusOr<cit::v1::ListIdentityEventsResponse> ListIdentityEvents(
+      const cit::v1::ListIdentityEventsRequest& req);
 
   // The vehicle of a run according to the plan log (NOT_FOUND if the log never had the run):
   // a run whose current rows were deleted is still verified.
@@ -50,6 +57,10 @@ class AuditLedger {
                                                                    uint32_t limit);
 
  private:
+  absl::StatusOr<cit::v1::VerifyChainResponse> VerifyLocked(
+      const std::string& vehicle_id, const std::string& run_id,
+      const cit::v1::SignedCheckpoint* outside, bool identities_only);
+
   AuditLedger(std::unique_ptr<sqlite::Database> db, CheckpointKey key)
       : db_(std::move(db)), key_(std::move(key)) {}
 

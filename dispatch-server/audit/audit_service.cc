@@ -86,6 +86,8 @@ absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
     case cit::v1::VerifyChainRequest::kVehicleId:
       vehicle = req.vehicle_id();
       break;
+    case cit::v1::VerifyChainRequest::kIdentities:
+      return VerifyIdentities(req);
     case cit::v1::VerifyChainRequest::TARGET_NOT_SET:
       break;
   }
@@ -113,6 +115,26 @@ absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
                  check->problem);
   }
   return out;
+}
+
+absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::VerifyIdentities(
+    const cit::v1::VerifyChainRequest& req) const {
+  if (!req.identities()) {
+    return absl::InvalidArgumentError("identities: must be true (or give run_id or vehicle_id)");
+  }
+  if (!ledger_) return absl::UnimplementedError("the identity log is not kept on this server");
+  absl::StatusOr<cit::v1::VerifyChainResponse> v =
+      ledger_->VerifyIdentities(req.has_checkpoint() ? &req.checkpoint() : nullptr);
+  if (v.ok() && !v->intact()) {
+    spdlog::warn("event=audit_verify_broken target=identities problem=\"{}\"", v->problem());
+  }
+  return v;
+}
+
+absl::StatusOr<cit::v1::ListIdentityEventsResponse> Auditor::IdentityEvents(
+    const cit::v1::ListIdentityEventsRequest& req) const {
+  if (!ledger_) return absl::UnimplementedError("the identity log is not kept on this server");
+  return ledger_->ListIdentityEvents(req);
 }
 
 absl::StatusOr<cit::v1::GetTrackResponse> Auditor::Track(
@@ -193,6 +215,12 @@ grpc::ServerUnaryReactor* AuditService::ListCheckpoints(
     grpc::CallbackServerContext* context, const cit::v1::ListCheckpointsRequest* request,
     cit::v1::ListCheckpointsResponse* response) {
   return Respond(context, response, [&] { return auditor_.Checkpoints(*request); });
+}
+
+grpc::ServerUnaryReactor* AuditService::ListIdentityEvents(
+    grpc::CallbackServerContext* context, const cit::v1::ListIdentityEventsRequest* request,
+    cit::v1::ListIdentityEventsResponse* response) {
+  return Respond(context, response, [&] { return auditor_.IdentityEvents(*request); });
 }
 
 }  // namespace cit::dispatch

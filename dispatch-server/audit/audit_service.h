@@ -38,8 +38,13 @@ class Auditor {
       const cit::v1::GetCheckpointRequest& req) const;
   absl::StatusOr<cit::v1::ListCheckpointsResponse> Checkpoints(
       const cit::v1::ListCheckpointsRequest& req) const;
+  absl::StatusOr<cit::v1::ListIdentityEventsResponse> IdentityEvents(
+      const cit::v1::ListIdentityEventsRequest& req) const;
 
  private:
+  absl::StatusOr<cit::v1::VerifyChainResponse> VerifyIdentities(
+      const cit::v1::VerifyChainRequest& req) const;
+
   std::shared_ptr<AuditSource> source_;
   std::shared_ptr<AuditLedger> ledger_;
 };
@@ -67,6 +72,9 @@ class AuditService final : public cit::v1::Audit::CallbackService {
   grpc::ServerUnaryReactor* ListCheckpoints(grpc::CallbackServerContext* context,
                                             const cit::v1::ListCheckpointsRequest* request,
                                             cit::v1::ListCheckpointsResponse* response) override;
+  grpc::ServerUnaryReactor* ListIdentityEvents(
+      grpc::CallbackServerContext* context, const cit::v1::ListIdentityEventsRequest* request,
+      cit::v1::ListIdentityEventsResponse* response) override;
 
  private:
   Auditor auditor_;

@@ -81,6 +81,8 @@ absl::StatusOr<std::vector<cit::v1::ChainHead>> CurrentHeads(sqlite::Database& d
       {"alerts", "alert_events",
        "SELECT chain_index, hash FROM alert_events WHERE chain_index IS NOT NULL "
        "ORDER BY chain_index DESC LIMIT 1"},
+      {"identities", "identity_events",
+       "SELECT idx, hash FROM identity_events ORDER BY idx DESC LIMIT 1"},
   };
   for (const Server& s : servers) {
     absl::StatusOr<bool> exists = HasTable(db, s.table);

@@ -1,5 +1,5 @@
 // The checkpoint log: signed checkpoints of every chain head (records per vehicle, plan log,
-// alert-event log), appended to their own append-only table in the server's database
+// alert-event log, identity log), appended to their own append-only table in the server's database
 // (component "checkpoints"; UPDATE/DELETE refused by triggers).
 //
 //   absl::StatusOr<std::unique_ptr<CheckpointLog>> log = CheckpointLog::Open(db_path, key);

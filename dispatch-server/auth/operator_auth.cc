@@ -123,11 +123,17 @@ absl::StatusOr<std::shared_ptr<OperatorAuthProcessor>> LoadOperatorAuth(
   absl::StatusOr<TokenFile> tokens =
       token_file.empty() ? absl::StatusOr<TokenFile>(TokenFile()) : TokenFile::Load(token_file);
   if (!tokens.ok()) return tokens.status();
-  if (tokens->entries().empty()) {
+  return MakeOperatorAuth(std::make_shared<const TokenFile>(*std::move(tokens)), token_file,
+                          std::move(metrics));
+}
+
+std::shared_ptr<OperatorAuthProcessor> MakeOperatorAuth(std::shared_ptr<const TokenFile> shared,
+                                                        const std::filesystem::path& token_file,
+                                                        std::shared_ptr<MetricsRegistry> metrics) {
+  if (shared->entries().empty()) {
     spdlog::warn("operator auth: no operator tokens ({}); every operator call will be refused",
                  token_file.empty() ? "no [auth] tokens file configured" : token_file.string());
   }
-  auto shared = std::make_shared<const TokenFile>(*std::move(tokens));
   {
     std::lock_guard<std::mutex> lock(installed_mu);
     installed_tokens = shared;

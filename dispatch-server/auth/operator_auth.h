@@ -78,6 +78,13 @@ class OperatorAuthProcessor final : public grpc::AuthMetadataProcessor {
 absl::StatusOr<std::shared_ptr<OperatorAuthProcessor>> LoadOperatorAuth(
     const std::filesystem::path& token_file, std::shared_ptr<MetricsRegistry> metrics = nullptr);
 
+// The same for a token file already read (`token_file` only names it in the warning when it
+// holds no tokens): the server reads the file once at start-up, for the identity log and the
+// processor alike.
+std::shared_ptr<OperatorAuthProcessor> MakeOperatorAuth(
+    std::shared_ptr<const TokenFile> tokens, const std::filesystem::path& token_file,
+    std::shared_ptr<MetricsRegistry> metrics = nullptr);
+
 // LoadOperatorAuth, then sets the processor on `creds`.
 absl::Status InstallOperatorAuth(grpc::ServerCredentials& creds,
                                  const std::filesystem::path& token_file,

@@ -46,6 +46,8 @@ PermissionTable PermissionTable::Default() {
                         "ListCheckpoints"}) {
     t.Allow(std::string("/cit.v1.Audit/") + m, {R::kAuditor, R::kAdmin, R::kDispatcher});
   }
+  // The identity log (who had which role when): auditors and admins only.
+  t.Allow("/cit.v1.Audit/ListIdentityEvents", {R::kAuditor, R::kAdmin});
   // Plan check evaluates and stores nothing: for those who plan runs and those who audit them.
   t.Allow("/cit.v1.Plans/CheckPlan", {R::kDispatcher, R::kAuditor, R::kAdmin});
   // Liveness probes carry no token.

@@ -111,6 +111,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   telemetry.Get("listen", &o.telemetry_address);
   telemetry.Get("max_message_bytes", &o.max_receive_message_bytes);
   telemetry.Get("max_connections", &o.telemetry_max_connections);
+  telemetry.Get("memory_quota_bytes", &o.telemetry_memory_quota_bytes);
+  telemetry.Get("stream_window_bytes", &o.telemetry_stream_window_bytes);
 
   Section op(c.raw, "operator");
   op.Get("listen", &o.operator_address);
@@ -138,6 +140,11 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   ingest.Get("max_batch_records", &in.max_batch_records);
   ingest.Get("max_batch_bytes", &in.max_batch_bytes);
   ingest.Get("max_pending_records_per_stream", &in.max_pending_records_per_stream);
+  ingest.Get("max_inflight_records", &in.budget.max_records);
+  ingest.Get("max_inflight_bytes", &in.budget.max_bytes);
+  ingest.Get("inflight_reserve_records", &in.budget.reserve_records);
+  ingest.Get("inflight_reserve_bytes", &in.budget.reserve_bytes);
+  ingest.Get("max_commit_records", &in.max_commit_records);
   ingest.Get("min_event_time_unix_s", &in.limits.min_event_time_unix_s);
   int64_t max_future_s = in.limits.max_future.count();
   ingest.Get("max_future_s", &max_future_s);
@@ -230,6 +237,22 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError("ingest.max_batch_records must be > 0");
   if (in.group_commit_records == 0) {
     return absl::InvalidArgumentError("ingest.group_commit_records must be > 0");
+  }
+  if (in.max_commit_records == 0) {
+    return absl::InvalidArgumentError("ingest.max_commit_records must be > 0");
+  }
+  if (in.budget.max_records < in.max_batch_records || in.budget.max_bytes < in.max_batch_bytes) {
+    return absl::InvalidArgumentError(
+        "ingest.max_inflight_records and ingest.max_inflight_bytes must hold at least one "
+        "batch (ingest.max_batch_records, ingest.max_batch_bytes)");
+  }
+  if (o.telemetry_stream_window_bytes < 0) {
+    return absl::InvalidArgumentError(
+        "telemetry.stream_window_bytes must be >= 0 (0 = gRPC's defaults)");
+  }
+  if (o.telemetry_memory_quota_bytes < 0) {
+    return absl::InvalidArgumentError(
+        "telemetry.memory_quota_bytes must be >= 0 (0 = gRPC's default, unbounded)");
   }
   if (in.group_commit_delay > std::chrono::milliseconds(50)) {
     spdlog::warn("event=config_warning note=\"ingest.group_commit_ms above 50 delays every ack\"");

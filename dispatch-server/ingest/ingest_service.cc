@@ -98,7 +98,8 @@ IngestService::IngestService(Store* store, MetricsRegistry* metrics, IngestOptio
     : store_(store),
       metrics_registry_(metrics),
       options_(std::move(options)),
-      metrics_(std::make_unique<Metrics>(*metrics)) {
+      metrics_(std::make_unique<Metrics>(*metrics)),
+      budget_(options_.budget, metrics) {
   metrics->AddCallbackGauge("cit_connected_vehicles", "Vehicles with a live telemetry stream",
                             [this] { return static_cast<double>(ConnectedVehicles()); });
 }
@@ -125,8 +126,9 @@ absl::Status IngestService::Start() {
   }
   spdlog::info(
       "event=ingest_started vehicles_known={} group_commit_delay_ms={} "
-      "max_batch_records={}",
-      states->size(), options_.group_commit_delay.count(), options_.max_batch_records);
+      "max_batch_records={} max_inflight_records={} max_inflight_bytes={} max_commit_records={}",
+      states->size(), options_.group_commit_delay.count(), options_.max_batch_records,
+      options_.budget.max_records, options_.budget.max_bytes, options_.max_commit_records);
   committer_ = std::thread([this] { CommitLoop(); });
   return absl::OkStatus();
 }
@@ -292,7 +294,7 @@ void IngestService::Observe(VehicleState& v, const std::vector<CommittedRecord>&
 }
 
 grpc::Status IngestService::CheckBatchSize(const std::string& vehicle,
-                                           const cit::v1::RecordBatch& batch) {
+                                           const cit::v1::RecordBatch& batch, size_t* bytes_out) {
   const size_t n = static_cast<size_t>(batch.records_size());
   std::string detail;
   Counter* refused = nullptr;
@@ -302,7 +304,8 @@ grpc::Status IngestService::CheckBatchSize(const std::string& vehicle,
         absl::StrCat("RecordBatch of ", n,
                      " records exceeds ingest.max_batch_records = ", options_.max_batch_records,
                      " (sent in Welcome.max_batch_records); send smaller batches");
-  } else if (const size_t bytes = batch.ByteSizeLong(); bytes > options_.max_batch_bytes) {
+  } else if (const size_t bytes = *bytes_out = batch.ByteSizeLong();
+             bytes > options_.max_batch_bytes) {
     refused = &metrics_->batches_refused_bytes;
     detail = absl::StrCat("RecordBatch of ", bytes,
                           " bytes exceeds ingest.max_batch_bytes = ", options_.max_batch_bytes,
@@ -318,7 +321,8 @@ grpc::Status IngestService::CheckBatchSize(const std::string& vehicle,
 }
 
 size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& vehicle,
-                                  cit::v1::RecordBatch* batch, bool urgent, bool* accepting) {
+                                  cit::v1::RecordBatch* batch, size_t bytes, bool urgent,
+                                  bool* accepting) {
   const auto now = Clock::now();
   auto* records = batch->mutable_records();
   const size_t n = static_cast<size_t>(records->size());
@@ -390,6 +394,9 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
   const size_t units = sub.units();
   if (units == 0 && sub.gaps.empty()) return 0;
   stream->AddPending(units);
+  // Charged before the commit thread can see (and release) it.
+  sub.bytes = units > 0 ? bytes : 0;
+  budget_.Charge(units, sub.bytes);
   const std::vector<SeqGap> declared = sub.gaps;  // usually empty
   Enqueue(std::move(sub));
   lock.unlock();
@@ -427,11 +434,21 @@ bool IngestService::RefuseIdentityMismatch() {
 void IngestService::CountProtocolError() { metrics_->protocol_errors.Increment(); }
 
 void IngestService::CommitLoop() {
+  // Idle reads' reservations are given back from here (inflight_budget.h), this often.
+  constexpr auto kBudgetSweep = std::chrono::milliseconds(250);
+  auto next_sweep = Steady::now() + kBudgetSweep;
   std::unique_lock<std::mutex> lock(queue_mu_);
   while (true) {
+    if (Steady::now() >= next_sweep) {
+      next_sweep = Steady::now() + kBudgetSweep;
+      lock.unlock();
+      budget_.ExpireIdle();  // may resume streams: not under queue_mu_
+      lock.lock();
+      continue;
+    }
     if (queue_.empty()) {
       if (stop_) break;
-      queue_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      queue_cv_.wait_until(lock, next_sweep, [this] { return stop_ || !queue_.empty(); });
       continue;
     }
     const auto deadline = oldest_queued_ + options_.group_commit_delay;
@@ -442,9 +459,20 @@ void IngestService::CommitLoop() {
       });
       continue;
     }
+    // Whole submissions from the front, up to max_commit_records (at least one).
     std::vector<Submission> group;
-    group.swap(queue_);
-    queued_units_ = 0;
+    size_t group_units = 0;
+    auto end = queue_.begin();
+    while (end != queue_.end() &&
+           (end == queue_.begin() ||
+            group_units + std::max<size_t>(end->units(), 1) <= options_.max_commit_records)) {
+      group_units += std::max<size_t>(end->units(), 1);
+      ++end;
+    }
+    group.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+    queue_.erase(queue_.begin(), end);
+    queued_units_ -= std::min(group_units, queued_units_);
+    if (!queue_.empty()) oldest_queued_ = queue_.front().received;
     committing_ = true;
     lock.unlock();
     CommitGroup(group);
@@ -503,6 +531,7 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
           /*drain_writes=*/false);
       s.stream->OnSubmissionDone(s.units());
     }
+    ReleaseBudget(group);
     return;
   }
 
@@ -557,6 +586,7 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
   }
   for (Notice& a : acks) a.stream->SendAck(a.watermark);
   for (Submission& s : group) s.stream->OnSubmissionDone(s.units());
+  ReleaseBudget(group);
 
   const double latency_s =
       group.empty() ? 0
@@ -564,6 +594,15 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
   metrics_->latency_seconds.Observe(latency_s);
   spdlog::trace("event=commit records={} rejects={} commit_ms={:.3f}", batch.records.size(),
                 batch.rejects.size(), std::chrono::duration<double, std::milli>(t1 - t0).count());
+}
+
+void IngestService::ReleaseBudget(const std::vector<Submission>& group) {
+  size_t units = 0, bytes = 0;
+  for (const Submission& s : group) {
+    units += s.units();
+    bytes += s.bytes;
+  }
+  budget_.Release(units, bytes);  // resumes waiting streams (not under any stream's lock)
 }
 
 void IngestService::Drain() {

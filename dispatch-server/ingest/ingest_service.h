@@ -45,6 +45,7 @@
 #include "absl/status/status.h"
 #include "cit/v1/telemetry.grpc.pb.h"
 #include "dispatch-server/common/refusal_log.h"
+#include "dispatch-server/ingest/inflight_budget.h"
 #include "dispatch-server/ingest/record_validator.h"
 #include "dispatch-server/metrics/metrics_registry.h"
 #include "dispatch-server/store/committed_record.h"
@@ -68,6 +69,12 @@ struct IngestOptions {
   size_t max_batch_bytes = 1 << 20;
   // Flow control: a stream stops reading while this many of its records await commit.
   size_t max_pending_records_per_stream = 20'000;
+  // Flow control across all streams (inflight_budget.h): records and bytes received and not
+  // yet committed. Over it, streams stop reading (first come, first resumed); never dropped.
+  InflightBudgetOptions budget;
+  // Largest group commit, in records (and rejects): one transaction never holds the whole
+  // queue, and acks flow after each capped commit.
+  size_t max_commit_records = 20'000;
   ValidationLimits limits;
   // --insecure-dev: no client certificates; the vehicle id comes from Hello.
   bool identity_from_hello = false;
@@ -102,6 +109,8 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   // commits fail. Any thread.
   absl::Status LastCommitStatus() const;
   const IngestOptions& options() const { return options_; }
+  // Records and bytes in flight, waiting streams (metrics, tests).
+  BudgetStats BudgetSnapshot() const { return budget_.Stats(); }
 
   grpc::ServerBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage>* Stream(
       grpc::CallbackServerContext* context) override;
@@ -126,6 +135,7 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
     std::vector<RejectedRecord> rejects;
     std::vector<SeqGap> gaps;
     std::chrono::steady_clock::time_point received;
+    size_t bytes = 0;  // serialized bytes charged to the in-flight budget
     size_t units() const { return records.size() + rejects.size(); }
   };
   struct Metrics;
@@ -136,14 +146,18 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   std::optional<StreamPtr> RegisterLive(const std::string& vehicle, const StreamPtr& stream,
                                         const cit::v1::Hello& hello);
   // Refuses a batch above max_batch_records or max_batch_bytes before any per-record work
-  // (the count is checked first, the byte size is computed once): the stream ends with
-  // RESOURCE_EXHAUSTED naming the limit, nothing of the batch is acknowledged. OK otherwise.
-  grpc::Status CheckBatchSize(const std::string& vehicle, const cit::v1::RecordBatch& batch);
-  // Validates, de-duplicates, hands accepted records to the observers and queues one batch;
-  // returns the units queued (0: nothing to commit). `accepting` is false once draining
-  // (nothing queued, nothing acknowledged). `urgent`: AgentMessage.urgent (no gap claims).
+  // (the count is checked first, the byte size is computed once, into *bytes): the stream ends
+  // with RESOURCE_EXHAUSTED naming the limit, nothing of the batch is acknowledged. OK
+  // otherwise.
+  grpc::Status CheckBatchSize(const std::string& vehicle, const cit::v1::RecordBatch& batch,
+                              size_t* bytes);
+  // Validates, de-duplicates, hands accepted records to the observers and queues one batch
+  // (charging it, `bytes` serialized, to the in-flight budget); returns the units queued (0:
+  // nothing to commit). `accepting` is false once draining (nothing queued, nothing
+  // acknowledged). `urgent`: AgentMessage.urgent (no gap claims).
   size_t SubmitBatch(const StreamPtr& stream, const std::string& vehicle,
-                     cit::v1::RecordBatch* batch, bool urgent, bool* accepting);
+                     cit::v1::RecordBatch* batch, size_t bytes, bool urgent, bool* accepting);
+  InflightBudget& budget() { return budget_; }
   // The gaps a batch's covers_from_seq declares: seqs in [F, last] missing from the batch.
   // Empty when F is unset or inconsistent with the batch (counted as a protocol error).
   std::vector<SeqGap> DeclaredGaps(const std::string& vehicle, const cit::v1::RecordBatch& batch);
@@ -159,6 +173,8 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
 
   void CommitLoop();
   void CommitGroup(std::vector<Submission>& group);
+  // The group is no longer in flight: frees its budget, which resumes waiting streams.
+  void ReleaseBudget(const std::vector<Submission>& group);
   void Enqueue(Submission sub);  // requires mu_ (keeps classification and queue order together)
 
   Store* const store_;
@@ -169,6 +185,7 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   // Refused streams and batches are logged rate-limited: unauthenticated or broken clients
   // must not flood the log (their exact counts are in metrics).
   RefusalLog refusal_log_{"telemetry"};
+  InflightBudget budget_;
 
   mutable std::mutex mu_;  // guards vehicles_, streams_, draining_; taken before queue_mu_
   mutable std::mutex commit_status_mu_;

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "dispatch-server/ingest/ingest_service.h"
 #include "dispatch-server/ingest/record_validator.h"
@@ -22,17 +24,39 @@ void TelemetryStream::Begin(std::shared_ptr<TelemetryStream> self,
     PumpLocked();
     return;
   }
-  StartNextReadLocked();
+  // The Hello read is outside the budget: it is tiny, and the budget needs its estimate.
+  reading_ = true;
+  StartRead(&in_);
 }
 
 void TelemetryStream::StartNextReadLocked() {
-  if (end_requested_ || read_closed_ || finished_) return;
+  if (end_requested_ || read_closed_ || finished_ || reading_ || budget_waiting_) return;
   if (pending_units_ >= service_->options().max_pending_records_per_stream) {
     read_paused_ = true;  // resumed by OnSubmissionDone
     return;
   }
+  const Reservation r = service_->budget().TryReserve(shared_from_this(), estimate_,
+                                                      estimate_.records <= kLightReadRecords);
+  if (r.id == 0) {
+    budget_waiting_ = true;  // resumed by OnBudgetAdmitted
+    return;
+  }
+  reserved_ = r;
+  reading_ = true;
   StartRead(&in_);
 }
+
+bool TelemetryStream::OnBudgetAdmitted(Reservation reserved) {
+  std::lock_guard<std::mutex> lock(mu_);
+  budget_waiting_ = false;
+  if (end_requested_ || read_closed_ || finished_ || reading_) return false;
+  reserved_ = reserved;
+  reading_ = true;
+  StartRead(&in_);
+  return true;
+}
+
+Reservation TelemetryStream::TakeReservationLocked() { return std::exchange(reserved_, {}); }
 
 void TelemetryStream::PumpLocked() {
   if (writing_ || finished_) return;
@@ -129,11 +153,14 @@ void TelemetryStream::OnCancel() {
 void TelemetryStream::OnDone() {
   service_->Unregister(this, vehicle_);
   std::shared_ptr<TelemetryStream> keep;
+  Reservation reserved;
   {
     std::lock_guard<std::mutex> lock(mu_);
     done_ = true;
     keep = std::move(self_);
+    reserved = TakeReservationLocked();  // a read that never completed
   }
+  service_->budget().Unreserve(reserved);
   if (!vehicle_.empty()) {
     spdlog::info("event=stream_closed vehicle={} peer={}", vehicle_, peer_);
   }
@@ -141,16 +168,25 @@ void TelemetryStream::OnDone() {
 }
 
 void TelemetryStream::OnReadDone(bool ok) {
-  if (!ok) {
+  Reservation reserved;
+  {
     std::lock_guard<std::mutex> lock(mu_);
-    read_closed_ = true;
-    if (pending_units_ == 0 && !end_requested_) {
-      end_requested_ = true;
-      end_status_ = grpc::Status::OK;
-      PumpLocked();
+    reading_ = false;
+    reserved = TakeReservationLocked();
+    if (!ok) {
+      read_closed_ = true;
+      if (pending_units_ == 0 && !end_requested_) {
+        end_requested_ = true;
+        end_status_ = grpc::Status::OK;
+        PumpLocked();
+      }
     }
-    return;
   }
+  const bool is_batch = ok && (in_.msg_case() == cit::v1::AgentMessage::kBatch ||
+                               in_.msg_case() == cit::v1::AgentMessage::kUrgent);
+  // A batch gives its reservation back once charged (HandleBatch); anything else at once.
+  if (!is_batch) service_->budget().Unreserve(reserved);
+  if (!ok) return;
   switch (in_.msg_case()) {
     case cit::v1::AgentMessage::kHello:
       if (hello_done_) {
@@ -171,7 +207,7 @@ void TelemetryStream::OnReadDone(bool ok) {
             false);
         return;
       }
-      HandleBatch();
+      HandleBatch(reserved);
       return;
     case cit::v1::AgentMessage::MSG_NOT_SET:
       break;
@@ -225,22 +261,36 @@ void TelemetryStream::HandleHello() {
       "backlog_records={} replaced_previous={}",
       vehicle_, peer_, hello.agent_version().substr(0, 64), hello.first_unacked_seq(),
       hello.backlog_records(), *replaced != nullptr);
+  // The first batch is expected to be as large as the declared backlog allows.
+  const size_t first_records =
+      std::clamp<uint64_t>(hello.backlog_records(), 1, service_->options().max_batch_records);
   std::lock_guard<std::mutex> lock(mu_);
+  estimate_ = {first_records, first_records * kEstimatedRecordBytes};
   StartNextReadLocked();
 }
 
-void TelemetryStream::HandleBatch() {
+void TelemetryStream::HandleBatch(Reservation reserved) {
   bool accepting = true;
   const bool urgent = in_.has_urgent();
   cit::v1::RecordBatch* batch = urgent ? in_.mutable_urgent() : in_.mutable_batch();
-  if (grpc::Status refused = service_->CheckBatchSize(vehicle_, *batch); !refused.ok()) {
+  size_t bytes = 0;
+  if (grpc::Status refused = service_->CheckBatchSize(vehicle_, *batch, &bytes); !refused.ok()) {
     in_.Clear();
+    service_->budget().Unreserve(reserved);
     End(refused, /*drain_writes=*/true);
     return;
   }
-  service_->SubmitBatch(shared_from_this(), vehicle_, batch, urgent, &accepting);
+  const size_t records = static_cast<size_t>(batch->records_size());
+  service_->SubmitBatch(shared_from_this(), vehicle_, batch, bytes, urgent, &accepting);
   in_.Clear();
-  if (!accepting) return;  // draining: Drain() ends the stream
+  if (!urgent) {
+    // The next read is expected to look like this one. Urgent copies are small by nature and
+    // say nothing about the backlog behind them.
+    std::lock_guard<std::mutex> lock(mu_);
+    estimate_ = {std::max<size_t>(records, 1), std::max<size_t>(bytes, 1)};
+  }
+  service_->budget().Unreserve(reserved);  // spent: the batch is charged now
+  if (!accepting) return;                  // draining: Drain() ends the stream
   std::lock_guard<std::mutex> lock(mu_);
   StartNextReadLocked();
 }

@@ -7,6 +7,9 @@
 //    consecutive queued Acks collapse into the newest;
 //  - Finish exactly once, also after OnCancel, and only when no write is in flight;
 //  - reactions never block: batches go to the commit thread; acks come back from it;
+//  - flow control: a read starts only within the stream's own cap and the global in-flight
+//    budget (inflight_budget.h), against an estimate of what it brings; a stream over budget
+//    waits in the budget's queue and is resumed by OnBudgetAdmitted;
 //  - lifetime: the reactor holds a shared_ptr to itself until OnDone, and the commit thread
 //    holds shared_ptrs to streams with queued work, so sends after OnDone are safe no-ops.
 //
@@ -23,6 +26,7 @@
 #include <string>
 
 #include "cit/v1/telemetry.grpc.pb.h"
+#include "dispatch-server/ingest/inflight_budget.h"
 
 namespace cit::dispatch {
 class IngestService;
@@ -32,6 +36,7 @@ namespace cit::dispatch::internal {
 
 class TelemetryStream final
     : public grpc::ServerBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage>,
+      public BudgetWaiter,
       public std::enable_shared_from_this<TelemetryStream> {
  public:
   // `cert_vehicle` is the certificate's vehicle id, empty in identity-from-Hello mode.
@@ -56,6 +61,9 @@ class TelemetryStream final
   const std::string& vehicle() const { return vehicle_; }
   const std::string& peer() const { return peer_; }
 
+  // The budget reserved `reserved` for this stream's next read (any thread, no lock held).
+  bool OnBudgetAdmitted(Reservation reserved) override;
+
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -63,7 +71,10 @@ class TelemetryStream final
 
  private:
   void HandleHello();
-  void HandleBatch();
+  // `reserved`: the budget estimate this read was admitted with (given back after the charge).
+  void HandleBatch(Reservation reserved);
+  // Takes the current read's reservation (zero for the Hello read). Requires mu_.
+  Reservation TakeReservationLocked();
   // Starts the next read unless the stream is ending or flow control pauses it. Requires mu_.
   void StartNextReadLocked();
   // Starts the next write or the deferred Finish. Requires mu_. gRPC never runs a reaction
@@ -88,8 +99,12 @@ class TelemetryStream final
   grpc::Status end_status_;
   uint64_t acked_ = 0;
   size_t pending_units_ = 0;
-  bool read_paused_ = false;
+  bool read_paused_ = false;  // over the per-stream cap; resumed by OnSubmissionDone
   bool read_closed_ = false;
+  bool reading_ = false;         // a read is posted
+  bool budget_waiting_ = false;  // queued in the budget; resumed by OnBudgetAdmitted
+  ReadEstimate estimate_;        // what the next read is expected to bring
+  Reservation reserved_;         // what the posted read holds in the budget
 };
 
 }  // namespace cit::dispatch::internal

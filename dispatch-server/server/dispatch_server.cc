@@ -175,6 +175,18 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
         b.experimental().AddExternalConnectionAcceptor(ConnectionType::FROM_FD, telemetry_creds);
     b.RegisterService(server->ingest_.get());
     b.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
+    if (options_.telemetry_memory_quota_bytes > 0) {
+      grpc::ResourceQuota quota("telemetry");
+      quota.Resize(static_cast<size_t>(options_.telemetry_memory_quota_bytes));
+      b.SetResourceQuota(quota);
+    }
+    if (options_.telemetry_stream_window_bytes > 0) {
+      b.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+      b.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+                           options_.telemetry_stream_window_bytes);
+      b.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE,
+                           std::max(options_.telemetry_stream_window_bytes, 8 << 10));
+    }
     ApplyChannelArgs(b, options_);
     server->telemetry_server_ = b.BuildAndStart();
     if (!server->telemetry_server_) {

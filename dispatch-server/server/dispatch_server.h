@@ -79,6 +79,16 @@ struct DispatchServerOptions {
   IngestOptions ingest;
   // Largest gRPC message accepted on the telemetry port.
   int max_receive_message_bytes = 4 << 20;
+  // gRPC's own memory on the telemetry port (grpc::ResourceQuota): HTTP/2 receive buffers of
+  // every connection, including streams paused by the ingest's flow control; under pressure
+  // gRPC shrinks its flow-control windows. 0 = gRPC's default (unbounded).
+  int64_t telemetry_memory_quota_bytes = 256 << 20;
+  // HTTP/2 receive window per telemetry stream, bytes, with gRPC's BDP probing off: what
+  // gRPC buffers at most for a stream the ingest's flow control holds back (and its largest
+  // TCP read chunk). BDP probing grows windows to megabytes per stream; 5,000 paused streams
+  // then hold gigabytes. 64 KiB still drains a 24 h backlog (7 MB) in ~11 s at 100 ms RTT.
+  // 0 = gRPC's defaults (BDP probing on).
+  int telemetry_stream_window_bytes = 64 << 10;
   // HTTP/2 keepalive: the server pings idle clients this often and allows client pings this often.
   std::chrono::milliseconds keepalive_time{30'000};
   std::chrono::milliseconds keepalive_timeout{10'000};

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dispatch-server/audit/identity_log.h"
 #include "dispatch-server/audit/run_report.h"
 #include "dispatch-server/audit/store_audit_source.h"
 #include "dispatch-server/auth/grpc_log_bridge.h"
@@ -10,6 +11,45 @@
 
 namespace cit::dispatch {
 
+namespace {
+
+// Token/role changes since the last start-up into the identity log, each signed at once in its
+// own "identities" checkpoint. A log that no longer matches its checkpoints is not extended:
+// replaying it would record "changes" against a forged state; it is logged as an error and the
+// auditor's `audit verify` names what was changed.
+absl::Status RecordIdentityChanges(AuditTrail& trail, IdentityLog& log, const LoadedTokenFile& file,
+                                   SysTime now) {
+  absl::StatusOr<cit::v1::VerifyChainResponse> v = trail.ledger()->VerifyIdentities(nullptr);
+  if (!v.ok()) return v.status();
+  for (const cit::v1::ChainResult& c : v->chains()) {
+    if (c.chain() == "identities" && !c.intact()) {
+      spdlog::error(
+          "event=identity_log_broken first_bad=\"{}\" problem=\"{}\": token/role changes are "
+          "not recorded until the identity log is examined (dispatchctl audit verify "
+          "--identities)",
+          c.first_bad(), c.problem());
+      return absl::OkStatus();
+    }
+  }
+  absl::StatusOr<std::vector<cit::v1::IdentityEvent>> changes =
+      log.Record(file, now, [&trail](const cit::v1::IdentityEvent&) -> absl::Status {
+        absl::StatusOr<cit::v1::SignedCheckpoint> c =
+            trail.log().Append("identities", std::chrono::system_clock::now(), false);
+        if (!c.ok()) {
+          spdlog::error("event=checkpoint_failed reason=identities error=\"{}\"",
+                        c.status().ToString());
+          return c.status();
+        }
+        spdlog::info("event=checkpoint_signed id={} reason=identities heads={} key_id={}",
+                     c->checkpoint().checkpoint_id(), c->checkpoint().heads_size(),
+                     c->checkpoint().key_id());
+        return absl::OkStatus();
+      });
+  return changes.status();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAssemblyOptions options,
                                                                       const Clock* clock) {
   std::unique_ptr<ServerAssembly> a(new ServerAssembly());
@@ -17,10 +57,17 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   DispatchServer::Builder builder(o);
   // gRPC's own lines (one per failed TLS handshake) into spdlog, counted and rate-limited.
   InstallGrpcLogBridge(builder.shared_metrics());
-  // Operator API: bearer tokens and roles on every call ([auth] tokens).
+  // Operator API: bearer tokens and roles on every call ([auth] tokens). The file is read once:
+  // the identity log records exactly the tokens the port (and the HTTP API) will accept.
+  absl::StatusOr<LoadedTokenFile> token_file = LoadTokenFileForLog(options.operator_tokens);
+  if (!token_file.ok()) return token_file.status();
+  auto tokens = std::make_shared<const TokenFile>(token_file->tokens);
   builder.ConfigureOperatorCredentials(
-      [path = options.operator_tokens, metrics = builder.shared_metrics()](
-          grpc::ServerCredentials& creds) { return InstallOperatorAuth(creds, path, metrics); });
+      [tokens, path = options.operator_tokens,
+       metrics = builder.shared_metrics()](grpc::ServerCredentials& creds) {
+        creds.SetAuthMetadataProcessor(MakeOperatorAuth(tokens, path, metrics));
+        return absl::OkStatus();
+      });
   absl::StatusOr<std::shared_ptr<Store>> store = builder.store();
   if (!store.ok()) return store.status();
 
@@ -49,6 +96,9 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
       AuditTrail::Open(options.audit, o.database_path);
   if (!trail.ok()) return trail.status();
   a->trail_ = *std::move(trail);
+  // The identity log exists before the start-up checkpoint, so that checkpoint lists its head.
+  absl::StatusOr<std::unique_ptr<IdentityLog>> identities = IdentityLog::Open(o.database_path);
+  if (!identities.ok()) return identities.status();
   auto audit_source = std::make_shared<StoreAuditSource>(
       **store, [&runs](const std::string& id) { return runs.Get(id); },
       [&alerts](const std::string& id) -> absl::StatusOr<std::vector<cit::v1::Alert>> {
@@ -76,6 +126,13 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   builder.AddOperatorService(a->plans_.get());
   // Anchors everything stored so far, before anything new can arrive.
   if (absl::Status s = a->trail_->Start(); !s.ok()) return s;
+  // Token/role changes since the last start-up, after that checkpoint (so that entries added
+  // while the server was stopped still show between the shutdown and start-up checkpoints) and
+  // each signed at once in its own checkpoint.
+  if (absl::Status st = RecordIdentityChanges(*a->trail_, **identities, *token_file, clock->Now());
+      !st.ok()) {
+    return st;
+  }
 
   absl::StatusOr<std::unique_ptr<DispatchServer>> server = builder.Start();
   if (!server.ok()) return server.status();
@@ -84,16 +141,12 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
 
   // HTTP API and web console ([http]): a JSON gateway to the operator port above.
   if (!options.http.listen.empty()) {
-    absl::StatusOr<TokenFile> token_file = options.operator_tokens.empty()
-                                               ? absl::StatusOr<TokenFile>(TokenFile())
-                                               : TokenFile::Load(options.operator_tokens);
-    if (!token_file.ok()) return token_file.status();
     HttpServerDeps deps;
     deps.options = options.http;
     deps.insecure_dev = o.insecure_dev;
     deps.tls = o.tls;
     deps.operator_target = LoopbackTarget(o.operator_address, a->server_->operator_port());
-    deps.tokens = std::make_shared<const TokenFile>(*std::move(token_file));
+    deps.tokens = tokens;
     deps.metrics = &a->server_->metrics();
     absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(std::move(deps));
     if (!http.ok()) return http.status();

@@ -15,8 +15,10 @@
 //   ...                                                          // SIGTERM:
 //   (*server)->Stop();          // HTTP first (its streams are operator calls), then the core
 //
-// Start order: the store and the monitoring state are loaded, the start-up checkpoint is signed
-// (anchoring everything stored before the ports open), the ports open, then the monitor thread
+// Start order: the token file is read (once), the store and the monitoring state are loaded,
+// the start-up checkpoint is signed (anchoring everything stored before the ports open), token/
+// role changes since the last start-up are appended to the identity log and signed in an
+// "identities" checkpoint (audit/identity_log.h), the ports open, then the monitor thread
 // and the background compile of loaded plans start, then the HTTP API (which calls the operator
 // port over loopback). Stop ends with the shutdown checkpoint, after the last commit and after
 // the alert events are stored.

@@ -62,6 +62,33 @@ TEST(ServerConfigTest, SnapshotIntervalDefaultsTo300AndTakesZeroButNotNegative) 
       << c.status();
 }
 
+// Issue 16 §1: the in-flight budget, the commit cap and gRPC's memory quota are configurable.
+TEST(ServerConfigTest, InflightBudgetCommitCapAndQuotaAreReadAndChecked) {
+  auto c = ParseServerConfig(
+      "[telemetry]\nmemory_quota_bytes = 1000000\nstream_window_bytes = 32768\n"
+      "[ingest]\nmax_inflight_records = 5000\nmax_inflight_bytes = 2000000\n"
+      "inflight_reserve_records = 50\ninflight_reserve_bytes = 5000\nmax_commit_records = 300\n",
+      {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.telemetry_memory_quota_bytes, 1000000);
+  EXPECT_EQ(c->server.telemetry_stream_window_bytes, 32768);
+  EXPECT_EQ(c->server.ingest.budget.max_records, 5000u);
+  EXPECT_EQ(c->server.ingest.budget.max_bytes, 2000000u);
+  EXPECT_EQ(c->server.ingest.budget.reserve_records, 50u);
+  EXPECT_EQ(c->server.ingest.budget.reserve_bytes, 5000u);
+  EXPECT_EQ(c->server.ingest.max_commit_records, 300u);
+  c = ParseServerConfig("[ingest]\nmax_commit_records = 0\n", {});
+  ASSERT_TRUE(c.ok());
+  c->server.insecure_dev = true;
+  absl::Status st = ValidateServerConfig(*c);
+  EXPECT_NE(st.message().find("ingest.max_commit_records"), std::string::npos) << st;
+  c = ParseServerConfig("[ingest]\nmax_inflight_records = 10\n", {});
+  ASSERT_TRUE(c.ok());
+  c->server.insecure_dev = true;
+  st = ValidateServerConfig(*c);
+  EXPECT_NE(st.message().find("ingest.max_inflight_records"), std::string::npos) << st;
+}
+
 TEST(ServerConfigTest, TypoInKnownSectionIsAnError) {
   auto c = ParseServerConfig("[ingest]\ngroup_comit_ms = 20\n", {});
   ASSERT_FALSE(c.ok());
@@ -101,6 +128,10 @@ TEST(ServerConfigTest, ExampleConfigInDeployParses) {
   auto c = LoadServerConfig(test::SourcePath("deploy/dispatch-server.toml"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server.ingest.max_pending_records_per_stream, 20000u);
+  EXPECT_EQ(c->server.ingest.budget.max_records, IngestOptions{}.budget.max_records);
+  EXPECT_EQ(c->server.ingest.max_commit_records, IngestOptions{}.max_commit_records);
+  EXPECT_EQ(c->server.telemetry_memory_quota_bytes,
+            DispatchServerOptions{}.telemetry_memory_quota_bytes);
   EXPECT_EQ(c->server.tls.ca_file.filename(), "ca.crt");
 }
 

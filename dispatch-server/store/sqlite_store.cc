@@ -619,6 +619,49 @@ absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadByEventTime(std::stri
   return out;
 }
 
+absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadPage(const RecordPageQuery& query) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  // The event-time index of this WITHOUT ROWID table ends in the primary key, so it is
+  // (vehicle_id, event_time_ns, seq): the row-value cursor seeks in it, no OFFSET, no sort.
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+      fmt::format("SELECT {} FROM records WHERE vehicle_id = ?1 AND event_time_ns >= ?2 AND "
+                  "event_time_ns < ?3 AND (event_time_ns, seq) > (?4, ?5) AND chain_index <= ?6 "
+                  "ORDER BY event_time_ns, seq LIMIT ?7",
+                  kRecordColumns));
+  if (!q.ok()) return q.status();
+  const int64_t max_i64 = std::numeric_limits<int64_t>::max();
+  const int64_t from_ns = ToUnixNs(query.from);
+  q->Bind(1, query.vehicle_id)
+      .Bind(2, from_ns)
+      .Bind(3, ToUnixNs(query.to))
+      .Bind(4, query.after ? query.after->event_time_ns : std::numeric_limits<int64_t>::min())
+      .Bind(5, query.after ? static_cast<int64_t>(std::min<uint64_t>(query.after->seq, max_i64))
+                           : int64_t{0})
+      .Bind(6, static_cast<int64_t>(std::min<uint64_t>(query.max_chain_index, max_i64)))
+      .Bind(7, static_cast<int64_t>(std::min<uint64_t>(query.limit, max_i64)));
+  std::vector<StoredRecord> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    absl::StatusOr<StoredRecord> r = ReadRow(*q);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> SqliteStore::ChainLength(std::string_view vehicle_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<sqlite::Statement> q =
+      reader_->Prepare("SELECT chain_index FROM vehicle_seq WHERE vehicle_id = ?1");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id);
+  absl::StatusOr<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  return *row ? static_cast<uint64_t>(q->ColumnInt64(0)) : 0;
+}
+
 absl::StatusOr<std::vector<RejectedRecord>> SqliteStore::ReadRejects(std::string_view vehicle_id,
                                                                      size_t limit) {
   std::lock_guard<std::mutex> lock(read_mu_);

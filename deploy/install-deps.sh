@@ -27,6 +27,8 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev libgeos-dev libxml2-utils
   # process tools used by integration tests
   procps psmisc iproute2
+  # dispatchctl in a real terminal: tmux drives it key by key, script(1) gives it a tty
+  tmux bsdutils
   # web console: Node.js builds it (npm + Vite); the browser tests drive Chromium headless
   nodejs chromium fonts-dejavu-core
 )

@@ -98,10 +98,54 @@ std::optional<cit::v1::Severity> ParseSeverity(std::string s) {
   return std::nullopt;
 }
 
+// "route_deviation" or "ROUTE_DEVIATION" (as `watch` prints it).
+std::optional<cit::v1::AlertKind> ParseKind(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), ::toupper);
+  cit::v1::AlertKind kind;
+  if (cit::v1::AlertKind_Parse("ALERT_KIND_" + s, &kind) &&
+      kind != cit::v1::ALERT_KIND_UNSPECIFIED) {
+    return kind;
+  }
+  return std::nullopt;
+}
+
+// The kinds an operator can name, for the error that refuses a misspelt one.
+std::string KindNames() {
+  std::string names;
+  const auto* e = cit::v1::AlertKind_descriptor();
+  for (int i = 0; i < e->value_count(); ++i) {
+    if (e->value(i)->number() == cit::v1::ALERT_KIND_UNSPECIFIED) continue;
+    if (!names.empty()) names += ", ";
+    names += KindName(static_cast<cit::v1::AlertKind>(e->value(i)->number()));
+  }
+  return names;
+}
+
+// --kind values as a set; false (and a message) when one is not a kind.
+bool ParseKinds(const std::vector<std::string>& names, std::vector<cit::v1::AlertKind>& kinds) {
+  for (const std::string& name : names) {
+    std::optional<cit::v1::AlertKind> kind = ParseKind(name);
+    if (!kind) {
+      std::cerr << "dispatchctl: --kind " << name
+                << " is not an alert kind; one of: " << KindNames() << "\n";
+      return false;
+    }
+    kinds.push_back(*kind);
+  }
+  return true;
+}
+
+bool KindSelected(const std::vector<cit::v1::AlertKind>& kinds, cit::v1::AlertKind kind) {
+  return kinds.empty() || std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
+}
+
 struct Globals {
   ConnectionOptions conn;
   double timeout_s = 10;
   bool json = false;
+  bool utc = false;  // human output in UTC instead of the local zone
+
+  TimeZoneChoice zone() const { return utc ? TimeZoneChoice::kUtc : TimeZoneChoice::kLocal; }
 };
 
 // Runs after parsing; returns the exit code.
@@ -127,10 +171,28 @@ struct WatchOptions {
   std::uint64_t after = 0;
   std::string min_severity;
   std::vector<std::string> vehicles;
+  std::vector<std::string> kinds;
   double for_s = 0;
   std::uint64_t count = 0;
   std::string color = "auto";
+  bool no_bell = false;
 };
+
+// A critical alert that is new, worse, back, or still unacknowledged when the watch starts rings
+// the terminal bell: the night-shift operator may be looking at another screen.
+bool RingsBell(const cit::v1::AlertEvent& e) {
+  if (e.alert().severity() != cit::v1::SEVERITY_CRITICAL) return false;
+  switch (e.type()) {
+    case cit::v1::ALERT_EVENT_TYPE_RAISED:
+    case cit::v1::ALERT_EVENT_TYPE_ESCALATED:
+    case cit::v1::ALERT_EVENT_TYPE_REOCCURRED:
+      return true;
+    case cit::v1::ALERT_EVENT_TYPE_UNSPECIFIED:  // the open alerts replayed at the start
+      return e.alert().state() == cit::v1::ALERT_STATE_OPEN;
+    default:
+      return false;
+  }
+}
 
 int Watch(Globals& g, const WatchOptions& w) {
   std::optional<cit::v1::Severity> min_sev;
@@ -141,9 +203,15 @@ int Watch(Globals& g, const WatchOptions& w) {
       return kExitUsage;
     }
   }
-  const bool color =
-      !g.json && (w.color == "always" || (w.color == "auto" && isatty(STDOUT_FILENO) &&
-                                          std::getenv("NO_COLOR") == nullptr));
+  std::vector<cit::v1::AlertKind> kinds;
+  if (!ParseKinds(w.kinds, kinds)) return kExitUsage;
+  const bool terminal = isatty(STDOUT_FILENO) != 0;
+  const AlertLineStyle style{
+      .color = !g.json && (w.color == "always" ||
+                           (w.color == "auto" && terminal && std::getenv("NO_COLOR") == nullptr)),
+      .zone = g.zone(),
+      .place = true};
+  const bool bell = !g.json && terminal && !w.no_bell;
   return WithConnection(g, [&](const Connection& conn) {
     std::uint64_t cursor = w.after;
     std::uint64_t seen = 0;
@@ -172,10 +240,13 @@ int Watch(Globals& g, const WatchOptions& w) {
         backoff = std::chrono::milliseconds(250);
         announced_wait = false;
         cursor = std::max(cursor, event.event_id());
+        // Filtered here, not by the server: the cursor still moves past events not shown.
+        if (!KindSelected(kinds, event.alert().kind())) continue;
         if (g.json) {
           std::cout << ToJsonLine(event) << std::endl;
         } else {
-          std::cout << FormatAlertEvent(event, color) << std::endl;
+          std::cout << FormatAlertEvent(event, style) << (bell && RingsBell(event) ? "\a" : "")
+                    << std::endl;
         }
         if (w.count > 0 && ++seen >= w.count) {
           done = true;
@@ -222,7 +293,62 @@ int AckOrResolve(Globals& g, bool resolve, std::uint64_t id, const std::string& 
       status = conn.alerts().AckAlert(&ctx, req, &alert);
     }
     if (!status.ok()) return Fail(status, resolve ? "resolve" : "ack");
-    std::cout << (g.json ? ToJsonLine(alert) : FormatAlert(alert, false)) << "\n";
+    std::cout << (g.json ? ToJsonLine(alert) : FormatAlert(alert, {.zone = g.zone()})) << "\n";
+    return static_cast<int>(kExitOk);
+  });
+}
+
+struct AlertsListOptions {
+  std::string vehicle;
+  std::string run;
+  std::vector<std::string> states;
+  std::string min_severity;
+  std::vector<std::string> kinds;
+};
+
+int AlertsList(Globals& g, const AlertsListOptions& o) {
+  cit::v1::ListAlertsRequest req;
+  req.set_vehicle_id(o.vehicle);
+  req.set_run_id(o.run);
+  for (std::string s : o.states) {
+    std::transform(s.begin(), s.end(), s.begin(), ::toupper);
+    cit::v1::AlertState state;
+    if (!cit::v1::AlertState_Parse("ALERT_STATE_" + s, &state) ||
+        state == cit::v1::ALERT_STATE_UNSPECIFIED) {
+      std::cerr << "dispatchctl: --state must be open, acknowledged or resolved\n";
+      return kExitUsage;
+    }
+    req.add_states(state);
+  }
+  if (!o.min_severity.empty()) {
+    std::optional<cit::v1::Severity> sev = ParseSeverity(o.min_severity);
+    if (!sev) {
+      std::cerr << "dispatchctl: --min-severity must be low, medium, high or critical\n";
+      return kExitUsage;
+    }
+    req.set_min_severity(*sev);
+  }
+  std::vector<cit::v1::AlertKind> kinds;
+  if (!ParseKinds(o.kinds, kinds)) return kExitUsage;
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    cit::v1::ListAlertsResponse all;
+    grpc::Status status = conn.alerts().ListAlerts(&ctx, req, &all);
+    if (!status.ok()) return Fail(status, "alerts list");
+    cit::v1::ListAlertsResponse shown;
+    for (cit::v1::Alert& a : *all.mutable_alerts()) {
+      if (KindSelected(kinds, a.kind())) *shown.add_alerts() = std::move(a);
+    }
+    std::sort(shown.mutable_alerts()->begin(), shown.mutable_alerts()->end(),
+              [](const auto& a, const auto& b) { return a.alert_id() < b.alert_id(); });
+    if (g.json) {
+      for (const cit::v1::Alert& a : shown.alerts()) std::cout << ToJsonLine(a) << "\n";
+    } else if (shown.alerts().empty()) {
+      std::cout << "No alerts match.\n";
+    } else {
+      std::cout << FormatAlertTable(shown, g.zone());
+    }
     return static_cast<int>(kExitOk);
   });
 }
@@ -325,7 +451,19 @@ int PlanShow(Globals& g, const std::string& run_id) {
   });
 }
 
-int PlanList(Globals& g, const std::string& vehicle) {
+int PlanList(Globals& g, const std::string& vehicle, const std::vector<std::string>& states) {
+  std::vector<cit::v1::RunState> wanted;
+  for (std::string s : states) {
+    std::transform(s.begin(), s.end(), s.begin(), ::toupper);
+    cit::v1::RunState state;
+    if (!cit::v1::RunState_Parse("RUN_STATE_" + s, &state) ||
+        state == cit::v1::RUN_STATE_UNSPECIFIED) {
+      std::cerr << "dispatchctl: --state must be planned, dispatched, active, completed or "
+                   "aborted\n";
+      return kExitUsage;
+    }
+    wanted.push_back(state);
+  }
   return WithConnection(g, [&](const Connection& conn) {
     // Summaries (no route text), a page at a time: whole plans of a few runs once passed the
     // 4 MiB message limit. `plan show RUN` reads one whole plan.
@@ -339,9 +477,18 @@ int PlanList(Globals& g, const std::string& vehicle) {
       cit::v1::ListRunsResponse page;
       grpc::Status status = conn.dispatch().ListRuns(&page_ctx, req, &page);
       if (!status.ok()) return Fail(status, "plan list");
-      for (cit::v1::Run& r : *page.mutable_runs()) *runs.add_runs() = std::move(r);
+      for (cit::v1::Run& r : *page.mutable_runs()) {
+        if (wanted.empty() || std::find(wanted.begin(), wanted.end(), r.state()) != wanted.end()) {
+          *runs.add_runs() = std::move(r);
+        }
+      }
       req.set_page_token(page.next_page_token());
     } while (!req.page_token().empty());
+    // As a person counts: RUN-3 before RUN-12.
+    std::sort(runs.mutable_runs()->begin(), runs.mutable_runs()->end(),
+              [](const auto& a, const auto& b) {
+                return NaturalLess(a.plan().run_id(), b.plan().run_id());
+              });
     std::cout << (g.json ? ToJsonLine(runs) + "\n" : FormatRunTable(runs));
     return static_cast<int>(kExitOk);
   });
@@ -745,6 +892,10 @@ int RunCli(int argc, char** argv) {
   app.add_flag("--insecure", g.conn.insecure, "Plain-text connection (debugging only)");
   app.add_option("--timeout", g.timeout_s, "Deadline of each call, seconds")->capture_default_str();
   app.add_flag("--json", g.json, "Machine-readable output: one JSON object per line");
+  app.add_flag("--utc", g.utc, "Times in UTC (RFC 3339) instead of the local time zone");
+  // Global options may follow the subcommand too (`dispatchctl fleet --json`): subcommands made
+  // after this hand options they do not know to the main command.
+  app.fallthrough();
 
   Action action;
 
@@ -756,11 +907,14 @@ int RunCli(int argc, char** argv) {
                     "Resume after this event id (0: currently open alerts, then new events)");
   watch->add_option("--min-severity", w.min_severity, "low, medium, high or critical");
   watch->add_option("--vehicle", w.vehicles, "Only these vehicles (repeatable)");
+  watch->add_option("--kind", w.kinds, "Only these alert kinds, e.g. PANIC (repeatable)");
   watch->add_option("--for", w.for_s, "Stop after this many seconds (default: run until killed)");
   watch->add_option("--count", w.count, "Stop after this many events");
   watch->add_option("--color", w.color, "Colour by severity: auto (on a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  watch->add_flag("--no-bell", w.no_bell,
+                  "No terminal bell for a new, escalated or returning critical alert");
   watch->callback([&] { action = [&] { return Watch(g, w); }; });
 
   // ack / resolve
@@ -776,6 +930,20 @@ int RunCli(int argc, char** argv) {
       action = [&, resolve] { return AckOrResolve(g, resolve, alert_id, comment); };
     });
   }
+
+  auto* alerts = app.add_subcommand("alerts", "Alert history (ListAlerts)");
+  alerts->footer(kExitCodesHelp);
+  alerts->require_subcommand(1);
+  AlertsListOptions al;
+  auto* alerts_list =
+      alerts->add_subcommand("list", "Alerts with their state and who handled them, oldest first");
+  alerts_list->footer(kExitCodesHelp);
+  alerts_list->add_option("--vehicle", al.vehicle, "Only this vehicle's alerts");
+  alerts_list->add_option("--run", al.run, "Only this run's alerts");
+  alerts_list->add_option("--state", al.states, "open, acknowledged or resolved (repeatable)");
+  alerts_list->add_option("--min-severity", al.min_severity, "low, medium, high or critical");
+  alerts_list->add_option("--kind", al.kinds, "Only these alert kinds (repeatable)");
+  alerts_list->callback([&] { action = [&] { return AlertsList(g, al); }; });
 
   auto* fleet = app.add_subcommand("fleet", "Table of vehicles: last fix, run, progress, alerts");
   fleet->footer(kExitCodesHelp);
@@ -815,9 +983,13 @@ int RunCli(int argc, char** argv) {
       plan->add_subcommand("show", "Show one run, its plan, its creator and every later change");
   show->add_option("RUN", run_id, "Run id")->required();
   show->callback([&] { action = [&] { return PlanShow(g, run_id); }; });
-  auto* list = plan->add_subcommand("list", "List runs");
+  auto* list = plan->add_subcommand("list", "List runs, in natural order of their ids");
   list->add_option("--vehicle", vehicle_filter, "Only this vehicle's runs");
-  list->callback([&] { action = [&] { return PlanList(g, vehicle_filter); }; });
+  std::vector<std::string> state_filter;
+  list->add_option("--state", state_filter,
+                   "Only runs in this state: planned, dispatched, active, completed or aborted "
+                   "(repeatable)");
+  list->callback([&] { action = [&] { return PlanList(g, vehicle_filter, state_filter); }; });
   auto* dispatch = plan->add_subcommand("dispatch", "Dispatch a planned run (freezes its plan)");
   dispatch->add_option("RUN", run_id, "Run id")->required();
   dispatch->callback(

@@ -88,6 +88,39 @@ const char* SeverityColor(cit::v1::Severity s) {
 
 std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
 
+// The receiver's last reported state, loud when it is not delivering fixes.
+std::string GnssText(cit::v1::GnssState s) {
+  switch (s) {
+    case cit::v1::GNSS_STATE_FIX_ACQUIRED:
+      return "fix";
+    case cit::v1::GNSS_STATE_GPSD_CONNECTED:
+      return "gpsd up";
+    case cit::v1::GNSS_STATE_FIX_LOST:
+      return "NO FIX";
+    case cit::v1::GNSS_STATE_GPSD_DISCONNECTED:
+      return "NO GPSD";
+    case cit::v1::GNSS_STATE_TIME_SUSPECT:
+      return "TIME SUSPECT";
+    default:
+      return "-";
+  }
+}
+
+// "0", or "3 (1 critical, 2 high)": the severities an operator acts on first, first.
+std::string AlertCounts(const cit::v1::VehicleState& v) {
+  std::string out = std::to_string(v.open_alerts());
+  std::string parts;
+  for (const auto& [n, name] : {std::pair{v.open_alerts_critical(), "critical"},
+                                {v.open_alerts_high(), "high"},
+                                {v.open_alerts_medium(), "medium"},
+                                {v.open_alerts_low(), "low"}}) {
+    if (n == 0) continue;
+    if (!parts.empty()) parts += ", ";
+    parts += std::to_string(n) + " " + name;
+  }
+  return parts.empty() ? out : out + " (" + parts + ")";
+}
+
 }  // namespace
 
 std::string FormatTime(const Timestamp& t) { return IsSet(t) ? TimeUtil::ToString(t) : "-"; }
@@ -107,19 +140,25 @@ std::string StopStatusName(cit::v1::StopStatus s) {
   return StripPrefix(cit::v1::StopStatus_Name(s), "STOP_STATUS_");
 }
 
-std::string FormatAlert(const cit::v1::Alert& a, bool color) {
+std::string FormatAlert(const cit::v1::Alert& a, const AlertLineStyle& style) {
   std::ostringstream out;
-  const char* on = color ? SeverityColor(a.severity()) : "";
-  const char* off = color && *on ? "\033[0m" : "";
-  out << FormatTime(a.event_time()) << "  " << on << "#" << a.alert_id() << " "
+  const char* on = style.color ? SeverityColor(a.severity()) : "";
+  const char* off = style.color && *on ? "\033[0m" : "";
+  out << WallClockText(a.event_time(), style.zone) << "  " << on << "#" << a.alert_id() << " "
       << SeverityName(a.severity()) << " " << KindName(a.kind()) << off << "  " << a.vehicle_id();
   if (!a.run_id().empty()) out << " run " << a.run_id();
   if (!a.subject().empty()) out << " [" << a.subject() << "]";
+  if (style.place && a.has_position() &&
+      (a.position().lat_deg() != 0 || a.position().lon_deg() != 0)) {
+    out << " at " << Fixed(a.position().lat_deg(), 6) << "," << Fixed(a.position().lon_deg(), 6);
+  }
   out << "  " << AlertStateName(a.state());
   // A condition that came back: when it came back, not only when it first happened.
   if (a.occurrences() > 1) {
     out << " x" << a.occurrences();
-    if (a.has_last_event_time()) out << " (last " << FormatTime(a.last_event_time()) << ")";
+    if (a.has_last_event_time()) {
+      out << " (last " << WallClockText(a.last_event_time(), style.zone) << ")";
+    }
   }
   if (a.escalation_step() > 0) out << " step " << a.escalation_step();
   if (a.delayed()) out << " (delayed " << Fixed(a.delay_s(), 0) << " s)";
@@ -135,12 +174,34 @@ std::string FormatAlert(const cit::v1::Alert& a, bool color) {
   return out.str();
 }
 
-std::string FormatAlertEvent(const cit::v1::AlertEvent& e, bool color) {
+std::string FormatAlertEvent(const cit::v1::AlertEvent& e, const AlertLineStyle& style) {
   // What changed leads the line: a watcher must tell a new alert from one that got worse
   // (ESCALATED) or came back (REOCCURRED).
-  std::string type = StripPrefix(cit::v1::AlertEventType_Name(e.type()), "ALERT_EVENT_TYPE_");
-  type.resize(std::max<size_t>(type.size(), 12), ' ');
-  return type + FormatAlert(e.alert(), color);
+  // A watch that starts from the present first gets the alerts still open, without an event
+  // type (WatchAlertsRequest): they are the current state, not something that just happened.
+  std::string type = e.type() == cit::v1::ALERT_EVENT_TYPE_UNSPECIFIED
+                         ? "CURRENT"
+                         : StripPrefix(cit::v1::AlertEventType_Name(e.type()), "ALERT_EVENT_TYPE_");
+  type.resize(std::max<size_t>(type.size() + 1, 13), ' ');  // ACKNOWLEDGED is the longest
+  return type + FormatAlert(e.alert(), style);
+}
+
+std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZoneChoice zone) {
+  std::vector<std::vector<std::string>> rows;
+  for (const cit::v1::Alert& a : alerts.alerts()) {
+    std::string by = "-";
+    if (!a.actions().empty() &&
+        a.actions(a.actions_size() - 1).state() != cit::v1::ALERT_STATE_OPEN) {
+      by = a.actions(a.actions_size() - 1).actor();
+    }
+    rows.push_back({"#" + std::to_string(a.alert_id()), WallClockText(a.event_time(), zone),
+                    SeverityName(a.severity()), KindName(a.kind()), a.vehicle_id(),
+                    a.run_id().empty() ? "-" : a.run_id(), a.subject().empty() ? "-" : a.subject(),
+                    AlertStateName(a.state()), by, a.details()});
+  }
+  return Table(
+      {"ID", "TIME", "SEVERITY", "KIND", "VEHICLE", "RUN", "SUBJECT", "STATE", "BY", "DETAILS"},
+      rows);
 }
 
 std::string ToJsonLine(const google::protobuf::Message& message) {
@@ -207,19 +268,25 @@ std::string FormatRunTable(const cit::v1::ListRunsResponse& runs) {
 }
 
 std::string FormatFleet(const cit::v1::Fleet& fleet) {
+  std::vector<const cit::v1::VehicleState*> vehicles;
+  for (const auto& v : fleet.vehicles()) vehicles.push_back(&v);
+  std::sort(vehicles.begin(), vehicles.end(), [](const auto* a, const auto* b) {
+    return NaturalLess(a->vehicle_id(), b->vehicle_id());
+  });
   std::vector<std::vector<std::string>> rows;
-  for (const auto& v : fleet.vehicles()) {
+  for (const cit::v1::VehicleState* p : vehicles) {
+    const cit::v1::VehicleState& v = *p;
+    const bool run = !v.run_id().empty();
     rows.push_back({v.vehicle_id(),
                     v.has_last_fix_time() ? Duration(v.last_fix_age_s()) + " ago" : "never",
-                    v.connected() ? "yes" : "no", v.run_id().empty() ? "-" : v.run_id(),
-                    v.run_id().empty() ? "-" : RunStateName(v.run_state()),
-                    v.run_id().empty() ? "-" : Fixed(v.progress_fraction() * 100.0, 0) + "%",
-                    v.next_stop_id().empty() ? "-" : v.next_stop_id(),
-                    v.has_next_stop_eta() ? FormatTime(v.next_stop_eta()) : "-",
-                    std::to_string(v.open_alerts())});
+                    GnssText(v.gnss_state()), v.connected() ? "up" : "down", run ? v.run_id() : "-",
+                    run ? RunStateName(v.run_state()) : "-",
+                    run ? Fixed(v.progress_fraction() * 100.0, 0) + "%" : "-",
+                    v.next_stop_id().empty() ? "-" : v.next_stop_id(), EtaText(v, fleet.as_of()),
+                    AlertCounts(v)});
   }
-  return Table({"VEHICLE", "LAST FIX", "CONNECTED", "RUN", "STATE", "PROGRESS", "NEXT STOP", "ETA",
-                "ALERTS"},
+  return Table({"VEHICLE", "LAST FIX", "GNSS", "LINK", "RUN", "STATE", "PROGRESS", "NEXT STOP",
+                "ETA", "ALERTS"},
                rows);
 }
 

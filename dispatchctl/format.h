@@ -1,7 +1,7 @@
 // Human and machine renderings of operator API messages for dispatchctl's output.
 //
 //   std::cout << FormatReport(report);                 // `audit report`
-//   std::cout << FormatAlertEvent(event, /*color=*/isatty(1)) << "\n";   // `watch`
+//   std::cout << FormatAlertEvent(event, {.color = true}) << "\n";   // `watch`
 //   std::cout << AlertEventJson(event) << "\n";         // `watch --json`: one object per line
 //
 // Times print as RFC 3339 UTC; distances in metres/kilometres; durations in seconds/minutes.
@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cit/v1/dispatch.pb.h"
+#include "dispatchctl/operator_text.h"
 
 namespace cit::ctl {
 
@@ -25,14 +26,24 @@ std::string AlertStateName(cit::v1::AlertState state);         // "ACKNOWLEDGED"
 std::string RunStateName(cit::v1::RunState state);             // "DISPATCHED"
 std::string StopStatusName(cit::v1::StopStatus status);        // "DEPARTED"
 
-// One line per alert event; ANSI colours by severity when `color`.
-std::string FormatAlertEvent(const cit::v1::AlertEvent& event, bool color);
-std::string FormatAlert(const cit::v1::Alert& alert, bool color);
+// How a live alert line looks: `watch` shows local time and the place; `ack` echoes UTC.
+struct AlertLineStyle {
+  bool color = false;  // ANSI colours by severity
+  TimeZoneChoice zone = TimeZoneChoice::kUtc;
+  bool place = false;  // "at 47.370120,8.501230" where the alert's position is known
+};
+// One line per alert event.
+std::string FormatAlertEvent(const cit::v1::AlertEvent& event, const AlertLineStyle& style);
+std::string FormatAlert(const cit::v1::Alert& alert, const AlertLineStyle& style);
+// `alerts list`: one row per alert, ids in order.
+std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZoneChoice zone);
 // Proto3 JSON on one line, proto field names.
 std::string ToJsonLine(const google::protobuf::Message& message);
 
 std::string FormatRun(const cit::v1::Run& run);
 std::string FormatRunTable(const cit::v1::ListRunsResponse& runs);
+// Vehicles in natural order (CIT-2 before CIT-10), with GNSS and link state, open alerts by
+// severity and the ETA as "in 4 min" / "12 min late" against fleet.as_of().
 std::string FormatFleet(const cit::v1::Fleet& fleet);
 // One line per vehicle update of `fleet --watch`.
 std::string FormatVehicleLine(const cit::v1::VehicleState& v);

@@ -719,6 +719,7 @@ cit::v1::Fleet Monitor::Fleet() const {
       // (before now, when there is no ETA).
       out->set_next_stop_late(v.stops[v.next_stop].late ||
                               (s.latest && eta.value_or(now) > *s.latest));
+      if (s.latest) *out->mutable_next_stop_arrival_latest() = ToProto(*s.latest);
     }
   }
   return fleet;

@@ -29,9 +29,9 @@ class CliOfflineTest : public ::testing::Test {
 };
 
 TEST_F(CliOfflineTest, EveryCommandHasHelpWithExitCodes) {
-  for (const char* cmd :
-       {"", "watch", "ack", "resolve", "fleet", "plan create", "plan show", "plan list",
-        "plan dispatch", "plan abort", "audit report", "audit export", "audit verify"}) {
+  for (const char* cmd : {"", "watch", "ack", "resolve", "alerts list", "fleet", "plan create",
+                          "plan show", "plan list", "plan dispatch", "plan abort", "audit report",
+                          "audit export", "audit verify"}) {
     EXPECT_EQ(Ctl(std::string(cmd) + " --help"), 0) << cmd;
     EXPECT_NE(out_.find("Exit codes:"), std::string::npos) << cmd << "\n" << out_;
   }

@@ -352,6 +352,23 @@ TEST(PanicRuleTest, DuressInputRaisesCriticalImmediately) {
 
 // ---- LATE_ARRIVAL / MISSED_STOP / EARLY_ARRIVAL / DWELL_EXCEEDED (clock-driven) ----
 
+// The fleet view says how late: the window's close travels with the late flag (dispatchctl
+// fleet prints "12 min late" from it).
+TEST(LateArrivalRuleTest, FleetViewCarriesTheClosingOfTheLateStopsWindow) {
+  MonitorHarness h;
+  cit::v1::RunPlan plan = h.Plan();
+  *MonitorHarness::AddStop(plan, "S1", 2000)->mutable_arrival_latest() = MonitorHarness::T(300);
+  h.Dispatch(plan);
+  h.Drive(0, 100, 0);
+  h.AdvanceTo(400);
+  const cit::v1::Fleet fleet = h.monitor().Fleet();
+  ASSERT_EQ(fleet.vehicles_size(), 1);
+  const cit::v1::VehicleState& v = fleet.vehicles(0);
+  EXPECT_EQ(v.next_stop_id(), "S1");
+  EXPECT_TRUE(v.next_stop_late());
+  EXPECT_DOUBLE_EQ(MonitorHarness::Rel(v.next_stop_arrival_latest()), 300);
+}
+
 TEST(LateArrivalRuleTest, WindowClosingWithoutArrivalRaisesOnTheClockAndArrivalClears) {
   MonitorHarness h;
   cit::v1::RunPlan plan = h.Plan();

@@ -51,21 +51,27 @@ function summary(r: RunReport): HTMLElement {
 function exports(runId: string): HTMLElement {
   const div = el('div', 'exports');
   div.append(el('span', '', 'Export: '));
+  const note = el('p', 'note');
   for (const [fmt, label] of [['EXPORT_FORMAT_GEOJSON', 'GeoJSON'], ['EXPORT_FORMAT_GPX', 'GPX'], ['EXPORT_FORMAT_CSV', 'CSV']]) {
     const b = el('button', 'export', label);
     b.type = 'button';
     b.dataset.format = fmt;
     b.addEventListener('click', async () => {
       b.disabled = true;
+      note.textContent = '';
       try {
         const res = await rpc<ExportRunResponse>('cit.v1.Audit', 'ExportRun', { runId, format: fmt });
         download(res);
+      } catch (e) {
+        // Runs whose export passes 3 MiB are refused with advice (dispatchctl audit export).
+        note.textContent = `Export failed: ${e instanceof Error ? e.message : String(e)}`;
       } finally {
         b.disabled = false;
       }
     });
     div.append(b);
   }
+  div.append(note);
   return div;
 }
 

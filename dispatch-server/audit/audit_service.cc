@@ -83,7 +83,8 @@ class ExportWriter final : public grpc::ServerWriteReactor<cit::v1::ExportRunRes
   bool last_ = false;
 };
 
-// One track read: a page of records per message.
+// One track read: records in messages of at most ~1 MiB (one record more if a single record is
+// larger), read from the store a page at a time.
 class TrackWriter final : public grpc::ServerWriteReactor<cit::v1::GetTrackResponse> {
  public:
   TrackWriter(std::unique_ptr<SourcePages> pages, std::atomic<int>& active)
@@ -98,16 +99,28 @@ class TrackWriter final : public grpc::ServerWriteReactor<cit::v1::GetTrackRespo
 
  private:
   void WriteNext() {
-    absl::StatusOr<std::vector<cit::v1::StoredRecord>> page = pages_->Next();
-    if (!page.ok()) return Finish(ToGrpcStatus(page.status()));
-    if (page->empty()) return Finish(grpc::Status::OK);
     message_.Clear();
-    for (auto& r : *page) *message_.add_records() = std::move(r);
+    std::size_t bytes = 0;
+    while (bytes < kTrackMessageBytes) {
+      if (next_ == page_.size()) {
+        absl::StatusOr<std::vector<cit::v1::StoredRecord>> page = pages_->Next();
+        if (!page.ok()) return Finish(ToGrpcStatus(page.status()));
+        page_ = *std::move(page);
+        next_ = 0;
+        if (page_.empty()) break;
+      }
+      bytes += page_[next_].ByteSizeLong();
+      *message_.add_records() = std::move(page_[next_++]);
+    }
+    if (message_.records_size() == 0) return Finish(grpc::Status::OK);
     StartWrite(&message_);
   }
 
+  static constexpr std::size_t kTrackMessageBytes = 1u << 20;
   std::unique_ptr<SourcePages> pages_;
   StreamSlot slot_;
+  std::vector<cit::v1::StoredRecord> page_;
+  std::size_t next_ = 0;
   cit::v1::GetTrackResponse message_;
 };
 
@@ -268,18 +281,30 @@ absl::StatusOr<cit::v1::GetTrackResponse> Auditor::Track(
   // Without page_size or page_token the caller expects the whole track: all of it, or a refusal
   // that says how to read more; never a silently shortened track.
   const bool whole = req.page_size() == 0 && !token;
-  const std::size_t limit = req.page_size() == 0
-                                ? kMaxTrackPageRecords
-                                : std::min<std::size_t>(req.page_size(), kMaxTrackPageRecords);
+  std::size_t limit = req.page_size() == 0
+                          ? kMaxTrackPageRecords
+                          : std::min<std::size_t>(req.page_size(), kMaxTrackPageRecords);
   auto records = source_->VehicleRecordsPage(*range, after, limit + 1);
   if (!records.ok()) return records.status();
+  // Records are small, but a few large ones must not push an answer past the 4 MiB a client
+  // accepts: the page also ends at kMaxTrackPageBytes (after at least one record).
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < records->size() && i < limit; ++i) {
+    bytes += (*records)[i].ByteSizeLong();
+    if (bytes > kMaxTrackPageBytes && i > 0) {
+      records->resize(i + 1);  // one beyond the page: "more follows"
+      limit = i;
+      break;
+    }
+  }
   cit::v1::GetTrackResponse out;
   if (records->size() > limit) {
     if (whole) {
       return absl::FailedPreconditionError(fmt::format(
-          "the track has more than {} records, the most one GetTrack answer holds; page through "
-          "it with page_size and next_page_token, or use the streaming call Audit/StreamTrack",
-          kMaxTrackPageRecords));
+          "the track has more than {} records or {} MiB, the most one GetTrack answer holds; "
+          "page through it with page_size and next_page_token, or use the streaming call "
+          "Audit/StreamTrack",
+          kMaxTrackPageRecords, kMaxTrackPageBytes >> 20));
     }
     records->resize(limit);
     out.set_next_page_token(

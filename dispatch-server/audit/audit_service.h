@@ -37,6 +37,7 @@ class Auditor {
   // Records per store read of the long reads, and the most a unary call returns.
   static constexpr std::size_t kPageRecords = 1000;
   static constexpr std::size_t kMaxTrackPageRecords = 5000;
+  static constexpr std::size_t kMaxTrackPageBytes = 3u << 20;
   static constexpr std::size_t kMaxUnaryExportBytes = 3u << 20;
 
   // With a ledger, Verify checks records, plan log, alert events and checkpoints

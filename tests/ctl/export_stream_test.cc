@@ -138,7 +138,8 @@ TEST_F(ExportStreamTest, AClientThatCancelsMidStreamFreesTheServersStream) {
     auto reader = stub_->StreamTrack(&ctx, req);
     cit::v1::GetTrackResponse page;
     ASSERT_TRUE(reader->Read(&page));
-    EXPECT_EQ(page.records_size(), static_cast<int>(Auditor::kPageRecords));
+    EXPECT_GT(page.records_size(), 0);
+    EXPECT_LT(page.ByteSizeLong(), (1u << 20) + 4096);
     ctx.TryCancel();
     reader->Finish();
   }

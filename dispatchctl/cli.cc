@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/auth/token_hash.h"
+#include "dispatchctl/board_command.h"
 #include "dispatchctl/config_file.h"
 #include "dispatchctl/connection.h"
 #include "dispatchctl/connection_check.h"
@@ -176,6 +177,7 @@ struct WatchOptions {
   std::uint64_t count = 0;
   std::string color = "auto";
   bool no_bell = false;
+  bool board = false;
 };
 
 // A critical alert that is new, worse, back, or still unacknowledged when the watch starts rings
@@ -205,6 +207,19 @@ int Watch(Globals& g, const WatchOptions& w) {
   }
   std::vector<cit::v1::AlertKind> kinds;
   if (!ParseKinds(w.kinds, kinds)) return kExitUsage;
+  if (w.board) {
+    if (g.json) {
+      std::cerr << "dispatchctl: watch --board is a screen for people; --json is for scripts: "
+                   "use one or the other\n";
+      return kExitUsage;
+    }
+    const BoardOptions board{.zone = g.zone(),
+                             .color = w.color != "never" && std::getenv("NO_COLOR") == nullptr,
+                             .vehicles = w.vehicles,
+                             .min_severity = min_sev,
+                             .kinds = kinds};
+    return WithConnection(g, [&](const Connection& conn) { return RunAlertBoard(conn, board); });
+  }
   const bool terminal = isatty(STDOUT_FILENO) != 0;
   const AlertLineStyle style{
       .color = !g.json && (w.color == "always" ||
@@ -913,6 +928,9 @@ int RunCli(int argc, char** argv) {
   watch->add_option("--color", w.color, "Colour by severity: auto (on a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  watch->add_flag("--board", w.board,
+                  "Full-screen board of unresolved alerts, most urgent first: Up/Down select, "
+                  "a acknowledges, r resolves (with a comment), q quits");
   watch->add_flag("--no-bell", w.no_bell,
                   "No terminal bell for a new, escalated or returning critical alert");
   watch->callback([&] { action = [&] { return Watch(g, w); }; });

@@ -228,6 +228,18 @@ std::filesystem::path CapturePath(const std::string& name) {
   return dir / ("cli-" + name + ".txt");
 }
 
+// A screen as a reader sees it: no trailing spaces, no empty lines at the bottom.
+std::string Tidy(const std::string& screen) {
+  std::istringstream in(screen);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    line.erase(line.find_last_not_of(' ') + 1);
+    out += line + "\n";
+  }
+  while (out.ends_with("\n\n")) out.pop_back();
+  return out;
+}
+
 TEST_F(CliPeopleTest, NightShiftInATerminal) {
   if (Shell("command -v tmux >/dev/null && command -v script >/dev/null") != 0) {
     GTEST_FAIL() << "tmux and script (bsdutils) are needed: deploy/install-deps.sh installs them";
@@ -264,16 +276,64 @@ TEST_F(CliPeopleTest, NightShiftInATerminal) {
   ASSERT_TRUE(tmux.WaitFor(work_pane, "NEXT STOP")) << tmux.Screen(work_pane);
   EXPECT_THAT(tmux.Screen(work_pane), HasSubstr("CIT-0001"));
 
-  const auto without_blank_tail = [](std::string text) {
-    while (text.size() > 1 && text.ends_with("\n\n")) text.pop_back();
-    return text;
-  };
   std::ofstream(CapturePath("night-shift"))
-      << without_blank_tail(tmux.Screen(watch_pane)) << "----- lower pane -----\n"
-      << without_blank_tail(tmux.Screen(work_pane));
+      << Tidy(tmux.Screen(watch_pane)) << "----- lower pane -----\n"
+      << Tidy(tmux.Screen(work_pane));
   tmux.Type(work_pane, "clear; dispatchctl alerts list --state acknowledged");
   ASSERT_TRUE(tmux.WaitFor(work_pane, "PANIC")) << tmux.Screen(work_pane);
   EXPECT_THAT(tmux.Screen(work_pane), HasSubstr("olga"));
+}
+
+TEST_F(CliPeopleTest, AlertBoardAcknowledgesAndResolvesWithTypedComments) {
+  RunScenario();
+  InjectPanic();
+  std::ofstream(dir_ / "dispatchctl.toml")
+      << "server = \"localhost:" << operator_port_ << "\"\n"
+      << "ca_file = \"" << (dir_ / "pki" / "ca.crt").string() << "\"\n"
+      << "token_file = \"" << (dir_ / "olga.token").string() << "\"\n";
+  Tmux tmux(dir_.path(),
+            {"PATH=" + BuiltProgram("dispatchctl").string() + ":/usr/bin:/bin", "TZ=CET-1",
+             "PS1=$ ", "HOME=" + dir_.path().string(),
+             "CIT_CTL_CONFIG=" + (dir_ / "dispatchctl.toml").string(), "TERM=xterm-256color"});
+  const std::string pane = "shift:0.0";
+  tmux.Type(pane, "dispatchctl watch --board");
+  // The panic is the newest critical alert: first row, selected.
+  ASSERT_TRUE(tmux.WaitFor(pane, "CRITICAL PANIC")) << tmux.Screen(pane);
+  ASSERT_TRUE(tmux.WaitFor(pane, "> NEW #4 CRITICAL PANIC")) << tmux.Screen(pane);
+  const std::string first = tmux.Screen(pane);
+  EXPECT_LT(first.find("PANIC"), first.find("DOOR_OPEN_OUTSIDE_STOP")) << first;
+  EXPECT_THAT(first, HasSubstr("critical unacknowledged"));
+
+  // a, a comment, Enter: the panic is acknowledged and says so on the row.
+  ASSERT_EQ(tmux.Run("send-keys -t " + pane + " a"), 0);
+  ASSERT_TRUE(tmux.WaitFor(pane, "comment (Enter sends, Esc cancels)")) << tmux.Screen(pane);
+  tmux.Type(pane, "crew called back, all well");
+  ASSERT_TRUE(tmux.WaitFor(pane, "  ACK #4 CRITICAL PANIC")) << tmux.Screen(pane);
+  EXPECT_THAT(tmux.Screen(pane), HasSubstr("acknowledged #"));
+  std::ofstream(CapturePath("alert-board")) << Tidy(tmux.Screen(pane));
+
+  // The acknowledged panic sorts below the unacknowledged door alert, which is now the top row
+  // and selected. r, Enter without a comment: a critical alert needs one, and the server's
+  // refusal is on the status line.
+  ASSERT_TRUE(tmux.WaitFor(pane, "> NEW #3 CRITICAL DOOR_OPEN_OUTSIDE_STOP")) << tmux.Screen(pane);
+  ASSERT_EQ(tmux.Run("send-keys -t " + pane + " r"), 0);
+  ASSERT_TRUE(tmux.WaitFor(pane, "Resolve #3")) << tmux.Screen(pane);
+  ASSERT_EQ(tmux.Run("send-keys -t " + pane + " Enter"), 0);
+  ASSERT_TRUE(tmux.WaitFor(pane, "could not resolve #3")) << tmux.Screen(pane);
+
+  // Down to the panic, resolve it with a comment: it leaves the board.
+  ASSERT_EQ(tmux.Run("send-keys -t " + pane + " Down r"), 0);
+  ASSERT_TRUE(tmux.WaitFor(pane, "Resolve #4")) << tmux.Screen(pane);
+  tmux.Type(pane, "false alarm: pressed by mistake, confirmed by phone");
+  ASSERT_TRUE(tmux.WaitFor(pane, "resolved #4")) << tmux.Screen(pane);
+  EXPECT_THAT(tmux.Screen(pane), Not(HasSubstr("PANIC")));
+  ASSERT_EQ(tmux.Run("send-keys -t " + pane + " q"), 0);
+  ASSERT_TRUE(tmux.WaitFor(pane, "$ ")) << tmux.Screen(pane);
+  ASSERT_EQ(Ctl("aude", "alerts list --kind PANIC"), 0) << err_;
+  EXPECT_THAT(out_, HasSubstr("RESOLVED"));
+  EXPECT_THAT(out_, HasSubstr("olga"));
+  EXPECT_EQ(Ctl("olga", "watch --board"), 2) << "no terminal: refused";
+  EXPECT_THAT(err_, HasSubstr("needs a terminal"));
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "dispatchctl/connection.h"
 #include "dispatchctl/connection_check.h"
 #include "dispatchctl/error_advice.h"
+#include "dispatchctl/export_download.h"
 #include "dispatchctl/format.h"
 #include "dispatchctl/identity_format.h"
 #include "dispatchctl/plan_check_format.h"
@@ -626,24 +627,26 @@ int AuditExport(Globals& g, const std::string& run_id, const std::string& format
   }
   return WithConnection(g, [&](const Connection& conn) {
     grpc::ClientContext ctx;
-    conn.Prepare(ctx);
+    // No deadline: a long run takes as long as it takes; a dead server still ends the stream.
+    conn.Prepare(ctx, /*streaming=*/true);
     cit::v1::ExportRunRequest req;
     req.set_run_id(run_id);
     req.set_format(f);
-    cit::v1::ExportRunResponse doc;
-    grpc::Status status = conn.audit().ExportRun(&ctx, req, &doc);
-    if (!status.ok()) return Fail(status, "audit export");
-    if (output.empty() || output == "-") {
-      std::cout << doc.content();
-    } else {
-      std::ofstream out(output, std::ios::binary);
-      out << doc.content();
-      if (!out.flush()) {
-        std::cerr << "dispatchctl: cannot write " << output << "\n";
-        return static_cast<int>(kExitError);
+    ExportDownload d = DownloadExport(conn.audit(), ctx, req, output);
+    if (!d.local_error.empty()) {
+      std::cerr << "dispatchctl: audit export: " << d.local_error << "; nothing was written to "
+                << (output.empty() ? "-" : output) << "\n";
+      return static_cast<int>(kExitError);
+    }
+    if (!d.status.ok()) {
+      if (output.empty() || output == "-") {
+        std::cerr << "dispatchctl: the export on stdout is incomplete (" << d.bytes
+                  << " bytes before the error)\n";
       }
-      std::cerr << "wrote " << output << " (" << doc.content().size() << " bytes, "
-                << doc.media_type() << ")\n";
+      return Fail(d.status, "audit export");
+    }
+    if (!output.empty() && output != "-") {
+      std::cerr << "wrote " << output << " (" << d.bytes << " bytes, " << d.media_type << ")\n";
     }
     return static_cast<int>(kExitOk);
   });

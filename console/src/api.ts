@@ -64,6 +64,23 @@ export function rpc<T>(service: string, method: string, req: object = {}): Promi
   return request<T>('POST', `/api/v1/${service}/${method}`, req);
 }
 
+// A run's stored track, read page by page (GetTrack answers at most 5,000 records at a time),
+// so a 24 h run reads like a short one.
+export async function readTrack<R>(runId: string): Promise<R[]> {
+  const records: R[] = [];
+  let pageToken = '';
+  do {
+    const page = await rpc<{ records?: R[]; nextPageToken?: string }>('cit.v1.Audit', 'GetTrack', {
+      runId,
+      pageSize: 5000,
+      pageToken,
+    });
+    for (const r of page.records ?? []) records.push(r);
+    pageToken = page.nextPageToken ?? '';
+  } while (pageToken);
+  return records;
+}
+
 export interface ConsoleConfig {
   tileUrl: string;
   tileAttribution: string;

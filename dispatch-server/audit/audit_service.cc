@@ -1,11 +1,15 @@
 #include "dispatch-server/audit/audit_service.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "dispatch-server/audit/run_report.h"
 #include "dispatch-server/audit/track_export.h"
+#include "dispatch-server/audit/track_page_token.h"
+#include "dispatch-server/audit/track_pages.h"
 #include "dispatch-server/auth/operator_auth.h"
 #include "dispatch-server/common/grpc_status.h"
 
@@ -23,6 +27,109 @@ grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context, T* respo
     reactor->Finish(ToGrpcStatus(result.status()));
   }
   return reactor;
+}
+
+// Bytes of document per StreamExport message (one page of text may add ~0.2 MiB).
+constexpr std::size_t kExportPartBytes = 512u << 10;
+
+// A stream refused before it began.
+template <typename T>
+class RefusedWriter final : public grpc::ServerWriteReactor<T> {
+ public:
+  explicit RefusedWriter(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+// Holds one of the service's stream slots until destroyed.
+class StreamSlot {
+ public:
+  explicit StreamSlot(std::atomic<int>& active) : active_(active) {}
+  ~StreamSlot() { active_.fetch_sub(1); }
+  StreamSlot(const StreamSlot&) = delete;
+  StreamSlot& operator=(const StreamSlot&) = delete;
+
+ private:
+  std::atomic<int>& active_;
+};
+
+// One export: the next part is made only when gRPC has taken the previous one.
+class ExportWriter final : public grpc::ServerWriteReactor<cit::v1::ExportRunResponse> {
+ public:
+  ExportWriter(std::unique_ptr<ExportStream> stream, std::atomic<int>& active)
+      : stream_(std::move(stream)), slot_(active) {
+    message_.set_media_type(stream_->media_type());
+    message_.set_suggested_file_name(stream_->file_name());
+    WriteNext();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+    if (last_) return Finish(grpc::Status::OK);
+    message_.Clear();
+    WriteNext();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    absl::StatusOr<bool> more = stream_->Next(*message_.mutable_content(), kExportPartBytes);
+    if (!more.ok()) return Finish(ToGrpcStatus(more.status()));
+    last_ = !*more;
+    StartWrite(&message_);
+  }
+
+  std::unique_ptr<ExportStream> stream_;
+  StreamSlot slot_;
+  cit::v1::ExportRunResponse message_;
+  bool last_ = false;
+};
+
+// One track read: records in messages of at most ~1 MiB (one record more if a single record is
+// larger), read from the store a page at a time.
+class TrackWriter final : public grpc::ServerWriteReactor<cit::v1::GetTrackResponse> {
+ public:
+  TrackWriter(std::unique_ptr<SourcePages> pages, std::atomic<int>& active)
+      : pages_(std::move(pages)), slot_(active) {
+    WriteNext();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+    WriteNext();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    message_.Clear();
+    std::size_t bytes = 0;
+    while (bytes < kTrackMessageBytes) {
+      if (next_ == page_.size()) {
+        absl::StatusOr<std::vector<cit::v1::StoredRecord>> page = pages_->Next();
+        if (!page.ok()) return Finish(ToGrpcStatus(page.status()));
+        page_ = *std::move(page);
+        next_ = 0;
+        if (page_.empty()) break;
+      }
+      bytes += page_[next_].ByteSizeLong();
+      *message_.add_records() = std::move(page_[next_++]);
+    }
+    if (message_.records_size() == 0) return Finish(grpc::Status::OK);
+    StartWrite(&message_);
+  }
+
+  static constexpr std::size_t kTrackMessageBytes = 1u << 20;
+  std::unique_ptr<SourcePages> pages_;
+  StreamSlot slot_;
+  std::vector<cit::v1::StoredRecord> page_;
+  std::size_t next_ = 0;
+  cit::v1::GetTrackResponse message_;
+};
+
+grpc::Status Busy(int max_streams) {
+  spdlog::warn("event=audit_stream_refused reason=busy max_streams={}", max_streams);
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      fmt::format("{} exports and track reads are running, the most this server "
+                                  "serves at once; retry in a minute",
+                                  max_streams));
 }
 
 absl::Status RequireRunId(const std::string& run_id) {
@@ -50,17 +157,40 @@ absl::StatusOr<cit::v1::RunReport> Auditor::Report(const std::string& run_id) co
   return report;
 }
 
-absl::StatusOr<cit::v1::ExportRunResponse> Auditor::Export(
+absl::StatusOr<std::unique_ptr<ExportStream>> Auditor::OpenExport(
     const cit::v1::ExportRunRequest& req) const {
   if (auto s = RequireRunId(req.run_id()); !s.ok()) return s;
   absl::StatusOr<cit::v1::Run> run = source_->GetRun(req.run_id());
   if (!run.ok()) return run.status();
   auto [from, to] = RunWindow(*run);
-  auto records = source_->VehicleRecords(run->plan().vehicle_id(), from, to);
-  if (!records.ok()) return records.status();
+  absl::StatusOr<TrackRange> range =
+      TrackRangeNow(*source_, run->plan().vehicle_id(), std::move(from), std::move(to));
+  if (!range.ok()) return range.status();
   auto alerts = source_->RunAlerts(req.run_id());
   if (!alerts.ok()) return alerts.status();
-  return ExportRunTrack(req.format(), *run, *records, *alerts);
+  return ExportStream::Create(req.format(), *std::move(run), *std::move(alerts),
+                              std::make_unique<SourcePages>(source_, *range, kPageRecords));
+}
+
+absl::StatusOr<cit::v1::ExportRunResponse> Auditor::Export(
+    const cit::v1::ExportRunRequest& req) const {
+  absl::StatusOr<std::unique_ptr<ExportStream>> stream = OpenExport(req);
+  if (!stream.ok()) return stream.status();
+  cit::v1::ExportRunResponse out;
+  out.set_media_type((*stream)->media_type());
+  out.set_suggested_file_name((*stream)->file_name());
+  std::string* content = out.mutable_content();
+  while (true) {
+    absl::StatusOr<bool> more = (*stream)->Next(*content, kMaxUnaryExportBytes + 1);
+    if (!more.ok()) return more.status();
+    if (content->size() > kMaxUnaryExportBytes) {
+      return absl::FailedPreconditionError(fmt::format(
+          "the export of run {} is larger than {} MiB, the most ExportRun answers; use the "
+          "streaming call Audit/StreamExport (`dispatchctl audit export` streams)",
+          req.run_id(), kMaxUnaryExportBytes >> 20));
+    }
+    if (!*more) return out;
+  }
 }
 
 absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
@@ -137,8 +267,7 @@ absl::StatusOr<cit::v1::ListIdentityEventsResponse> Auditor::IdentityEvents(
   return ledger_->ListIdentityEvents(req);
 }
 
-absl::StatusOr<cit::v1::GetTrackResponse> Auditor::Track(
-    const cit::v1::GetTrackRequest& req) const {
+absl::StatusOr<TrackRange> Auditor::TrackRangeFor(const cit::v1::GetTrackRequest& req) const {
   std::string vehicle = req.vehicle_id();
   std::optional<google::protobuf::Timestamp> from;
   std::optional<google::protobuf::Timestamp> to;
@@ -152,9 +281,57 @@ absl::StatusOr<cit::v1::GetTrackResponse> Auditor::Track(
     if (req.has_from()) from = req.from();
     if (req.has_to()) to = req.to();
   }
-  auto records = source_->VehicleRecords(vehicle, from, to);
+  return TrackRangeNow(*source_, vehicle, std::move(from), std::move(to));
+}
+
+absl::StatusOr<cit::v1::GetTrackResponse> Auditor::Track(
+    const cit::v1::GetTrackRequest& req) const {
+  std::optional<TrackPageToken> token;
+  if (!req.page_token().empty()) {
+    absl::StatusOr<TrackPageToken> t = DecodeTrackPageToken(req.page_token());
+    if (!t.ok()) return t.status();
+    token = *t;
+  }
+  absl::StatusOr<TrackRange> range = TrackRangeFor(req);
+  if (!range.ok()) return range.status();
+  std::optional<TrackKey> after;
+  if (token) {
+    // Later pages see what the first one did.
+    range->max_chain_index = token->max_chain_index;
+    after = token->after;
+  }
+  // Without page_size or page_token the caller expects the whole track: all of it, or a refusal
+  // that says how to read more; never a silently shortened track.
+  const bool whole = req.page_size() == 0 && !token;
+  std::size_t limit = req.page_size() == 0
+                          ? kMaxTrackPageRecords
+                          : std::min<std::size_t>(req.page_size(), kMaxTrackPageRecords);
+  auto records = source_->VehicleRecordsPage(*range, after, limit + 1);
   if (!records.ok()) return records.status();
+  // Records are small, but a few large ones must not push an answer past the 4 MiB a client
+  // accepts: the page also ends at kMaxTrackPageBytes (after at least one record).
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < records->size() && i < limit; ++i) {
+    bytes += (*records)[i].ByteSizeLong();
+    if (bytes > kMaxTrackPageBytes && i > 0) {
+      records->resize(i + 1);  // one beyond the page: "more follows"
+      limit = i;
+      break;
+    }
+  }
   cit::v1::GetTrackResponse out;
+  if (records->size() > limit) {
+    if (whole) {
+      return absl::FailedPreconditionError(fmt::format(
+          "the track has more than {} records or {} MiB, the most one GetTrack answer holds; "
+          "page through it with page_size and next_page_token, or use the streaming call "
+          "Audit/StreamTrack",
+          kMaxTrackPageRecords, kMaxTrackPageBytes >> 20));
+    }
+    records->resize(limit);
+    out.set_next_page_token(
+        EncodeTrackPageToken(TrackPageToken{KeyOf(records->back()), range->max_chain_index}));
+  }
   for (auto& r : *records) *out.add_records() = std::move(r);
   return out;
 }
@@ -171,8 +348,17 @@ absl::StatusOr<cit::v1::ListCheckpointsResponse> Auditor::Checkpoints(
   return ledger_->ListCheckpoints(req.after_id(), req.limit());
 }
 
-AuditService::AuditService(std::shared_ptr<AuditSource> source, std::shared_ptr<AuditLedger> ledger)
-    : auditor_(std::move(source), std::move(ledger)) {}
+AuditService::AuditService(std::shared_ptr<AuditSource> source, std::shared_ptr<AuditLedger> ledger,
+                           int max_streams)
+    : auditor_(std::move(source), std::move(ledger)), max_streams_(max_streams) {}
+
+bool AuditService::AcquireStream() {
+  int n = active_streams_.load();
+  do {
+    if (n >= max_streams_) return false;
+  } while (!active_streams_.compare_exchange_weak(n, n + 1));
+  return true;
+}
 
 grpc::ServerUnaryReactor* AuditService::GetRunReport(grpc::CallbackServerContext* context,
                                                      const cit::v1::RunReportRequest* request,
@@ -221,6 +407,36 @@ grpc::ServerUnaryReactor* AuditService::ListIdentityEvents(
     grpc::CallbackServerContext* context, const cit::v1::ListIdentityEventsRequest* request,
     cit::v1::ListIdentityEventsResponse* response) {
   return Respond(context, response, [&] { return auditor_.IdentityEvents(*request); });
+}
+
+}  // namespace cit::dispatch
+
+namespace cit::dispatch {
+
+grpc::ServerWriteReactor<cit::v1::ExportRunResponse>* AuditService::StreamExport(
+    grpc::CallbackServerContext* context, const cit::v1::ExportRunRequest* request) {
+  if (!AcquireStream()) return new RefusedWriter<cit::v1::ExportRunResponse>(Busy(max_streams_));
+  absl::StatusOr<std::unique_ptr<ExportStream>> stream = auditor_.OpenExport(*request);
+  if (!stream.ok()) {
+    active_streams_.fetch_sub(1);
+    return new RefusedWriter<cit::v1::ExportRunResponse>(ToGrpcStatus(stream.status()));
+  }
+  spdlog::info("event=audit_export_started actor={} run={} format={}", ActorName(*context),
+               request->run_id(), cit::v1::ExportFormat_Name(request->format()));
+  return new ExportWriter(*std::move(stream), active_streams_);
+}
+
+grpc::ServerWriteReactor<cit::v1::GetTrackResponse>* AuditService::StreamTrack(
+    grpc::CallbackServerContext* /*context*/, const cit::v1::GetTrackRequest* request) {
+  if (!AcquireStream()) return new RefusedWriter<cit::v1::GetTrackResponse>(Busy(max_streams_));
+  absl::StatusOr<TrackRange> range = auditor_.TrackRangeFor(*request);
+  if (!range.ok()) {
+    active_streams_.fetch_sub(1);
+    return new RefusedWriter<cit::v1::GetTrackResponse>(ToGrpcStatus(range.status()));
+  }
+  return new TrackWriter(
+      std::make_unique<SourcePages>(auditor_.source_ptr(), *range, Auditor::kPageRecords),
+      active_streams_);
 }
 
 }  // namespace cit::dispatch

@@ -7,24 +7,39 @@
 // Who may call what is decided by the operator auth processor (auth/operator_auth.h) before a
 // handler runs; handlers only validate arguments and read.
 //
-// Thread contract: handlers run on gRPC's callback threads concurrently; the service holds no
-// mutable state, and the AuditSource must be thread-safe. Reads are bounded by one run's or one
-// vehicle's records, and run to completion inside the handler.
+// Long reads stream: StreamExport and StreamTrack read the store one page at a time and write
+// one part per message, the next read only once gRPC has taken the previous message (flow
+// control: a slow client holds one part on the server, not the run). A client that goes away
+// ends its stream at the next write. At most `max_streams` run at once; more are refused with
+// RESOURCE_EXHAUSTED. The unary ExportRun and GetTrack answer up to a few MiB (GetTrack pages)
+// and point to the streams for more (docs/protocol.md, "Reading long tracks").
+//
+// Thread contract: handlers run on gRPC's callback threads concurrently; the service's only
+// mutable state is the atomic stream count, and the AuditSource must be thread-safe.
 #ifndef CIT_DISPATCH_SERVER_AUDIT_AUDIT_SERVICE_H_
 #define CIT_DISPATCH_SERVER_AUDIT_AUDIT_SERVICE_H_
 
+#include <atomic>
+#include <cstddef>
 #include <memory>
 
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/audit/audit_ledger.h"
 #include "dispatch-server/audit/audit_source.h"
+#include "dispatch-server/audit/track_export.h"
 
 namespace cit::dispatch {
 
 // The logic of each RPC without gRPC, for the service and for in-process callers.
 class Auditor {
  public:
+  // Records per store read of the long reads, and the most a unary call returns.
+  static constexpr std::size_t kPageRecords = 1000;
+  static constexpr std::size_t kMaxTrackPageRecords = 5000;
+  static constexpr std::size_t kMaxTrackPageBytes = 3u << 20;
+  static constexpr std::size_t kMaxUnaryExportBytes = 3u << 20;
+
   // With a ledger, Verify checks records, plan log, alert events and checkpoints
   // (audit_ledger.h) and the checkpoint RPCs answer; without one, only the record chain.
   explicit Auditor(std::shared_ptr<AuditSource> source,
@@ -34,6 +49,13 @@ class Auditor {
   absl::StatusOr<cit::v1::ExportRunResponse> Export(const cit::v1::ExportRunRequest& req) const;
   absl::StatusOr<cit::v1::VerifyChainResponse> Verify(const cit::v1::VerifyChainRequest& req) const;
   absl::StatusOr<cit::v1::GetTrackResponse> Track(const cit::v1::GetTrackRequest& req) const;
+  // The export of any length, ready to be read part by part.
+  absl::StatusOr<std::unique_ptr<ExportStream>> OpenExport(
+      const cit::v1::ExportRunRequest& req) const;
+  // The records a GetTrack request names, pinned to the vehicle's current chain length.
+  absl::StatusOr<TrackRange> TrackRangeFor(const cit::v1::GetTrackRequest& req) const;
+  const std::shared_ptr<AuditSource>& source_ptr() const { return source_; }
+
   absl::StatusOr<cit::v1::SignedCheckpoint> Checkpoint(
       const cit::v1::GetCheckpointRequest& req) const;
   absl::StatusOr<cit::v1::ListCheckpointsResponse> Checkpoints(
@@ -51,8 +73,11 @@ class Auditor {
 
 class AuditService final : public cit::v1::Audit::CallbackService {
  public:
+  static constexpr int kDefaultMaxStreams = 4;
+
   explicit AuditService(std::shared_ptr<AuditSource> source,
-                        std::shared_ptr<AuditLedger> ledger = nullptr);
+                        std::shared_ptr<AuditLedger> ledger = nullptr,
+                        int max_streams = kDefaultMaxStreams);
 
   grpc::ServerUnaryReactor* GetRunReport(grpc::CallbackServerContext* context,
                                          const cit::v1::RunReportRequest* request,
@@ -76,8 +101,21 @@ class AuditService final : public cit::v1::Audit::CallbackService {
       grpc::CallbackServerContext* context, const cit::v1::ListIdentityEventsRequest* request,
       cit::v1::ListIdentityEventsResponse* response) override;
 
+  grpc::ServerWriteReactor<cit::v1::ExportRunResponse>* StreamExport(
+      grpc::CallbackServerContext* context, const cit::v1::ExportRunRequest* request) override;
+  grpc::ServerWriteReactor<cit::v1::GetTrackResponse>* StreamTrack(
+      grpc::CallbackServerContext* context, const cit::v1::GetTrackRequest* request) override;
+
+  // Streams running now (tests wait for a cancelled one to be gone).
+  int active_streams() const { return active_streams_.load(); }
+
  private:
+  // A slot for one more stream, or false when max_streams run already.
+  bool AcquireStream();
+
   Auditor auditor_;
+  const int max_streams_;
+  std::atomic<int> active_streams_{0};
 };
 
 }  // namespace cit::dispatch

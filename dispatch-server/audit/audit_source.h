@@ -11,6 +11,7 @@
 #ifndef CIT_DISPATCH_SERVER_AUDIT_AUDIT_SOURCE_H_
 #define CIT_DISPATCH_SERVER_AUDIT_AUDIT_SOURCE_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,24 @@ struct ChainCheck {
   std::string head_hex;
 };
 
+// Reads of any length go page by page over a fixed range of one vehicle's records.
+struct TrackRange {
+  std::string vehicle_id;
+  // from <= event_time <= to, either bound optional.
+  std::optional<google::protobuf::Timestamp> from;
+  std::optional<google::protobuf::Timestamp> to;
+  // The vehicle's chain length when the read began: later commits are left out, so every page
+  // (and every pass of a multi-pass export) sees the same records.
+  uint64_t max_chain_index = UINT64_MAX;
+};
+
+// Keyset cursor: the last record a page returned, by (event time, seq).
+struct TrackKey {
+  int64_t event_time_ns = 0;
+  uint64_t seq = 0;
+  bool operator==(const TrackKey&) const = default;
+};
+
 class AuditSource {
  public:
   virtual ~AuditSource() = default;
@@ -43,6 +62,11 @@ class AuditSource {
   virtual absl::StatusOr<std::vector<cit::v1::StoredRecord>> VehicleRecords(
       const std::string& vehicle_id, const std::optional<google::protobuf::Timestamp>& from,
       const std::optional<google::protobuf::Timestamp>& to) = 0;
+  // At most `limit` records of `range` strictly after `after`, in (event time, seq) order.
+  virtual absl::StatusOr<std::vector<cit::v1::StoredRecord>> VehicleRecordsPage(
+      const TrackRange& range, const std::optional<TrackKey>& after, size_t limit) = 0;
+  // The vehicle's current chain length (0 without records), for TrackRange::max_chain_index.
+  virtual absl::StatusOr<uint64_t> ChainLength(const std::string& vehicle_id) = 0;
   // NOT_FOUND when the vehicle has no records.
   virtual absl::StatusOr<ChainCheck> VerifyChain(const std::string& vehicle_id) = 0;
 };

@@ -61,6 +61,28 @@ absl::StatusOr<std::vector<cit::v1::StoredRecord>> StoreAuditSource::VehicleReco
   return out;
 }
 
+absl::StatusOr<std::vector<cit::v1::StoredRecord>> StoreAuditSource::VehicleRecordsPage(
+    const TrackRange& range, const std::optional<TrackKey>& after, size_t limit) {
+  RecordPageQuery q;
+  q.vehicle_id = range.vehicle_id;
+  if (range.from) q.from = ToTimePoint(*range.from);
+  // The store's upper bound is exclusive; the run's end is inclusive.
+  if (range.to) q.to = ToTimePoint(*range.to) + std::chrono::nanoseconds(1);
+  if (after) q.after = RecordKey{after->event_time_ns, after->seq};
+  q.max_chain_index = range.max_chain_index;
+  q.limit = limit;
+  absl::StatusOr<std::vector<StoredRecord>> rows = store_.ReadPage(q);
+  if (!rows.ok()) return rows.status();
+  std::vector<cit::v1::StoredRecord> out;
+  out.reserve(rows->size());
+  for (const StoredRecord& r : *rows) out.push_back(ToApiRecord(r));
+  return out;
+}
+
+absl::StatusOr<uint64_t> StoreAuditSource::ChainLength(const std::string& vehicle_id) {
+  return store_.ChainLength(vehicle_id);
+}
+
 absl::StatusOr<ChainCheck> StoreAuditSource::VerifyChain(const std::string& vehicle_id) {
   absl::StatusOr<uint64_t> count = store_.CountRecords(vehicle_id);
   if (!count.ok()) return count.status();

@@ -36,6 +36,9 @@ class StoreAuditSource final : public AuditSource {
   absl::StatusOr<std::vector<cit::v1::StoredRecord>> VehicleRecords(
       const std::string& vehicle_id, const std::optional<google::protobuf::Timestamp>& from,
       const std::optional<google::protobuf::Timestamp>& to) override;
+  absl::StatusOr<std::vector<cit::v1::StoredRecord>> VehicleRecordsPage(
+      const TrackRange& range, const std::optional<TrackKey>& after, size_t limit) override;
+  absl::StatusOr<uint64_t> ChainLength(const std::string& vehicle_id) override;
   absl::StatusOr<ChainCheck> VerifyChain(const std::string& vehicle_id) override;
 
  private:

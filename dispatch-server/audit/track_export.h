@@ -1,8 +1,19 @@
 // Exports of a run's stored track for GIS tools and investigators: GeoJSON, GPX 1.1, CSV.
 //
+// Written incrementally, for runs of any length: ExportStream reads the records page by page
+// (track_pages.h) and hands out the document in parts: header, body, footer. GeoJSON and GPX
+// take several passes over the records (coordinates, times, seqs, events...), each reading the
+// same pinned range again, so memory is one page plus one part whatever the run's length.
+//
+//   auto s = ExportStream::Create(cit::v1::EXPORT_FORMAT_GPX, run, alerts,
+//                                 std::make_unique<SourcePages>(source, range, 1000));
+//   std::string part;
+//   while (*(*s)->Next(part, 256 << 10)) { Send(part); part.clear(); }
+//   Send(part);
+//
+//   // In memory, for small inputs and tests:
 //   absl::StatusOr<cit::v1::ExportRunResponse> doc =
 //       ExportRunTrack(cit::v1::EXPORT_FORMAT_GPX, run, records, alerts);
-//   WriteFile(doc->suggested_file_name(), doc->content());
 //
 // - GeoJSON (RFC 7946) FeatureCollection: the driven track (LineString, per-vertex times in
 //   properties.times), the planned route, each stop, each door/seal/panic/crew event and each
@@ -12,10 +23,14 @@
 // - CSV (RFC 4180) with a header row: one line per stored record, chain hash included.
 // Pure functions of their input: the same records always give the same bytes.
 //
-// Thread contract: free functions, no shared state.
+// Thread contract: free functions, no shared state; an ExportStream is used by one thread at a
+// time.
 #ifndef CIT_DISPATCH_SERVER_AUDIT_TRACK_EXPORT_H_
 #define CIT_DISPATCH_SERVER_AUDIT_TRACK_EXPORT_H_
 
+#include <cstddef>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +38,46 @@
 #include "cit/v1/dispatch.pb.h"
 
 namespace cit::dispatch {
+
+class RecordPages;
+
+class ExportStream {
+ public:
+  // INVALID_ARGUMENT for an unspecified format.
+  static absl::StatusOr<std::unique_ptr<ExportStream>> Create(cit::v1::ExportFormat format,
+                                                              cit::v1::Run run,
+                                                              std::vector<cit::v1::Alert> alerts,
+                                                              std::unique_ptr<RecordPages> pages);
+  ~ExportStream();
+
+  // Appends the next part of the document to `out`, stopping once `out` holds target_bytes or
+  // more (one page's text may go beyond). True while more is to come.
+  absl::StatusOr<bool> Next(std::string& out, std::size_t target_bytes);
+
+  const std::string& media_type() const { return media_type_; }
+  // "<run_id>.<ext>"
+  const std::string& file_name() const { return file_name_; }
+
+ private:
+  struct Step;
+  struct State;
+  explicit ExportStream(std::unique_ptr<RecordPages> pages);
+  void Text(std::function<void(std::string&)> f);
+  void Pass(std::function<bool(const cit::v1::StoredRecord&, std::string&)> f);
+  void AddCsvSteps();
+  void AddGpxSteps();
+  void AddGeoJsonSteps();
+
+  std::unique_ptr<RecordPages> pages_;
+  std::unique_ptr<State> state_;
+  cit::v1::Run run_;
+  std::vector<cit::v1::Alert> alerts_;
+  std::string media_type_;
+  std::string file_name_;
+  std::vector<Step> steps_;
+  std::size_t step_ = 0;
+  bool in_pass_ = false;
+};
 
 std::string TrackGeoJson(const cit::v1::Run& run, const std::vector<cit::v1::StoredRecord>& records,
                          const std::vector<cit::v1::Alert>& alerts);

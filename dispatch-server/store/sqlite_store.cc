@@ -619,6 +619,54 @@ absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadByEventTime(std::stri
   return out;
 }
 
+absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadPage(const RecordPageQuery& query) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  // The event-time index of this WITHOUT ROWID table ends in the primary key, so it is
+  // (vehicle_id, event_time_ns, seq): one lower bound on event_time_ns (the later of `from` and
+  // the cursor) lets each page seek into it instead of scanning from `from` again (a row-value
+  // comparison or two lower bounds made every page re-read the run so far: quadratic).
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+      fmt::format("SELECT {} FROM records WHERE vehicle_id = ?1 AND event_time_ns >= ?2 AND "
+                  "event_time_ns < ?3 AND (event_time_ns > ?2 OR seq > ?4) AND chain_index <= ?5 "
+                  "ORDER BY event_time_ns, seq LIMIT ?6",
+                  kRecordColumns));
+  if (!q.ok()) return q.status();
+  const int64_t max_i64 = std::numeric_limits<int64_t>::max();
+  int64_t lo = ToUnixNs(query.from);
+  int64_t after_seq = 0;  // seq > 0 always: no cursor admits every record at `lo`
+  if (query.after && query.after->event_time_ns >= lo) {
+    lo = query.after->event_time_ns;
+    after_seq = static_cast<int64_t>(std::min<uint64_t>(query.after->seq, max_i64));
+  }
+  q->Bind(1, query.vehicle_id)
+      .Bind(2, lo)
+      .Bind(3, ToUnixNs(query.to))
+      .Bind(4, after_seq)
+      .Bind(5, static_cast<int64_t>(std::min<uint64_t>(query.max_chain_index, max_i64)))
+      .Bind(6, static_cast<int64_t>(std::min<uint64_t>(query.limit, max_i64)));
+  std::vector<StoredRecord> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    absl::StatusOr<StoredRecord> r = ReadRow(*q);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> SqliteStore::ChainLength(std::string_view vehicle_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<sqlite::Statement> q =
+      reader_->Prepare("SELECT chain_index FROM vehicle_seq WHERE vehicle_id = ?1");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id);
+  absl::StatusOr<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  return *row ? static_cast<uint64_t>(q->ColumnInt64(0)) : 0;
+}
+
 absl::StatusOr<std::vector<RejectedRecord>> SqliteStore::ReadRejects(std::string_view vehicle_id,
                                                                      size_t limit) {
   std::lock_guard<std::mutex> lock(read_mu_);

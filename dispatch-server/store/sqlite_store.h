@@ -63,6 +63,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<StoredRecord>> ReadByEventTime(
       std::string_view vehicle_id, std::chrono::system_clock::time_point from,
       std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) override;
+  absl::StatusOr<std::vector<StoredRecord>> ReadPage(const RecordPageQuery& query) override;
+  absl::StatusOr<uint64_t> ChainLength(std::string_view vehicle_id) override;
   absl::StatusOr<std::vector<RejectedRecord>> ReadRejects(std::string_view vehicle_id,
                                                           size_t limit = SIZE_MAX) override;
   absl::StatusOr<std::vector<RejectCount>> ReadRejectCounts(std::string_view vehicle_id) override;

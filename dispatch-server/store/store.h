@@ -106,6 +106,22 @@ struct VehicleSeqState {
   std::vector<uint64_t> handled_above;
 };
 
+// Position in a vehicle's records ordered by (event time, seq): a keyset cursor.
+struct RecordKey {
+  int64_t event_time_ns = 0;
+  uint64_t seq = 0;
+};
+
+// See Store::ReadPage.
+struct RecordPageQuery {
+  std::string vehicle_id;
+  std::chrono::system_clock::time_point from = std::chrono::system_clock::time_point::min();
+  std::chrono::system_clock::time_point to = std::chrono::system_clock::time_point::max();
+  std::optional<RecordKey> after;
+  uint64_t max_chain_index = UINT64_MAX;
+  size_t limit = 1000;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -129,6 +145,15 @@ class Store {
   virtual absl::StatusOr<std::vector<StoredRecord>> ReadByEventTime(
       std::string_view vehicle_id, std::chrono::system_clock::time_point from,
       std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) = 0;
+
+  // One page of a read of any length (exports, tracks): ReadByEventTime's records and order,
+  // strictly after the keyset cursor `after` and with chain_index <= max_chain_index. Pass the
+  // ChainLength taken when the read began as max_chain_index, so records committed meanwhile
+  // (a backlog may land inside the time range) never show up halfway through the read.
+  virtual absl::StatusOr<std::vector<StoredRecord>> ReadPage(const RecordPageQuery& query) = 0;
+
+  // The vehicle's highest chain_index (its stored record count); 0 with none. Cheap.
+  virtual absl::StatusOr<uint64_t> ChainLength(std::string_view vehicle_id) = 0;
 
   // The kept sample of a vehicle's rejected records (the newest few per reason, see the
   // backend's retention setting), in the order they were logged.

@@ -101,7 +101,8 @@ class LiveServerTest : public ::testing::Test {
   }
 
   // Streams records as the vehicle (mTLS with its certificate) until all are acknowledged.
-  void Inject(const std::vector<cit::v1::Record>& records) {
+  void Inject(const std::vector<cit::v1::Record>& records,
+              std::chrono::seconds deadline = std::chrono::seconds(30)) {
     const auto pki = dir_ / "pki";
     grpc::SslCredentialsOptions tls;
     tls.pem_root_certs = ReadFile(pki / "ca.crt");
@@ -111,7 +112,7 @@ class LiveServerTest : public ::testing::Test {
                                        grpc::SslCredentials(tls));
     auto stub = cit::v1::Telemetry::NewStub(channel);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
     auto stream = stub->Stream(&ctx);
     cit::v1::AgentMessage hello;
     hello.mutable_hello()->set_vehicle_id(scenario::kVehicle);

@@ -322,6 +322,42 @@ TEST(SqliteStoreTest, ReadByEventTimeIsHalfOpen) {
   EXPECT_EQ((*recs)[2].record.seq(), 5u);
 }
 
+TEST(SqliteStoreTest, PagesWalkTiesAtOneTimeInSeqOrderAndStopAtTheChainLength) {
+  test::TempDir dir;
+  auto store = OpenStore(dir);
+  AppendBatch batch;
+  // Seqs 1..9; seqs 3..7 share one event time (a burst of events), across page boundaries.
+  for (uint64_t s = 1; s <= 9; ++s) {
+    CommittedRecord r = Fix("CIT-1", s);
+    if (s >= 3 && s <= 7) r.record.mutable_event_time()->set_seconds(1'800'000'003);
+    batch.records.push_back(r);
+  }
+  ASSERT_TRUE(store->Append(batch).ok());
+  ASSERT_EQ(*store->ChainLength("CIT-1"), 9u);
+  EXPECT_EQ(*store->ChainLength("CIT-none"), 0u);
+  AppendBatch later;
+  later.records.push_back(Fix("CIT-1", 10));
+  later.records.back().record.mutable_event_time()->set_seconds(1'800'000'003);  // a late tie
+  ASSERT_TRUE(store->Append(later).ok());
+
+  RecordPageQuery q;
+  q.vehicle_id = "CIT-1";
+  q.from = Clock::time_point(std::chrono::seconds(1'800'000'002));
+  q.max_chain_index = 9;  // pinned before seq 10 was stored
+  q.limit = 2;
+  std::vector<uint64_t> seqs;
+  for (int pages = 0; pages < 20; ++pages) {
+    auto page = store->ReadPage(q);
+    ASSERT_TRUE(page.ok()) << page.status();
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 2u);
+    for (const auto& r : *page) seqs.push_back(r.record.seq());
+    const auto& last = page->back().record;
+    q.after = RecordKey{last.event_time().seconds() * 1'000'000'000, last.seq()};
+  }
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
 TEST(SqliteMigrationsTest, AppliedOncePerComponentAndVersion) {
   test::TempDir dir;
   auto db = sqlite::Database::Open(dir / "x.db");

@@ -1,7 +1,7 @@
 // What the map shows for the selected vehicle's run: the plan (GetRun), stop statuses from the
 // run report (GetRunReport) when the role may read it, else derived from the live next stop,
 // and the stored track when the role may read it (GetTrack).
-import { rpc } from '../api';
+import { readTrack, rpc } from '../api';
 import { lateness, parseTime } from '../format';
 import { Run, RunReport, Stop, StopReport, StoredRecord, VehicleState } from '../types';
 import { RouteOverlay, StopOverlay, StopStatus } from './map_view';
@@ -13,8 +13,7 @@ export async function loadRouteOverlay(v: VehicleState): Promise<RouteOverlay | 
   const stops = await stopStatuses(run, v);
   let track: Array<[number, number]> = [];
   try {
-    const t = await rpc<{ records: StoredRecord[] }>('cit.v1.Audit', 'GetTrack', { runId: v.runId });
-    track = (t.records ?? [])
+    track = (await readTrack<StoredRecord>(v.runId))
       .filter((r) => r.record.fix)
       .map((r) => [r.record.fix!.latDeg, r.record.fix!.lonDeg] as [number, number]);
   } catch {

@@ -1,7 +1,7 @@
 // Audit view: the run report, chain verification, exports (GeoJSON / GPX / CSV from
 // ExportRun's base64 content) and a track replay with a time slider.
 import L from 'leaflet';
-import { ConsoleConfig, rpc } from '../api';
+import { ConsoleConfig, readTrack, rpc } from '../api';
 import { durationWords, el, enumWord, timeElement } from '../format';
 import { ExportRunResponse, RunReport, StoredRecord, VerifyChainResponse } from '../types';
 
@@ -11,10 +11,10 @@ export async function auditView(runId: string, cfg: ConsoleConfig): Promise<HTML
   const [report, verify, track] = await Promise.all([
     rpc<RunReport>('cit.v1.Audit', 'GetRunReport', { runId }),
     rpc<VerifyChainResponse>('cit.v1.Audit', 'VerifyChain', { runId }),
-    rpc<{ records: StoredRecord[] }>('cit.v1.Audit', 'GetTrack', { runId }),
+    readTrack<StoredRecord>(runId),
   ]);
   root.append(chainResult(verify), summary(report), exports(runId));
-  root.append(el('h3', '', 'Track replay'), replay(track.records ?? [], report, cfg));
+  root.append(el('h3', '', 'Track replay'), replay(track, report, cfg));
   return root;
 }
 
@@ -51,21 +51,27 @@ function summary(r: RunReport): HTMLElement {
 function exports(runId: string): HTMLElement {
   const div = el('div', 'exports');
   div.append(el('span', '', 'Export: '));
+  const note = el('p', 'note');
   for (const [fmt, label] of [['EXPORT_FORMAT_GEOJSON', 'GeoJSON'], ['EXPORT_FORMAT_GPX', 'GPX'], ['EXPORT_FORMAT_CSV', 'CSV']]) {
     const b = el('button', 'export', label);
     b.type = 'button';
     b.dataset.format = fmt;
     b.addEventListener('click', async () => {
       b.disabled = true;
+      note.textContent = '';
       try {
         const res = await rpc<ExportRunResponse>('cit.v1.Audit', 'ExportRun', { runId, format: fmt });
         download(res);
+      } catch (e) {
+        // Runs whose export passes 3 MiB are refused with advice (dispatchctl audit export).
+        note.textContent = `Export failed: ${e instanceof Error ? e.message : String(e)}`;
       } finally {
         b.disabled = false;
       }
     });
     div.append(b);
   }
+  div.append(note);
   return div;
 }
 

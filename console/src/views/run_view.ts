@@ -1,6 +1,6 @@
 // Run view: the runs, and for one run the plan against what happened per stop (GetRunReport)
 // and a timeline of its records and alerts (GetTrack + the report's alerts).
-import { ApiError, rpc } from '../api';
+import { ApiError, readTrack, rpc } from '../api';
 import { durationWords, el, enumWord, lateness, parseTime, timeElement } from '../format';
 import { Alert, Run, RunReport, StopReport, StoredRecord, TrackRecord } from '../types';
 
@@ -78,7 +78,7 @@ export async function runView(runId: string, auditHref: string | null): Promise<
   root.append(el('h3', '', 'Timeline'));
   let records: StoredRecord[] = [];
   try {
-    records = (await rpc<{ records: StoredRecord[] }>('cit.v1.Audit', 'GetTrack', { runId })).records ?? [];
+    records = await readTrack<StoredRecord>(runId);
   } catch {
     root.append(el('p', 'note', 'Track not readable with your role: alerts only.'));
   }

@@ -26,7 +26,7 @@ std::string AlertStateName(cit::v1::AlertState state);         // "ACKNOWLEDGED"
 std::string RunStateName(cit::v1::RunState state);             // "DISPATCHED"
 std::string StopStatusName(cit::v1::StopStatus status);        // "DEPARTED"
 
-// How a live alert line looks: `watch` shows local time and the place; `ack` echoes UTC.
+// How an alert line looks: `watch` adds the place; both it and `ack` use the --utc choice.
 struct AlertLineStyle {
   bool color = false;  // ANSI colours by severity
   TimeZoneChoice zone = TimeZoneChoice::kUtc;

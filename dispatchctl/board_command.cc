@@ -121,21 +121,8 @@ std::string Clock(TimeZoneChoice zone) {
 
 // Acknowledges or resolves `id` with `comment`; what happened, for the status line.
 std::string Act(const Connection& conn, bool resolve, uint64_t id, const std::string& comment) {
-  grpc::ClientContext ctx;
-  conn.Prepare(ctx);
   cit::v1::Alert alert;
-  grpc::Status status;
-  if (resolve) {
-    cit::v1::ResolveAlertRequest req;
-    req.set_alert_id(id);
-    req.set_comment(comment);
-    status = conn.alerts().ResolveAlert(&ctx, req, &alert);
-  } else {
-    cit::v1::AckAlertRequest req;
-    req.set_alert_id(id);
-    req.set_comment(comment);
-    status = conn.alerts().AckAlert(&ctx, req, &alert);
-  }
+  const grpc::Status status = conn.ActOnAlert(resolve, id, comment, &alert);
   const std::string what = resolve ? "resolve" : "acknowledge";
   if (!status.ok())
     return "could not " + what + " #" + std::to_string(id) + ": " + status.error_message();

@@ -294,21 +294,8 @@ int Watch(Globals& g, const WatchOptions& w) {
 
 int AckOrResolve(Globals& g, bool resolve, std::uint64_t id, const std::string& comment) {
   return WithConnection(g, [&](const Connection& conn) {
-    grpc::ClientContext ctx;
-    conn.Prepare(ctx);
     cit::v1::Alert alert;
-    grpc::Status status;
-    if (resolve) {
-      cit::v1::ResolveAlertRequest req;
-      req.set_alert_id(id);
-      req.set_comment(comment);
-      status = conn.alerts().ResolveAlert(&ctx, req, &alert);
-    } else {
-      cit::v1::AckAlertRequest req;
-      req.set_alert_id(id);
-      req.set_comment(comment);
-      status = conn.alerts().AckAlert(&ctx, req, &alert);
-    }
+    const grpc::Status status = conn.ActOnAlert(resolve, id, comment, &alert);
     if (!status.ok()) return Fail(status, resolve ? "resolve" : "ack");
     std::cout << (g.json ? ToJsonLine(alert) : FormatAlert(alert, {.zone = g.zone()})) << "\n";
     return static_cast<int>(kExitOk);

@@ -57,4 +57,20 @@ void Connection::Prepare(grpc::ClientContext& context, bool streaming) const {
   if (!streaming) context.set_deadline(std::chrono::system_clock::now() + timeout_);
 }
 
+grpc::Status Connection::ActOnAlert(bool resolve, uint64_t id, const std::string& comment,
+                                    cit::v1::Alert* alert) const {
+  grpc::ClientContext ctx;
+  Prepare(ctx);
+  if (resolve) {
+    cit::v1::ResolveAlertRequest req;
+    req.set_alert_id(id);
+    req.set_comment(comment);
+    return alerts().ResolveAlert(&ctx, req, alert);
+  }
+  cit::v1::AckAlertRequest req;
+  req.set_alert_id(id);
+  req.set_comment(comment);
+  return alerts().AckAlert(&ctx, req, alert);
+}
+
 }  // namespace cit::ctl

@@ -48,6 +48,10 @@ class Connection {
   cit::v1::Alerts::Stub& alerts() const { return *alerts_; }
   cit::v1::Audit::Stub& audit() const { return *audit_; }
   cit::v1::Plans::Stub& plans() const { return *plans_; }
+
+  // AckAlert or ResolveAlert of alert `id` with `comment` (one unary call); the alert after it.
+  grpc::Status ActOnAlert(bool resolve, uint64_t id, const std::string& comment,
+                          cit::v1::Alert* alert) const;
   const std::string& server() const { return server_; }
 
  private:

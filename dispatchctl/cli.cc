@@ -28,6 +28,8 @@
 #include "dispatchctl/export_download.h"
 #include "dispatchctl/format.h"
 #include "dispatchctl/identity_format.h"
+#include "dispatchctl/period_range.h"
+#include "dispatchctl/period_report_format.h"
 #include "dispatchctl/plan_check_format.h"
 #include "dispatchctl/plan_file.h"
 #include "dispatchctl/track_formats.h"
@@ -583,6 +585,77 @@ int PlanChange(Globals& g, RunChange change, const std::string& run_id,
   });
 }
 
+// ---- period report ------------------------------------------------------------------------
+
+struct PeriodOptions {
+  std::string from;
+  std::string to;
+  std::vector<std::string> vehicles;
+  std::string group_file;
+  std::string format = "table";
+  std::string output;
+};
+
+// `dispatchctl report`: the period report (docs/reports.md) in the chosen format.
+int PeriodReport(Globals& g, const PeriodOptions& o) {
+  absl::StatusOr<Period> period = ParsePeriod(o.from, o.to);
+  if (!period.ok()) {
+    std::cerr << "dispatchctl: report " << period.status().message() << "\n";
+    return kExitUsage;
+  }
+  cit::v1::PeriodReportRequest req;
+  *req.mutable_from() = period->from;
+  *req.mutable_to() = period->to;
+  for (const std::string& v : o.vehicles) req.add_vehicle_ids(v);
+  if (!o.group_file.empty()) {
+    std::ifstream in(o.group_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      std::cerr << "dispatchctl: report --group: cannot read " << o.group_file
+                << "; give a file with one vehicle id per line\n";
+      return kExitUsage;
+    }
+    absl::StatusOr<std::vector<std::string>> ids = ParseVehicleList(text.str());
+    if (!ids.ok()) {
+      std::cerr << "dispatchctl: report --group " << o.group_file << ": " << ids.status().message()
+                << "\n";
+      return kExitUsage;
+    }
+    if (ids->empty()) {
+      std::cerr << "dispatchctl: report --group " << o.group_file
+                << ": no vehicle ids in it; put one id on each line\n";
+      return kExitUsage;
+    }
+    for (std::string& v : *ids) req.add_vehicle_ids(std::move(v));
+  }
+  const std::string format = g.json ? "json" : o.format;
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    // No deadline: the first report after many runs ended summarises each of them once.
+    conn.Prepare(ctx, /*streaming=*/true);
+    cit::v1::PeriodReport report;
+    grpc::Status status = conn.audit().GetPeriodReport(&ctx, req, &report);
+    if (!status.ok()) return Fail(status, "report");
+    std::string text = format == "csv"    ? FormatPeriodCsv(report)
+                       : format == "json" ? FormatPeriodJson(report)
+                       : format == "html" ? FormatPeriodHtml(report)
+                                          : FormatPeriodTable(report);
+    if (o.output.empty() || o.output == "-") {
+      std::cout << text;
+      return static_cast<int>(kExitOk);
+    }
+    std::ofstream out(o.output, std::ios::trunc);
+    out << text;
+    if (!out.flush()) {
+      std::cerr << "dispatchctl: report: cannot write " << o.output << "\n";
+      return static_cast<int>(kExitError);
+    }
+    std::cerr << "wrote " << o.output << " (" << format << ", " << text.size() << " bytes)\n";
+    return static_cast<int>(kExitOk);
+  });
+}
+
 // ---- audit ------------------------------------------------------------------------------------
 
 int AuditReport(Globals& g, const std::string& run_id) {
@@ -1109,6 +1182,28 @@ int RunCli(int argc, char** argv) {
   check->add_option("--run", pc.run, "Use a stored run's records as the track");
   check->callback([&] { action = [&] { return PlanCheck(g, pc); }; });
   for (auto* sub : plan->get_subcommands({})) sub->footer(kExitCodesHelp);
+
+  // report (the period report; `audit report` is one run's)
+  PeriodOptions po;
+  auto* period = app.add_subcommand(
+      "report",
+      "Period report for management: runs, stop punctuality, alerts and response "
+      "times, deviations, data completeness (one run: audit report)");
+  period->add_option("--from", po.from, "Start: a month (2026-11), a UTC day or an RFC 3339 time")
+      ->required();
+  period
+      ->add_option("--to", po.to,
+                   "End: a month or day (its end: --from 2026-11 --to 2026-11 is November) "
+                   "or an RFC 3339 time")
+      ->required();
+  period->add_option("--vehicle", po.vehicles, "Only these vehicles (repeatable)");
+  period->add_option("--group", po.group_file, "File of vehicle ids (one a line): a group");
+  period->add_option("-f,--format", po.format, "table, csv, json or html (charts, one file)")
+      ->check(CLI::IsMember({"table", "csv", "json", "html"}))
+      ->capture_default_str();
+  period->add_option("-o,--output", po.output, "Write to this file instead of stdout");
+  period->footer(kExitCodesHelp);
+  period->callback([&] { action = [&] { return PeriodReport(g, po); }; });
 
   // audit
   auto* audit = app.add_subcommand("audit", "Reconstruct, export and verify runs");

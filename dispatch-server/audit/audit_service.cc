@@ -409,6 +409,20 @@ grpc::ServerUnaryReactor* AuditService::ListIdentityEvents(
   return Respond(context, response, [&] { return auditor_.IdentityEvents(*request); });
 }
 
+grpc::ServerUnaryReactor* AuditService::GetPeriodReport(grpc::CallbackServerContext* context,
+                                                        const cit::v1::PeriodReportRequest* request,
+                                                        cit::v1::PeriodReport* response) {
+  return Respond(context, response, [&]() -> absl::StatusOr<cit::v1::PeriodReport> {
+    if (!period_reporter_) return absl::UnimplementedError("period reports are not configured");
+    absl::StatusOr<cit::v1::PeriodReport> r = period_reporter_->Build(*request);
+    if (r.ok()) {
+      spdlog::info("event=period_report runs={} summarised={} alerts={} build_s={:.3f}",
+                   r->runs_planned(), r->runs_summarised(), r->alerts_total(), r->build_s());
+    }
+    return r;
+  });
+}
+
 }  // namespace cit::dispatch
 
 namespace cit::dispatch {

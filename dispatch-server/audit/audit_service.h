@@ -27,6 +27,7 @@
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/audit/audit_ledger.h"
 #include "dispatch-server/audit/audit_source.h"
+#include "dispatch-server/audit/period_report.h"
 #include "dispatch-server/audit/track_export.h"
 
 namespace cit::dispatch {
@@ -101,6 +102,15 @@ class AuditService final : public cit::v1::Audit::CallbackService {
       grpc::CallbackServerContext* context, const cit::v1::ListIdentityEventsRequest* request,
       cit::v1::ListIdentityEventsResponse* response) override;
 
+  grpc::ServerUnaryReactor* GetPeriodReport(grpc::CallbackServerContext* context,
+                                            const cit::v1::PeriodReportRequest* request,
+                                            cit::v1::PeriodReport* response) override;
+
+  // The period report's builder; without one GetPeriodReport answers UNIMPLEMENTED.
+  void SetPeriodReporter(std::shared_ptr<PeriodReporter> reporter) {
+    period_reporter_ = std::move(reporter);
+  }
+
   grpc::ServerWriteReactor<cit::v1::ExportRunResponse>* StreamExport(
       grpc::CallbackServerContext* context, const cit::v1::ExportRunRequest* request) override;
   grpc::ServerWriteReactor<cit::v1::GetTrackResponse>* StreamTrack(
@@ -114,6 +124,7 @@ class AuditService final : public cit::v1::Audit::CallbackService {
   bool AcquireStream();
 
   Auditor auditor_;
+  std::shared_ptr<PeriodReporter> period_reporter_;
   const int max_streams_;
   std::atomic<int> active_streams_{0};
 };

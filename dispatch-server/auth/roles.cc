@@ -43,7 +43,7 @@ PermissionTable PermissionTable::Default() {
   t.Allow("/cit.v1.Alerts/ResolveAlert", {R::kOperator, R::kDispatcher, R::kAdmin});
   // Audit: auditors and admins; dispatchers may read reports too.
   for (const char* m : {"GetRunReport", "ExportRun", "VerifyChain", "GetTrack", "GetCheckpoint",
-                        "ListCheckpoints", "StreamExport", "StreamTrack"}) {
+                        "ListCheckpoints", "StreamExport", "StreamTrack", "GetPeriodReport"}) {
     t.Allow(std::string("/cit.v1.Audit/") + m, {R::kAuditor, R::kAdmin, R::kDispatcher});
   }
   // The identity log (who had which role when): auditors and admins only.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dispatch-server/audit/identity_log.h"
+#include "dispatch-server/audit/period_report.h"
 #include "dispatch-server/audit/run_report.h"
 #include "dispatch-server/audit/store_audit_source.h"
 #include "dispatch-server/auth/grpc_log_bridge.h"
@@ -107,6 +108,11 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
         return alerts.List(filter);
       });
   a->audit_ = std::make_unique<AuditService>(audit_source, a->trail_->ledger());
+  // Period reports (docs/reports.md): derived tables next to the run and alert stores.
+  absl::StatusOr<std::unique_ptr<PeriodReporter>> reporter =
+      PeriodReporter::Open(o.database_path, audit_source);
+  if (!reporter.ok()) return reporter.status();
+  a->audit_->SetPeriodReporter(*std::move(reporter));
   builder.AddOperatorService(a->audit_.get());
   // Plan check (issue 13): the rule engine on a private copy; reads runs and records only.
   a->plans_ = std::make_unique<PlansService>(PlansServiceDeps{

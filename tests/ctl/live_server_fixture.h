@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -144,6 +145,7 @@ class LiveServerTest : public ::testing::Test {
 
   std::string WritePlanJson() {
     cit::v1::RunPlan plan = scenario::MakeRun(base_).plan();
+    if (plan_edit_) plan_edit_(plan);
     std::string json;
     google::protobuf::util::JsonPrintOptions opts;
     opts.preserve_proto_field_names = true;
@@ -192,6 +194,8 @@ class LiveServerTest : public ::testing::Test {
     return 0;
   }
 
+  // Applied to the scenario's plan before it is written (e.g. other stop windows).
+  std::function<void(cit::v1::RunPlan&)> plan_edit_;
   // Appended to the server's config file (e.g. an [audit] section), set before StartServer.
   std::string extra_config_;
   TempDir dir_;

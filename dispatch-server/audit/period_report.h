@@ -1,0 +1,71 @@
+// The period report (docs/reports.md): runs, stop punctuality, alerts and response times,
+// deviations and data completeness of a fleet (or some vehicles) over [from, to).
+//
+//   auto reporter = PeriodReporter::Open(db_path, audit_source);   // after the run and alert
+//   absl::StatusOr<cit::v1::PeriodReport> r = (*reporter)->Build(request);   // stores exist
+//
+// Aggregation is SQL over indexed tables, never a scan of the period's records: the reporter
+// keeps three derived tables in the server's database (migration component "period_report"):
+// report_runs (each run's current version, state, vehicle and period start; brought up to date
+// from `runs` at every build), report_run_summaries and report_stops (per ended run, made once,
+// the first time a report covers the run after it ended, from its run report; run_summary.h).
+// Alerts are counted by SQL over an index on their event time; only alerts that were
+// acknowledged or resolved are parsed, for their response times.
+//
+// Thread contract: thread-safe; builds are serialised on the reporter's own connection.
+#ifndef CIT_DISPATCH_SERVER_AUDIT_PERIOD_REPORT_H_
+#define CIT_DISPATCH_SERVER_AUDIT_PERIOD_REPORT_H_
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cit/v1/dispatch.pb.h"
+#include "dispatch-server/audit/audit_source.h"
+#include "dispatch-server/audit/run_summary.h"
+#include "dispatch-server/store/sqlite_db.h"
+
+namespace cit::dispatch {
+
+// INVALID_ARGUMENT naming the field when from/to are missing, reversed or more than 366 days
+// apart, or a vehicle id is empty or more than 10,000 are given.
+absl::Status ValidatePeriodRequest(const cit::v1::PeriodReportRequest& req);
+
+class PeriodReporter {
+ public:
+  static constexpr std::size_t kMaxVehicles = 10000;
+
+  // Opens a connection of its own to the server's database, whose `runs` and `alerts` tables
+  // must exist (their stores open first). `source` reads the records of a run to summarise.
+  static absl::StatusOr<std::unique_ptr<PeriodReporter>> Open(const std::filesystem::path& db_path,
+                                                              std::shared_ptr<AuditSource> source);
+
+  absl::StatusOr<cit::v1::PeriodReport> Build(const cit::v1::PeriodReportRequest& req);
+
+  // Stores a run's summary (Build does this for ended runs without one; benchmarks call it).
+  absl::Status StoreSummary(const cit::v1::Run& run, const RunSummary& summary);
+
+ private:
+  PeriodReporter(std::unique_ptr<sqlite::Database> db, std::shared_ptr<AuditSource> source)
+      : db_(std::move(db)), source_(std::move(source)) {}
+
+  // report_runs catches up with `runs`.
+  absl::Status SyncRuns();
+  // Summaries of the period's ended runs that have none (or an outdated one); how many made.
+  absl::StatusOr<std::uint64_t> SummariseEndedRuns(const cit::v1::PeriodReportRequest& req);
+  absl::Status AddRuns(const cit::v1::PeriodReportRequest& req, cit::v1::PeriodReport& out);
+  absl::Status AddStops(const cit::v1::PeriodReportRequest& req, cit::v1::PeriodReport& out);
+  absl::Status AddAlerts(const cit::v1::PeriodReportRequest& req, cit::v1::PeriodReport& out);
+  absl::Status AddCompleteness(const cit::v1::PeriodReportRequest& req, cit::v1::PeriodReport& out);
+
+  std::mutex mu_;
+  std::unique_ptr<sqlite::Database> db_;
+  std::shared_ptr<AuditSource> source_;
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_AUDIT_PERIOD_REPORT_H_

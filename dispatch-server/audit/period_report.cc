@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -209,16 +210,68 @@ absl::Status PeriodReporter::SyncRuns() {
   return tx.Commit();
 }
 
+PeriodReporter::~PeriodReporter() { StopBackground(); }
+
+absl::StatusOr<std::uint64_t> PeriodReporter::SummariseBacklog() {
+  // Every run from 1970 to 2100.
+  cit::v1::PeriodReportRequest all;
+  all.mutable_from()->set_seconds(0);
+  all.mutable_to()->set_seconds(4'102'444'800);
+  std::uint64_t total = 0;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> stop_lock(bg_mu_);
+      if (bg_stop_) break;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (absl::Status s = SyncRuns(); !s.ok()) return s;
+    absl::StatusOr<std::uint64_t> n = SummariseEndedRuns(all, 4);
+    if (!n.ok()) return n.status();
+    total += *n;
+    if (*n == 0) break;
+  }
+  return total;
+}
+
+void PeriodReporter::StartBackground(std::chrono::milliseconds interval) {
+  StopBackground();
+  bg_stop_ = false;
+  background_ = std::thread([this, interval] {
+    std::unique_lock<std::mutex> lock(bg_mu_);
+    while (!bg_stop_) {
+      lock.unlock();
+      absl::StatusOr<std::uint64_t> n = SummariseBacklog();
+      if (!n.ok()) {
+        spdlog::warn("event=period_summary_failed error=\"{}\"", n.status().ToString());
+      } else if (*n > 0) {
+        spdlog::info("event=period_summaries runs={}", *n);
+      }
+      lock.lock();
+      bg_cv_.wait_for(lock, interval, [this] { return bg_stop_; });
+    }
+  });
+}
+
+void PeriodReporter::StopBackground() {
+  {
+    std::lock_guard<std::mutex> lock(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (background_.joinable()) background_.join();
+}
+
 absl::StatusOr<std::uint64_t> PeriodReporter::SummariseEndedRuns(
-    const cit::v1::PeriodReportRequest& req) {
+    const cit::v1::PeriodReportRequest& req, std::size_t limit) {
   absl::StatusOr<sqlite::Statement> q = PreparePeriod(
       *db_,
       fmt::format("SELECT r.proto FROM report_runs p "
                   "JOIN runs r ON r.run_id = p.run_id AND r.version = p.version "
                   "LEFT JOIN report_run_summaries s ON s.run_id = p.run_id "
                   "WHERE p.start_ns >= ?1 AND p.start_ns < ?2{} AND p.state IN ({}, {}) "
-                  "AND (s.run_id IS NULL OR s.version <> p.version OR s.state <> p.state)",
-                  VehicleFilter(req, "p.vehicle_id"), kStateCompleted, kStateAborted),
+                  "AND (s.run_id IS NULL OR s.version <> p.version OR s.state <> p.state){}",
+                  VehicleFilter(req, "p.vehicle_id"), kStateCompleted, kStateAborted,
+                  limit > 0 ? fmt::format(" LIMIT {}", limit) : std::string()),
       req);
   if (!q.ok()) return q.status();
   std::vector<cit::v1::Run> runs;

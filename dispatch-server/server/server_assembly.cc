@@ -112,7 +112,10 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   absl::StatusOr<std::unique_ptr<PeriodReporter>> reporter =
       PeriodReporter::Open(o.database_path, audit_source);
   if (!reporter.ok()) return reporter.status();
-  a->audit_->SetPeriodReporter(*std::move(reporter));
+  a->period_reporter_ = *std::move(reporter);
+  a->audit_->SetPeriodReporter(a->period_reporter_);
+  // Runs are summarised soon after they end, so a month's report aggregates stored summaries.
+  a->period_reporter_->StartBackground(std::chrono::seconds(60));
   builder.AddOperatorService(a->audit_.get());
   // Plan check (issue 13): the rule engine on a private copy; reads runs and records only.
   a->plans_ = std::make_unique<PlansService>(PlansServiceDeps{
@@ -166,6 +169,7 @@ ServerAssembly::~ServerAssembly() { Stop(); }
 void ServerAssembly::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (period_reporter_) period_reporter_->StopBackground();  // before the store goes
   if (http_) http_->Stop();  // its streams are gRPC calls to the operator port
   if (server_) server_->Shutdown();
   if (monitoring_) monitoring_->Stop();

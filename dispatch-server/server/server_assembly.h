@@ -85,6 +85,7 @@ class ServerAssembly {
   std::unique_ptr<RunMonitoring> monitoring_;
   std::unique_ptr<AuditTrail> trail_;
   std::unique_ptr<AuditService> audit_;
+  std::shared_ptr<PeriodReporter> period_reporter_;  // its summariser reads the store
   std::unique_ptr<PlansService> plans_;
   std::unique_ptr<DispatchServer> server_;
   std::unique_ptr<HttpServer> http_;

@@ -25,9 +25,9 @@
 #include <memory>
 #include <random>
 
+#include "dispatch-server/audit/period_run_summary.h"
 #include "dispatch-server/audit/period_report.h"
 #include "dispatch-server/audit/run_report.h"
-#include "dispatch-server/audit/run_summary.h"
 #include "dispatch-server/audit/store_audit_source.h"
 #include "dispatch-server/store/sqlite_alert_store.h"
 #include "dispatch-server/store/sqlite_run_store.h"
@@ -308,7 +308,7 @@ void BM_SummariseOneRun(benchmark::State& state) {
       return;
     }
     const cit::v1::RunReport report = BuildRunReport(f.day_run, *records, {});
-    RunSummary s = SummariseRun(report, *records);
+    PeriodRunSummary s = SummariseRun(report, *records);
     benchmark::DoNotOptimize(s);
   }
   state.SetItemsProcessed(state.iterations() * kRunSeconds);

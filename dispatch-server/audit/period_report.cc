@@ -44,7 +44,7 @@ CREATE TABLE report_stops (
   run_id  TEXT    NOT NULL,
   idx     INTEGER NOT NULL,
   site    TEXT    NOT NULL,
-  outcome INTEGER NOT NULL,  -- StopOutcome (run_summary.h)
+  outcome INTEGER NOT NULL,  -- StopOutcome (period_run_summary.h)
   delta_s REAL    NOT NULL,
   bucket  INTEGER NOT NULL,
   PRIMARY KEY (run_id, idx)
@@ -294,7 +294,8 @@ absl::StatusOr<std::uint64_t> PeriodReporter::SummariseEndedRuns(
   return runs.size();
 }
 
-absl::Status PeriodReporter::StoreSummary(const cit::v1::Run& run, const RunSummary& summary) {
+absl::Status PeriodReporter::StoreSummary(const cit::v1::Run& run,
+                                          const PeriodRunSummary& summary) {
   sqlite::Transaction tx(*db_);
   if (!tx.status().ok()) return tx.status();
   absl::StatusOr<sqlite::Statement> put = db_->Prepare(

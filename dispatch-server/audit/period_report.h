@@ -8,9 +8,9 @@
 // keeps three derived tables in the server's database (migration component "period_report"):
 // report_runs (each run's current version, state, vehicle and period start; brought up to date
 // from `runs` at every build), report_run_summaries and report_stops (per ended run, made once,
-// the first time a report covers the run after it ended, from its run report; run_summary.h).
-// Alerts are counted by SQL over an index on their event time; only alerts that were
-// acknowledged or resolved are parsed, for their response times.
+// the first time a report covers the run after it ended, from its run report;
+// period_run_summary.h). Alerts are counted by SQL over an index on their event time; only alerts
+// that were acknowledged or resolved are parsed, for their response times.
 //
 // Thread contract: thread-safe; builds are serialised on the reporter's own connection.
 #ifndef CIT_DISPATCH_SERVER_AUDIT_PERIOD_REPORT_H_
@@ -28,7 +28,7 @@
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/audit/audit_source.h"
-#include "dispatch-server/audit/run_summary.h"
+#include "dispatch-server/audit/period_run_summary.h"
 #include "dispatch-server/store/sqlite_db.h"
 
 namespace cit::dispatch {
@@ -63,7 +63,7 @@ class PeriodReporter {
   void StopBackground();
 
   // Stores a run's summary (Build does this for ended runs without one; benchmarks call it).
-  absl::Status StoreSummary(const cit::v1::Run& run, const RunSummary& summary);
+  absl::Status StoreSummary(const cit::v1::Run& run, const PeriodRunSummary& summary);
 
  private:
   PeriodReporter(std::unique_ptr<sqlite::Database> db, std::shared_ptr<AuditSource> source)

@@ -4,11 +4,11 @@
 // month's records.
 //
 //   cit::v1::RunReport report = BuildRunReport(run, records, {});
-//   RunSummary s = SummariseRun(report, records);
+//   PeriodRunSummary s = SummariseRun(report, records);
 //
 // Thread contract: pure functions.
-#ifndef CIT_DISPATCH_SERVER_AUDIT_RUN_SUMMARY_H_
-#define CIT_DISPATCH_SERVER_AUDIT_RUN_SUMMARY_H_
+#ifndef CIT_DISPATCH_SERVER_AUDIT_PERIOD_RUN_SUMMARY_H_
+#define CIT_DISPATCH_SERVER_AUDIT_PERIOD_RUN_SUMMARY_H_
 
 #include <cstdint>
 #include <string>
@@ -28,7 +28,7 @@ struct StopSummary {
   int bucket = 0;  // PunctualityBucketOf(delta_s); 0 when not visited
 };
 
-struct RunSummary {
+struct PeriodRunSummary {
   std::vector<StopSummary> stops;
   double off_route_m = 0;
   double off_route_s = 0;
@@ -51,12 +51,12 @@ inline constexpr int kMaxBucketMinutes = 30;
 int PunctualityBucketOf(double delta_s);
 
 // `records` in seq order, as passed to BuildRunReport for `report`.
-RunSummary SummariseRun(const cit::v1::RunReport& report,
-                        const std::vector<cit::v1::StoredRecord>& records);
+PeriodRunSummary SummariseRun(const cit::v1::RunReport& report,
+                              const std::vector<cit::v1::StoredRecord>& records);
 
 // Nearest-rank percentile (p in (0, 1]) of `values`, which it sorts; 0 when empty.
 double NearestRankPercentile(std::vector<double>& values, double p);
 
 }  // namespace cit::dispatch
 
-#endif  // CIT_DISPATCH_SERVER_AUDIT_RUN_SUMMARY_H_
+#endif  // CIT_DISPATCH_SERVER_AUDIT_PERIOD_RUN_SUMMARY_H_

@@ -1,9 +1,9 @@
-#include "dispatch-server/audit/run_summary.h"
-
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 #include <cmath>
+
+#include "dispatch-server/audit/period_run_summary.h"
 
 namespace cit::dispatch {
 namespace {
@@ -45,9 +45,9 @@ int PunctualityBucketOf(double delta_s) {
   return delta_s < 0 ? -m : m;
 }
 
-RunSummary SummariseRun(const cit::v1::RunReport& report,
-                        const std::vector<cit::v1::StoredRecord>& records) {
-  RunSummary s;
+PeriodRunSummary SummariseRun(const cit::v1::RunReport& report,
+                              const std::vector<cit::v1::StoredRecord>& records) {
+  PeriodRunSummary s;
   for (const cit::v1::StopReport& stop : report.stops()) s.stops.push_back(SummariseStop(stop));
   s.off_route_m = report.off_route_distance_m();
   s.off_route_s = report.off_route_s();

@@ -16,6 +16,7 @@ import { signInForm } from './signin';
 import { Alert, AlertEvent, VehicleState } from './types';
 import { auditView } from './views/audit_view';
 import { FleetTable } from './views/fleet_table';
+import { reportView } from './views/report_view';
 import { runList, runView } from './views/run_view';
 
 declare global {
@@ -141,7 +142,7 @@ class Console {
     const h = el('header', 'topbar');
     const nav = el('nav');
     const links: Array<[string, string]> = [['#/live', 'Live'], ['#/fleet', 'Fleet'], ['#/runs', 'Runs']];
-    if (canAudit(this.session.role)) links.push(['#/audit', 'Audit']);
+    if (canAudit(this.session.role)) links.push(['#/audit', 'Audit'], ['#/reports', 'Reports']);
     for (const [href, text] of links) {
       const a = el('a', '', text);
       a.href = href;
@@ -173,6 +174,8 @@ class Console {
         const audit = canAudit(this.session.role);
         this.main.replaceChildren(el('p', 'loading', 'Loading…'));
         this.main.replaceChildren(arg ? await runView(decodeURIComponent(arg), audit ? `#/audit/${arg}` : null) : await runList((id) => `#/runs/${encodeURIComponent(id)}`));
+      } else if (view === 'reports' && canAudit(this.session.role)) {
+        this.main.replaceChildren(reportView());
       } else if (view === 'audit') {
         this.main.replaceChildren(el('p', 'loading', 'Loading…'));
         this.main.replaceChildren(arg ? await auditView(decodeURIComponent(arg), this.cfg) : await runList((id) => `#/audit/${encodeURIComponent(id)}`));

@@ -25,8 +25,8 @@
 #include <memory>
 #include <random>
 
-#include "dispatch-server/audit/period_run_summary.h"
 #include "dispatch-server/audit/period_report.h"
+#include "dispatch-server/audit/period_run_summary.h"
 #include "dispatch-server/audit/run_report.h"
 #include "dispatch-server/audit/store_audit_source.h"
 #include "dispatch-server/store/sqlite_alert_store.h"

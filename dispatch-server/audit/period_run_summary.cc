@@ -1,9 +1,9 @@
+#include "dispatch-server/audit/period_run_summary.h"
+
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 #include <cmath>
-
-#include "dispatch-server/audit/period_run_summary.h"
 
 namespace cit::dispatch {
 namespace {

@@ -17,6 +17,8 @@
 //   BM_PeriodReportMonthCold    the same after report_runs was emptied (6,000 run protos parsed)
 //   BM_PeriodReportMonthGroup   the month for a group of 20 trucks
 //   BM_SummariseOneRun          read one 8 h run's 28,800 records, run report, summary
+//   BM_ReadOneRunRecords        its first half: the records read from SQLite and converted
+//   BM_BuildRunReportOnly       its second half: BuildRunReport (100-point route, 8 stops)
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -314,6 +316,40 @@ void BM_SummariseOneRun(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kRunSeconds);
 }
 BENCHMARK(BM_SummariseOneRun)->Unit(benchmark::kMillisecond);
+
+// The two halves of BM_SummariseOneRun, which are also the server's part of `audit report`
+// (Auditor::Report: the run's records read and converted, then BuildRunReport): where a per-run
+// report's time goes (issue 14 §2, the per-run audit goal).
+void BM_ReadOneRunRecords(benchmark::State& state) {
+  Fleet& f = TheFleet();
+  for (auto _ : state) {
+    const auto [from, to] = RunWindow(f.day_run);
+    auto records = f.source->VehicleRecords(f.day_run.plan().vehicle_id(), from, to);
+    if (!records.ok() || records->size() != kRunSeconds) {
+      state.SkipWithError("records");
+      return;
+    }
+    benchmark::DoNotOptimize(records);
+  }
+  state.SetItemsProcessed(state.iterations() * kRunSeconds);
+}
+BENCHMARK(BM_ReadOneRunRecords)->Unit(benchmark::kMillisecond);
+
+void BM_BuildRunReportOnly(benchmark::State& state) {
+  Fleet& f = TheFleet();
+  const auto [from, to] = RunWindow(f.day_run);
+  auto records = f.source->VehicleRecords(f.day_run.plan().vehicle_id(), from, to);
+  if (!records.ok()) {
+    state.SkipWithError("records");
+    return;
+  }
+  for (auto _ : state) {
+    cit::v1::RunReport report = BuildRunReport(f.day_run, *records, {});
+    benchmark::DoNotOptimize(report);
+  }
+  state.SetItemsProcessed(state.iterations() * kRunSeconds);
+}
+BENCHMARK(BM_BuildRunReportOnly)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

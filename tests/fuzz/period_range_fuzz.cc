@@ -5,6 +5,8 @@
 //
 // Run: build/fuzz/tests/fuzz/fuzz_period_range -max_total_time=60 DIR
 //      tests/fuzz/corpus/period_range (docs/fuzzing.md).
+#include <google/protobuf/util/time_util.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -9,7 +9,7 @@
 //
 // Durability: every connection runs with synchronous_commit = on, so Append returns (and the
 // ingest acks) only after COMMIT is flushed (and, with synchronous standbys configured, on them).
-// Group commit: one transaction per Append, one multi-row INSERT per table and chunk.
+// Group commit: one transaction per Append; records by COPY, the other tables by multi-row INSERT.
 //
 // Append-only: records and seq_gaps refuse UPDATE, DELETE and TRUNCATE by trigger; the schema
 // grants the group role citwatch_server only SELECT and INSERT on them (docs/operations.md), so

@@ -21,6 +21,8 @@ packages=(
   prometheus-cpp-dev libcivetweb-dev
   # storage, crypto
   libsqlite3-dev sqlite3 libssl-dev openssl
+  # notifications: webhooks and SMTP with STARTTLS
+  libcurl4-openssl-dev
   # config, logging, CLI, JSON
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   # tests and benchmarks

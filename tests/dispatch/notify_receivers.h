@@ -80,6 +80,7 @@ class HttpReceiver final : public LoopbackServer {
     std::string body;
     std::string signature;
     std::string idempotency_key;
+    int answered = 0;  // the status this request was answered with
   };
   explicit HttpReceiver(int port = 0) : LoopbackServer(port) { Run(); }
   ~HttpReceiver() override { Shutdown(); }
@@ -106,7 +107,7 @@ class HttpReceiver final : public LoopbackServer {
     {
       std::lock_guard<std::mutex> lock(mu_);
       requests_.push_back({req.body(), std::string(req["X-Citwatch-Signature"]),
-                           std::string(req["Idempotency-Key"])});
+                           std::string(req["Idempotency-Key"]), status_.load()});
     }
     cv_.notify_all();
     http::write(socket, res, ec);

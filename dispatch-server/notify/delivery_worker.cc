@@ -94,7 +94,9 @@ void DeliveryWorker::Attempt(const Notification& n) {
     result = it->second->Deliver(n);
   }
   const uint32_t attempts = n.attempts + 1;
+  // Counted before the outbox is marked: whoever sees the new state sees the count too.
   if (result.delivered) {
+    if (m) m->delivered->Increment();
     if (absl::Status s = outbox_->MarkDelivered(n.id, clock_.Now()); !s.ok()) {
       // Delivered but not marked: it will be sent again; the receiver drops it by its key.
       spdlog::error("event=notification_mark_failed key={} error=\"{}\"", n.key, s.ToString());
@@ -103,26 +105,25 @@ void DeliveryWorker::Attempt(const Notification& n) {
         "event=notification_delivered key={} target={} channel={} attempt={} "
         "detail=\"{}\"",
         n.key, n.target, n.channel, attempts, result.detail);
-    if (m) m->delivered->Increment();
     return;
   }
   if (attempts >= max_attempts_ || it == channels_.end()) {
+    if (m) m->failed->Increment();
     outbox_->MarkFailed(n.id, attempts, result.detail).IgnoreError();
     spdlog::error(
         "event=notification_failed key={} target={} channel={} attempts={} "
         "error=\"{}\" note=\"given up; the alert is still in the console\"",
         n.key, n.target, n.channel, attempts, result.detail);
-    if (m) m->failed->Increment();
     return;
   }
   auto backoff = retry_base_ * (int64_t{1} << std::min<uint32_t>(attempts - 1, 30));
   backoff = std::min<std::chrono::milliseconds>(backoff, retry_max_);
+  if (m) m->retries->Increment();
   outbox_->MarkRetry(n.id, attempts, clock_.Now() + backoff, result.detail).IgnoreError();
   spdlog::warn(
       "event=notification_retry key={} target={} channel={} attempt={} retry_in_ms={} "
       "error=\"{}\"",
       n.key, n.target, n.channel, attempts, backoff.count(), result.detail);
-  if (m) m->retries->Increment();
 }
 
 }  // namespace cit::dispatch

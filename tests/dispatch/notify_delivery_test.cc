@@ -59,7 +59,7 @@ class NotifyDeliveryTest : public ::testing::Test {
       channels.emplace(t.name, *std::move(c));
     }
     worker_ =
-        std::make_unique<DeliveryWorker>(outbox_.get(), std::move(channels), options_, nullptr);
+        std::make_unique<DeliveryWorker>(outbox_.get(), std::move(channels), options_, &metrics_);
     worker_->Start();
   }
   Notification Enqueue(const std::string& target, const std::string& channel,
@@ -94,6 +94,7 @@ class NotifyDeliveryTest : public ::testing::Test {
 
   test::TempDir dir_;
   NotifyOptions options_;
+  NotifyMetrics metrics_{std::make_shared<MetricsRegistry>()};
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<DeliveryWorker> worker_;
 };
@@ -133,6 +134,11 @@ TEST_F(NotifyDeliveryTest, RetriesUntilTheReceiverIsUpWithTheSameKey) {
   ASSERT_GE(requests.size(), 3u);
   for (const auto& r : requests) EXPECT_EQ(r.idempotency_key, "k-down");  // one key throughout
   EXPECT_EQ(requests.front().body, requests.back().body);
+  const NotifyMetrics::PerChannel* m = metrics_.For("webhook");
+  EXPECT_EQ(m->delivered->value(), 1u);
+  EXPECT_EQ(m->retries->value(), uint64_t{Attempts("delivered")} - 1);
+  EXPECT_GE(m->retries->value(), 4u);  // two refused connections, two 503s
+  EXPECT_EQ(m->failed->value(), 0u);
 }
 
 TEST_F(NotifyDeliveryTest, GivesUpAfterMaxAttemptsAndKeepsTheError) {
@@ -148,6 +154,8 @@ TEST_F(NotifyDeliveryTest, GivesUpAfterMaxAttemptsAndKeepsTheError) {
   EXPECT_EQ(failed->front().attempts, 3u);
   EXPECT_EQ(failed->front().last_error, "HTTP 500");
   EXPECT_EQ(receiver.requests().size(), 3u);
+  EXPECT_EQ(metrics_.For("webhook")->failed->value(), 1u);
+  EXPECT_EQ(metrics_.For("webhook")->retries->value(), 2u);
 }
 
 TEST_F(NotifyDeliveryTest, ExecHookGetsThePayloadOnStdinAndItsExitStatusDecides) {

@@ -23,6 +23,8 @@ packages=(
   libsqlite3-dev sqlite3 libssl-dev openssl
   # notifications: webhooks and SMTP with STARTTLS
   libcurl4-openssl-dev
+  # PostgreSQL store backend (libpqxx) and the server the store tests start in a temp dir
+  libpqxx-dev libpq-dev postgresql-15
   # config, logging, CLI, JSON
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   # tests and benchmarks

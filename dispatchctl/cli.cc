@@ -1,6 +1,7 @@
 #include "dispatchctl/cli.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 #include <openssl/rand.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include "dispatchctl/plan_check_format.h"
 #include "dispatchctl/plan_file.h"
 #include "dispatchctl/track_formats.h"
+#include "dispatchctl/track_table.h"
 
 namespace cit::ctl {
 namespace {
@@ -353,6 +355,73 @@ int AlertsList(Globals& g, const AlertsListOptions& o) {
     } else {
       std::cout << FormatAlertTable(shown, g.zone());
     }
+    return static_cast<int>(kExitOk);
+  });
+}
+
+// ---- track ------------------------------------------------------------------------------------
+
+struct TrackOptions {
+  std::string run;
+  std::string vehicle;
+  std::string from;
+  std::string to;
+};
+
+// The request for a run, or for a vehicle between two times; a message when the options do not
+// name one of the two.
+std::optional<cit::v1::GetTrackRequest> TrackRequestFor(const TrackOptions& o) {
+  cit::v1::GetTrackRequest req;
+  const auto refuse = [](const std::string& why) {
+    std::cerr << "dispatchctl: track: " << why
+              << "\n  e.g. dispatchctl track --run RUN-7, or dispatchctl track --vehicle CIT-042"
+                 " --from 2026-12-07T06:00:00Z --to 2026-12-07T14:00:00Z\n";
+    return std::nullopt;
+  };
+  if (o.run.empty() == o.vehicle.empty()) return refuse("name either --run or --vehicle");
+  if (!o.run.empty()) {
+    if (!o.from.empty() || !o.to.empty()) {
+      return refuse("--from/--to go with --vehicle; a run's track is its own time window");
+    }
+    req.set_run_id(o.run);
+    return req;
+  }
+  if (o.from.empty() || o.to.empty()) return refuse("--vehicle needs --from and --to");
+  std::optional<TimeWindow> from = ParseTimeWindow(o.from);
+  std::optional<TimeWindow> to = ParseTimeWindow(o.to);
+  if (!from || !to) {
+    return refuse("--from and --to take a day (2026-12-07, UTC) or an RFC 3339 time");
+  }
+  // A day as --to means up to the end of that day.
+  *req.mutable_from() = from->from;
+  *req.mutable_to() = to->to;
+  if (google::protobuf::util::TimeUtil::TimestampToNanoseconds(req.to()) <
+      google::protobuf::util::TimeUtil::TimestampToNanoseconds(req.from())) {
+    return refuse("--to is before --from");
+  }
+  req.set_vehicle_id(o.vehicle);
+  return req;
+}
+
+// StreamTrack: any length of track, printed page by page as it arrives.
+int Track(Globals& g, const TrackOptions& o) {
+  std::optional<cit::v1::GetTrackRequest> req = TrackRequestFor(o);
+  if (!req) return kExitUsage;
+  return WithConnection(g, [&](const Connection& conn) {
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx, /*streaming=*/true);
+    auto reader = conn.audit().StreamTrack(&ctx, *req);
+    TrackTable table(g.zone());
+    if (!g.json) std::cout << table.Header();
+    cit::v1::GetTrackResponse page;
+    while (reader->Read(&page)) {
+      for (const cit::v1::StoredRecord& r : page.records()) {
+        std::cout << (g.json ? ToJsonLine(r) + "\n" : table.Line(r));
+      }
+    }
+    grpc::Status status = reader->Finish();
+    if (!status.ok()) return Fail(status, "track");
+    if (!g.json) std::cout << table.Summary();
     return static_cast<int>(kExitOk);
   });
 }
@@ -1039,6 +1108,16 @@ int RunCli(int argc, char** argv) {
   fleet->callback([&] {
     action = [&] { return fleet_watch ? FleetWatch(g, fleet_vehicles, fleet_count) : Fleet(g); };
   });
+
+  auto* track = app.add_subcommand(
+      "track", "A run's or a vehicle's stored records, one line each (any length: streamed)");
+  track->footer(kExitCodesHelp);
+  TrackOptions tr;
+  track->add_option("--run", tr.run, "The run's track (its own time window)");
+  track->add_option("--vehicle", tr.vehicle, "A vehicle's records between --from and --to");
+  track->add_option("--from", tr.from, "With --vehicle: a day (UTC) or an RFC 3339 time");
+  track->add_option("--to", tr.to, "With --vehicle: a day (to its end) or an RFC 3339 time");
+  track->callback([&] { action = [&] { return Track(g, tr); }; });
 
   // plan
   auto* plan = app.add_subcommand("plan", "Create, inspect, dispatch and end run plans");

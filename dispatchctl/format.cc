@@ -425,7 +425,11 @@ std::string FormatVerify(const cit::v1::VerifyChainResponse& v) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : v.chains()) {
     rows.push_back({c.chain(), c.intact() ? "intact" : "BROKEN",
-                    std::to_string(c.entries_checked()),
+                    // A run's records are walked from the checkpoint before the run only.
+                    c.first_position() == 0 ? std::to_string(c.entries_checked())
+                                            : std::to_string(c.entries_checked()) + " (positions " +
+                                                  std::to_string(c.first_position() + 1) + ".." +
+                                                  std::to_string(c.length()) + ")",
                     c.checkpoint_id() == 0 ? "-" : "#" + std::to_string(c.checkpoint_id()),
                     c.intact() ? (c.head().empty() ? "-" : c.head().substr(0, 16))
                                : c.first_bad() + ": " + c.problem()});

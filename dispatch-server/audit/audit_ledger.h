@@ -20,10 +20,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/audit/checkpoint_key.h"
+#include "dispatch-server/store/record_chain_check.h"
 #include "dispatch-server/store/sqlite_db.h"
 
 namespace cit::dispatch {
@@ -38,9 +40,13 @@ class AuditLedger {
   // alert events. `outside`: a checkpoint the auditor kept (may be null). NOT_FOUND when the
   // vehicle has neither records nor a checkpointed chain (never existed).
   // Every verification also checks the identity log (token/role changes).
+  // `run_window`: the event times of the run's records; then only the part of the vehicle's
+  // chain between the signed checkpoints around them is walked (VerifyRecordChainForWindow),
+  // so a run is verified in time proportional to the run. Null: the whole chain.
   absl::StatusOr<cit::v1::VerifyChainResponse> Verify(const std::string& vehicle_id,
                                                       const std::string& run_id,
-                                                      const cit::v1::SignedCheckpoint* outside);
+                                                      const cit::v1::SignedCheckpoint* outside,
+                                                      const RecordTimeWindow* run_window = nullptr);
   // Only the identity log and the checkpoints (`audit verify --identities`).
   absl::StatusOr<cit::v1::VerifyChainResponse> VerifyIdentities(
       const cit::v1::SignedCheckpoint* outside);
@@ -57,9 +63,11 @@ class AuditLedger {
                                                                    uint32_t limit);
 
  private:
+  size_t LinkedToTheNewest(const std::vector<cit::v1::SignedCheckpoint>& checkpoints) const;
   absl::StatusOr<cit::v1::VerifyChainResponse> VerifyLocked(
       const std::string& vehicle_id, const std::string& run_id,
-      const cit::v1::SignedCheckpoint* outside, bool identities_only);
+      const cit::v1::SignedCheckpoint* outside, bool identities_only,
+      const RecordTimeWindow* run_window = nullptr);
 
   AuditLedger(std::unique_ptr<sqlite::Database> db, CheckpointKey key)
       : db_(std::move(db)), key_(std::move(key)) {}

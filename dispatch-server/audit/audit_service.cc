@@ -1,9 +1,11 @@
 #include "dispatch-server/audit/audit_service.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "dispatch-server/audit/run_report.h"
@@ -197,11 +199,16 @@ absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
     const cit::v1::VerifyChainRequest& req) const {
   std::string vehicle;
   std::string run_id;
+  std::optional<RecordTimeWindow> window;  // a run's records: verified without the history
   switch (req.target_case()) {
     case cit::v1::VerifyChainRequest::kRunId: {
       absl::StatusOr<cit::v1::Run> run = source_->GetRun(req.run_id());
       if (run.ok()) {
         vehicle = run->plan().vehicle_id();
+        const auto [from, to] = RunWindow(*run);
+        window.emplace();
+        if (from) window->from_ns = google::protobuf::util::TimeUtil::TimestampToNanoseconds(*from);
+        if (to) window->to_ns = google::protobuf::util::TimeUtil::TimestampToNanoseconds(*to);
       } else if (run.status().code() == absl::StatusCode::kNotFound && ledger_) {
         // Unknown to the server, but in the plan log: its rows were deleted. Verify it.
         absl::StatusOr<std::string> logged = ledger_->LoggedRunVehicle(req.run_id());
@@ -224,7 +231,8 @@ absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
   if (vehicle.empty()) return absl::InvalidArgumentError("target: run_id or vehicle_id required");
   if (ledger_) {
     absl::StatusOr<cit::v1::VerifyChainResponse> v =
-        ledger_->Verify(vehicle, run_id, req.has_checkpoint() ? &req.checkpoint() : nullptr);
+        ledger_->Verify(vehicle, run_id, req.has_checkpoint() ? &req.checkpoint() : nullptr,
+                        window ? &*window : nullptr);
     if (v.ok() && !v->intact()) {
       spdlog::warn("event=audit_verify_broken target={} problem=\"{}\"",
                    run_id.empty() ? vehicle : run_id, v->problem());

@@ -133,6 +133,11 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   store.Get("durability", &durability);
   store.Get("reject_samples_per_reason", &o.reject_samples_per_reason);
   store.Get("snapshot_interval_s", &o.monitor_snapshot_interval_s);
+  std::string backend =
+      o.store_backend == DispatchServerOptions::StoreBackend::kPostgresql ? "postgresql" : "sqlite";
+  store.Get("backend", &backend);
+  store.Get("connection", &o.postgres_connection);
+  store.Get("pool_size", &o.postgres_pool_size);
 
   Section ingest(c.raw, "ingest");
   GetMs(ingest, "group_commit_ms", &in.group_commit_delay);
@@ -172,6 +177,14 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
     o.durability = sqlite::Durability::kNormal;
   } else {
     return absl::InvalidArgumentError("store.durability must be \"full\" or \"normal\"");
+  }
+  if (backend == "sqlite") {
+    o.store_backend = DispatchServerOptions::StoreBackend::kSqlite;
+  } else if (backend == "postgresql") {
+    o.store_backend = DispatchServerOptions::StoreBackend::kPostgresql;
+  } else {
+    return absl::InvalidArgumentError(
+        fmt::format("store.backend must be \"sqlite\" or \"postgresql\", not \"{}\"", backend));
   }
   return c;
 }
@@ -228,6 +241,20 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
     }
   }
   if (o.database_path.empty()) return absl::InvalidArgumentError("store.path is required");
+  if (o.store_backend == DispatchServerOptions::StoreBackend::kPostgresql) {
+    if (o.postgres_connection.empty()) {
+      return absl::InvalidArgumentError(
+          "store.connection is required with store.backend = \"postgresql\" (a libpq "
+          "connection string, e.g. \"host=db1 port=5432 dbname=citwatch user=dispatch\")");
+    }
+    if (o.postgres_pool_size < 1 || o.postgres_pool_size > 64) {
+      return absl::InvalidArgumentError("store.pool_size must be between 1 and 64");
+    }
+  } else if (!o.postgres_connection.empty()) {
+    return absl::InvalidArgumentError(
+        "store.connection is set but store.backend is \"sqlite\": set backend = \"postgresql\" "
+        "or remove connection");
+  }
   if (!std::isfinite(o.monitor_snapshot_interval_s) || o.monitor_snapshot_interval_s < 0) {
     return absl::InvalidArgumentError(
         "store.snapshot_interval_s must be a number of seconds >= 0 (0 disables snapshots)");

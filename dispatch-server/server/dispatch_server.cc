@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/server/fd_limit.h"
+#include "dispatch-server/store/postgres_store.h"
 #include "dispatch-server/store/sqlite_store.h"
 
 namespace cit::dispatch {
@@ -67,6 +68,15 @@ DispatchServer::Builder& DispatchServer::Builder::AddOperatorInterceptor(
 }
 
 absl::StatusOr<std::shared_ptr<Store>> DispatchServer::Builder::store() {
+  if (!store_ && options_.store_backend == DispatchServerOptions::StoreBackend::kPostgresql) {
+    PostgresStoreOptions po;
+    po.connection = options_.postgres_connection;
+    po.pool_size = options_.postgres_pool_size;
+    po.reject_samples_per_reason = options_.reject_samples_per_reason;
+    absl::StatusOr<std::unique_ptr<PostgresStore>> opened = PostgresStore::Open(po);
+    if (!opened.ok()) return opened.status();
+    store_ = std::shared_ptr<Store>(std::move(*opened));
+  }
   if (!store_) {
     SqliteStoreOptions so;
     so.durability = options_.durability;

@@ -72,6 +72,13 @@ struct DispatchServerOptions {
   sqlite::Durability durability = sqlite::Durability::kFull;
   // Raw bytes of rejected records kept per vehicle and reason (counts stay exact).
   size_t reject_samples_per_reason = 20;
+  // Record store backend ([store] backend): kSqlite keeps records in database_path; kPostgresql
+  // keeps them in the PostgreSQL database of postgres_connection (runs, alerts, audit and the
+  // other components still use database_path: docs/operations.md).
+  enum class StoreBackend { kSqlite, kPostgresql };
+  StoreBackend store_backend = StoreBackend::kSqlite;
+  std::string postgres_connection;  // libpq connection string ([store] connection)
+  size_t postgres_pool_size = 4;    // read connections ([store] pool_size)
   // How often each live run's monitor state is snapshotted into the database, so that a
   // restart re-evaluates only the records after it (monitor/state_rebuild.h); 0 = never (a
   // restart replays whole runs). Read by RunMonitoring, not by the core.
@@ -121,7 +128,7 @@ class DispatchServer {
     Builder(Builder&&) = delete;
     Builder& operator=(Builder&&) = delete;
 
-    // Uses this store instead of opening a SqliteStore at options.database_path.
+    // Uses this store instead of opening the configured one (options.store_backend).
     Builder& SetStore(std::shared_ptr<Store> store);
     // Registers a service on the operator port. Not owned; must outlive the server.
     Builder& AddOperatorService(grpc::Service* service);

@@ -70,6 +70,15 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
       });
   absl::StatusOr<std::shared_ptr<Store>> store = builder.store();
   if (!store.ok()) return store.status();
+  if (o.store_backend == DispatchServerOptions::StoreBackend::kPostgresql) {
+    // Issue 15 is only partly done: say so at every start rather than in docs alone.
+    spdlog::warn(
+        "event=store_backend backend=postgresql sqlite_side={} note=\"records, rejects and gaps "
+        "are in PostgreSQL; runs, alerts, snapshots and the audit ledger stay in the SQLite file, "
+        "and audit checkpoints and the restart rebuild do not read the PostgreSQL records yet "
+        "(docs/operations.md)\"",
+        o.database_path.string());
+  }
 
   // Run plans, monitor, rules, alerts: Dispatch + Alerts services and the record observer.
   RunMonitoringOptions rm_options;

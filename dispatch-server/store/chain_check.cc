@@ -41,9 +41,18 @@ ChainWalk::ChainWalk(std::string chain, std::vector<ChainAnchor> anchors)
   }
 }
 
+void ChainWalk::StartAfter(uint64_t position, const std::string& head) {
+  report_.first_position = position;
+  head_ = head;
+  last_matched_ = position;
+  while (next_anchor_ < anchors_.size() && anchors_[next_anchor_].length <= position) {
+    ++next_anchor_;
+  }
+}
+
 void ChainWalk::Step(uint64_t position, const std::string& head) {
   head_ = head;
-  report_.entries_checked = position;
+  report_.entries_checked = position - report_.first_position;
   while (next_anchor_ < anchors_.size() && anchors_[next_anchor_].length <= position) {
     const ChainAnchor& a = anchors_[next_anchor_++];
     if (a.length != position) continue;  // an empty chain's head (length 0): nothing to compare

@@ -48,8 +48,11 @@ struct ChainReport {
   std::string chain;  // "records/<vehicle>", "plans", "alerts"
   bool intact = true;
   uint64_t entries_checked = 0;
-  uint64_t length = 0;  // entries walked
-  std::string head;     // recomputed head (32 bytes; empty for an empty chain)
+  uint64_t length = 0;  // chain position the walk reached
+  // A walk over part of the chain starts after this position (its head from a checkpoint);
+  // 0 for a walk from the genesis.
+  uint64_t first_position = 0;
+  std::string head;  // recomputed head (32 bytes; empty for an empty chain)
   // The first broken entry, for people, and its chain position (or seq for records).
   std::string first_bad;
   uint64_t first_bad_index = 0;
@@ -64,6 +67,9 @@ class ChainWalk {
   // `anchors` in any order; several checkpoints may list the same length.
   ChainWalk(std::string chain, std::vector<ChainAnchor> anchors);
 
+  // A walk over part of the chain: the entries after `position`, whose head `head` came from a
+  // signed checkpoint. Call before the first Step.
+  void StartAfter(uint64_t position, const std::string& head);
   // Entry `position` (1-based) verified internally; `head` is h_position.
   void Step(uint64_t position, const std::string& head);
   // The entry at `position` is broken; the first call wins (later ones are ignored).

@@ -83,22 +83,34 @@ absl::StatusOr<std::set<uint64_t>> ExplainedSeqs(sqlite::Database& db, std::stri
   return out;
 }
 
-}  // namespace
+// Where a walk starts: after chain position `position`, whose head and seq a signed checkpoint
+// gave (position 0: the genesis).
+struct WalkStart {
+  uint64_t position = 0;
+  std::string head = kChainGenesis;
+  uint64_t seq = 0;
+};
 
-absl::StatusOr<ChainReport> VerifyRecordChain(sqlite::Database& db, std::string_view vehicle_id,
-                                              std::vector<ChainAnchor> anchors) {
+// The whole-chain walk when `stop` is nullopt (then the stored chain-head row is compared at the
+// end); otherwise the entries after `start` up to chain position `*stop`.
+absl::StatusOr<ChainReport> WalkRecordChain(sqlite::Database& db, std::string_view vehicle_id,
+                                            std::vector<ChainAnchor> anchors,
+                                            const WalkStart& start, std::optional<uint64_t> stop) {
   const std::string vehicle(vehicle_id);
   ChainWalk walk(absl::StrCat("records/", vehicle), anchors);
+  walk.StartAfter(start.position, start.head);
   absl::StatusOr<sqlite::Statement> q = db.Prepare(
       "SELECT seq, chain_index, event_time_ns, agent_time_ns, agent_monotonic_ns, agent_boot, "
       "server_time_ns, kind, lat_deg, lon_deg, body, hash FROM records WHERE vehicle_id = ?1 "
-      "ORDER BY chain_index");
+      "AND chain_index > ?2 AND chain_index <= ?3 ORDER BY chain_index");
   if (!q.ok()) return q.status();
-  q->Bind(1, vehicle_id);
-  std::string head = kChainGenesis;
-  uint64_t position = 0;
-  uint64_t prev_seq = 0;
-  std::vector<uint64_t> seqs;  // stored, in chain order
+  q->Bind(1, vehicle_id)
+      .Bind(2, static_cast<int64_t>(start.position))
+      .Bind(3, static_cast<int64_t>(stop.value_or(INT64_MAX)));
+  std::string head = start.head;
+  uint64_t position = start.position;
+  uint64_t prev_seq = start.seq;
+  std::vector<uint64_t> seqs;  // stored, in chain order, after start.position
   while (!walk.failed()) {
     absl::StatusOr<bool> row = q->Step();
     if (!row.ok()) return row.status();
@@ -159,7 +171,7 @@ absl::StatusOr<ChainReport> VerifyRecordChain(sqlite::Database& db, std::string_
     seqs.push_back(seq);
     walk.Step(position, head);
   }
-  if (!walk.failed()) {
+  if (!walk.failed() && !stop) {
     // The chain-head row the ingest keeps beside the records.
     absl::StatusOr<sqlite::Statement> h =
         db.Prepare("SELECT chain_index, head_hash FROM vehicle_seq WHERE vehicle_id = ?1");
@@ -169,12 +181,12 @@ absl::StatusOr<ChainReport> VerifyRecordChain(sqlite::Database& db, std::string_
     if (!row.ok()) return row.status();
     if (*row) {
       const uint64_t stored_len = static_cast<uint64_t>(h->ColumnInt64(0));
-      if (stored_len < position) {
-        const uint64_t seq = seqs[stored_len];
+      if (stored_len < position && stored_len >= start.position) {
+        const uint64_t seq = seqs[stored_len - start.position];
         walk.Fail(stored_len + 1, absl::StrCat("record seq ", seq),
                   absl::StrCat("appended after the stored chain head (", stored_len, " records)"),
                   seq);
-      } else if (stored_len > position || h->ColumnBlob(1) != head) {
+      } else if (stored_len != position || h->ColumnBlob(1) != head) {
         walk.Fail(position + 1, absl::StrCat("records after seq ", prev_seq),
                   absl::StrCat("missing: the stored chain head counts ", stored_len,
                                " records but ", position, " verify (records removed from the end)"),
@@ -203,13 +215,16 @@ absl::StatusOr<ChainReport> VerifyRecordChain(sqlite::Database& db, std::string_
         std::min(std::max(evidence->contiguous_seq, evidence->last_seq), sorted.back());
     absl::StatusOr<std::set<uint64_t>> explained = ExplainedSeqs(db, vehicle_id, through);
     if (!explained.ok()) return explained.status();
-    for (uint64_t s = 1; s <= through; ++s) {
+    // A partial walk looks for holes among its own seqs only.
+    const uint64_t lowest = start.position == 0 ? 1 : sorted.front();
+    for (uint64_t s = lowest; s <= through; ++s) {
       if (std::binary_search(sorted.begin(), sorted.end(), s) || explained->count(s) != 0) {
         continue;
       }
       // Where it would have been: before the first record with a higher seq.
       uint64_t where = 1;
       while (where <= seqs.size() && seqs[where - 1] < s) ++where;
+      where += start.position;
       walk.Fail(
           where, absl::StrCat("record seq ", s),
           absl::StrCat("missing (neither stored, rejected nor a declared gap), and the chain ",
@@ -231,8 +246,9 @@ absl::StatusOr<ChainReport> VerifyRecordChain(sqlite::Database& db, std::string_
       });
   if (!report.intact && !report.first_bad_seq) {
     // A checkpoint mismatch without a missing seq: name the first record of the range.
-    if (report.first_bad_index >= 1 && report.first_bad_index <= seqs.size()) {
-      report.first_bad_seq = seqs[report.first_bad_index - 1];
+    if (report.first_bad_index > start.position &&
+        report.first_bad_index - start.position <= seqs.size()) {
+      report.first_bad_seq = seqs[report.first_bad_index - start.position - 1];
       report.first_bad = absl::StrCat("record seq ", *report.first_bad_seq, " or a later one (",
                                       report.first_bad, ")");
     } else {
@@ -240,6 +256,93 @@ absl::StatusOr<ChainReport> VerifyRecordChain(sqlite::Database& db, std::string_
     }
   }
   return report;
+}
+
+// Chain position of the vehicle's record nearest the edge of `window`: the last record before
+// it (`before`) or the first after it, by event time; nullopt without one.
+absl::StatusOr<std::optional<uint64_t>> NeighbourPosition(sqlite::Database& db,
+                                                          std::string_view vehicle_id,
+                                                          int64_t edge_ns, bool before) {
+  absl::StatusOr<sqlite::Statement> q = db.Prepare(
+      before ? "SELECT chain_index FROM records WHERE vehicle_id = ?1 AND event_time_ns < ?2 "
+               "ORDER BY event_time_ns DESC LIMIT 1"
+             : "SELECT chain_index FROM records WHERE vehicle_id = ?1 AND event_time_ns > ?2 "
+               "ORDER BY event_time_ns LIMIT 1");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id).Bind(2, edge_ns);
+  absl::StatusOr<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(static_cast<uint64_t>(q->ColumnInt64(0)));
+}
+
+// Lowest and highest chain position of the records inside `window` (nullopt: none).
+absl::StatusOr<std::optional<std::pair<uint64_t, uint64_t>>> WindowPositions(
+    sqlite::Database& db, std::string_view vehicle_id, const RecordTimeWindow& window) {
+  absl::StatusOr<sqlite::Statement> q = db.Prepare(
+      "SELECT MIN(chain_index), MAX(chain_index) FROM records WHERE vehicle_id = ?1 AND "
+      "event_time_ns >= ?2 AND event_time_ns <= ?3");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vehicle_id)
+      .Bind(2, window.from_ns.value_or(INT64_MIN))
+      .Bind(3, window.to_ns.value_or(INT64_MAX));
+  absl::StatusOr<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  if (!*row || q->ColumnIsNull(0)) return std::optional<std::pair<uint64_t, uint64_t>>();
+  return std::optional<std::pair<uint64_t, uint64_t>>(std::make_pair(
+      static_cast<uint64_t>(q->ColumnInt64(0)), static_cast<uint64_t>(q->ColumnInt64(1))));
+}
+
+}  // namespace
+
+absl::StatusOr<ChainReport> VerifyRecordChain(sqlite::Database& db, std::string_view vehicle_id,
+                                              std::vector<ChainAnchor> anchors) {
+  return WalkRecordChain(db, vehicle_id, std::move(anchors), WalkStart{}, std::nullopt);
+}
+
+absl::StatusOr<ChainReport> VerifyRecordChainForWindow(sqlite::Database& db,
+                                                       std::string_view vehicle_id,
+                                                       std::vector<ChainAnchor> anchors,
+                                                       const RecordTimeWindow& window) {
+  // The span of chain positions the run's records and their two neighbours occupy.
+  absl::StatusOr<std::optional<std::pair<uint64_t, uint64_t>>> inside =
+      WindowPositions(db, vehicle_id, window);
+  if (!inside.ok()) return inside.status();
+  std::optional<uint64_t> low;   // last position that certainly precedes the run
+  std::optional<uint64_t> high;  // first position that certainly follows it (nullopt: the end)
+  if (window.from_ns) {
+    absl::StatusOr<std::optional<uint64_t>> before =
+        NeighbourPosition(db, vehicle_id, *window.from_ns, /*before=*/true);
+    if (!before.ok()) return before.status();
+    low = *before;
+  }
+  if (window.to_ns) {
+    absl::StatusOr<std::optional<uint64_t>> after =
+        NeighbourPosition(db, vehicle_id, *window.to_ns, /*before=*/false);
+    if (!after.ok()) return after.status();
+    high = *after;
+  }
+  if (*inside) {
+    // Records of the run that arrived late sit after their neighbours in chain order.
+    low = std::min(low.value_or(UINT64_MAX), (*inside)->first - 1);
+    if (high) high = std::max(*high, (*inside)->second);
+  }
+  const uint64_t first = low.value_or(0);
+  // Start at the newest checkpoint at or before `first`; stop at the first one at or after
+  // `high` (none: walk to the chain's end and compare the stored head row).
+  WalkStart start;
+  std::optional<uint64_t> stop;
+  for (const ChainAnchor& a : anchors) {
+    if (a.length > 0 && a.length <= first && a.length > start.position) {
+      start = WalkStart{a.length, a.head, a.last_seq};
+    }
+    if (high && a.length >= *high && (!stop || a.length < *stop)) stop = a.length;
+  }
+  std::vector<ChainAnchor> in_span;
+  for (ChainAnchor& a : anchors) {
+    if (a.length >= start.position && (!stop || a.length <= *stop)) in_span.push_back(a);
+  }
+  return WalkRecordChain(db, vehicle_id, std::move(in_span), start, stop);
 }
 
 }  // namespace cit::dispatch

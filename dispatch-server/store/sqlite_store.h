@@ -30,6 +30,7 @@
 
 #include "dispatch-server/store/sqlite_db.h"
 #include "dispatch-server/store/store.h"
+#include "dispatch-server/store/vehicle_watermark.h"
 
 namespace cit::dispatch {
 
@@ -83,19 +84,6 @@ class SqliteStore final : public Store {
   static std::span<const sqlite::Migration> Migrations();
 
  private:
-  struct VehicleChain {
-    uint64_t contiguous_seq = 0;
-    std::set<uint64_t> handled_above;  // handled seqs > contiguous_seq
-    // Declared gaps (first -> last) above contiguous_seq + 1: a thinned journal's holes arrive
-    // with the batch after them, possibly before older records are stored.
-    std::map<uint64_t, uint64_t> gaps_above;
-    uint64_t chain_index = 0;
-    std::string head_hash;
-  };
-  // What one Append changes for one vehicle, on top of its published VehicleChain (read-only
-  // until COMMIT succeeds): only the batch's own seqs are held here, so a commit never copies
-  // the vehicle's whole above-watermark set (it grows without bound behind a missing seq).
-  struct PendingChain;
   struct WriteStatements;
 
   SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Database> writer,

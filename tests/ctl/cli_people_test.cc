@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -103,6 +105,52 @@ TEST_F(CliPeopleTest, AlertsListFiltersAndShowsWhoHandledEachAlert) {
   EXPECT_THAT(err_, HasSubstr("PANIC"));
   EXPECT_EQ(Ctl("aude", "alerts list --state closed"), 2);
   EXPECT_THAT(err_, HasSubstr("--state must be open, acknowledged or resolved"));
+}
+
+TEST_F(CliPeopleTest, TrackPrintsTheRunsRecordsOneLineEachAndRefusesAmbiguousRanges) {
+  RunScenario();
+  const std::vector<cit::v1::Record> records = sc::MakeRecords(base_);
+  ASSERT_EQ(Ctl("aude", std::string("track --run ") + sc::kRun + " --utc"), 0) << err_;
+  EXPECT_THAT(out_, HasSubstr("TIME"));
+  EXPECT_THAT(out_, HasSubstr("DOOR 1 OPEN"));
+  EXPECT_THAT(out_, HasSubstr(std::to_string(records.size()) + " records ("));
+  // One line per record between the header and the summary.
+  EXPECT_EQ(std::count(out_.begin(), out_.end(), '\n'), static_cast<long>(records.size()) + 2)
+      << out_;
+
+  // A vehicle between two times, as JSON lines: every record once, in event-time order.
+  const std::string from = google::protobuf::util::TimeUtil::ToString(base_);
+  const std::string to = google::protobuf::util::TimeUtil::ToString(Plus(base_, 3600));
+  ASSERT_EQ(Ctl("aude", std::string("track --json --vehicle ") + sc::kVehicle + " --from " + from +
+                            " --to " + to),
+            0)
+      << err_;
+  std::istringstream lines(out_);
+  std::set<uint64_t> seqs;
+  for (std::string line; std::getline(lines, line);) {
+    cit::v1::StoredRecord r;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &r).ok()) << line;
+    EXPECT_EQ(r.record().vehicle_id(), sc::kVehicle);
+    EXPECT_FALSE(r.chain_hash().empty());
+    seqs.insert(r.record().seq());
+  }
+  EXPECT_EQ(seqs.size(), records.size());
+
+  EXPECT_EQ(Ctl("aude", std::string("track --run ") + sc::kRun + " --vehicle " + sc::kVehicle), 2);
+  EXPECT_THAT(err_, HasSubstr("name either --run or --vehicle"));
+  EXPECT_EQ(Ctl("aude", std::string("track --vehicle ") + sc::kVehicle + " --from " + from), 2);
+  EXPECT_THAT(err_, HasSubstr("--vehicle needs --from and --to"));
+  EXPECT_EQ(Ctl("aude",
+                std::string("track --vehicle ") + sc::kVehicle + " --from " + to + " --to " + from),
+            2);
+  EXPECT_THAT(err_, HasSubstr("--to is before --from"));
+  EXPECT_EQ(
+      Ctl("aude", std::string("track --vehicle ") + sc::kVehicle + " --from yesterday --to today"),
+      2);
+  EXPECT_THAT(err_, HasSubstr("RFC 3339"));
+  EXPECT_EQ(Ctl("aude", "track --run RUN-NOT-THERE"), 5) << err_;
+  ASSERT_EQ(Ctl("aude", "track --vehicle CIT-9999 --from 2026-01-01 --to 2026-01-02"), 0) << err_;
+  EXPECT_THAT(out_, HasSubstr("No records in this range."));
 }
 
 TEST_F(CliPeopleTest, PlanListIsInNaturalOrderAndFiltersByState) {

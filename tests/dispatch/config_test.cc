@@ -102,6 +102,41 @@ TEST(ServerConfigTest, WrongTypesAndValuesAreErrors) {
   EXPECT_FALSE(ParseServerConfig("[tls\n", {}).ok()) << "TOML syntax error";
 }
 
+TEST(ServerConfigTest, StoreBackendDefaultsToSqliteAndPostgresqlNeedsAConnection) {
+  auto d = ParseServerConfig("[tls]\ninsecure_dev = true\n", {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->server.store_backend, DispatchServerOptions::StoreBackend::kSqlite);
+  EXPECT_TRUE(ValidateServerConfig(*d).ok());
+
+  auto pg = ParseServerConfig(
+      "[tls]\ninsecure_dev = true\n[store]\nbackend = \"postgresql\"\n"
+      "connection = \"host=db1 port=5432 dbname=citwatch user=dispatch\"\npool_size = 8\n",
+      {});
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  EXPECT_EQ(pg->server.store_backend, DispatchServerOptions::StoreBackend::kPostgresql);
+  EXPECT_EQ(pg->server.postgres_connection, "host=db1 port=5432 dbname=citwatch user=dispatch");
+  EXPECT_EQ(pg->server.postgres_pool_size, 8u);
+  EXPECT_TRUE(ValidateServerConfig(*pg).ok());
+
+  auto unknown = ParseServerConfig("[store]\nbackend = \"mysql\"\n", {});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("\"sqlite\" or \"postgresql\""), std::string::npos);
+  EXPECT_FALSE(ParseServerConfig("[store]\npool = 3\n", {}).ok()) << "unknown key";
+
+  auto no_conn =
+      ParseServerConfig("[tls]\ninsecure_dev = true\n[store]\nbackend = \"postgresql\"\n", {});
+  ASSERT_TRUE(no_conn.ok());
+  absl::Status s = ValidateServerConfig(*no_conn);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("store.connection is required"), std::string::npos) << s;
+  auto conn_for_sqlite =
+      ParseServerConfig("[tls]\ninsecure_dev = true\n[store]\nconnection = \"host=db1\"\n", {});
+  ASSERT_TRUE(conn_for_sqlite.ok());
+  EXPECT_FALSE(ValidateServerConfig(*conn_for_sqlite).ok()) << "a connection sqlite ignores";
+  pg->server.postgres_pool_size = 0;
+  EXPECT_FALSE(ValidateServerConfig(*pg).ok());
+}
+
 TEST(ServerConfigTest, ValidationRequiresTlsFilesUnlessInsecureDev) {
   auto c = ParseServerConfig("", {});
   ASSERT_TRUE(c.ok());

@@ -1,10 +1,16 @@
-// SqliteStore and the sqlite wrapper on real database files in temp dirs.
-#include "dispatch-server/store/sqlite_store.h"
-
+// The record store on both backends (issue 15): every StoreTest case runs against SqliteStore on
+// a real database file in a temp dir and against PostgresStore on a fresh database of a private
+// PostgreSQL server (tests/support/postgres_server.h). Backend-specific cases follow them.
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
+
+#include "dispatch-server/store/postgres_db.h"
+#include "dispatch-server/store/postgres_store.h"
 #include "dispatch-server/store/record_hash.h"
 #include "dispatch-server/store/sqlite_db.h"
+#include "dispatch-server/store/sqlite_store.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
@@ -24,15 +30,102 @@ CommittedRecord Fix(const std::string& vehicle, uint64_t seq) {
   return r;
 }
 
-std::unique_ptr<SqliteStore> OpenStore(const test::TempDir& dir) {
-  auto store = SqliteStore::Open(dir / "dispatch.db");
-  EXPECT_TRUE(store.ok()) << store.status();
-  return std::move(*store);
-}
+struct OpenOptions {
+  size_t reject_samples_per_reason = 20;
+  // SQLite only: synchronous=NORMAL where the case commits thousands of times.
+  bool fast = false;
+};
 
-TEST(SqliteStoreTest, AppendedRecordsReadBackInSeqOrderAndChainVerifies) {
-  test::TempDir dir;
-  auto store = OpenStore(dir);
+// One backend under test: opens (and reopens) a store on the same database, and reaches the
+// database around the store the way an administrator or an attacker with access would.
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (pg()) {
+      server_ = test::SharedPostgres();
+      ASSERT_NE(server_, nullptr);
+      absl::StatusOr<std::string> db = server_->CreateDatabase();
+      ASSERT_TRUE(db.ok()) << db.status();
+      conninfo_ = *db;
+      database_ = conninfo_.substr(conninfo_.find("dbname=") + 7);
+      database_ = database_.substr(0, database_.find(' '));
+    }
+  }
+
+  bool pg() const { return GetParam() == "postgresql"; }
+
+  absl::StatusOr<std::unique_ptr<Store>> TryOpen(const OpenOptions& o = {}) {
+    if (pg()) {
+      PostgresStoreOptions po;
+      po.connection = conninfo_;
+      po.reject_samples_per_reason = o.reject_samples_per_reason;
+      auto s = PostgresStore::Open(po);
+      if (!s.ok()) return s.status();
+      return std::unique_ptr<Store>(std::move(*s));
+    }
+    SqliteStoreOptions so;
+    so.reject_samples_per_reason = o.reject_samples_per_reason;
+    if (o.fast) so.durability = sqlite::Durability::kNormal;
+    auto s = SqliteStore::Open(dir_ / "dispatch.db", so);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<Store>(std::move(*s));
+  }
+
+  std::unique_ptr<Store> Open(const OpenOptions& o = {}) {
+    auto s = TryOpen(o);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  static uint64_t WatermarkWork(Store& s) {
+    if (auto* p = dynamic_cast<PostgresStore*>(&s)) return p->WatermarkWork();
+    return dynamic_cast<SqliteStore&>(s).WatermarkWork();
+  }
+
+  // SQL run on the database beside the store (as the superuser on PostgreSQL).
+  absl::Status Exec(const std::string& sql) {
+    if (pg()) return server_->Exec(database_, sql);
+    auto db = sqlite::Database::Open(dir_ / "dispatch.db");
+    if (!db.ok()) return db.status();
+    return (*db)->Exec(sql);
+  }
+
+  int64_t Scalar(const std::string& sql) {
+    if (pg()) {
+      pqxx::connection c(conninfo_);
+      pqxx::read_transaction t(c);
+      return t.exec1(sql)[0].as<int64_t>();
+    }
+    auto conn = sqlite::Database::Open(dir_ / "dispatch.db", {});
+    EXPECT_TRUE(conn.ok());
+    auto q = (*conn)->Prepare(sql);
+    EXPECT_TRUE(q.ok()) << q.status();
+    EXPECT_TRUE(*q->Step());
+    return q->ColumnInt64(0);
+  }
+
+  // Rewrites a stored record's server time after switching its append-only trigger off.
+  absl::Status TamperServerTime(uint64_t seq) {
+    const std::string update =
+        "UPDATE records SET server_time_ns = server_time_ns + 1 WHERE seq = " + std::to_string(seq);
+    if (pg()) {
+      return Exec("ALTER TABLE records DISABLE TRIGGER records_append_only; " + update);
+    }
+    if (absl::Status s = Exec("DROP TRIGGER records_append_only_update"); !s.ok()) return s;
+    return Exec(update);
+  }
+
+  test::TempDir dir_;
+  test::PostgresServer* server_ = nullptr;
+  std::string conninfo_;
+  std::string database_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST_P(StoreTest, AppendedRecordsReadBackInSeqOrderAndChainVerifies) {
+  auto store = Open();
   AppendBatch batch;
   for (uint64_t s = 1; s <= 5; ++s) batch.records.push_back(Fix("CIT-1", s));
   ASSERT_TRUE(store->Append(batch).ok());
@@ -49,17 +142,16 @@ TEST(SqliteStoreTest, AppendedRecordsReadBackInSeqOrderAndChainVerifies) {
   EXPECT_EQ(v->records_checked, 5u);
 }
 
-TEST(SqliteStoreTest, WatermarkWaitsForGapAndStateSurvivesReopen) {
-  test::TempDir dir;
+TEST_P(StoreTest, WatermarkWaitsForGapAndStateSurvivesReopen) {
   {
-    auto store = OpenStore(dir);
+    auto store = Open();
     AppendBatch batch;
     batch.records.push_back(Fix("CIT-1", 1));
     batch.records.push_back(Fix("CIT-1", 3));  // 2 still missing
     ASSERT_TRUE(store->Append(batch).ok());
     EXPECT_EQ(*store->HighestContiguousSeq("CIT-1"), 1u);
   }
-  auto store = OpenStore(dir);
+  auto store = Open();
   EXPECT_EQ(*store->HighestContiguousSeq("CIT-1"), 1u);
   auto states = store->LoadVehicleStates();
   ASSERT_TRUE(states.ok());
@@ -81,9 +173,8 @@ TEST(SqliteStoreTest, WatermarkWaitsForGapAndStateSurvivesReopen) {
   EXPECT_TRUE(store->VerifyChain("CIT-1")->ok);
 }
 
-TEST(SqliteStoreTest, DuplicateSeqFailsWholeBatchAndStoresNothing) {
-  test::TempDir dir;
-  auto store = OpenStore(dir);
+TEST_P(StoreTest, DuplicateSeqFailsWholeBatchAndStoresNothing) {
+  auto store = Open();
   AppendBatch first;
   first.records.push_back(Fix("CIT-1", 1));
   ASSERT_TRUE(store->Append(first).ok());
@@ -99,9 +190,8 @@ TEST(SqliteStoreTest, DuplicateSeqFailsWholeBatchAndStoresNothing) {
   EXPECT_TRUE(store->VerifyChain("CIT-1")->ok);
 }
 
-TEST(SqliteStoreTest, DeclaredGapMovesWatermark) {
-  test::TempDir dir;
-  auto store = OpenStore(dir);
+TEST_P(StoreTest, DeclaredGapMovesWatermark) {
+  auto store = Open();
   AppendBatch batch;
   batch.gaps.push_back({"CIT-1", 1, 10, Clock::now()});
   batch.records.push_back(Fix("CIT-1", 11));
@@ -109,15 +199,12 @@ TEST(SqliteStoreTest, DeclaredGapMovesWatermark) {
   EXPECT_EQ(*store->HighestContiguousSeq("CIT-1"), 11u);
 }
 
-TEST(SqliteStoreTest, CommitWorkDoesNotGrowBehindAMissingSeqAndTheFillMovesTheWatermark) {
+TEST_P(StoreTest, CommitWorkDoesNotGrowBehindAMissingSeqAndTheFillMovesTheWatermark) {
   // Seq 1 never arrives while 20,000 later records do: every commit used to copy the vehicle's
   // whole above-watermark set (70-86 ms per commit after 200,000 records).
-  test::TempDir dir;
-  SqliteStoreOptions options;
-  options.durability = sqlite::Durability::kNormal;
-  auto opened = SqliteStore::Open(dir / "dispatch.db", options);
+  auto opened = TryOpen({.fast = true});
   ASSERT_TRUE(opened.ok()) << opened.status();
-  SqliteStore& store = **opened;
+  Store& store = **opened;
   constexpr uint64_t kBatch = 100, kBatches = 200;
   std::vector<uint64_t> work_per_commit;
   for (uint64_t b = 0; b < kBatches; ++b) {
@@ -125,9 +212,9 @@ TEST(SqliteStoreTest, CommitWorkDoesNotGrowBehindAMissingSeqAndTheFillMovesTheWa
     for (uint64_t i = 0; i < kBatch; ++i) batch.records.push_back(Fix("CIT-1", 2 + b * kBatch + i));
     // Another vehicle commits beside it: its work must not depend on CIT-1's backlog either.
     batch.records.push_back(Fix("CIT-2", b + 1));
-    const uint64_t before = store.WatermarkWork();
+    const uint64_t before = WatermarkWork(store);
     ASSERT_TRUE(store.Append(batch).ok());
-    work_per_commit.push_back(store.WatermarkWork() - before);
+    work_per_commit.push_back(WatermarkWork(store) - before);
   }
   EXPECT_EQ(*store.HighestContiguousSeq("CIT-1"), 0u);
   EXPECT_EQ(*store.HighestContiguousSeq("CIT-2"), kBatches);
@@ -154,7 +241,7 @@ TEST(SqliteStoreTest, CommitWorkDoesNotGrowBehindAMissingSeqAndTheFillMovesTheWa
   ASSERT_TRUE(states.ok());
   EXPECT_TRUE((*states)[0].handled_above.empty()) << "nothing left above the watermark";
   opened->reset();
-  auto reopened = SqliteStore::Open(dir / "dispatch.db", options);
+  auto reopened = TryOpen({.fast = true});
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ(*(*reopened)->HighestContiguousSeq("CIT-1"), last);
   AppendBatch next;
@@ -163,9 +250,8 @@ TEST(SqliteStoreTest, CommitWorkDoesNotGrowBehindAMissingSeqAndTheFillMovesTheWa
   EXPECT_EQ(*(*reopened)->HighestContiguousSeq("CIT-1"), last + 1);
 }
 
-TEST(SqliteStoreTest, GapsAndOutOfOrderSeqsJoinTheWatermarkInAnyOrder) {
-  test::TempDir dir;
-  auto store = OpenStore(dir);
+TEST_P(StoreTest, GapsAndOutOfOrderSeqsJoinTheWatermarkInAnyOrder) {
+  auto store = Open();
   AppendBatch a;  // 6 and 9 ahead; gap 3-5 declared ahead of 1-2
   a.records.push_back(Fix("CIT-1", 6));
   a.records.push_back(Fix("CIT-1", 9));
@@ -195,20 +281,8 @@ RejectedRecord Reject(const std::string& vehicle, uint64_t seq, cit::v1::RejectR
   return r;
 }
 
-int64_t RowCount(const std::filesystem::path& db, const std::string& sql) {
-  auto conn = sqlite::Database::Open(db, {});
-  EXPECT_TRUE(conn.ok());
-  auto q = (*conn)->Prepare(sql);
-  EXPECT_TRUE(q.ok()) << q.status();
-  EXPECT_TRUE(*q->Step());
-  return q->ColumnInt64(0);
-}
-
-TEST(SqliteStoreTest, RejectFloodKeepsABoundedSampleOfRawBytes) {
-  test::TempDir dir;
-  SqliteStoreOptions options;
-  options.durability = sqlite::Durability::kNormal;
-  auto store = SqliteStore::Open(dir / "dispatch.db", options);
+TEST_P(StoreTest, RejectFloodKeepsABoundedSampleOfRawBytes) {
+  auto store = TryOpen({.fast = true});
   ASSERT_TRUE(store.ok());
   // 10,000 refused records from one vehicle (two reasons), 100 per group commit.
   uint64_t seq = 1;
@@ -222,9 +296,8 @@ TEST(SqliteStoreTest, RejectFloodKeepsABoundedSampleOfRawBytes) {
     ASSERT_TRUE((*store)->Append(batch).ok());
   }
   EXPECT_EQ(*(*store)->HighestContiguousSeq("CIT-1"), 10'000u) << "every reject is handled";
-  const auto db = dir / "dispatch.db";
-  EXPECT_LE(RowCount(db, "SELECT COUNT(*) FROM rejects"), 2 * 20);
-  EXPECT_LE(RowCount(db, "SELECT COALESCE(SUM(LENGTH(raw)), 0) FROM rejects"), 2 * 20 * 1000);
+  EXPECT_LE(Scalar("SELECT COUNT(*) FROM rejects"), 2 * 20);
+  EXPECT_LE(Scalar("SELECT COALESCE(SUM(LENGTH(raw)), 0) FROM rejects"), 2 * 20 * 1000);
   auto kept = (*store)->ReadRejects("CIT-1");
   ASSERT_TRUE(kept.ok());
   ASSERT_FALSE(kept->empty());
@@ -232,13 +305,10 @@ TEST(SqliteStoreTest, RejectFloodKeepsABoundedSampleOfRawBytes) {
   EXPECT_EQ(kept->back().raw.size(), 1000u);
 }
 
-TEST(SqliteStoreTest, RejectCountsAreExactAndRejectsAboveAGapSurviveARestart) {
-  test::TempDir dir;
-  SqliteStoreOptions options;
-  options.durability = sqlite::Durability::kNormal;
-  options.reject_samples_per_reason = 3;
+TEST_P(StoreTest, RejectCountsAreExactAndRejectsAboveAGapSurviveARestart) {
+  const OpenOptions options{.reject_samples_per_reason = 3, .fast = true};
   {
-    auto store = SqliteStore::Open(dir / "dispatch.db", options);
+    auto store = TryOpen(options);
     ASSERT_TRUE(store.ok());
     // Seq 1 is missing: the rejects 2..501 wait above the watermark, and are what tells a
     // restarted server that those seqs are handled.
@@ -250,7 +320,7 @@ TEST(SqliteStoreTest, RejectCountsAreExactAndRejectsAboveAGapSurviveARestart) {
     ASSERT_TRUE((*store)->Append(batch).ok());
     EXPECT_EQ(*(*store)->HighestContiguousSeq("CIT-1"), 0u);
   }
-  auto store = SqliteStore::Open(dir / "dispatch.db", options);
+  auto store = TryOpen(options);
   ASSERT_TRUE(store.ok());
   AppendBatch fill;
   fill.records.push_back(Fix("CIT-1", 1));
@@ -275,31 +345,23 @@ TEST(SqliteStoreTest, RejectCountsAreExactAndRejectsAboveAGapSurviveARestart) {
   EXPECT_EQ((*other)[0].count, 1u);
 }
 
-TEST(SqliteStoreTest, RecordsCannotBeUpdatedOrDeleted) {
-  test::TempDir dir;
-  auto store = OpenStore(dir);
+TEST_P(StoreTest, RecordsCannotBeUpdatedOrDeleted) {
+  auto store = Open();
   AppendBatch batch;
   batch.records.push_back(Fix("CIT-1", 1));
   ASSERT_TRUE(store->Append(batch).ok());
-  auto db = sqlite::Database::Open(dir / "dispatch.db");
-  ASSERT_TRUE(db.ok());
-  EXPECT_FALSE((*db)->Exec("UPDATE records SET lat_deg = 0").ok());
-  EXPECT_FALSE((*db)->Exec("DELETE FROM records").ok());
+  EXPECT_FALSE(Exec("UPDATE records SET lat_deg = 0").ok());
+  EXPECT_FALSE(Exec("DELETE FROM records").ok());
   EXPECT_EQ(*store->CountRecords("CIT-1"), 1u);
 }
 
-TEST(SqliteStoreTest, TamperedBodyIsFoundAtItsSeq) {
-  test::TempDir dir;
-  auto store = OpenStore(dir);
+TEST_P(StoreTest, TamperedBodyIsFoundAtItsSeq) {
+  auto store = Open();
   AppendBatch batch;
   for (uint64_t s = 1; s <= 4; ++s) batch.records.push_back(Fix("CIT-1", s));
   ASSERT_TRUE(store->Append(batch).ok());
   // An attacker with file access drops the trigger and rewrites seq 3's timestamp.
-  auto db = sqlite::Database::Open(dir / "dispatch.db");
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Exec("DROP TRIGGER records_append_only_update").ok());
-  ASSERT_TRUE(
-      (*db)->Exec("UPDATE records SET server_time_ns = server_time_ns + 1 WHERE seq = 3").ok());
+  ASSERT_TRUE(TamperServerTime(3).ok());
   auto v = store->VerifyChain("CIT-1");
   ASSERT_TRUE(v.ok());
   EXPECT_FALSE(v->ok);
@@ -307,9 +369,8 @@ TEST(SqliteStoreTest, TamperedBodyIsFoundAtItsSeq) {
   EXPECT_EQ(*v->first_bad_seq, 3u);
 }
 
-TEST(SqliteStoreTest, ReadByEventTimeIsHalfOpen) {
-  test::TempDir dir;
-  auto store = OpenStore(dir);
+TEST_P(StoreTest, ReadByEventTimeIsHalfOpen) {
+  auto store = Open();
   AppendBatch batch;
   for (uint64_t s = 1; s <= 10; ++s) batch.records.push_back(Fix("CIT-1", s));
   ASSERT_TRUE(store->Append(batch).ok());
@@ -322,9 +383,8 @@ TEST(SqliteStoreTest, ReadByEventTimeIsHalfOpen) {
   EXPECT_EQ((*recs)[2].record.seq(), 5u);
 }
 
-TEST(SqliteStoreTest, PagesWalkTiesAtOneTimeInSeqOrderAndStopAtTheChainLength) {
-  test::TempDir dir;
-  auto store = OpenStore(dir);
+TEST_P(StoreTest, PagesWalkTiesAtOneTimeInSeqOrderAndStopAtTheChainLength) {
+  auto store = Open();
   AppendBatch batch;
   // Seqs 1..9; seqs 3..7 share one event time (a burst of events), across page boundaries.
   for (uint64_t s = 1; s <= 9; ++s) {
@@ -411,10 +471,9 @@ TEST(RecordHashTest, ChainStepIsSha256OfPrevAndCanonical) {
   EXPECT_EQ(h, *ChainStep(kChainGenesis, "abc"));
 }
 
-TEST(RecordHashTest, FailedHashFailsTheAppendAndStoresNothing) {
+TEST_P(StoreTest, FailedHashFailsTheAppendAndStoresNothing) {
   // Issue 12 §6: an OpenSSL failure must fail the commit, never store a placeholder hash.
-  cit::test::TempDir dir;
-  auto store = SqliteStore::Open(dir / "dispatch.db");
+  auto store = TryOpen();
   ASSERT_TRUE(store.ok()) << store.status();
   AppendBatch batch;
   cit::v1::Record r;
@@ -432,6 +491,163 @@ TEST(RecordHashTest, FailedHashFailsTheAppendAndStoresNothing) {
   // The same batch goes in once hashing works again.
   ASSERT_TRUE((*store)->Append(batch).ok());
   EXPECT_EQ(*(*store)->CountRecords("CIT-0001"), 1u);
+}
+
+// ---- PostgreSQL only ---------------------------------------------------------------------
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = test::SharedPostgres();
+    ASSERT_NE(server_, nullptr);
+    auto db = server_->CreateDatabase();
+    ASSERT_TRUE(db.ok()) << db.status();
+    database_ = db->substr(db->find("dbname=") + 7);
+    database_ = database_.substr(0, database_.find(' '));
+  }
+  absl::StatusOr<std::unique_ptr<PostgresStore>> OpenAs(const std::string& user) {
+    PostgresStoreOptions o;
+    o.connection = server_->Conninfo(database_, user);
+    return PostgresStore::Open(o);
+  }
+  // A login role in citwatch_server, as docs/operations.md tells the administrator to create.
+  std::string ServerRole() {
+    const std::string role = database_ + "_dispatch";
+    EXPECT_TRUE(
+        server_->Exec(database_, "CREATE ROLE " + role + " LOGIN IN ROLE citwatch_server").ok());
+    return role;
+  }
+  test::PostgresServer* server_ = nullptr;
+  std::string database_;
+};
+
+TEST_F(PostgresStoreTest, ServerRoleAppendsAndReadsButCannotChangeHistoryEvenWithoutTriggers) {
+  ASSERT_TRUE(OpenAs("postgres").ok()) << "the owner migrates";
+  const std::string role = ServerRole();
+  auto store = OpenAs(role);
+  ASSERT_TRUE(store.ok()) << store.status();
+  AppendBatch batch;
+  for (uint64_t s = 1; s <= 3; ++s) batch.records.push_back(Fix("CIT-1", s));
+  batch.gaps.push_back({"CIT-1", 4, 5, Clock::now()});
+  RejectedRecord rej;
+  rej.vehicle_id = "CIT-1";
+  rej.seq = 6;
+  rej.reason = cit::v1::REJECT_REASON_NON_FINITE;
+  batch.rejects.push_back(rej);
+  ASSERT_TRUE((*store)->Append(batch).ok());
+  EXPECT_EQ(*(*store)->HighestContiguousSeq("CIT-1"), 6u);
+  EXPECT_TRUE((*store)->VerifyChain("CIT-1")->ok);
+
+  pqxx::connection c(server_->Conninfo(database_, role));
+  for (const char* sql :
+       {"UPDATE records SET lat_deg = 0", "DELETE FROM records", "TRUNCATE records",
+        "UPDATE seq_gaps SET last_seq = 9", "DELETE FROM seq_gaps",
+        "ALTER TABLE records DISABLE TRIGGER records_append_only",
+        "SET session_replication_role = replica"}) {
+    pqxx::nontransaction t(c);
+    EXPECT_THROW(t.exec(sql), pqxx::sql_error) << sql;
+  }
+  EXPECT_EQ(*(*store)->CountRecords("CIT-1"), 3u);
+}
+
+TEST_F(PostgresStoreTest, TheOwnerIsStoppedByTheTriggers) {
+  auto store = OpenAs("postgres");
+  ASSERT_TRUE(store.ok()) << store.status();
+  AppendBatch batch;
+  batch.records.push_back(Fix("CIT-1", 1));
+  batch.gaps.push_back({"CIT-1", 2, 3, Clock::now()});
+  RejectedRecord rej;  // row triggers fire only on rows: give every table one
+  rej.vehicle_id = "CIT-1";
+  rej.seq = 4;
+  rej.reason = cit::v1::REJECT_REASON_NON_FINITE;
+  batch.rejects.push_back(rej);
+  ASSERT_TRUE((*store)->Append(batch).ok());
+  for (const char* sql :
+       {"UPDATE records SET lat_deg = 0", "DELETE FROM records", "TRUNCATE records",
+        "DELETE FROM seq_gaps", "UPDATE rejects SET seq = 1"}) {
+    absl::Status s = server_->Exec(database_, sql);
+    EXPECT_FALSE(s.ok()) << sql;
+    EXPECT_NE(s.message().find("append-only"), std::string_view::npos) << s;
+  }
+}
+
+TEST_F(PostgresStoreTest, MigrationsAreVersionedAndANewerSchemaIsRefused) {
+  ASSERT_TRUE(OpenAs("postgres").ok());
+  ASSERT_TRUE(OpenAs("postgres").ok()) << "reopening applies nothing twice";
+  pqxx::connection c(server_->Conninfo(database_));
+  {
+    pqxx::read_transaction t(c);
+    EXPECT_EQ(
+        t.exec1("SELECT COUNT(*) FROM schema_migrations WHERE component = 'records'")[0].as<int>(),
+        PostgresStore::LatestSchemaVersion());
+  }
+  ASSERT_TRUE(server_
+                  ->Exec(database_,
+                         "INSERT INTO schema_migrations (component, version, description) "
+                         "VALUES ('records', 99, 'from a newer server')")
+                  .ok());
+  auto store = OpenAs("postgres");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_NE(store.status().message().find("version 99"), std::string_view::npos);
+}
+
+TEST_F(PostgresStoreTest, TheServerRoleCannotMigrateAndSaysWhoCan) {
+  auto role = [&] {
+    // The group role exists once any database was migrated; make sure it does here.
+    EXPECT_TRUE(OpenAs("postgres").ok());
+    return ServerRole();
+  }();
+  ASSERT_TRUE(server_->CreateDatabase().ok());
+  auto fresh = server_->CreateDatabase();
+  ASSERT_TRUE(fresh.ok());
+  PostgresStoreOptions o;
+  o.connection = *fresh;
+  o.connection.replace(o.connection.find("user=postgres"), 13, "user=" + role);
+  auto store = PostgresStore::Open(o);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_NE(store.status().message().find("owner"), std::string_view::npos) << store.status();
+}
+
+TEST_F(PostgresStoreTest, UnreachableServerNamesHostAndPortAndWhatToCheck) {
+  PostgresStoreOptions o;
+  const int port = test::FreeTcpPort();
+  o.connection = "host=127.0.0.1 port=" + std::to_string(port) + " dbname=citwatch user=dispatch";
+  auto store = PostgresStore::Open(o);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable);
+  const std::string msg(store.status().message());
+  EXPECT_NE(msg.find("host 127.0.0.1 port " + std::to_string(port)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("pg_hba.conf"), std::string::npos) << msg;
+}
+
+TEST_F(PostgresStoreTest, AStoreReconnectsAfterTheServerEndedItsConnections) {
+  auto store = OpenAs("postgres");
+  ASSERT_TRUE(store.ok()) << store.status();
+  AppendBatch a;
+  a.records.push_back(Fix("CIT-1", 1));
+  ASSERT_TRUE((*store)->Append(a).ok());
+  // An administrator (or a failover) ends every session of this database.
+  ASSERT_TRUE(server_
+                  ->Exec("postgres",
+                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                         "datname = '" +
+                             database_ + "'")
+                  .ok());
+  AppendBatch b;
+  b.records.push_back(Fix("CIT-1", 2));
+  absl::Status first = (*store)->Append(b);
+  if (!first.ok()) {
+    EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+    ASSERT_TRUE((*store)->Append(b).ok()) << "the next commit reconnects";
+  }
+  EXPECT_EQ(*(*store)->HighestContiguousSeq("CIT-1"), 2u);
+  auto chain = (*store)->VerifyChain("CIT-1");
+  if (!chain.ok()) chain = (*store)->VerifyChain("CIT-1");  // the pooled reader reconnects
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_TRUE(chain->ok) << chain->detail;
+  EXPECT_EQ(chain->records_checked, 2u);
 }
 
 }  // namespace

@@ -1,0 +1,110 @@
+// PostgreSQL backend of Store (DESIGN §8, issue 15): the same semantics as SqliteStore —
+// exactly-once by (vehicle, seq), the per-vehicle SHA-256 chain of record_hash.h, a bounded
+// reject sample with exact counts, declared gaps — on a database server that control rooms
+// already replicate and back up.
+//
+//   PostgresStoreOptions o;
+//   o.connection = "host=127.0.0.1 port=5432 dbname=citwatch user=dispatch";
+//   absl::StatusOr<std::unique_ptr<PostgresStore>> store = PostgresStore::Open(o);
+//
+// Durability: every connection runs with synchronous_commit = on, so Append returns (and the
+// ingest acks) only after COMMIT is flushed (and, with synchronous standbys configured, on them).
+// Group commit: one transaction per Append; records by COPY, the other tables by multi-row INSERT.
+//
+// Append-only: records and seq_gaps refuse UPDATE, DELETE and TRUNCATE by trigger; the schema
+// grants the group role citwatch_server only SELECT and INSERT on them (docs/operations.md), so
+// a server logging in as a member of that role cannot change history even with triggers off.
+//
+// Schema: versioned in schema_migrations (component "records"); Open applies pending migrations
+// under an advisory lock when its role may, and otherwise refuses to start on an old schema.
+//
+// Thread contract: thread-safe. Appends are serialised on the write connection; reads take a
+// connection from a pool of options.pool_size, so they run beside a commit. One writing
+// instance per database (several instances need the ownership lease of issue 15 §3).
+#ifndef CIT_DISPATCH_STORE_POSTGRES_STORE_H_
+#define CIT_DISPATCH_STORE_POSTGRES_STORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <pqxx/connection>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dispatch-server/store/store.h"
+#include "dispatch-server/store/vehicle_watermark.h"
+
+namespace cit::dispatch {
+
+struct PostgresStoreOptions {
+  // libpq connection string ("host=... port=... dbname=... user=...") or URI.
+  std::string connection;
+  // Read connections (exports, tracks, audit reads run beside the commit).
+  size_t pool_size = 4;
+  // As SqliteStoreOptions::reject_samples_per_reason.
+  size_t reject_samples_per_reason = 20;
+};
+
+class PostgresStore final : public Store {
+ public:
+  // Connects, applies pending migrations and loads every vehicle's state. UNAVAILABLE when the
+  // server cannot be reached (the message names host, port, database and user).
+  static absl::StatusOr<std::unique_ptr<PostgresStore>> Open(const PostgresStoreOptions& options);
+  ~PostgresStore() override;
+  PostgresStore(const PostgresStore&) = delete;
+  PostgresStore& operator=(const PostgresStore&) = delete;
+  PostgresStore(PostgresStore&&) = delete;
+  PostgresStore& operator=(PostgresStore&&) = delete;
+
+  absl::Status Append(AppendBatch& batch) override;
+  absl::StatusOr<uint64_t> HighestContiguousSeq(std::string_view vehicle_id) override;
+  absl::StatusOr<std::vector<VehicleSeqState>> LoadVehicleStates() override;
+  absl::StatusOr<std::vector<StoredRecord>> ReadBySeq(std::string_view vehicle_id,
+                                                      uint64_t first_seq, uint64_t last_seq,
+                                                      size_t limit = SIZE_MAX) override;
+  absl::StatusOr<std::vector<StoredRecord>> ReadByEventTime(
+      std::string_view vehicle_id, std::chrono::system_clock::time_point from,
+      std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) override;
+  absl::StatusOr<std::vector<StoredRecord>> ReadPage(const RecordPageQuery& query) override;
+  absl::StatusOr<uint64_t> ChainLength(std::string_view vehicle_id) override;
+  absl::StatusOr<std::vector<RejectedRecord>> ReadRejects(std::string_view vehicle_id,
+                                                          size_t limit = SIZE_MAX) override;
+  absl::StatusOr<std::vector<RejectCount>> ReadRejectCounts(std::string_view vehicle_id) override;
+  absl::StatusOr<ChainVerification> VerifyChain(std::string_view vehicle_id) override;
+  absl::StatusOr<std::vector<std::string>> ListVehicles() override;
+  absl::StatusOr<uint64_t> CountRecords(std::string_view vehicle_id) override;
+
+  // As SqliteStore::WatermarkWork (the same bookkeeping, vehicle_watermark.h).
+  uint64_t WatermarkWork() const { return watermark_work_.load(std::memory_order_relaxed); }
+
+  // Highest schema version of component "records" this binary knows.
+  static int LatestSchemaVersion();
+
+ private:
+  class ReadLease;
+  explicit PostgresStore(PostgresStoreOptions options);
+  absl::Status Load();
+  absl::Status AppendLocked(AppendBatch& batch);
+  std::unique_ptr<pqxx::connection> TakeReader();
+  void ReturnReader(std::unique_ptr<pqxx::connection> c);
+  template <typename Fn>
+  auto WithReader(Fn&& fn) -> decltype(fn(std::declval<pqxx::connection&>()));
+
+  const PostgresStoreOptions options_;
+  std::mutex write_mu_;  // serialises Append; guards writer_
+  std::unique_ptr<pqxx::connection> writer_;
+  bool reload_ = false;  // the writer's connection broke: rebuild chains_ before writing again
+  std::mutex pool_mu_;   // guards idle_readers_, open_readers_
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_readers_;
+  size_t open_readers_ = 0;
+  mutable std::mutex state_mu_;  // guards chains_ (as in SqliteStore)
+  std::unordered_map<std::string, VehicleChain> chains_;
+  std::atomic<uint64_t> watermark_work_{0};
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_STORE_POSTGRES_STORE_H_

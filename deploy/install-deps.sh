@@ -21,6 +21,8 @@ packages=(
   prometheus-cpp-dev libcivetweb-dev
   # storage, crypto
   libsqlite3-dev sqlite3 libssl-dev openssl
+  # notifications: webhooks and SMTP with STARTTLS
+  libcurl4-openssl-dev
   # PostgreSQL store backend (libpqxx) and the server the store tests start in a temp dir
   libpqxx-dev libpq-dev postgresql-15
   # config, logging, CLI, JSON

@@ -17,6 +17,7 @@
 #include "dispatch-server/config/config.h"
 #include "dispatch-server/http/http_config.h"
 #include "dispatch-server/monitor/rule_policy_config.h"
+#include "dispatch-server/notify/notify_config.h"
 #include "dispatch-server/server/server_assembly.h"
 
 namespace {
@@ -125,7 +126,14 @@ int main(int argc, char** argv) {
     std::cerr << "dispatch-server: invalid configuration: " << rules.status().message() << "\n";
     return 2;
   }
+  absl::StatusOr<cit::dispatch::NotifyOptions> notify =
+      cit::dispatch::NotifyOptionsFromConfig(config->raw, config->source);
+  if (!notify.ok()) {
+    std::cerr << "dispatch-server: invalid configuration: " << notify.status().message() << "\n";
+    return 2;
+  }
   cit::dispatch::ServerAssemblyOptions options;
+  options.notify = *notify;
   options.rules = *rules;
   options.server = o;
   options.operator_tokens = *tokens;

@@ -380,6 +380,37 @@ absl::StatusOr<cit::v1::Alert> AlertManager::Resolve(uint64_t alert_id, const st
   return result;
 }
 
+absl::StatusOr<cit::v1::AlertEvent> AlertManager::EscalateByPolicy(uint64_t alert_id, uint32_t step,
+                                                                   cit::v1::Severity raise_to,
+                                                                   const std::string& comment) {
+  cit::v1::AlertEvent event;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = alerts_.find(alert_id);
+    if (it == alerts_.end()) return absl::NotFoundError(absl::StrCat("alert ", alert_id));
+    cit::v1::Alert& alert = it->second;
+    if (alert.state() != cit::v1::ALERT_STATE_OPEN) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("alert ", alert_id, " is acknowledged or resolved: escalation stops"));
+    }
+    if (alert.policy_step() >= step) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("alert ", alert_id, " is already at escalation step ", alert.policy_step()));
+    }
+    cit::v1::Alert before = alert;
+    alert.set_policy_step(step);
+    alert.set_severity(std::max(alert.severity(), raise_to));
+    absl::Status s = EmitLocked(alert, cit::v1::ALERT_EVENT_TYPE_ESCALATED, "escalation", comment);
+    if (!s.ok()) {
+      alert = std::move(before);
+      return s;
+    }
+    event = events_.back();
+  }
+  Notify();
+  return event;
+}
+
 absl::StatusOr<cit::v1::Alert> AlertManager::Get(uint64_t alert_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = alerts_.find(alert_id);

@@ -108,6 +108,15 @@ class AlertManager {
   absl::StatusOr<cit::v1::Alert> Resolve(uint64_t alert_id, const std::string& actor,
                                          const std::string& comment);
 
+  // One step of the configured escalation policy (notify/escalator.h): while the alert is still
+  // OPEN (not acknowledged, not resolved) and has gone through fewer than `step` policy steps,
+  // sets Alert.policy_step = step, raises the severity to at least `raise_to` (UNSPECIFIED:
+  // unchanged) and emits an ESCALATED event by actor "escalation" with `comment`. Returns the
+  // event; FAILED_PRECONDITION when the alert was acknowledged, resolved or already past `step`.
+  absl::StatusOr<cit::v1::AlertEvent> EscalateByPolicy(uint64_t alert_id, uint32_t step,
+                                                       cit::v1::Severity raise_to,
+                                                       const std::string& comment);
+
   absl::StatusOr<cit::v1::Alert> Get(uint64_t alert_id) const;
   std::vector<cit::v1::Alert> List(const AlertFilter& filter) const;
   // Alerts not yet resolved, per vehicle.

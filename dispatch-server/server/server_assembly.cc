@@ -101,6 +101,13 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
         return *n > 0;
       });
   AlertManager& alerts = a->monitoring_->alerts();
+  // Escalation and notifications ([[escalation]], [notify]): outbox in the same database.
+  if (options.notify.enabled()) {
+    absl::StatusOr<std::unique_ptr<Notifier>> notifier =
+        Notifier::Open(options.notify, o.database_path, &alerts, clock, builder.shared_metrics());
+    if (!notifier.ok()) return notifier.status();
+    a->notifier_ = *std::move(notifier);
+  }
   // Signed checkpoints of every chain head ([audit]); the ledger behind `audit verify`.
   absl::StatusOr<std::unique_ptr<AuditTrail>> trail =
       AuditTrail::Open(options.audit, o.database_path);
@@ -156,6 +163,7 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   if (!server.ok()) return server.status();
   a->server_ = *std::move(server);
   a->monitoring_->Start();
+  if (a->notifier_) a->notifier_->Start();
 
   // HTTP API and web console ([http]): a JSON gateway to the operator port above.
   if (!options.http.listen.empty()) {
@@ -181,6 +189,7 @@ void ServerAssembly::Stop() {
   if (period_reporter_) period_reporter_->StopBackground();  // before the store goes
   if (http_) http_->Stop();  // its streams are gRPC calls to the operator port
   if (server_) server_->Shutdown();
+  if (notifier_) notifier_->Stop();
   if (monitoring_) monitoring_->Stop();
   if (trail_) {
     if (monitoring_) monitoring_->alerts().WaitStored().IgnoreError();  // logged by the persister

@@ -38,6 +38,8 @@
 #include "dispatch-server/common/clock.h"
 #include "dispatch-server/http/http_options.h"
 #include "dispatch-server/http/http_server.h"
+#include "dispatch-server/notify/notifier.h"
+#include "dispatch-server/notify/notify_config.h"
 #include "dispatch-server/plancheck/plans_service.h"
 #include "dispatch-server/rules/rule_policy.h"
 #include "dispatch-server/server/dispatch_server.h"
@@ -55,6 +57,8 @@ struct ServerAssemblyOptions {
   AuditOptions audit;
   // Server-wide rule settings ([rules]): deviation escalation steps.
   RulePolicy rules;
+  // Escalation policy and notification targets ([[escalation]], [notify]).
+  NotifyOptions notify;
 };
 
 class ServerAssembly {
@@ -83,6 +87,7 @@ class ServerAssembly {
   // Declaration order is destruction order reversed: the HTTP API and the core go first, the
   // services they call (audit, monitoring) after.
   std::unique_ptr<RunMonitoring> monitoring_;
+  std::unique_ptr<Notifier> notifier_;  // reads the alerts: goes before monitoring_
   std::unique_ptr<AuditTrail> trail_;
   std::unique_ptr<AuditService> audit_;
   std::shared_ptr<PeriodReporter> period_reporter_;  // its summariser reads the store

@@ -1,5 +1,6 @@
 // Fuzz target: dispatch-server's TOML configuration (dispatch-server/config/config.h) and the
-// sections other components read from it ([auth] tokens path, [rules] escalation steps). Parse,
+// sections other components read from it ([auth] tokens path, [rules] escalation steps,
+// [[escalation]] policies and [notify] targets). Parse,
 // then the checks --check-config runs. Refusals are fine outcomes; a crash, hang or UB is not.
 //
 // Run: build/fuzz/tests/fuzz/fuzz_server_config -max_total_time=60 DIR
@@ -11,6 +12,7 @@
 #include "dispatch-server/auth/auth_config.h"
 #include "dispatch-server/config/config.h"
 #include "dispatch-server/monitor/rule_policy_config.h"
+#include "dispatch-server/notify/notify_config.h"
 #include "tests/fuzz/text_mutator.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -22,6 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)cit::dispatch::OperatorTokensPath(config->raw,
                                           "/nonexistent/citwatch-fuzz/dispatch-server.toml");
   (void)cit::dispatch::RulePolicyFromConfig(config->raw);
+  (void)cit::dispatch::NotifyOptionsFromConfig(config->raw,
+                                               "/nonexistent/citwatch-fuzz/dispatch-server.toml");
   return 0;
 }
 

@@ -1,0 +1,59 @@
+// Escalation and notifications, assembled: the outbox in the server's database, one channel per
+// configured target, the delivery worker and the escalator (docs/alerts.md).
+//
+//   absl::StatusOr<std::unique_ptr<Notifier>> n =
+//       Notifier::Open(options, db_path, &alerts, &clock, metrics_registry);
+//   (*n)->Start();   // delivers what a previous process left pending, then escalates
+//   (*n)->Stop();
+//
+// Open reads every secret and password file, so a missing one stops the server at start with
+// the file's name rather than at the first alert.
+//
+// Thread contract: Start/Stop from one thread.
+#ifndef CIT_DISPATCH_SERVER_NOTIFY_NOTIFIER_H_
+#define CIT_DISPATCH_SERVER_NOTIFY_NOTIFIER_H_
+
+#include <filesystem>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "dispatch-server/alerts/alert_manager.h"
+#include "dispatch-server/notify/delivery_worker.h"
+#include "dispatch-server/notify/escalator.h"
+#include "dispatch-server/notify/notify_config.h"
+#include "dispatch-server/notify/notify_metrics.h"
+#include "dispatch-server/notify/outbox.h"
+
+namespace cit::dispatch {
+
+class Notifier {
+ public:
+  // `alerts` and `clock` must outlive the notifier; `registry` may be null.
+  static absl::StatusOr<std::unique_ptr<Notifier>> Open(NotifyOptions options,
+                                                        const std::filesystem::path& database_path,
+                                                        AlertManager* alerts, const Clock* clock,
+                                                        std::shared_ptr<MetricsRegistry> registry);
+  ~Notifier();
+
+  void Start();
+  void Stop();
+
+  Outbox& outbox() { return *outbox_; }
+  Escalator& escalator() { return *escalator_; }
+  DeliveryWorker& worker() { return *worker_; }
+
+ private:
+  Notifier() = default;
+  NotifyOptions options_;
+  std::unique_ptr<NotifyMetrics> metrics_;
+  std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<DeliveryWorker> worker_;
+  std::unique_ptr<Escalator> escalator_;
+};
+
+// The channel for one target (reads its secret or password file).
+absl::StatusOr<std::unique_ptr<Channel>> MakeChannel(const NotifyTarget& target);
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_NOTIFY_NOTIFIER_H_

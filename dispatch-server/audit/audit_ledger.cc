@@ -98,7 +98,7 @@ void ToResult(const ChainReport& r, cit::v1::ChainResult* out) {
 // (checkpoints.size() when the newest does not verify: then each is checked on its own).
 size_t AuditLedger::LinkedToTheNewest(
     const std::vector<cit::v1::SignedCheckpoint>& checkpoints) const {
-  if (checkpoints.empty() ||
+  if (checkpoints.empty() || checkpoints.back().checkpoint().key_id() != key_.KeyId() ||
       !key_.Verify(checkpoints.back().body(), checkpoints.back().signature())) {
     return checkpoints.size();
   }
@@ -106,8 +106,10 @@ size_t AuditLedger::LinkedToTheNewest(
   while (first > 0) {
     const cit::v1::Checkpoint& c = checkpoints[first].checkpoint();
     const cit::v1::SignedCheckpoint& prev = checkpoints[first - 1];
+    // A body that names another signing key (the key was replaced) proves nothing about this
+    // key's signatures: it is checked on its own, and fails.
     if (c.checkpoint_id() != prev.checkpoint().checkpoint_id() + 1 ||
-        c.prev_body_sha256() != Sha256(prev.body())) {
+        c.prev_body_sha256() != Sha256(prev.body()) || prev.checkpoint().key_id() != key_.KeyId()) {
       break;
     }
     --first;

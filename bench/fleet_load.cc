@@ -23,10 +23,6 @@
 // Threads: gRPC callback threads run every vehicle's reactor; one pacing thread releases
 // records at --rate-hz; main prints results.
 #include <grpcpp/grpcpp.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -34,94 +30,25 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/vehicle_certs.h"
 #include "cit/v1/telemetry.grpc.pb.h"
+#include "dispatch-server/server/lock_graph.h"
 
 namespace {
 
 using Steady = std::chrono::steady_clock;
 
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// ---- in-memory vehicle certificates ------------------------------------------------------
-
-struct KeyAndCert {
-  std::string key_pem;
-  std::string cert_pem;
-};
-
-class CertFactory {
- public:
-  bool Load(const std::filesystem::path& dir) {
-    BIO* c = BIO_new_file((dir / "ca.crt").c_str(), "r");
-    BIO* k = BIO_new_file((dir / "ca.key").c_str(), "r");
-    if (c != nullptr) ca_ = PEM_read_bio_X509(c, nullptr, nullptr, nullptr);
-    if (k != nullptr) ca_key_ = PEM_read_bio_PrivateKey(k, nullptr, nullptr, nullptr);
-    BIO_free(c);
-    BIO_free(k);
-    return ca_ != nullptr && ca_key_ != nullptr;
-  }
-  ~CertFactory() {
-    X509_free(ca_);
-    EVP_PKEY_free(ca_key_);
-  }
-
-  KeyAndCert Make(const std::string& id, long serial) {
-    EVP_PKEY* key = EVP_EC_gen("P-256");
-    X509* x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 7L * 24 * 3600);
-    X509_set_pubkey(x, key);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>(id.c_str()), -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(ca_));
-    X509V3_CTX ctx;
-    X509V3_set_ctx(&ctx, ca_, x, nullptr, nullptr, 0);
-    const std::string san = "DNS:" + id;
-    for (auto [nid, value] : {std::pair{NID_subject_alt_name, san.c_str()},
-                              std::pair{NID_ext_key_usage, "clientAuth"}}) {
-      X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-      X509_add_ext(x, ext, -1);
-      X509_EXTENSION_free(ext);
-    }
-    X509_sign(x, ca_key_, EVP_sha256());
-    KeyAndCert out;
-    BIO* b = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
-    char* data = nullptr;
-    long n = BIO_get_mem_data(b, &data);
-    out.key_pem.assign(data, n);
-    BIO_free(b);
-    b = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(b, x);
-    n = BIO_get_mem_data(b, &data);
-    out.cert_pem.assign(data, n);
-    BIO_free(b);
-    X509_free(x);
-    EVP_PKEY_free(key);
-    return out;
-  }
-
- private:
-  X509* ca_ = nullptr;
-  EVP_PKEY* ca_key_ = nullptr;
-};
+using cit::bench::ReadWholeFile;
+using cit::bench::VehicleCertFactory;
+using cit::bench::VehicleKeyAndCert;
 
 // ---- one simulated vehicle ----------------------------------------------------------------
 
@@ -380,6 +307,9 @@ int main(int argc, char** argv) {
                  "allows; runs until all are acknowledged or --duration-s passes");
   app.add_option("--connect-ramp-s", ramp_s, "Spread the vehicles' connects over this time");
   CLI11_PARSE(app, argc, argv);
+  // Thousands of connections here stand for as many agent processes of one connection each:
+  // absl's lock-order graph would grow with them (dispatch-server/server/lock_graph.h).
+  cit::dispatch::StopAbslLockGraph();
   if (cfg.backlog > 0) {
     const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
@@ -388,8 +318,8 @@ int main(int argc, char** argv) {
   }
 
   const std::filesystem::path dir(certs_dir);
-  const std::string ca = ReadFile(dir / "ca.crt");
-  CertFactory factory;
+  const std::string ca = ReadWholeFile(dir / "ca.crt");
+  VehicleCertFactory factory;
   const bool can_sign = factory.Load(dir);
 
   std::cerr << "fleet_load: preparing " << vehicles << " vehicle certificates\n";
@@ -397,10 +327,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i <= vehicles; ++i) {
     char id[64];
     std::snprintf(id, sizeof id, "%s%04d", prefix.c_str(), i);
-    KeyAndCert kc;
+    VehicleKeyAndCert kc;
     if (std::filesystem::exists(dir / (std::string(id) + ".crt"))) {
-      kc.cert_pem = ReadFile(dir / (std::string(id) + ".crt"));
-      kc.key_pem = ReadFile(dir / (std::string(id) + ".key"));
+      kc.cert_pem = ReadWholeFile(dir / (std::string(id) + ".crt"));
+      kc.key_pem = ReadWholeFile(dir / (std::string(id) + ".key"));
     } else if (can_sign) {
       kc = factory.Make(id, 100000 + i);
     } else {

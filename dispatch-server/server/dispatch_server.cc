@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/server/fd_limit.h"
+#include "dispatch-server/server/lock_graph.h"
 #include "dispatch-server/store/postgres_store.h"
 #include "dispatch-server/store/sqlite_store.h"
 
@@ -94,6 +95,8 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
   const FdLimits fds = RaiseFdLimit();
   spdlog::info("event=fd_limit soft_before={} soft={} hard={}", fds.soft_before, fds.soft,
                fds.hard);
+  // gRPC's absl mutexes would feed a lock-order graph that grows with the connections.
+  StopAbslLockGraph();
   std::unique_ptr<DispatchServer> server(new DispatchServer());
   server->options_ = options_;
   server->metrics_ = metrics_;

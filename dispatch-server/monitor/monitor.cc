@@ -76,12 +76,39 @@ Monitor::Monitor(AlertManager* alerts, const Clock* clock, MonitorOptions option
 Monitor::~Monitor() { Stop(); }
 
 void Monitor::OnAccepted(std::span<const CommittedRecord> batch) {
+  if (EvaluateOnArrival(batch)) return;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     for (const CommittedRecord& r : batch) queue_.emplace_back(r);
     enqueued_ += batch.size();
   }
   queue_cv_.notify_one();
+}
+
+bool Monitor::EvaluateOnArrival(std::span<const CommittedRecord> batch) {
+  if (!threaded_.load() || batch.empty() || batch.size() > kMaxRecordsOnArrival) return false;
+  const bool alarm = std::any_of(batch.begin(), batch.end(), [](const CommittedRecord& c) {
+    return c.record.has_panic() || c.record.has_door() || c.record.has_seal();
+  });
+  if (!alarm) return false;
+  // Busy (draining, ticking, a Fleet() read): the monitor thread is awake anyway.
+  std::unique_lock<std::mutex> state(state_mu_, std::try_to_lock);
+  if (!state.owns_lock()) return false;
+  {
+    // Everything queued before has been evaluated (not merely taken off the queue), so
+    // evaluating now keeps arrival order. Lock order: state_mu_, then queue_mu_.
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (stop_ || enqueued_ != drained_) return false;
+  }
+  for (const CommittedRecord& r : batch) {
+    if (!held_.empty() && held_.count(r.vehicle_id) != 0) return false;  // waits for its run
+  }
+  for (const CommittedRecord& r : batch) Process(r);
+  evaluated_on_arrival_.fetch_add(batch.size());
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  enqueued_ += batch.size();  // counted as queued and drained, for Flush()
+  drained_ += batch.size();
+  return true;
 }
 
 void Monitor::OnRunChanged(const RunChange& change) {
@@ -170,10 +197,15 @@ void Monitor::Start() {
     std::lock_guard<std::mutex> lock(queue_mu_);
     stop_ = false;
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    thread_id_ = std::this_thread::get_id();
+    Loop();
+  });
+  threaded_ = true;
 }
 
 void Monitor::Stop() {
+  threaded_ = false;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     stop_ = true;

@@ -15,9 +15,18 @@
 // Tests and benchmarks may skip Start() and drive it synchronously with RunOnce(), and inject a
 // FakeClock: deadlines fire on RunOnce()/the thread's tick once the clock passes them.
 //
+// Alarms on arrival: with the thread running, a small batch holding an alarm (panic, door, seal)
+// is evaluated right away on the thread that delivers it (the ingest's gRPC thread), when the
+// monitor is idle -- nothing queued or being evaluated, its state lock free -- so the alert does
+// not wait for the monitor thread to be woken and scheduled (on a loaded machine that wait was the
+// tail of fix-to-alert latency: docs/benchmarks.md, "Live alert latency"). The batch is
+// evaluated whole and in order, exactly as the monitor thread would have: nothing jumps ahead of
+// the vehicle's earlier records. Otherwise it is queued as any other.
+//
 // Thread contract: OnAccepted / OnRunChanged are thread-safe and never block on evaluation
-// (a short mutex to append to the queue). Evaluation happens on the monitor thread (or in
-// RunOnce(), never both). Fleet() is thread-safe.
+// (a short mutex to append to the queue; an alarm batch evaluated on arrival only try-locks the
+// state). Evaluation happens on the monitor thread, on arrival as above, or in RunOnce() (no
+// thread), one at a time under the state lock. Fleet() is thread-safe.
 #ifndef CIT_DISPATCH_SERVER_MONITOR_MONITOR_H_
 #define CIT_DISPATCH_SERVER_MONITOR_MONITOR_H_
 
@@ -117,6 +126,13 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   cit::v1::Fleet Fleet() const;
 
   uint64_t records_processed() const { return records_processed_.load(); }
+  // Records evaluated on arrival (alarm batches, see above) instead of on the monitor thread.
+  uint64_t records_evaluated_on_arrival() const { return evaluated_on_arrival_.load(); }
+  // The monitor thread's id (default-constructed before Start()).
+  std::thread::id thread_id() const { return thread_id_.load(); }
+  // Largest batch evaluated on arrival: urgent copies and live batches are a few records; a
+  // backlog batch that happens to hold a door event goes to the monitor thread.
+  static constexpr size_t kMaxRecordsOnArrival = 16;
 
  private:
   class Sink;
@@ -145,6 +161,8 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   void DetachRun(VehicleState& v, SysTime t, Sink& sink);
   void Loop();
   void Drain();
+  // Evaluates `batch` now if it holds an alarm and the monitor is idle; false: queue it.
+  bool EvaluateOnArrival(std::span<const CommittedRecord> batch);
 
   // DeadlineScheduler
   void Schedule(VehicleState& v, TimerTag tag, SysTime deadline) override;
@@ -168,6 +186,10 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   uint64_t ticks_ = 0;
   bool stop_ = false;
   std::thread thread_;
+  std::atomic<std::thread::id> thread_id_{};
+  // The thread runs (Start() .. Stop()): only then are alarms evaluated on arrival.
+  std::atomic<bool> threaded_{false};
+  std::atomic<uint64_t> evaluated_on_arrival_{0};
 
   // Evaluation state (monitor thread; state_mu_ held while evaluating, so Fleet() can read).
   mutable std::mutex state_mu_;

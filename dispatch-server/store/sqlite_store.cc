@@ -566,9 +566,12 @@ absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadPage(const RecordPage
 }
 
 absl::StatusOr<uint64_t> SqliteStore::ChainLength(std::string_view vehicle_id) {
+  return ReadCount("SELECT chain_index FROM vehicle_seq WHERE vehicle_id = ?1", vehicle_id);
+}
+
+absl::StatusOr<uint64_t> SqliteStore::ReadCount(std::string_view sql, std::string_view vehicle_id) {
   std::lock_guard<std::mutex> lock(read_mu_);
-  absl::StatusOr<sqlite::Statement> q =
-      reader_->Prepare("SELECT chain_index FROM vehicle_seq WHERE vehicle_id = ?1");
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(sql);
   if (!q.ok()) return q.status();
   q->Bind(1, vehicle_id);
   absl::StatusOr<bool> row = q->Step();
@@ -636,14 +639,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ListVehicles() {
 }
 
 absl::StatusOr<uint64_t> SqliteStore::CountRecords(std::string_view vehicle_id) {
-  std::lock_guard<std::mutex> lock(read_mu_);
-  absl::StatusOr<sqlite::Statement> q =
-      reader_->Prepare("SELECT COUNT(*) FROM records WHERE vehicle_id = ?1");
-  if (!q.ok()) return q.status();
-  q->Bind(1, vehicle_id);
-  absl::StatusOr<bool> row = q->Step();
-  if (!row.ok()) return row.status();
-  return *row ? static_cast<uint64_t>(q->ColumnInt64(0)) : 0;
+  return ReadCount("SELECT COUNT(*) FROM records WHERE vehicle_id = ?1", vehicle_id);
 }
 
 }  // namespace cit::dispatch

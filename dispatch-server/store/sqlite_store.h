@@ -84,6 +84,8 @@ class SqliteStore final : public Store {
   static std::span<const sqlite::Migration> Migrations();
 
  private:
+  // The first column of `sql`'s first row for ?1 = vehicle_id, as a count (0 when no row).
+  absl::StatusOr<uint64_t> ReadCount(std::string_view sql, std::string_view vehicle_id);
   struct WriteStatements;
 
   SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Database> writer,

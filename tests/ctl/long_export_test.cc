@@ -227,6 +227,18 @@ class LongExportTest : public cit::test::LiveServerTest {
 TEST_F(LongExportTest, EightHourRunExportsInEveryFormat) {
   RunFor(8 * 3600);
   ExpectEveryFormatComplete();
+  // The run report reads the same records in one pass (none kept): every fix and door event,
+  // the first and last fix, the chain head of the last record.
+  ASSERT_EQ(Ctl("aude", std::string("--json audit report ") + sc::kRun), 0) << err_;
+  cit::v1::RunReport report;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_, &report).ok()) << out_;
+  const cit::test::LongRunCounts n = cit::test::LongRunCountsFor(seconds_);
+  EXPECT_EQ(report.fixes(), n.fixes);
+  EXPECT_EQ(report.door_events(), n.doors);
+  EXPECT_EQ(TimeUtil::ToString(report.first_fix_time()), TimeAt(0));
+  EXPECT_EQ(TimeUtil::ToString(report.last_fix_time()), TimeAt(seconds_ - 1));
+  const std::vector<std::string> csv = Lines(Export("csv"));
+  EXPECT_EQ(report.chain_head(), csv.back().substr(csv.back().rfind(',') + 1));
 }
 
 TEST_F(LongExportTest, TwentyFourHourRunExportsInEveryFormatAndItsTrackReads) {

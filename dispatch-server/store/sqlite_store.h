@@ -65,6 +65,9 @@ class SqliteStore final : public Store {
       std::string_view vehicle_id, std::chrono::system_clock::time_point from,
       std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) override;
   absl::StatusOr<std::vector<StoredRecord>> ReadPage(const RecordPageQuery& query) override;
+  // One statement stepped to the end, each body parsed into the same arena-backed message.
+  absl::StatusOr<size_t> ScanPage(const RecordPageQuery& query,
+                                  const std::function<void(const RecordView&)>& fn) override;
   absl::StatusOr<uint64_t> ChainLength(std::string_view vehicle_id) override;
   absl::StatusOr<std::vector<RejectedRecord>> ReadRejects(std::string_view vehicle_id,
                                                           size_t limit = SIZE_MAX) override;

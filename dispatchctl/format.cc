@@ -151,6 +151,8 @@ std::string FormatAlert(const cit::v1::Alert& a, const AlertLineStyle& style) {
   if (style.place && a.has_position() &&
       (a.position().lat_deg() != 0 || a.position().lon_deg() != 0)) {
     out << " at " << Fixed(a.position().lat_deg(), 6) << "," << Fixed(a.position().lon_deg(), 6);
+    const std::string note = style.place_note ? style.place_note(a) : "";
+    if (!note.empty()) out << " (" << note << ")";
   }
   out << "  " << AlertStateName(a.state());
   // A condition that came back: when it came back, not only when it first happened.
@@ -186,7 +188,8 @@ std::string FormatAlertEvent(const cit::v1::AlertEvent& e, const AlertLineStyle&
   return type + FormatAlert(e.alert(), style);
 }
 
-std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZoneChoice zone) {
+std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZoneChoice zone,
+                             const PlaceNote& place_note) {
   std::vector<std::vector<std::string>> rows;
   for (const cit::v1::Alert& a : alerts.alerts()) {
     std::string by = "-";
@@ -194,14 +197,19 @@ std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZone
         a.actions(a.actions_size() - 1).state() != cit::v1::ALERT_STATE_OPEN) {
       by = a.actions(a.actions_size() - 1).actor();
     }
+    std::string place = place_note ? place_note(a) : "";
+    if (place.empty() && a.has_position() &&
+        (a.position().lat_deg() != 0 || a.position().lon_deg() != 0)) {
+      place = Fixed(a.position().lat_deg(), 5) + "," + Fixed(a.position().lon_deg(), 5);
+    }
     rows.push_back({"#" + std::to_string(a.alert_id()), WallClockText(a.event_time(), zone),
                     SeverityName(a.severity()), KindName(a.kind()), a.vehicle_id(),
                     a.run_id().empty() ? "-" : a.run_id(), a.subject().empty() ? "-" : a.subject(),
-                    AlertStateName(a.state()), by, a.details()});
+                    AlertStateName(a.state()), by, place.empty() ? "-" : place, a.details()});
   }
-  return Table(
-      {"ID", "TIME", "SEVERITY", "KIND", "VEHICLE", "RUN", "SUBJECT", "STATE", "BY", "DETAILS"},
-      rows);
+  return Table({"ID", "TIME", "SEVERITY", "KIND", "VEHICLE", "RUN", "SUBJECT", "STATE", "BY",
+                "PLACE", "DETAILS"},
+               rows);
 }
 
 std::string ToJsonLine(const google::protobuf::Message& message) {

@@ -5,26 +5,118 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/toml_section.h"
 #include "vehicle-agent/text_file.h"
 
 namespace cit::agent {
 namespace {
 
-template <typename T>
-void Get(const toml::node_view<const toml::node>& node, T& out) {
-  if (auto v = node.value<T>()) out = *v;
+using config::TomlSection;
+
+void GetPath(TomlSection& s, std::string_view key, std::filesystem::path& out) {
+  std::string text = out.string();
+  s.Get(key, &text);
+  out = text;
 }
 
-void GetU32(const toml::node_view<const toml::node>& node, uint32_t& out) {
-  if (auto v = node.value<int64_t>()) out = static_cast<uint32_t>(*v);
+absl::Status ReadJournal(TomlSection j, AgentConfig::Journal& out) {
+  GetPath(j, "dir", out.dir);
+  j.Get("max_bytes", &out.max_bytes);
+  j.Get("segment_bytes", &out.segment_bytes);
+  j.Get("fsync_interval_ms", &out.fsync_interval_ms);
+  std::string fsync;
+  j.Get("fsync", &fsync);
+  if (absl::Status s = j.Finish(); !s.ok() || !j.Has("fsync")) return s;
+  if (fsync == "always") {
+    out.fsync = FsyncPolicy::kAlways;
+  } else if (fsync == "interval" || fsync == "batch") {
+    out.fsync = FsyncPolicy::kInterval;
+  } else if (fsync == "none") {
+    out.fsync = FsyncPolicy::kNone;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("journal.fsync must be always, interval or none, not '", fsync, "'"));
+  }
+  return absl::OkStatus();
 }
 
-void GetU64(const toml::node_view<const toml::node>& node, uint64_t& out) {
-  if (auto v = node.value<int64_t>()) out = static_cast<uint64_t>(*v);
+absl::Status ReadGps(TomlSection g, AgentConfig::Gps& out) {
+  g.Get("enabled", &out.enabled);
+  g.Get("host", &out.host);
+  // A port is a number or a service name: both spellings are accepted.
+  if (const toml::node* port = g.Take("port")) {
+    if (auto number = port->value_exact<int64_t>(); number && *number > 0 && *number < 65536) {
+      out.port = std::to_string(*number);
+    } else if (auto name = port->value_exact<std::string>()) {
+      out.port = *name;
+    } else {
+      g.Fail("gps.port must be a port number (1-65535) or a service name");
+    }
+  }
+  g.Get("reconnect_min_ms", &out.reconnect_min_ms);
+  g.Get("reconnect_max_ms", &out.reconnect_max_ms);
+  g.Get("fix_timeout_s", &out.fix_timeout_s);
+  g.Get("max_clock_skew_s", &out.max_clock_skew_s);
+  return g.Finish();
 }
 
-void GetPath(const toml::node_view<const toml::node>& node, std::filesystem::path& out) {
-  if (auto v = node.value<std::string>()) out = *v;
+absl::StatusOr<GpioInputConfig> ReadGpioInput(TomlSection e) {
+  GpioInputConfig in;
+  std::string kind = "door";
+  e.Get("kind", &kind);
+  if (kind == "door") {
+    in.kind = GpioInputConfig::Kind::kDoor;
+  } else if (kind == "seal") {
+    in.kind = GpioInputConfig::Kind::kSeal;
+  } else if (kind == "panic") {
+    in.kind = GpioInputConfig::Kind::kPanic;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sensors.gpio.kind must be door, seal or panic, not '", kind, "'"));
+  }
+  if (!e.Has("line")) return absl::InvalidArgumentError("sensors.gpio needs `line`");
+  e.Get("number", &in.number);
+  e.Get("chip", &in.chip);
+  e.Get("line", &in.line);
+  e.Get("active_low", &in.active_low);
+  e.Get("debounce_ms", &in.debounce_ms);
+  if (absl::Status s = e.Finish(); !s.ok()) return s;
+  return in;
+}
+
+absl::Status ReadSensors(TomlSection s, AgentConfig::Sensors& out) {
+  GetPath(s, "socket_path", out.socket_path);
+  s.Get("socket_mode", &out.socket_mode);
+  if (const toml::node* gpio = s.Take("gpio")) {
+    const toml::array* entries = gpio->as_array();
+    if (entries == nullptr)
+      return absl::InvalidArgumentError("sensors.gpio must be [[sensors.gpio]] tables");
+    for (const toml::node& n : *entries) {
+      const toml::table* t = n.as_table();
+      if (t == nullptr) return absl::InvalidArgumentError("sensors.gpio entries must be tables");
+      absl::StatusOr<GpioInputConfig> in = ReadGpioInput(TomlSection(t, "sensors.gpio"));
+      if (!in.ok()) return in.status();
+      out.gpio.push_back(*in);
+    }
+  }
+  return s.Finish();
+}
+
+absl::Status ReadUplink(TomlSection u, AgentConfig::Uplink& out) {
+  u.Get("server", &out.server);
+  GetPath(u, "ca_file", out.ca_file);
+  GetPath(u, "cert_file", out.cert_file);
+  GetPath(u, "key_file", out.key_file);
+  u.Get("tls_server_name", &out.tls_server_name);
+  u.Get("insecure", &out.insecure);
+  u.Get("batch_max_records", &out.batch_max_records);
+  u.Get("max_inflight_records", &out.max_inflight_records);
+  u.Get("backoff_initial_ms", &out.backoff_initial_ms);
+  u.Get("backoff_max_ms", &out.backoff_max_ms);
+  u.Get("keepalive_time_ms", &out.keepalive_time_ms);
+  u.Get("keepalive_timeout_ms", &out.keepalive_timeout_ms);
+  u.Get("connect_timeout_ms", &out.connect_timeout_ms);
+  return u.Finish();
 }
 
 }  // namespace
@@ -39,84 +131,17 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& toml_text,
     msg << e;
     return absl::InvalidArgumentError(msg.str());
   }
-  const toml::node_view<const toml::node> root{static_cast<const toml::node&>(tbl)};
   AgentConfig c;
-  Get(root["vehicle_id"], c.vehicle_id);
-  GetU32(root["heartbeat_interval_s"], c.heartbeat_interval_s);
-  Get(root["log_level"], c.log_level);
-
-  auto j = root["journal"];
-  GetPath(j["dir"], c.journal.dir);
-  GetU64(j["max_bytes"], c.journal.max_bytes);
-  GetU64(j["segment_bytes"], c.journal.segment_bytes);
-  GetU32(j["fsync_interval_ms"], c.journal.fsync_interval_ms);
-  if (auto f = j["fsync"].value<std::string>()) {
-    if (*f == "always") {
-      c.journal.fsync = FsyncPolicy::kAlways;
-    } else if (*f == "interval" || *f == "batch") {
-      c.journal.fsync = FsyncPolicy::kInterval;
-    } else if (*f == "none") {
-      c.journal.fsync = FsyncPolicy::kNone;
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("journal.fsync must be always, interval or none, not '", *f, "'"));
-    }
+  TomlSection root(&tbl, "");
+  root.Get("vehicle_id", &c.vehicle_id);
+  root.Get("heartbeat_interval_s", &c.heartbeat_interval_s);
+  root.Get("log_level", &c.log_level);
+  for (absl::Status s :
+       {ReadJournal(root.Sub("journal"), c.journal), ReadGps(root.Sub("gps"), c.gps),
+        ReadSensors(root.Sub("sensors"), c.sensors), ReadUplink(root.Sub("uplink"), c.uplink),
+        root.Finish()}) {
+    if (!s.ok()) return s;
   }
-
-  auto g = root["gps"];
-  Get(g["enabled"], c.gps.enabled);
-  Get(g["host"], c.gps.host);
-  if (auto p = g["port"].value<int64_t>()) c.gps.port = std::to_string(*p);
-  Get(g["port"], c.gps.port);
-  GetU32(g["reconnect_min_ms"], c.gps.reconnect_min_ms);
-  GetU32(g["reconnect_max_ms"], c.gps.reconnect_max_ms);
-  GetU32(g["fix_timeout_s"], c.gps.fix_timeout_s);
-  GetU32(g["max_clock_skew_s"], c.gps.max_clock_skew_s);
-
-  auto s = root["sensors"];
-  GetPath(s["socket_path"], c.sensors.socket_path);
-  GetU32(s["socket_mode"], c.sensors.socket_mode);
-  if (const toml::array* arr = s["gpio"].as_array()) {
-    for (const toml::node& n : *arr) {
-      const toml::table* t = n.as_table();
-      if (t == nullptr) return absl::InvalidArgumentError("sensors.gpio entries must be tables");
-      const toml::node_view<const toml::node> e{static_cast<const toml::node&>(*t)};
-      GpioInputConfig in;
-      const std::string kind = e["kind"].value_or(std::string("door"));
-      if (kind == "door") {
-        in.kind = GpioInputConfig::Kind::kDoor;
-      } else if (kind == "seal") {
-        in.kind = GpioInputConfig::Kind::kSeal;
-      } else if (kind == "panic") {
-        in.kind = GpioInputConfig::Kind::kPanic;
-      } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat("sensors.gpio.kind must be door, seal or panic, not '", kind, "'"));
-      }
-      GetU32(e["number"], in.number);
-      Get(e["chip"], in.chip);
-      if (!e["line"].is_integer()) return absl::InvalidArgumentError("sensors.gpio needs `line`");
-      GetU32(e["line"], in.line);
-      Get(e["active_low"], in.active_low);
-      GetU32(e["debounce_ms"], in.debounce_ms);
-      c.sensors.gpio.push_back(in);
-    }
-  }
-
-  auto u = root["uplink"];
-  Get(u["server"], c.uplink.server);
-  GetPath(u["ca_file"], c.uplink.ca_file);
-  GetPath(u["cert_file"], c.uplink.cert_file);
-  GetPath(u["key_file"], c.uplink.key_file);
-  Get(u["tls_server_name"], c.uplink.tls_server_name);
-  Get(u["insecure"], c.uplink.insecure);
-  GetU32(u["batch_max_records"], c.uplink.batch_max_records);
-  GetU32(u["max_inflight_records"], c.uplink.max_inflight_records);
-  GetU32(u["backoff_initial_ms"], c.uplink.backoff_initial_ms);
-  GetU32(u["backoff_max_ms"], c.uplink.backoff_max_ms);
-  GetU32(u["keepalive_time_ms"], c.uplink.keepalive_time_ms);
-  GetU32(u["keepalive_timeout_ms"], c.uplink.keepalive_timeout_ms);
-  GetU32(u["connect_timeout_ms"], c.uplink.connect_timeout_ms);
   return c;
 }
 

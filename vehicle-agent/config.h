@@ -4,7 +4,8 @@
 //   absl::StatusOr<cit::agent::AgentConfig> cfg = cit::agent::LoadConfigFile("agent.toml");
 //   absl::StatusOr<cit::agent::AgentConfig> cfg2 = cit::agent::ParseConfig(toml_text);
 //
-// deploy/vehicle-agent.toml lists every key with its default and meaning.
+// deploy/vehicle-agent.toml lists every key with its default and meaning. Unknown keys, wrong
+// types and out-of-range integers are INVALID_ARGUMENT naming the key (common/toml_section.h).
 //
 // Thread contract: plain values; the functions are thread-safe.
 #ifndef CIT_VEHICLE_AGENT_CONFIG_H_

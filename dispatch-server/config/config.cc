@@ -4,9 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
-#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/toml_section.h"
 #include "dispatch-server/common/host_port.h"
 #include "dispatch-server/common/text_file.h"
 #include "dispatch-server/ingest/record_validator.h"
@@ -14,76 +14,20 @@
 namespace cit::dispatch {
 namespace {
 
-// Reads one section, refusing keys this binary does not know.
-class Section {
- public:
-  Section(const toml::table& root, std::string name) : name_(std::move(name)) {
-    if (const toml::node* n = root.get(name_)) {
-      table_ = n->as_table();
-      if (table_ == nullptr) error_ = absl::StrCat("[", name_, "] must be a table");
-    }
-  }
+using Section = config::TomlSection;
 
-  template <typename T>
-  void Get(const std::string& key, T* out) {
-    known_.insert(key);
-    if (table_ == nullptr || !error_.empty()) return;
-    const toml::node* n = table_->get(key);
-    if (n == nullptr) return;
-    if constexpr (std::is_same_v<T, bool>) {
-      if (auto v = n->value_exact<bool>()) {
-        *out = *v;
-        return;
-      }
-      error_ = absl::StrCat(name_, ".", key, " must be true or false");
-    } else if constexpr (std::is_same_v<T, std::string>) {
-      if (auto v = n->value_exact<std::string>()) {
-        *out = *v;
-        return;
-      }
-      error_ = absl::StrCat(name_, ".", key, " must be a string");
-    } else {
-      if (auto v = n->value_exact<int64_t>()) {
-        if (*v < 0) {
-          error_ = absl::StrCat(name_, ".", key, " must not be negative");
-          return;
-        }
-        *out = static_cast<T>(*v);
-        return;
-      }
-      error_ = absl::StrCat(name_, ".", key, " must be an integer");
-    }
+// A file path relative to the config file's directory.
+void GetPath(Section& s, std::string_view key, std::filesystem::path* out,
+             const std::filesystem::path& base) {
+  std::string text;
+  if (!s.Has(key)) {
+    s.Take(key);  // claimed; the default stays
+    return;
   }
-
-  void GetPath(const std::string& key, std::filesystem::path* out,
-               const std::filesystem::path& base) {
-    std::string s;
-    bool present = table_ != nullptr && table_->get(key) != nullptr;
-    Get(key, &s);
-    if (present && error_.empty()) {
-      std::filesystem::path p(s);
-      *out = p.is_relative() && !base.empty() ? base / p : p;
-    }
-  }
-
-  absl::Status Finish() {
-    if (!error_.empty()) return absl::InvalidArgumentError(error_);
-    if (table_ != nullptr) {
-      for (const auto& [k, v] : *table_) {
-        if (known_.count(std::string(k.str())) == 0) {
-          return absl::InvalidArgumentError(fmt::format("unknown key {}.{}", name_, k.str()));
-        }
-      }
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  std::string name_;
-  const toml::table* table_ = nullptr;
-  std::set<std::string> known_;
-  std::string error_;
-};
+  s.Get(key, &text);
+  const std::filesystem::path p(text);
+  *out = p.is_relative() && !base.empty() ? base / p : p;
+}
 
 template <typename Rep, typename Period>
 void GetMs(Section& s, const std::string& key, std::chrono::duration<Rep, Period>* out) {
@@ -107,28 +51,28 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   DispatchServerOptions& o = c.server;
   IngestOptions& in = o.ingest;
 
-  Section telemetry(c.raw, "telemetry");
+  Section telemetry = Section::In(c.raw, "telemetry");
   telemetry.Get("listen", &o.telemetry_address);
   telemetry.Get("max_message_bytes", &o.max_receive_message_bytes);
   telemetry.Get("max_connections", &o.telemetry_max_connections);
   telemetry.Get("memory_quota_bytes", &o.telemetry_memory_quota_bytes);
   telemetry.Get("stream_window_bytes", &o.telemetry_stream_window_bytes);
 
-  Section op(c.raw, "operator");
+  Section op = Section::In(c.raw, "operator");
   op.Get("listen", &o.operator_address);
   op.Get("max_connections", &o.operator_max_connections);
 
-  Section metrics(c.raw, "metrics");
+  Section metrics = Section::In(c.raw, "metrics");
   metrics.Get("listen", &o.metrics_address);
 
-  Section tls(c.raw, "tls");
-  tls.GetPath("ca", &o.tls.ca_file, base_dir);
-  tls.GetPath("cert", &o.tls.cert_file, base_dir);
-  tls.GetPath("key", &o.tls.key_file, base_dir);
+  Section tls = Section::In(c.raw, "tls");
+  GetPath(tls, "ca", &o.tls.ca_file, base_dir);
+  GetPath(tls, "cert", &o.tls.cert_file, base_dir);
+  GetPath(tls, "key", &o.tls.key_file, base_dir);
   tls.Get("insecure_dev", &o.insecure_dev);
 
-  Section store(c.raw, "store");
-  store.GetPath("path", &o.database_path, base_dir);
+  Section store = Section::In(c.raw, "store");
+  GetPath(store, "path", &o.database_path, base_dir);
   std::string durability = o.durability == sqlite::Durability::kFull ? "full" : "normal";
   store.Get("durability", &durability);
   store.Get("reject_samples_per_reason", &o.reject_samples_per_reason);
@@ -139,7 +83,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   store.Get("connection", &o.postgres_connection);
   store.Get("pool_size", &o.postgres_pool_size);
 
-  Section ingest(c.raw, "ingest");
+  Section ingest = Section::In(c.raw, "ingest");
   GetMs(ingest, "group_commit_ms", &in.group_commit_delay);
   ingest.Get("group_commit_records", &in.group_commit_records);
   ingest.Get("max_batch_records", &in.max_batch_records);
@@ -156,16 +100,16 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   in.limits.max_future = std::chrono::seconds(max_future_s);
   GetMs(ingest, "drain_timeout_ms", &in.drain_timeout);
 
-  Section server(c.raw, "server");
+  Section server = Section::In(c.raw, "server");
   GetMs(server, "shutdown_grace_ms", &o.shutdown_grace);
   GetMs(server, "keepalive_time_ms", &o.keepalive_time);
   GetMs(server, "keepalive_timeout_ms", &o.keepalive_timeout);
   GetMs(server, "min_client_ping_interval_ms", &o.min_client_ping_interval);
 
-  Section log(c.raw, "log");
+  Section log = Section::In(c.raw, "log");
   log.Get("level", &c.log_level);
 
-  Section plans(c.raw, "plans");
+  Section plans = Section::In(c.raw, "plans");
   plans.Get("require_stop_windows", &o.require_stop_windows);
 
   for (Section* s : {&telemetry, &op, &metrics, &tls, &store, &ingest, &server, &log, &plans}) {

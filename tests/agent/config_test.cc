@@ -79,5 +79,46 @@ TEST(ConfigTest, MissingDirectoryDeviceOrHugeConfigIsAnErrorNamingThePath) {
   EXPECT_NE(huge.status().message().find("over the limit"), std::string::npos) << huge.status();
 }
 
+// Values that used to be taken silently (a float or a string cast to an integer, a negative
+// number wrapped to 4294967295, a misspelt key ignored) are refused with the key's name.
+TEST(ConfigTest, WrongTypesOutOfRangeValuesAndUnknownKeysAreRefusedByName) {
+  struct Case {
+    const char* toml;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"heartbeat_interval_s = 1.8446744073709552e19\n", "heartbeat_interval_s must be an integer"},
+      {"heartbeat_interval_s = \"30\"\n", "heartbeat_interval_s must be an integer"},
+      {"heartbeat_interval_s = -1\n", "heartbeat_interval_s must not be negative"},
+      {"[uplink]\nbatch_max_records = 4294967296\n",
+       "uplink.batch_max_records = 4294967296 is too large"},
+      {"[journal]\nfsync_intervall_ms = 100\n", "unknown key journal.fsync_intervall_ms"},
+      {"vehicle = \"T-1\"\n", "unknown key vehicle"},
+      {"[uplink]\ninsecure = \"yes\"\n", "uplink.insecure must be true or false"},
+      {"[journal]\nfsync = 1\n", "journal.fsync must be a string"},
+      {"[gps]\nport = 70000\n", "gps.port must be a port number"},
+      {"gps = 3\n", "[gps] must be a table"},
+      {"[sensors]\ngpio = 3\n", "sensors.gpio must be"},
+      {"[[sensors.gpio]]\nline = 3\npin = 4\n", "unknown key sensors.gpio.pin"},
+  };
+  for (const Case& c : cases) {
+    auto parsed = ParseConfig(c.toml);
+    ASSERT_FALSE(parsed.ok()) << c.toml;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << c.toml;
+    EXPECT_NE(parsed.status().message().find(c.message), std::string::npos)
+        << c.toml << " -> " << parsed.status();
+  }
+}
+
+TEST(ConfigTest, PortAsNumberOrServiceNameAndLargestValuesAreAccepted) {
+  auto c = ParseConfig(
+      "[gps]\nport = \"gpsd\"\n[journal]\nmax_bytes = 9223372036854775807\n"
+      "[uplink]\nbatch_max_records = 4294967295\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->gps.port, "gpsd");
+  EXPECT_EQ(c->journal.max_bytes, 9223372036854775807ull);
+  EXPECT_EQ(c->uplink.batch_max_records, 4294967295u);
+}
+
 }  // namespace
 }  // namespace cit::agent

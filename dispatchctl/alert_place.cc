@@ -1,5 +1,6 @@
 #include "dispatchctl/alert_place.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -120,7 +121,9 @@ std::string DescribePlace(const PlanPlace& p) {
                     : absl::StrCat(DistanceText(p.stop_distance_m), " from ", StopLabel(p));
     out += ", ";
   }
-  absl::StrAppendFormat(&out, "%.1f of %.1f km along the route", p.progress_m / 1000,
+  // Corridor progress and length agree to centimetres; never say "2.1 of 2.0 km".
+  const double progress = std::clamp(p.progress_m, 0.0, p.route_length_m);
+  absl::StrAppendFormat(&out, "%.1f of %.1f km along the route", progress / 1000,
                         p.route_length_m / 1000);
   if (p.off_route_m > p.half_width_m) {
     absl::StrAppend(&out, ", ", DistanceText(p.off_route_m), " off route");

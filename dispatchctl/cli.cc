@@ -318,6 +318,21 @@ int AckOrResolve(Globals& g, bool resolve, std::uint64_t id, const std::string& 
   });
 }
 
+int AlertHistory(Globals& g, std::uint64_t id, bool updates) {
+  return WithConnection(g, [&](const Connection& conn) {
+    cit::v1::ListAlertEventsRequest req;
+    req.set_alert_id(id);
+    req.set_include_updated(updates);
+    cit::v1::ListAlertEventsResponse history;
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    const grpc::Status status = conn.alerts().ListAlertEvents(&ctx, req, &history);
+    if (!status.ok()) return Fail(status, "alerts history");
+    std::cout << (g.json ? ToJsonLine(history) + "\n" : FormatAlertHistory(history, g.zone()));
+    return static_cast<int>(kExitOk);
+  });
+}
+
 struct AlertsListOptions {
   std::string vehicle;
   std::string run;
@@ -1169,7 +1184,7 @@ int RunCli(int argc, char** argv) {
     });
   }
 
-  auto* alerts = app.add_subcommand("alerts", "Alert history (ListAlerts)");
+  auto* alerts = app.add_subcommand("alerts", "Alert history (ListAlerts, ListAlertEvents)");
   alerts->footer(kExitCodesHelp);
   alerts->require_subcommand(1);
   AlertsListOptions al;
@@ -1182,6 +1197,16 @@ int RunCli(int argc, char** argv) {
   alerts_list->add_option("--min-severity", al.min_severity, "low, medium, high or critical");
   alerts_list->add_option("--kind", al.kinds, "Only these alert kinds (repeatable)");
   alerts_list->callback([&] { action = [&] { return AlertsList(g, al); }; });
+  std::uint64_t history_id = 0;
+  bool history_updates = false;
+  auto* alerts_history = alerts->add_subcommand(
+      "history", "Every event of one alert in order: raised, escalation steps, who acted");
+  alerts_history->footer(kExitCodesHelp);
+  alerts_history->add_option("ALERT", history_id, "Alert id")->required();
+  alerts_history->add_flag("--updates", history_updates,
+                           "Also the updates while the condition lasted (one per fix)");
+  alerts_history->callback(
+      [&] { action = [&] { return AlertHistory(g, history_id, history_updates); }; });
 
   auto* fleet = app.add_subcommand("fleet", "Table of vehicles: last fix, run, progress, alerts");
   fleet->footer(kExitCodesHelp);

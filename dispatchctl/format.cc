@@ -212,6 +212,66 @@ std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZone
                rows);
 }
 
+namespace {
+
+// The event's own time; events stored before servers recorded it carry it only in the alert.
+const Timestamp& EventTime(const cit::v1::AlertEvent& e) {
+  const cit::v1::Alert& a = e.alert();
+  if (e.has_time()) return e.time();
+  switch (e.type()) {
+    case cit::v1::ALERT_EVENT_TYPE_RAISED:
+      return a.detected_time();
+    case cit::v1::ALERT_EVENT_TYPE_UPDATED:
+    case cit::v1::ALERT_EVENT_TYPE_REOCCURRED:
+      return a.last_event_time();
+    case cit::v1::ALERT_EVENT_TYPE_CLEARED:
+      return a.condition_cleared_time();
+    case cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED:
+    case cit::v1::ALERT_EVENT_TYPE_RESOLVED:
+      if (!a.actions().empty()) return a.actions(a.actions_size() - 1).time();
+      break;
+    default:
+      break;
+  }
+  return Timestamp::default_instance();
+}
+
+}  // namespace
+
+std::string FormatAlertHistory(const cit::v1::ListAlertEventsResponse& h, TimeZoneChoice zone) {
+  std::string out = FormatAlert(h.alert(), {.zone = zone}) + "\n\n";
+  std::vector<std::vector<std::string>> rows;
+  const cit::v1::Alert* before = nullptr;
+  for (int i = 0; i < h.events_size(); ++i) {
+    const cit::v1::AlertEvent& e = h.events(i);
+    if (h.events_omitted() > 0 && i == (h.events_size() + 1) / 2) {
+      rows.push_back({"...", std::to_string(h.events_omitted()) + " events not shown", "", "", ""});
+    }
+    std::string what = StripPrefix(cit::v1::AlertEventType_Name(e.type()), "ALERT_EVENT_TYPE_");
+    std::string text = e.alert().details();
+    if (e.type() == cit::v1::ALERT_EVENT_TYPE_ESCALATED && e.actor() == "escalation") {
+      what += " (policy step " + std::to_string(e.alert().policy_step()) + ")";
+      text = e.comment();
+    } else if (e.type() == cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED ||
+               e.type() == cit::v1::ALERT_EVENT_TYPE_RESOLVED) {
+      text = e.comment().empty() ? "no comment" : Quoted(e.comment());
+    }
+    std::string severity = SeverityName(e.alert().severity());
+    if (before != nullptr && before->severity() != e.alert().severity()) {
+      severity = SeverityName(before->severity()) + " -> " + severity;
+    }
+    rows.push_back({WallClockText(EventTime(e), zone), what, e.actor().empty() ? "-" : e.actor(),
+                    severity, text});
+    before = &e.alert();
+  }
+  out += Table({"TIME", "EVENT", "BY", "SEVERITY", "WHAT"}, rows);
+  if (h.updated_omitted() > 0) {
+    out += "(" + std::to_string(h.updated_omitted()) +
+           " updates while the condition lasted are not listed; --updates lists them)\n";
+  }
+  return out;
+}
+
 std::string ToJsonLine(const google::protobuf::Message& message) {
   std::string out;
   google::protobuf::util::JsonPrintOptions opts;

@@ -47,6 +47,10 @@ std::string FormatAlert(const cit::v1::Alert& alert, const AlertLineStyle& style
 // ("47.37012,8.50123"), else "-".
 std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZoneChoice zone,
                              const PlaceNote& place_note = nullptr);
+// `alerts history`: the alert, then one row per event in order (time, what, by whom, severity,
+// what it said: an escalation step's targets and severity raise, an operator's comment).
+std::string FormatAlertHistory(const cit::v1::ListAlertEventsResponse& history,
+                               TimeZoneChoice zone);
 // Proto3 JSON on one line, proto field names.
 std::string ToJsonLine(const google::protobuf::Message& message);
 

@@ -19,6 +19,7 @@ namespace cit::test {
 namespace {
 
 namespace sc = scenario;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -80,6 +81,15 @@ TEST_F(CliPeopleTest, AlertsListFiltersAndShowsWhoHandledEachAlert) {
   EXPECT_THAT(out_, HasSubstr("#" + std::to_string(door)));
   EXPECT_THAT(out_, HasSubstr("olga"));
   EXPECT_THAT(out_, Not(HasSubstr("ROUTE_DEVIATION")));
+
+  // One alert's history: every event in order, who did it, what they said.
+  ASSERT_EQ(Ctl("aude", "alerts history " + std::to_string(door)), 0) << err_;
+  EXPECT_THAT(out_, ContainsRegex("\n[^\n]* RAISED +system +CRITICAL +door 1 opened"));
+  EXPECT_THAT(out_, ContainsRegex("\n[^\n]* CLEARED +system +CRITICAL "));
+  EXPECT_THAT(out_, ContainsRegex("\n[^\n]* ACKNOWLEDGED +olga +CRITICAL +\"crew called\""));
+  EXPECT_LT(out_.find(" RAISED "), out_.find(" ACKNOWLEDGED  olga")) << out_;
+  EXPECT_EQ(Ctl("aude", "alerts history 987654321"), 5) << out_;
+  EXPECT_THAT(err_, HasSubstr("987654321"));
 
   ASSERT_EQ(Ctl("aude", "alerts list --kind route_deviation --utc"), 0) << err_;
   EXPECT_THAT(out_, HasSubstr("ROUTE_DEVIATION"));

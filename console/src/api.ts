@@ -81,6 +81,26 @@ export async function readTrack<R>(runId: string): Promise<R[]> {
   return records;
 }
 
+// A run's export as a file: GET of StreamExport, which the server streams in chunks as it reads
+// the run page by page, so a run of any length downloads (the unary ExportRun stops at 3 MiB).
+// An error before the document begins (unknown run, role, server busy) is JSON like any call's;
+// a transfer cut short rejects (fetch sees the missing last chunk), never a short file.
+export async function fetchExport(runId: string, format: string): Promise<{ blob: Blob; fileName: string }> {
+  const query = new URLSearchParams({ runId, format });
+  const res = await fetch(`/api/v1/cit.v1.Audit/StreamExport?${query}`, {
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+  if (!res.ok) {
+    const err = await errorFrom(res);
+    if (res.status === 401) for (const fn of unauthenticatedListeners) fn();
+    throw err;
+  }
+  const disposition = res.headers.get('Content-Disposition') ?? '';
+  const fileName = /filename="([^"]+)"/.exec(disposition)?.[1] ?? 'export';
+  return { blob: await res.blob(), fileName };
+}
+
 export interface ConsoleConfig {
   tileUrl: string;
   tileAttribution: string;

@@ -149,13 +149,25 @@ absl::StatusOr<cit::v1::RunReport> Auditor::Report(const std::string& run_id) co
   absl::StatusOr<cit::v1::Run> run = source_->GetRun(run_id);
   if (!run.ok()) return run.status();
   auto [from, to] = RunWindow(*run);
-  auto records = source_->VehicleRecords(run->plan().vehicle_id(), from, to);
-  if (!records.ok()) return records.status();
+  // One pass over the run's records, none kept: memory and time follow the run only as far as
+  // reading it must (issue 14 §2, issue 16 §2).
+  TrackRange range;
+  range.vehicle_id = run->plan().vehicle_id();
+  range.from = std::move(from);
+  range.to = std::move(to);
+  RunReportBuilder builder(*run);
+  std::string chain_head;
+  absl::Status read =
+      source_->ForEachRecord(range, [&](const cit::v1::Record& r, std::string_view hash) {
+        builder.Add(r);
+        chain_head.assign(hash);
+      });
+  if (!read.ok()) return read;
   auto alerts = source_->RunAlerts(run_id);
   if (!alerts.ok()) return alerts.status();
-  cit::v1::RunReport report = BuildRunReport(*run, *records, *std::move(alerts));
+  cit::v1::RunReport report = std::move(builder).Finish(*std::move(alerts));
   // The head of the run's own records: what an auditor signs off; `verify` checks all of them.
-  if (!records->empty()) report.set_chain_head(records->back().chain_hash());
+  report.set_chain_head(std::move(chain_head));
   return report;
 }
 

@@ -12,7 +12,8 @@
 // control: a slow client holds one part on the server, not the run). A client that goes away
 // ends its stream at the next write. At most `max_streams` run at once; more are refused with
 // RESOURCE_EXHAUSTED. The unary ExportRun and GetTrack answer up to a few MiB (GetTrack pages)
-// and point to the streams for more (docs/protocol.md, "Reading long tracks").
+// and point to the streams for more (docs/protocol.md, "Reading long tracks"). GetRunReport
+// reads the run's records once (AuditSource::ForEachRecord) and keeps none.
 //
 // Thread contract: handlers run on gRPC's callback threads concurrently; the service's only
 // mutable state is the atomic stream count, and the AuditSource must be thread-safe.

@@ -12,8 +12,10 @@
 #define CIT_DISPATCH_SERVER_AUDIT_AUDIT_SOURCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -65,6 +67,12 @@ class AuditSource {
   // At most `limit` records of `range` strictly after `after`, in (event time, seq) order.
   virtual absl::StatusOr<std::vector<cit::v1::StoredRecord>> VehicleRecordsPage(
       const TrackRange& range, const std::optional<TrackKey>& after, size_t limit) = 0;
+  // Every record of `range` in (event time, seq) order, handed to `fn` one at a time with its
+  // chain hash (hex), for reads that use each record once (the run report): nothing is kept,
+  // so memory does not follow the number of records. The default pages VehicleRecordsPage.
+  virtual absl::Status ForEachRecord(
+      const TrackRange& range,
+      const std::function<void(const cit::v1::Record&, std::string_view chain_hash)>& fn);
   // The vehicle's current chain length (0 without records), for TrackRange::max_chain_index.
   virtual absl::StatusOr<uint64_t> ChainLength(const std::string& vehicle_id) = 0;
   // NOT_FOUND when the vehicle has no records.

@@ -71,12 +71,36 @@ absl::StatusOr<std::vector<cit::v1::StoredRecord>> StoreAuditSource::VehicleReco
   if (after) q.after = RecordKey{after->event_time_ns, after->seq};
   q.max_chain_index = range.max_chain_index;
   q.limit = limit;
-  absl::StatusOr<std::vector<StoredRecord>> rows = store_.ReadPage(q);
-  if (!rows.ok()) return rows.status();
+  // Straight from the store's rows into API records (no intermediate StoredRecord copies).
   std::vector<cit::v1::StoredRecord> out;
-  out.reserve(rows->size());
-  for (const StoredRecord& r : *rows) out.push_back(ToApiRecord(r));
+  out.reserve(std::min<size_t>(limit, 10000));
+  absl::StatusOr<size_t> n = store_.ScanPage(q, [&](const RecordView& v) {
+    cit::v1::StoredRecord& r = out.emplace_back();
+    *r.mutable_record() = *v.record;
+    if (r.record().vehicle_id().empty()) r.mutable_record()->set_vehicle_id(range.vehicle_id);
+    *r.mutable_server_received_time() = TimeUtil::NanosecondsToTimestamp(v.server_time_ns);
+    HexHashInto(v.hash, r.mutable_chain_hash());
+  });
+  if (!n.ok()) return n.status();
   return out;
+}
+
+absl::Status StoreAuditSource::ForEachRecord(
+    const TrackRange& range,
+    const std::function<void(const cit::v1::Record&, std::string_view chain_hash)>& fn) {
+  RecordPageQuery q;
+  q.vehicle_id = range.vehicle_id;
+  if (range.from) q.from = ToTimePoint(*range.from);
+  // The store's upper bound is exclusive; the run's end is inclusive.
+  if (range.to) q.to = ToTimePoint(*range.to) + std::chrono::nanoseconds(1);
+  q.max_chain_index = range.max_chain_index;
+  q.limit = SIZE_MAX;
+  std::string hex;
+  absl::StatusOr<size_t> n = store_.ScanPage(q, [&](const RecordView& v) {
+    HexHashInto(v.hash, &hex);
+    fn(*v.record, hex);
+  });
+  return n.status();
 }
 
 absl::StatusOr<uint64_t> StoreAuditSource::ChainLength(const std::string& vehicle_id) {

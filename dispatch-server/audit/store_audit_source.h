@@ -38,6 +38,10 @@ class StoreAuditSource final : public AuditSource {
       const std::optional<google::protobuf::Timestamp>& to) override;
   absl::StatusOr<std::vector<cit::v1::StoredRecord>> VehicleRecordsPage(
       const TrackRange& range, const std::optional<TrackKey>& after, size_t limit) override;
+  // One pass of the store (Store::ScanPage), no record copied.
+  absl::Status ForEachRecord(
+      const TrackRange& range,
+      const std::function<void(const cit::v1::Record&, std::string_view chain_hash)>& fn) override;
   absl::StatusOr<uint64_t> ChainLength(const std::string& vehicle_id) override;
   absl::StatusOr<ChainCheck> VerifyChain(const std::string& vehicle_id) override;
 

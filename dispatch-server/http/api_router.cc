@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "dispatch-server/http/download_stream.h"
 #include "dispatch-server/http/random_token.h"
 #include "dispatch-server/http/sse_stream.h"
 
@@ -172,8 +173,9 @@ void ApiRouter::Rpc(const HttpRequest& request, const Session& session, std::str
   }
   if (m->server_streaming()) {
     if (request.method != "GET") {
-      exchange->Reply(
-          JsonError(405, "INVALID_ARGUMENT", "streams are read with GET (Server-Sent Events)"));
+      exchange->Reply(JsonError(
+          405, "INVALID_ARGUMENT",
+          "streams are read with GET (Server-Sent Events, or the document for StreamExport)"));
       return;
     }
     auto stream_request =
@@ -181,6 +183,12 @@ void ApiRouter::Rpc(const HttpRequest& request, const Session& session, std::str
     if (!stream_request.ok()) {
       exchange->Reply(
           JsonError(400, "INVALID_ARGUMENT", std::string(stream_request.status().message())));
+      return;
+    }
+    if (IsDownloadMethod(m)) {
+      // A document, not events: streamed to the browser as a chunked file download.
+      ForwardDownload(*deps_.gateway, m, std::move(*stream_request), session.bearer_token,
+                      std::move(exchange));
       return;
     }
     ForwardServerStream(*deps_.gateway, m, std::move(*stream_request), session.bearer_token,

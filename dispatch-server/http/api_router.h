@@ -2,7 +2,8 @@
 //   POST/GET/DELETE /api/v1/session     browser sign-in, who am I, sign-out (session_api)
 //   GET  /api/v1/config                 console runtime settings (no session needed)
 //   POST /api/v1/<service>/<Method>     unary operator RPCs through the JSON gateway
-//   GET  /api/v1/<service>/<Method>     server-streaming RPCs as Server-Sent Events
+//   GET  /api/v1/<service>/<Method>     server-streaming RPCs as Server-Sent Events, except
+//                                       StreamExport: the document as a chunked download
 //   GET  anything else                  the console's static files
 // and enforces the session cookie (401) and, on state-changing requests, the CSRF header (403)
 // before anything reaches the gateway.

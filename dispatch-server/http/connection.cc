@@ -132,6 +132,27 @@ class Connection final : public Exchange,
     net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->Pump(); });
   }
 
+  void OpenDownload(HttpResponse head, std::function<void()> on_close) override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this(), h = std::move(head),
+                                       f = std::move(on_close)]() mutable {
+      self->BeginDownload(std::move(h), std::move(f));
+    });
+  }
+
+  void WriteChunk(std::string data, std::function<void(bool)> written) override {
+    net::post(stream_.get_executor(),
+              [self = this->shared_from_this(), d = std::move(data),
+               w = std::move(written)]() mutable { self->QueueChunk(std::move(d), std::move(w)); });
+  }
+
+  void EndDownload(bool complete) override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this(), complete] {
+      self->download_ending_ = true;
+      self->download_complete_ = complete;
+      self->PumpDownload();
+    });
+  }
+
  private:
   beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
 
@@ -325,6 +346,102 @@ class Connection final : public Exchange,
                      });
   }
 
+  // --- downloads (all on the strand) ---------------------------------------------------------
+  // Beast writes the header with Transfer-Encoding: chunked, then each part as one chunk, then
+  // the last chunk. The producer sends a part only after the previous one was written, so the
+  // queue holds at most one part (it is not bounded otherwise: the Exchange contract is).
+  void BeginDownload(HttpResponse head, std::function<void()> on_close) {
+    if (closed_) {
+      if (on_close) on_close();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      on_close_ = std::move(on_close);
+    }
+    shared_.metrics->Response(head.status);
+    shared_.headers->Apply(request_path_, &head);
+    download_head_ = std::make_unique<http::response<http::empty_body>>();
+    download_head_->version(11);
+    download_head_->result(static_cast<unsigned>(head.status));
+    download_head_->set(http::field::server, "citwatch");
+    for (auto& [k, v] : head.headers) download_head_->insert(k, v);
+    download_head_->keep_alive(keep_alive_);
+    download_head_->chunked(true);
+    download_serializer_ =
+        std::make_unique<http::response_serializer<http::empty_body>>(*download_head_);
+    downloading_ = true;
+    writing_ = true;
+    Expire(shared_.options->write_timeout);
+    http::async_write_header(stream_, *download_serializer_,
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               self->writing_ = false;
+                               if (ec) return self->Fail(ec);
+                               self->PumpDownload();
+                             });
+  }
+
+  void QueueChunk(std::string data, std::function<void(bool)> written) {
+    if (closed_ || !downloading_) return written(false);
+    if (data.empty()) return written(true);
+    chunks_.push_back(Chunk{std::move(data), std::move(written)});
+    PumpDownload();
+  }
+
+  void PumpDownload() {
+    if (closed_ || writing_ || !downloading_) return;
+    if (!chunks_.empty()) {
+      chunk_ = std::move(chunks_.front());
+      chunks_.pop_front();
+      writing_ = true;
+      Expire(shared_.options->write_timeout);
+      net::async_write(stream_, http::make_chunk(net::buffer(chunk_.data)),
+                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                         self->writing_ = false;
+                         Chunk done = std::move(self->chunk_);
+                         self->chunk_ = Chunk{};
+                         done.written(!ec);
+                         if (ec) return self->Fail(ec);
+                         self->PumpDownload();
+                       });
+      return;
+    }
+    if (!download_ending_) {
+      // Waiting for the producer's next part: no deadline of ours (the gRPC call has its own).
+      Lowest().expires_never();
+      deadline_ = std::chrono::steady_clock::time_point::max();
+      return;
+    }
+    if (!download_complete_) {
+      spdlog::warn("event=http_download_truncated client={} path={}", client_address_,
+                   request_path_);
+      return CloseNow();
+    }
+    writing_ = true;
+    Expire(shared_.options->write_timeout);
+    net::async_write(stream_, http::make_chunk_last(),
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->writing_ = false;
+                       self->EndOfDownload();
+                       if (ec) return self->Fail(ec);
+                       if (!self->keep_alive_) return self->Goodbye();
+                       self->ReadHeader();
+                     });
+  }
+
+  // The download is over: the connection may serve the next request.
+  void EndOfDownload() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      on_close_ = nullptr;
+    }
+    downloading_ = false;
+    download_ending_ = false;
+    download_complete_ = false;
+    download_serializer_.reset();
+    download_head_.reset();
+  }
+
   // --- closing ------------------------------------------------------------------------------
   // After the last response: TLS close_notify, or (plain) half-close and drain what the client
   // still sends, so it reads our answer instead of a connection reset.
@@ -369,6 +486,10 @@ class Connection final : public Exchange,
     Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
     Lowest().close();
     timer_.cancel();
+    // Parts not written: their producer stops (a part being written is failed by its write).
+    std::deque<Chunk> unwritten = std::move(chunks_);
+    chunks_.clear();
+    for (Chunk& c : unwritten) c.written(false);
     std::function<void()> on_close;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -403,6 +524,19 @@ class Connection final : public Exchange,
   bool stream_closed_ = false;
   bool stream_ending_ = false;
   std::function<void()> on_close_;
+
+  // Downloads (strand only).
+  struct Chunk {
+    std::string data;
+    std::function<void(bool)> written;
+  };
+  std::unique_ptr<http::response<http::empty_body>> download_head_;
+  std::unique_ptr<http::response_serializer<http::empty_body>> download_serializer_;
+  std::deque<Chunk> chunks_;
+  Chunk chunk_;  // the part being written
+  bool downloading_ = false;
+  bool download_ending_ = false;
+  bool download_complete_ = false;
 };
 
 }  // namespace

@@ -95,4 +95,14 @@ std::string HexHash(std::string_view hash) {
   return absl::BytesToHexString(absl::string_view(hash.data(), hash.size()));
 }
 
+void HexHashInto(std::string_view hash, std::string* out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out->resize(hash.size() * 2);
+  for (std::size_t i = 0; i < hash.size(); ++i) {
+    const auto b = static_cast<unsigned char>(hash[i]);
+    (*out)[2 * i] = kDigits[b >> 4];
+    (*out)[2 * i + 1] = kDigits[b & 0xf];
+  }
+}
+
 }  // namespace cit::dispatch

@@ -57,6 +57,8 @@ void FailChainStepsForTesting(bool fail);
 
 // Lowercase hex, for logs and CLIs.
 std::string HexHash(std::string_view hash);
+// The same into `out` (its capacity reused: no allocation per record in a long read).
+void HexHashInto(std::string_view hash, std::string* out);
 
 }  // namespace cit::dispatch
 

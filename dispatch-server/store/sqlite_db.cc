@@ -145,6 +145,12 @@ std::string Statement::ColumnBlob(int col) const {
   return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
 }
 
+std::string_view Statement::ColumnBlobView(int col) const {
+  const void* p = sqlite3_column_blob(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(p), n);
+}
+
 std::optional<double> Statement::ColumnOptionalDouble(int col) const {
   if (ColumnIsNull(col)) return std::nullopt;
   return ColumnDouble(col);

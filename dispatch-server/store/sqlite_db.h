@@ -119,6 +119,8 @@ class Statement {
   double ColumnDouble(int col) const;
   std::string ColumnText(int col) const;
   std::string ColumnBlob(int col) const;
+  // The blob without a copy: valid until the next Step, Reset or column read of this column.
+  std::string_view ColumnBlobView(int col) const;
   std::optional<double> ColumnOptionalDouble(int col) const;
   std::optional<int64_t> ColumnOptionalInt64(int col) const;
 

@@ -1,6 +1,7 @@
 #include "dispatch-server/store/sqlite_store.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/arena.h>
 
 #include <algorithm>
 #include <iterator>
@@ -565,10 +566,65 @@ absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadPage(const RecordPage
   return out;
 }
 
-absl::StatusOr<uint64_t> SqliteStore::ChainLength(std::string_view vehicle_id) {
+absl::StatusOr<size_t> SqliteStore::ScanPage(const RecordPageQuery& query,
+                                             const std::function<void(const RecordView&)>& fn) {
   std::lock_guard<std::mutex> lock(read_mu_);
-  absl::StatusOr<sqlite::Statement> q =
-      reader_->Prepare("SELECT chain_index FROM vehicle_seq WHERE vehicle_id = ?1");
+  // ReadPage's query (see there for the index), only the columns a scan hands out.
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
+      "SELECT seq, chain_index, server_time_ns, body, hash FROM records WHERE vehicle_id = ?1 AND "
+      "event_time_ns >= ?2 AND event_time_ns < ?3 AND (event_time_ns > ?2 OR seq > ?4) AND "
+      "chain_index <= ?5 ORDER BY event_time_ns, seq LIMIT ?6");
+  if (!q.ok()) return q.status();
+  const int64_t max_i64 = std::numeric_limits<int64_t>::max();
+  int64_t lo = ToUnixNs(query.from);
+  int64_t after_seq = 0;
+  if (query.after && query.after->event_time_ns >= lo) {
+    lo = query.after->event_time_ns;
+    after_seq = static_cast<int64_t>(std::min<uint64_t>(query.after->seq, max_i64));
+  }
+  q->Bind(1, query.vehicle_id)
+      .Bind(2, lo)
+      .Bind(3, ToUnixNs(query.to))
+      .Bind(4, after_seq)
+      .Bind(5, static_cast<int64_t>(std::min<uint64_t>(query.max_chain_index, max_i64)))
+      .Bind(6, static_cast<int64_t>(std::min<uint64_t>(query.limit, max_i64)));
+  // Parsing into an arena that is reset every few hundred records: no allocation per record
+  // beyond the arena's bump pointer, and memory bounded whatever the number of records.
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 64 << 10;
+  google::protobuf::Arena arena(options);
+  size_t visited = 0;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (visited % 256 == 0) arena.Reset();
+    auto* record = google::protobuf::Arena::CreateMessage<cit::v1::Record>(&arena);
+    const std::string_view body = q->ColumnBlobView(3);
+    if (!record->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+      return absl::DataLossError(absl::StrCat("stored body of ", query.vehicle_id, " seq ",
+                                              q->ColumnInt64(0), " does not parse"));
+    }
+    RecordView v;
+    v.seq = static_cast<uint64_t>(q->ColumnInt64(0));
+    v.chain_index = static_cast<uint64_t>(q->ColumnInt64(1));
+    v.server_time_ns = q->ColumnInt64(2);
+    v.record = record;
+    v.hash = q->ColumnBlobView(4);
+    fn(v);
+    ++visited;
+  }
+  return visited;
+}
+
+absl::StatusOr<uint64_t> SqliteStore::ChainLength(std::string_view vehicle_id) {
+  return ReadCount("SELECT chain_index FROM vehicle_seq WHERE vehicle_id = ?1", vehicle_id);
+}
+
+absl::StatusOr<uint64_t> SqliteStore::ReadCount(std::string_view sql, std::string_view vehicle_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(sql);
   if (!q.ok()) return q.status();
   q->Bind(1, vehicle_id);
   absl::StatusOr<bool> row = q->Step();
@@ -636,14 +692,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ListVehicles() {
 }
 
 absl::StatusOr<uint64_t> SqliteStore::CountRecords(std::string_view vehicle_id) {
-  std::lock_guard<std::mutex> lock(read_mu_);
-  absl::StatusOr<sqlite::Statement> q =
-      reader_->Prepare("SELECT COUNT(*) FROM records WHERE vehicle_id = ?1");
-  if (!q.ok()) return q.status();
-  q->Bind(1, vehicle_id);
-  absl::StatusOr<bool> row = q->Step();
-  if (!row.ok()) return row.status();
-  return *row ? static_cast<uint64_t>(q->ColumnInt64(0)) : 0;
+  return ReadCount("SELECT COUNT(*) FROM records WHERE vehicle_id = ?1", vehicle_id);
 }
 
 }  // namespace cit::dispatch

@@ -65,6 +65,9 @@ class SqliteStore final : public Store {
       std::string_view vehicle_id, std::chrono::system_clock::time_point from,
       std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) override;
   absl::StatusOr<std::vector<StoredRecord>> ReadPage(const RecordPageQuery& query) override;
+  // One statement stepped to the end, each body parsed into the same arena-backed message.
+  absl::StatusOr<size_t> ScanPage(const RecordPageQuery& query,
+                                  const std::function<void(const RecordView&)>& fn) override;
   absl::StatusOr<uint64_t> ChainLength(std::string_view vehicle_id) override;
   absl::StatusOr<std::vector<RejectedRecord>> ReadRejects(std::string_view vehicle_id,
                                                           size_t limit = SIZE_MAX) override;
@@ -84,6 +87,8 @@ class SqliteStore final : public Store {
   static std::span<const sqlite::Migration> Migrations();
 
  private:
+  // The first column of `sql`'s first row for ?1 = vehicle_id, as a count (0 when no row).
+  absl::StatusOr<uint64_t> ReadCount(std::string_view sql, std::string_view vehicle_id);
   struct WriteStatements;
 
   SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Database> writer,

@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -122,6 +123,15 @@ struct RecordPageQuery {
   size_t limit = 1000;
 };
 
+// One record as a scan sees it (Store::ScanPage): views valid only during the callback.
+struct RecordView {
+  uint64_t seq = 0;
+  uint64_t chain_index = 0;
+  int64_t server_time_ns = 0;
+  const cit::v1::Record* record = nullptr;  // parsed body
+  std::string_view hash;                    // raw chain hash
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -151,6 +161,12 @@ class Store {
   // ChainLength taken when the read began as max_chain_index, so records committed meanwhile
   // (a backlog may land inside the time range) never show up halfway through the read.
   virtual absl::StatusOr<std::vector<StoredRecord>> ReadPage(const RecordPageQuery& query) = 0;
+
+  // The records ReadPage would return, handed to `fn` one at a time instead of collected: for
+  // reads that use each record once (the run report), without a copy per record. Returns how
+  // many were visited. The default pages through ReadPage; backends may read in one pass.
+  virtual absl::StatusOr<size_t> ScanPage(const RecordPageQuery& query,
+                                          const std::function<void(const RecordView&)>& fn);
 
   // The vehicle's highest chain_index (its stored record count); 0 with none. Cheap.
   virtual absl::StatusOr<uint64_t> ChainLength(std::string_view vehicle_id) = 0;

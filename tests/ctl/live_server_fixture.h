@@ -65,7 +65,8 @@ class LiveServerTest : public ::testing::Test {
         << "[telemetry]\nlisten = \"127.0.0.1:" << telemetry_port_ << "\"\n"
         << "[operator]\nlisten = \"127.0.0.1:" << operator_port_ << "\"\n"
         << "[metrics]\nlisten = \"\"\n"
-        << "[http]\nlisten = \"\"\n"
+        << "[http]\nlisten = \""
+        << (http_port_ != 0 ? "127.0.0.1:" + std::to_string(http_port_) : std::string()) << "\"\n"
         << "[tls]\nca = \"" << (pki / "ca.crt").string() << "\"\ncert = \""
         << (pki / "server.crt").string() << "\"\nkey = \"" << (pki / "server.key").string()
         << "\"\n"
@@ -198,6 +199,8 @@ class LiveServerTest : public ::testing::Test {
   std::function<void(cit::v1::RunPlan&)> plan_edit_;
   // Appended to the server's config file (e.g. an [audit] section), set before StartServer.
   std::string extra_config_;
+  // Non-zero (set before SetUp): the HTTP API listens there (TLS, the server's certificate).
+  int http_port_ = 0;
   TempDir dir_;
   std::unique_ptr<DemoCerts> certs_;
   int telemetry_port_ = 0;

@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 
 #include "tests/ctl/scenario.h"
@@ -152,6 +155,57 @@ TEST(TrackExportTest, CsvHasHeaderAndOneQuotedSafeRowPerRecord) {
     }
   }
   EXPECT_TRUE(door);
+}
+
+// The CSV writes its times and numbers itself (for speed); they must be exactly what
+// TimeUtil::ToString and printf("%.*f") give, for any time the Timestamp type allows and for
+// values that round on a tie.
+TEST(TrackExportTest, CsvTimesAndNumbersAreTimeUtilAndPrintfExactly) {
+  std::mt19937_64 rng(7);
+  std::vector<cit::v1::StoredRecord> records;
+  const int64_t kMin = -62135596800;  // 0001-01-01
+  const int64_t kMax = 253402300799;  // 9999-12-31T23:59:59
+  const int32_t nanos[] = {0, 500000000, 1000000, 123456000, 1000, 999999999, 7};
+  const double values[] = {0.125, 12.625, -0.375, 47.12345675, -8.00000005, 0.0, -0.0, 1e-9};
+  for (int i = 0; i < 3000; ++i) {
+    auto& s = records.emplace_back();
+    cit::v1::Record& r = *s.mutable_record();
+    r.set_seq(static_cast<uint64_t>(i) + 1);
+    int64_t secs = kMin + static_cast<int64_t>(rng() % static_cast<uint64_t>(kMax - kMin + 1));
+    if (i < 4) secs = std::array<int64_t, 4>{kMin, kMax, 0, -1}[i];
+    r.mutable_event_time()->set_seconds(secs);
+    r.mutable_event_time()->set_nanos(nanos[i % 7]);
+    auto* f = r.mutable_fix();
+    std::uniform_real_distribution<double> deg(-180, 180);
+    f->set_lat_deg(i < 8 ? values[i] : deg(rng) / 2);
+    f->set_lon_deg(deg(rng));
+    f->set_speed_mps(i < 8 ? values[i] : (rng() % 100000) / 8.0);
+    f->set_hdop((rng() % 1000) / 8.0);
+    f->set_mode(cit::v1::FIX_MODE_3D);
+    *s.mutable_server_received_time() = r.event_time();
+    s.set_chain_hash(std::string(64, 'a'));
+  }
+  auto doc = ExportRunTrack(cit::v1::EXPORT_FORMAT_CSV, sc::MakeRun(), records, {});
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  std::istringstream in(doc->content());
+  std::string line;
+  std::getline(in, line);  // header
+  auto printf_num = [](double v, int decimals) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return std::string(buf);
+  };
+  for (const auto& s : records) {
+    ASSERT_TRUE(std::getline(in, line));
+    const cit::v1::Record& r = s.record();
+    const std::string t = google::protobuf::util::TimeUtil::ToString(r.event_time());
+    const std::string want =
+        std::to_string(r.seq()) + "," + t + ",fix," + printf_num(r.fix().lat_deg(), 7) + "," +
+        printf_num(r.fix().lon_deg(), 7) + ",," + printf_num(r.fix().speed_mps(), 2) + ",,3D,," +
+        printf_num(r.fix().hdop(), 2) + ",,";
+    EXPECT_EQ(line.substr(0, want.size()), want);
+    EXPECT_NE(line.find("," + t + "," + std::string(64, 'a')), std::string::npos) << line;
+  }
 }
 
 TEST(TrackExportTest, ExportPicksMediaTypeAndFileName) {

@@ -418,6 +418,70 @@ TEST_P(StoreTest, PagesWalkTiesAtOneTimeInSeqOrderAndStopAtTheChainLength) {
   EXPECT_EQ(seqs, (std::vector<uint64_t>{2, 3, 4, 5, 6, 7, 8, 9}));
 }
 
+// The run report reads in one pass (ScanPage: one statement on SQLite, pages on PostgreSQL):
+// exactly ReadPage's records, order, hashes and times, also with ties, a pinned chain length and
+// a cursor.
+TEST_P(StoreTest, ScanVisitsWhatPagesReturnInTheSameOrder) {
+  auto store = Open();
+  AppendBatch batch;
+  for (uint64_t s = 1; s <= 2500; ++s) {
+    CommittedRecord r = Fix("CIT-1", s);
+    if (s % 7 == 0) r.record.mutable_event_time()->set_seconds(1'800'000'000 + s - 3);  // ties
+    batch.records.push_back(r);
+    batch.records.push_back(Fix("CIT-2", s));
+  }
+  ASSERT_TRUE(store->Append(batch).ok());
+  AppendBatch later;
+  later.records.push_back(Fix("CIT-1", 2501));
+  ASSERT_TRUE(store->Append(later).ok());
+
+  RecordPageQuery q;
+  q.vehicle_id = "CIT-1";
+  q.from = Clock::time_point(std::chrono::seconds(1'800'000'010));
+  q.to = Clock::time_point(std::chrono::seconds(1'800'002'400));
+  q.max_chain_index = 2500;  // pinned before seq 2501
+  q.limit = SIZE_MAX;
+  std::vector<StoredRecord> paged;
+  RecordPageQuery p = q;
+  p.limit = 300;
+  while (true) {
+    auto page = store->ReadPage(p);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (auto& r : *page) paged.push_back(std::move(r));
+    if (page->size() < p.limit) break;
+    const auto& last = paged.back().record;
+    p.after = RecordKey{last.event_time().seconds() * 1'000'000'000 + last.event_time().nanos(),
+                        last.seq()};
+  }
+  ASSERT_GT(paged.size(), 2000u);
+  std::size_t i = 0;
+  auto visited = store->ScanPage(q, [&](const RecordView& v) {
+    ASSERT_LT(i, paged.size());
+    const StoredRecord& want = paged[i++];
+    EXPECT_EQ(v.seq, want.record.seq());
+    EXPECT_EQ(v.record->seq(), want.record.seq());
+    EXPECT_EQ(v.record->event_time().seconds(), want.record.event_time().seconds());
+    EXPECT_EQ(v.record->fix().lat_deg(), want.record.fix().lat_deg());
+    EXPECT_EQ(v.chain_index, want.chain_index);
+    EXPECT_EQ(v.hash, want.hash);
+    EXPECT_EQ(v.server_time_ns, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    want.server_received_time.time_since_epoch())
+                                    .count());
+  });
+  ASSERT_TRUE(visited.ok()) << visited.status();
+  EXPECT_EQ(*visited, paged.size());
+  EXPECT_EQ(i, paged.size());
+
+  // A limit and a cursor as ReadPage has them.
+  q.limit = 5;
+  q.after =
+      RecordKey{paged[9].record.event_time().seconds() * 1'000'000'000, paged[9].record.seq()};
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(store->ScanPage(q, [&](const RecordView& v) { seqs.push_back(v.seq); }).ok());
+  ASSERT_EQ(seqs.size(), 5u);
+  for (std::size_t k = 0; k < 5; ++k) EXPECT_EQ(seqs[k], paged[10 + k].record.seq());
+}
+
 TEST(SqliteMigrationsTest, AppliedOncePerComponentAndVersion) {
   test::TempDir dir;
   auto db = sqlite::Database::Open(dir / "x.db");

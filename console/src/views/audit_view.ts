@@ -1,9 +1,9 @@
-// Audit view: the run report, chain verification, exports (GeoJSON / GPX / CSV from
-// ExportRun's base64 content) and a track replay with a time slider.
+// Audit view: the run report, chain verification, exports (GeoJSON / GPX / CSV streamed by
+// StreamExport, any run length) and a track replay with a time slider.
 import L from 'leaflet';
-import { ConsoleConfig, readTrack, rpc } from '../api';
+import { ConsoleConfig, fetchExport, readTrack, rpc } from '../api';
 import { durationWords, el, enumWord, timeElement } from '../format';
-import { ExportRunResponse, RunReport, StoredRecord, VerifyChainResponse } from '../types';
+import { RunReport, StoredRecord, VerifyChainResponse } from '../types';
 
 export async function auditView(runId: string, cfg: ConsoleConfig): Promise<HTMLElement> {
   const root = el('section', 'audit-view');
@@ -60,10 +60,9 @@ function exports(runId: string): HTMLElement {
       b.disabled = true;
       note.textContent = '';
       try {
-        const res = await rpc<ExportRunResponse>('cit.v1.Audit', 'ExportRun', { runId, format: fmt });
-        download(res);
+        const { blob, fileName } = await fetchExport(runId, fmt);
+        download(blob, fileName);
       } catch (e) {
-        // Runs whose export passes 3 MiB are refused with advice (dispatchctl audit export).
         note.textContent = `Export failed: ${e instanceof Error ? e.message : String(e)}`;
       } finally {
         b.disabled = false;
@@ -75,14 +74,11 @@ function exports(runId: string): HTMLElement {
   return div;
 }
 
-function download(res: ExportRunResponse): void {
-  const bin = atob(res.content);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  const url = URL.createObjectURL(new Blob([bytes], { type: res.mediaType || 'application/octet-stream' }));
+function download(blob: Blob, fileName: string): void {
+  const url = URL.createObjectURL(blob);
   const a = el('a');
   a.href = url;
-  a.download = res.suggestedFileName || 'export';
+  a.download = fileName;
   document.body.append(a);
   a.click();
   a.remove();

@@ -39,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Stop polygons are kept to stop-sized extents (every ring point within 0.1 degree of the
   // exterior's first point): a hole thousands of kilometres from its polygon makes
   // Boost.Geometry's is_valid (inside geo::PolygonFence::Create) overflow a 64-bit integer
-  // (UBSan: boost/geometry/arithmetic/determinant.hpp:44). That is a geo/ finding, reported,
-  // not this target's subject: the server's plan validation builds the same fences.
+  // (UBSan: boost/geometry/arithmetic/determinant.hpp:44). PolygonFence::Create now refuses
+  // zones wider than 20 km before that check; this limit stays until a long run without it.
   for (const cit::v1::Stop& s : run.plan().stops()) {
     if (s.polygon().exterior_size() == 0) continue;
     const cit::v1::Position& o = s.polygon().exterior(0);

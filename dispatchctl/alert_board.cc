@@ -33,7 +33,7 @@ std::string Fit(std::string text, int width) {
   return text;
 }
 
-std::string Row(const cit::v1::Alert& a, TimeZoneChoice zone) {
+std::string Row(const cit::v1::Alert& a, const std::string& place, TimeZoneChoice zone) {
   std::ostringstream out;
   out << (a.state() == cit::v1::ALERT_STATE_OPEN ? "NEW " : "ACK ") << "#" << a.alert_id() << " "
       << SeverityName(a.severity()) << " " << KindName(a.kind()) << "  " << a.vehicle_id();
@@ -41,17 +41,20 @@ std::string Row(const cit::v1::Alert& a, TimeZoneChoice zone) {
   out << "  "
       << WallClockText(a.has_last_event_time() ? a.last_event_time() : a.event_time(), zone);
   if (a.occurrences() > 1) out << " x" << a.occurrences();
+  if (!place.empty()) out << "  " << place;
   if (!a.details().empty()) out << "  " << a.details();
   return out.str();
 }
 
 }  // namespace
 
-void AlertBoard::Apply(const cit::v1::AlertEvent& event) {
+void AlertBoard::Apply(const cit::v1::AlertEvent& event, const std::string& place) {
   const cit::v1::Alert& a = event.alert();
   if (a.state() == cit::v1::ALERT_STATE_RESOLVED) {
     alerts_.erase(a.alert_id());
+    places_.erase(a.alert_id());
   } else {
+    if (!place.empty()) places_[a.alert_id()] = place;
     auto it = alerts_.find(a.alert_id());
     // Events can arrive out of revision order across a reconnect: keep the newest.
     if (it == alerts_.end() || it->second.revision() <= a.revision()) alerts_[a.alert_id()] = a;
@@ -138,7 +141,10 @@ std::string AlertBoard::Render(const BoardView& view) const {
     }
     const cit::v1::Alert& a = *rows[i];
     const bool selected = selected_ && a.alert_id() == *selected_;
-    const std::string text = (selected ? "> " : "  ") + Row(a, view.zone);
+    auto place = places_.find(a.alert_id());
+    const std::string text =
+        (selected ? "> " : "  ") +
+        Row(a, place == places_.end() ? std::string() : place->second, view.zone);
     line(text, selected ? kInverse : RowColor(a));
   }
   line("", nullptr);

@@ -4,7 +4,7 @@
 // board command (board_command.h) feeds it events and key presses and prints Render().
 //
 //   AlertBoard board;
-//   board.Apply(event);                        // from WatchAlerts; a resolved alert leaves
+//   board.Apply(event, place);                 // from WatchAlerts; a resolved alert leaves
 //   board.MoveSelection(+1);
 //   std::optional<uint64_t> id = board.Selected();
 //   std::cout << board.Render({.width = 120, .height = 30, .zone = TimeZoneChoice::kLocal});
@@ -39,7 +39,9 @@ class AlertBoard {
   // moves the selection it is on the top row (the most urgent alert); once moved, it stays on
   // the same alert while that is on the board, so a new alert never moves it under their
   // fingers.
-  void Apply(const cit::v1::AlertEvent& event);
+  // `place`: where it happened in its run's terms (PlaceFinder::Describe), shown on its row;
+  // "" keeps the place the alert had.
+  void Apply(const cit::v1::AlertEvent& event, const std::string& place = "");
   // Moves the selection by `rows` (negative: up), clamped to the list.
   void MoveSelection(int rows);
   // The selected alert's id; nullopt when the board is empty.
@@ -57,6 +59,7 @@ class AlertBoard {
   std::vector<const cit::v1::Alert*> Ordered() const;
 
   std::map<uint64_t, cit::v1::Alert> alerts_;
+  std::map<uint64_t, std::string> places_;
   std::optional<uint64_t> selected_;
   int selected_index_ = 0;  // where the selection was, for when its alert leaves
   bool moved_ = false;      // the operator has moved the selection

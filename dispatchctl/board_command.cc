@@ -15,7 +15,10 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/str_format.h"
 #include "dispatchctl/alert_board.h"
+#include "dispatchctl/alert_place.h"
+#include "dispatchctl/plan_fetch.h"
 
 namespace cit::ctl {
 namespace {
@@ -47,7 +50,8 @@ class RawTerminal {
 // What the stream thread hands to the screen thread; `wake` interrupts the screen's poll().
 struct Inbox {
   std::mutex mu;
-  std::deque<cit::v1::AlertEvent> events;
+  // Each event with its place (the stream thread reads plans, so the screen never waits).
+  std::deque<std::pair<cit::v1::AlertEvent, std::string>> events;
   std::string link;  // "" while connected, else why not
   grpc::ClientContext* stream = nullptr;
   bool stop = false;
@@ -64,6 +68,9 @@ struct Inbox {
 void FollowAlerts(const Connection& conn, const BoardOptions& o, Inbox& inbox) {
   uint64_t cursor = 0;
   auto backoff = std::chrono::milliseconds(250);
+  // A plan that cannot be read leaves the row with latitude/longitude only; nothing is printed
+  // over the screen.
+  PlaceFinder places(PlanFetcher(conn));
   while (true) {
     grpc::ClientContext ctx;
     conn.Prepare(ctx, /*streaming=*/true);
@@ -86,9 +93,14 @@ void FollowAlerts(const Connection& conn, const BoardOptions& o, Inbox& inbox) {
           std::find(o.kinds.begin(), o.kinds.end(), event.alert().kind()) == o.kinds.end()) {
         continue;
       }
+      std::string place = places.Describe(event.alert());
+      const cit::v1::Position& at = event.alert().position();
+      if (place.empty() && (at.lat_deg() != 0 || at.lon_deg() != 0)) {
+        place = absl::StrFormat("at %.5f,%.5f", at.lat_deg(), at.lon_deg());
+      }
       std::lock_guard<std::mutex> lock(inbox.mu);
       inbox.link.clear();
-      inbox.events.push_back(event);
+      inbox.events.emplace_back(event, std::move(place));
       inbox.Wake();
     }
     const grpc::Status status = reader->Finish();
@@ -262,7 +274,7 @@ int RunAlertBoard(const Connection& conn, const BoardOptions& o) {
       std::string link;
       {
         std::lock_guard<std::mutex> lock(inbox.mu);
-        for (const cit::v1::AlertEvent& e : inbox.events) s.board.Apply(e);
+        for (const auto& [e, place] : inbox.events) s.board.Apply(e, place);
         inbox.events.clear();
         link = inbox.link;
       }

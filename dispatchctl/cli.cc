@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/auth/token_hash.h"
+#include "dispatchctl/alert_place.h"
 #include "dispatchctl/board_command.h"
 #include "dispatchctl/config_file.h"
 #include "dispatchctl/connection.h"
@@ -32,6 +33,7 @@
 #include "dispatchctl/period_range.h"
 #include "dispatchctl/period_report_format.h"
 #include "dispatchctl/plan_check_format.h"
+#include "dispatchctl/plan_fetch.h"
 #include "dispatchctl/plan_file.h"
 #include "dispatchctl/track_formats.h"
 #include "dispatchctl/track_table.h"
@@ -174,6 +176,12 @@ int WithConnection(Globals& g, Fn&& fn) {
 
 // ---- watch ------------------------------------------------------------------------------------
 
+// A plan that cannot be read (a run deleted, a role without GetRun) costs the place, not the
+// line: said once per run on stderr, and the line keeps latitude/longitude.
+PlaceFinder::ErrorSink PlaceErrorsToStderr() {
+  return [](const std::string& message) { std::cerr << "dispatchctl: " << message << "\n"; };
+}
+
 struct WatchOptions {
   std::uint64_t after = 0;
   std::string min_severity;
@@ -234,6 +242,10 @@ int Watch(Globals& g, const WatchOptions& w) {
       .place = true};
   const bool bell = !g.json && terminal && !w.no_bell;
   return WithConnection(g, [&](const Connection& conn) {
+    // The place in the run's terms: its plan is read once per run (and plan version).
+    PlaceFinder places(PlanFetcher(conn), PlaceErrorsToStderr());
+    AlertLineStyle line_style = style;
+    line_style.place_note = [&places](const cit::v1::Alert& a) { return places.Describe(a); };
     std::uint64_t cursor = w.after;
     std::uint64_t seen = 0;
     std::optional<std::chrono::system_clock::time_point> deadline;
@@ -266,7 +278,7 @@ int Watch(Globals& g, const WatchOptions& w) {
         if (g.json) {
           std::cout << ToJsonLine(event) << std::endl;
         } else {
-          std::cout << FormatAlertEvent(event, style) << (bell && RingsBell(event) ? "\a" : "")
+          std::cout << FormatAlertEvent(event, line_style) << (bell && RingsBell(event) ? "\a" : "")
                     << std::endl;
         }
         if (w.count > 0 && ++seen >= w.count) {
@@ -302,6 +314,21 @@ int AckOrResolve(Globals& g, bool resolve, std::uint64_t id, const std::string& 
     const grpc::Status status = conn.ActOnAlert(resolve, id, comment, &alert);
     if (!status.ok()) return Fail(status, resolve ? "resolve" : "ack");
     std::cout << (g.json ? ToJsonLine(alert) : FormatAlert(alert, {.zone = g.zone()})) << "\n";
+    return static_cast<int>(kExitOk);
+  });
+}
+
+int AlertHistory(Globals& g, std::uint64_t id, bool updates) {
+  return WithConnection(g, [&](const Connection& conn) {
+    cit::v1::ListAlertEventsRequest req;
+    req.set_alert_id(id);
+    req.set_include_updated(updates);
+    cit::v1::ListAlertEventsResponse history;
+    grpc::ClientContext ctx;
+    conn.Prepare(ctx);
+    const grpc::Status status = conn.alerts().ListAlertEvents(&ctx, req, &history);
+    if (!status.ok()) return Fail(status, "alerts history");
+    std::cout << (g.json ? ToJsonLine(history) + "\n" : FormatAlertHistory(history, g.zone()));
     return static_cast<int>(kExitOk);
   });
 }
@@ -355,7 +382,9 @@ int AlertsList(Globals& g, const AlertsListOptions& o) {
     } else if (shown.alerts().empty()) {
       std::cout << "No alerts match.\n";
     } else {
-      std::cout << FormatAlertTable(shown, g.zone());
+      PlaceFinder places(PlanFetcher(conn), PlaceErrorsToStderr());
+      std::cout << FormatAlertTable(
+          shown, g.zone(), [&places](const cit::v1::Alert& a) { return places.Describe(a); });
     }
     return static_cast<int>(kExitOk);
   });
@@ -1155,7 +1184,7 @@ int RunCli(int argc, char** argv) {
     });
   }
 
-  auto* alerts = app.add_subcommand("alerts", "Alert history (ListAlerts)");
+  auto* alerts = app.add_subcommand("alerts", "Alert history (ListAlerts, ListAlertEvents)");
   alerts->footer(kExitCodesHelp);
   alerts->require_subcommand(1);
   AlertsListOptions al;
@@ -1168,6 +1197,16 @@ int RunCli(int argc, char** argv) {
   alerts_list->add_option("--min-severity", al.min_severity, "low, medium, high or critical");
   alerts_list->add_option("--kind", al.kinds, "Only these alert kinds (repeatable)");
   alerts_list->callback([&] { action = [&] { return AlertsList(g, al); }; });
+  std::uint64_t history_id = 0;
+  bool history_updates = false;
+  auto* alerts_history = alerts->add_subcommand(
+      "history", "Every event of one alert in order: raised, escalation steps, who acted");
+  alerts_history->footer(kExitCodesHelp);
+  alerts_history->add_option("ALERT", history_id, "Alert id")->required();
+  alerts_history->add_flag("--updates", history_updates,
+                           "Also the updates while the condition lasted (one per fix)");
+  alerts_history->callback(
+      [&] { action = [&] { return AlertHistory(g, history_id, history_updates); }; });
 
   auto* fleet = app.add_subcommand("fleet", "Table of vehicles: last fix, run, progress, alerts");
   fleet->footer(kExitCodesHelp);

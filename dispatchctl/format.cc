@@ -151,6 +151,8 @@ std::string FormatAlert(const cit::v1::Alert& a, const AlertLineStyle& style) {
   if (style.place && a.has_position() &&
       (a.position().lat_deg() != 0 || a.position().lon_deg() != 0)) {
     out << " at " << Fixed(a.position().lat_deg(), 6) << "," << Fixed(a.position().lon_deg(), 6);
+    const std::string note = style.place_note ? style.place_note(a) : "";
+    if (!note.empty()) out << " (" << note << ")";
   }
   out << "  " << AlertStateName(a.state());
   // A condition that came back: when it came back, not only when it first happened.
@@ -186,7 +188,8 @@ std::string FormatAlertEvent(const cit::v1::AlertEvent& e, const AlertLineStyle&
   return type + FormatAlert(e.alert(), style);
 }
 
-std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZoneChoice zone) {
+std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZoneChoice zone,
+                             const PlaceNote& place_note) {
   std::vector<std::vector<std::string>> rows;
   for (const cit::v1::Alert& a : alerts.alerts()) {
     std::string by = "-";
@@ -194,14 +197,79 @@ std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZone
         a.actions(a.actions_size() - 1).state() != cit::v1::ALERT_STATE_OPEN) {
       by = a.actions(a.actions_size() - 1).actor();
     }
+    std::string place = place_note ? place_note(a) : "";
+    if (place.empty() && a.has_position() &&
+        (a.position().lat_deg() != 0 || a.position().lon_deg() != 0)) {
+      place = Fixed(a.position().lat_deg(), 5) + "," + Fixed(a.position().lon_deg(), 5);
+    }
     rows.push_back({"#" + std::to_string(a.alert_id()), WallClockText(a.event_time(), zone),
                     SeverityName(a.severity()), KindName(a.kind()), a.vehicle_id(),
                     a.run_id().empty() ? "-" : a.run_id(), a.subject().empty() ? "-" : a.subject(),
-                    AlertStateName(a.state()), by, a.details()});
+                    AlertStateName(a.state()), by, place.empty() ? "-" : place, a.details()});
   }
-  return Table(
-      {"ID", "TIME", "SEVERITY", "KIND", "VEHICLE", "RUN", "SUBJECT", "STATE", "BY", "DETAILS"},
-      rows);
+  return Table({"ID", "TIME", "SEVERITY", "KIND", "VEHICLE", "RUN", "SUBJECT", "STATE", "BY",
+                "PLACE", "DETAILS"},
+               rows);
+}
+
+namespace {
+
+// The event's own time; events stored before servers recorded it carry it only in the alert.
+const Timestamp& EventTime(const cit::v1::AlertEvent& e) {
+  const cit::v1::Alert& a = e.alert();
+  if (e.has_time()) return e.time();
+  switch (e.type()) {
+    case cit::v1::ALERT_EVENT_TYPE_RAISED:
+      return a.detected_time();
+    case cit::v1::ALERT_EVENT_TYPE_UPDATED:
+    case cit::v1::ALERT_EVENT_TYPE_REOCCURRED:
+      return a.last_event_time();
+    case cit::v1::ALERT_EVENT_TYPE_CLEARED:
+      return a.condition_cleared_time();
+    case cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED:
+    case cit::v1::ALERT_EVENT_TYPE_RESOLVED:
+      if (!a.actions().empty()) return a.actions(a.actions_size() - 1).time();
+      break;
+    default:
+      break;
+  }
+  return Timestamp::default_instance();
+}
+
+}  // namespace
+
+std::string FormatAlertHistory(const cit::v1::ListAlertEventsResponse& h, TimeZoneChoice zone) {
+  std::string out = FormatAlert(h.alert(), {.zone = zone}) + "\n\n";
+  std::vector<std::vector<std::string>> rows;
+  const cit::v1::Alert* before = nullptr;
+  for (int i = 0; i < h.events_size(); ++i) {
+    const cit::v1::AlertEvent& e = h.events(i);
+    if (h.events_omitted() > 0 && i == (h.events_size() + 1) / 2) {
+      rows.push_back({"...", std::to_string(h.events_omitted()) + " events not shown", "", "", ""});
+    }
+    std::string what = StripPrefix(cit::v1::AlertEventType_Name(e.type()), "ALERT_EVENT_TYPE_");
+    std::string text = e.alert().details();
+    if (e.type() == cit::v1::ALERT_EVENT_TYPE_ESCALATED && e.actor() == "escalation") {
+      what += " (policy step " + std::to_string(e.alert().policy_step()) + ")";
+      text = e.comment();
+    } else if (e.type() == cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED ||
+               e.type() == cit::v1::ALERT_EVENT_TYPE_RESOLVED) {
+      text = e.comment().empty() ? "no comment" : Quoted(e.comment());
+    }
+    std::string severity = SeverityName(e.alert().severity());
+    if (before != nullptr && before->severity() != e.alert().severity()) {
+      severity = SeverityName(before->severity()) + " -> " + severity;
+    }
+    rows.push_back({WallClockText(EventTime(e), zone), what, e.actor().empty() ? "-" : e.actor(),
+                    severity, text});
+    before = &e.alert();
+  }
+  out += Table({"TIME", "EVENT", "BY", "SEVERITY", "WHAT"}, rows);
+  if (h.updated_omitted() > 0) {
+    out += "(" + std::to_string(h.updated_omitted()) +
+           " updates while the condition lasted are not listed; --updates lists them)\n";
+  }
+  return out;
 }
 
 std::string ToJsonLine(const google::protobuf::Message& message) {

@@ -12,6 +12,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <functional>
 #include <string>
 
 #include "cit/v1/dispatch.pb.h"
@@ -26,17 +27,30 @@ std::string AlertStateName(cit::v1::AlertState state);         // "ACKNOWLEDGED"
 std::string RunStateName(cit::v1::RunState state);             // "DISPATCHED"
 std::string StopStatusName(cit::v1::StopStatus status);        // "DEPARTED"
 
+// Where an alert happened in its run's terms ("470 m from S1 Depot Zurich, 0.4 of 2.0 km along
+// the route"; PlaceFinder::Describe, alert_place.h), or "" when unknown.
+using PlaceNote = std::function<std::string(const cit::v1::Alert&)>;
+
 // How an alert line looks: `watch` adds the place; both it and `ack` use the --utc choice.
 struct AlertLineStyle {
   bool color = false;  // ANSI colours by severity
   TimeZoneChoice zone = TimeZoneChoice::kUtc;
-  bool place = false;  // "at 47.370120,8.501230" where the alert's position is known
+  // "at 47.370120,8.501230" where the alert's position is known, followed by the place note in
+  // parentheses when `place_note` gives one.
+  bool place = false;
+  PlaceNote place_note = nullptr;
 };
 // One line per alert event.
 std::string FormatAlertEvent(const cit::v1::AlertEvent& event, const AlertLineStyle& style);
 std::string FormatAlert(const cit::v1::Alert& alert, const AlertLineStyle& style);
-// `alerts list`: one row per alert, ids in order.
-std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZoneChoice zone);
+// `alerts list`: one row per alert, ids in order. PLACE is the place note, else the position
+// ("47.37012,8.50123"), else "-".
+std::string FormatAlertTable(const cit::v1::ListAlertsResponse& alerts, TimeZoneChoice zone,
+                             const PlaceNote& place_note = nullptr);
+// `alerts history`: the alert, then one row per event in order (time, what, by whom, severity,
+// what it said: an escalation step's targets and severity raise, an operator's comment).
+std::string FormatAlertHistory(const cit::v1::ListAlertEventsResponse& history,
+                               TimeZoneChoice zone);
 // Proto3 JSON on one line, proto field names.
 std::string ToJsonLine(const google::protobuf::Message& message);
 

@@ -7,38 +7,13 @@
 #include <sstream>
 #include <vector>
 
+#include "common/markup_escape.h"
 #include "dispatchctl/period_report_format.h"
 
 namespace cit::ctl {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-std::string Escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 struct Segment {
   double value;
@@ -85,11 +60,11 @@ std::string HBars(std::string_view caption, const std::vector<Bar>& bars, std::s
   o << fmt::format(
       "<figure><figcaption>{}</figcaption><svg role=\"img\" width=\"{}\" height=\"{}\" "
       "viewBox=\"0 0 {} {}\" xmlns=\"http://www.w3.org/2000/svg\">",
-      Escape(caption), label_w + bar_w + 80, height, label_w + bar_w + 80, height);
+      EscapeMarkup(caption), label_w + bar_w + 80, height, label_w + bar_w + 80, height);
   int y = 4;
   for (const Bar& b : bars) {
     o << fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"12\">{}</text>",
-                     label_w - 6, y + 15, Escape(b.label));
+                     label_w - 6, y + 15, EscapeMarkup(b.label));
     double x = label_w, sum = 0;
     for (const Segment& s : b.segments) {
       const double w = s.value / max * bar_w;
@@ -97,7 +72,7 @@ std::string HBars(std::string_view caption, const std::vector<Bar>& bars, std::s
         o << fmt::format(
             "<rect x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\"><title>{}"
             "</title></rect>",
-            x, y + 2, w, row_h - 6, s.color, Escape(s.title));
+            x, y + 2, w, row_h - 6, s.color, EscapeMarkup(s.title));
       }
       x += w;
       sum += s.value;
@@ -164,12 +139,12 @@ std::string Seconds(double s) { return fmt::format("{:.0f} s", s); }
 
 std::string TimesTable(std::string_view title, const auto& rows) {
   if (rows.empty()) return "";
-  std::string o = fmt::format("<h3>{}</h3><table>", Escape(title));
+  std::string o = fmt::format("<h3>{}</h3><table>", EscapeMarkup(title));
   o += Row({"", "raised", "acknowledged", "ack p50", "ack p95", "resolved", "resolve p50",
             "resolve p95"},
            true);
   for (const cit::v1::ResponseTimes& x : rows) {
-    o += Row({Escape(x.key()), std::to_string(x.raised()), std::to_string(x.acknowledged()),
+    o += Row({EscapeMarkup(x.key()), std::to_string(x.raised()), std::to_string(x.acknowledged()),
               x.acknowledged() ? Seconds(x.ack_p50_s()) : "-",
               x.acknowledged() ? Seconds(x.ack_p95_s()) : "-", std::to_string(x.resolved()),
               x.resolved() ? Seconds(x.resolve_p50_s()) : "-",
@@ -185,7 +160,8 @@ std::string FormatPeriodHtml(const cit::v1::PeriodReport& r) {
   const std::string to = TimeUtil::ToString(r.to());
   std::ostringstream o;
   o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-    << "<title>citwatch period report " << Escape(from) << " .. " << Escape(to) << "</title>"
+    << "<title>citwatch period report " << EscapeMarkup(from) << " .. " << EscapeMarkup(to)
+    << "</title>"
     << "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#212121}"
        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
        "padding:.2em .6em;text-align:right}td:first-child,th:first-child{text-align:left}"
@@ -193,7 +169,7 @@ std::string FormatPeriodHtml(const cit::v1::PeriodReport& r) {
        ".legend span{display:inline-block;margin-right:1em}"
        ".legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em}</style>"
     << "</head><body>\n";
-  o << "<h1>Period report</h1><p>" << Escape(from) << " .. " << Escape(to) << " (UTC), "
+  o << "<h1>Period report</h1><p>" << EscapeMarkup(from) << " .. " << EscapeMarkup(to) << " (UTC), "
     << (r.vehicle_ids().empty() ? std::string("whole fleet")
                                 : fmt::format("{} selected vehicles", r.vehicle_ids_size()))
     << ", " << r.vehicles() << " vehicles with runs.</p>\n";

@@ -34,6 +34,11 @@ constexpr double kWgs84F = 1.0 / 298.257223563;
 constexpr double kLocalPlaneLimitM = 10'000.0;
 // Projection grid margin around a polygon: containment answers "no" fast farther out anyway.
 constexpr double kPolygonGridMarginM = 5'000.0;
+// A polygon is a stop zone (a depot yard, a branch's street front): one wider than this is a
+// typo (swapped lat/lon, a point in the wrong hemisphere). Bounded also because Boost.Geometry's
+// validity check overflows a 64-bit integer on rings thousands of kilometres apart (UBSan in
+// boost/geometry/arithmetic/determinant.hpp, found by fuzz.alert_place).
+constexpr double kMaxPolygonExtentM = 20'000.0;
 // Points this close to a polygon edge count as on it (inside).
 constexpr double kOnEdgeM = 0.02;
 
@@ -198,6 +203,25 @@ absl::StatusOr<PolygonFence> PolygonFence::Create(std::vector<LonLat> exterior,
     for (const XY& p : xy) target.emplace_back(p.x_m, p.y_m);
     target.emplace_back(xy.front().x_m, xy.front().y_m);
     xy_rings.push_back(std::move(xy));
+  }
+  // Every ring's points (a polygon's envelope covers only its exterior).
+  double x_min = std::numeric_limits<double>::infinity(), x_max = -x_min;
+  double y_lo = x_min, y_hi = -x_min;
+  for (const auto& xy : xy_rings) {
+    for (const XY& p : xy) {
+      x_min = std::min(x_min, p.x_m);
+      x_max = std::max(x_max, p.x_m);
+      y_lo = std::min(y_lo, p.y_m);
+      y_hi = std::max(y_hi, p.y_m);
+    }
+  }
+  const double extent_m = std::max(x_max - x_min, y_hi - y_lo);
+  if (!(extent_m <= kMaxPolygonExtentM)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("polygon spans ", static_cast<int64_t>(extent_m / 1000),
+                     " km; a zone must fit in ", kMaxPolygonExtentM / 1000,
+                     " km (latitude and longitude swapped, or a point far "
+                     "from the others?)"));
   }
   bg::correct(poly);  // orientation only; validity is checked next
   std::string why;

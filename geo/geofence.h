@@ -61,7 +61,8 @@ class CircleFence final {
 class PolygonFence final {
  public:
   // Rings may be open or closed (first == last); each needs >= 3 distinct points. The polygon
-  // must be valid (no self-intersection, holes inside the exterior and not overlapping).
+  // must be valid (no self-intersection, holes inside the exterior and not overlapping) and fit
+  // in 20 km on either axis of its local plane (it is a stop zone).
   static absl::StatusOr<PolygonFence> Create(std::vector<LonLat> exterior,
                                              std::vector<std::vector<LonLat>> holes = {});
 

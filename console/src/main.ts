@@ -14,6 +14,7 @@ import { SseStream, StreamStatus } from './live/sse';
 import { canAcknowledge, canAudit, currentSession, Session, signOut } from './session';
 import { signInForm } from './signin';
 import { Alert, AlertEvent, VehicleState } from './types';
+import { alertView } from './views/alert_view';
 import { auditView } from './views/audit_view';
 import { FleetTable } from './views/fleet_table';
 import { reportView } from './views/report_view';
@@ -174,6 +175,9 @@ class Console {
         const audit = canAudit(this.session.role);
         this.main.replaceChildren(el('p', 'loading', 'Loading…'));
         this.main.replaceChildren(arg ? await runView(decodeURIComponent(arg), audit ? `#/audit/${arg}` : null) : await runList((id) => `#/runs/${encodeURIComponent(id)}`));
+      } else if (view === 'alerts' && arg) {
+        this.main.replaceChildren(el('p', 'loading', 'Loading…'));
+        this.main.replaceChildren(await alertView(decodeURIComponent(arg), this.alerts, (id) => `#/runs/${encodeURIComponent(id)}`));
       } else if (view === 'reports' && canAudit(this.session.role)) {
         this.main.replaceChildren(reportView());
       } else if (view === 'audit') {

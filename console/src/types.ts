@@ -33,6 +33,8 @@ export interface Alert {
   lastEventTime?: string;
   occurrenceTimes?: string[];
   escalationStep?: number;
+  // Steps of the server's escalation policy gone through while nobody acknowledged it.
+  policyStep?: number;
   conditionClearedTime?: string;
   actions: AlertAction[];
   recordSeq: string;
@@ -42,6 +44,19 @@ export interface Alert {
 export interface AlertEvent {
   eventId: string;
   alert: Alert;
+  // ALERT_EVENT_TYPE_RAISED ... (absent or UNSPECIFIED in a stream's replay of open alerts).
+  type?: string;
+  actor?: string;
+  comment?: string;
+  // When the server made the event (absent in events stored before the field existed).
+  time?: string;
+}
+
+export interface ListAlertEventsResponse {
+  alert: Alert;
+  events?: AlertEvent[];
+  updatedOmitted?: string;
+  eventsOmitted?: string;
 }
 
 export interface Fix {

@@ -159,6 +159,7 @@ absl::Status AlertManager::EmitLocked(cit::v1::Alert& alert, cit::v1::AlertEvent
   event.set_type(type);
   event.set_actor(actor);
   event.set_comment(comment);
+  *event.mutable_time() = ToProto(clock_->Now());
   *event.mutable_alert() = alert;
   ++last_event_id_;
   last_event_of_[alert.alert_id()] = last_event_id_;
@@ -491,6 +492,38 @@ absl::StatusOr<uint64_t> AlertManager::ReadEvents(uint64_t after_event_id,
     }
   }
   return cursor;
+}
+
+absl::StatusOr<std::vector<cit::v1::AlertEvent>> AlertManager::EventsOf(uint64_t alert_id) const {
+  std::vector<cit::v1::AlertEvent> unstored;
+  uint64_t stored_through = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (alerts_.count(alert_id) == 0) return absl::NotFoundError(absl::StrCat("alert ", alert_id));
+    // Memory drops only stored events (EmitLocked, under this mutex), so every event above the
+    // stored mark is still here; only that tail is scanned, never the whole memory.
+    if (store_ != nullptr) stored_through = stored_event_id_.load();
+    auto it = std::upper_bound(
+        events_.begin(), events_.end(), stored_through,
+        [](uint64_t id, const cit::v1::AlertEvent& e) { return id < e.event_id(); });
+    for (; it != events_.end(); ++it) {
+      if (it->alert().alert_id() == alert_id) unstored.push_back(*it);
+    }
+  }
+  std::vector<cit::v1::AlertEvent> out;
+  if (store_ != nullptr) {
+    // Read without the mutex (the monitor raises alerts meanwhile); the store holds every event
+    // up to stored_through, and may already hold some of the tail copied above.
+    const uint64_t ids[] = {alert_id};
+    absl::StatusOr<std::vector<cit::v1::AlertEvent>> stored = store_->EventsOfAlerts(ids);
+    if (!stored.ok()) return stored.status();
+    for (cit::v1::AlertEvent& e : *stored) {
+      if (e.event_id() <= stored_through) out.push_back(std::move(e));
+    }
+  }
+  out.insert(out.end(), std::make_move_iterator(unstored.begin()),
+             std::make_move_iterator(unstored.end()));
+  return out;
 }
 
 std::vector<cit::v1::AlertEvent> AlertManager::OpenSnapshot(const AlertFilter& filter,

@@ -130,6 +130,9 @@ class AlertManager {
   // a filtered watcher never rescans. Older events than memory holds are read from the store.
   absl::StatusOr<uint64_t> ReadEvents(uint64_t after_event_id, const AlertFilter& filter,
                                       size_t max, std::vector<cit::v1::AlertEvent>* out) const;
+  // Every event of one alert, ascending event id: the stored ones from the store, those not
+  // yet stored from memory. NOT_FOUND for an unknown alert id.
+  absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsOf(uint64_t alert_id) const;
   // Current state of every unresolved alert matching `filter`, each as an event carrying the
   // alert's latest event id; *as_of is the last event id at snapshot time (resume from there).
   std::vector<cit::v1::AlertEvent> OpenSnapshot(const AlertFilter& filter, uint64_t* as_of) const;

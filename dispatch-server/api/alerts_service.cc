@@ -1,9 +1,11 @@
 #include "dispatch-server/api/alerts_service.h"
 
+#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <vector>
 
+#include "dispatch-server/api/alert_history.h"
 #include "dispatch-server/api/operator_identity.h"
 #include "dispatch-server/common/grpc_status.h"
 
@@ -124,6 +126,23 @@ grpc::Status AlertsService::ListAlerts(grpc::ServerContext*, const cit::v1::List
   filter.run_id = req->run_id();
   for (int s : req->states()) filter.states.push_back(static_cast<cit::v1::AlertState>(s));
   for (cit::v1::Alert& a : alerts_->List(filter)) *resp->add_alerts() = std::move(a);
+  return grpc::Status::OK;
+}
+
+grpc::Status AlertsService::ListAlertEvents(grpc::ServerContext*,
+                                            const cit::v1::ListAlertEventsRequest* req,
+                                            cit::v1::ListAlertEventsResponse* resp) {
+  absl::StatusOr<cit::v1::Alert> alert = alerts_->Get(req->alert_id());
+  if (!alert.ok()) return ToGrpcStatus(alert.status());
+  absl::StatusOr<std::vector<cit::v1::AlertEvent>> events = alerts_->EventsOf(req->alert_id());
+  if (!events.ok()) return ToGrpcStatus(events.status());
+  const size_t limit =
+      req->limit() == 0 ? kDefaultHistoryEvents : std::min<size_t>(req->limit(), kMaxHistoryEvents);
+  AlertHistory history = SelectHistory(std::move(*events), req->include_updated(), limit);
+  *resp->mutable_alert() = std::move(*alert);
+  for (cit::v1::AlertEvent& e : history.events) *resp->add_events() = std::move(e);
+  resp->set_updated_omitted(history.updated_omitted);
+  resp->set_events_omitted(history.events_omitted);
   return grpc::Status::OK;
 }
 

@@ -1,5 +1,5 @@
-// The Alerts gRPC service (proto/cit/v1/dispatch.proto): WatchAlerts, ListAlerts, AckAlert,
-// ResolveAlert over the AlertManager.
+// The Alerts gRPC service (proto/cit/v1/dispatch.proto): WatchAlerts, ListAlerts,
+// ListAlertEvents, AckAlert, ResolveAlert over the AlertManager.
 //
 //   AlertsService alerts_api(&alert_manager);
 //   builder.AddOperatorService(&alerts_api);
@@ -31,6 +31,8 @@ class AlertsService final
       grpc::CallbackServerContext* ctx, const cit::v1::WatchAlertsRequest* req) override;
   grpc::Status ListAlerts(grpc::ServerContext* ctx, const cit::v1::ListAlertsRequest* req,
                           cit::v1::ListAlertsResponse* resp) override;
+  grpc::Status ListAlertEvents(grpc::ServerContext* ctx, const cit::v1::ListAlertEventsRequest* req,
+                               cit::v1::ListAlertEventsResponse* resp) override;
   grpc::Status AckAlert(grpc::ServerContext* ctx, const cit::v1::AckAlertRequest* req,
                         cit::v1::Alert* resp) override;
   grpc::Status ResolveAlert(grpc::ServerContext* ctx, const cit::v1::ResolveAlertRequest* req,

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "common/markup_escape.h"
 #include "dispatch-server/audit/track_pages.h"
 
 namespace cit::dispatch {
@@ -96,29 +97,6 @@ std::string Num(double v, int decimals) {
 }
 
 std::string Deg(double v) { return Num(v, 7); }
-
-std::string XmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string CsvField(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
@@ -397,8 +375,8 @@ void ExportStream::AddGpxSteps() {
          " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\""
          " xsi:schemaLocation=\"http://www.topografix.com/GPX/1/1"
          " http://www.topografix.com/GPX/1/1/gpx.xsd\">\n";
-    x += " <metadata>\n  <name>run " + XmlEscape(plan.run_id()) + "</name>\n  <desc>vehicle " +
-         XmlEscape(plan.vehicle_id()) + "</desc>\n";
+    x += " <metadata>\n  <name>run " + EscapeMarkup(plan.run_id()) + "</name>\n  <desc>vehicle " +
+         EscapeMarkup(plan.vehicle_id()) + "</desc>\n";
   });
   // The time of the first fix: a pass that stops at it.
   Pass([](const cit::v1::StoredRecord& s, std::string& x) {
@@ -410,8 +388,9 @@ void ExportStream::AddGpxSteps() {
     x += " </metadata>\n";
     for (const auto& stop : plan.stops()) {
       x += " <wpt lat=\"" + Deg(stop.position().lat_deg()) + "\" lon=\"" +
-           Deg(stop.position().lon_deg()) + "\">\n  <name>" + XmlEscape(stop.stop_id()) +
-           "</name>\n  <desc>" + XmlEscape(stop.name()) + "</desc>\n  <type>stop</type>\n </wpt>\n";
+           Deg(stop.position().lon_deg()) + "\">\n  <name>" + EscapeMarkup(stop.stop_id()) +
+           "</name>\n  <desc>" + EscapeMarkup(stop.name()) +
+           "</desc>\n  <type>stop</type>\n </wpt>\n";
     }
   });
   // Events as waypoints at the last fix before them.
@@ -422,20 +401,20 @@ void ExportStream::AddGpxSteps() {
     } else if (st.last_pos && IsEvent(r)) {
       x += " <wpt lat=\"" + Deg(st.last_pos->second) + "\" lon=\"" + Deg(st.last_pos->first) +
            "\">\n  <time>" + Rfc3339(r.event_time()) + "</time>\n  <name>" +
-           XmlEscape(RecordDetail(r)) + "</name>\n  <desc>seq " + std::to_string(r.seq()) +
+           EscapeMarkup(RecordDetail(r)) + "</name>\n  <desc>seq " + std::to_string(r.seq()) +
            "</desc>\n  <type>" + RecordKind(r) + "</type>\n </wpt>\n";
     }
     return true;
   });
   Text([&plan](std::string& x) {
     if (plan.route().points_size() > 0) {
-      x += " <rte>\n  <name>planned route " + XmlEscape(plan.run_id()) + "</name>\n";
+      x += " <rte>\n  <name>planned route " + EscapeMarkup(plan.run_id()) + "</name>\n";
       for (const auto& p : plan.route().points()) {
         x += "  <rtept lat=\"" + Deg(p.lat_deg()) + "\" lon=\"" + Deg(p.lon_deg()) + "\"/>\n";
       }
       x += " </rte>\n";
     }
-    x += " <trk>\n  <name>run " + XmlEscape(plan.run_id()) + "</name>\n";
+    x += " <trk>\n  <name>run " + EscapeMarkup(plan.run_id()) + "</name>\n";
   });
   Pass([&st](const cit::v1::StoredRecord& s, std::string& x) {
     const cit::v1::Record& r = s.record();

@@ -39,6 +39,7 @@ PermissionTable PermissionTable::Default() {
   // Alerts: everyone watches; auditors only read.
   t.Allow("/cit.v1.Alerts/WatchAlerts", any);
   t.Allow("/cit.v1.Alerts/ListAlerts", any);
+  t.Allow("/cit.v1.Alerts/ListAlertEvents", any);
   t.Allow("/cit.v1.Alerts/AckAlert", {R::kOperator, R::kDispatcher, R::kAdmin});
   t.Allow("/cit.v1.Alerts/ResolveAlert", {R::kOperator, R::kDispatcher, R::kAdmin});
   // Audit: auditors and admins; dispatchers may read reports too.

@@ -19,6 +19,7 @@ namespace cit::test {
 namespace {
 
 namespace sc = scenario;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -81,10 +82,23 @@ TEST_F(CliPeopleTest, AlertsListFiltersAndShowsWhoHandledEachAlert) {
   EXPECT_THAT(out_, HasSubstr("olga"));
   EXPECT_THAT(out_, Not(HasSubstr("ROUTE_DEVIATION")));
 
+  // One alert's history: every event in order, who did it, what they said.
+  ASSERT_EQ(Ctl("aude", "alerts history " + std::to_string(door)), 0) << err_;
+  EXPECT_THAT(out_, ContainsRegex("\n[^\n]* RAISED +system +CRITICAL +door 1 opened"));
+  EXPECT_THAT(out_, ContainsRegex("\n[^\n]* CLEARED +system +CRITICAL "));
+  EXPECT_THAT(out_, ContainsRegex("\n[^\n]* ACKNOWLEDGED +olga +CRITICAL +\"crew called\""));
+  EXPECT_LT(out_.find(" RAISED "), out_.find(" ACKNOWLEDGED  olga")) << out_;
+  EXPECT_EQ(Ctl("aude", "alerts history 987654321"), 5) << out_;
+  EXPECT_THAT(err_, HasSubstr("987654321"));
+
   ASSERT_EQ(Ctl("aude", "alerts list --kind route_deviation --utc"), 0) << err_;
   EXPECT_THAT(out_, HasSubstr("ROUTE_DEVIATION"));
   EXPECT_THAT(out_, Not(HasSubstr("DOOR_OPEN_OUTSIDE_STOP")));
   EXPECT_THAT(out_, HasSubstr("Z  "));  // RFC 3339 UTC times
+  // Where: the nearest stop and the progress along the route, from the run's plan.
+  EXPECT_THAT(out_, HasSubstr("PLACE"));
+  EXPECT_THAT(out_, HasSubstr("470 m from S1 Depot Zurich, 0.4 of 2.0 km along the route, 330 m "
+                              "off route"));
 
   // --json after the subcommand: one Alert per line, all of the run.
   ASSERT_EQ(Ctl("aude", std::string("alerts list --run ") + sc::kRun + " --json"), 0) << err_;
@@ -194,6 +208,12 @@ TEST_F(CliPeopleTest, WatchShowsLocalTimeWithItsZoneAndThePlaceOrUtcOnRequest) {
   ASSERT_EQ(Ctl("olga", "watch --count 1 --kind DOOR_OPEN_OUTSIDE_STOP --for 60"), 0) << err_;
   EXPECT_THAT(out_, HasSubstr("DOOR_OPEN_OUTSIDE_STOP"));
   EXPECT_THAT(out_, Not(HasSubstr("ROUTE_DEVIATION")));
+  // The place in the run's terms: the door opened 400 m east of the depot and 330 m north of
+  // the route (tests/ctl/scenario.h).
+  EXPECT_THAT(out_, HasSubstr(" at 47.372969,8.505306 (470 m from S1 Depot Zurich, 0.4 of 2.0 km "
+                              "along the route, 330 m off route)"));
+  ASSERT_EQ(Ctl("olga", "watch --count 1 --kind CREW_INCOMPLETE --for 60"), 0) << err_;
+  EXPECT_THAT(out_, HasSubstr("(50 m from S1 Depot Zurich, 0.1 of 2.0 km along the route)"));
 }
 
 TEST_F(CliPeopleTest, ACriticalAlertRingsTheBellOnATerminal) {
@@ -364,6 +384,8 @@ TEST_F(CliPeopleTest, AlertBoardAcknowledgesAndResolvesWithTypedComments) {
   // and selected. r, Enter without a comment: a critical alert needs one, and the server's
   // refusal is on the status line.
   ASSERT_TRUE(tmux.WaitFor(pane, "> NEW #3 CRITICAL DOOR_OPEN_OUTSIDE_STOP")) << tmux.Screen(pane);
+  EXPECT_THAT(tmux.Screen(pane), HasSubstr("470 m from S1 Depot Zurich, 0.4 of 2.0 km along"))
+      << "the board row says where";
   ASSERT_EQ(tmux.Run("send-keys -t " + pane + " r"), 0);
   ASSERT_TRUE(tmux.WaitFor(pane, "Resolve #3")) << tmux.Screen(pane);
   ASSERT_EQ(tmux.Run("send-keys -t " + pane + " Enter"), 0);

@@ -139,5 +139,51 @@ TEST(OperatorTextTest, WatchLineShowsLocalTimeAndPlaceAckEchoShowsUtc) {
   EXPECT_THAT(FormatAlert(*a, {.color = true}), HasSubstr("\033[1;31m#7 CRITICAL PANIC\033[0m"));
 }
 
+TEST(OperatorTextTest, AlertHistoryListsEachEventWithTimeActorSeverityAndWhatItSaid) {
+  ScopedTimeZone zone("CET-1");
+  cit::v1::ListAlertEventsResponse h;
+  cit::v1::Alert a;
+  a.set_alert_id(9);
+  a.set_kind(cit::v1::ALERT_KIND_CREW_INCOMPLETE);
+  a.set_severity(cit::v1::SEVERITY_HIGH);
+  a.set_vehicle_id("CIT-0001");
+  a.set_details("left the depot with 0 crew checked in (2 required)");
+  *a.mutable_event_time() = At(kNoonUtc);
+  *a.mutable_detected_time() = At(kNoonUtc + 1);
+  const auto add = [&](cit::v1::AlertEventType type, const std::string& actor,
+                       const std::string& comment, int64_t at) {
+    cit::v1::AlertEvent* e = h.add_events();
+    e->set_type(type);
+    e->set_actor(actor);
+    e->set_comment(comment);
+    if (at > 0) *e->mutable_time() = At(at);
+    *e->mutable_alert() = a;
+    return e->mutable_alert();
+  };
+  add(cit::v1::ALERT_EVENT_TYPE_RAISED, "system", "", 0);  // stored before events had a time
+  add(cit::v1::ALERT_EVENT_TYPE_ESCALATED, "escalation",
+      "escalation step 1 of 2: not acknowledged after 60 s; severity HIGH -> CRITICAL; notify "
+      "supervisor",
+      kNoonUtc + 61)
+      ->set_severity(cit::v1::SEVERITY_CRITICAL);
+  a.set_severity(cit::v1::SEVERITY_CRITICAL);
+  h.mutable_events(1)->mutable_alert()->set_policy_step(1);
+  add(cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED, "olga", "calling the crew chief", kNoonUtc + 90);
+  h.set_updated_omitted(4);
+  *h.mutable_alert() = a;
+
+  const std::string text = FormatAlertHistory(h, TimeZoneChoice::kLocal);
+  EXPECT_THAT(text, HasSubstr("#9 CRITICAL CREW_INCOMPLETE  CIT-0001"));
+  EXPECT_THAT(text, HasSubstr("TIME                     EVENT                      BY"));
+  EXPECT_THAT(text, HasSubstr("2026-01-15 13:00:01 CET  RAISED                     system      "
+                              "HIGH              left the depot"));
+  EXPECT_THAT(text, HasSubstr("2026-01-15 13:01:01 CET  ESCALATED (policy step 1)  escalation  "
+                              "HIGH -> CRITICAL  escalation step 1 of 2: not acknowledged after "
+                              "60 s; severity HIGH -> CRITICAL; notify supervisor"));
+  EXPECT_THAT(text, HasSubstr("2026-01-15 13:01:30 CET  ACKNOWLEDGED               olga        "
+                              "CRITICAL          \"calling the crew chief\""));
+  EXPECT_THAT(text, HasSubstr("(4 updates while the condition lasted are not listed"));
+}
+
 }  // namespace
 }  // namespace cit::ctl

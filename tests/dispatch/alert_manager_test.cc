@@ -4,6 +4,8 @@
 
 #include <atomic>
 
+#include "dispatch-server/api/alert_history.h"
+
 namespace cit::dispatch {
 namespace {
 
@@ -168,6 +170,71 @@ TEST_F(AlertManagerTest, ListenersHearEveryChangeUntilRemoved) {
   uint64_t as_of = 0;
   EXPECT_TRUE(alerts_.OpenSnapshot(AlertFilter{}, &as_of).empty());
   EXPECT_EQ(as_of, 3u);
+}
+
+TEST_F(AlertManagerTest, EventsOfOneAlertInOrderWithTheirTimes) {
+  const SysTime t0 = clock_.Now();
+  const uint64_t id = *alerts_.Raise(owner_, Deviation(t0), 0);
+  AlertManager::Owner other{"truck-8", "run-2"};
+  ASSERT_TRUE(alerts_.Raise(other, Deviation(t0), 0).ok());
+  clock_.Advance(std::chrono::seconds(5));
+  ASSERT_TRUE(alerts_.Raise(owner_, Deviation(clock_.Now()), 0).ok());  // UPDATED
+  clock_.Advance(std::chrono::seconds(5));
+  ASSERT_TRUE(alerts_.Acknowledge(id, "olga", "on it").ok());
+  auto events = alerts_.EventsOf(id);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].type(), cit::v1::ALERT_EVENT_TYPE_RAISED);
+  EXPECT_EQ((*events)[1].type(), cit::v1::ALERT_EVENT_TYPE_UPDATED);
+  EXPECT_EQ((*events)[2].type(), cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED);
+  EXPECT_EQ(FromProto((*events)[0].time()), t0);
+  EXPECT_EQ(FromProto((*events)[2].time()), t0 + std::chrono::seconds(10));
+  EXPECT_EQ(alerts_.EventsOf(12345).status().code(), absl::StatusCode::kNotFound);
+}
+
+std::vector<cit::v1::AlertEvent> History(std::initializer_list<cit::v1::AlertEventType> types) {
+  std::vector<cit::v1::AlertEvent> out;
+  uint64_t id = 0;
+  for (cit::v1::AlertEventType t : types) {
+    cit::v1::AlertEvent e;
+    e.set_event_id(++id);
+    e.set_type(t);
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<uint64_t> Ids(const AlertHistory& h) {
+  std::vector<uint64_t> ids;
+  for (const auto& e : h.events) ids.push_back(e.event_id());
+  return ids;
+}
+
+TEST(AlertHistoryTest, UpdatesAreLeftOutAndCountedUnlessAskedFor) {
+  using T = cit::v1::AlertEventType;
+  const T raised = cit::v1::ALERT_EVENT_TYPE_RAISED, updated = cit::v1::ALERT_EVENT_TYPE_UPDATED,
+          escalated = cit::v1::ALERT_EVENT_TYPE_ESCALATED;
+  AlertHistory h =
+      SelectHistory(History({raised, updated, updated, escalated, updated}), false, 10);
+  EXPECT_EQ(Ids(h), (std::vector<uint64_t>{1, 4}));
+  EXPECT_EQ(h.updated_omitted, 3u);
+  EXPECT_EQ(h.events_omitted, 0u);
+  h = SelectHistory(History({raised, updated, updated, escalated, updated}), true, 10);
+  EXPECT_EQ(Ids(h), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(h.updated_omitted, 0u);
+}
+
+TEST(AlertHistoryTest, BeyondTheLimitTheOldestAndNewestHalvesAreKept) {
+  const auto r = cit::v1::ALERT_EVENT_TYPE_REOCCURRED;
+  AlertHistory h = SelectHistory(History({r, r, r, r, r, r, r}), false, 4);
+  EXPECT_EQ(Ids(h), (std::vector<uint64_t>{1, 2, 6, 7}));
+  EXPECT_EQ(h.events_omitted, 3u);
+  h = SelectHistory(History({r, r, r, r, r, r, r}), false, 3);
+  EXPECT_EQ(Ids(h), (std::vector<uint64_t>{1, 2, 7}));
+  EXPECT_EQ(h.events_omitted, 4u);
+  h = SelectHistory(History({r, r}), false, 2);
+  EXPECT_EQ(Ids(h), (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(h.events_omitted, 0u);
 }
 
 }  // namespace

@@ -213,6 +213,56 @@ TEST_F(EscalationTest, RestartNeitherRepeatsStepsNorQueuesTwiceAndReconcilesMiss
   EXPECT_EQ(alert->policy_step(), 2u);
 }
 
+TEST_F(EscalationTest, TheAlertsHistoryListsEveryStepWithItsTimeAlsoAfterARestart) {
+  Open();
+  const SysTime t0 = clock_.Now();
+  auto id = alerts_->Raise({"CIT-1", "RUN-1"}, Panic(t0), 0);
+  ASSERT_TRUE(id.ok());
+  // Another alert's events interleave; the history is this alert's alone.
+  auto other = alerts_->Raise({"CIT-2", "RUN-2"}, Panic(t0), 0);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(escalator_->Tick(), 2u);  // step 1 of both
+  clock_.Advance(std::chrono::seconds(60));
+  ASSERT_TRUE(alerts_->Acknowledge(*other, "bob", "mine").ok());
+  EXPECT_EQ(escalator_->Tick(), 1u);  // step 2 of the first only
+  clock_.Advance(std::chrono::seconds(30));
+  ASSERT_TRUE(alerts_->Acknowledge(*id, "alice", "calling the crew").ok());
+
+  const auto check = [&](const std::vector<cit::v1::AlertEvent>& events) {
+    ASSERT_EQ(events.size(), 4u);
+    const std::vector<std::pair<cit::v1::AlertEventType, std::string>> want = {
+        {cit::v1::ALERT_EVENT_TYPE_RAISED, "system"},
+        {cit::v1::ALERT_EVENT_TYPE_ESCALATED, "escalation"},
+        {cit::v1::ALERT_EVENT_TYPE_ESCALATED, "escalation"},
+        {cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED, "alice"}};
+    const std::vector<int> at_s = {0, 0, 60, 90};
+    for (size_t i = 0; i < events.size(); ++i) {
+      EXPECT_EQ(events[i].alert().alert_id(), *id) << i;
+      EXPECT_EQ(events[i].type(), want[i].first) << i;
+      EXPECT_EQ(events[i].actor(), want[i].second) << i;
+      EXPECT_EQ(FromProto(events[i].time()), t0 + std::chrono::seconds(at_s[i])) << i;
+      if (i > 0) {
+        EXPECT_GT(events[i].event_id(), events[i - 1].event_id());
+      }
+    }
+    EXPECT_EQ(events[2].alert().policy_step(), 2u);
+    EXPECT_EQ(events[2].alert().severity(), cit::v1::SEVERITY_CRITICAL);
+    EXPECT_EQ(events[1].alert().severity(), cit::v1::SEVERITY_HIGH);
+    EXPECT_EQ(events[3].comment(), "calling the crew");
+  };
+  // Live: some events may still be on their way to the store.
+  auto live = alerts_->EventsOf(*id);
+  ASSERT_TRUE(live.ok()) << live.status();
+  check(*live);
+  // After a restart everything comes from the store.
+  Close();
+  Open();
+  auto stored = alerts_->EventsOf(*id);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  check(*stored);
+  EXPECT_EQ(alerts_->EventsOf(999'999).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(EscalationTest, AFullOutboxRefusesLoudlyAndNeverBlocks) {
   options_.max_pending = 1;
   Open();

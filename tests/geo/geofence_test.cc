@@ -140,6 +140,21 @@ TEST(PolygonFenceTest, RejectsHoleOutsideTheExterior) {
   EXPECT_NE(std::string(f.status().message()).find("invalid polygon"), std::string::npos);
 }
 
+// A stop zone wider than 20 km is a typo; a hole 1,500 km away (within the projection's 3,000 km)
+// is one, and such rings made
+// Boost.Geometry's validity check overflow (UBSan, fuzz.alert_place) before this refusal.
+TEST(PolygonFenceTest, RefusesAZoneWiderThan20KmAndSaysWhy) {
+  const LonLat c = Ll(11.57, 48.14);
+  absl::StatusOr<PolygonFence> far_hole =
+      PolygonFence::Create(Square(c, 200, true), {Square(Direct(c, 90, 1'500'000), 50, false)});
+  ASSERT_FALSE(far_hole.ok());
+  EXPECT_NE(std::string(far_hole.status().message()).find("a zone must fit in 20 km"),
+            std::string::npos)
+      << far_hole.status();
+  EXPECT_FALSE(PolygonFence::Create(Square(c, 10'100, true)).ok());  // 20.2 km across
+  EXPECT_TRUE(PolygonFence::Create(Square(c, 9'900, true)).ok()) << "19.8 km across";
+}
+
 TEST(PolygonFenceTest, ManyVertexPolygonAgreesWithBruteForceRayCasting) {
   // A 1000-vertex star; the slab index must give the same answers as testing every edge.
   const LonLat c = Ll(11.57, 48.14);

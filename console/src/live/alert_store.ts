@@ -23,8 +23,13 @@ export class AlertStore {
   private readonly listeners: AlertListener[] = [];
   private readonly byVehicle = new Map<string, SeverityCounts>();
 
-  subscribe(fn: AlertListener): void {
+  // Returns the function that unsubscribes.
+  subscribe(fn: AlertListener): () => void {
     this.listeners.push(fn);
+    return () => {
+      const i = this.listeners.indexOf(fn);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   apply(events: AlertEvent[]): void {
@@ -41,7 +46,7 @@ export class AlertStore {
       else this.alerts.set(a.alertId, a);
       changed.push(a);
     }
-    if (changed.length) for (const fn of this.listeners) fn(changed);
+    if (changed.length) for (const fn of [...this.listeners]) fn(changed);
   }
 
   get(id: string): Alert | undefined {
@@ -93,7 +98,7 @@ export class AlertStore {
   clear(): void {
     this.byVehicle.clear();
     this.alerts.clear();
-    for (const fn of this.listeners) fn([]);
+    for (const fn of [...this.listeners]) fn([]);
   }
 }
 

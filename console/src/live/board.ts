@@ -174,12 +174,23 @@ export class Board {
       meta.append(ack);
     }
     if (a.conditionClearedTime) meta.append(el('span', 'alert-cleared', 'condition cleared'));
+    if (a.policyStep) {
+      const step = el('span', 'alert-policy', `escalated: step ${a.policyStep}`);
+      step.title = 'not acknowledged in time: the escalation policy notified more people (History shows whom)';
+      meta.append(step);
+    }
 
     row.append(top, meta);
     if (a.details) row.append(el('div', 'alert-details', a.details));
 
+    const actions = el('div', 'alert-actions');
+    // Every role may read an alert's history; acting on it is for operators and up.
+    const history = el('a', 'history', 'History');
+    history.href = `#/alerts/${encodeURIComponent(a.alertId)}`;
+    history.title = 'Every event of this alert: raised, escalation steps, acknowledged, resolved';
+    history.addEventListener('click', (e) => e.stopPropagation());
+    actions.append(history);
     if (this.opts.canAcknowledge) {
-      const actions = el('div', 'alert-actions');
       if (a.state === 'ALERT_STATE_OPEN') {
         const ack = el('button', 'ack', 'Acknowledge');
         ack.type = 'button';
@@ -196,8 +207,8 @@ export class Board {
         this.openForm(row, a, 'resolve');
       });
       actions.append(res);
-      row.append(actions);
     }
+    row.append(actions);
     row.addEventListener('click', () => {
       this.select(a.alertId);
       this.opts.onSelect(a);

@@ -28,7 +28,34 @@ int RemainingMs(SteadyTime deadline) {
 
 // Writes the payload to the child's stdin without blocking past the deadline; a child that
 // exits without reading it is not an error here (its exit status decides).
+// Writing to a hook that exits without reading its input (/bin/true, or one that crashed) raises
+// SIGPIPE, whose default action ends the whole server: seen in CI, where under load the hook
+// had exited before the payload was written. SIGPIPE from write() goes to the writing thread, so
+// it is blocked in this thread while writing and a pending one is consumed before unblocking;
+// the write then just fails with EPIPE.
+class SigpipeBlockedInThisThread {
+ public:
+  SigpipeBlockedInThisThread() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeBlockedInThisThread() {
+    const timespec now{0, 0};
+    while (sigtimedwait(&pipe_, nullptr, &now) == SIGPIPE) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeBlockedInThisThread(const SigpipeBlockedInThisThread&) = delete;
+  SigpipeBlockedInThisThread& operator=(const SigpipeBlockedInThisThread&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+};
+
 void FeedStdin(int fd, std::string_view data, SteadyTime deadline) {
+  const SigpipeBlockedInThisThread no_sigpipe;
   while (!data.empty()) {
     pollfd p{fd, POLLOUT, 0};
     if (poll(&p, 1, RemainingMs(deadline)) <= 0) return;

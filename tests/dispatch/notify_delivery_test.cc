@@ -13,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "dispatch-server/notify/delivery_worker.h"
+#include "dispatch-server/notify/exec_channel.h"
 #include "dispatch-server/notify/notifier.h"
 #include "dispatch-server/notify/payload.h"
 #include "tests/dispatch/notify_receivers.h"
@@ -182,6 +183,20 @@ TEST_F(NotifyDeliveryTest, ExecHookGetsThePayloadOnStdinAndItsExitStatusDecides)
   ASSERT_TRUE(WaitState("delivered", 1));
   EXPECT_EQ(test::ReadFile(out), n.body);
   EXPECT_EQ(test::ReadFile(out.string() + ".key"), "k-exec");
+}
+
+// A hook that exits without reading its input: writing the rest of the payload fails with
+// EPIPE. It used to raise SIGPIPE, which ended the whole server (a CI run lost its server this
+// way under load). 1 MiB is more than a pipe holds, so the write always meets the closed end.
+TEST_F(NotifyDeliveryTest, ExecHookThatDoesNotReadItsInputDoesNotKillTheServer) {
+  ExecChannel hook({"/bin/true"}, std::chrono::milliseconds(5000));
+  Notification n;
+  n.key = "k-true";
+  n.body = std::string(1 << 20, 'x');
+  for (int i = 0; i < 3; ++i) {
+    const DeliveryResult r = hook.Deliver(n);
+    EXPECT_TRUE(r.delivered) << r.detail;
+  }
 }
 
 TEST_F(NotifyDeliveryTest, ExecHookPastItsTimeoutIsKilled) {

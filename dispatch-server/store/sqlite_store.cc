@@ -126,6 +126,24 @@ absl::StatusOr<StoredRecord> ReadRow(const sqlite::Statement& q) {
   return r;
 }
 
+// Binds ?1-?6 of the page queries of ReadPage and ScanPage (vehicle, from, to, cursor seq,
+// chain limit, row limit).
+void BindPageQuery(sqlite::Statement& q, const RecordPageQuery& query) {
+  const int64_t max_i64 = std::numeric_limits<int64_t>::max();
+  int64_t lo = ToUnixNs(query.from);
+  int64_t after_seq = 0;  // seq > 0 always: no cursor admits every record at `lo`
+  if (query.after && query.after->event_time_ns >= lo) {
+    lo = query.after->event_time_ns;
+    after_seq = static_cast<int64_t>(std::min<uint64_t>(query.after->seq, max_i64));
+  }
+  q.Bind(1, query.vehicle_id)
+      .Bind(2, lo)
+      .Bind(3, ToUnixNs(query.to))
+      .Bind(4, after_seq)
+      .Bind(5, static_cast<int64_t>(std::min<uint64_t>(query.max_chain_index, max_i64)))
+      .Bind(6, static_cast<int64_t>(std::min<uint64_t>(query.limit, max_i64)));
+}
+
 }  // namespace
 
 struct SqliteStore::WriteStatements {
@@ -541,19 +559,7 @@ absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadPage(const RecordPage
                   "ORDER BY event_time_ns, seq LIMIT ?6",
                   kRecordColumns));
   if (!q.ok()) return q.status();
-  const int64_t max_i64 = std::numeric_limits<int64_t>::max();
-  int64_t lo = ToUnixNs(query.from);
-  int64_t after_seq = 0;  // seq > 0 always: no cursor admits every record at `lo`
-  if (query.after && query.after->event_time_ns >= lo) {
-    lo = query.after->event_time_ns;
-    after_seq = static_cast<int64_t>(std::min<uint64_t>(query.after->seq, max_i64));
-  }
-  q->Bind(1, query.vehicle_id)
-      .Bind(2, lo)
-      .Bind(3, ToUnixNs(query.to))
-      .Bind(4, after_seq)
-      .Bind(5, static_cast<int64_t>(std::min<uint64_t>(query.max_chain_index, max_i64)))
-      .Bind(6, static_cast<int64_t>(std::min<uint64_t>(query.limit, max_i64)));
+  BindPageQuery(*q, query);
   std::vector<StoredRecord> out;
   while (true) {
     absl::StatusOr<bool> row = q->Step();
@@ -575,19 +581,7 @@ absl::StatusOr<size_t> SqliteStore::ScanPage(const RecordPageQuery& query,
       "event_time_ns >= ?2 AND event_time_ns < ?3 AND (event_time_ns > ?2 OR seq > ?4) AND "
       "chain_index <= ?5 ORDER BY event_time_ns, seq LIMIT ?6");
   if (!q.ok()) return q.status();
-  const int64_t max_i64 = std::numeric_limits<int64_t>::max();
-  int64_t lo = ToUnixNs(query.from);
-  int64_t after_seq = 0;
-  if (query.after && query.after->event_time_ns >= lo) {
-    lo = query.after->event_time_ns;
-    after_seq = static_cast<int64_t>(std::min<uint64_t>(query.after->seq, max_i64));
-  }
-  q->Bind(1, query.vehicle_id)
-      .Bind(2, lo)
-      .Bind(3, ToUnixNs(query.to))
-      .Bind(4, after_seq)
-      .Bind(5, static_cast<int64_t>(std::min<uint64_t>(query.max_chain_index, max_i64)))
-      .Bind(6, static_cast<int64_t>(std::min<uint64_t>(query.limit, max_i64)));
+  BindPageQuery(*q, query);
   // Parsing into an arena that is reset every few hundred records: no allocation per record
   // beyond the arena's bump pointer, and memory bounded whatever the number of records.
   google::protobuf::ArenaOptions options;

@@ -24,9 +24,7 @@ step "install packages" bash deploy/install-deps.sh
 step "configure" cmake --preset ci
 step "build" cmake --build --preset ci -j "$(nproc)"
 step "format check" bash deploy/check-format.sh
-# One job more than cores: many tests wait on real processes (gpsfake's pace, server start-up,
-# browser frames) rather than compute, and the suite's wall time is most of CI's after the build.
-step "ctest" ctest --preset ci -j "$(($(nproc) + 1))"
+step "ctest" ctest --preset ci -j "$(nproc)"
 step "configure fuzz" cmake --preset fuzz
 step "build fuzz" cmake --build --preset fuzz -j "$(nproc)"
 step "fuzz" ctest --preset fuzz -j "$(nproc)"

@@ -57,6 +57,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   telemetry.Get("max_connections", &o.telemetry_max_connections);
   telemetry.Get("memory_quota_bytes", &o.telemetry_memory_quota_bytes);
   telemetry.Get("stream_window_bytes", &o.telemetry_stream_window_bytes);
+  telemetry.Get("tls_frame_bytes", &o.telemetry_tls_frame_bytes);
 
   Section op = Section::In(c.raw, "operator");
   op.Get("listen", &o.operator_address);
@@ -105,6 +106,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   GetMs(server, "keepalive_time_ms", &o.keepalive_time);
   GetMs(server, "keepalive_timeout_ms", &o.keepalive_timeout);
   GetMs(server, "min_client_ping_interval_ms", &o.min_client_ping_interval);
+  server.Get("memory_limit_bytes", &o.memory_limit_bytes);
 
   Section log = Section::In(c.raw, "log");
   log.Get("level", &c.log_level);
@@ -220,6 +222,14 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
   if (o.telemetry_stream_window_bytes < 0) {
     return absl::InvalidArgumentError(
         "telemetry.stream_window_bytes must be >= 0 (0 = gRPC's defaults)");
+  }
+  if (o.telemetry_tls_frame_bytes != 0 &&
+      (o.telemetry_tls_frame_bytes < 1024 || o.telemetry_tls_frame_bytes > 16384)) {
+    return absl::InvalidArgumentError(
+        "telemetry.tls_frame_bytes must be 0 (gRPC's default) or within 1024..16384");
+  }
+  if (o.memory_limit_bytes < 0) {
+    return absl::InvalidArgumentError("server.memory_limit_bytes must be >= 0 (0 = no bound)");
   }
   if (o.telemetry_memory_quota_bytes < 0) {
     return absl::InvalidArgumentError(

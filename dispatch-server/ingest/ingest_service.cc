@@ -343,6 +343,7 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
   sub.vehicle_id = vehicle;
   sub.received = Steady::now();
   if (!urgent) sub.gaps = DeclaredGaps(vehicle, *batch);
+  sub.records.reserve(n);  // no growth by doubling: in flight, it is held until committed
   uint64_t duplicates = 0;
   std::unique_lock<std::mutex> lock(mu_);
   if (draining_) {

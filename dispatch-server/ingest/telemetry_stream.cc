@@ -56,6 +56,8 @@ bool TelemetryStream::OnBudgetAdmitted(Reservation reserved) {
   return true;
 }
 
+void TelemetryStream::ReleaseRead() { cit::v1::AgentMessage().Swap(&in_); }
+
 Reservation TelemetryStream::TakeReservationLocked() { return std::exchange(reserved_, {}); }
 
 void TelemetryStream::PumpLocked() {
@@ -275,14 +277,16 @@ void TelemetryStream::HandleBatch(Reservation reserved) {
   cit::v1::RecordBatch* batch = urgent ? in_.mutable_urgent() : in_.mutable_batch();
   size_t bytes = 0;
   if (grpc::Status refused = service_->CheckBatchSize(vehicle_, *batch, &bytes); !refused.ok()) {
-    in_.Clear();
+    ReleaseRead();
     service_->budget().Unreserve(reserved);
     End(refused, /*drain_writes=*/true);
     return;
   }
   const size_t records = static_cast<size_t>(batch->records_size());
   service_->SubmitBatch(shared_from_this(), vehicle_, batch, bytes, urgent, &accepting);
-  in_.Clear();
+  // Not Clear(): a cleared repeated field keeps its emptied Record objects for reuse (~50 KiB
+  // per stream after a 500-record batch; 5,000 connected vehicles hold ~250 MiB of them).
+  ReleaseRead();
   if (!urgent) {
     // The next read is expected to look like this one. Urgent copies are small by nature and
     // say nothing about the backlog behind them.

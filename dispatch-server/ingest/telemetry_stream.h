@@ -73,6 +73,8 @@ class TelemetryStream final
   void HandleHello();
   // `reserved`: the budget estimate this read was admitted with (given back after the charge).
   void HandleBatch(Reservation reserved);
+  // Frees everything the last read allocated in in_ (Clear() would keep it for reuse).
+  void ReleaseRead();
   // Takes the current read's reservation (zero for the Hello read). Requires mu_.
   Reservation TakeReservationLocked();
   // Starts the next read unless the stream is ending or flow control pauses it. Requires mu_.

@@ -5,8 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/metrics/process_memory.h"
 #include "dispatch-server/server/fd_limit.h"
 #include "dispatch-server/server/lock_graph.h"
+#include "dispatch-server/server/memory_budget.h"
 #include "dispatch-server/store/postgres_store.h"
 #include "dispatch-server/store/sqlite_store.h"
 
@@ -97,6 +99,8 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
                fds.hard);
   // gRPC's absl mutexes would feed a lock-order graph that grows with the connections.
   StopAbslLockGraph();
+  LogMemoryPlan(PlanMemory(options_), options_);
+  RegisterProcessMemoryMetrics(*metrics_, options_.memory_limit_bytes);
   std::unique_ptr<DispatchServer> server(new DispatchServer());
   server->options_ = options_;
   server->metrics_ = metrics_;
@@ -199,6 +203,9 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
                            options_.telemetry_stream_window_bytes);
       b.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE,
                            std::max(options_.telemetry_stream_window_bytes, 8 << 10));
+    }
+    if (options_.telemetry_tls_frame_bytes > 0) {
+      b.AddChannelArgument(GRPC_ARG_TSI_MAX_FRAME_SIZE, options_.telemetry_tls_frame_bytes);
     }
     ApplyChannelArgs(b, options_);
     server->telemetry_server_ = b.BuildAndStart();

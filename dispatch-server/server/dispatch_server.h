@@ -96,6 +96,11 @@ struct DispatchServerOptions {
   // then hold gigabytes. 64 KiB still drains a 24 h backlog (7 MB) in ~11 s at 100 ms RTT.
   // 0 = gRPC's defaults (BDP probing on).
   int telemetry_stream_window_bytes = 64 << 10;
+  // Largest TLS record the server writes on the telemetry port, bytes (1,024..16,384; gRPC's
+  // GRPC_ARG_TSI_MAX_FRAME_SIZE). gRPC keeps a buffer of this size per connection for its
+  // writes; the server writes only Welcome and Acks there, so 4 KiB instead of gRPC's 16 KiB
+  // saves ~12 KiB per vehicle and costs nothing. 0 = gRPC's default.
+  int telemetry_tls_frame_bytes = 4 << 10;
   // HTTP/2 keepalive: the server pings idle clients this often and allows client pings this often.
   std::chrono::milliseconds keepalive_time{30'000};
   std::chrono::milliseconds keepalive_timeout{10'000};
@@ -113,6 +118,11 @@ struct DispatchServerOptions {
   // descriptors are left under the soft limit; the operator port refuses only below half of it,
   // so operators still get in while vehicles are refused.
   int fd_reserve = 64;
+  // The resident memory the server is sized to stay under, bytes ([server] memory_limit_bytes;
+  // 0 = none). Not enforced by itself: it is what the budgets above are chosen against. Logged
+  // at start with those budgets and the vehicles it leaves room for (server/memory_budget.h),
+  // and exported (cit_process_memory_limit_bytes next to cit_process_resident_bytes).
+  int64_t memory_limit_bytes = int64_t{1} << 30;
   // Shutdown(): how long in-flight RPCs get before they are cancelled.
   std::chrono::milliseconds shutdown_grace{5'000};
 };

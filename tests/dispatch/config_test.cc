@@ -89,6 +89,37 @@ TEST(ServerConfigTest, InflightBudgetCommitCapAndQuotaAreReadAndChecked) {
   EXPECT_NE(st.message().find("ingest.max_inflight_records"), std::string::npos) << st;
 }
 
+// Issue 16 §1: the memory bound and the telemetry port's TLS frame size are configurable, and
+// a TLS frame size gRPC would clamp silently is refused.
+TEST(ServerConfigTest, MemoryLimitAndTlsFrameSizeAreReadAndChecked) {
+  auto c = ParseServerConfig(
+      "[server]\nmemory_limit_bytes = 2147483648\n"
+      "[telemetry]\ntls_frame_bytes = 8192\n",
+      {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.memory_limit_bytes, int64_t{2147483648});
+  EXPECT_EQ(c->server.telemetry_tls_frame_bytes, 8192);
+  c = ParseServerConfig("", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.memory_limit_bytes, int64_t{1} << 30);
+  EXPECT_EQ(c->server.telemetry_tls_frame_bytes, 4096);
+  for (const char* bad :
+       {"[telemetry]\ntls_frame_bytes = 512\n", "[telemetry]\ntls_frame_bytes = 65536\n",
+        "[server]\nmemory_limit_bytes = -1\n"}) {
+    // Refused when parsed (a negative count) or when checked (a size gRPC would clamp).
+    c = ParseServerConfig(bad, {});
+    absl::Status st = c.status();
+    if (c.ok()) {
+      c->server.insecure_dev = true;
+      st = ValidateServerConfig(*c);
+    }
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_TRUE(st.message().find("tls_frame_bytes") != std::string::npos ||
+                st.message().find("memory_limit_bytes") != std::string::npos)
+        << st;
+  }
+}
+
 TEST(ServerConfigTest, TypoInKnownSectionIsAnError) {
   auto c = ParseServerConfig("[ingest]\ngroup_comit_ms = 20\n", {});
   ASSERT_FALSE(c.ok());

@@ -1,0 +1,56 @@
+#include "dispatch-server/metrics/process_memory.h"
+
+#include <malloc.h>
+
+#include <fstream>
+#include <string>
+
+namespace cit::dispatch {
+
+namespace {
+
+// "VmRSS:    123456 kB" lines of /proc/self/status.
+void ReadStatus(ProcessMemory* m) {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (in >> key) {
+    if (key == "VmRSS:" || key == "VmHWM:") {
+      in >> kib >> unit;
+      (key == "VmRSS:" ? m->resident_bytes : m->resident_peak_bytes) = kib * 1024;
+    }
+    in.ignore(1 << 20, '\n');
+  }
+}
+
+}  // namespace
+
+ProcessMemory ReadProcessMemory() {
+  ProcessMemory m;
+  ReadStatus(&m);
+  const struct mallinfo2 mi = mallinfo2();
+  m.malloc_in_use_bytes = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+  m.malloc_free_bytes = static_cast<int64_t>(mi.fordblks);
+  return m;
+}
+
+void RegisterProcessMemoryMetrics(MetricsRegistry& metrics, int64_t limit_bytes) {
+  metrics.AddCallbackGauge("cit_process_resident_bytes", "Resident memory (VmRSS), bytes",
+                           [] { return static_cast<double>(ReadProcessMemory().resident_bytes); });
+  metrics.AddCallbackGauge(
+      "cit_process_resident_peak_bytes", "Peak resident memory since start (VmHWM), bytes",
+      [] { return static_cast<double>(ReadProcessMemory().resident_peak_bytes); });
+  metrics.AddCallbackGauge(
+      "cit_process_malloc_in_use_bytes", "Bytes allocated through malloc and not freed",
+      [] { return static_cast<double>(ReadProcessMemory().malloc_in_use_bytes); });
+  metrics.AddCallbackGauge(
+      "cit_process_malloc_free_bytes",
+      "Free bytes malloc keeps in its arenas (high after a burst: fragmentation)",
+      [] { return static_cast<double>(ReadProcessMemory().malloc_free_bytes); });
+  metrics.AddCallbackGauge("cit_process_memory_limit_bytes",
+                           "Configured resident memory bound (server.memory_limit_bytes)",
+                           [limit_bytes] { return static_cast<double>(limit_bytes); });
+}
+
+}  // namespace cit::dispatch

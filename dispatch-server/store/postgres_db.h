@@ -12,7 +12,9 @@
 
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <pqxx/connection>
+#include <pqxx/field>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,6 +47,62 @@ struct Migration {
 // to migrate with the owner role otherwise. A version newer than `migrations` is refused.
 absl::Status ApplyMigrations(pqxx::connection& c, std::string_view component,
                              std::span<const Migration> migrations);
+
+// A bytea column's bytes.
+std::string Bytes(const pqxx::field& f);
+
+// Shared by the migrations of the append-only tables of every component ("runs", "alerts"):
+// a trigger function refusing the statement, and the server's group role (no UPDATE or DELETE
+// on history is ever granted to it). Idempotent, so each component may run it first.
+inline constexpr char kAppendOnlySql[] = R"sql(
+CREATE OR REPLACE FUNCTION citwatch_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END $$;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'citwatch_server') THEN
+    CREATE ROLE citwatch_server NOLOGIN;
+  END IF;
+END $$;
+GRANT SELECT ON schema_migrations TO citwatch_server;
+)sql";
+
+// SQL making `table` refuse UPDATE, DELETE and TRUNCATE by trigger (after kAppendOnlySql).
+std::string AppendOnlyTriggersSql(std::string_view table);
+
+// One connection for a store's calls, serialised by a mutex, and opened again on the next call
+// when the server ended it (the call that found it broken fails UNAVAILABLE).
+//
+//   absl::StatusOr<std::unique_ptr<pg::Session>> s = pg::Session::Open(conninfo);
+//   absl::Status st = (*s)->Run("saving run", [&](pqxx::connection& c) -> absl::Status {...});
+//
+// Thread contract: thread-safe; `fn` runs with the mutex held.
+class Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Open(std::string conninfo);
+
+  // fn(connection) returns absl::Status or absl::StatusOr<T>; a libpqxx exception becomes a
+  // status (FromException) prefixed with `what`.
+  template <typename Fn>
+  auto Run(std::string_view what, Fn&& fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (absl::Status s = EnsureOpen(); !s.ok()) return s;
+    try {
+      return fn(*conn_);
+    } catch (const std::exception& e) {
+      return FromException(e, what);
+    }
+  }
+
+ private:
+  explicit Session(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  absl::Status EnsureOpen();
+
+  const std::string conninfo_;
+  std::mutex mu_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
 
 }  // namespace cit::dispatch::pg
 

@@ -1,0 +1,81 @@
+// Test support for the store contract tests that run on both backends (issue 15): one database,
+// SQLite (a file in a temp dir) or PostgreSQL (a fresh database of the process's private server,
+// tests/support/postgres_server.h), chosen by the test parameter "sqlite" / "postgresql".
+//
+//   class RunStoreTest : public ::testing::TestWithParam<std::string> {
+//     BackendDb db_{GetParam()};
+//   };
+//   auto runs = db_.OpenRunStore();
+//   db_.Exec("DELETE FROM plan_events");   // as the superuser / beside the store
+//
+// Thread contract: single-owner.
+#ifndef CIT_TESTS_DISPATCH_STORE_BACKENDS_H_
+#define CIT_TESTS_DISPATCH_STORE_BACKENDS_H_
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "dispatch-server/plans/run_store.h"
+#include "dispatch-server/store/postgres_run_store.h"
+#include "dispatch-server/store/sqlite_db.h"
+#include "dispatch-server/store/sqlite_run_store.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/test_env.h"
+
+namespace cit::dispatch::test {
+
+class BackendDb {
+ public:
+  explicit BackendDb(std::string backend) : backend_(std::move(backend)) {
+    if (!pg()) return;
+    server_ = cit::test::SharedPostgres();
+    if (server_ == nullptr) return;  // SharedPostgres failed the test, saying why
+    absl::StatusOr<std::string> db = server_->CreateDatabase();
+    EXPECT_TRUE(db.ok()) << db.status();
+    if (!db.ok()) return;
+    conninfo_ = *db;
+    database_ = conninfo_.substr(conninfo_.find("dbname=") + 7);
+    database_ = database_.substr(0, database_.find(' '));
+  }
+
+  bool pg() const { return backend_ == "postgresql"; }
+  std::filesystem::path path() const { return dir_ / "dispatch.db"; }
+  const std::string& conninfo() const { return conninfo_; }
+  const std::string& database() const { return database_; }
+  cit::test::PostgresServer* server() const { return server_; }
+  const cit::test::TempDir& dir() const { return dir_; }
+
+  absl::StatusOr<std::unique_ptr<RunStore>> OpenRunStore() const {
+    if (pg()) return Up<RunStore>(PostgresRunStore::Open(conninfo_));
+    return Up<RunStore>(SqliteRunStore::Open(path()));
+  }
+
+  // SQL beside the store: as the superuser on PostgreSQL, on its own connection on SQLite.
+  absl::Status Exec(const std::string& sql) const {
+    if (pg()) return server_->Exec(database_, sql);
+    auto db = sqlite::Database::Open(path());
+    if (!db.ok()) return db.status();
+    return (*db)->Exec(sql);
+  }
+
+ private:
+  template <typename Base, typename T>
+  static absl::StatusOr<std::unique_ptr<Base>> Up(absl::StatusOr<std::unique_ptr<T>> s) {
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<Base>(std::move(*s));
+  }
+
+  std::string backend_;
+  cit::test::TempDir dir_;
+  cit::test::PostgresServer* server_ = nullptr;
+  std::string conninfo_;
+  std::string database_;
+};
+
+inline std::string BackendName(const ::testing::TestParamInfo<std::string>& p) { return p.param; }
+
+}  // namespace cit::dispatch::test
+
+#endif  // CIT_TESTS_DISPATCH_STORE_BACKENDS_H_

@@ -15,12 +15,15 @@
 #include <mutex>
 #include <pqxx/connection>
 #include <pqxx/field>
+#include <pqxx/result>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 
 namespace cit::dispatch::pg {
 
@@ -50,6 +53,19 @@ absl::Status ApplyMigrations(pqxx::connection& c, std::string_view component,
 
 // A bytea column's bytes.
 std::string Bytes(const pqxx::field& f);
+
+// Parses the first column of every row (a serialised protobuf) into a Message; DATA_LOSS names
+// `table` when one does not parse.
+template <typename Message>
+absl::StatusOr<std::vector<Message>> ParseRows(const pqxx::result& rows, std::string_view table) {
+  std::vector<Message> out(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!out[i].ParseFromString(Bytes(rows[i][0]))) {
+      return absl::DataLossError(absl::StrCat(std::string(table), ": unparsable stored row"));
+    }
+  }
+  return out;
+}
 
 // Shared by the migrations of the append-only tables of every component ("runs", "alerts"):
 // a trigger function refusing the statement, and the server's group role (no UPDATE or DELETE

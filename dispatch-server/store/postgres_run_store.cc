@@ -44,17 +44,6 @@ int64_t Nanos(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1'000'000'000 + t.nanos();
 }
 
-template <typename Message>
-absl::StatusOr<std::vector<Message>> ParseColumn(const pqxx::result& rows, std::string_view what) {
-  std::vector<Message> out(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (!out[i].ParseFromString(pg::Bytes(rows[i][0]))) {
-      return absl::DataLossError(absl::StrCat(std::string(what), ": unparsable stored row"));
-    }
-  }
-  return out;
-}
-
 void InsertPlanEvent(pqxx::work& w, const ChainedPlanEvent& c) {
   const cit::v1::PlanEvent& e = c.event;
   w.exec_params(
@@ -115,7 +104,7 @@ absl::StatusOr<std::vector<cit::v1::PlanEvent>> PostgresRunStore::History(
     const std::string& run_id) {
   return session_->Run("reading the plan log", [&](pqxx::connection& c) {
     pqxx::read_transaction t(c);
-    return ParseColumn<cit::v1::PlanEvent>(
+    return pg::ParseRows<cit::v1::PlanEvent>(
         t.exec_params("SELECT body FROM plan_events WHERE run_id = $1 ORDER BY idx", run_id),
         "plan_events");
   });
@@ -124,7 +113,7 @@ absl::StatusOr<std::vector<cit::v1::PlanEvent>> PostgresRunStore::History(
 absl::StatusOr<std::vector<cit::v1::Run>> PostgresRunStore::LoadLatest() {
   return session_->Run("loading runs", [&](pqxx::connection& c) {
     pqxx::read_transaction t(c);
-    return ParseColumn<cit::v1::Run>(
+    return pg::ParseRows<cit::v1::Run>(
         t.exec("SELECT proto FROM (SELECT DISTINCT ON (run_id) run_id, proto FROM runs ORDER BY "
                "run_id, version DESC) latest ORDER BY run_id COLLATE \"C\""),
         "runs");
@@ -134,7 +123,7 @@ absl::StatusOr<std::vector<cit::v1::Run>> PostgresRunStore::LoadLatest() {
 absl::StatusOr<std::vector<cit::v1::Run>> PostgresRunStore::Versions(const std::string& run_id) {
   return session_->Run("reading run versions", [&](pqxx::connection& c) {
     pqxx::read_transaction t(c);
-    return ParseColumn<cit::v1::Run>(
+    return pg::ParseRows<cit::v1::Run>(
         t.exec_params("SELECT proto FROM runs WHERE run_id = $1 ORDER BY version", run_id), "runs");
   });
 }

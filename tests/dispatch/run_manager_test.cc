@@ -189,10 +189,7 @@ TEST(RunStoreBackendsTest, TheSameChangesGiveTheSameChainOnBothBackends) {
 TEST(PostgresRunStoreTest, TheServerRoleSavesRunsButCannotChangeThePlanLog) {
   BackendDb db("postgresql");
   ASSERT_TRUE(db.OpenRunStore().ok()) << "the owner migrates";
-  const std::string role = db.database() + "_dispatch";
-  ASSERT_TRUE(db.Exec("CREATE ROLE " + role + " LOGIN IN ROLE citwatch_server").ok());
-  std::string conninfo = db.conninfo();
-  conninfo.replace(conninfo.find("user=postgres"), 13, "user=" + role);
+  const std::string conninfo = db.ServerRoleConninfo();
   auto store = PostgresRunStore::Open(conninfo);
   ASSERT_TRUE(store.ok()) << store.status();
   FakeClock clock(kT0);

@@ -17,8 +17,11 @@
 #include <memory>
 #include <string>
 
+#include "dispatch-server/alerts/alert_store.h"
 #include "dispatch-server/plans/run_store.h"
+#include "dispatch-server/store/postgres_alert_store.h"
 #include "dispatch-server/store/postgres_run_store.h"
+#include "dispatch-server/store/sqlite_alert_store.h"
 #include "dispatch-server/store/sqlite_db.h"
 #include "dispatch-server/store/sqlite_run_store.h"
 #include "tests/support/postgres_server.h"
@@ -50,6 +53,21 @@ class BackendDb {
   absl::StatusOr<std::unique_ptr<RunStore>> OpenRunStore() const {
     if (pg()) return Up<RunStore>(PostgresRunStore::Open(conninfo_));
     return Up<RunStore>(SqliteRunStore::Open(path()));
+  }
+
+  absl::StatusOr<std::unique_ptr<AlertStore>> OpenAlertStore() const {
+    if (pg()) return Up<AlertStore>(PostgresAlertStore::Open(conninfo_));
+    return Up<AlertStore>(SqliteAlertStore::Open(path()));
+  }
+
+  // The connection string of a new login role in citwatch_server (the server's role,
+  // docs/operations.md); PostgreSQL only, after the owner migrated.
+  std::string ServerRoleConninfo() const {
+    const std::string role = database_ + "_dispatch";
+    EXPECT_TRUE(Exec("CREATE ROLE " + role + " LOGIN IN ROLE citwatch_server").ok());
+    std::string c = conninfo_;
+    c.replace(c.find("user=postgres"), 13, "user=" + role);
+    return c;
   }
 
   // SQL beside the store: as the superuser on PostgreSQL, on its own connection on SQLite.

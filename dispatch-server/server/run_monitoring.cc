@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dispatch-server/store/sqlite_replay_reader.h"
+#include "dispatch-server/store/sqlite_snapshot_store.h"
 
 namespace cit::dispatch {
 
@@ -44,7 +45,12 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   rm->monitor_->HoldVehicles(pending);
   if (!pending.empty()) rm->monitor_->SetRestartTime(clock->Now());
   StateRebuildOptions rebuild = options.rebuild;
-  rebuild.database_path = options.database_path;
+  rebuild.open_source =
+      [path = options.database_path]() -> absl::StatusOr<std::unique_ptr<ReplaySource>> {
+    auto reader = SqliteReplayReader::Open(path);
+    if (!reader.ok()) return reader.status();
+    return std::unique_ptr<ReplaySource>(std::move(*reader));
+  };
   rebuild.monitor = options.monitor;
   rm->rebuilder_ = std::make_unique<StateRebuilder>(
       rebuild, rm->alert_store_.get(), rm->alerts_.get(), monitor, on_activated, clock->Now());

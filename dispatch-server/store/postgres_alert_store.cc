@@ -11,7 +11,7 @@
 namespace cit::dispatch {
 namespace {
 
-const std::string kAlertsSchemaSql = absl::StrCat(pg::kAppendOnlySql, R"sql(
+const std::string kAlertsSchemaSql = absl::StrCat(pg::kServerRoleSql, pg::kAppendOnlySql, R"sql(
 CREATE TABLE alerts (
   alert_id      bigint  PRIMARY KEY,
   vehicle_id    text    NOT NULL,

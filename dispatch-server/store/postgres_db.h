@@ -67,21 +67,26 @@ absl::StatusOr<std::vector<Message>> ParseRows(const pqxx::result& rows, std::st
   return out;
 }
 
-// Shared by the migrations of the append-only tables of every component ("runs", "alerts"):
-// a trigger function refusing the statement, and the server's group role (no UPDATE or DELETE
-// on history is ever granted to it). Idempotent, so each component may run it first.
-inline constexpr char kAppendOnlySql[] = R"sql(
-CREATE OR REPLACE FUNCTION citwatch_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
-    USING ERRCODE = 'insufficient_privilege';
-END $$;
+// The server's group role, shared by every component's first migration (idempotent): a role
+// that logs in as a member of citwatch_server gets only what each component grants it.
+inline constexpr char kServerRoleSql[] = R"sql(
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'citwatch_server') THEN
     CREATE ROLE citwatch_server NOLOGIN;
   END IF;
 END $$;
 GRANT SELECT ON schema_migrations TO citwatch_server;
+)sql";
+
+// The trigger function refusing a statement on an append-only table, shared by the components
+// with history ("runs", "alerts"; idempotent). No UPDATE or DELETE on history is ever granted
+// to citwatch_server either, so the triggers are the owner's guard.
+inline constexpr char kAppendOnlySql[] = R"sql(
+CREATE OR REPLACE FUNCTION citwatch_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END $$;
 )sql";
 
 // SQL making `table` refuse UPDATE, DELETE and TRUNCATE by trigger (after kAppendOnlySql).

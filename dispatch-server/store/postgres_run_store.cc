@@ -8,7 +8,7 @@
 namespace cit::dispatch {
 namespace {
 
-const std::string kRunsSchemaSql = absl::StrCat(pg::kAppendOnlySql, R"sql(
+const std::string kRunsSchemaSql = absl::StrCat(pg::kServerRoleSql, pg::kAppendOnlySql, R"sql(
 CREATE TABLE runs (
   run_id     text    NOT NULL,
   version    bigint  NOT NULL,

@@ -20,10 +20,16 @@
 #include "dispatch-server/alerts/alert_store.h"
 #include "dispatch-server/plans/run_store.h"
 #include "dispatch-server/store/postgres_alert_store.h"
+#include "dispatch-server/store/postgres_replay_reader.h"
 #include "dispatch-server/store/postgres_run_store.h"
+#include "dispatch-server/store/postgres_snapshot_store.h"
+#include "dispatch-server/store/postgres_store.h"
 #include "dispatch-server/store/sqlite_alert_store.h"
 #include "dispatch-server/store/sqlite_db.h"
+#include "dispatch-server/store/sqlite_replay_reader.h"
 #include "dispatch-server/store/sqlite_run_store.h"
+#include "dispatch-server/store/sqlite_snapshot_store.h"
+#include "dispatch-server/store/sqlite_store.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_env.h"
 
@@ -58,6 +64,22 @@ class BackendDb {
   absl::StatusOr<std::unique_ptr<AlertStore>> OpenAlertStore() const {
     if (pg()) return Up<AlertStore>(PostgresAlertStore::Open(conninfo_));
     return Up<AlertStore>(SqliteAlertStore::Open(path()));
+  }
+
+  // The record store (SQLite at normal durability: tests append often).
+  absl::StatusOr<std::unique_ptr<Store>> OpenRecordStore() const {
+    if (pg()) return Up<Store>(PostgresStore::Open({.connection = conninfo_}));
+    return Up<Store>(SqliteStore::Open(path(), {.durability = sqlite::Durability::kNormal}));
+  }
+
+  absl::StatusOr<std::unique_ptr<ReplaySource>> OpenReplaySource() const {
+    if (pg()) return Up<ReplaySource>(PostgresReplayReader::Open(conninfo_));
+    return Up<ReplaySource>(SqliteReplayReader::Open(path()));
+  }
+
+  absl::StatusOr<std::unique_ptr<SnapshotStore>> OpenSnapshotStore() const {
+    if (pg()) return Up<SnapshotStore>(PostgresSnapshotStore::Open(conninfo_));
+    return Up<SnapshotStore>(SqliteSnapshotStore::Open(path()));
   }
 
   // The connection string of a new login role in citwatch_server (the server's role,

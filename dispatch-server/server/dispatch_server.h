@@ -72,9 +72,10 @@ struct DispatchServerOptions {
   sqlite::Durability durability = sqlite::Durability::kFull;
   // Raw bytes of rejected records kept per vehicle and reason (counts stay exact).
   size_t reject_samples_per_reason = 20;
-  // Record store backend ([store] backend): kSqlite keeps records in database_path; kPostgresql
-  // keeps them in the PostgreSQL database of postgres_connection (runs, alerts, audit and the
-  // other components still use database_path: docs/operations.md).
+  // Store backend ([store] backend): kSqlite keeps everything in database_path; kPostgresql
+  // keeps records, runs, alerts and monitor snapshots in the PostgreSQL database of
+  // postgres_connection (the audit ledger, identity log, notification outbox and period reports
+  // still use database_path: docs/operations.md).
   enum class StoreBackend { kSqlite, kPostgresql };
   StoreBackend store_backend = StoreBackend::kSqlite;
   std::string postgres_connection;  // libpq connection string ([store] connection)

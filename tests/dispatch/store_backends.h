@@ -15,7 +15,9 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "dispatch-server/alerts/alert_store.h"
 #include "dispatch-server/plans/run_store.h"
@@ -90,6 +92,33 @@ class BackendDb {
     std::string c = conninfo_;
     c.replace(c.find("user=postgres"), 13, "user=" + role);
     return c;
+  }
+
+  // Each statement is refused when run on its own as the login of `conninfo` (PostgreSQL).
+  static void ExpectRefusedAs(const std::string& conninfo, const std::vector<std::string>& sqls) {
+    pqxx::connection c(conninfo);
+    for (const std::string& sql : sqls) {
+      pqxx::nontransaction t(c);
+      EXPECT_THROW(t.exec(sql), pqxx::sql_error) << sql;
+    }
+  }
+
+  // The first column (bytes) of every row of `sql`, read beside the store.
+  std::vector<std::string> Column(const std::string& sql) const {
+    std::vector<std::string> out;
+    if (pg()) {
+      pqxx::connection c(conninfo_);
+      pqxx::read_transaction t(c);
+      for (const pqxx::row& r : t.exec(sql)) out.push_back(pg::Bytes(r[0]));
+      return out;
+    }
+    auto db = sqlite::Database::Open(path());
+    EXPECT_TRUE(db.ok()) << db.status();
+    if (!db.ok()) return out;
+    auto q = (*db)->Prepare(sql);
+    EXPECT_TRUE(q.ok()) << q.status();
+    while (q.ok() && *q->Step()) out.push_back(q->ColumnBlob(0));
+    return out;
   }
 
   // SQL beside the store: as the superuser on PostgreSQL, on its own connection on SQLite.

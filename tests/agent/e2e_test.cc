@@ -206,6 +206,9 @@ class AgentE2eTest : public ::testing::Test {
                                  test::RepoData("gpsd/" + capture).string()},
         dir_ / "gpsfake.log");
     ASSERT_TRUE(test::WaitFor([&] { return PortOpen(gps_port_); }, 20s)) << "gpsd never listened";
+    // Listening there and gone means its gpsd could not bind: someone else holds the port.
+    ASSERT_TRUE(gpsfake_->Running()) << "gpsfake exited at start:\n"
+                                     << test::ReadFile(dir_ / "gpsfake.log");
     gpspipe_ = std::make_unique<test::Process>(
         std::vector<std::string>{"gpspipe", "-w", "127.0.0.1:" + std::to_string(gps_port_)},
         dir_ / "gpspipe.json");
@@ -282,9 +285,17 @@ class AgentE2eTest : public ::testing::Test {
     }
   }
 
+  // What every part said, and what gpsd itself reported to gpspipe: when the agent stored no fix,
+  // this tells a replay that never produced one (gpsfake, gpsd) from an agent that lost them.
   std::string Logs() {
-    return "--- agent.log ---\n" + test::ReadFile(dir_ / "agent.log") + "\n--- server.log ---\n" +
-           test::ReadFile(dir_ / "server.log");
+    std::string replay = "--- replay ---\n";
+    if (gpsfake_) {
+      replay += std::string("gpsfake ") + (gpsfake_->Running() ? "still running" : "exited") +
+                "; gpspipe saw " + std::to_string(ExpectedFixes(dir_ / "gpspipe.json").size()) +
+                " fixes\n--- gpsfake.log ---\n" + test::ReadFile(dir_ / "gpsfake.log") + "\n";
+    }
+    return replay + "--- agent.log ---\n" + test::ReadFile(dir_ / "agent.log") +
+           "\n--- server.log ---\n" + test::ReadFile(dir_ / "server.log");
   }
 
   test::TempDir dir_;

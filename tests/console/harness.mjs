@@ -22,7 +22,41 @@ export const BINARY_DIR = env('CIT_BINARY_DIR');
 const require = createRequire(path.join(SOURCE_DIR, 'console', 'package.json'));
 const { chromium } = require('playwright-core');
 
-export function freePort() {
+// Whether 127.0.0.1:port can be listened on right now.
+function canListen(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.on('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+// The ports the kernel never hands out on its own (outside its ephemeral range, where every
+// listen(0) and outgoing connection takes its port); null when that range leaves too little room.
+function portsTheKernelLeavesAlone() {
+  let [low, high] = [32768, 60999];
+  try {
+    [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  } catch { /* not Linux: keep the defaults */ }
+  if (low >= 12000) return [10000, low - 1];
+  if (high <= 63000) return [high + 1, 65535];
+  return null;
+}
+
+const handedOut = new Set();
+
+// A port picked now and bound later by the server: picked at random outside the ephemeral range
+// (a port from it can be taken meanwhile by another test's listen(0) or a client connection),
+// never the same one twice in this process; as tests/support/test_env.cc does.
+export async function freePort() {
+  const range = portsTheKernelLeavesAlone();
+  for (let attempt = 0; range && attempt < 1000; ++attempt) {
+    const port = range[0] + Math.floor(Math.random() * (range[1] - range[0] + 1));
+    if (!handedOut.has(port) && (await canListen(port))) {
+      handedOut.add(port);
+      return port;
+    }
+  }
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.on('error', reject);

@@ -10,6 +10,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -57,13 +60,26 @@ std::filesystem::path SourcePath(const std::string& relative) {
   return EnvPath("CIT_SOURCE_DIR", ".") / relative;
 }
 
-int FreeTcpPort() {
+namespace {
+
+bool CanBind(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+int KernelChosenPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
     throw std::runtime_error("bind() failed");
@@ -72,6 +88,42 @@ int FreeTcpPort() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+// The ports the kernel never hands out on its own: those outside its ephemeral range, from which
+// every listen on port 0 (gRPC's "127.0.0.1:0", node's listen(0)) and every outgoing connection
+// takes its port. {0, 0} when that range leaves too little room.
+std::pair<int, int> PortsTheKernelLeavesAlone() {
+  int low = 32768, high = 60999;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
+  if (low >= 12000) return {10000, low - 1};
+  if (high <= 63000) return {high + 1, 65535};
+  return {0, 0};
+}
+
+}  // namespace
+
+int FreeTcpPort() {
+  // A port is picked now and bound later by a child process; a port from the ephemeral range can
+  // be taken meanwhile by another test's server on port 0 or a client's connection, and the child
+  // then talks to a stranger (seen in CI: an agent "connected to gpsd" that never answered). So
+  // pick at random outside that range, never the same one twice in this process.
+  static std::mutex mu;
+  static std::set<int> handed_out;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  const auto [first, last] = PortsTheKernelLeavesAlone();
+  std::lock_guard lock(mu);
+  if (first != 0) {
+    std::uniform_int_distribution<int> pick(first, last);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      const int port = pick(rng);
+      if (handed_out.count(port) == 0 && CanBind(port)) {
+        handed_out.insert(port);
+        return port;
+      }
+    }
+  }
+  return KernelChosenPort();
 }
 
 bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {

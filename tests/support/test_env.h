@@ -45,7 +45,9 @@ std::filesystem::path BuiltProgram(const std::string& name);
 // Path below the source tree (env CIT_SOURCE_DIR).
 std::filesystem::path SourcePath(const std::string& relative);
 
-// A TCP port on 127.0.0.1 that was free when asked (bound to port 0, then released).
+// A TCP port on 127.0.0.1 that was free when asked, outside the kernel's ephemeral range (so no
+// listener on port 0 and no outgoing connection can take it before the caller binds it), and
+// never handed out twice in one process.
 int FreeTcpPort();
 
 // Polls `ready` every 20 ms until it returns true or `timeout` passes; returns its last answer.

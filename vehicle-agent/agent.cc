@@ -2,6 +2,7 @@
 
 #include <csignal>
 
+#include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
 #include "vehicle-agent/socket_sensor.h"
 
@@ -65,7 +66,7 @@ absl::Status Agent::Run() {
   });
   ArmHeartbeat();
   spdlog::info("agent: vehicle {} running (journal {}, server {})", config_.vehicle_id,
-               config_.journal.dir.string(), config_.uplink.server);
+               config_.journal.dir.string(), absl::StrJoin(config_.uplink.servers, ", "));
   io_.run();
   Shutdown();
   return absl::OkStatus();

@@ -102,8 +102,31 @@ absl::Status ReadSensors(TomlSection s, AgentConfig::Sensors& out) {
   return s.Finish();
 }
 
+// uplink.server = "host:port", or uplink.servers = ["host:port", ...] for several instances.
+void ReadServers(TomlSection& u, std::vector<std::string>& out) {
+  if (u.Has("server") && u.Has("servers")) {
+    return u.Fail("give either uplink.server (one address) or uplink.servers (a list), not both");
+  }
+  if (u.Has("server")) {
+    std::string one;
+    u.Get("server", &one);
+    out = {one};
+    return;
+  }
+  const toml::node* n = u.Take("servers");
+  if (n == nullptr) return;
+  const toml::array* list = n->as_array();
+  if (list == nullptr) return u.Fail("uplink.servers must be a list of \"host:port\" strings");
+  out.clear();
+  for (const toml::node& e : *list) {
+    std::optional<std::string> address = e.value_exact<std::string>();
+    if (!address) return u.Fail("uplink.servers must be a list of \"host:port\" strings");
+    out.push_back(*address);
+  }
+}
+
 absl::Status ReadUplink(TomlSection u, AgentConfig::Uplink& out) {
-  u.Get("server", &out.server);
+  ReadServers(u, out.servers);
   GetPath(u, "ca_file", out.ca_file);
   GetPath(u, "cert_file", out.cert_file);
   GetPath(u, "key_file", out.key_file);
@@ -151,6 +174,24 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::filesystem::path& path) {
   return ParseConfig(*text, path.string());
 }
 
+absl::Status ValidateServers(const std::vector<std::string>& servers) {
+  if (servers.empty()) {
+    return absl::InvalidArgumentError(
+        "uplink.servers is empty: give the dispatch-server telemetry address (host:port)");
+  }
+  if (servers.size() > kMaxUplinkServers) {
+    return absl::InvalidArgumentError(absl::StrCat("uplink.servers has ", servers.size(),
+                                                   " addresses; at most ", kMaxUplinkServers));
+  }
+  for (const std::string& a : servers) {
+    if (a.empty() || a.find_first_of(" ,") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "uplink server address \"", a, "\" is not host:port (e.g. dispatch.example.org:7443)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateConfig(const AgentConfig& c) {
   if (c.vehicle_id.empty()) return absl::InvalidArgumentError("vehicle_id is empty");
   if (c.journal.dir.empty()) return absl::InvalidArgumentError("journal.dir is empty");
@@ -158,6 +199,7 @@ absl::Status ValidateConfig(const AgentConfig& c) {
     return absl::InvalidArgumentError(
         "journal.segment_bytes must be >= 4096 and journal.max_bytes >= 2 segments");
   }
+  if (absl::Status s = ValidateServers(c.uplink.servers); !s.ok()) return s;
   if (c.uplink.batch_max_records == 0 || c.uplink.max_inflight_records == 0) {
     return absl::InvalidArgumentError("uplink batch/inflight limits must be > 0");
   }

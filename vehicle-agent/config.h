@@ -69,7 +69,10 @@ struct AgentConfig {
   } sensors;
 
   struct Uplink {
-    std::string server = "localhost:7443";
+    // dispatch-server telemetry addresses (host:port), in order of preference. With several
+    // (instances sharing one database), a stream that fails or cannot start moves on to the next;
+    // the agent stays on the one that works.
+    std::vector<std::string> servers = {"localhost:7443"};
     std::filesystem::path ca_file;    // fleet CA that signed the server certificate
     std::filesystem::path cert_file;  // this vehicle's certificate (CN/SAN = vehicle_id)
     std::filesystem::path key_file;
@@ -85,11 +88,16 @@ struct AgentConfig {
   } uplink;
 };
 
+// At most this many uplink.servers (a list, tried in turn, not a fleet directory).
+inline constexpr size_t kMaxUplinkServers = 16;
+
 absl::StatusOr<AgentConfig> ParseConfig(const std::string& toml_text,
                                         const std::string& source_name = "config");
 absl::StatusOr<AgentConfig> LoadConfigFile(const std::filesystem::path& path);
 // Checks values that parse but cannot work (e.g. zero batch size, TLS files missing).
 absl::Status ValidateConfig(const AgentConfig& config);
+// The uplink addresses: one to kMaxUplinkServers, each host:port without blanks or commas.
+absl::Status ValidateServers(const std::vector<std::string>& servers);
 
 }  // namespace cit::agent
 

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "absl/strings/str_split.h"
 #include "spdlog/spdlog.h"
 #include "vehicle-agent/agent.h"
 #include "vehicle-agent/config.h"
@@ -43,7 +44,9 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "TOML config file (see deploy/vehicle-agent.toml)");
   app.add_option("--vehicle-id", vehicle_id, "vehicle id; must match the certificate's CN/SAN");
   app.add_option("--journal-dir", journal_dir, "journal directory (journal.dir)");
-  app.add_option("--server", server, "dispatch-server telemetry address host:port (uplink.server)");
+  app.add_option("--server", server,
+                 "dispatch-server telemetry address host:port; several, comma-separated, for "
+                 "instances sharing one database, tried in turn (uplink.server / uplink.servers)");
   app.add_option("--gpsd", gpsd, "gpsd host:port (gps.host, gps.port)");
   app.add_flag("--no-gps", no_gps, "do not connect to gpsd (gps.enabled = false)");
   app.add_option("--sensor-socket", sensor_socket,
@@ -68,7 +71,7 @@ int main(int argc, char** argv) {
   }
   if (!vehicle_id.empty()) cfg.vehicle_id = vehicle_id;
   if (!journal_dir.empty()) cfg.journal.dir = journal_dir;
-  if (!server.empty()) cfg.uplink.server = server;
+  if (!server.empty()) cfg.uplink.servers = absl::StrSplit(server, ',');
   if (!gpsd.empty()) {
     const auto colon = gpsd.rfind(':');
     cfg.gps.host = gpsd.substr(0, colon);

@@ -129,8 +129,14 @@ absl::Status Uplink::Start() {
   if (!config_.tls_server_name.empty()) {
     args.SetSslTargetNameOverride(config_.tls_server_name);
   }
-  channel_ = grpc::CreateCustomChannel(config_.server, *creds, args);
-  stub_ = cit::v1::Telemetry::NewStub(channel_);
+  targets_.clear();
+  for (const std::string& address : config_.servers) {
+    Target t{address, grpc::CreateCustomChannel(address, *creds, args), nullptr};
+    t.stub = cit::v1::Telemetry::NewStub(t.channel);
+    targets_.push_back(std::move(t));
+  }
+  if (targets_.empty()) return absl::InvalidArgumentError("uplink: no server address configured");
+  current_ = 0;
   stopping_ = false;
   Connect();
   return absl::OkStatus();
@@ -143,7 +149,7 @@ void Uplink::Connect() {
   write_in_flight_ = false;
   accepts_urgent_ = false;
   stream_ = std::make_shared<Stream>(this, io_);
-  stream_->Begin(*stub_);
+  stream_->Begin(*targets_[current_].stub);
   cit::v1::AgentMessage hello;
   hello.mutable_hello()->set_vehicle_id(vehicle_id_);
   hello.mutable_hello()->set_first_unacked_seq(journal_.first_unacked_seq());
@@ -159,6 +165,11 @@ void Uplink::Connect() {
     if (ec || !s || s != stream_ || welcomed_) return;
     DropStream(s, "no Welcome within connect_timeout_ms");
   });
+}
+
+void Uplink::NextServer() {
+  current_ = (current_ + 1) % targets_.size();
+  ++stats_.failovers;
 }
 
 void Uplink::ScheduleReconnect() {
@@ -177,8 +188,16 @@ void Uplink::ScheduleReconnect() {
 
 void Uplink::DropStream(const std::shared_ptr<Stream>& s, const std::string& why) {
   if (s != stream_) return;
-  if (!outage_logged_) {
-    spdlog::warn("uplink: stream to {} down: {}; buffering in the journal", config_.server, why);
+  if (!outage_logged_) {  // one line per outage; the Welcome line names where it ended
+    const std::string& from = targets_[current_].address;
+    if (targets_.size() > 1) {
+      spdlog::warn(
+          "uplink: stream to {} down: {}; trying {} next, then the others in turn; buffering in "
+          "the journal",
+          from, why, targets_[(current_ + 1) % targets_.size()].address);
+    } else {
+      spdlog::warn("uplink: stream to {} down: {}; buffering in the journal", from, why);
+    }
     outage_logged_ = true;
   }
   welcome_timer_.cancel();
@@ -188,6 +207,12 @@ void Uplink::DropStream(const std::shared_ptr<Stream>& s, const std::string& why
   stream_.reset();
   welcomed_ = false;
   write_in_flight_ = false;
+  if (targets_.size() > 1) {
+    // Another instance may be up: try it at once; wait (and back off) only when all failed.
+    NextServer();
+    if (++failed_in_a_row_ < targets_.size()) return Connect();
+    failed_in_a_row_ = 0;
+  }
   ScheduleReconnect();
 }
 
@@ -239,6 +264,7 @@ void Uplink::OnMessage(const std::shared_ptr<Stream>& s, const cit::v1::ServerMe
       ++stats_.welcomes;
       backoff_ = std::chrono::milliseconds(config_.backoff_initial_ms);
       outage_logged_ = false;
+      failed_in_a_row_ = 0;
       accepts_urgent_ = w.accepts_urgent();
       batch_limit_ = config_.batch_max_records;
       if (w.max_batch_records() > 0) batch_limit_ = std::min(batch_limit_, w.max_batch_records());
@@ -258,7 +284,7 @@ void Uplink::OnMessage(const std::shared_ptr<Stream>& s, const cit::v1::ServerMe
       spdlog::info(
           "uplink: connected to {}; server holds through seq {}, resending from {} ({} "
           "records waiting)",
-          config_.server, h, next_send_seq_,
+          targets_[current_].address, h, next_send_seq_,
           journal_.durable_seq() >= next_send_seq_ ? journal_.durable_seq() - next_send_seq_ + 1
                                                    : 0);
       Pump();

@@ -1,6 +1,9 @@
 // Uplink: the agent's side of the telemetry stream (DESIGN §4). Keeps one gRPC bidi stream to
 // dispatch-server open, sends journalled records in seq order, trims the journal on Ack, and
-// reconnects with exponential backoff and jitter whenever the stream ends.
+// reconnects with exponential backoff and jitter whenever the stream ends. With several
+// server addresses (instances sharing one database) a stream that ends or cannot start moves on
+// to the next address at once; the backoff grows only when every address failed in a row. The
+// agent stays on an address that works (no return to the first: any instance will do).
 //
 //   cit::agent::Uplink uplink(io, cfg.uplink, cfg.vehicle_id, journal);
 //   absl::Status s = uplink.Start();        // TLS files read here; connects in the background
@@ -56,6 +59,8 @@ struct UplinkStats {
   uint64_t batch_shrinks = 0;
   // Records per in-order batch on the current stream.
   uint32_t batch_limit = 0;
+  // Times a stream moved on to the next of several server addresses.
+  uint64_t failovers = 0;
 };
 
 // Channel credentials from the config: mTLS with the vehicle certificate, or insecure (dev).
@@ -93,13 +98,23 @@ class Uplink final {
   void OnReadFailed(const std::shared_ptr<Stream>& s);
   void OnDone(const std::shared_ptr<Stream>& s, const grpc::Status& status);
   void DropStream(const std::shared_ptr<Stream>& s, const std::string& why);
+  // Moves to the next server address.
+  void NextServer();
+
+  // One server address and its channel (each keeps its own connection state and backoff).
+  struct Target {
+    std::string address;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<cit::v1::Telemetry::Stub> stub;
+  };
 
   boost::asio::io_context& io_;
   AgentConfig::Uplink config_;
   std::string vehicle_id_;
   Journal& journal_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<cit::v1::Telemetry::Stub> stub_;
+  std::vector<Target> targets_;
+  size_t current_ = 0;          // the address the stream uses or will use next
+  size_t failed_in_a_row_ = 0;  // attempts without a Welcome since the last one, any address
   std::shared_ptr<Stream> stream_;
   // Streams ended but maybe not yet finished by gRPC; Shutdown waits for them so no gRPC thread
   // posts to the io_context after the agent is gone.

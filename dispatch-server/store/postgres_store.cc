@@ -2,14 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "dispatch-server/store/postgres_db.h"
 #include "dispatch-server/store/record_hash.h"
 
@@ -110,6 +114,11 @@ GRANT SELECT, INSERT, UPDATE ON reject_counts, vehicle_seq TO citwatch_server;
 GRANT USAGE ON SEQUENCE rejects_id_seq, seq_gaps_id_seq TO citwatch_server;
 GRANT SELECT ON schema_migrations TO citwatch_server;
 )sql"},
+    {2, "vehicle ownership lease with a fencing token (several instances on one database)",
+     R"sql(
+ALTER TABLE vehicle_seq ADD COLUMN owner text NOT NULL DEFAULT '',
+                        ADD COLUMN lease_token bigint NOT NULL DEFAULT 0;
+)sql"},
 };
 
 // Rows per multi-row INSERT: bounds the statement text (a batch may hold thousands).
@@ -181,11 +190,13 @@ absl::StatusOr<std::vector<StoredRecord>> ReadRows(const pqxx::result& res) {
   return out;
 }
 
-// Builds "INSERT INTO <head> VALUES (...), (...)" statements of at most kRowsPerInsert rows.
+// Builds "INSERT INTO <head> VALUES (...), (...)" statements of at most kRowsPerInsert rows;
+// `on_result` (when set) sees each statement's result (its RETURNING rows).
 class MultiInsert {
  public:
-  MultiInsert(pqxx::work& w, std::string head, std::string tail = "")
-      : w_(w), head_(std::move(head)), tail_(std::move(tail)) {}
+  using ResultFn = std::function<void(const pqxx::result&)>;
+  MultiInsert(pqxx::work& w, std::string head, std::string tail = "", ResultFn on_result = nullptr)
+      : w_(w), head_(std::move(head)), tail_(std::move(tail)), on_result_(std::move(on_result)) {}
   void Add(const std::string& row) {
     sql_ += rows_ == 0 ? absl::StrCat("INSERT INTO ", head_, " VALUES ") : ",";
     absl::StrAppend(&sql_, "(", row, ")");
@@ -194,7 +205,8 @@ class MultiInsert {
   void Flush() {
     if (rows_ == 0) return;
     sql_ += tail_;
-    w_.exec(sql_);
+    pqxx::result r = w_.exec(sql_);
+    if (on_result_) on_result_(r);
     sql_.clear();
     rows_ = 0;
   }
@@ -202,6 +214,7 @@ class MultiInsert {
  private:
   pqxx::work& w_;
   std::string head_, tail_, sql_;
+  ResultFn on_result_;
   size_t rows_ = 0;
 };
 
@@ -271,56 +284,129 @@ auto PostgresStore::WithReader(Fn&& fn) -> decltype(fn(std::declval<pqxx::connec
   }
 }
 
-absl::Status PostgresStore::Load() {
-  std::unordered_map<std::string, VehicleChain> chains;
-  try {
-    pqxx::read_transaction t(*writer_);
-    for (const pqxx::row& row :
-         t.exec("SELECT vehicle_id, contiguous_seq, chain_index, head_hash FROM vehicle_seq")) {
-      VehicleChain& c = chains[row[0].as<std::string>()];
-      c.contiguous_seq = row[1].as<uint64_t>();
-      c.chain_index = row[2].as<uint64_t>();
-      c.head_hash = Bytes(row[3]);
-    }
-    // Seqs handled above each watermark, and declared gaps not yet joined to it.
-    for (const pqxx::row& row :
-         t.exec("SELECT v.vehicle_id, r.seq FROM vehicle_seq v JOIN records r ON "
-                "r.vehicle_id = v.vehicle_id AND r.seq > v.contiguous_seq UNION "
-                "SELECT v.vehicle_id, j.seq FROM vehicle_seq v JOIN rejects j ON "
-                "j.vehicle_id = v.vehicle_id AND j.seq > v.contiguous_seq")) {
-      chains[row[0].as<std::string>()].handled_above.insert(row[1].as<uint64_t>());
-    }
-    for (const pqxx::row& row :
-         t.exec("SELECT v.vehicle_id, g.first_seq, g.last_seq FROM vehicle_seq v JOIN seq_gaps g "
-                "ON g.vehicle_id = v.vehicle_id AND g.last_seq > v.contiguous_seq")) {
-      uint64_t& last = chains[row[0].as<std::string>()].gaps_above[row[1].as<uint64_t>()];
-      last = std::max(last, row[2].as<uint64_t>());
-    }
-  } catch (const std::exception& e) {
-    return pg::FromException(e, "loading vehicle state from PostgreSQL");
+// Every vehicle's state (`which` = "TRUE") or one vehicle's ("v.vehicle_id = '...'"), with the
+// lease token of each vehicle this instance may write for (unowned, or owned by `instance`).
+void PostgresStore::ReadChains(pqxx::transaction_base& t, const std::string& which,
+                               std::unordered_map<std::string, VehicleChain>& chains,
+                               std::unordered_map<std::string, uint64_t>& tokens) const {
+  for (const pqxx::row& row :
+       t.exec("SELECT v.vehicle_id, v.contiguous_seq, v.chain_index, v.head_hash, v.owner, "
+              "v.lease_token FROM vehicle_seq v WHERE " +
+              which)) {
+    const std::string vehicle = row[0].as<std::string>();
+    VehicleChain& c = chains[vehicle];
+    c.contiguous_seq = row[1].as<uint64_t>();
+    c.chain_index = row[2].as<uint64_t>();
+    c.head_hash = Bytes(row[3]);
+    const std::string owner = row[4].as<std::string>();
+    if (owner.empty() || owner == options_.instance) tokens[vehicle] = row[5].as<uint64_t>();
+  }
+  // Seqs handled above each watermark, and declared gaps not yet joined to it.
+  for (const pqxx::row& row :
+       t.exec("SELECT v.vehicle_id, r.seq FROM vehicle_seq v JOIN records r ON "
+              "r.vehicle_id = v.vehicle_id AND r.seq > v.contiguous_seq WHERE " +
+              which +
+              " UNION SELECT v.vehicle_id, j.seq FROM vehicle_seq v JOIN rejects j ON "
+              "j.vehicle_id = v.vehicle_id AND j.seq > v.contiguous_seq WHERE " +
+              which)) {
+    chains[row[0].as<std::string>()].handled_above.insert(row[1].as<uint64_t>());
+  }
+  for (const pqxx::row& row :
+       t.exec("SELECT v.vehicle_id, g.first_seq, g.last_seq FROM vehicle_seq v JOIN seq_gaps g "
+              "ON g.vehicle_id = v.vehicle_id AND g.last_seq > v.contiguous_seq WHERE " +
+              which)) {
+    uint64_t& last = chains[row[0].as<std::string>()].gaps_above[row[1].as<uint64_t>()];
+    last = std::max(last, row[2].as<uint64_t>());
   }
   for (auto& [vehicle, chain] : chains) {
     PendingChain advance(&chain);
     advance.Advance();
     advance.PublishTo(chain);
   }
+}
+
+absl::Status PostgresStore::Load() {
+  std::unordered_map<std::string, VehicleChain> chains;
+  std::unordered_map<std::string, uint64_t> tokens;
+  try {
+    pqxx::read_transaction t(*writer_);
+    ReadChains(t, "TRUE", chains, tokens);
+  } catch (const std::exception& e) {
+    return pg::FromException(e, "loading vehicle state from PostgreSQL");
+  }
+  lease_tokens_ = std::move(tokens);
   std::lock_guard<std::mutex> state_lock(state_mu_);
   chains_ = std::move(chains);
   return absl::OkStatus();
 }
 
+absl::Status PostgresStore::EnsureWriter() {
+  if (writer_ && writer_->is_open() && !reload_) return absl::OkStatus();
+  // A broken connection may have committed the last batch without our knowing: reconnect
+  // and rebuild the watermarks and chain heads from what the database holds.
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> c = pg::Connect(options_.connection);
+  if (!c.ok()) return c.status();
+  writer_ = std::move(*c);
+  if (absl::Status s = Load(); !s.ok()) return s;
+  reload_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status PostgresStore::LostOwnership(const std::vector<std::string>& vehicles) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "this instance no longer owns vehicle ", absl::StrJoin(vehicles, ", "),
+      " (another dispatch-server instance took it over); nothing of this commit was stored"));
+}
+
+int64_t PostgresStore::LeaseTokenFor(const std::string& vehicle) const {
+  auto it = lease_tokens_.find(vehicle);
+  if (it != lease_tokens_.end()) return ClampI64(it->second);
+  // A vehicle this instance never saw may be new (no row: the INSERT makes it, token 0); a row
+  // that exists was made by another instance, and -1 matches no token.
+  std::lock_guard<std::mutex> state_lock(state_mu_);
+  return chains_.count(vehicle) != 0 ? -1 : 0;
+}
+
+absl::StatusOr<uint64_t> PostgresStore::TakeOwnership(std::string_view vehicle_id) {
+  if (options_.instance.empty()) {
+    return absl::FailedPreconditionError(
+        "taking ownership of a vehicle needs this instance's name (PostgresStoreOptions.instance), "
+        "unique among the instances sharing the database");
+  }
+  const std::string vehicle(vehicle_id);
+  std::lock_guard<std::mutex> lock(write_mu_);
+  if (absl::Status s = EnsureWriter(); !s.ok()) return s;
+  std::unordered_map<std::string, VehicleChain> chains;
+  std::unordered_map<std::string, uint64_t> tokens;
+  uint64_t token = 0;
+  try {
+    pqxx::work w(*writer_);
+    // The row lock taken here waits for a commit of the previous owner that is under way, and
+    // every later commit of that owner finds another token and is refused.
+    token = w.exec_params1(
+                 "INSERT INTO vehicle_seq (vehicle_id, contiguous_seq, chain_index, head_hash, "
+                 "owner, lease_token) VALUES ($1, 0, 0, $2, $3, 1) ON CONFLICT (vehicle_id) DO "
+                 "UPDATE SET owner = EXCLUDED.owner, lease_token = vehicle_seq.lease_token + 1 "
+                 "RETURNING lease_token",
+                 vehicle, pqxx::binarystring(kChainGenesis), options_.instance)[0]
+                .as<uint64_t>();
+    ReadChains(w, "v.vehicle_id = " + w.quote(vehicle), chains, tokens);
+    w.commit();
+  } catch (const std::exception& e) {
+    absl::Status s = pg::FromException(e, "taking ownership of vehicle " + vehicle);
+    if (s.code() == absl::StatusCode::kUnavailable) reload_ = true;
+    return s;
+  }
+  lease_tokens_[vehicle] = token;
+  std::lock_guard<std::mutex> state_lock(state_mu_);
+  chains_[vehicle] = std::move(chains[vehicle]);
+  return token;
+}
+
 absl::Status PostgresStore::Append(AppendBatch& batch) {
   if (batch.empty()) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(write_mu_);
-  if (!writer_ || !writer_->is_open() || reload_) {
-    // A broken connection may have committed the last batch without our knowing: reconnect
-    // and rebuild the watermarks and chain heads from what the database holds.
-    absl::StatusOr<std::unique_ptr<pqxx::connection>> c = pg::Connect(options_.connection);
-    if (!c.ok()) return c.status();
-    writer_ = std::move(*c);
-    if (absl::Status s = Load(); !s.ok()) return s;
-    reload_ = false;
-  }
+  if (absl::Status s = EnsureWriter(); !s.ok()) return s;
   absl::Status s;
   try {
     s = AppendLocked(batch);
@@ -329,6 +415,27 @@ absl::Status PostgresStore::Append(AppendBatch& batch) {
   }
   if (s.code() == absl::StatusCode::kUnavailable) reload_ = true;
   return s;
+}
+
+// The fence, checked first: locks the state rows of the batch's vehicles (in name order, so two
+// instances never deadlock) and refuses the whole batch when this instance does not hold the
+// lease token of one of them. A row made meanwhile for a new vehicle is caught again by the
+// conditional upsert of the state rows.
+absl::Status PostgresStore::CheckLeases(pqxx::work& w, const AppendBatch& batch) const {
+  std::set<std::string> vehicles;
+  for (const CommittedRecord& r : batch.records) vehicles.insert(r.vehicle_id);
+  for (const RejectedRecord& r : batch.rejects) vehicles.insert(r.vehicle_id);
+  for (const SeqGap& g : batch.gaps) vehicles.insert(g.vehicle_id);
+  std::string in;
+  for (const std::string& v : vehicles) absl::StrAppend(&in, in.empty() ? "" : ",", w.quote(v));
+  std::vector<std::string> lost;
+  for (const pqxx::row& row :
+       w.exec("SELECT vehicle_id, lease_token FROM vehicle_seq WHERE vehicle_id IN (" + in +
+              ") ORDER BY vehicle_id FOR UPDATE")) {
+    const std::string vehicle = row[0].as<std::string>();
+    if (row[1].as<int64_t>() != LeaseTokenFor(vehicle)) lost.push_back(vehicle);
+  }
+  return lost.empty() ? absl::OkStatus() : LostOwnership(lost);
 }
 
 absl::Status PostgresStore::AppendLocked(AppendBatch& batch) {
@@ -341,6 +448,7 @@ absl::Status PostgresStore::AppendLocked(AppendBatch& batch) {
         .first->second;
   };
   pqxx::work w(*writer_);
+  if (absl::Status s = CheckLeases(w, batch); !s.ok()) return s;
   // Records go in by COPY (text format): far cheaper for the server than parsing a VALUES list.
   // Each field is a C string, nullptr for SQL NULL; bytea as "\\x<hex>" (the stream escapes
   // the backslash for COPY).
@@ -412,16 +520,31 @@ absl::Status PostgresStore::AppendLocked(AppendBatch& batch) {
                          ClampI64(gap.last_seq), ToUnixNs(gap.server_time)));
   }
   gaps.Flush();
-  MultiInsert heads(w, "vehicle_seq (vehicle_id, contiguous_seq, chain_index, head_hash)",
-                    " ON CONFLICT (vehicle_id) DO UPDATE SET contiguous_seq = "
-                    "EXCLUDED.contiguous_seq, chain_index = EXCLUDED.chain_index, "
-                    "head_hash = EXCLUDED.head_hash");
+  // The fence: a vehicle's state row is updated only with the lease token this instance holds
+  // for it; a row another instance took meanwhile is not returned, and nothing is committed.
+  std::set<std::string> written;
+  MultiInsert heads(
+      w, "vehicle_seq (vehicle_id, contiguous_seq, chain_index, head_hash, lease_token)",
+      " ON CONFLICT (vehicle_id) DO UPDATE SET contiguous_seq = EXCLUDED.contiguous_seq, "
+      "chain_index = EXCLUDED.chain_index, head_hash = EXCLUDED.head_hash WHERE "
+      "vehicle_seq.lease_token = EXCLUDED.lease_token RETURNING vehicle_id",
+      [&](const pqxx::result& r) {
+        for (const pqxx::row& row : r) written.insert(row[0].as<std::string>());
+      });
   for (auto& [vehicle, c] : touched) {
     c.Advance();
-    heads.Add(fmt::format("{},{},{},{}", w.quote(vehicle), ClampI64(c.contiguous_seq),
-                          c.chain_index, Bytea(w, c.head_hash)));
+    heads.Add(fmt::format("{},{},{},{},{}", w.quote(vehicle), ClampI64(c.contiguous_seq),
+                          c.chain_index, Bytea(w, c.head_hash), LeaseTokenFor(vehicle)));
   }
   heads.Flush();
+  if (written.size() != touched.size()) {
+    std::vector<std::string> lost;
+    for (const auto& [vehicle, c] : touched) {
+      if (written.count(vehicle) == 0) lost.push_back(vehicle);
+    }
+    std::sort(lost.begin(), lost.end());
+    return LostOwnership(lost);
+  }
 
   // Rejects: only the newest reject_samples_per_reason of each vehicle and reason in this batch
   // can survive the prune; the others are written only while the watermark still needs them.
@@ -463,6 +586,9 @@ absl::Status PostgresStore::AppendLocked(AppendBatch& batch) {
   }
   w.commit();  // synchronous_commit = on: durable when this returns
 
+  for (const auto& [vehicle, c] : touched) {
+    lease_tokens_.try_emplace(vehicle, 0);  // a row this commit made (token 0) is ours to write
+  }
   std::lock_guard<std::mutex> state_lock(state_mu_);
   uint64_t work = 0;
   for (auto& [vehicle, c] : touched) {

@@ -18,9 +18,16 @@
 // Schema: versioned in schema_migrations (component "records"); Open applies pending migrations
 // under an advisory lock when its role may, and otherwise refuses to start on an old schema.
 //
+// Several instances on one database (issue 15 §3): a vehicle's state row carries its owner and
+// a fencing token. TakeOwnership (called by the instance the vehicle's agent connects to) bumps
+// the token and reloads the vehicle's chain from the database; every commit writes a vehicle's
+// row only with the token this instance holds, so an instance that lost a vehicle (paused,
+// partitioned) has its next commit refused whole (FAILED_PRECONDITION naming the vehicle) and
+// stores nothing. An instance that never takes ownership writes with the token it loaded for
+// unowned vehicles (0), which is the single-instance case.
+//
 // Thread contract: thread-safe. Appends are serialised on the write connection; reads take a
-// connection from a pool of options.pool_size, so they run beside a commit. One writing
-// instance per database (several instances need the ownership lease of issue 15 §3).
+// connection from a pool of options.pool_size, so they run beside a commit.
 #ifndef CIT_DISPATCH_STORE_POSTGRES_STORE_H_
 #define CIT_DISPATCH_STORE_POSTGRES_STORE_H_
 
@@ -29,6 +36,8 @@
 #include <memory>
 #include <mutex>
 #include <pqxx/connection>
+#include <pqxx/transaction>
+#include <pqxx/transaction_base>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,6 +54,9 @@ struct PostgresStoreOptions {
   size_t pool_size = 4;
   // As SqliteStoreOptions::reject_samples_per_reason.
   size_t reject_samples_per_reason = 20;
+  // This instance's name in the ownership lease, unique per instance sharing the database;
+  // TakeOwnership needs it ("" = the only instance).
+  std::string instance;
 };
 
 class PostgresStore final : public Store {
@@ -76,6 +88,11 @@ class PostgresStore final : public Store {
   absl::StatusOr<std::vector<std::string>> ListVehicles() override;
   absl::StatusOr<uint64_t> CountRecords(std::string_view vehicle_id) override;
 
+  // Makes this instance the vehicle's owner: a new fencing token (returned), and the vehicle's
+  // watermark and chain head reloaded from the database (another instance may have written).
+  // Waits for a commit under way (this instance's, and the previous owner's on the row).
+  absl::StatusOr<uint64_t> TakeOwnership(std::string_view vehicle_id);
+
   // As SqliteStore::WatermarkWork (the same bookkeeping, vehicle_watermark.h).
   uint64_t WatermarkWork() const { return watermark_work_.load(std::memory_order_relaxed); }
 
@@ -86,6 +103,13 @@ class PostgresStore final : public Store {
   class ReadLease;
   explicit PostgresStore(PostgresStoreOptions options);
   absl::Status Load();
+  void ReadChains(pqxx::transaction_base& t, const std::string& which,
+                  std::unordered_map<std::string, VehicleChain>& chains,
+                  std::unordered_map<std::string, uint64_t>& tokens) const;
+  absl::Status EnsureWriter();
+  int64_t LeaseTokenFor(const std::string& vehicle) const;
+  absl::Status CheckLeases(pqxx::work& w, const AppendBatch& batch) const;
+  static absl::Status LostOwnership(const std::vector<std::string>& vehicles);
   absl::Status AppendLocked(AppendBatch& batch);
   std::unique_ptr<pqxx::connection> TakeReader();
   void ReturnReader(std::unique_ptr<pqxx::connection> c);
@@ -96,7 +120,9 @@ class PostgresStore final : public Store {
   std::mutex write_mu_;  // serialises Append; guards writer_
   std::unique_ptr<pqxx::connection> writer_;
   bool reload_ = false;  // the writer's connection broke: rebuild chains_ before writing again
-  std::mutex pool_mu_;   // guards idle_readers_, open_readers_
+  // Fencing token per vehicle this instance may write for (guarded by write_mu_).
+  std::unordered_map<std::string, uint64_t> lease_tokens_;
+  std::mutex pool_mu_;  // guards idle_readers_, open_readers_
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_readers_;
   size_t open_readers_ = 0;

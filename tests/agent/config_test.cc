@@ -100,6 +100,10 @@ TEST(ConfigTest, WrongTypesOutOfRangeValuesAndUnknownKeysAreRefusedByName) {
       {"gps = 3\n", "[gps] must be a table"},
       {"[sensors]\ngpio = 3\n", "sensors.gpio must be"},
       {"[[sensors.gpio]]\nline = 3\npin = 4\n", "unknown key sensors.gpio.pin"},
+      {"[uplink]\nserver = \"a:1\"\nservers = [\"b:2\"]\n", "either uplink.server"},
+      {"[uplink]\nservers = \"a:1\"\n", "uplink.servers must be a list"},
+      {"[uplink]\nservers = [\"a:1\", 7443]\n", "uplink.servers must be a list"},
+      {"[uplink]\nserver = 7443\n", "uplink.server must be a string"},
   };
   for (const Case& c : cases) {
     auto parsed = ParseConfig(c.toml);
@@ -107,6 +111,36 @@ TEST(ConfigTest, WrongTypesOutOfRangeValuesAndUnknownKeysAreRefusedByName) {
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << c.toml;
     EXPECT_NE(parsed.status().message().find(c.message), std::string::npos)
         << c.toml << " -> " << parsed.status();
+  }
+}
+
+TEST(ConfigTest, OneServerOrAListOfInstancesInOrderOfPreference) {
+  auto one = ParseConfig("[uplink]\nserver = \"dispatch.example.org:7443\"\n");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->uplink.servers, std::vector<std::string>{"dispatch.example.org:7443"});
+  auto two = ParseConfig("[uplink]\nservers = [\"dispatch-a:7443\", \"dispatch-b:7443\"]\n");
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(two->uplink.servers, (std::vector<std::string>{"dispatch-a:7443", "dispatch-b:7443"}));
+  EXPECT_EQ(ParseConfig("")->uplink.servers, std::vector<std::string>{"localhost:7443"});
+}
+
+TEST(ConfigTest, ServerListsThatCannotWorkAreRefusedSayingWhy) {
+  AgentConfig c = *ParseConfig("vehicle_id = \"T-1\"\n[uplink]\ninsecure = true\n");
+  ASSERT_TRUE(ValidateConfig(c).ok());
+  struct Case {
+    std::vector<std::string> servers;
+    const char* message;
+  };
+  const Case cases[] = {
+      {{}, "uplink.servers is empty"},
+      {{"a:1", ""}, "is not host:port"},
+      {{"a:1,b:2"}, "\"a:1,b:2\" is not host:port"},
+      {std::vector<std::string>(kMaxUplinkServers + 1, "a:1"), "at most 16"},
+  };
+  for (const Case& k : cases) {
+    c.uplink.servers = k.servers;
+    const absl::Status s = ValidateConfig(c);
+    EXPECT_NE(s.message().find(k.message), std::string::npos) << s;
   }
 }
 

@@ -95,7 +95,7 @@ class AgentSide {
 
 AgentConfig::Uplink InsecureConfig(int port) {
   AgentConfig::Uplink c;
-  c.server = "127.0.0.1:" + std::to_string(port);
+  c.servers = {"127.0.0.1:" + std::to_string(port)};
   c.insecure = true;
   c.backoff_initial_ms = 50;
   c.backoff_max_ms = 400;
@@ -275,6 +275,67 @@ TEST(UplinkTest, AbsentServerIsRetriedWithBackoff) {
   ExpectExactlyOnce(st, 5);
 }
 
+// Two instances on one database: both test servers store into the same Storage.
+AgentConfig::Uplink TwoServers(int first_port, int second_port) {
+  AgentConfig::Uplink c = InsecureConfig(first_port);
+  c.servers.push_back("127.0.0.1:" + std::to_string(second_port));
+  return c;
+}
+
+TEST(UplinkTest, WhenItsServerDiesTheNextTakesOverAndEveryRecordIsStoredOnce) {
+  test::TempDir dir;
+  Storage st;
+  const int first_port = test::FreeTcpPort();
+  auto first = std::make_unique<TestServer>(st, first_port);
+  TestServer second(st, 0);
+  AgentSide agent(dir.path(), TwoServers(first_port, second.port()));
+  agent.AddFixes(50);
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() == 50; }));
+  EXPECT_EQ(agent.Stats().failovers, 0u);
+  first.reset();  // the instance dies
+  agent.AddFixes(3000);
+  ASSERT_TRUE(
+      test::WaitFor([&] { return agent.AckedThrough() == 3050; }, std::chrono::seconds(20)));
+  ExpectExactlyOnce(st, 3050);
+  EXPECT_GE(agent.Stats().failovers, 1u);
+  std::lock_guard l(st.mu);
+  EXPECT_GE(st.hellos, 2u);
+}
+
+TEST(UplinkTest, FirstServerAbsentAtStartTheNextIsUsedWithoutWaitingForBackoff) {
+  test::TempDir dir;
+  Storage st;
+  TestServer second(st, 0);
+  AgentConfig::Uplink c = TwoServers(test::FreeTcpPort(), second.port());
+  // A backoff longer than the test's deadline: only an immediate move to the next address
+  // delivers in time.
+  c.backoff_initial_ms = 60000;
+  c.backoff_max_ms = 60000;
+  AgentSide agent(dir.path(), c);
+  agent.AddFixes(5);
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() == 5; }, std::chrono::seconds(20)));
+  ExpectExactlyOnce(st, 5);
+  EXPECT_EQ(agent.Stats().failovers, 1u);
+}
+
+TEST(UplinkTest, StaysOnTheServerThatWorksWhenTheFirstComesBack) {
+  test::TempDir dir;
+  Storage st;
+  const int first_port = test::FreeTcpPort();
+  TestServer second(st, 0);
+  AgentSide agent(dir.path(), TwoServers(first_port, second.port()));
+  agent.AddFixes(10);
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() == 10; }));
+  const UplinkStats before = agent.Stats();
+  TestServer first(st, first_port);  // back
+  agent.AddFixes(100);
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() == 110; }));
+  ExpectExactlyOnce(st, 110);
+  const UplinkStats after = agent.Stats();
+  EXPECT_EQ(after.connect_attempts, before.connect_attempts) << "the agent left a working stream";
+  EXPECT_EQ(after.failovers, before.failovers);
+}
+
 TEST(UplinkTest, MissingTlsFilesFailStart) {
   test::TempDir dir;
   AgentConfig::Uplink c = InsecureConfig(1);
@@ -334,7 +395,7 @@ TEST(UplinkTest, MutualTlsPresentsTheVehicleCertificate) {
   TestServer server(st, 0, true, grpc::SslServerCredentials(sopts));
   AgentConfig::Uplink c = InsecureConfig(server.port());
   c.insecure = false;
-  c.server = "localhost:" + std::to_string(server.port());
+  c.servers = {"localhost:" + std::to_string(server.port())};
   c.ca_file = dir / "ca.pem";
   c.cert_file = dir / "truck.pem";
   c.key_file = dir / "truck.key";

@@ -70,7 +70,11 @@ class BackendDb {
 
   // The record store (SQLite at normal durability: tests append often).
   absl::StatusOr<std::unique_ptr<Store>> OpenRecordStore() const {
-    if (pg()) return Up<Store>(PostgresStore::Open({.connection = conninfo_}));
+    if (pg()) {
+      PostgresStoreOptions o;
+      o.connection = conninfo_;
+      return Up<Store>(PostgresStore::Open(o));
+    }
     return Up<Store>(SqliteStore::Open(path(), {.durability = sqlite::Durability::kNormal}));
   }
 

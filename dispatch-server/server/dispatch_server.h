@@ -80,6 +80,9 @@ struct DispatchServerOptions {
   StoreBackend store_backend = StoreBackend::kSqlite;
   std::string postgres_connection;  // libpq connection string ([store] connection)
   size_t postgres_pool_size = 4;    // read connections ([store] pool_size)
+  // This instance's name among several sharing the PostgreSQL database ([store] instance);
+  // set, each vehicle is taken over (ownership lease, fencing token) when its stream opens.
+  std::string postgres_instance;
   // How often each live run's monitor state is snapshotted into the database, so that a
   // restart re-evaluates only the records after it (monitor/state_rebuild.h); 0 = never (a
   // restart replays whole runs). Read by RunMonitoring, not by the core.

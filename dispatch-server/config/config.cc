@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,14 @@ namespace cit::dispatch {
 namespace {
 
 using Section = config::TomlSection;
+
+// [store] instance: shown in logs and stored as a vehicle's owner.
+bool IsInstanceName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' || ch == '_' || ch == '-';
+  });
+}
 
 // A file path relative to the config file's directory.
 void GetPath(Section& s, std::string_view key, std::filesystem::path* out,
@@ -83,6 +93,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   store.Get("backend", &backend);
   store.Get("connection", &o.postgres_connection);
   store.Get("pool_size", &o.postgres_pool_size);
+  store.Get("instance", &o.postgres_instance);
 
   Section ingest = Section::In(c.raw, "ingest");
   GetMs(ingest, "group_commit_ms", &in.group_commit_delay);
@@ -196,6 +207,16 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
     if (o.postgres_pool_size < 1 || o.postgres_pool_size > 64) {
       return absl::InvalidArgumentError("store.pool_size must be between 1 and 64");
     }
+    if (!o.postgres_instance.empty() && !IsInstanceName(o.postgres_instance)) {
+      return absl::InvalidArgumentError(fmt::format(
+          "store.instance \"{}\" must be 1-64 characters of letters, digits, '.', '_' or '-', "
+          "unique among the instances sharing the database (e.g. \"dispatch-a\")",
+          o.postgres_instance));
+    }
+  } else if (!o.postgres_instance.empty()) {
+    return absl::InvalidArgumentError(
+        "store.instance is set but store.backend is \"sqlite\": several instances share only a "
+        "PostgreSQL database; set backend = \"postgresql\" or remove instance");
   } else if (!o.postgres_connection.empty()) {
     return absl::InvalidArgumentError(
         "store.connection is set but store.backend is \"sqlite\": set backend = \"postgresql\" "

@@ -94,6 +94,16 @@ struct IngestService::Metrics {
   Counter* rejects[cit::v1::RejectReason_ARRAYSIZE] = {};
 };
 
+namespace {
+
+// What a takeover carries to its end: the stream that waits for its Welcome.
+struct PendingRegistration {
+  std::shared_ptr<internal::TelemetryStream> stream;
+  uint64_t first_unacked_seq = 0;
+};
+
+}  // namespace
+
 IngestService::IngestService(Store* store, MetricsRegistry* metrics, IngestOptions options)
     : store_(store),
       metrics_registry_(metrics),
@@ -130,6 +140,23 @@ absl::Status IngestService::Start() {
       states->size(), options_.group_commit_delay.count(), options_.max_batch_records,
       options_.budget.max_records, options_.budget.max_bytes, options_.max_commit_records);
   committer_ = std::thread([this] { CommitLoop(); });
+  if (options_.take_ownership) {
+    takeovers_ = std::make_unique<VehicleTakeovers>(
+        store_, [this](const std::string& vehicle, VehicleTakeovers::Context ctx,
+                       absl::StatusOr<uint64_t> token) {
+          auto* p = static_cast<PendingRegistration*>(ctx.get());
+          if (!token.ok()) {
+            spdlog::warn("event=takeover_failed vehicle={} error=\"{}\"", vehicle,
+                         token.status().ToString());
+            p->stream->Registered(absl::UnavailableError(absl::StrCat(
+                "this instance could not take vehicle ", vehicle,
+                " over: ", token.status().message(), "; reconnect (to another instance)")));
+            return;
+          }
+          spdlog::info("event=vehicle_taken_over vehicle={} fencing_token={}", vehicle, *token);
+          p->stream->Registered(FinishRegistration(vehicle, p->stream, p->first_unacked_seq, true));
+        });
+  }
   return absl::OkStatus();
 }
 
@@ -184,12 +211,32 @@ grpc::ServerBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage>* IngestSe
   return stream.get();
 }
 
-std::optional<IngestService::StreamPtr> IngestService::RegisterLive(const std::string& vehicle,
-                                                                    const StreamPtr& stream,
-                                                                    const cit::v1::Hello& hello) {
+void IngestService::RegisterLive(const std::string& vehicle, const StreamPtr& stream,
+                                 const cit::v1::Hello& hello) {
+  if (takeovers_ == nullptr) {
+    stream->Registered(FinishRegistration(vehicle, stream, hello.first_unacked_seq(), false));
+    return;
+  }
+  takeovers_->Submit(vehicle, std::make_shared<PendingRegistration>(
+                                  PendingRegistration{stream, hello.first_unacked_seq()}));
+}
+
+absl::StatusOr<IngestService::StreamPtr> IngestService::FinishRegistration(
+    const std::string& vehicle, const StreamPtr& stream, uint64_t first_unacked_seq,
+    bool taken_over) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (draining_) return std::nullopt;
+  if (draining_) return absl::UnavailableError("server is shutting down");
   VehicleState& v = vehicles_[vehicle];
+  if (taken_over) {
+    // What another instance stored meanwhile counts as handled here too.
+    absl::StatusOr<uint64_t> w = store_->HighestContiguousSeq(vehicle);
+    if (w.ok() && *w > v.watermark) {
+      v.watermark = *w;
+      v.seen_above.erase(v.seen_above.begin(), v.seen_above.upper_bound(v.watermark));
+      v.observed_unstored.erase(v.observed_unstored.begin(),
+                                v.observed_unstored.upper_bound(v.watermark));
+    }
+  }
   StreamPtr replaced = std::move(v.live);
   v.live = stream;
   if (replaced) metrics_->streams_replaced.Increment();
@@ -208,7 +255,7 @@ std::optional<IngestService::StreamPtr> IngestService::RegisterLive(const std::s
   stream->Send(std::move(welcome));
 
   // The agent no longer holds seqs (watermark, first_unacked): record the gap so acks can pass.
-  const uint64_t first = hello.first_unacked_seq();
+  const uint64_t first = first_unacked_seq;
   if (first > v.watermark + 1) {
     metrics_->seq_gaps.Increment();
     spdlog::warn(
@@ -639,6 +686,7 @@ void IngestService::Stop() {
     queue_cv_.notify_all();
   }
   if (committer_.joinable()) committer_.join();
+  if (takeovers_ != nullptr) takeovers_->Stop();
 }
 
 }  // namespace cit::dispatch

@@ -47,6 +47,7 @@
 #include "dispatch-server/common/refusal_log.h"
 #include "dispatch-server/ingest/inflight_budget.h"
 #include "dispatch-server/ingest/record_validator.h"
+#include "dispatch-server/ingest/vehicle_takeover.h"
 #include "dispatch-server/metrics/metrics_registry.h"
 #include "dispatch-server/store/committed_record.h"
 #include "dispatch-server/store/store.h"
@@ -78,6 +79,9 @@ struct IngestOptions {
   ValidationLimits limits;
   // --insecure-dev: no client certificates; the vehicle id comes from Hello.
   bool identity_from_hello = false;
+  // Several instances on one database: take each vehicle over (Store::TakeOwnership) when its
+  // stream opens, before the Welcome says what is stored.
+  bool take_ownership = false;
   // Drain(): how long to wait for the last commit and acks.
   std::chrono::milliseconds drain_timeout{5000};
 };
@@ -141,10 +145,11 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   struct Metrics;
 
   // Called by streams (see telemetry_stream.cc). Never block.
-  // Registers `stream` as the vehicle's live stream, queues its Welcome, returns the replaced
-  // stream (if any). Returns nullopt while draining.
-  std::optional<StreamPtr> RegisterLive(const std::string& vehicle, const StreamPtr& stream,
-                                        const cit::v1::Hello& hello);
+  // Registers `stream` as the vehicle's live stream and queues its Welcome, then calls
+  // stream->Registered with the replaced stream (if any) or why it cannot (draining, or the
+  // takeover failed). With take_ownership that happens later, on the takeover thread.
+  void RegisterLive(const std::string& vehicle, const StreamPtr& stream,
+                    const cit::v1::Hello& hello);
   // Refuses a batch above max_batch_records or max_batch_bytes before any per-record work
   // (the count is checked first, the byte size is computed once, into *bytes): the stream ends
   // with RESOURCE_EXHAUSTED naming the limit, nothing of the batch is acknowledged. OK
@@ -172,6 +177,10 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   void CountProtocolError();
 
   void CommitLoop();
+  // RegisterLive's work once the vehicle is this instance's; `taken_over`: its stored state was
+  // just reloaded from the database (another instance may have written).
+  absl::StatusOr<StreamPtr> FinishRegistration(const std::string& vehicle, const StreamPtr& stream,
+                                               uint64_t first_unacked_seq, bool taken_over);
   void CommitGroup(std::vector<Submission>& group);
   // The group is no longer in flight: frees its budget, which resumes waiting streams.
   void ReleaseBudget(const std::vector<Submission>& group);
@@ -204,6 +213,7 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
   bool flush_ = false;
   bool stop_ = false;
   std::thread committer_;
+  std::unique_ptr<VehicleTakeovers> takeovers_;  // with options_.take_ownership
 };
 
 }  // namespace cit::dispatch

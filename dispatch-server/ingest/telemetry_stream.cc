@@ -247,12 +247,18 @@ void TelemetryStream::HandleHello() {
   }
   vehicle_ = vehicle;
   hello_done_ = true;
-  std::optional<std::shared_ptr<TelemetryStream>> replaced =
-      service_->RegisterLive(vehicle_, shared_from_this(), hello);
-  if (!replaced.has_value()) {
-    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"), false);
+  hello_ = hello;
+  hello_.clear_vehicle_id();  // only what the log line below needs is kept
+  service_->RegisterLive(vehicle_, shared_from_this(), hello);
+}
+
+void TelemetryStream::Registered(absl::StatusOr<std::shared_ptr<TelemetryStream>> replaced) {
+  if (!replaced.ok()) {
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(replaced.status().message())),
+        false);
     return;
   }
+  const cit::v1::Hello& hello = hello_;
   if (*replaced) {
     (*replaced)->End(
         grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer stream for the same vehicle"),

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "cit/v1/telemetry.grpc.pb.h"
 #include "dispatch-server/ingest/inflight_budget.h"
 
@@ -57,6 +58,10 @@ class TelemetryStream final
   void OnSubmissionDone(size_t units);
   // Ends the stream with `status` once queued writes are written (`drain_writes`) or at once.
   void End(const grpc::Status& status, bool drain_writes);
+  // IngestService registered this stream as its vehicle's live one (Welcome queued), replacing
+  // the stream given (or none); or could not (draining, takeover failed): the stream ends
+  // UNAVAILABLE with that message. Reading resumes here (any thread, no lock held).
+  void Registered(absl::StatusOr<std::shared_ptr<TelemetryStream>> replaced);
 
   const std::string& vehicle() const { return vehicle_; }
   const std::string& peer() const { return peer_; }
@@ -90,6 +95,7 @@ class TelemetryStream final
   std::string vehicle_;       // set by Hello; read-only afterwards
   bool hello_done_ = false;   // reaction thread only
   cit::v1::AgentMessage in_;  // reaction thread only (one read in flight)
+  cit::v1::Hello hello_;      // set before RegisterLive, read by Registered
 
   std::mutex mu_;  // guards everything below
   std::shared_ptr<TelemetryStream> self_;

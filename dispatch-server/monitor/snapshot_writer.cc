@@ -7,8 +7,7 @@
 
 namespace cit::dispatch {
 
-SnapshotWriter::SnapshotWriter(std::unique_ptr<SqliteSnapshotStore> store,
-                               const AlertManager* alerts)
+SnapshotWriter::SnapshotWriter(std::unique_ptr<SnapshotStore> store, const AlertManager* alerts)
     : store_(std::move(store)), alerts_(alerts), thread_([this] { Loop(); }) {}
 
 SnapshotWriter::~SnapshotWriter() { Stop(); }

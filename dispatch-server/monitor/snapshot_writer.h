@@ -28,13 +28,13 @@
 #include <thread>
 
 #include "dispatch-server/alerts/alert_manager.h"
-#include "dispatch-server/store/sqlite_snapshot_store.h"
+#include "dispatch-server/store/snapshot_store.h"
 
 namespace cit::dispatch {
 
 class SnapshotWriter {
  public:
-  SnapshotWriter(std::unique_ptr<SqliteSnapshotStore> store, const AlertManager* alerts);
+  SnapshotWriter(std::unique_ptr<SnapshotStore> store, const AlertManager* alerts);
   ~SnapshotWriter();
   SnapshotWriter(const SnapshotWriter&) = delete;
   SnapshotWriter& operator=(const SnapshotWriter&) = delete;
@@ -51,7 +51,7 @@ class SnapshotWriter {
  private:
   void Loop();
 
-  std::unique_ptr<SqliteSnapshotStore> store_;  // writer thread only
+  std::unique_ptr<SnapshotStore> store_;  // writer thread only
   const AlertManager* alerts_;
 
   std::mutex mu_;

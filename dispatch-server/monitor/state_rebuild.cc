@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/monitor/state_snapshot.h"
-#include "dispatch-server/store/sqlite_replay_reader.h"
 #include "spdlog/spdlog.h"
 
 namespace cit::dispatch {
@@ -351,7 +350,7 @@ void StateRebuilder::OnRunChanged(const RunChange& change) {
 }
 
 void StateRebuilder::Work() {
-  std::unique_ptr<SqliteReplayReader> store;
+  std::unique_ptr<ReplaySource> store;
   while (true) {
     Job job;
     {
@@ -364,8 +363,9 @@ void StateRebuilder::Work() {
     const std::string& vehicle_id = job.vehicle_id;
     absl::StatusOr<VehicleRebuild> rebuilt = absl::UnavailableError("no store");
     if (store == nullptr) {
-      absl::StatusOr<std::unique_ptr<SqliteReplayReader>> opened =
-          SqliteReplayReader::Open(options_.database_path);
+      absl::StatusOr<std::unique_ptr<ReplaySource>> opened =
+          options_.open_source ? options_.open_source()
+                               : absl::FailedPreconditionError("no replay source configured");
       if (opened.ok()) {
         store = std::move(*opened);
       } else {

@@ -57,8 +57,9 @@
 namespace cit::dispatch {
 
 struct StateRebuildOptions {
-  // The server's database (each worker opens its own read connection to it).
-  std::filesystem::path database_path = "dispatch.db";
+  // Opens a source on the server's record store (SQLite or PostgreSQL); each worker opens its
+  // own. Required: without it every rebuild fails (and is logged).
+  ReplaySourceFactory open_source;
   // Records received this long before the run was dispatched are evaluated first, silently
   // (the vehicle was judged without the run then): motion, last fix, GNSS, doors, seals and
   // crew check-ins at the depot.

@@ -75,6 +75,7 @@ absl::StatusOr<std::shared_ptr<Store>> DispatchServer::Builder::store() {
     PostgresStoreOptions po;
     po.connection = options_.postgres_connection;
     po.pool_size = options_.postgres_pool_size;
+    po.instance = options_.postgres_instance;
     po.reject_samples_per_reason = options_.reject_samples_per_reason;
     absl::StatusOr<std::unique_ptr<PostgresStore>> opened = PostgresStore::Open(po);
     if (!opened.ok()) return opened.status();
@@ -111,6 +112,7 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
   // Credentials.
   std::shared_ptr<grpc::ServerCredentials> telemetry_creds, operator_creds;
   IngestOptions ingest_options = options_.ingest;
+  ingest_options.take_ownership = !options_.postgres_instance.empty();
   if (options_.insecure_dev) {
     spdlog::warn(
         "event=insecure_dev note=\"plaintext gRPC, no client certificates, vehicle id taken "

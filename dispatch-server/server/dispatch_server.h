@@ -72,13 +72,17 @@ struct DispatchServerOptions {
   sqlite::Durability durability = sqlite::Durability::kFull;
   // Raw bytes of rejected records kept per vehicle and reason (counts stay exact).
   size_t reject_samples_per_reason = 20;
-  // Record store backend ([store] backend): kSqlite keeps records in database_path; kPostgresql
-  // keeps them in the PostgreSQL database of postgres_connection (runs, alerts, audit and the
-  // other components still use database_path: docs/operations.md).
+  // Store backend ([store] backend): kSqlite keeps everything in database_path; kPostgresql
+  // keeps records, runs, alerts and monitor snapshots in the PostgreSQL database of
+  // postgres_connection (the audit ledger, identity log, notification outbox and period reports
+  // still use database_path: docs/operations.md).
   enum class StoreBackend { kSqlite, kPostgresql };
   StoreBackend store_backend = StoreBackend::kSqlite;
   std::string postgres_connection;  // libpq connection string ([store] connection)
   size_t postgres_pool_size = 4;    // read connections ([store] pool_size)
+  // This instance's name among several sharing the PostgreSQL database ([store] instance);
+  // set, each vehicle is taken over (ownership lease, fencing token) when its stream opens.
+  std::string postgres_instance;
   // How often each live run's monitor state is snapshotted into the database, so that a
   // restart re-evaluates only the records after it (monitor/state_rebuild.h); 0 = never (a
   // restart replays whole runs). Read by RunMonitoring, not by the core.

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "dispatch-server/store/sqlite_replay_reader.h"
+#include "dispatch-server/server/monitoring_stores.h"
 
 namespace cit::dispatch {
 
@@ -10,21 +10,19 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
     const RunMonitoringOptions& options, const Clock* clock) {
   std::unique_ptr<RunMonitoring> rm(new RunMonitoring());
   rm->compile_threads_ = std::max(1, options.compile_threads);
-  auto run_store = SqliteRunStore::Open(options.database_path);
-  if (!run_store.ok()) return run_store.status();
-  rm->run_store_ = std::move(*run_store);
-  auto alert_store = SqliteAlertStore::Open(options.database_path, options.alert_durability);
-  if (!alert_store.ok()) return alert_store.status();
-  rm->alert_store_ = std::move(*alert_store);
+  absl::StatusOr<MonitoringStores> stores =
+      OpenMonitoringStores({.database_path = options.database_path,
+                            .postgres_connection = options.postgres_connection,
+                            .alert_durability = options.alert_durability});
+  if (!stores.ok()) return stores.status();
+  rm->run_store_ = std::move(stores->runs);
+  rm->alert_store_ = std::move(stores->alerts);
   rm->alerts_ = std::make_unique<AlertManager>(rm->alert_store_.get(), clock);
   if (absl::Status s = rm->alerts_->Load(); !s.ok()) return s;
   rm->runs_ = std::make_unique<RunManager>(rm->run_store_.get(), clock);
   if (absl::Status s = rm->runs_->Load(); !s.ok()) return s;
-  // Before the rebuild reads it: creates the snapshot table in a database that has none yet.
-  auto snapshot_store = SqliteSnapshotStore::Open(options.database_path);
-  if (!snapshot_store.ok()) return snapshot_store.status();
   rm->snapshot_writer_ =
-      std::make_unique<SnapshotWriter>(std::move(*snapshot_store), rm->alerts_.get());
+      std::make_unique<SnapshotWriter>(std::move(stores->snapshots), rm->alerts_.get());
   rm->monitor_ = std::make_unique<Monitor>(rm->alerts_.get(), clock, options.monitor);
   SnapshotWriter* snapshot_writer = rm->snapshot_writer_.get();
   rm->monitor_->SetSnapshotSink(
@@ -44,7 +42,7 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   rm->monitor_->HoldVehicles(pending);
   if (!pending.empty()) rm->monitor_->SetRestartTime(clock->Now());
   StateRebuildOptions rebuild = options.rebuild;
-  rebuild.database_path = options.database_path;
+  rebuild.open_source = stores->open_source;
   rebuild.monitor = options.monitor;
   rm->rebuilder_ = std::make_unique<StateRebuilder>(
       rebuild, rm->alert_store_.get(), rm->alerts_.get(), monitor, on_activated, clock->Now());
@@ -55,7 +53,7 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   rm->rebuilder_->Expect(pending);
   // Vehicles heard within the warm-up but without a live run: crew on board, doors, seals and
   // motion are rebuilt too, so a run dispatched after the restart finds them.
-  if (auto reader = SqliteReplayReader::Open(options.database_path); reader.ok()) {
+  if (auto reader = stores->open_source(); reader.ok()) {
     const auto since = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
         clock->Now() - FromSeconds(rebuild.warmup_s));
     if (auto heard = (*reader)->VehiclesHeardSince(since); heard.ok()) {

@@ -1,7 +1,7 @@
 // Everything of issue 4 assembled for the server: run and alert stores in the server's
-// database, RunManager, AlertManager, Monitor (with its thread), the fleet feed (WatchFleet, its
-// thread) and the Dispatch and Alerts services, registered on a DispatchServer::Builder in one
-// call.
+// database (SQLite file or PostgreSQL, server/monitoring_stores.h), RunManager, AlertManager,
+// Monitor (with its thread), the fleet feed (WatchFleet, its thread) and the Dispatch and Alerts
+// services, registered on a DispatchServer::Builder in one call.
 //
 //   absl::StatusOr<std::unique_ptr<RunMonitoring>> rm =
 //       RunMonitoring::Open({.database_path = opts.database_path}, &system_clock);
@@ -43,17 +43,19 @@
 #include "dispatch-server/plans/run_activation_writer.h"
 #include "dispatch-server/plans/run_manager.h"
 #include "dispatch-server/server/dispatch_server.h"
-#include "dispatch-server/store/sqlite_alert_store.h"
 #include "dispatch-server/store/sqlite_db.h"
-#include "dispatch-server/store/sqlite_run_store.h"
 
 namespace cit::dispatch {
 
 struct RunMonitoringOptions {
   std::filesystem::path database_path = "dispatch.db";
+  // Empty: runs, alerts and monitor snapshots in database_path (SQLite), and the restart rebuild
+  // reads the records there. Otherwise all of them in the PostgreSQL database of this libpq
+  // connection string ([store] backend = "postgresql"; server/monitoring_stores.h).
+  std::string postgres_connection;
   MonitorOptions monitor;
-  // Alert events are written off the fix-to-alert path (AlertManager's persister thread, in
-  // groups), so full durability costs no alert latency.
+  // SQLite only. Alert events are written off the fix-to-alert path (AlertManager's persister
+  // thread, in groups), so full durability costs no alert latency.
   sqlite::Durability alert_durability = sqlite::Durability::kFull;
   // WatchFleet sends each vehicle at most once per this interval.
   std::chrono::milliseconds fleet_throttle{1000};
@@ -91,8 +93,8 @@ class RunMonitoring {
 
  private:
   RunMonitoring() = default;
-  std::unique_ptr<SqliteRunStore> run_store_;
-  std::unique_ptr<SqliteAlertStore> alert_store_;
+  std::unique_ptr<RunStore> run_store_;
+  std::unique_ptr<AlertStore> alert_store_;
   std::unique_ptr<AlertManager> alerts_;
   std::unique_ptr<RunManager> runs_;
   std::unique_ptr<RunActivationWriter> activation_writer_;  // outlived by runs_, outlives monitor_

@@ -40,28 +40,40 @@ absl::StatusOr<PlanChainHead> LoadPlanChainHead(sqlite::Database& db) {
   return head;
 }
 
-absl::Status AppendPlanEvent(sqlite::Database& db, PlanChainHead& head, cit::v1::PlanEvent event) {
+absl::StatusOr<ChainedPlanEvent> ChainPlanEvent(const PlanChainHead& head,
+                                                cit::v1::PlanEvent event) {
   const uint64_t index = head.length + 1;
   event.set_index(index);
-  const std::string body = SerializeDeterministic(event);
+  ChainedPlanEvent out;
+  out.body = SerializeDeterministic(event);
   absl::StatusOr<std::string> hash =
-      ChainStep(head.head, CanonicalEntryBytes(kPlanDomain, index, 0, body));
+      ChainStep(head.head, CanonicalEntryBytes(kPlanDomain, index, 0, out.body));
   if (!hash.ok()) return hash.status();
+  out.hash = *std::move(hash);
+  out.event = std::move(event);
+  return out;
+}
+
+absl::Status AppendPlanEvent(sqlite::Database& db, PlanChainHead& head, cit::v1::PlanEvent event) {
+  absl::StatusOr<ChainedPlanEvent> chained = ChainPlanEvent(head, std::move(event));
+  if (!chained.ok()) return chained.status();
+  const cit::v1::PlanEvent& e = chained->event;
+  const uint64_t index = e.index();
   absl::StatusOr<sqlite::Statement> ins = db.Prepare(
       "INSERT INTO plan_events (idx, run_id, version, action, actor, time_ns, body, hash) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, index)
-      .Bind(2, event.run().plan().run_id())
-      .Bind(3, event.run().version())
-      .Bind(4, static_cast<int>(event.action()))
-      .Bind(5, event.actor())
-      .Bind(6, Nanos(event.time()))
-      .Bind(7, sqlite::Blob(body))
-      .Bind(8, sqlite::Blob(*hash));
+      .Bind(2, e.run().plan().run_id())
+      .Bind(3, e.run().version())
+      .Bind(4, static_cast<int>(e.action()))
+      .Bind(5, e.actor())
+      .Bind(6, Nanos(e.time()))
+      .Bind(7, sqlite::Blob(chained->body))
+      .Bind(8, sqlite::Blob(chained->hash));
   if (absl::Status s = ins->Run(); !s.ok()) return s;
   head.length = index;
-  head.head = *std::move(hash);
+  head.head = std::move(chained->hash);
   return absl::OkStatus();
 }
 

@@ -57,6 +57,16 @@ struct PlanChainHead {
 
 absl::StatusOr<PlanChainHead> LoadPlanChainHead(sqlite::Database& db);
 
+// A plan-log entry ready to store (any backend): `event` with its index set to head.length + 1,
+// its stored body and h_index. Fails (nothing may be stored then) if hashing fails.
+struct ChainedPlanEvent {
+  cit::v1::PlanEvent event;
+  std::string body;
+  std::string hash;
+};
+absl::StatusOr<ChainedPlanEvent> ChainPlanEvent(const PlanChainHead& head,
+                                                cit::v1::PlanEvent event);
+
 // Appends `event` (index set here) inside the caller's transaction; advances `head` only when
 // the row is written. Fails without writing if hashing fails.
 absl::Status AppendPlanEvent(sqlite::Database& db, PlanChainHead& head, cit::v1::PlanEvent event);

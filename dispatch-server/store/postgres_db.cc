@@ -136,4 +136,30 @@ absl::Status ApplyMigrations(pqxx::connection& c, std::string_view component,
   }
 }
 
+std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
+
+std::string AppendOnlyTriggersSql(std::string_view table) {
+  return fmt::format(
+      "CREATE TRIGGER {0}_append_only BEFORE UPDATE OR DELETE ON {0} FOR EACH ROW EXECUTE "
+      "FUNCTION citwatch_append_only();\n"
+      "CREATE TRIGGER {0}_no_truncate BEFORE TRUNCATE ON {0} FOR EACH STATEMENT EXECUTE "
+      "FUNCTION citwatch_append_only();\n",
+      table);
+}
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Open(std::string conninfo) {
+  std::unique_ptr<Session> s(new Session(std::move(conninfo)));
+  std::lock_guard<std::mutex> lock(s->mu_);
+  if (absl::Status st = s->EnsureOpen(); !st.ok()) return st;
+  return s;
+}
+
+absl::Status Session::EnsureOpen() {
+  if (conn_ && conn_->is_open()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> c = Connect(conninfo_);
+  if (!c.ok()) return c.status();
+  conn_ = *std::move(c);
+  return absl::OkStatus();
+}
+
 }  // namespace cit::dispatch::pg

@@ -167,7 +167,7 @@ std::string HexBytea(std::string_view bytes) {
   return out;
 }
 
-std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
+using pg::Bytes;
 
 constexpr std::string_view kRecordColumns =
     "vehicle_id, seq, chain_index, server_time_ns, body, hash";

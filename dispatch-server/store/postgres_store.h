@@ -91,7 +91,7 @@ class PostgresStore final : public Store {
   // Makes this instance the vehicle's owner: a new fencing token (returned), and the vehicle's
   // watermark and chain head reloaded from the database (another instance may have written).
   // Waits for a commit under way (this instance's, and the previous owner's on the row).
-  absl::StatusOr<uint64_t> TakeOwnership(std::string_view vehicle_id);
+  absl::StatusOr<uint64_t> TakeOwnership(std::string_view vehicle_id) override;
 
   // As SqliteStore::WatermarkWork (the same bookkeeping, vehicle_watermark.h).
   uint64_t WatermarkWork() const { return watermark_work_.load(std::memory_order_relaxed); }

@@ -8,6 +8,9 @@
 //     source.ForEachAfter("CIT-0001", at->chain_index, fn);   // the tail
 //   }
 //
+// Backends: SqliteReplayReader (store/sqlite_replay_reader.h), PostgresReplayReader
+// (store/postgres_replay_reader.h).
+//
 // Thread contract: one source per thread (each holds its own read connection).
 #ifndef CIT_DISPATCH_STORE_REPLAY_SOURCE_H_
 #define CIT_DISPATCH_STORE_REPLAY_SOURCE_H_
@@ -15,9 +18,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,7 +36,7 @@ struct StoredForReplay {
   std::string_view body;
 };
 
-// A vehicle's stored monitor snapshot (store/sqlite_snapshot_store.h): the encoded state
+// A vehicle's stored monitor snapshot (store/snapshot_store.h): the encoded state
 // (monitor/state_snapshot.h) and, as columns, what says whether it is still usable.
 struct StoredSnapshot {
   std::string vehicle_id;
@@ -67,7 +72,14 @@ class ReplaySource {
   // Calls `fn` for the vehicle's records after `chain_index`, in chain order.
   virtual absl::Status ForEachAfter(std::string_view vehicle_id, uint64_t chain_index,
                                     const std::function<void(const StoredForReplay&)>& fn) = 0;
+  // Vehicles whose newest record (event time) is at or after `since`, sorted.
+  virtual absl::StatusOr<std::vector<std::string>> VehiclesHeardSince(
+      std::chrono::system_clock::time_point since) = 0;
 };
+
+// Opens a source on the server's record store (SqliteReplayReader or PostgresReplayReader):
+// each rebuild worker thread opens its own.
+using ReplaySourceFactory = std::function<absl::StatusOr<std::unique_ptr<ReplaySource>>()>;
 
 }  // namespace cit::dispatch
 

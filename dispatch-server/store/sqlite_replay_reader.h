@@ -36,9 +36,8 @@ class SqliteReplayReader final : public ReplaySource {
                                                       uint64_t seq) override;
   absl::Status ForEachAfter(std::string_view vehicle_id, uint64_t chain_index,
                             const std::function<void(const StoredForReplay&)>& fn) override;
-  // Vehicles whose newest record (event time) is at or after `since`, sorted.
   absl::StatusOr<std::vector<std::string>> VehiclesHeardSince(
-      std::chrono::system_clock::time_point since);
+      std::chrono::system_clock::time_point since) override;
 
  private:
   explicit SqliteReplayReader(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}

@@ -24,20 +24,20 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "dispatch-server/store/replay_source.h"
+#include "dispatch-server/store/snapshot_store.h"
 #include "dispatch-server/store/sqlite_db.h"
 
 namespace cit::dispatch {
 
-class SqliteSnapshotStore {
+class SqliteSnapshotStore final : public SnapshotStore {
  public:
   // Creates the table if needed (schema component "monitor_snapshots").
   static absl::StatusOr<std::unique_ptr<SqliteSnapshotStore>> Open(
       const std::filesystem::path& path);
 
   // Replaces each vehicle's snapshot, all in one transaction.
-  absl::Status Put(std::span<const StoredSnapshot> snapshots);
-  absl::StatusOr<std::optional<StoredSnapshot>> Get(std::string_view vehicle_id);
+  absl::Status Put(std::span<const StoredSnapshot> snapshots) override;
+  absl::StatusOr<std::optional<StoredSnapshot>> Get(std::string_view vehicle_id) override;
 
  private:
   explicit SqliteSnapshotStore(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}

@@ -188,6 +188,15 @@ class Store {
 
   // Stored record count of a vehicle.
   virtual absl::StatusOr<uint64_t> CountRecords(std::string_view vehicle_id) = 0;
+
+  // Several instances on one database: makes this instance the vehicle's writer and reloads
+  // what the database holds for it (another instance may have written); the previous writer's
+  // commits for it are refused from then on. Returns the fencing token; 0 from a store that
+  // only one instance writes (SQLite), where there is nothing to take.
+  virtual absl::StatusOr<uint64_t> TakeOwnership(std::string_view vehicle_id) {
+    (void)vehicle_id;
+    return 0;
+  }
 };
 
 }  // namespace cit::dispatch

@@ -168,6 +168,27 @@ TEST(ServerConfigTest, StoreBackendDefaultsToSqliteAndPostgresqlNeedsAConnection
   EXPECT_FALSE(ValidateServerConfig(*pg).ok());
 }
 
+TEST(ServerConfigTest, AnInstanceNameIsForPostgresqlOnlyAndMustBeAPlainName) {
+  const std::string pg =
+      "[tls]\ninsecure_dev = true\n[store]\nbackend = \"postgresql\"\nconnection = \"host=db1\"\n";
+  auto named = ParseServerConfig(pg + "instance = \"dispatch-a\"\n", {});
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(named->server.postgres_instance, "dispatch-a");
+  EXPECT_TRUE(ValidateServerConfig(*named).ok());
+
+  auto spaced = ParseServerConfig(pg + "instance = \"dispatch a\"\n", {});
+  ASSERT_TRUE(spaced.ok());
+  absl::Status s = ValidateServerConfig(*spaced);
+  EXPECT_NE(s.message().find("store.instance \"dispatch a\" must be 1-64 characters"),
+            std::string::npos)
+      << s;
+  auto on_sqlite =
+      ParseServerConfig("[tls]\ninsecure_dev = true\n[store]\ninstance = \"dispatch-a\"\n", {});
+  ASSERT_TRUE(on_sqlite.ok());
+  s = ValidateServerConfig(*on_sqlite);
+  EXPECT_NE(s.message().find("share only a PostgreSQL database"), std::string::npos) << s;
+}
+
 TEST(ServerConfigTest, ValidationRequiresTlsFilesUnlessInsecureDev) {
   auto c = ParseServerConfig("", {});
   ASSERT_TRUE(c.ok());

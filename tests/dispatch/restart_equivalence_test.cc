@@ -25,6 +25,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <random>
 #include <set>
 #include <string>
@@ -34,7 +35,9 @@
 
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/common/clock.h"
+#include "dispatch-server/store/sqlite_db.h"
 #include "tests/dispatch/telemetry_test_client.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/real_drives.h"
 #include "tests/support/test_env.h"
 
@@ -293,18 +296,40 @@ Drive MakeKubickaDrive(const KubickaSetup& k, SysTime base, std::mt19937_64& ran
 // ---- the server ---------------------------------------------------------------------------
 
 // The real binary on a database in `dir`; plaintext (--insecure-dev), vehicle id from Hello.
+// With `pg_conninfo`, [store] backend = "postgresql" on that database (a config file in `dir`).
 class Server {
  public:
-  Server(const cit::test::TempDir& dir, int telemetry_port, int operator_port, int n)
-      : process_({cit::test::BuiltProgram("dispatch-server/dispatch-server").string(),
-                  "--insecure-dev", "--database", (dir / "dispatch.db").string(),
-                  "--telemetry-listen", "127.0.0.1:" + std::to_string(telemetry_port),
-                  "--operator-listen", "127.0.0.1:" + std::to_string(operator_port),
-                  "--metrics-listen", "", "--http-listen", ""},
+  Server(const cit::test::TempDir& dir, int telemetry_port, int operator_port, int n,
+         const std::string& pg_conninfo = "")
+      : process_(Argv(dir, telemetry_port, operator_port, pg_conninfo),
                  dir / ("server-" + std::to_string(n) + ".log")) {}
   cit::test::Process& process() { return process_; }
 
  private:
+  static std::vector<std::string> Argv(const cit::test::TempDir& dir, int telemetry_port,
+                                       int operator_port, const std::string& pg_conninfo) {
+    std::vector<std::string> argv = {
+        cit::test::BuiltProgram("dispatch-server/dispatch-server").string(),
+        "--insecure-dev",
+        "--database",
+        (dir / "dispatch.db").string(),
+        "--telemetry-listen",
+        "127.0.0.1:" + std::to_string(telemetry_port),
+        "--operator-listen",
+        "127.0.0.1:" + std::to_string(operator_port),
+        "--metrics-listen",
+        "",
+        "--http-listen",
+        ""};
+    if (!pg_conninfo.empty()) {
+      const std::filesystem::path config = dir / "server.toml";
+      std::ofstream(config) << "[store]\nbackend = \"postgresql\"\nconnection = \"" << pg_conninfo
+                            << "\"\n";
+      argv.insert(argv.end(), {"--config", config.string()});
+    }
+    return argv;
+  }
+
   cit::test::Process process_;
 };
 
@@ -377,19 +402,38 @@ struct Outcome {
   std::vector<cit::v1::Alert> alerts;
   cit::v1::RunReport report;
   std::vector<cit::v1::AlertEvent> watched;
+  // PostgreSQL runs: rows per table in the database, and the tables of the SQLite file.
+  std::map<std::string, int64_t> pg_rows;
+  std::set<std::string> sqlite_tables;
 };
+
+// Where a PostgreSQL run's data went: rows of the PostgreSQL tables, tables of the SQLite file.
+void RecordWhereDataLives(const std::string& pg_conninfo, const std::filesystem::path& sqlite_path,
+                          Outcome& out) {
+  pqxx::connection c(pg_conninfo);
+  pqxx::read_transaction t(c);
+  for (const char* table : {"records", "runs", "plan_events", "alerts", "alert_events"}) {
+    out.pg_rows[table] = t.exec1(std::string("SELECT COUNT(*) FROM ") + table)[0].as<int64_t>();
+  }
+  auto db = sqlite::Database::Open(sqlite_path);
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto q = (*db)->Prepare("SELECT name FROM sqlite_master WHERE type = 'table'");
+  ASSERT_TRUE(q.ok());
+  while (*q->Step()) out.sqlite_tables.insert(q->ColumnText(0));
+}
 
 // Plans, dispatches and streams the drive; when `interrupted`, before record index i in
 // `drive.stops` the server is stopped that way and started again, and the agent resumes from
 // the server's watermark.
-Outcome RunDrive(const Drive& drive, bool interrupted) {
+Outcome RunDrive(const Drive& drive, bool interrupted, const std::string& pg_conninfo = "") {
   const std::map<size_t, Stop> none;
   const std::map<size_t, Stop>& stops = interrupted ? drive.stops : none;
   cit::test::TempDir dir;
   const int telemetry_port = cit::test::FreeTcpPort();
   const int operator_port = cit::test::FreeTcpPort();
   int generation = 0;
-  auto server = std::make_unique<Server>(dir, telemetry_port, operator_port, generation);
+  auto server =
+      std::make_unique<Server>(dir, telemetry_port, operator_port, generation, pg_conninfo);
   auto op_channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(operator_port),
                                         grpc::InsecureChannelCredentials());
   // Generous waits: a loaded 2-core CI machine can take many seconds to start the process.
@@ -450,7 +494,8 @@ Outcome RunDrive(const Drive& drive, bool interrupted) {
         EXPECT_EQ(server->process().WaitExit(std::chrono::seconds(20)), 0);
       }
       server.reset();
-      server = std::make_unique<Server>(dir, telemetry_port, operator_port, ++generation);
+      server =
+          std::make_unique<Server>(dir, telemetry_port, operator_port, ++generation, pg_conninfo);
       wait_up();
       // The agent reconnects once the new process answers (each try on a fresh channel).
       int64_t stored = -1;
@@ -514,6 +559,7 @@ Outcome RunDrive(const Drive& drive, bool interrupted) {
   out.watched = watcher.events();
   server->process().Signal(SIGTERM);
   EXPECT_EQ(server->process().WaitExit(std::chrono::seconds(20)), 0);
+  if (!pg_conninfo.empty()) RecordWhereDataLives(pg_conninfo, dir / "dispatch.db", out);
   if (::testing::Test::HasFailure()) {
     for (int g = 0; g <= generation; ++g) {
       const std::string log = cit::test::ReadFile(dir / ("server-" + std::to_string(g) + ".log"));
@@ -629,18 +675,50 @@ std::string Describe(const std::map<size_t, Stop>& stops) {
   return out;
 }
 
-TEST(RestartEquivalenceTest, MunichDriveWithKillsAndATermRestartGivesTheUninterruptedAlerts) {
-  ASSERT_GT(cit::test::MunichTrack().size(), kS2 + 100);
-  const Drive drive = MakeMunichDrive(BaseBefore(1500));
-  const Outcome reference = RunDrive(drive, false);
-  const Outcome restarted = RunDrive(drive, true);
-  // The drive raises what it was built to raise, and no crew alert (they checked in).
+// The Munich drive raises what it was built to raise, and no crew alert (they checked in); the
+// restarted run raises the same, and its watch saw every change once.
+void ExpectMunichOutcome(const Outcome& reference, const Outcome& restarted) {
   ExpectKinds(reference,
               {cit::v1::ALERT_KIND_ROUTE_DEVIATION, cit::v1::ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP,
                cit::v1::ALERT_KIND_LATE_ARRIVAL, cit::v1::ALERT_KIND_DWELL_EXCEEDED},
               {cit::v1::ALERT_KIND_CREW_INCOMPLETE});
   ExpectSameAlertsAndReport(reference, restarted);
   ExpectWatchSawEveryChangeOnce(restarted);
+}
+
+TEST(RestartEquivalenceTest, MunichDriveWithKillsAndATermRestartGivesTheUninterruptedAlerts) {
+  ASSERT_GT(cit::test::MunichTrack().size(), kS2 + 100);
+  const Drive drive = MakeMunichDrive(BaseBefore(1500));
+  const Outcome reference = RunDrive(drive, false);
+  const Outcome restarted = RunDrive(drive, true);
+  ExpectMunichOutcome(reference, restarted);
+}
+
+// The same drive, kills and SIGTERM on the PostgreSQL backend (issue 15): the run and its plan
+// log, the alerts and their events, and the records the restart rebuild replays all come back
+// from PostgreSQL, so the restarted server raises exactly the uninterrupted run's alerts (no
+// false alert, none lost) and the SQLite file holds none of them.
+TEST(RestartEquivalenceTest, MunichDriveOnPostgresqlWithKillsGivesTheUninterruptedAlerts) {
+  ASSERT_GT(cit::test::MunichTrack().size(), kS2 + 100);
+  cit::test::PostgresServer* pg = cit::test::SharedPostgres();
+  ASSERT_NE(pg, nullptr);
+  auto reference_db = pg->CreateDatabase();
+  auto restarted_db = pg->CreateDatabase();
+  ASSERT_TRUE(reference_db.ok() && restarted_db.ok());
+  const Drive drive = MakeMunichDrive(BaseBefore(1500));
+  const Outcome reference = RunDrive(drive, false, *reference_db);
+  const Outcome restarted = RunDrive(drive, true, *restarted_db);
+  ExpectMunichOutcome(reference, restarted);
+  // Everything is in PostgreSQL: each record once, the run's changes, every listed alert.
+  EXPECT_EQ(restarted.pg_rows.at("records"), static_cast<int64_t>(drive.records.size()));
+  EXPECT_EQ(restarted.pg_rows.at("runs"), 1);
+  EXPECT_GE(restarted.pg_rows.at("plan_events"), 3) << "create, dispatch, activate";
+  EXPECT_EQ(restarted.pg_rows.at("alerts"), static_cast<int64_t>(restarted.alerts.size()));
+  EXPECT_GE(restarted.pg_rows.at("alert_events"), static_cast<int64_t>(restarted.alerts.size()));
+  for (const char* table :
+       {"records", "runs", "plan_events", "alerts", "alert_events", "monitor_snapshots"}) {
+    EXPECT_EQ(restarted.sqlite_tables.count(table), 0u) << table << " in the SQLite file";
+  }
 }
 
 // The kill points drawn at random: the seed is printed, and CIT_TEST_SEED repeats a run.

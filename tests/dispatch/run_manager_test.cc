@@ -2,24 +2,39 @@
 
 #include <gtest/gtest.h>
 
-#include "dispatch-server/plans/run_activation_writer.h"
-#include "dispatch-server/store/sqlite_run_store.h"
-#include "tests/dispatch/monitor_harness.h"
-#include "tests/support/test_env.h"
+#include <map>
 
+#include "dispatch-server/plans/run_activation_writer.h"
+#include "tests/dispatch/monitor_harness.h"
+#include "tests/dispatch/store_backends.h"
+
+// The RunStore contract on both backends (SqliteRunStore, PostgresRunStore): each case below
+// runs on each, through the RunManager that uses it.
 namespace cit::dispatch::test {
 namespace {
 
-TEST(RunManagerTest, StateMachineAndFrozenVersionsSurviveRestart) {
-  cit::test::TempDir dir;
+class RunStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<RunStore> Open() {
+    auto s = db_.OpenRunStore();
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  BackendDb db_{GetParam()};
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, RunStoreTest, ::testing::Values("sqlite", "postgresql"),
+                         BackendName);
+
+TEST_P(RunStoreTest, StateMachineAndFrozenVersionsSurviveRestart) {
   FakeClock clock(kT0);
   MonitorHarness h;  // for Plan()
   cit::v1::RunPlan plan = h.Plan("R-1");
   MonitorHarness::AddStop(plan, "S1", 1000);
   {
-    auto store = SqliteRunStore::Open(dir / "dispatch.db");
-    ASSERT_TRUE(store.ok()) << store.status();
-    RunManager runs(store->get(), &clock);
+    std::unique_ptr<RunStore> store = Open();
+    ASSERT_NE(store, nullptr);
+    RunManager runs(store.get(), &clock);
     ASSERT_TRUE(runs.Load().ok());
     std::vector<std::string> seen;
     runs.SetListener(
@@ -51,15 +66,15 @@ TEST(RunManagerTest, StateMachineAndFrozenVersionsSurviveRestart) {
               absl::StatusCode::kFailedPrecondition);
     EXPECT_EQ(seen, (std::vector<std::string>{"RUN_STATE_DISPATCHED", "RUN_STATE_DISPATCHED",
                                               "RUN_STATE_COMPLETED"}));
-    auto versions = (*store)->Versions("R-1");
+    auto versions = store->Versions("R-1");
     ASSERT_TRUE(versions.ok());
     ASSERT_EQ(versions->size(), 2u);
     EXPECT_DOUBLE_EQ((*versions)[0].plan().stops(0).radius_m(), 40);
     EXPECT_EQ((*versions)[0].state(), cit::v1::RUN_STATE_DISPATCHED);
   }
-  auto store = SqliteRunStore::Open(dir / "dispatch.db");
-  ASSERT_TRUE(store.ok());
-  RunManager runs(store->get(), &clock);
+  std::unique_ptr<RunStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  RunManager runs(store.get(), &clock);
   ASSERT_TRUE(runs.Load().ok());
   auto r1 = runs.Get("R-1");
   ASSERT_TRUE(r1.ok());
@@ -69,16 +84,15 @@ TEST(RunManagerTest, StateMachineAndFrozenVersionsSurviveRestart) {
   EXPECT_EQ(runs.List("truck-7", {cit::v1::RUN_STATE_PLANNED}).size(), 1u);
 }
 
-TEST(RunManagerTest, EveryChangeIsInThePlanLogWithActorCommentAndWholeVersion) {
-  cit::test::TempDir dir;
+TEST_P(RunStoreTest, EveryChangeIsInThePlanLogWithActorCommentAndWholeVersion) {
   FakeClock clock(kT0);
   MonitorHarness h;
   cit::v1::RunPlan plan = h.Plan("R-1");
   MonitorHarness::AddStop(plan, "S1", 1000);
   {
-    auto store = SqliteRunStore::Open(dir / "dispatch.db");
-    ASSERT_TRUE(store.ok()) << store.status();
-    RunManager runs(store->get(), &clock);
+    std::unique_ptr<RunStore> store = Open();
+    ASSERT_NE(store, nullptr);
+    RunManager runs(store.get(), &clock);
     ASSERT_TRUE(runs.Load().ok());
     ASSERT_TRUE(runs.Create(plan, "carol").ok());
     ASSERT_TRUE(runs.Dispatch("R-1", "carol").ok());
@@ -90,9 +104,9 @@ TEST(RunManagerTest, EveryChangeIsInThePlanLogWithActorCommentAndWholeVersion) {
     EXPECT_NE(refused.status().message().find("comment"), std::string::npos);
     ASSERT_TRUE(runs.Abort("R-1", "vehicle recalled", "erin").ok());
   }
-  auto store = SqliteRunStore::Open(dir / "dispatch.db");
-  ASSERT_TRUE(store.ok());
-  RunManager runs(store->get(), &clock);
+  std::unique_ptr<RunStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  RunManager runs(store.get(), &clock);
   ASSERT_TRUE(runs.Load().ok());
   auto history = runs.History("R-1");
   ASSERT_TRUE(history.ok()) << history.status();
@@ -113,6 +127,82 @@ TEST(RunManagerTest, EveryChangeIsInThePlanLogWithActorCommentAndWholeVersion) {
   EXPECT_EQ(e[4].actor(), "erin");
   EXPECT_EQ(e[4].comment(), "vehicle recalled");
   for (int i = 0; i < history->events_size(); ++i) EXPECT_EQ(e[i].index(), i + 1u);
+}
+
+TEST_P(RunStoreTest, ThePlanLogRefusesUpdateDeleteAndTruncate) {
+  FakeClock clock(kT0);
+  MonitorHarness h;
+  std::unique_ptr<RunStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  RunManager runs(store.get(), &clock);
+  ASSERT_TRUE(runs.Load().ok());
+  ASSERT_TRUE(runs.Create(h.Plan("R-1"), "carol").ok());
+  std::vector<std::string> refused = {"UPDATE plan_events SET actor = 'mallory'",
+                                      "DELETE FROM plan_events"};
+  if (db_.pg()) refused.push_back("TRUNCATE plan_events");
+  for (const std::string& sql : refused) {
+    absl::Status s = db_.Exec(sql);
+    EXPECT_FALSE(s.ok()) << sql;
+    EXPECT_NE(s.message().find("append-only"), std::string_view::npos) << s;
+  }
+  auto history = store->History("R-1");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ((*history)[0].actor(), "carol");
+}
+
+// Both backends chain the same entries to the same hashes (plan_version_chain.h), so one
+// verifier and one set of checkpoints serve either.
+TEST(RunStoreBackendsTest, TheSameChangesGiveTheSameChainOnBothBackends) {
+  MonitorHarness h;
+  std::map<std::string, std::vector<std::string>> hashes;
+  for (const char* backend : {"sqlite", "postgresql"}) {
+    BackendDb db(backend);
+    FakeClock clock(kT0);
+    auto store = db.OpenRunStore();
+    ASSERT_TRUE(store.ok()) << store.status();
+    RunManager runs(store->get(), &clock);
+    ASSERT_TRUE(runs.Load().ok());
+    ASSERT_TRUE(runs.Create(h.Plan("R-1"), "carol").ok());
+    ASSERT_TRUE(runs.Dispatch("R-1", "carol").ok());
+    ASSERT_TRUE(runs.Abort("R-1", "recalled", "erin").ok());
+    hashes[backend] = db.Column("SELECT hash FROM plan_events ORDER BY idx");
+  }
+  EXPECT_EQ(hashes["sqlite"].size(), 3u);
+  EXPECT_EQ(hashes["sqlite"], hashes["postgresql"]);
+}
+
+// The server's login role (a member of citwatch_server, docs/operations.md) plans runs but
+// cannot change the plan log, not even by switching its triggers off.
+TEST(PostgresRunStoreTest, TheServerRoleSavesRunsButCannotChangeThePlanLog) {
+  BackendDb db("postgresql");
+  ASSERT_TRUE(db.OpenRunStore().ok()) << "the owner migrates";
+  const std::string conninfo = db.ServerRoleConninfo();
+  auto store = PostgresRunStore::Open(conninfo);
+  ASSERT_TRUE(store.ok()) << store.status();
+  FakeClock clock(kT0);
+  MonitorHarness h;
+  RunManager runs(store->get(), &clock);
+  ASSERT_TRUE(runs.Load().ok());
+  ASSERT_TRUE(runs.Create(h.Plan("R-1"), "carol").ok());
+  ASSERT_TRUE(runs.Dispatch("R-1", "carol").ok()) << "runs rows are updated in place";
+  BackendDb::ExpectRefusedAs(
+      conninfo,
+      {"UPDATE plan_events SET actor = 'mallory'", "DELETE FROM plan_events",
+       "TRUNCATE plan_events", "ALTER TABLE plan_events DISABLE TRIGGER plan_events_append_only",
+       "DELETE FROM runs"});
+  EXPECT_EQ((*store)->History("R-1")->size(), 2u);
+}
+
+TEST(PostgresRunStoreTest, MigrationsAreVersionedAndANewerSchemaIsRefused) {
+  BackendDb db("postgresql");
+  ASSERT_TRUE(db.OpenRunStore().ok());
+  ASSERT_TRUE(db.OpenRunStore().ok()) << "reopening applies nothing twice";
+  ASSERT_TRUE(db.Exec("INSERT INTO schema_migrations (component, version, description) VALUES "
+                      "('runs', 99, 'from the future')")
+                  .ok());
+  auto refused = db.OpenRunStore();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
 }
 
 TEST(RunManagerTest, InvalidPlanIsRefusedWithFieldAndProblem) {
@@ -138,13 +228,12 @@ TEST(RunManagerTest, InvalidPlanIsRefusedWithFieldAndProblem) {
   EXPECT_NE(bad.status().message().find("route.geojson"), std::string::npos) << bad.status();
 }
 
-TEST(RunActivationWriterTest, ActivationIsStoredOffTheCallersThreadAndKeptOnStop) {
-  cit::test::TempDir dir;
+TEST_P(RunStoreTest, ActivationIsStoredOffTheCallersThreadAndKeptOnStop) {
   FakeClock clock(kT0);
   MonitorHarness h;  // for Plan()
-  auto store = SqliteRunStore::Open(dir / "dispatch.db");
-  ASSERT_TRUE(store.ok()) << store.status();
-  RunManager runs(store->get(), &clock);
+  std::unique_ptr<RunStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  RunManager runs(store.get(), &clock);
   ASSERT_TRUE(runs.Load().ok());
   for (const char* id : {"R-1", "R-2"}) {
     cit::v1::RunPlan plan = h.Plan(id);

@@ -23,12 +23,15 @@
 #include "dispatch-server/store/sqlite_snapshot_store.h"
 #include "dispatch-server/store/sqlite_store.h"
 #include "tests/dispatch/monitor_harness.h"
+#include "tests/dispatch/store_backends.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
 namespace {
 
 using test::At;
+using test::BackendDb;
+using test::BackendName;
 
 constexpr char kVehicle[] = "truck-7";
 constexpr char kRun[] = "run-1";
@@ -150,23 +153,25 @@ size_t StepAt(double t_s) {
   return s.size();
 }
 
-// One dispatch-server process: RunMonitoring on the database, records appended to the store and
-// handed to the monitor as the ingest does. The monitor runs synchronously (RunOnce).
+// One dispatch-server process: RunMonitoring on the database (either backend), records appended
+// to the store and handed to the monitor as the ingest does. The monitor runs synchronously
+// (RunOnce).
 class Process {
  public:
   // `snapshot_interval_s` 0: no snapshots are written (every restart replays whole runs).
-  Process(const std::filesystem::path& db, FakeClock* clock, double snapshot_interval_s = 0,
+  Process(const BackendDb& db, FakeClock* clock, double snapshot_interval_s = 0,
           bool use_snapshots = true)
       : clock_(clock) {
     RunMonitoringOptions o;
-    o.database_path = db;
+    o.database_path = db.path();
+    if (db.pg()) o.postgres_connection = db.conninfo();
     o.alert_durability = sqlite::Durability::kNormal;
     o.monitor.snapshot_interval_s = snapshot_interval_s;
     o.rebuild.use_snapshots = use_snapshots;
     auto rm = RunMonitoring::Open(o, clock);
     EXPECT_TRUE(rm.ok()) << rm.status();
     rm_ = std::move(*rm);
-    auto store = SqliteStore::Open(db, {.durability = sqlite::Durability::kNormal});
+    auto store = db.OpenRecordStore();
     EXPECT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     // Start() without its monitor thread: plans compile, states are rebuilt, then adopted here.
@@ -221,7 +226,7 @@ class Process {
  private:
   FakeClock* clock_;
   std::unique_ptr<RunMonitoring> rm_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   uint64_t seq_ = 0;
 };
 
@@ -245,16 +250,18 @@ std::string Describe(const std::set<AlertKey>& alerts) {
   return out;
 }
 
-class StateRebuildTest : public ::testing::Test {
+// Every case runs on both backends ("sqlite", "postgresql": runs, alerts, snapshots and the
+// records the rebuild reads all in that backend).
+class StateRebuildTest : public ::testing::TestWithParam<std::string> {
  protected:
   // Plays the script; before each step in `restarts` the process stops (its state is kept in
   // before_[step]) and a new one starts (its rebuilt state in after_[step]); `down_s` moves the
   // clock while it is down. `on_restart` runs with the new process.
   std::vector<cit::v1::Alert> Play(const std::set<size_t>& restarts, double down_s = 0,
                                    const std::function<void(Process&)>& on_restart = {}) {
-    cit::test::TempDir dir;
+    BackendDb db(GetParam());
     FakeClock clock(kBase);
-    auto p = std::make_unique<Process>(dir / "dispatch.db", &clock, snapshot_interval_s_);
+    auto p = std::make_unique<Process>(db, &clock, snapshot_interval_s_);
     const std::vector<Step> script = Script();
     for (size_t i = 0; i < script.size(); ++i) {
       if (restarts.count(i) != 0) {
@@ -262,7 +269,7 @@ class StateRebuildTest : public ::testing::Test {
         const uint64_t seq = p->seq();
         p.reset();
         clock.Advance(FromSeconds(down_s));
-        p = std::make_unique<Process>(dir / "dispatch.db", &clock, snapshot_interval_s_);
+        p = std::make_unique<Process>(db, &clock, snapshot_interval_s_);
         p->SetSeq(seq);
         from_snapshot_ += p->rm().rebuilder().from_snapshot();
         after_[i] = p->CopyState();
@@ -364,7 +371,10 @@ class StateRebuildTest : public ::testing::Test {
   std::function<void(Process&, size_t)> before_step_;
 };
 
-TEST_F(StateRebuildTest, UninterruptedRunRaisesTheScriptedAlerts) {
+INSTANTIATE_TEST_SUITE_P(Backends, StateRebuildTest, ::testing::Values("sqlite", "postgresql"),
+                         BackendName);
+
+TEST_P(StateRebuildTest, UninterruptedRunRaisesTheScriptedAlerts) {
   const auto alerts = AlertSet(Play({}));
   std::set<int> kinds;
   for (const auto& a : alerts) kinds.insert(std::get<0>(a));
@@ -380,7 +390,7 @@ TEST_F(StateRebuildTest, UninterruptedRunRaisesTheScriptedAlerts) {
 // The restarts: after the crew checked in and the truck left, and at S1 before the door
 // opened. Before the rebuild: CREW_INCOMPLETE [S1] "door 1 opened at S1 with 0 crew", and S1 and
 // the depot judged pending again.
-TEST_F(StateRebuildTest, RestartAfterDepartureKeepsCrewAndStopsAndRaisesNothingNew) {
+TEST_P(StateRebuildTest, RestartAfterDepartureKeepsCrewAndStopsAndRaisesNothingNew) {
   const auto reference = AlertSet(Play({}));
   const size_t after_departure = StepAt(100);
   const size_t at_s1 = StepAt(390);
@@ -398,7 +408,7 @@ TEST_F(StateRebuildTest, RestartAfterDepartureKeepsCrewAndStopsAndRaisesNothingN
 }
 
 // The crew checked in before the run was dispatched: the warm-up before the dispatch has them.
-TEST_F(StateRebuildTest, RestartBeforeDepartureKeepsCrewCheckedInBeforeTheDispatch) {
+TEST_P(StateRebuildTest, RestartBeforeDepartureKeepsCrewCheckedInBeforeTheDispatch) {
   const auto reference = AlertSet(Play({}));
   const size_t dispatched = StepAt(40);
   const auto restarted = AlertSet(Play({dispatched}));
@@ -410,7 +420,7 @@ TEST_F(StateRebuildTest, RestartBeforeDepartureKeepsCrewCheckedInBeforeTheDispat
 
 // A restart before the dispatch (no live run yet): the vehicle's state without a run is rebuilt
 // too, so the run dispatched afterwards finds the crew on board.
-TEST_F(StateRebuildTest, RestartBeforeTheDispatchKeepsTheCrewForTheRunDispatchedAfter) {
+TEST_P(StateRebuildTest, RestartBeforeTheDispatchKeepsTheCrewForTheRunDispatchedAfter) {
   const auto reference = AlertSet(Play({}));
   const size_t before_dispatch = StepAt(25);
   const size_t dispatched = StepAt(40);
@@ -421,7 +431,7 @@ TEST_F(StateRebuildTest, RestartBeforeTheDispatchKeepsTheCrewForTheRunDispatched
   EXPECT_EQ(after_[dispatched]->run_state, cit::v1::RUN_STATE_DISPATCHED);
 }
 
-TEST_F(StateRebuildTest, RestartWithADoorOpenAtAStopKeepsDoorAndStopInProgress) {
+TEST_P(StateRebuildTest, RestartWithADoorOpenAtAStopKeepsDoorAndStopInProgress) {
   const auto reference = AlertSet(Play({}));
   const size_t door_open = StepAt(415);
   const auto restarted = AlertSet(Play({door_open}));
@@ -432,7 +442,7 @@ TEST_F(StateRebuildTest, RestartWithADoorOpenAtAStopKeepsDoorAndStopInProgress) 
   EXPECT_EQ(after_[door_open]->stops[1].status, StopStatus::kArrived);
 }
 
-TEST_F(StateRebuildTest, RestartDuringADeviationKeepsItOpenAndClearsItOnce) {
+TEST_P(StateRebuildTest, RestartDuringADeviationKeepsItOpenAndClearsItOnce) {
   const auto reference = AlertSet(Play({}));
   const size_t deviating = StepAt(605);
   const auto restarted = AlertSet(Play({deviating}));
@@ -443,7 +453,7 @@ TEST_F(StateRebuildTest, RestartDuringADeviationKeepsItOpenAndClearsItOnce) {
   EXPECT_EQ(after_[deviating]->seals_broken, 1u);
 }
 
-TEST_F(StateRebuildTest, RestartDuringAGnssOutageAtAStopKeepsLossDwellAndLateness) {
+TEST_P(StateRebuildTest, RestartDuringAGnssOutageAtAStopKeepsLossDwellAndLateness) {
   const auto reference = AlertSet(Play({}));
   const size_t gnss_lost = StepAt(820);
   const size_t gnss_alerted = StepAt(835);
@@ -458,7 +468,7 @@ TEST_F(StateRebuildTest, RestartDuringAGnssOutageAtAStopKeepsLossDwellAndLatenes
   EXPECT_FALSE(after_[gnss_alerted]->motion.moving);
 }
 
-TEST_F(StateRebuildTest, RestartsAtEveryHundredSecondsGiveTheUninterruptedAlerts) {
+TEST_P(StateRebuildTest, RestartsAtEveryHundredSecondsGiveTheUninterruptedAlerts) {
   const auto reference = AlertSet(Play({}));
   std::set<size_t> restarts;
   for (double t = 50; t < 1260; t += 100) restarts.insert(StepAt(t));
@@ -471,7 +481,7 @@ TEST_F(StateRebuildTest, RestartsAtEveryHundredSecondsGiveTheUninterruptedAlerts
 
 // S2's window closes at t = 700 while the server is down (650 -> 750): LATE_ARRIVAL fires once
 // on the first tick after the restart, with the window's end as its event time, marked.
-TEST_F(StateRebuildTest, DeadlineThatFellDueWhileDownFiresOnceMarked) {
+TEST_P(StateRebuildTest, DeadlineThatFellDueWhileDownFiresOnceMarked) {
   const auto reference = AlertSet(Play({}));
   const size_t before_window_end = StepAt(650);
   std::vector<cit::v1::Alert> late_after_restart;
@@ -492,21 +502,21 @@ TEST_F(StateRebuildTest, DeadlineThatFellDueWhileDownFiresOnceMarked) {
 
 // Committed but never evaluated (the process died between the commit and the rules): the
 // rebuild raises what those records raise.
-TEST_F(StateRebuildTest, RecordsStoredButNotEvaluatedBeforeTheStopRaiseTheirAlerts) {
+TEST_P(StateRebuildTest, RecordsStoredButNotEvaluatedBeforeTheStopRaiseTheirAlerts) {
   const auto reference = AlertSet(Play({}));
-  cit::test::TempDir dir;
+  BackendDb db(GetParam());
   FakeClock clock(kBase);
   const std::vector<Step> script = Script();
   const size_t door_off_route = StepAt(600.5);
   uint64_t seq = 0;
   {
-    Process p(dir / "dispatch.db", &clock);
+    Process p(db, &clock);
     for (size_t i = 0; i < door_off_route; ++i) p.Run(script[i]);
     seq = p.seq();
   }
   {
     // The door record reaches the store only (a second store connection, no monitor).
-    auto store = SqliteStore::Open(dir / "dispatch.db");
+    auto store = db.OpenRecordStore();
     ASSERT_TRUE(store.ok());
     CommittedRecord cr{kVehicle, *script[door_off_route].record,
                        std::chrono::time_point_cast<std::chrono::system_clock::duration>(
@@ -518,7 +528,7 @@ TEST_F(StateRebuildTest, RecordsStoredButNotEvaluatedBeforeTheStopRaiseTheirAler
     ASSERT_TRUE((*store)->Append(b).ok());
   }
   clock.Set(At_s(script[door_off_route].t_s + 1));
-  Process p(dir / "dispatch.db", &clock);
+  Process p(db, &clock);
   p.SetSeq(seq);
   size_t door_alerts = 0;
   for (const auto& a : p.rm().alerts().List(AlertFilter{})) {
@@ -536,7 +546,7 @@ TEST_F(StateRebuildTest, RecordsStoredButNotEvaluatedBeforeTheStopRaiseTheirAler
 // The live monitor snapshots every 60 s of the script; every restart starts from a snapshot, and
 // the rebuilt states and the alerts are those of the uninterrupted run, for restarts in a stop,
 // with a door open, during a deviation and during a GNSS outage.
-TEST_F(StateRebuildTest, RestartsFromSnapshotsGiveTheUninterruptedStateAndAlerts) {
+TEST_P(StateRebuildTest, RestartsFromSnapshotsGiveTheUninterruptedStateAndAlerts) {
   const auto reference = AlertSet(Play({}));
   snapshot_interval_s_ = 60;
   std::set<size_t> restarts;
@@ -552,8 +562,8 @@ TEST_F(StateRebuildTest, RestartsFromSnapshotsGiveTheUninterruptedStateAndAlerts
 
 // Plays the script up to (not including) `step` in one process that snapshots every 60 s, stops
 // it and returns its vehicle state; `seq` gets the last record's seq.
-std::unique_ptr<VehicleState> PlayUntil(const std::filesystem::path& db, FakeClock& clock,
-                                        size_t step, uint64_t* seq) {
+std::unique_ptr<VehicleState> PlayUntil(const BackendDb& db, FakeClock& clock, size_t step,
+                                        uint64_t* seq) {
   Process p(db, &clock, /*snapshot_interval_s=*/60);
   const std::vector<Step> script = Script();
   for (size_t i = 0; i < step; ++i) p.Run(script[i]);
@@ -561,27 +571,40 @@ std::unique_ptr<VehicleState> PlayUntil(const std::filesystem::path& db, FakeClo
   return p.CopyState();
 }
 
-void CopyDatabase(const std::filesystem::path& from, const std::filesystem::path& to) {
+// Replaces `to` (empty) with a copy of `from` (no connection open to it).
+void CopyDatabase(const BackendDb& from, const BackendDb& to) {
+  if (from.pg()) {
+    ASSERT_TRUE(from.server()->Exec("postgres", "DROP DATABASE " + to.database()).ok());
+    // The stopped process's connections end a moment after it closed them.
+    absl::Status copied;
+    EXPECT_TRUE(cit::test::WaitFor([&] {
+      copied = from.server()->Exec(
+          "postgres", "CREATE DATABASE " + to.database() + " TEMPLATE " + from.database());
+      return copied.ok();
+    })) << copied;
+    return;
+  }
   for (const char* suffix : {"", "-wal", "-shm"}) {
-    const std::filesystem::path f = from.string() + suffix;
-    if (std::filesystem::exists(f)) std::filesystem::copy_file(f, to.string() + suffix);
+    const std::filesystem::path f = from.path().string() + suffix;
+    if (std::filesystem::exists(f)) std::filesystem::copy_file(f, to.path().string() + suffix);
   }
 }
 
 // The same stopped database rebuilt twice, from the snapshot plus the tail and by replaying the
 // whole run: the same state and, until the end of the run, the same alerts.
-TEST_F(StateRebuildTest, SnapshotPlusTailEqualsTheFullReplay) {
+TEST_P(StateRebuildTest, SnapshotPlusTailEqualsTheFullReplay) {
   for (double t : {100.0, 415.0, 605.0, 835.0, 1230.0}) {
     SCOPED_TRACE("restart at t=" + std::to_string(t));
-    cit::test::TempDir dir;
+    BackendDb db_a(GetParam());
+    BackendDb db_b(GetParam());
     FakeClock clock(kBase);
     const size_t step = StepAt(t);
     uint64_t seq = 0;
-    ASSERT_NE(PlayUntil(dir / "a.db", clock, step, &seq), nullptr);
-    CopyDatabase(dir / "a.db", dir / "b.db");
+    ASSERT_NE(PlayUntil(db_a, clock, step, &seq), nullptr);
+    CopyDatabase(db_a, db_b);
     FakeClock clock_b(clock.Now());
-    Process a(dir / "a.db", &clock, 60, /*use_snapshots=*/true);
-    Process b(dir / "b.db", &clock_b, 60, /*use_snapshots=*/false);
+    Process a(db_a, &clock, 60, /*use_snapshots=*/true);
+    Process b(db_b, &clock_b, 60, /*use_snapshots=*/false);
     EXPECT_EQ(a.rm().rebuilder().from_snapshot(), 1u);
     EXPECT_EQ(b.rm().rebuilder().from_snapshot(), 0u);
     EXPECT_EQ(b.rm().rebuilder().fallbacks().count("disabled"), 1u);
@@ -610,67 +633,53 @@ TEST_F(StateRebuildTest, SnapshotPlusTailEqualsTheFullReplay) {
 // A snapshot that is corrupt, stale (another plan version or run, its last record not stored)
 // or missing is not used: the whole run is replayed, the reason is counted, and the state and
 // alerts are still right.
-TEST_F(StateRebuildTest, CorruptOrStaleSnapshotFallsBackToTheFullReplay) {
+TEST_P(StateRebuildTest, CorruptOrStaleSnapshotFallsBackToTheFullReplay) {
   const auto reference = AlertSet(Play({}));
+  // Each case changes the stored snapshot (none: deletes it), through the backend's own store.
   struct Case {
     std::string reason;
-    std::function<void(sqlite::Database&)> spoil;
-  };
-  auto exec = [](sqlite::Database& db, const std::string& sql) {
-    ASSERT_TRUE(db.Exec(sql).ok()) << sql;
+    std::function<void(StoredSnapshot&)> spoil;
   };
   const std::vector<Case> cases = {
       {"corrupt",
-       [&](sqlite::Database& db) {
+       [](StoredSnapshot& s) {
          // One bit in the middle of the state flipped: the checksum no longer matches.
-         absl::StatusOr<std::optional<StoredSnapshot>> stored = ReadSnapshot(db, kVehicle);
-         ASSERT_TRUE(stored.ok() && stored->has_value());
-         std::string bytes = (*stored)->bytes;
-         bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 1);
-         absl::StatusOr<sqlite::Statement> put =
-             db.Prepare("UPDATE monitor_snapshots SET bytes = ?1");
-         ASSERT_TRUE(put.ok());
-         put->Bind(1, sqlite::Blob(bytes));
-         ASSERT_TRUE(put->Run().ok());
+         s.bytes[s.bytes.size() / 2] = static_cast<char>(s.bytes[s.bytes.size() / 2] ^ 1);
        }},
-      {"other_plan_version",
-       [&](sqlite::Database& db) { exec(db, "UPDATE monitor_snapshots SET plan_version = 99"); }},
-      {"other_run",
-       [&](sqlite::Database& db) { exec(db, "UPDATE monitor_snapshots SET run_id = 'run-0'"); }},
-      {"mismatch",
-       [&](sqlite::Database& db) { exec(db, "UPDATE monitor_snapshots SET last_seq = 1"); }},
+      {"other_plan_version", [](StoredSnapshot& s) { s.plan_version = 99; }},
+      {"other_run", [](StoredSnapshot& s) { s.run_id = "run-0"; }},
+      {"mismatch", [](StoredSnapshot& s) { s.last_seq = 1; }},
       {"record_missing",
-       [&](sqlite::Database& db) {
+       [](StoredSnapshot& s) {
          // A well-formed snapshot (valid checksum) ending at a record that was never stored: as
          // after a crash between the snapshot and the group commit of its records.
-         absl::StatusOr<std::optional<StoredSnapshot>> stored = ReadSnapshot(db, kVehicle);
-         ASSERT_TRUE(stored.ok() && stored->has_value());
-         absl::StatusOr<DecodedSnapshot> d = DecodeSnapshot((*stored)->bytes);
+         absl::StatusOr<DecodedSnapshot> d = DecodeSnapshot(s.bytes);
          ASSERT_TRUE(d.ok()) << d.status();
          d->header.last_seq = 1'000'000;
-         absl::StatusOr<sqlite::Statement> put =
-             db.Prepare("UPDATE monitor_snapshots SET last_seq = ?1, bytes = ?2");
-         ASSERT_TRUE(put.ok());
-         put->Bind(1, uint64_t{1'000'000})
-             .Bind(2, sqlite::Blob(EncodeSnapshot(d->header, *d->state)));
-         ASSERT_TRUE(put->Run().ok());
+         s.last_seq = 1'000'000;
+         s.bytes = EncodeSnapshot(d->header, *d->state);
        }},
-      {"none", [&](sqlite::Database& db) { exec(db, "DELETE FROM monitor_snapshots"); }},
+      {"none", nullptr},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.reason);
-    cit::test::TempDir dir;
+    BackendDb db(GetParam());
     FakeClock clock(kBase);
     const size_t step = StepAt(605);
     uint64_t seq = 0;
-    std::unique_ptr<VehicleState> stopped = PlayUntil(dir / "dispatch.db", clock, step, &seq);
+    std::unique_ptr<VehicleState> stopped = PlayUntil(db, clock, step, &seq);
     ASSERT_NE(stopped, nullptr);
-    {
-      auto db = sqlite::Database::Open(dir / "dispatch.db");
-      ASSERT_TRUE(db.ok());
-      c.spoil(**db);
+    if (c.spoil) {
+      auto snapshots = db.OpenSnapshotStore();
+      ASSERT_TRUE(snapshots.ok()) << snapshots.status();
+      absl::StatusOr<std::optional<StoredSnapshot>> stored = (*snapshots)->Get(kVehicle);
+      ASSERT_TRUE(stored.ok() && stored->has_value());
+      c.spoil(**stored);
+      ASSERT_TRUE((*snapshots)->Put(std::span<const StoredSnapshot>(&**stored, 1)).ok());
+    } else {
+      ASSERT_TRUE(db.Exec("DELETE FROM monitor_snapshots").ok());
     }
-    Process p(dir / "dispatch.db", &clock, 60);
+    Process p(db, &clock, 60);
     EXPECT_EQ(p.rm().rebuilder().from_snapshot(), 0u);
     EXPECT_EQ(p.rm().rebuilder().fallbacks(), (std::map<std::string, uint64_t>{{c.reason, 1}}));
     std::unique_ptr<VehicleState> rebuilt = p.CopyState();
@@ -690,7 +699,7 @@ TEST_F(StateRebuildTest, CorruptOrStaleSnapshotFallsBackToTheFullReplay) {
 // A restart after the change replays the records before it with version 1 and those after with
 // version 2: the same state (S2 late, version 2) and alerts as without the restart. Replaying
 // with version 2 throughout would find S2 never late.
-TEST_F(StateRebuildTest, PlanChangedMidRunIsReplayedWithTheVersionInForceAtEachRecord) {
+TEST_P(StateRebuildTest, PlanChangedMidRunIsReplayedWithTheVersionInForceAtEachRecord) {
   const size_t change_at = StepAt(750);
   before_step_ = [&](Process& p, size_t i) {
     if (i != change_at) return;

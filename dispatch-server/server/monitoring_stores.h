@@ -1,0 +1,51 @@
+// The stores behind RunMonitoring on the configured backend ([store] backend, issue 15): run
+// versions and the plan log, alerts and their event log, monitor snapshots, and the source the
+// restart rebuild reads records from. SQLite: all in the server's database file; PostgreSQL: all
+// in the database that also holds the records (PostgresStore).
+//
+//   absl::StatusOr<MonitoringStores> stores = OpenMonitoringStores(options);
+//   RunManager runs(stores->runs.get(), &clock);
+//
+// What stays in the SQLite file on PostgreSQL (the audit ledger and checkpoints, the identity
+// log, the notification outbox, period reports) is opened elsewhere (server_assembly.cc).
+//
+// Thread contract: OpenMonitoringStores is thread-safe; see each store for its own.
+#ifndef CIT_DISPATCH_SERVER_SERVER_MONITORING_STORES_H_
+#define CIT_DISPATCH_SERVER_SERVER_MONITORING_STORES_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "dispatch-server/alerts/alert_store.h"
+#include "dispatch-server/plans/run_store.h"
+#include "dispatch-server/store/replay_source.h"
+#include "dispatch-server/store/snapshot_store.h"
+#include "dispatch-server/store/sqlite_db.h"
+
+namespace cit::dispatch {
+
+struct MonitoringStoreOptions {
+  std::filesystem::path database_path = "dispatch.db";
+  // Empty: SQLite in database_path. Otherwise the libpq connection string of the PostgreSQL
+  // database ([store] connection).
+  std::string postgres_connection;
+  // SQLite only: the alert store's synchronous setting (PostgreSQL always commits durably).
+  sqlite::Durability alert_durability = sqlite::Durability::kFull;
+};
+
+struct MonitoringStores {
+  std::unique_ptr<RunStore> runs;
+  std::unique_ptr<AlertStore> alerts;
+  std::unique_ptr<SnapshotStore> snapshots;  // for the snapshot writer's thread
+  ReplaySourceFactory open_source;           // one source per rebuild worker
+};
+
+// Opens (and migrates) the three stores; the snapshot table exists once this returns, so a
+// rebuild can read it.
+absl::StatusOr<MonitoringStores> OpenMonitoringStores(const MonitoringStoreOptions& options);
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_SERVER_MONITORING_STORES_H_

@@ -1,0 +1,186 @@
+#include "dispatch-server/store/postgres_alert_store.h"
+
+#include <fmt/format.h>
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "dispatch-server/store/record_hash.h"
+
+namespace cit::dispatch {
+namespace {
+
+const std::string kAlertsSchemaSql = absl::StrCat(pg::kServerRoleSql, pg::kAppendOnlySql, R"sql(
+CREATE TABLE alerts (
+  alert_id      bigint  PRIMARY KEY,
+  vehicle_id    text    NOT NULL,
+  run_id        text    NOT NULL,
+  kind          integer NOT NULL,
+  subject       text    NOT NULL,
+  state         integer NOT NULL,
+  severity      integer NOT NULL,
+  event_time_ns bigint  NOT NULL,
+  proto         bytea   NOT NULL   -- the alert's latest state
+);
+CREATE INDEX alerts_vehicle ON alerts (vehicle_id, state);
+CREATE INDEX alerts_run ON alerts (run_id);
+CREATE TABLE alert_events (
+  event_id    bigint PRIMARY KEY,
+  alert_id    bigint NOT NULL,
+  proto       bytea  NOT NULL,                          -- AlertEvent, as hashed
+  chain_index bigint NOT NULL UNIQUE CHECK (chain_index > 0),
+  hash        bytea  NOT NULL
+);
+CREATE INDEX alert_events_alert ON alert_events (alert_id);
+-- Ids may be shown before they are stored: the highest handed out survives a crash.
+CREATE TABLE alert_id_reservation (
+  singleton        integer PRIMARY KEY CHECK (singleton = 1),
+  alert_id_through bigint  NOT NULL,
+  event_id_through bigint  NOT NULL
+);
+REVOKE ALL ON alerts, alert_events, alert_id_reservation FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON alerts, alert_id_reservation TO citwatch_server;
+GRANT SELECT, INSERT ON alert_events TO citwatch_server;
+)sql",
+                                                  pg::AppendOnlyTriggersSql("alert_events"));
+
+// Released versions are never edited.
+const pg::Migration kMigrations[] = {
+    {1, "alerts, the append-only hash-chained alert events, id reservation", kAlertsSchemaSql},
+};
+
+int64_t Nanos(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1'000'000'000 + t.nanos();
+}
+
+void UpsertAlert(pqxx::work& w, const cit::v1::Alert& a) {
+  w.exec_params(
+      "INSERT INTO alerts (alert_id, vehicle_id, run_id, kind, subject, state, severity, "
+      "event_time_ns, proto) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (alert_id) "
+      "DO UPDATE SET run_id = $3, state = $6, severity = $7, proto = $9",
+      static_cast<int64_t>(a.alert_id()), a.vehicle_id(), a.run_id(), static_cast<int>(a.kind()),
+      a.subject(), static_cast<int>(a.state()), static_cast<int>(a.severity()),
+      Nanos(a.event_time()), pqxx::binarystring(a.SerializeAsString()));
+}
+
+// Appends one event at head.length + 1; advances `head` (the caller publishes it after COMMIT).
+absl::Status InsertEvent(pqxx::work& w, const cit::v1::AlertEvent& event, AlertChainHead& head) {
+  const std::string body = event.SerializeAsString();
+  const uint64_t index = head.length + 1;
+  absl::StatusOr<std::string> hash = AlertEventHash(head.head, index, event.event_id(), body);
+  if (!hash.ok()) return hash.status();  // the group is rolled back; the persister retries
+  w.exec_params(
+      "INSERT INTO alert_events (event_id, alert_id, proto, chain_index, hash) "
+      "VALUES ($1, $2, $3, $4, $5)",
+      static_cast<int64_t>(event.event_id()), static_cast<int64_t>(event.alert().alert_id()),
+      pqxx::binarystring(body), static_cast<int64_t>(index), pqxx::binarystring(*hash));
+  head = AlertChainHead{index, *std::move(hash)};
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PostgresAlertStore>> PostgresAlertStore::Open(
+    const std::string& conninfo) {
+  absl::StatusOr<std::unique_ptr<pg::Session>> session = pg::Session::Open(conninfo);
+  if (!session.ok()) return session.status();
+  absl::Status migrated = (*session)->Run("migrating alerts", [](pqxx::connection& c) {
+    return pg::ApplyMigrations(c, "alerts", kMigrations);
+  });
+  if (!migrated.ok()) return migrated;
+  std::unique_ptr<PostgresAlertStore> store(new PostgresAlertStore(*std::move(session)));
+  if (absl::Status s = store->LoadHead(); !s.ok()) return s;
+  return store;
+}
+
+absl::Status PostgresAlertStore::LoadHead() {
+  return session_->Run("reading the alert chain head", [&](pqxx::connection& c) {
+    pqxx::read_transaction t(c);
+    pqxx::result r =
+        t.exec("SELECT chain_index, hash FROM alert_events ORDER BY chain_index DESC LIMIT 1");
+    head_ = r.empty() ? AlertChainHead{0, kChainGenesis}
+                      : AlertChainHead{r[0][0].as<uint64_t>(), pg::Bytes(r[0][1])};
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PostgresAlertStore::Append(std::span<const cit::v1::AlertEvent> events) {
+  return session_->Run("storing alert events", [&](pqxx::connection& c) {
+    pqxx::work w(c);
+    AlertChainHead head = head_;
+    for (const cit::v1::AlertEvent& event : events) {
+      UpsertAlert(w, event.alert());
+      if (absl::Status s = InsertEvent(w, event, head); !s.ok()) return s;
+    }
+    w.commit();  // synchronous_commit = on: durable when this returns
+    head_ = std::move(head);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PostgresAlertStore::ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) {
+  return session_->Run("reserving alert ids", [&](pqxx::connection& c) {
+    pqxx::work w(c);
+    w.exec_params(
+        "INSERT INTO alert_id_reservation (singleton, alert_id_through, event_id_through) "
+        "VALUES (1, $1, $2) ON CONFLICT (singleton) DO UPDATE SET alert_id_through = $1, "
+        "event_id_through = $2",
+        static_cast<int64_t>(alert_id_through), static_cast<int64_t>(event_id_through));
+    w.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<AlertStore::Snapshot> PostgresAlertStore::Load(size_t recent_events) {
+  return session_->Run("loading alerts", [&](pqxx::connection& c) -> absl::StatusOr<Snapshot> {
+    pqxx::read_transaction t(c);  // one snapshot of the three tables
+    Snapshot snap;
+    auto alerts = pg::ParseRows<cit::v1::Alert>(
+        t.exec("SELECT proto FROM alerts ORDER BY alert_id"), "alerts");
+    if (!alerts.ok()) return alerts.status();
+    snap.alerts = *std::move(alerts);
+    auto events = pg::ParseRows<cit::v1::AlertEvent>(
+        t.exec_params("SELECT proto FROM (SELECT event_id, proto FROM alert_events ORDER BY "
+                      "event_id DESC LIMIT $1) newest ORDER BY event_id",
+                      static_cast<int64_t>(recent_events)),
+        "alert_events");
+    if (!events.ok()) return events.status();
+    snap.recent_events = *std::move(events);
+    if (!snap.recent_events.empty()) snap.last_event_id = snap.recent_events.back().event_id();
+    pqxx::result reserved =
+        t.exec("SELECT alert_id_through, event_id_through FROM alert_id_reservation");
+    if (!reserved.empty()) {
+      snap.reserved_alert_id = reserved[0][0].as<uint64_t>();
+      snap.reserved_event_id = reserved[0][1].as<uint64_t>();
+    }
+    return snap;
+  });
+}
+
+absl::StatusOr<std::vector<cit::v1::AlertEvent>> PostgresAlertStore::EventsAfter(
+    uint64_t after_event_id, size_t limit) {
+  return session_->Run("reading alert events", [&](pqxx::connection& c) {
+    pqxx::read_transaction t(c);
+    return pg::ParseRows<cit::v1::AlertEvent>(
+        t.exec_params("SELECT proto FROM alert_events WHERE event_id > $1 ORDER BY event_id "
+                      "LIMIT $2",
+                      static_cast<int64_t>(after_event_id), static_cast<int64_t>(limit)),
+        "alert_events");
+  });
+}
+
+absl::StatusOr<std::vector<cit::v1::AlertEvent>> PostgresAlertStore::EventsOfAlerts(
+    std::span<const uint64_t> alert_ids) {
+  if (alert_ids.empty()) return std::vector<cit::v1::AlertEvent>{};
+  // libpqxx 6 binds no arrays: the ids (integers, nothing to quote) go into the text.
+  const std::string sql =
+      fmt::format("SELECT proto FROM alert_events WHERE alert_id IN ({}) ORDER BY event_id",
+                  absl::StrJoin(alert_ids, ","));
+  return session_->Run("reading alert events", [&](pqxx::connection& c) {
+    pqxx::read_transaction t(c);
+    return pg::ParseRows<cit::v1::AlertEvent>(t.exec(sql), "alert_events");
+  });
+}
+
+}  // namespace cit::dispatch

@@ -1,0 +1,53 @@
+// PostgreSQL backend of AlertStore (issue 15): alerts, their append-only event log chained as
+// on SQLite (alert_event_chain.h: the same hashes), and the durable id reservation, in the
+// PostgreSQL database, component "alerts" in schema_migrations.
+//
+//   absl::StatusOr<std::unique_ptr<PostgresAlertStore>> store = PostgresAlertStore::Open(conninfo);
+//   AlertManager alerts(store->get(), &clock);
+//
+// Schema: alerts (the latest state of each alert, replaced in place), alert_events (event_id,
+// alert_id, proto, chain_index, hash: UPDATE, DELETE and TRUNCATE refused by trigger; the group
+// role citwatch_server granted only SELECT and INSERT) and alert_id_reservation (one row).
+// Each Append is one transaction with synchronous_commit on, so an event id once visible is
+// never reused.
+//
+// Thread contract: thread-safe (one connection behind a mutex, pg::Session). One writing
+// instance per database: the chain head is kept in memory between writes.
+#ifndef CIT_DISPATCH_STORE_POSTGRES_ALERT_STORE_H_
+#define CIT_DISPATCH_STORE_POSTGRES_ALERT_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dispatch-server/alerts/alert_store.h"
+#include "dispatch-server/store/alert_event_chain.h"
+#include "dispatch-server/store/postgres_db.h"
+
+namespace cit::dispatch {
+
+class PostgresAlertStore final : public AlertStore {
+ public:
+  // Connects and applies pending migrations (UNAVAILABLE names the server when unreachable).
+  static absl::StatusOr<std::unique_ptr<PostgresAlertStore>> Open(const std::string& conninfo);
+
+  absl::Status Append(std::span<const cit::v1::AlertEvent> events) override;
+  absl::Status ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) override;
+  absl::StatusOr<Snapshot> Load(size_t recent_events) override;
+  absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,
+                                                               size_t limit) override;
+  absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsOfAlerts(
+      std::span<const uint64_t> alert_ids) override;
+
+ private:
+  explicit PostgresAlertStore(std::unique_ptr<pg::Session> session)
+      : session_(std::move(session)) {}
+  absl::Status LoadHead();
+
+  std::unique_ptr<pg::Session> session_;
+  AlertChainHead head_;  // guarded by session_ (read and advanced inside Run)
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_STORE_POSTGRES_ALERT_STORE_H_

@@ -1,0 +1,128 @@
+#include "dispatch-server/store/postgres_replay_reader.h"
+
+#include <pqxx/pqxx>
+
+#include "dispatch-server/store/postgres_snapshot_store.h"
+
+namespace cit::dispatch {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+int64_t ToUnixNs(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+Clock::time_point FromUnixNs(int64_t ns) {
+  return Clock::time_point(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+// Hands each row (chain_index, server_time_ns, body) to `fn`, in the result's order.
+void Replay(const pqxx::result& rows, const std::function<void(const StoredForReplay&)>& fn) {
+  StoredForReplay r;
+  for (const pqxx::row& row : rows) {
+    const pqxx::binarystring body(row[2]);
+    r.chain_index = row[0].as<uint64_t>();
+    r.server_received_time = FromUnixNs(row[1].as<int64_t>());
+    r.body = std::string_view(reinterpret_cast<const char*>(body.data()), body.size());
+    fn(r);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PostgresReplayReader>> PostgresReplayReader::Open(
+    const std::string& conninfo) {
+  absl::StatusOr<std::unique_ptr<pg::Session>> session = pg::Session::Open(conninfo);
+  if (!session.ok()) return session.status();
+  return std::unique_ptr<PostgresReplayReader>(new PostgresReplayReader(*std::move(session)));
+}
+
+absl::Status PostgresReplayReader::ForEach(std::string_view vehicle_id,
+                                           Clock::time_point event_from,
+                                           const std::function<void(const StoredForReplay&)>& fn) {
+  return session_->Run("reading records to replay", [&](pqxx::connection& c) {
+    pqxx::read_transaction t(c);
+    // From the first record at or after `event_from` (by seq, as SQLite's reader), in chain
+    // order: the records_by_chain index.
+    Replay(t.exec_params(
+               "SELECT chain_index, server_time_ns, body FROM records WHERE vehicle_id = $1 AND "
+               "seq >= (SELECT seq FROM records WHERE vehicle_id = $1 AND event_time_ns >= $2 "
+               "ORDER BY event_time_ns, seq LIMIT 1) ORDER BY chain_index",
+               std::string(vehicle_id), ToUnixNs(event_from)),
+           fn);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<Clock::time_point>> PostgresReplayReader::LastReceivedBefore(
+    std::string_view vehicle_id, Clock::time_point before) {
+  return session_->Run(
+      "reading records to replay",
+      [&](pqxx::connection& c) -> absl::StatusOr<std::optional<Clock::time_point>> {
+        pqxx::read_transaction t(c);
+        pqxx::result r = t.exec_params(
+            "SELECT server_time_ns FROM records WHERE vehicle_id = $1 AND server_time_ns < $2 "
+            "ORDER BY chain_index DESC LIMIT 1",
+            std::string(vehicle_id), ToUnixNs(before));
+        if (r.empty()) return std::nullopt;
+        return FromUnixNs(r[0][0].as<int64_t>());
+      });
+}
+
+absl::StatusOr<std::optional<StoredSnapshot>> PostgresReplayReader::Snapshot(
+    std::string_view vehicle_id) {
+  return session_->Run("reading a monitor snapshot",
+                       [&](pqxx::connection& c) -> absl::StatusOr<std::optional<StoredSnapshot>> {
+                         pqxx::read_transaction t(c);
+                         return ReadPostgresSnapshot(t, vehicle_id);
+                       });
+}
+
+absl::StatusOr<std::optional<ChainPosition>> PostgresReplayReader::Locate(
+    std::string_view vehicle_id, uint64_t seq) {
+  return session_->Run(
+      "locating a record",
+      [&](pqxx::connection& c) -> absl::StatusOr<std::optional<ChainPosition>> {
+        pqxx::read_transaction t(c);
+        pqxx::result r = t.exec_params(
+            "SELECT chain_index, server_time_ns FROM records WHERE vehicle_id = $1 AND seq = $2",
+            std::string(vehicle_id), static_cast<int64_t>(seq));
+        if (r.empty()) return std::nullopt;
+        return ChainPosition{r[0][0].as<uint64_t>(), FromUnixNs(r[0][1].as<int64_t>())};
+      });
+}
+
+absl::Status PostgresReplayReader::ForEachAfter(
+    std::string_view vehicle_id, uint64_t chain_index,
+    const std::function<void(const StoredForReplay&)>& fn) {
+  return session_->Run("reading records to replay", [&](pqxx::connection& c) {
+    pqxx::read_transaction t(c);
+    Replay(t.exec_params("SELECT chain_index, server_time_ns, body FROM records WHERE "
+                         "vehicle_id = $1 AND chain_index > $2 ORDER BY chain_index",
+                         std::string(vehicle_id), static_cast<int64_t>(chain_index)),
+           fn);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> PostgresReplayReader::VehiclesHeardSince(
+    Clock::time_point since) {
+  return session_->Run(
+      "listing vehicles heard",
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<std::string>> {
+        pqxx::read_transaction t(c);
+        std::vector<std::string> out;
+        for (const pqxx::row& row : t.exec_params(
+                 "SELECT v.vehicle_id FROM vehicle_seq v WHERE EXISTS (SELECT 1 FROM records r "
+                 "WHERE r.vehicle_id = v.vehicle_id AND r.event_time_ns >= $1) "
+                 "ORDER BY v.vehicle_id COLLATE \"C\"",
+                 ToUnixNs(since))) {
+          out.push_back(row[0].as<std::string>());
+        }
+        return out;
+      });
+}
+
+}  // namespace cit::dispatch

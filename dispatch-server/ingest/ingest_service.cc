@@ -227,16 +227,8 @@ absl::StatusOr<IngestService::StreamPtr> IngestService::FinishRegistration(
   std::lock_guard<std::mutex> lock(mu_);
   if (draining_) return absl::UnavailableError("server is shutting down");
   VehicleState& v = vehicles_[vehicle];
-  if (taken_over) {
-    // What another instance stored meanwhile counts as handled here too.
-    absl::StatusOr<uint64_t> w = store_->HighestContiguousSeq(vehicle);
-    if (w.ok() && *w > v.watermark) {
-      v.watermark = *w;
-      v.seen_above.erase(v.seen_above.begin(), v.seen_above.upper_bound(v.watermark));
-      v.observed_unstored.erase(v.observed_unstored.begin(),
-                                v.observed_unstored.upper_bound(v.watermark));
-    }
-  }
+  // What another instance stored meanwhile counts as handled here too.
+  if (taken_over) v.CatchUp(store_->HighestContiguousSeq(vehicle));
   StreamPtr replaced = std::move(v.live);
   v.live = stream;
   if (replaced) metrics_->streams_replaced.Increment();
@@ -602,13 +594,7 @@ void IngestService::CommitGroup(std::vector<Submission>& group) {
     std::lock_guard<std::mutex> lock(mu_);
     for (const std::string& vehicle : vehicles) {
       VehicleState& v = vehicles_[vehicle];
-      absl::StatusOr<uint64_t> w = store_->HighestContiguousSeq(vehicle);
-      if (w.ok() && *w > v.watermark) {
-        v.watermark = *w;
-        v.seen_above.erase(v.seen_above.begin(), v.seen_above.upper_bound(v.watermark));
-        v.observed_unstored.erase(v.observed_unstored.begin(),
-                                  v.observed_unstored.upper_bound(v.watermark));
-      }
+      v.CatchUp(store_->HighestContiguousSeq(vehicle));
       if (v.live) acks.push_back({v.live, v.watermark});
     }
     for (const RejectedRecord& r : batch.rejects) {

@@ -130,6 +130,14 @@ class IngestService final : public cit::v1::Telemetry::CallbackService {
     // then, but not observed twice.
     std::set<uint64_t> observed_unstored;
     StreamPtr live;  // the vehicle's current stream, if any
+
+    // Moves the watermark up to the store's (`stored`, when known) and forgets what it passed.
+    void CatchUp(const absl::StatusOr<uint64_t>& stored) {
+      if (!stored.ok() || *stored <= watermark) return;
+      watermark = *stored;
+      seen_above.erase(seen_above.begin(), seen_above.upper_bound(watermark));
+      observed_unstored.erase(observed_unstored.begin(), observed_unstored.upper_bound(watermark));
+    }
   };
   // One unit of work for the commit thread: what one stream read in one message.
   struct Submission {

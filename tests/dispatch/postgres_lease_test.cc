@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "dispatch-server/store/postgres_store.h"
+#include "tests/dispatch/stored_fix.h"
 #include "tests/support/postgres_server.h"
 
 namespace cit::dispatch {
@@ -14,16 +15,7 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 
-CommittedRecord Fix(const std::string& vehicle, uint64_t seq) {
-  CommittedRecord r;
-  r.vehicle_id = vehicle;
-  r.record.set_seq(seq);
-  r.record.mutable_event_time()->set_seconds(1'800'000'000 + static_cast<int64_t>(seq));
-  r.record.mutable_fix()->set_lat_deg(47.0 + 0.001 * static_cast<double>(seq));
-  r.record.mutable_fix()->set_lon_deg(8.5);
-  r.server_received_time = Clock::time_point(std::chrono::seconds(1'800'000'100));
-  return r;
-}
+using test_records::Fix;
 
 AppendBatch Fixes(const std::string& vehicle, uint64_t first, uint64_t last) {
   AppendBatch b;

@@ -10,6 +10,7 @@
 #include "dispatch-server/store/record_hash.h"
 #include "dispatch-server/store/sqlite_db.h"
 #include "dispatch-server/store/sqlite_store.h"
+#include "tests/dispatch/stored_fix.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_env.h"
 
@@ -18,17 +19,7 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 
-CommittedRecord Fix(const std::string& vehicle, uint64_t seq) {
-  CommittedRecord r;
-  r.vehicle_id = vehicle;
-  r.record.set_seq(seq);
-  r.record.mutable_event_time()->set_seconds(1'800'000'000 + static_cast<int64_t>(seq));
-  r.record.set_agent_monotonic_ns(static_cast<int64_t>(seq) * 1000);
-  r.record.mutable_fix()->set_lat_deg(47.0 + 0.001 * static_cast<double>(seq));
-  r.record.mutable_fix()->set_lon_deg(8.5);
-  r.server_received_time = Clock::time_point(std::chrono::seconds(1'800'000'100));
-  return r;
-}
+using test_records::Fix;
 
 struct OpenOptions {
   size_t reject_samples_per_reason = 20;

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/common/host_port.h"
+#include "dispatch-server/server/accepted_socket.h"
 #include "dispatch-server/server/fd_limit.h"
 
 namespace cit::dispatch {
@@ -187,6 +188,10 @@ bool ConnectionGate::AcceptAll() {
     if (const char* reason = RefusalReason(fd); reason != nullptr) {
       ::close(fd);
       continue;
+    }
+    if (!TuneAcceptedSocket(fd)) {
+      spdlog::warn("event=socket_option_failed port={} option=TCP_NODELAY error=\"{}\"",
+                   options_.name, std::strerror(errno));
     }
     struct stat st {};
     ::fstat(fd, &st);

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "common/markup_escape.h"
+#include "dispatch-server/audit/export_text.h"
 #include "dispatch-server/audit/track_pages.h"
 
 namespace cit::dispatch {
@@ -24,49 +25,6 @@ using nlohmann::json;
 constexpr double kSegmentGapS = 60.0;
 
 bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
-// TimeUtil::ToString's text ("2026-12-07T06:00:00Z", fractions of 3, 6 or 9 digits), written
-// directly: an export formats two times per record, and TimeUtil's formatting was a large part
-// of an 8 h export's CPU. Outside years 1..9999 or with invalid nanos, TimeUtil itself.
-void AppendRfc3339(const Timestamp& t, std::string& out) {
-  constexpr int64_t kMinSeconds = -62135596800;  // 0001-01-01T00:00:00Z
-  constexpr int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
-  if (t.seconds() < kMinSeconds || t.seconds() > kMaxSeconds || t.nanos() < 0 ||
-      t.nanos() > 999999999) {
-    out += TimeUtil::ToString(t);
-    return;
-  }
-  int64_t days = t.seconds() / 86400;
-  int64_t secs = t.seconds() % 86400;
-  if (secs < 0) {
-    secs += 86400;
-    --days;
-  }
-  // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  auto out_it = std::back_inserter(out);
-  fmt::format_to(out_it, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", year, month, day, secs / 3600,
-                 secs / 60 % 60, secs % 60);
-  const int32_t nanos = t.nanos();
-  if (nanos != 0) {
-    if (nanos % 1000000 == 0) {
-      fmt::format_to(out_it, ".{:03}", nanos / 1000000);
-    } else if (nanos % 1000 == 0) {
-      fmt::format_to(out_it, ".{:06}", nanos / 1000);
-    } else {
-      fmt::format_to(out_it, ".{:09}", nanos);
-    }
-  }
-  out += 'Z';
-}
-
 std::string Rfc3339(const Timestamp& t) {
   std::string out;
   AppendRfc3339(t, out);
@@ -78,21 +36,9 @@ bool UsableFix(const cit::v1::Record& r) {
          std::isfinite(r.fix().lat_deg()) && std::isfinite(r.fix().lon_deg());
 }
 
-// printf's "%.*f" (fmt gives the same digits, correctly rounded, ties to even, and is several
-// times faster); printf itself for what is not finite ("nan", "-inf").
-void AppendNum(std::string& out, double v, int decimals) {
-  if (std::isfinite(v)) {
-    fmt::format_to(std::back_inserter(out), "{:.{}f}", v, decimals);
-    return;
-  }
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  out += buf;
-}
-
 std::string Num(double v, int decimals) {
   std::string out;
-  AppendNum(out, v, decimals);
+  AppendFixed(out, v, decimals);
   return out;
 }
 
@@ -326,11 +272,12 @@ void ExportStream::AddCsvSteps() {
   Pass([](const cit::v1::StoredRecord& s, std::string& c) {
     // Appended in place: one line per record of a run of any length.
     auto opt = [&c](bool has, double v, int decimals) {
-      if (has && std::isfinite(v)) AppendNum(c, v, decimals);
+      if (has && std::isfinite(v)) AppendFixed(c, v, decimals);
       c += ',';
     };
     const cit::v1::Record& r = s.record();
-    fmt::format_to(std::back_inserter(c), "{},", r.seq());
+    AppendUint(c, r.seq());
+    c += ',';
     AppendRfc3339(r.event_time(), c);
     c += ',';
     c += RecordKind(r);
@@ -338,9 +285,9 @@ void ExportStream::AddCsvSteps() {
     if (r.has_fix()) {
       const cit::v1::Fix& f = r.fix();
       const std::string& mode = cit::v1::FixMode_Name(f.mode());
-      AppendNum(c, f.lat_deg(), 7);
+      AppendFixed(c, f.lat_deg(), 7);
       c += ',';
-      AppendNum(c, f.lon_deg(), 7);
+      AppendFixed(c, f.lon_deg(), 7);
       c += ',';
       opt(f.has_alt_m(), f.alt_m(), 2);
       opt(f.has_speed_mps(), f.speed_mps(), 2);
@@ -348,7 +295,7 @@ void ExportStream::AddCsvSteps() {
       c += mode.rfind("FIX_MODE_", 0) == 0 ? std::string_view(mode).substr(9)
                                            : std::string_view(mode);
       c += ',';
-      if (f.has_satellites_used()) fmt::format_to(std::back_inserter(c), "{}", f.satellites_used());
+      if (f.has_satellites_used()) AppendUint(c, f.satellites_used());
       c += ',';
       opt(f.has_hdop(), f.hdop(), 2);
       opt(f.has_eph_m(), f.eph_m(), 1);

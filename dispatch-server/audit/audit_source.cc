@@ -4,6 +4,15 @@
 
 namespace cit::dispatch {
 
+absl::Status AuditSource::VehicleRecordsPageInto(const TrackRange& range,
+                                                 const std::optional<TrackKey>& after, size_t limit,
+                                                 std::vector<cit::v1::StoredRecord>& page) {
+  absl::StatusOr<std::vector<cit::v1::StoredRecord>> got = VehicleRecordsPage(range, after, limit);
+  if (!got.ok()) return got.status();
+  page = std::move(*got);
+  return absl::OkStatus();
+}
+
 absl::Status AuditSource::ForEachRecord(
     const TrackRange& range,
     const std::function<void(const cit::v1::Record&, std::string_view chain_hash)>& fn) {

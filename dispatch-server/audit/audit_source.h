@@ -67,6 +67,12 @@ class AuditSource {
   // At most `limit` records of `range` strictly after `after`, in (event time, seq) order.
   virtual absl::StatusOr<std::vector<cit::v1::StoredRecord>> VehicleRecordsPage(
       const TrackRange& range, const std::optional<TrackKey>& after, size_t limit) = 0;
+  // VehicleRecordsPage into `page`, whose records a backend may reuse (their allocated
+  // sub-messages and strings): a long export then allocates per page size, not per record.
+  // The default moves VehicleRecordsPage's answer in.
+  virtual absl::Status VehicleRecordsPageInto(const TrackRange& range,
+                                              const std::optional<TrackKey>& after, size_t limit,
+                                              std::vector<cit::v1::StoredRecord>& page);
   // Every record of `range` in (event time, seq) order, handed to `fn` one at a time with its
   // chain hash (hex), for reads that use each record once (the run report): nothing is kept,
   // so memory does not follow the number of records. The default pages VehicleRecordsPage.

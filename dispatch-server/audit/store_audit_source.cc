@@ -61,8 +61,10 @@ absl::StatusOr<std::vector<cit::v1::StoredRecord>> StoreAuditSource::VehicleReco
   return out;
 }
 
-absl::StatusOr<std::vector<cit::v1::StoredRecord>> StoreAuditSource::VehicleRecordsPage(
-    const TrackRange& range, const std::optional<TrackKey>& after, size_t limit) {
+namespace {
+
+RecordPageQuery PageQuery(const TrackRange& range, const std::optional<TrackKey>& after,
+                          size_t limit) {
   RecordPageQuery q;
   q.vehicle_id = range.vehicle_id;
   if (range.from) q.from = ToTimePoint(*range.from);
@@ -71,18 +73,42 @@ absl::StatusOr<std::vector<cit::v1::StoredRecord>> StoreAuditSource::VehicleReco
   if (after) q.after = RecordKey{after->event_time_ns, after->seq};
   q.max_chain_index = range.max_chain_index;
   q.limit = limit;
-  // Straight from the store's rows into API records (no intermediate StoredRecord copies).
+  return q;
+}
+
+// One store row into an API record, reusing what `r` has allocated.
+void FillApiRecord(const RecordView& v, const std::string& vehicle_id, cit::v1::StoredRecord& r) {
+  *r.mutable_record() = *v.record;
+  if (r.record().vehicle_id().empty()) r.mutable_record()->set_vehicle_id(vehicle_id);
+  *r.mutable_server_received_time() = TimeUtil::NanosecondsToTimestamp(v.server_time_ns);
+  HexHashInto(v.hash, r.mutable_chain_hash());
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<cit::v1::StoredRecord>> StoreAuditSource::VehicleRecordsPage(
+    const TrackRange& range, const std::optional<TrackKey>& after, size_t limit) {
   std::vector<cit::v1::StoredRecord> out;
-  out.reserve(std::min<size_t>(limit, 10000));
-  absl::StatusOr<size_t> n = store_.ScanPage(q, [&](const RecordView& v) {
-    cit::v1::StoredRecord& r = out.emplace_back();
-    *r.mutable_record() = *v.record;
-    if (r.record().vehicle_id().empty()) r.mutable_record()->set_vehicle_id(range.vehicle_id);
-    *r.mutable_server_received_time() = TimeUtil::NanosecondsToTimestamp(v.server_time_ns);
-    HexHashInto(v.hash, r.mutable_chain_hash());
-  });
-  if (!n.ok()) return n.status();
+  absl::Status s = VehicleRecordsPageInto(range, after, limit, out);
+  if (!s.ok()) return s;
   return out;
+}
+
+absl::Status StoreAuditSource::VehicleRecordsPageInto(const TrackRange& range,
+                                                      const std::optional<TrackKey>& after,
+                                                      size_t limit,
+                                                      std::vector<cit::v1::StoredRecord>& page) {
+  // Straight from the store's rows into API records (no intermediate StoredRecord copies), into
+  // the records the page already holds where it has them.
+  size_t used = 0;
+  absl::StatusOr<size_t> n =
+      store_.ScanPage(PageQuery(range, after, limit), [&](const RecordView& v) {
+        if (used == page.size()) page.emplace_back();
+        FillApiRecord(v, range.vehicle_id, page[used++]);
+      });
+  if (!n.ok()) return n.status();
+  page.resize(used);
+  return absl::OkStatus();
 }
 
 absl::Status StoreAuditSource::ForEachRecord(

@@ -38,6 +38,10 @@ class StoreAuditSource final : public AuditSource {
       const std::optional<google::protobuf::Timestamp>& to) override;
   absl::StatusOr<std::vector<cit::v1::StoredRecord>> VehicleRecordsPage(
       const TrackRange& range, const std::optional<TrackKey>& after, size_t limit) override;
+  // Reuses the records already in `page`.
+  absl::Status VehicleRecordsPageInto(const TrackRange& range, const std::optional<TrackKey>& after,
+                                      size_t limit,
+                                      std::vector<cit::v1::StoredRecord>& page) override;
   // One pass of the store (Store::ScanPage), no record copied.
   absl::Status ForEachRecord(
       const TrackRange& range,

@@ -246,10 +246,9 @@ absl::StatusOr<bool> ExportStream::Next(std::string& out, std::size_t target_byt
       pages_->Rewind();
       in_pass_ = true;
     }
-    absl::StatusOr<std::vector<cit::v1::StoredRecord>> page = pages_->Next();
-    if (!page.ok()) return page.status();
-    bool more = !page->empty();
-    for (const auto& r : *page) {
+    if (absl::Status s = pages_->NextInto(page_); !s.ok()) return s;
+    bool more = !page_.empty();
+    for (const auto& r : page_) {
       if (!step.each(r, out)) {
         more = false;
         break;

@@ -69,6 +69,8 @@ class ExportStream {
   void AddGeoJsonSteps();
 
   std::unique_ptr<RecordPages> pages_;
+  // The page being written, kept between pages so its records' memory is reused.
+  std::vector<cit::v1::StoredRecord> page_;
   std::unique_ptr<State> state_;
   cit::v1::Run run_;
   std::vector<cit::v1::Alert> alerts_;

@@ -31,14 +31,31 @@ SourcePages::SourcePages(std::shared_ptr<AuditSource> source, TrackRange range,
       start_(after),
       position_(after) {}
 
+absl::Status RecordPages::NextInto(std::vector<cit::v1::StoredRecord>& page) {
+  absl::StatusOr<std::vector<cit::v1::StoredRecord>> got = Next();
+  if (!got.ok()) return got.status();
+  page = std::move(*got);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<cit::v1::StoredRecord>> SourcePages::Next() {
-  if (done_) return std::vector<cit::v1::StoredRecord>();
-  auto page = source_->VehicleRecordsPage(range_, position_, page_records_);
-  if (!page.ok()) return page.status();
-  // A short page is the last one: no query just to learn that the next is empty.
-  if (page->size() < page_records_) done_ = true;
-  if (!page->empty()) position_ = KeyOf(page->back());
+  std::vector<cit::v1::StoredRecord> page;
+  absl::Status s = NextInto(page);
+  if (!s.ok()) return s;
   return page;
+}
+
+absl::Status SourcePages::NextInto(std::vector<cit::v1::StoredRecord>& page) {
+  if (done_) {
+    page.clear();
+    return absl::OkStatus();
+  }
+  absl::Status s = source_->VehicleRecordsPageInto(range_, position_, page_records_, page);
+  if (!s.ok()) return s;
+  // A short page is the last one: no query just to learn that the next is empty.
+  if (page.size() < page_records_) done_ = true;
+  if (!page.empty()) position_ = KeyOf(page.back());
+  return absl::OkStatus();
 }
 
 void SourcePages::Rewind() {

@@ -31,6 +31,9 @@ class RecordPages {
   virtual ~RecordPages() = default;
   // The next page; empty when there are no more records.
   virtual absl::StatusOr<std::vector<cit::v1::StoredRecord>> Next() = 0;
+  // Next() into `page`, reusing its records where the source can (AuditSource::
+  // VehicleRecordsPageInto); the default moves Next()'s answer in.
+  virtual absl::Status NextInto(std::vector<cit::v1::StoredRecord>& page);
   virtual void Rewind() = 0;
 };
 
@@ -41,6 +44,7 @@ class SourcePages final : public RecordPages {
   SourcePages(std::shared_ptr<AuditSource> source, TrackRange range, std::size_t page_records,
               std::optional<TrackKey> after = std::nullopt);
   absl::StatusOr<std::vector<cit::v1::StoredRecord>> Next() override;
+  absl::Status NextInto(std::vector<cit::v1::StoredRecord>& page) override;
   void Rewind() override;
   // The last record returned (nullopt before the first).
   const std::optional<TrackKey>& position() const { return position_; }

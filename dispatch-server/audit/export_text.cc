@@ -10,13 +10,23 @@
 namespace cit::dispatch {
 namespace {
 
-// Appends v as exactly `width` digits (leading zeros); v < 10^width.
+// "00".."99", for two digits at a time.
+constexpr char kTwoDigits[] =
+    "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546"
+    "4748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293"
+    "949596979899";
+
+// Appends v as exactly `width` digits (leading zeros); 0 <= v < 10^width, width <= 10.
 void AppendPadded(std::string& out, int64_t v, int width) {
-  char buf[16];
-  for (int i = width - 1; i >= 0; --i) {
-    buf[i] = static_cast<char>('0' + v % 10);
-    v /= 10;
+  char buf[10];
+  int i = width;
+  while (i >= 2) {
+    const auto two = static_cast<size_t>(v % 100) * 2;
+    buf[--i] = kTwoDigits[two + 1];
+    buf[--i] = kTwoDigits[two];
+    v /= 100;
   }
+  if (i == 1) buf[0] = static_cast<char>('0' + v % 10);
   out.append(buf, static_cast<size_t>(width));
 }
 

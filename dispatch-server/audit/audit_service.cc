@@ -438,10 +438,9 @@ grpc::ServerUnaryReactor* AuditService::GetPeriodReport(grpc::CallbackServerCont
                                                         const cit::v1::PeriodReportRequest* request,
                                                         cit::v1::PeriodReport* response) {
   return Respond(context, response, [&]() -> absl::StatusOr<cit::v1::PeriodReport> {
-    if (!period_reporter_)
-      return absl::UnimplementedError(
-          "period reports are not available on this server: they need the SQLite store backend "
-          "([store] backend = \"sqlite\"; not yet ported to PostgreSQL, docs/operations.md)");
+    if (!period_reporter_) {
+      return absl::UnimplementedError("period reports are not configured on this server");
+    }
     absl::StatusOr<cit::v1::PeriodReport> r = period_reporter_->Build(*request);
     if (r.ok()) {
       spdlog::info("event=period_report runs={} summarised={} alerts={} build_s={:.3f}",

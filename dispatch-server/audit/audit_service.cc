@@ -241,12 +241,7 @@ absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
       break;
   }
   if (vehicle.empty()) return absl::InvalidArgumentError("target: run_id or vehicle_id required");
-  if (!ledger_misses_store_.empty() && !run_id.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "verifying a run is not available here: ", ledger_misses_store_, "; verify the vehicle's ",
-        "record chain instead (dispatchctl audit verify --vehicle ", vehicle, ")"));
-  }
-  if (ledger_ && ledger_misses_store_.empty()) {
+  if (ledger_) {
     absl::StatusOr<cit::v1::VerifyChainResponse> v =
         ledger_->Verify(vehicle, run_id, req.has_checkpoint() ? &req.checkpoint() : nullptr,
                         window ? &*window : nullptr);

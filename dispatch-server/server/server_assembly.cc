@@ -93,9 +93,9 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
     spdlog::warn(
         "event=store_backend backend=postgresql sqlite_side={} note=\"records, runs and plan "
         "log, alerts and alert events, monitor snapshots, the restart rebuild and period reports "
-        "are on PostgreSQL; the audit ledger and checkpoints, the identity log and the "
-        "notification outbox stay in the SQLite file, and audit verify/checkpoints do not read "
-        "PostgreSQL yet (docs/operations.md)\"",
+        "are on PostgreSQL, and checkpoints and audit verify cover its chains; the checkpoints, "
+        "the identity log and the notification outbox stay in the SQLite file "
+        "(docs/operations.md)\"",
         o.database_path.string());
   }
 
@@ -129,7 +129,7 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   }
   // Signed checkpoints of every chain head ([audit]); the ledger behind `audit verify`.
   absl::StatusOr<std::unique_ptr<AuditTrail>> trail =
-      AuditTrail::Open(options.audit, o.database_path);
+      AuditTrail::Open(options.audit, o.database_path, on_postgres ? o.postgres_connection : "");
   if (!trail.ok()) return trail.status();
   a->trail_ = *std::move(trail);
   // The identity log exists before the start-up checkpoint, so that checkpoint lists its head.
@@ -143,11 +143,6 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
         return alerts.List(filter);
       });
   a->audit_ = std::make_unique<AuditService>(audit_source, a->trail_->ledger());
-  if (on_postgres) {
-    a->audit_->VerifyRecordChainsOnly(
-        "with store.backend = \"postgresql\" the plan and alert chains and the checkpoints are "
-        "not yet verified (the audit ledger reads the SQLite file; docs/operations.md)");
-  }
   // Period reports (docs/reports.md): derived tables next to the run and alert stores, which
   // they join in SQL.
   absl::StatusOr<std::unique_ptr<PeriodReportTables>> period_tables =

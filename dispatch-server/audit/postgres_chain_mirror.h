@@ -1,0 +1,61 @@
+// The PostgreSQL store's hash chains for the audit ledger (issue 15): the heads a signed
+// checkpoint lists (each vehicle's records, the plan log, the alert-event log), and a copy of the
+// rows one verification reads, taken from one snapshot into a private SQLite database, so that
+// `audit verify` runs the one verifier (record_chain_check.h, plan_version_chain.h,
+// alert_event_chain.h) on both backends and checks them alike.
+//
+//   auto mirror = PostgresChainMirror::Open(conninfo);
+//   absl::StatusOr<std::vector<cit::v1::ChainHead>> heads = (*mirror)->Heads();   // checkpoints
+//   absl::Status s = (*mirror)->CopyInto(scratch_db, "CIT-0001", "run-7");      // verification
+//
+// Copying reads all of the vehicle's records (a verification of one run then walks only the
+// span between the checkpoints around it): its time grows with the vehicle's history.
+//
+// Thread contract: thread-safe (one connection, serialised by pg::Session).
+#ifndef CIT_DISPATCH_SERVER_AUDIT_POSTGRES_CHAIN_MIRROR_H_
+#define CIT_DISPATCH_SERVER_AUDIT_POSTGRES_CHAIN_MIRROR_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cit/v1/dispatch.pb.h"
+#include "dispatch-server/store/postgres_db.h"
+#include "dispatch-server/store/sqlite_db.h"
+
+namespace cit::dispatch {
+
+class PostgresChainMirror {
+ public:
+  static absl::StatusOr<std::unique_ptr<PostgresChainMirror>> Open(const std::string& conninfo);
+
+  // Every chain head of the store now, as CheckpointLog lists them: "records/<vehicle>" (in
+  // vehicle order), "plans" and "alerts" (each once its table exists).
+  absl::StatusOr<std::vector<cit::v1::ChainHead>> Heads();
+
+  // Creates in `db`'s main schema the store tables the verifiers read and fills them from one
+  // snapshot: `vehicle_id`'s records, rejects, declared gaps and chain-head row and, with a
+  // `run_id`, the whole plan and alert-event logs and that run's rows in runs and alerts.
+  // Call inside `db`'s transaction, after reading the checkpoints the verification uses: the
+  // chains copied are then at least as long as those checkpoints say.
+  absl::Status CopyInto(sqlite::Database& db, const std::string& vehicle_id,
+                        const std::string& run_id);
+
+  // The vehicle of a run according to the plan log; NOT_FOUND when the log never had it.
+  absl::StatusOr<std::string> LoggedRunVehicle(const std::string& run_id);
+
+ private:
+  explicit PostgresChainMirror(std::unique_ptr<pg::Session> session)
+      : session_(std::move(session)) {}
+
+  std::unique_ptr<pg::Session> session_;
+};
+
+// The tables CopyInto fills, created in `db`'s main schema (they hide tables of the same names
+// in attached databases).
+absl::Status CreateMirrorTables(sqlite::Database& db);
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_AUDIT_POSTGRES_CHAIN_MIRROR_H_

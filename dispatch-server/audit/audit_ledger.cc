@@ -193,7 +193,7 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::Verify(
     return VerifyLocked(*db_, vehicle_id, run_id, outside, /*identities_only=*/false, run_window);
   }
   absl::StatusOr<cit::v1::VerifyChainResponse> out;
-  absl::Status copied = VerifyFromCopy(vehicle_id, run_id, [&](sqlite::Database& db) {
+  absl::Status copied = VerifyFromCopy(vehicle_id, run_id, run_window, [&](sqlite::Database& db) {
     out = VerifyLocked(db, vehicle_id, run_id, outside, /*identities_only=*/false, run_window);
     return absl::OkStatus();
   });
@@ -202,7 +202,7 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::Verify(
 }
 
 absl::Status AuditLedger::VerifyFromCopy(
-    const std::string& vehicle_id, const std::string& run_id,
+    const std::string& vehicle_id, const std::string& run_id, const RecordTimeWindow* run_window,
     const std::function<absl::Status(sqlite::Database&)>& verify) {
   absl::StatusOr<std::unique_ptr<sqlite::Database>> copy = sqlite::Database::Open(":memory:");
   if (!copy.ok()) return copy.status();
@@ -216,8 +216,21 @@ absl::Status AuditLedger::VerifyFromCopy(
   // long as every checkpoint in that snapshot says (a checkpoint signed meanwhile is not read).
   sqlite::Transaction snapshot(**copy, sqlite::Transaction::Mode::kDeferred);
   if (!snapshot.status().ok()) return snapshot.status();
-  if (absl::Status s = (*copy)->Exec("SELECT COUNT(*) FROM ledger.checkpoints"); !s.ok()) return s;
-  if (absl::Status s = store_chains_->CopyInto(**copy, vehicle_id, run_id); !s.ok()) return s;
+  // The vehicle's chain lengths the checkpoints list: where a run's span may start and end.
+  absl::StatusOr<std::vector<cit::v1::SignedCheckpoint>> checkpoints =
+      ReadCheckpoints(**copy, 0, SIZE_MAX);
+  if (!checkpoints.ok()) return checkpoints.status();
+  std::vector<uint64_t> lengths;
+  const std::string chain = absl::StrCat("records/", vehicle_id);
+  for (const cit::v1::SignedCheckpoint& c : *checkpoints) {
+    for (const cit::v1::ChainHead& h : c.checkpoint().heads()) {
+      if (h.chain() == chain) lengths.push_back(h.length());
+    }
+  }
+  if (absl::Status s = store_chains_->CopyInto(**copy, vehicle_id, run_id, run_window, lengths);
+      !s.ok()) {
+    return s;
+  }
   return verify(**copy);
 }
 

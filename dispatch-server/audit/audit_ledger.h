@@ -83,6 +83,7 @@ class AuditLedger {
   // A private database holding the store chains `vehicle_id` and `run_id` need, copied from
   // PostgreSQL, with the server's file attached (checkpoints, identity log).
   absl::Status VerifyFromCopy(const std::string& vehicle_id, const std::string& run_id,
+                              const RecordTimeWindow* run_window,
                               const std::function<absl::Status(sqlite::Database&)>& verify);
 
   AuditLedger(std::unique_ptr<sqlite::Database> db, CheckpointKey key,

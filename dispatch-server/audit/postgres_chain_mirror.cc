@@ -1,5 +1,8 @@
 #include "dispatch-server/audit/postgres_chain_mirror.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <pqxx/pqxx>
 #include <utility>
 
@@ -80,6 +83,69 @@ absl::Status CopyRows(sqlite::Database& db, const pqxx::result& rows, const std:
   return absl::OkStatus();
 }
 
+// The chain positions a walk of `window` may read, as VerifyRecordChainForWindow chooses them on
+// the copy: after `after` through `through` (nullopt: the chain's end), and the window's
+// neighbours, which it reads to choose them. Neighbours tied in event time are all kept, and the
+// widest choice made, so that whichever the copy's query picks, its span lies inside this one.
+struct RecordSpan {
+  uint64_t after = 0;
+  std::optional<uint64_t> through;
+  std::vector<int64_t> neighbours;
+};
+
+RecordSpan SpanOf(pqxx::transaction_base& t, const std::string& vehicle,
+                  const RecordTimeWindow& window, const std::vector<uint64_t>& anchors) {
+  RecordSpan span;
+  std::optional<uint64_t> low;   // last position that certainly precedes the run
+  std::optional<uint64_t> high;  // first position that certainly follows it
+  auto neighbours = [&](const char* edge_sql, int64_t edge_ns) {
+    std::vector<uint64_t> out;
+    for (const pqxx::row& r : t.exec_params(edge_sql, vehicle, edge_ns)) {
+      out.push_back(r[0].as<uint64_t>());
+      span.neighbours.push_back(r[0].as<int64_t>());
+    }
+    return out;
+  };
+  if (window.from_ns) {
+    const std::vector<uint64_t> before = neighbours(
+        "SELECT chain_index FROM records WHERE vehicle_id = $1 AND event_time_ns = (SELECT "
+        "MAX(event_time_ns) FROM records WHERE vehicle_id = $1 AND event_time_ns < $2)",
+        *window.from_ns);
+    if (!before.empty()) low = *std::min_element(before.begin(), before.end());
+  }
+  if (window.to_ns) {
+    const std::vector<uint64_t> after = neighbours(
+        "SELECT chain_index FROM records WHERE vehicle_id = $1 AND event_time_ns = (SELECT "
+        "MIN(event_time_ns) FROM records WHERE vehicle_id = $1 AND event_time_ns > $2)",
+        *window.to_ns);
+    if (!after.empty()) high = *std::max_element(after.begin(), after.end());
+  }
+  const pqxx::row inside = t.exec_params1(
+      "SELECT MIN(chain_index), MAX(chain_index) FROM records WHERE vehicle_id = $1 AND "
+      "event_time_ns >= $2 AND event_time_ns <= $3",
+      vehicle, window.from_ns.value_or(INT64_MIN), window.to_ns.value_or(INT64_MAX));
+  if (!inside[0].is_null()) {
+    low = std::min(low.value_or(UINT64_MAX), inside[0].as<uint64_t>() - 1);
+    if (high) high = std::max(*high, inside[1].as<uint64_t>());
+  }
+  const uint64_t first = low.value_or(0);
+  for (uint64_t a : anchors) {
+    if (a > 0 && a <= first && a > span.after) span.after = a;
+    if (high && a >= *high && (!span.through || a < *span.through)) span.through = a;
+  }
+  return span;
+}
+
+constexpr char kRecordColumns[] =
+    "vehicle_id, seq, chain_index, event_time_ns, agent_time_ns, agent_monotonic_ns, agent_boot, "
+    "server_time_ns, kind, lat_deg, lon_deg, body, hash";
+const std::vector<Col> kRecordCols = {Col::kText, Col::kInt,  Col::kInt, Col::kInt, Col::kInt,
+                                      Col::kInt,  Col::kInt,  Col::kInt, Col::kInt, Col::kReal,
+                                      Col::kReal, Col::kBlob, Col::kBlob};
+constexpr char kInsertRecord[] =
+    "INSERT OR IGNORE INTO main.records VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+    "?12, ?13)";
+
 }  // namespace
 
 absl::Status CreateMirrorTables(sqlite::Database& db) { return db.Exec(kMirrorSchemaSql); }
@@ -144,28 +210,37 @@ absl::StatusOr<std::vector<cit::v1::ChainHead>> PostgresChainMirror::Heads() {
 }
 
 absl::Status PostgresChainMirror::CopyInto(sqlite::Database& db, const std::string& vehicle_id,
-                                           const std::string& run_id) {
+                                           const std::string& run_id,
+                                           const RecordTimeWindow* window,
+                                           const std::vector<uint64_t>& anchor_lengths) {
   return session_->Run("copying the chains to verify", [&](pqxx::connection& c) -> absl::Status {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> t(c);
+    RecordSpan span;
+    if (window != nullptr) span = SpanOf(t, vehicle_id, *window, anchor_lengths);
     // Page by chain position: a vehicle's history may not fit in memory at once.
-    int64_t after = 0;
+    int64_t after = static_cast<int64_t>(span.after);
+    const int64_t through = span.through ? static_cast<int64_t>(*span.through) : INT64_MAX;
     while (true) {
-      const pqxx::result page = t.exec_params(
-          "SELECT vehicle_id, seq, chain_index, event_time_ns, agent_time_ns, agent_monotonic_ns, "
-          "agent_boot, server_time_ns, kind, lat_deg, lon_deg, body, hash FROM records "
-          "WHERE vehicle_id = $1 AND chain_index > $2 ORDER BY chain_index LIMIT $3",
-          vehicle_id, after, kPageRows);
-      if (absl::Status s = CopyRows(
-              db, page,
-              "INSERT INTO main.records VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-              "?13)",
-              {Col::kText, Col::kInt, Col::kInt, Col::kInt, Col::kInt, Col::kInt, Col::kInt,
-               Col::kInt, Col::kInt, Col::kReal, Col::kReal, Col::kBlob, Col::kBlob});
+      const pqxx::result page =
+          t.exec_params(absl::StrCat("SELECT ", kRecordColumns,
+                                     " FROM records WHERE vehicle_id = $1 AND chain_index > $2 "
+                                     "AND chain_index <= $3 ORDER BY chain_index LIMIT $4"),
+                        vehicle_id, after, through, kPageRows);
+      if (absl::Status s = CopyRows(db, page, kInsertRecord, kRecordCols); !s.ok()) return s;
+      if (page.size() < static_cast<size_t>(kPageRows)) break;
+      after = page[page.size() - 1][2].as<int64_t>();
+    }
+    for (int64_t position : span.neighbours) {
+      if (absl::Status s =
+              CopyRows(db,
+                       t.exec_params(
+                           absl::StrCat("SELECT ", kRecordColumns,
+                                        " FROM records WHERE vehicle_id = $1 AND chain_index = $2"),
+                           vehicle_id, position),
+                       kInsertRecord, kRecordCols);
           !s.ok()) {
         return s;
       }
-      if (page.size() < static_cast<size_t>(kPageRows)) break;
-      after = page[page.size() - 1][2].as<int64_t>();
     }
     struct Copy {
       const char* select;

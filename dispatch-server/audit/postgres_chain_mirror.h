@@ -8,8 +8,9 @@
 //   absl::StatusOr<std::vector<cit::v1::ChainHead>> heads = (*mirror)->Heads();   // checkpoints
 //   absl::Status s = (*mirror)->CopyInto(scratch_db, "CIT-0001", "run-7");      // verification
 //
-// Copying reads all of the vehicle's records (a verification of one run then walks only the
-// span between the checkpoints around it): its time grows with the vehicle's history.
+// A run's verification copies only the span of the vehicle's record chain that the walk reads
+// (between the checkpoints around the run, found as VerifyRecordChainForWindow finds them), so
+// its time follows the run; a whole vehicle's copies every record.
 //
 // Thread contract: thread-safe (one connection, serialised by pg::Session).
 #ifndef CIT_DISPATCH_SERVER_AUDIT_POSTGRES_CHAIN_MIRROR_H_
@@ -22,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/store/postgres_db.h"
+#include "dispatch-server/store/record_chain_check.h"
 #include "dispatch-server/store/sqlite_db.h"
 
 namespace cit::dispatch {
@@ -34,13 +36,16 @@ class PostgresChainMirror {
   // vehicle order), "plans" and "alerts" (each once its table exists).
   absl::StatusOr<std::vector<cit::v1::ChainHead>> Heads();
 
-  // Creates in `db`'s main schema the store tables the verifiers read and fills them from one
-  // snapshot: `vehicle_id`'s records, rejects, declared gaps and chain-head row and, with a
-  // `run_id`, the whole plan and alert-event logs and that run's rows in runs and alerts.
-  // Call inside `db`'s transaction, after reading the checkpoints the verification uses: the
-  // chains copied are then at least as long as those checkpoints say.
+  // Fills the tables of CreateMirrorTables in `db` from one snapshot: `vehicle_id`'s records,
+  // rejects, declared gaps and chain-head row and, with a `run_id`, the whole plan and
+  // alert-event logs and that run's rows in runs and alerts. With a `window`, only the records
+  // VerifyRecordChainForWindow reads for it, given the chain lengths the checkpoints list for
+  // the vehicle (`anchor_lengths`). Call inside `db`'s transaction, after reading the
+  // checkpoints the verification uses: the chains copied are then at least as long as those
+  // checkpoints say.
   absl::Status CopyInto(sqlite::Database& db, const std::string& vehicle_id,
-                        const std::string& run_id);
+                        const std::string& run_id, const RecordTimeWindow* window = nullptr,
+                        const std::vector<uint64_t>& anchor_lengths = {});
 
   // The vehicle of a run according to the plan log; NOT_FOUND when the log never had it.
   absl::StatusOr<std::string> LoggedRunVehicle(const std::string& run_id);

@@ -2,9 +2,12 @@
 // holding N records of one truck (default 10,000,000: ~115 days at 1 Hz) with a signed
 // checkpoint every K records (default 300: the default 5 min interval at 1 Hz), then the
 // AuditLedger verifies an 8 h run (28,800 records) in the middle of the history and at its end,
-// and the whole truck once.
+// and the whole truck once. With --postgresql the records and the plan log are in a private
+// PostgreSQL 15 (tests/support/postgres_server.h) and the ledger verifies a copy of them
+// (postgres_chain_mirror.h), as the server does with [store] backend = "postgresql".
 //
 //   build/ci/bench/verify_run_bench [--records 10000000] [--checkpoint-every 300] [--dir /tmp]
+//                                   [--postgresql 1]
 //
 // Printed: seeding time, then per verification the wall time (best of 3), the records walked
 // and the chain positions; the store is deleted at the end.
@@ -20,9 +23,13 @@
 #include "dispatch-server/audit/audit_ledger.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/audit/checkpoint_log.h"
+#include "dispatch-server/audit/postgres_chain_mirror.h"
+#include "dispatch-server/store/postgres_run_store.h"
+#include "dispatch-server/store/postgres_store.h"
 #include "dispatch-server/store/record_chain_check.h"
 #include "dispatch-server/store/sqlite_run_store.h"
 #include "dispatch-server/store/sqlite_store.h"
+#include "tests/support/postgres_server.h"
 
 namespace {
 
@@ -87,12 +94,14 @@ int main(int argc, char** argv) {
   uint64_t records = 10'000'000;
   uint64_t every = 300;
   fs::path base = fs::temp_directory_path();
+  bool postgresql = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--records") == 0) records = std::strtoull(argv[i + 1], nullptr, 10);
     if (std::strcmp(argv[i], "--checkpoint-every") == 0) {
       every = std::strtoull(argv[i + 1], nullptr, 10);
     }
     if (std::strcmp(argv[i], "--dir") == 0) base = argv[i + 1];
+    if (std::strcmp(argv[i], "--postgresql") == 0) postgresql = std::strcmp(argv[i + 1], "0") != 0;
   }
   if (records < 3 * kRunRecords || every == 0) {
     std::fprintf(stderr, "--records must be at least %llu, --checkpoint-every above 0\n",
@@ -102,13 +111,47 @@ int main(int argc, char** argv) {
   const fs::path dir = base / ("verify_run_bench." + std::to_string(::getpid()));
   fs::create_directories(dir);
   const fs::path db = dir / "dispatch.db";
+  std::unique_ptr<cit::test::PostgresServer> pg_server;
+  std::string conninfo;
+  if (postgresql) {
+    auto started = cit::test::PostgresServer::Start();
+    if (!started.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
+      return 1;
+    }
+    pg_server = *std::move(started);
+    auto created = pg_server->CreateDatabase();
+    if (!created.ok()) return 1;
+    conninfo = *created;
+  }
   {
     auto key = CheckpointKey::Generate();
-    if (!SqliteRunStore::Open(db).ok() || !key.ok()) return 1;
-    auto log = CheckpointLog::Open(db, *key);
-    // Seeding only: the verification reads what is on disk either way.
-    auto store = SqliteStore::Open(db, {.durability = sqlite::Durability::kNormal});
-    if (!log.ok() || !store.ok()) return 1;
+    if (!key.ok()) return 1;
+    std::unique_ptr<Store> store;
+    ChainHeadSource store_heads;
+    std::shared_ptr<PostgresChainMirror> store_chains;
+    if (postgresql) {
+      auto heads = PostgresChainMirror::Open(conninfo);
+      auto chains = PostgresChainMirror::Open(conninfo);
+      PostgresStoreOptions o;
+      o.connection = conninfo;
+      auto pg_store = PostgresStore::Open(o);
+      if (!PostgresRunStore::Open(conninfo).ok() || !heads.ok() || !chains.ok() || !pg_store.ok()) {
+        return 1;
+      }
+      store_heads = [heads = std::shared_ptr<PostgresChainMirror>(*std::move(heads))] {
+        return heads->Heads();
+      };
+      store_chains = *std::move(chains);
+      store = *std::move(pg_store);
+    } else {
+      // Seeding only: the verification reads what is on disk either way.
+      auto sqlite_store = SqliteStore::Open(db, {.durability = sqlite::Durability::kNormal});
+      if (!SqliteRunStore::Open(db).ok() || !sqlite_store.ok()) return 1;
+      store = *std::move(sqlite_store);
+    }
+    auto log = CheckpointLog::Open(db, *key, store_heads);
+    if (!log.ok()) return 1;
     const auto start = Clock::now();
     uint64_t checkpoints = 0;
     for (uint64_t first = 1; first <= records; first += every) {
@@ -116,15 +159,16 @@ int main(int argc, char** argv) {
       for (uint64_t s = first; s < first + every && s <= records; ++s) {
         batch.records.push_back(Fix(s));
       }
-      if (!(*store)->Append(batch).ok()) return 1;
+      if (!store->Append(batch).ok()) return 1;
       if (!(*log)->Append("interval", std::chrono::system_clock::now()).ok()) return 1;
       ++checkpoints;
     }
     std::printf("seeded %llu records and %llu signed checkpoints in %.1f s (%s)\n",
                 static_cast<unsigned long long>(records),
-                static_cast<unsigned long long>(checkpoints), Seconds(start), db.c_str());
-    store->reset();
-    auto ledger = AuditLedger::Open(db, *key);
+                static_cast<unsigned long long>(checkpoints), Seconds(start),
+                postgresql ? "PostgreSQL" : db.c_str());
+    store.reset();
+    auto ledger = AuditLedger::Open(db, *key, store_chains);
     if (!ledger.ok()) return 1;
     const auto window = [](uint64_t first_seq) {
       return RecordTimeWindow{

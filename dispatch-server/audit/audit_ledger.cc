@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/audit/checkpoint_log.h"
+#include "dispatch-server/audit/postgres_chain_mirror.h"
 #include "dispatch-server/store/alert_event_chain.h"
 #include "dispatch-server/store/chain_check.h"
 #include "dispatch-server/store/identity_chain.h"
@@ -117,16 +118,19 @@ size_t AuditLedger::LinkedToTheNewest(
   return first;
 }
 
-absl::StatusOr<std::unique_ptr<AuditLedger>> AuditLedger::Open(const std::filesystem::path& path,
-                                                               CheckpointKey public_key) {
+absl::StatusOr<std::unique_ptr<AuditLedger>> AuditLedger::Open(
+    const std::filesystem::path& path, CheckpointKey public_key,
+    std::shared_ptr<PostgresChainMirror> store_chains) {
   absl::StatusOr<std::unique_ptr<sqlite::Database>> db = sqlite::Database::Open(path);
   if (!db.ok()) return db.status();
   if (absl::Status s = CheckpointLog::Migrate(**db); !s.ok()) return s;
   if (absl::Status s = MigrateIdentityLog(**db); !s.ok()) return s;
-  return std::unique_ptr<AuditLedger>(new AuditLedger(std::move(*db), std::move(public_key)));
+  return std::unique_ptr<AuditLedger>(
+      new AuditLedger(std::move(*db), std::move(public_key), std::move(store_chains)));
 }
 
 absl::StatusOr<std::string> AuditLedger::LoggedRunVehicle(const std::string& run_id) {
+  if (store_chains_) return store_chains_->LoggedRunVehicle(run_id);
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<std::vector<cit::v1::PlanEvent>> history = ReadPlanHistory(*db_, run_id);
   if (!history.ok()) return history.status();
@@ -173,25 +177,69 @@ absl::StatusOr<cit::v1::ListIdentityEventsResponse> AuditLedger::ListIdentityEve
 absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyIdentities(
     const cit::v1::SignedCheckpoint* outside) {
   std::lock_guard<std::mutex> lock(mu_);
-  return VerifyLocked("", "", outside, /*identities_only=*/true);
+  sqlite::Transaction snapshot(*db_, sqlite::Transaction::Mode::kDeferred);
+  if (!snapshot.status().ok()) return snapshot.status();
+  return VerifyLocked(*db_, "", "", outside, /*identities_only=*/true);
 }
 
 absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::Verify(
     const std::string& vehicle_id, const std::string& run_id,
     const cit::v1::SignedCheckpoint* outside, const RecordTimeWindow* run_window) {
   std::lock_guard<std::mutex> lock(mu_);
-  return VerifyLocked(vehicle_id, run_id, outside, /*identities_only=*/false, run_window);
+  if (store_chains_ == nullptr) {
+    // One read transaction: every chain and checkpoint from the same snapshot.
+    sqlite::Transaction snapshot(*db_, sqlite::Transaction::Mode::kDeferred);
+    if (!snapshot.status().ok()) return snapshot.status();
+    return VerifyLocked(*db_, vehicle_id, run_id, outside, /*identities_only=*/false, run_window);
+  }
+  absl::StatusOr<cit::v1::VerifyChainResponse> out;
+  absl::Status copied = VerifyFromCopy(vehicle_id, run_id, run_window, [&](sqlite::Database& db) {
+    out = VerifyLocked(db, vehicle_id, run_id, outside, /*identities_only=*/false, run_window);
+    return absl::OkStatus();
+  });
+  if (!copied.ok()) return copied;
+  return out;
+}
+
+absl::Status AuditLedger::VerifyFromCopy(
+    const std::string& vehicle_id, const std::string& run_id, const RecordTimeWindow* run_window,
+    const std::function<absl::Status(sqlite::Database&)>& verify) {
+  absl::StatusOr<std::unique_ptr<sqlite::Database>> copy = sqlite::Database::Open(":memory:");
+  if (!copy.ok()) return copy.status();
+  if (absl::Status s = CreateMirrorTables(**copy); !s.ok()) return s;
+  {
+    absl::StatusOr<sqlite::Statement> attach = (*copy)->Prepare("ATTACH DATABASE ?1 AS ledger");
+    if (!attach.ok()) return attach.status();
+    if (absl::Status s = attach->Bind(1, db_->path().string()).Run(); !s.ok()) return s;
+  }
+  // The file's snapshot first, then PostgreSQL's: chains only grow, so the copy is at least as
+  // long as every checkpoint in that snapshot says (a checkpoint signed meanwhile is not read).
+  sqlite::Transaction snapshot(**copy, sqlite::Transaction::Mode::kDeferred);
+  if (!snapshot.status().ok()) return snapshot.status();
+  // The vehicle's chain lengths the checkpoints list: where a run's span may start and end.
+  absl::StatusOr<std::vector<cit::v1::SignedCheckpoint>> checkpoints =
+      ReadCheckpoints(**copy, 0, SIZE_MAX);
+  if (!checkpoints.ok()) return checkpoints.status();
+  std::vector<uint64_t> lengths;
+  const std::string chain = absl::StrCat("records/", vehicle_id);
+  for (const cit::v1::SignedCheckpoint& c : *checkpoints) {
+    for (const cit::v1::ChainHead& h : c.checkpoint().heads()) {
+      if (h.chain() == chain) lengths.push_back(h.length());
+    }
+  }
+  if (absl::Status s = store_chains_->CopyInto(**copy, vehicle_id, run_id, run_window, lengths);
+      !s.ok()) {
+    return s;
+  }
+  return verify(**copy);
 }
 
 absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyLocked(
-    const std::string& vehicle_id, const std::string& run_id,
+    sqlite::Database& db, const std::string& vehicle_id, const std::string& run_id,
     const cit::v1::SignedCheckpoint* outside, bool identities_only,
     const RecordTimeWindow* run_window) {
-  // One read transaction: every chain and checkpoint from the same snapshot.
-  sqlite::Transaction snapshot(*db_, sqlite::Transaction::Mode::kDeferred);
-  if (!snapshot.status().ok()) return snapshot.status();
   absl::StatusOr<std::vector<cit::v1::SignedCheckpoint>> checkpoints =
-      ReadCheckpoints(*db_, 0, SIZE_MAX);
+      ReadCheckpoints(db, 0, SIZE_MAX);
   if (!checkpoints.ok()) return checkpoints.status();
 
   // The checkpoint log itself: signatures, ids without holes, each body linked to the previous.
@@ -277,8 +325,8 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyLocked(
   if (!identities_only) {
     absl::StatusOr<ChainReport> r =
         run_window != nullptr
-            ? VerifyRecordChainForWindow(*db_, vehicle_id, anchors[records_chain], *run_window)
-            : VerifyRecordChain(*db_, vehicle_id, anchors[records_chain]);
+            ? VerifyRecordChainForWindow(db, vehicle_id, anchors[records_chain], *run_window)
+            : VerifyRecordChain(db, vehicle_id, anchors[records_chain]);
     if (!r.ok()) return r.status();
     if (run_id.empty() && r->length == 0 && r->intact && anchors[records_chain].empty()) {
       return absl::NotFoundError(absl::StrCat("no records stored for vehicle ", vehicle_id,
@@ -288,27 +336,27 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyLocked(
     reports.push_back(records);
   }
   if (!run_id.empty()) {
-    absl::StatusOr<ChainReport> plans = VerifyPlanChain(*db_, anchors[kPlanChainName]);
+    absl::StatusOr<ChainReport> plans = VerifyPlanChain(db, anchors[kPlanChainName]);
     if (!plans.ok()) return plans.status();
     reports.push_back(*std::move(plans));
-    absl::StatusOr<ChainReport> run_rows = VerifyRunRows(*db_, run_id);
+    absl::StatusOr<ChainReport> run_rows = VerifyRunRows(db, run_id);
     if (!run_rows.ok()) return run_rows.status();
     reports.push_back(*std::move(run_rows));
-    absl::StatusOr<ChainReport> alerts = VerifyAlertChain(*db_, anchors[kAlertChainName]);
+    absl::StatusOr<ChainReport> alerts = VerifyAlertChain(db, anchors[kAlertChainName]);
     if (!alerts.ok()) return alerts.status();
     reports.push_back(*std::move(alerts));
-    absl::StatusOr<ChainReport> alert_rows = VerifyAlertRows(*db_, run_id);
+    absl::StatusOr<ChainReport> alert_rows = VerifyAlertRows(db, run_id);
     if (!alert_rows.ok()) return alert_rows.status();
     reports.push_back(*std::move(alert_rows));
   }
   // Who could do what: part of every verification (docs/protocol.md, "Identity log").
-  absl::StatusOr<ChainReport> identities = VerifyIdentityChain(*db_, anchors[kIdentityChainName]);
+  absl::StatusOr<ChainReport> identities = VerifyIdentityChain(db, anchors[kIdentityChainName]);
   if (!identities.ok()) return identities.status();
   reports.push_back(*std::move(identities));
   for (ChainReport& r : reports) {
     auto gap = gaps.find(r.chain);
     if (!r.intact || gap == gaps.end() || gap->second.first > r.length) continue;
-    absl::StatusOr<std::string> name = EntryName(*db_, r.chain, gap->second.first);
+    absl::StatusOr<std::string> name = EntryName(db, r.chain, gap->second.first);
     if (!name.ok()) return name.status();
     r.intact = false;
     r.first_bad = *name;

@@ -12,11 +12,17 @@
 // What verification proves, and what an auditor must keep outside the server for it to mean
 // anything, is in docs/protocol.md ("What verification proves").
 //
+// On PostgreSQL (issue 15) the record, plan and alert chains are read from there: each
+// verification copies the rows it needs into a private in-memory SQLite database, with the
+// server's file attached for the checkpoints and the identity log, and runs the same checks
+// (postgres_chain_mirror.h).
+//
 // Thread contract: thread-safe; calls are serialised on one read connection.
 #ifndef CIT_DISPATCH_SERVER_AUDIT_AUDIT_LEDGER_H_
 #define CIT_DISPATCH_SERVER_AUDIT_AUDIT_LEDGER_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,11 +36,16 @@
 
 namespace cit::dispatch {
 
+class PostgresChainMirror;
+
 class AuditLedger {
  public:
-  // `public_key`: the server's checkpoint key (its public half is enough).
-  static absl::StatusOr<std::unique_ptr<AuditLedger>> Open(const std::filesystem::path& path,
-                                                           CheckpointKey public_key);
+  // `public_key`: the server's checkpoint key (its public half is enough). `store_chains`: the
+  // record, plan and alert chains when they are in PostgreSQL (store.backend = "postgresql");
+  // null: in the file at `path`, beside the checkpoints and the identity log.
+  static absl::StatusOr<std::unique_ptr<AuditLedger>> Open(
+      const std::filesystem::path& path, CheckpointKey public_key,
+      std::shared_ptr<PostgresChainMirror> store_chains = nullptr);
 
   // Verifies `vehicle_id`'s records and, with a non-empty `run_id`, the run's plan log and
   // alert events. `outside`: a checkpoint the auditor kept (may be null). NOT_FOUND when the
@@ -64,17 +75,25 @@ class AuditLedger {
 
  private:
   size_t LinkedToTheNewest(const std::vector<cit::v1::SignedCheckpoint>& checkpoints) const;
+  // Reads every chain and checkpoint through `db`, inside the caller's read transaction.
   absl::StatusOr<cit::v1::VerifyChainResponse> VerifyLocked(
-      const std::string& vehicle_id, const std::string& run_id,
+      sqlite::Database& db, const std::string& vehicle_id, const std::string& run_id,
       const cit::v1::SignedCheckpoint* outside, bool identities_only,
       const RecordTimeWindow* run_window = nullptr);
+  // A private database holding the store chains `vehicle_id` and `run_id` need, copied from
+  // PostgreSQL, with the server's file attached (checkpoints, identity log).
+  absl::Status VerifyFromCopy(const std::string& vehicle_id, const std::string& run_id,
+                              const RecordTimeWindow* run_window,
+                              const std::function<absl::Status(sqlite::Database&)>& verify);
 
-  AuditLedger(std::unique_ptr<sqlite::Database> db, CheckpointKey key)
-      : db_(std::move(db)), key_(std::move(key)) {}
+  AuditLedger(std::unique_ptr<sqlite::Database> db, CheckpointKey key,
+              std::shared_ptr<PostgresChainMirror> store_chains)
+      : db_(std::move(db)), key_(std::move(key)), store_chains_(std::move(store_chains)) {}
 
   std::mutex mu_;
   std::unique_ptr<sqlite::Database> db_;
   CheckpointKey key_;
+  std::shared_ptr<PostgresChainMirror> store_chains_;
 };
 
 }  // namespace cit::dispatch

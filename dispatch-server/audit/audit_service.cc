@@ -241,12 +241,7 @@ absl::StatusOr<cit::v1::VerifyChainResponse> Auditor::Verify(
       break;
   }
   if (vehicle.empty()) return absl::InvalidArgumentError("target: run_id or vehicle_id required");
-  if (!ledger_misses_store_.empty() && !run_id.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "verifying a run is not available here: ", ledger_misses_store_, "; verify the vehicle's ",
-        "record chain instead (dispatchctl audit verify --vehicle ", vehicle, ")"));
-  }
-  if (ledger_ && ledger_misses_store_.empty()) {
+  if (ledger_) {
     absl::StatusOr<cit::v1::VerifyChainResponse> v =
         ledger_->Verify(vehicle, run_id, req.has_checkpoint() ? &req.checkpoint() : nullptr,
                         window ? &*window : nullptr);
@@ -438,10 +433,9 @@ grpc::ServerUnaryReactor* AuditService::GetPeriodReport(grpc::CallbackServerCont
                                                         const cit::v1::PeriodReportRequest* request,
                                                         cit::v1::PeriodReport* response) {
   return Respond(context, response, [&]() -> absl::StatusOr<cit::v1::PeriodReport> {
-    if (!period_reporter_)
-      return absl::UnimplementedError(
-          "period reports are not available on this server: they need the SQLite store backend "
-          "([store] backend = \"sqlite\"; not yet ported to PostgreSQL, docs/operations.md)");
+    if (!period_reporter_) {
+      return absl::UnimplementedError("period reports are not configured on this server");
+    }
     absl::StatusOr<cit::v1::PeriodReport> r = period_reporter_->Build(*request);
     if (r.ok()) {
       spdlog::info("event=period_report runs={} summarised={} alerts={} build_s={:.3f}",

@@ -65,18 +65,12 @@ class Auditor {
   absl::StatusOr<cit::v1::ListIdentityEventsResponse> IdentityEvents(
       const cit::v1::ListIdentityEventsRequest& req) const;
 
-  // The ledger does not hold the store's chains (store.backend = "postgresql": it reads the
-  // SQLite file): a vehicle's record chain is verified from the store alone, and a run's
-  // verification is refused with `why` instead of failing on tables that are not there.
-  void VerifyRecordChainsOnly(std::string why) { ledger_misses_store_ = std::move(why); }
-
  private:
   absl::StatusOr<cit::v1::VerifyChainResponse> VerifyIdentities(
       const cit::v1::VerifyChainRequest& req) const;
 
   std::shared_ptr<AuditSource> source_;
   std::shared_ptr<AuditLedger> ledger_;
-  std::string ledger_misses_store_;  // empty: the ledger covers the store
 };
 
 class AuditService final : public cit::v1::Audit::CallbackService {
@@ -117,8 +111,6 @@ class AuditService final : public cit::v1::Audit::CallbackService {
   void SetPeriodReporter(std::shared_ptr<PeriodReporter> reporter) {
     period_reporter_ = std::move(reporter);
   }
-  // See Auditor::VerifyRecordChainsOnly.
-  void VerifyRecordChainsOnly(std::string why) { auditor_.VerifyRecordChainsOnly(std::move(why)); }
 
   grpc::ServerWriteReactor<cit::v1::ExportRunResponse>* StreamExport(
       grpc::CallbackServerContext* context, const cit::v1::ExportRunRequest* request) override;

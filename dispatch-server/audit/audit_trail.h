@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "dispatch-server/audit/audit_config.h"
@@ -27,9 +28,13 @@ namespace cit::dispatch {
 class AuditTrail {
  public:
   // Loads (or generates) the key; FAILED_PRECONDITION/NOT_FOUND/INVALID_ARGUMENT naming
-  // audit.signing_key when a configured key is unusable.
+  // audit.signing_key when a configured key is unusable. With `postgres_connection` (store.backend
+  // = "postgresql") the record, plan and alert chains are read from that database (checkpoints
+  // list their heads; `audit verify` checks them); the checkpoints and the identity log stay in
+  // the file at `database_path`.
   static absl::StatusOr<std::unique_ptr<AuditTrail>> Open(
-      const AuditOptions& options, const std::filesystem::path& database_path);
+      const AuditOptions& options, const std::filesystem::path& database_path,
+      const std::string& postgres_connection = "");
   ~AuditTrail();
   AuditTrail(const AuditTrail&) = delete;
   AuditTrail& operator=(const AuditTrail&) = delete;

@@ -123,12 +123,13 @@ absl::Status CheckpointLog::Migrate(sqlite::Database& db) {
 }
 
 absl::StatusOr<std::unique_ptr<CheckpointLog>> CheckpointLog::Open(
-    const std::filesystem::path& path, CheckpointKey key) {
+    const std::filesystem::path& path, CheckpointKey key, ChainHeadSource store_heads) {
   if (!key.has_private()) return absl::InvalidArgumentError("checkpoint key: no private key");
   absl::StatusOr<std::unique_ptr<sqlite::Database>> db = sqlite::Database::Open(path);
   if (!db.ok()) return db.status();
   if (absl::Status s = Migrate(**db); !s.ok()) return s;
-  return std::unique_ptr<CheckpointLog>(new CheckpointLog(std::move(*db), std::move(key)));
+  return std::unique_ptr<CheckpointLog>(
+      new CheckpointLog(std::move(*db), std::move(key), std::move(store_heads)));
 }
 
 absl::StatusOr<cit::v1::SignedCheckpoint> CheckpointLog::Append(
@@ -138,6 +139,11 @@ absl::StatusOr<cit::v1::SignedCheckpoint> CheckpointLog::Append(
   if (!tx.status().ok()) return tx.status();
   absl::StatusOr<std::vector<cit::v1::ChainHead>> heads = CurrentHeads(*db_);
   if (!heads.ok()) return heads.status();
+  if (store_heads_) {
+    absl::StatusOr<std::vector<cit::v1::ChainHead>> store = store_heads_();
+    if (!store.ok()) return store.status();  // nothing written
+    heads->insert(heads->begin(), store->begin(), store->end());
+  }
   cit::v1::Checkpoint cp;
   for (cit::v1::ChainHead& h : *heads) {
     auto it = signed_.find(h.chain());

@@ -10,7 +10,7 @@
 // A checkpoint's body is the deterministic serialisation of cit.v1.Checkpoint; the signature
 // (Ed25519) is over exactly those bytes; each body carries the SHA-256 of the previous body. The
 // heads are read and the row written in one IMMEDIATE transaction, so a checkpoint never lists
-// a head that is not committed.
+// a head that is not committed (heads from PostgreSQL are read committed, in that transaction).
 //
 // Thread contract: Append is serialised internally; the Read* functions use the caller's
 // connection.
@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,10 +34,16 @@
 
 namespace cit::dispatch {
 
+// Chain heads kept outside the server's file (the PostgreSQL store's: PostgresChainMirror),
+// read for each checkpoint.
+using ChainHeadSource = std::function<absl::StatusOr<std::vector<cit::v1::ChainHead>>()>;
+
 class CheckpointLog {
  public:
+  // `store_heads`: the heads of the chains not in the file at `path` (null: all are in it).
   static absl::StatusOr<std::unique_ptr<CheckpointLog>> Open(const std::filesystem::path& path,
-                                                             CheckpointKey key);
+                                                             CheckpointKey key,
+                                                             ChainHeadSource store_heads = nullptr);
 
   // Signs and appends a checkpoint of the heads that changed since this process's previous one
   // (all heads the first time). With `always` false, nothing is written when no head changed.
@@ -51,12 +58,14 @@ class CheckpointLog {
   static absl::Status Migrate(sqlite::Database& db);
 
  private:
-  CheckpointLog(std::unique_ptr<sqlite::Database> db, CheckpointKey key)
-      : db_(std::move(db)), key_(std::move(key)) {}
+  CheckpointLog(std::unique_ptr<sqlite::Database> db, CheckpointKey key,
+                ChainHeadSource store_heads)
+      : db_(std::move(db)), key_(std::move(key)), store_heads_(std::move(store_heads)) {}
 
   std::mutex mu_;
   std::unique_ptr<sqlite::Database> db_;
   CheckpointKey key_;
+  ChainHeadSource store_heads_;
   // What this process signed last, per chain: length and head.
   std::map<std::string, std::pair<uint64_t, std::string>> signed_;
   bool first_ = true;

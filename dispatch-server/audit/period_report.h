@@ -1,16 +1,17 @@
 // The period report (docs/reports.md): runs, stop punctuality, alerts and response times,
 // deviations and data completeness of a fleet (or some vehicles) over [from, to).
 //
-//   auto reporter = PeriodReporter::Open(db_path, audit_source);   // after the run and alert
-//   absl::StatusOr<cit::v1::PeriodReport> r = (*reporter)->Build(request);   // stores exist
+//   auto reporter = PeriodReporter::Open(std::move(tables), audit_source);   // after the run
+//   absl::StatusOr<cit::v1::PeriodReport> r = (*reporter)->Build(request);   // and alert stores
 //
 // Aggregation is SQL over indexed tables, never a scan of the period's records: the reporter
-// keeps three derived tables in the server's database (migration component "period_report"):
-// report_runs (each run's current version, state, vehicle and period start; brought up to date
-// from `runs` at every build), report_run_summaries and report_stops (per ended run, made once,
-// the first time a report covers the run after it ended, from its run report;
-// period_run_summary.h). Alerts are counted by SQL over an index on their event time; only alerts
-// that were acknowledged or resolved are parsed, for their response times.
+// keeps three derived tables in the database of the runs and alerts, SQLite or PostgreSQL
+// (period_report_tables.h; migration component "period_report"): report_runs (each run's current
+// version, state, vehicle and period start; brought up to date from `runs` at every build),
+// report_run_summaries and report_stops (per ended run, made once, the first time a report covers
+// the run after it ended, from its run report; period_run_summary.h). Alerts are counted by SQL
+// over an index on their event time; only alerts that were acknowledged or resolved are parsed,
+// for their response times.
 //
 // Thread contract: thread-safe; builds are serialised on the reporter's own connection.
 #ifndef CIT_DISPATCH_SERVER_AUDIT_PERIOD_REPORT_H_
@@ -28,8 +29,8 @@
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/audit/audit_source.h"
+#include "dispatch-server/audit/period_report_tables.h"
 #include "dispatch-server/audit/period_run_summary.h"
-#include "dispatch-server/store/sqlite_db.h"
 
 namespace cit::dispatch {
 
@@ -41,8 +42,12 @@ class PeriodReporter {
  public:
   static constexpr std::size_t kMaxVehicles = 10000;
 
-  // Opens a connection of its own to the server's database, whose `runs` and `alerts` tables
-  // must exist (their stores open first). `source` reads the records of a run to summarise.
+  // `tables` in the database of the runs and alerts; `source` reads the records of a run to
+  // summarise.
+  static std::unique_ptr<PeriodReporter> Open(std::unique_ptr<PeriodReportTables> tables,
+                                              std::shared_ptr<AuditSource> source);
+  // On the server's SQLite file (SqlitePeriodTables), whose `runs` and `alerts` tables must
+  // exist (their stores open first).
   static absl::StatusOr<std::unique_ptr<PeriodReporter>> Open(const std::filesystem::path& db_path,
                                                               std::shared_ptr<AuditSource> source);
 
@@ -66,22 +71,16 @@ class PeriodReporter {
   absl::Status StoreSummary(const cit::v1::Run& run, const PeriodRunSummary& summary);
 
  private:
-  PeriodReporter(std::unique_ptr<sqlite::Database> db, std::shared_ptr<AuditSource> source)
-      : db_(std::move(db)), source_(std::move(source)) {}
+  PeriodReporter(std::unique_ptr<PeriodReportTables> tables, std::shared_ptr<AuditSource> source)
+      : tables_(std::move(tables)), source_(std::move(source)) {}
 
-  // report_runs catches up with `runs`.
-  absl::Status SyncRuns();
   // Summaries of the period's ended runs that have none (or an outdated one); how many made.
   // At most `limit` runs (0: all).
   absl::StatusOr<std::uint64_t> SummariseEndedRuns(const cit::v1::PeriodReportRequest& req,
                                                    std::size_t limit = 0);
-  absl::Status AddRuns(const cit::v1::PeriodReportRequest& req, cit::v1::PeriodReport& out);
-  absl::Status AddStops(const cit::v1::PeriodReportRequest& req, cit::v1::PeriodReport& out);
-  absl::Status AddAlerts(const cit::v1::PeriodReportRequest& req, cit::v1::PeriodReport& out);
-  absl::Status AddCompleteness(const cit::v1::PeriodReportRequest& req, cit::v1::PeriodReport& out);
 
   std::mutex mu_;
-  std::unique_ptr<sqlite::Database> db_;
+  std::unique_ptr<PeriodReportTables> tables_;
   std::shared_ptr<AuditSource> source_;
 
   std::mutex bg_mu_;

@@ -4,7 +4,9 @@
 
 #include "dispatch-server/audit/identity_log.h"
 #include "dispatch-server/audit/period_report.h"
+#include "dispatch-server/audit/postgres_period_tables.h"
 #include "dispatch-server/audit/run_report.h"
+#include "dispatch-server/audit/sqlite_period_tables.h"
 #include "dispatch-server/audit/store_audit_source.h"
 #include "dispatch-server/auth/grpc_log_bridge.h"
 #include "dispatch-server/auth/operator_auth.h"
@@ -49,6 +51,20 @@ absl::Status RecordIdentityChanges(AuditTrail& trail, IdentityLog& log, const Lo
   return changes.status();
 }
 
+// The period report's tables in the database of the runs and alerts ([store] backend).
+absl::StatusOr<std::unique_ptr<PeriodReportTables>> OpenPeriodTables(const DispatchServerOptions& o,
+                                                                     bool on_postgres) {
+  if (on_postgres) {
+    absl::StatusOr<std::unique_ptr<PostgresPeriodTables>> t =
+        PostgresPeriodTables::Open(o.postgres_connection);
+    if (!t.ok()) return t.status();
+    return std::unique_ptr<PeriodReportTables>(*std::move(t));
+  }
+  absl::StatusOr<std::unique_ptr<SqlitePeriodTables>> t = SqlitePeriodTables::Open(o.database_path);
+  if (!t.ok()) return t.status();
+  return std::unique_ptr<PeriodReportTables>(*std::move(t));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAssemblyOptions options,
@@ -76,10 +92,10 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
     // Issue 15 is only partly done: say so at every start rather than in docs alone.
     spdlog::warn(
         "event=store_backend backend=postgresql sqlite_side={} note=\"records, runs and plan "
-        "log, alerts and alert events, monitor snapshots and the restart rebuild are on "
-        "PostgreSQL; the audit ledger and checkpoints, the identity log, the notification outbox "
-        "and period reports stay in the SQLite file, and audit verify/checkpoints do not read "
-        "PostgreSQL yet (docs/operations.md)\"",
+        "log, alerts and alert events, monitor snapshots, the restart rebuild and period reports "
+        "are on PostgreSQL, and checkpoints and audit verify cover its chains; the checkpoints, "
+        "the identity log and the notification outbox stay in the SQLite file "
+        "(docs/operations.md)\"",
         o.database_path.string());
   }
 
@@ -113,7 +129,7 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   }
   // Signed checkpoints of every chain head ([audit]); the ledger behind `audit verify`.
   absl::StatusOr<std::unique_ptr<AuditTrail>> trail =
-      AuditTrail::Open(options.audit, o.database_path);
+      AuditTrail::Open(options.audit, o.database_path, on_postgres ? o.postgres_connection : "");
   if (!trail.ok()) return trail.status();
   a->trail_ = *std::move(trail);
   // The identity log exists before the start-up checkpoint, so that checkpoint lists its head.
@@ -128,24 +144,14 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
       });
   a->audit_ = std::make_unique<AuditService>(audit_source, a->trail_->ledger());
   // Period reports (docs/reports.md): derived tables next to the run and alert stores, which
-  // they join in SQL, so SQLite only for now (GetPeriodReport answers UNIMPLEMENTED on
-  // PostgreSQL, saying so).
-  if (on_postgres) {
-    a->audit_->VerifyRecordChainsOnly(
-        "with store.backend = \"postgresql\" the plan and alert chains and the checkpoints are "
-        "not yet verified (the audit ledger reads the SQLite file; docs/operations.md)");
-    spdlog::warn(
-        "event=period_reports_unavailable backend=postgresql note=\"period reports read runs and "
-        "alerts from the SQLite file; not yet ported (docs/operations.md)\"");
-  } else {
-    absl::StatusOr<std::unique_ptr<PeriodReporter>> reporter =
-        PeriodReporter::Open(o.database_path, audit_source);
-    if (!reporter.ok()) return reporter.status();
-    a->period_reporter_ = *std::move(reporter);
-    a->audit_->SetPeriodReporter(a->period_reporter_);
-    // Runs are summarised soon after they end, so a month's report aggregates stored summaries.
-    a->period_reporter_->StartBackground(std::chrono::seconds(60));
-  }
+  // they join in SQL.
+  absl::StatusOr<std::unique_ptr<PeriodReportTables>> period_tables =
+      OpenPeriodTables(o, on_postgres);
+  if (!period_tables.ok()) return period_tables.status();
+  a->period_reporter_ = PeriodReporter::Open(*std::move(period_tables), audit_source);
+  a->audit_->SetPeriodReporter(a->period_reporter_);
+  // Runs are summarised soon after they end, so a month's report aggregates stored summaries.
+  a->period_reporter_->StartBackground(std::chrono::seconds(60));
   builder.AddOperatorService(a->audit_.get());
   // Plan check (issue 13): the rule engine on a private copy; reads runs and records only.
   a->plans_ = std::make_unique<PlansService>(PlansServiceDeps{

@@ -1,4 +1,5 @@
-// A live dispatch-server (TLS, bearer tokens, SQLite in a temp dir) for the ctl tests, driven
+// A live dispatch-server (TLS, bearer tokens, SQLite in a temp dir, or PostgreSQL through
+// store_config_) for the ctl tests, driven
 // through the real dispatchctl: tokens for dora (dispatcher), olga (operator) and aude (auditor),
 // the fixed scenario (tests/ctl/scenario.h) streamed in as CIT-0001 over mTLS.
 //
@@ -71,7 +72,7 @@ class LiveServerTest : public ::testing::Test {
         << (pki / "server.crt").string() << "\"\nkey = \"" << (pki / "server.key").string()
         << "\"\n"
         << "[store]\npath = \"" << (dir_ / "dispatch.db").string() << "\"\n"
-        << "[auth]\ntokens = \"" << (dir_ / "tokens.toml").string() << "\"\n"
+        << store_config_ << "[auth]\ntokens = \"" << (dir_ / "tokens.toml").string() << "\"\n"
         << extra_config_;
     server_ = std::make_unique<Process>(
         std::vector<std::string>{BuiltProgram("dispatch-server/dispatch-server").string(),
@@ -199,6 +200,8 @@ class LiveServerTest : public ::testing::Test {
   std::function<void(cit::v1::RunPlan&)> plan_edit_;
   // Appended to the server's config file (e.g. an [audit] section), set before StartServer.
   std::string extra_config_;
+  // More [store] keys (e.g. backend = "postgresql" and its connection), set before SetUp.
+  std::string store_config_;
   // Non-zero (set before SetUp): the HTTP API listens there (TLS, the server's certificate).
   int http_port_ = 0;
   TempDir dir_;

@@ -12,6 +12,11 @@
 //   alerts: DOOR_OPEN_OUTSIDE_STOP (critical; olga acknowledges then resolves it),
 //     ROUTE_DEVIATION and CREW_INCOMPLETE (high), LATE_ARRIVAL at S2 (high), EARLY_ARRIVAL at
 //     S1 (low)
+//
+// Every case runs on both store backends (Backends/PeriodReportE2eTest.<case>/sqlite and
+// /postgresql): on PostgreSQL the runs, alerts, records and the report's tables are in a fresh
+// database of the test process's own server (tests/support/postgres_server.h), and the figures
+// are the same.
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
@@ -21,6 +26,7 @@
 #include "cit/v1/dispatch.pb.h"
 #include "tests/ctl/live_server_fixture.h"
 #include "tests/ctl/scenario.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/test_env.h"
 
 namespace cit::ctl {
@@ -30,8 +36,20 @@ namespace sc = cit::test::scenario;
 using cit::test::Plus;
 using cit::test::ReadFile;
 
-class PeriodReportE2eTest : public cit::test::LiveServerTest {
+class PeriodReportE2eTest : public cit::test::LiveServerTest,
+                            public ::testing::WithParamInterface<std::string> {
  protected:
+  void SetUp() override {
+    if (GetParam() == "postgresql") {
+      cit::test::PostgresServer* pg = cit::test::SharedPostgres();
+      ASSERT_NE(pg, nullptr);
+      absl::StatusOr<std::string> db = pg->CreateDatabase();
+      ASSERT_TRUE(db.ok()) << db.status();
+      store_config_ = "backend = \"postgresql\"\nconnection = \"" + *db + "\"\n";
+    }
+    LiveServerTest::SetUp();
+  }
+
   void RunEditedScenario() {
     plan_edit_ = [this](cit::v1::RunPlan& plan) {
       *plan.mutable_stops(0)->mutable_arrival_earliest() = Plus(base_, 30);
@@ -68,7 +86,7 @@ uint64_t AlertCount(const cit::v1::PeriodReport& r, cit::v1::AlertKind kind) {
   return n;
 }
 
-TEST_F(PeriodReportE2eTest, JsonHoldsTheFiguresWorkedOutByHand) {
+TEST_P(PeriodReportE2eTest, JsonHoldsTheFiguresWorkedOutByHand) {
   RunEditedScenario();
   const cit::v1::PeriodReport r = JsonReport();
   EXPECT_EQ(r.runs_planned(), 1u);
@@ -135,7 +153,7 @@ TEST_F(PeriodReportE2eTest, JsonHoldsTheFiguresWorkedOutByHand) {
   EXPECT_EQ(JsonReport().runs_summarised(), 0u);
 }
 
-TEST_F(PeriodReportE2eTest, VehicleAndGroupFiltersAndAnEmptyPeriod) {
+TEST_P(PeriodReportE2eTest, VehicleAndGroupFiltersAndAnEmptyPeriod) {
   RunEditedScenario();
   EXPECT_EQ(JsonReport(std::string("--vehicle ") + sc::kVehicle).runs_planned(), 1u);
   const cit::v1::PeriodReport other = JsonReport("--vehicle CIT-9999");
@@ -152,7 +170,7 @@ TEST_F(PeriodReportE2eTest, VehicleAndGroupFiltersAndAnEmptyPeriod) {
   EXPECT_EQ(before.alerts_total(), 0u);
 }
 
-TEST_F(PeriodReportE2eTest, TableCsvAndHtml) {
+TEST_P(PeriodReportE2eTest, TableCsvAndHtml) {
   RunEditedScenario();
   const std::string period = "report --from " + from_ + " --to " + to_;
   ASSERT_EQ(Ctl("aude", period), 0) << err_;
@@ -188,7 +206,7 @@ TEST_F(PeriodReportE2eTest, TableCsvAndHtml) {
   EXPECT_EQ(cit::test::Shell("xmllint --html --noout " + html.string() + " 2>/dev/null"), 0);
 }
 
-TEST_F(PeriodReportE2eTest, BadPeriodsAndAnOperatorAreRefusedWithWhatToDo) {
+TEST_P(PeriodReportE2eTest, BadPeriodsAndAnOperatorAreRefusedWithWhatToDo) {
   EXPECT_EQ(Ctl("aude", "report --from 2026-13 --to 2026-12"), 2);
   EXPECT_NE(err_.find("--from: '2026-13' is not a month (2026-11), a day"), std::string::npos)
       << err_;
@@ -205,6 +223,10 @@ TEST_F(PeriodReportE2eTest, BadPeriodsAndAnOperatorAreRefusedWithWhatToDo) {
   EXPECT_EQ(Ctl("olga", "report --from 2026-11 --to 2026-11"), 4) << err_;
   EXPECT_NE(err_.find("PERMISSION_DENIED"), std::string::npos) << err_;
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, PeriodReportE2eTest,
+                         ::testing::Values(std::string("sqlite"), std::string("postgresql")),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace cit::ctl

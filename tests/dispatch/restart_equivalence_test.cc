@@ -407,6 +407,7 @@ struct Outcome {
   std::set<std::string> sqlite_tables;
   // audit verify of the run and of the vehicle, at the end.
   grpc::Status verify_run;
+  cit::v1::VerifyChainResponse run_chain;
   grpc::Status verify_vehicle;
   cit::v1::VerifyChainResponse vehicle_chain;
 };
@@ -549,9 +550,8 @@ Outcome RunDrive(const Drive& drive, bool interrupted, const std::string& pg_con
     EXPECT_TRUE(s.ok()) << s.error_message();
     grpc::ClientContext run_ctx, vehicle_ctx;
     cit::v1::VerifyChainRequest by_run, by_vehicle;
-    cit::v1::VerifyChainResponse run_chain;
     by_run.set_run_id(drive.run_id);
-    out.verify_run = audit->VerifyChain(&run_ctx, by_run, &run_chain);
+    out.verify_run = audit->VerifyChain(&run_ctx, by_run, &out.run_chain);
     by_vehicle.set_vehicle_id(drive.vehicle_id);
     out.verify_vehicle = audit->VerifyChain(&vehicle_ctx, by_vehicle, &out.vehicle_chain);
   }
@@ -731,13 +731,16 @@ TEST(RestartEquivalenceTest, MunichDriveOnPostgresqlWithKillsGivesTheUninterrupt
        {"records", "runs", "plan_events", "alerts", "alert_events", "monitor_snapshots"}) {
     EXPECT_EQ(restarted.sqlite_tables.count(table), 0u) << table << " in the SQLite file";
   }
-  // The audit ledger does not hold these chains yet: a run's verification is refused saying so
-  // and what to do instead, and that (the vehicle's record chain, from PostgreSQL) works.
-  EXPECT_EQ(restarted.verify_run.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(restarted.verify_run.error_message().find("not yet verified"), std::string::npos)
-      << restarted.verify_run.error_message();
-  EXPECT_NE(restarted.verify_run.error_message().find("audit verify --vehicle"), std::string::npos)
-      << restarted.verify_run.error_message();
+  // The run verifies against the signed checkpoints: its records, the plan log and the alert
+  // events, read from PostgreSQL, are each one unbroken chain across the kills.
+  ASSERT_TRUE(restarted.verify_run.ok()) << restarted.verify_run.error_message();
+  EXPECT_TRUE(restarted.run_chain.intact()) << restarted.run_chain.problem();
+  EXPECT_GE(restarted.run_chain.checkpoint_id(), 1u);
+  std::set<std::string> chains;
+  for (const auto& c : restarted.run_chain.chains()) chains.insert(c.chain());
+  EXPECT_EQ(chains.count("records/" + drive.vehicle_id), 1u);
+  EXPECT_EQ(chains.count("plans"), 1u);
+  EXPECT_EQ(chains.count("alerts"), 1u);
   ASSERT_TRUE(restarted.verify_vehicle.ok()) << restarted.verify_vehicle.error_message();
   EXPECT_TRUE(restarted.vehicle_chain.intact());
   EXPECT_EQ(restarted.vehicle_chain.records_checked(), drive.records.size());

@@ -1,19 +1,22 @@
 // Verifying a run walks only the part of its vehicle's record chain between the signed
 // checkpoints around the run (issue 16 §3): the work follows the run, not the truck's history,
-// and every change to the run's records is still found.
+// and every change to the run's records is still found. On both store backends
+// (Backends/VerifyRunSpanTest.<case>/sqlite and /postgresql): on PostgreSQL the checkpoints
+// list the chain heads read from it and the ledger verifies the chains it copies from it
+// (postgres_chain_mirror.h).
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "dispatch-server/audit/audit_ledger.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/audit/checkpoint_log.h"
+#include "dispatch-server/audit/postgres_chain_mirror.h"
 #include "dispatch-server/store/record_chain_check.h"
-#include "dispatch-server/store/sqlite_run_store.h"
-#include "dispatch-server/store/sqlite_store.h"
-#include "tests/support/test_env.h"
+#include "tests/dispatch/store_backends.h"
 
 namespace cit::dispatch {
 namespace {
@@ -35,16 +38,28 @@ CommittedRecord Fix(uint64_t seq) {
 
 int64_t Ns(uint64_t seq) { return (kT0 + static_cast<int64_t>(seq)) * 1'000'000'000; }
 
-class VerifyRunSpanTest : public ::testing::Test {
+class VerifyRunSpanTest : public ::testing::TestWithParam<std::string> {
  protected:
   // 3,000 records of one truck, a signed checkpoint after each 1,000.
   void SetUp() override {
-    ASSERT_TRUE(SqliteRunStore::Open(db_).ok());
+    ASSERT_TRUE(db_.OpenRunStore().ok());
     auto key = CheckpointKey::Generate();
     ASSERT_TRUE(key.ok());
-    auto log = CheckpointLog::Open(db_, *key);
+    ChainHeadSource store_heads;
+    std::shared_ptr<PostgresChainMirror> store_chains;
+    if (db_.pg()) {
+      auto heads = PostgresChainMirror::Open(db_.conninfo());
+      ASSERT_TRUE(heads.ok()) << heads.status();
+      store_heads = [heads = std::shared_ptr<PostgresChainMirror>(*std::move(heads))] {
+        return heads->Heads();
+      };
+      auto chains = PostgresChainMirror::Open(db_.conninfo());
+      ASSERT_TRUE(chains.ok()) << chains.status();
+      store_chains = *std::move(chains);
+    }
+    auto log = CheckpointLog::Open(db_.path(), *key, store_heads);
     ASSERT_TRUE(log.ok()) << log.status();
-    auto store = SqliteStore::Open(db_);
+    auto store = db_.OpenRecordStore();
     ASSERT_TRUE(store.ok()) << store.status();
     for (uint64_t first = 1; first <= 3000; first += 1000) {
       AppendBatch batch;
@@ -53,7 +68,7 @@ class VerifyRunSpanTest : public ::testing::Test {
       ASSERT_TRUE((*log)->Append("interval", std::chrono::system_clock::now()).ok());
     }
     store->reset();
-    auto ledger = AuditLedger::Open(db_, *key);
+    auto ledger = AuditLedger::Open(db_.path(), *key, store_chains);
     ASSERT_TRUE(ledger.ok()) << ledger.status();
     ledger_ = *std::move(ledger);
   }
@@ -66,13 +81,13 @@ class VerifyRunSpanTest : public ::testing::Test {
     return v.chains(0);
   }
 
-  void Sql(const std::string& sql) {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open(db_.c_str(), &h), SQLITE_OK);
-    char* err = nullptr;
-    EXPECT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
-    sqlite3_free(err);
-    sqlite3_close(h);
+  // Changes the stored records past their append-only triggers (SQLite's and PostgreSQL's).
+  void Tamper(const std::string& sql) {
+    const std::string off = db_.pg() ? "ALTER TABLE records DISABLE TRIGGER USER;"
+                                     : "DROP TRIGGER records_append_only_update;"
+                                       "DROP TRIGGER records_append_only_delete;";
+    absl::Status s = db_.Exec(off + sql);
+    ASSERT_TRUE(s.ok()) << s;
   }
 
   cit::v1::VerifyChainResponse VerifyWindow(uint64_t from_seq, uint64_t to_seq) {
@@ -82,12 +97,14 @@ class VerifyRunSpanTest : public ::testing::Test {
     return v.ok() ? *v : cit::v1::VerifyChainResponse();
   }
 
-  test::TempDir dir_;
-  std::filesystem::path db_ = dir_ / "dispatch.db";
+  test::BackendDb db_{GetParam()};
   std::unique_ptr<AuditLedger> ledger_;
 };
 
-TEST_F(VerifyRunSpanTest, ARunIsVerifiedBetweenTheCheckpointsAroundItNotFromTheFirstRecord) {
+INSTANTIATE_TEST_SUITE_P(Backends, VerifyRunSpanTest, ::testing::Values("sqlite", "postgresql"),
+                         test::BackendName);
+
+TEST_P(VerifyRunSpanTest, ARunIsVerifiedBetweenTheCheckpointsAroundItNotFromTheFirstRecord) {
   const cit::v1::VerifyChainResponse run = VerifyWindow(1500, 1800);
   ASSERT_TRUE(run.intact()) << run.problem();
   const cit::v1::ChainResult& r = Records(run);
@@ -109,8 +126,8 @@ TEST_F(VerifyRunSpanTest, ARunIsVerifiedBetweenTheCheckpointsAroundItNotFromTheF
   EXPECT_EQ(Records(tail).entries_checked(), 1000u);
 }
 
-TEST_F(VerifyRunSpanTest, AChangedRecordOfTheRunIsNamedAndOneOutsideItIsLeftToTheVehicleCheck) {
-  Sql("DROP TRIGGER records_append_only_update;"
+TEST_P(VerifyRunSpanTest, AChangedRecordOfTheRunIsNamedAndOneOutsideItIsLeftToTheVehicleCheck) {
+  Tamper(
       "UPDATE records SET lat_deg = 48.0 WHERE seq = 1650;"
       "UPDATE records SET lat_deg = 48.0 WHERE seq = 2500;");
   const cit::v1::VerifyChainResponse run = VerifyWindow(1500, 1800);
@@ -124,22 +141,107 @@ TEST_F(VerifyRunSpanTest, AChangedRecordOfTheRunIsNamedAndOneOutsideItIsLeftToTh
   EXPECT_EQ(whole->first_bad_seq(), 1650u);
 }
 
-TEST_F(VerifyRunSpanTest, EveryRecordOfTheRunDeletedLeavesAHoleInsideTheSpan) {
-  Sql("DROP TRIGGER records_append_only_delete;"
-      "DELETE FROM records WHERE seq BETWEEN 1500 AND 1800;");
+TEST_P(VerifyRunSpanTest, EveryRecordOfTheRunDeletedLeavesAHoleInsideTheSpan) {
+  Tamper("DELETE FROM records WHERE seq BETWEEN 1500 AND 1800;");
   const cit::v1::VerifyChainResponse run = VerifyWindow(1500, 1800);
   EXPECT_FALSE(run.intact());
   EXPECT_EQ(run.first_bad_seq(), 1500u) << run.problem();
   EXPECT_NE(run.problem().find("deleted"), std::string::npos) << run.problem();
 }
 
-TEST_F(VerifyRunSpanTest, AHashChangedAtTheSpansEndIsFound) {
+TEST_P(VerifyRunSpanTest, AHashChangedAtTheSpansEndIsFound) {
   // The last record before the checkpoint that closes the span.
-  Sql("DROP TRIGGER records_append_only_update;"
-      "UPDATE records SET hash = zeroblob(32) WHERE seq = 1999;");
+  Tamper(db_.pg() ? "UPDATE records SET hash = decode(repeat('00', 32), 'hex') WHERE seq = 1999;"
+                  : "UPDATE records SET hash = zeroblob(32) WHERE seq = 1999;");
   const cit::v1::VerifyChainResponse run = VerifyWindow(1500, 1800);
   EXPECT_FALSE(run.intact());
   EXPECT_EQ(run.first_bad_seq(), 1999u) << run.problem();
+}
+
+// A run's verification on PostgreSQL walks the plan log and the alert-event log copied from it
+// too: intact as stored, and a change made there after the checkpoint is named.
+class PostgresRunLogsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto runs = db_.OpenRunStore();
+    ASSERT_TRUE(runs.ok()) << runs.status();
+    cit::v1::Run run;
+    run.mutable_plan()->set_run_id("R-1");
+    run.mutable_plan()->set_vehicle_id(kVehicle);
+    run.set_version(1);
+    run.set_state(cit::v1::RUN_STATE_PLANNED);
+    cit::v1::PlanEvent change;
+    change.set_actor("dora");
+    ASSERT_TRUE((*runs)->Save(run, change).ok());
+    auto alerts = db_.OpenAlertStore();
+    ASSERT_TRUE(alerts.ok()) << alerts.status();
+    cit::v1::AlertEvent event;
+    event.set_event_id(1);
+    event.mutable_alert()->set_alert_id(1);
+    event.mutable_alert()->set_vehicle_id(kVehicle);
+    event.mutable_alert()->set_run_id("R-1");
+    ASSERT_TRUE((*alerts)->Append(std::vector<cit::v1::AlertEvent>{event}).ok());
+    auto store = db_.OpenRecordStore();
+    ASSERT_TRUE(store.ok()) << store.status();
+    AppendBatch batch;
+    for (uint64_t s = 1; s <= 10; ++s) batch.records.push_back(Fix(s));
+    ASSERT_TRUE((*store)->Append(batch).ok());
+
+    auto key = CheckpointKey::Generate();
+    ASSERT_TRUE(key.ok());
+    auto heads = PostgresChainMirror::Open(db_.conninfo());
+    ASSERT_TRUE(heads.ok()) << heads.status();
+    auto log = CheckpointLog::Open(db_.path(), *key, [&] { return (*heads)->Heads(); });
+    ASSERT_TRUE(log.ok()) << log.status();
+    auto signed_heads = (*log)->Append("interval", std::chrono::system_clock::now());
+    ASSERT_TRUE(signed_heads.ok()) << signed_heads.status();
+    std::set<std::string> chains;
+    for (const auto& h : signed_heads->checkpoint().heads()) chains.insert(h.chain());
+    EXPECT_EQ(chains,
+              (std::set<std::string>{std::string("records/") + kVehicle, "plans", "alerts"}));
+    auto chains_copy = PostgresChainMirror::Open(db_.conninfo());
+    ASSERT_TRUE(chains_copy.ok()) << chains_copy.status();
+    auto ledger = AuditLedger::Open(db_.path(), *key, *std::move(chains_copy));
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ledger_ = *std::move(ledger);
+  }
+
+  cit::v1::VerifyChainResponse VerifyRun() {
+    auto v = ledger_->Verify(kVehicle, "R-1", nullptr);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : cit::v1::VerifyChainResponse();
+  }
+
+  test::BackendDb db_{"postgresql"};
+  std::unique_ptr<AuditLedger> ledger_;
+};
+
+TEST_F(PostgresRunLogsTest, TheRunsRecordsPlanLogAndAlertEventsVerify) {
+  const cit::v1::VerifyChainResponse v = VerifyRun();
+  EXPECT_TRUE(v.intact()) << v.problem();
+  EXPECT_EQ(v.records_checked(), 10u);
+  std::map<std::string, uint64_t> checked;
+  for (const auto& c : v.chains()) checked[c.chain()] = c.entries_checked();
+  EXPECT_EQ(checked["plans"], 1u);
+  EXPECT_EQ(checked["alerts"], 1u);
+  EXPECT_EQ(ledger_->LoggedRunVehicle("R-1").value_or(""), kVehicle);
+}
+
+TEST_F(PostgresRunLogsTest, APlanEventOrAlertEventChangedInPostgresqlIsNamed) {
+  ASSERT_TRUE(db_.Exec("ALTER TABLE plan_events DISABLE TRIGGER USER;"
+                       "UPDATE plan_events SET actor = 'mallory', hash = decode(repeat('00', 32), "
+                       "'hex') WHERE idx = 1")
+                  .ok());
+  cit::v1::VerifyChainResponse v = VerifyRun();
+  EXPECT_FALSE(v.intact());
+  EXPECT_EQ(v.problem().rfind("plans: ", 0), 0u) << v.problem();
+  ASSERT_TRUE(db_.Exec("ALTER TABLE alert_events DISABLE TRIGGER USER;"
+                       "DELETE FROM alert_events")
+                  .ok());
+  v = VerifyRun();
+  bool alerts_broken = false;
+  for (const auto& c : v.chains()) alerts_broken |= c.chain() == "alerts" && !c.intact();
+  EXPECT_TRUE(alerts_broken) << v.DebugString();
 }
 
 }  // namespace

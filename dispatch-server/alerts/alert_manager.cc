@@ -1,6 +1,7 @@
 #include "dispatch-server/alerts/alert_manager.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -37,8 +38,12 @@ bool AlertFilter::Matches(const cit::v1::Alert& alert) const {
   return true;
 }
 
-AlertManager::AlertManager(AlertStore* store, const Clock* clock, size_t memory_events)
-    : store_(store), clock_(clock), memory_events_(std::max<size_t>(1, memory_events)) {}
+AlertManager::AlertManager(AlertStore* store, const Clock* clock, size_t memory_events,
+                           uint64_t id_block)
+    : store_(store),
+      clock_(clock),
+      memory_events_(std::max<size_t>(1, memory_events)),
+      id_block_(std::max<uint64_t>(1, id_block)) {}
 
 AlertManager::~AlertManager() {
   {
@@ -59,7 +64,6 @@ absl::Status AlertManager::Load() {
   events_.clear();
   last_event_of_.clear();
   for (cit::v1::Alert& a : snap->alerts) {
-    last_alert_id_ = std::max(last_alert_id_, a.alert_id());
     if (a.state() != cit::v1::ALERT_STATE_RESOLVED) {
       open_[Key{a.vehicle_id(), a.kind(), a.subject()}] = a.alert_id();
     }
@@ -70,29 +74,41 @@ absl::Status AlertManager::Load() {
     last_event_of_[e.alert().alert_id()] = e.event_id();
     events_.push_back(std::move(e));
   }
-  // Ids that were reserved may have been shown before a crash without being stored: go past.
-  last_alert_id_ = std::max(last_alert_id_, snap->reserved_alert_id);
+  // Ids that were reserved may have been shown before a crash without being stored: the next
+  // block the store reserves lies above them; watchers resume from here.
   last_event_id_ = std::max(snap->last_event_id, snap->reserved_event_id);
-  reserved_alert_id_ = last_alert_id_;
-  reserved_event_id_ = last_event_id_;
+  next_alert_id_ = 1;
+  alert_ids_through_ = 0;
+  next_event_id_ = 1;
+  event_ids_through_ = 0;
   stored_event_id_ = last_event_id_;
   if (!persister_.joinable()) persister_ = std::thread([this] { PersistLoop(); });
   return absl::OkStatus();
 }
 
 absl::Status AlertManager::ReserveLocked(bool new_alert) {
-  if (store_ == nullptr) return absl::OkStatus();
-  if (last_event_id_ < reserved_event_id_ && (!new_alert || last_alert_id_ < reserved_alert_id_)) {
+  const bool need_events = next_event_id_ > event_ids_through_;
+  const bool need_alerts = new_alert && next_alert_id_ > alert_ids_through_;
+  if (!need_events && !need_alerts) return absl::OkStatus();
+  if (store_ == nullptr) {
+    // Memory only: nobody else hands out ids, one endless block.
+    alert_ids_through_ = event_ids_through_ = std::numeric_limits<uint64_t>::max();
     return absl::OkStatus();
   }
-  const uint64_t alert_through = last_alert_id_ + kIdBlock;
-  const uint64_t event_through = last_event_id_ + kIdBlock;
-  if (absl::Status s = store_->ReserveIds(alert_through, event_through); !s.ok()) {
-    spdlog::error("event=alert_id_reservation_failed error=\"{}\"", s.ToString());
-    return s;
+  absl::StatusOr<AlertStore::IdBlocks> block =
+      store_->ReserveIds(need_alerts ? id_block_ : 0, need_events ? id_block_ : 0);
+  if (!block.ok()) {
+    spdlog::error("event=alert_id_reservation_failed error=\"{}\"", block.status().ToString());
+    return block.status();
   }
-  reserved_alert_id_ = alert_through;
-  reserved_event_id_ = event_through;
+  if (need_alerts) {
+    next_alert_id_ = block->alert_first;
+    alert_ids_through_ = block->alert_last;
+  }
+  if (need_events) {
+    next_event_id_ = block->event_first;
+    event_ids_through_ = block->event_last;
+  }
   return absl::OkStatus();
 }
 
@@ -155,13 +171,13 @@ absl::Status AlertManager::EmitLocked(cit::v1::Alert& alert, cit::v1::AlertEvent
   if (absl::Status s = ReserveLocked(/*new_alert=*/false); !s.ok()) return s;
   alert.set_revision(alert.revision() + 1);
   cit::v1::AlertEvent event;
-  event.set_event_id(last_event_id_ + 1);
+  event.set_event_id(next_event_id_);
   event.set_type(type);
   event.set_actor(actor);
   event.set_comment(comment);
   *event.mutable_time() = ToProto(clock_->Now());
   *event.mutable_alert() = alert;
-  ++last_event_id_;
+  last_event_id_ = next_event_id_++;
   last_event_of_[alert.alert_id()] = last_event_id_;
   if (store_ != nullptr) {
     std::lock_guard<std::mutex> lock(persist_mu_);
@@ -208,7 +224,7 @@ absl::StatusOr<uint64_t> AlertManager::Raise(
     if (it == open_.end()) {
       if (absl::Status s = ReserveLocked(/*new_alert=*/true); !s.ok()) return s;
       cit::v1::Alert alert;
-      alert.set_alert_id(last_alert_id_ + 1);
+      alert.set_alert_id(next_alert_id_);
       alert.set_vehicle_id(owner.vehicle_id);
       alert.set_run_id(owner.run_id);
       alert.set_kind(signal.kind);
@@ -231,7 +247,7 @@ absl::StatusOr<uint64_t> AlertManager::Raise(
       alert.set_plan_version(owner.plan_version);
       absl::Status s = EmitLocked(alert, cit::v1::ALERT_EVENT_TYPE_RAISED);
       if (!s.ok()) return s;
-      ++last_alert_id_;
+      ++next_alert_id_;
       opened = true;
       id = alert.alert_id();
       open_.emplace(std::move(key), id);

@@ -63,6 +63,10 @@ struct AlertFilter {
 
 class AlertManager {
  public:
+  // Ids are handed out from durably reserved blocks of this size by default (per manager: with
+  // several instances on one database each takes its own blocks, so ids are unique but those
+  // of two instances interleave).
+  static constexpr uint64_t kDefaultIdBlock = 10'000;
   // Alert.occurrence_times keeps this many of the latest occurrences (the count is unbounded).
   static constexpr int kOccurrenceTimesKept = 16;
 
@@ -74,7 +78,9 @@ class AlertManager {
   };
 
   // `store` may be null (memory only, for tests and benchmarks). Both must outlive this.
-  AlertManager(AlertStore* store, const Clock* clock, size_t memory_events = 200'000);
+  // `id_block`: ids reserved per store round trip (tests make it small).
+  AlertManager(AlertStore* store, const Clock* clock, size_t memory_events = 200'000,
+               uint64_t id_block = kDefaultIdBlock);
   // Stores what is still queued, then stops the persister.
   ~AlertManager();
   AlertManager(const AlertManager&) = delete;
@@ -144,13 +150,12 @@ class AlertManager {
 
  private:
   using Key = std::tuple<std::string, int, std::string>;  // vehicle, kind, subject
-  // Ids are handed out from durably reserved blocks of this size.
-  static constexpr uint64_t kIdBlock = 10'000;
 
   // Appends an event for the alert's current state (mutex held) and queues it for the store.
   absl::Status EmitLocked(cit::v1::Alert& alert, cit::v1::AlertEventType type,
                           const std::string& actor = "system", const std::string& comment = "");
-  // Makes sure the next event id (and, with `new_alert`, the next alert id) is reserved.
+  // Makes sure the next event id (and, with `new_alert`, the next alert id) is reserved: takes
+  // a new block from the store when the current one is used up.
   absl::Status ReserveLocked(bool new_alert);
   // Waits until the event is stored (operator actions return only then).
   absl::Status WaitStoredThrough(uint64_t event_id, std::chrono::milliseconds timeout) const;
@@ -160,6 +165,7 @@ class AlertManager {
   AlertStore* store_;
   const Clock* clock_;
   size_t memory_events_;
+  uint64_t id_block_;
 
   std::shared_ptr<MetricsRegistry> metrics_;
   Counter* opened_[cit::v1::AlertKind_ARRAYSIZE] = {};
@@ -171,10 +177,14 @@ class AlertManager {
   std::map<Key, uint64_t> open_;                // unresolved alert per key
   std::map<uint64_t, uint64_t> last_event_of_;  // alert id -> its latest event id
   std::deque<cit::v1::AlertEvent> events_;      // newest memory_events_ events
-  uint64_t last_alert_id_ = 0;
+  // The newest event id published (or, after Load, possibly shown before a restart).
   uint64_t last_event_id_ = 0;
-  uint64_t reserved_alert_id_ = 0;  // ids up to these are durably reserved
-  uint64_t reserved_event_id_ = 0;
+  // What is left of the reserved id blocks: [next_*, *_through_], empty when next > through
+  // (the next id needed reserves a new block). Without a store, one endless block.
+  uint64_t next_alert_id_ = 1;
+  uint64_t alert_ids_through_ = 0;
+  uint64_t next_event_id_ = 1;
+  uint64_t event_ids_through_ = 0;
 
   // Persister: events made but not yet stored, ascending id (mu_ -> persist_mu_ order).
   mutable std::mutex persist_mu_;

@@ -97,12 +97,6 @@ absl::Status SqliteAlertStore::PrepareStatements() {
       db_->Prepare("SELECT proto FROM alert_events WHERE event_id > ?1 ORDER BY event_id LIMIT ?2");
   if (!after.ok()) return after.status();
   events_after_ = std::move(*after);
-  auto reserve = db_->Prepare(
-      "INSERT INTO alert_id_reservation (singleton, alert_id_through, event_id_through) "
-      "VALUES (1, ?1, ?2) ON CONFLICT (singleton) DO UPDATE SET alert_id_through = ?1, "
-      "event_id_through = ?2");
-  if (!reserve.ok()) return reserve.status();
-  reserve_ = std::move(*reserve);
   return absl::OkStatus();
 }
 
@@ -151,10 +145,39 @@ absl::Status SqliteAlertStore::AppendOne(const cit::v1::AlertEvent& event, Alert
   return absl::OkStatus();
 }
 
-absl::Status SqliteAlertStore::ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) {
+absl::StatusOr<AlertStore::IdBlocks> SqliteAlertStore::ReserveIds(uint64_t alert_ids,
+                                                                  uint64_t event_ids) {
   std::lock_guard<std::mutex> lock(mu_);
-  reserve_.Reset().Bind(1, alert_id_through).Bind(2, event_id_through);
-  return reserve_.Run();
+  // An immediate transaction: one writer of the file at a time, so a block read back is ours.
+  sqlite::Transaction tx(*db_);
+  if (!tx.status().ok()) return tx.status();
+  if (absl::Status s = db_->Exec(
+          "INSERT INTO alert_id_reservation (singleton, alert_id_through, event_id_through) "
+          "VALUES (1, 0, 0) ON CONFLICT (singleton) DO NOTHING");
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<sqlite::Statement> take = db_->Prepare(
+      "UPDATE alert_id_reservation SET alert_id_through = MAX(alert_id_through, (SELECT "
+      "COALESCE(MAX(alert_id), 0) FROM alerts)) + ?1, event_id_through = MAX(event_id_through, "
+      "(SELECT COALESCE(MAX(event_id), 0) FROM alert_events)) + ?2 WHERE singleton = 1");
+  if (!take.ok()) return take.status();
+  take->Bind(1, alert_ids).Bind(2, event_ids);
+  if (absl::Status s = take->Run(); !s.ok()) return s;
+  absl::StatusOr<sqlite::Statement> read =
+      db_->Prepare("SELECT alert_id_through, event_id_through FROM alert_id_reservation");
+  if (!read.ok()) return read.status();
+  absl::StatusOr<bool> row = read->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::InternalError("alert_id_reservation: no row after reserving");
+  IdBlocks block;
+  block.alert_last = static_cast<uint64_t>(read->ColumnInt64(0));
+  block.alert_first = block.alert_last - alert_ids + 1;
+  block.event_last = static_cast<uint64_t>(read->ColumnInt64(1));
+  block.event_first = block.event_last - event_ids + 1;
+  read->Reset();  // the statement ends before COMMIT
+  if (absl::Status s = tx.Commit(); !s.ok()) return s;
+  return block;
 }
 
 absl::StatusOr<AlertStore::Snapshot> SqliteAlertStore::Load(size_t recent_events) {

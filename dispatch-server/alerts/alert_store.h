@@ -28,9 +28,13 @@ class AlertStore {
   struct Snapshot {
     // Every stored alert, latest state, ascending id.
     std::vector<cit::v1::Alert> alerts;
-    // The newest events (at most the number asked for), ascending event id.
+    // The newest events (at most the number asked for), in log order (ascending position).
     std::vector<cit::v1::AlertEvent> recent_events;
+    // Highest stored event id.
     uint64_t last_event_id = 0;
+    // Log position of the newest stored event (0: none): the snapshot holds every event up to
+    // it and none after (EventsAfterPosition continues from here).
+    uint64_t log_position = 0;
     // Highest ids ever reserved (0: none). Ids above the stored ones up to these may have been
     // shown before a crash; the manager continues above them.
     uint64_t reserved_alert_id = 0;
@@ -46,6 +50,13 @@ class AlertStore {
     uint64_t event_last = 0;
   };
 
+  // An event with its position in the alert-event log: its chain position, assigned under the
+  // append lock and so in commit order. A reader never sees position n + 1 before n.
+  struct LoggedEvent {
+    uint64_t position = 0;
+    cit::v1::AlertEvent event;
+  };
+
   virtual ~AlertStore() = default;
   // In one transaction, for each event in order: stores event.alert as the alert's current
   // state and appends the event.
@@ -58,7 +69,12 @@ class AlertStore {
   // Events with event_id > after_event_id, ascending, at most `limit`.
   virtual absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,
                                                                        size_t limit) = 0;
-  // Every stored event of these alerts, ascending event id (state rebuild after a restart).
+  // Events at log positions after `after_position`, ascending, at most `limit`: what other
+  // instances on the same database stored (AlertManager::StartFollowing).
+  virtual absl::StatusOr<std::vector<LoggedEvent>> EventsAfterPosition(uint64_t after_position,
+                                                                       size_t limit) = 0;
+  // Every stored event of these alerts in log order (ascending event id when one instance wrote
+  // them; state rebuild after a restart, an alert's history).
   virtual absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsOfAlerts(
       std::span<const uint64_t> alert_ids) = 0;
 };

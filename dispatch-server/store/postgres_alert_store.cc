@@ -171,13 +171,16 @@ absl::StatusOr<AlertStore::Snapshot> PostgresAlertStore::Load(size_t recent_even
     if (!alerts.ok()) return alerts.status();
     snap.alerts = *std::move(alerts);
     auto events = pg::ParseRows<cit::v1::AlertEvent>(
-        t.exec_params("SELECT proto FROM (SELECT event_id, proto FROM alert_events ORDER BY "
-                      "event_id DESC LIMIT $1) newest ORDER BY event_id",
+        t.exec_params("SELECT proto FROM (SELECT chain_index, proto FROM alert_events ORDER BY "
+                      "chain_index DESC LIMIT $1) newest ORDER BY chain_index",
                       static_cast<int64_t>(recent_events)),
         "alert_events");
     if (!events.ok()) return events.status();
     snap.recent_events = *std::move(events);
-    if (!snap.recent_events.empty()) snap.last_event_id = snap.recent_events.back().event_id();
+    pqxx::result last = t.exec(
+        "SELECT COALESCE(max(event_id), 0), COALESCE(max(chain_index), 0) FROM alert_events");
+    snap.last_event_id = last[0][0].as<uint64_t>();
+    snap.log_position = last[0][1].as<uint64_t>();
     pqxx::result reserved =
         t.exec("SELECT alert_id_through, event_id_through FROM alert_id_reservation");
     if (!reserved.empty()) {
@@ -200,12 +203,33 @@ absl::StatusOr<std::vector<cit::v1::AlertEvent>> PostgresAlertStore::EventsAfter
   });
 }
 
+absl::StatusOr<std::vector<AlertStore::LoggedEvent>> PostgresAlertStore::EventsAfterPosition(
+    uint64_t after_position, size_t limit) {
+  return session_->Run("reading alert events of other instances",
+                       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<LoggedEvent>> {
+                         pqxx::read_transaction t(c);
+                         pqxx::result rows = t.exec_params(
+                             "SELECT chain_index, proto FROM alert_events WHERE chain_index > $1 "
+                             "ORDER BY chain_index LIMIT $2",
+                             static_cast<int64_t>(after_position), static_cast<int64_t>(limit));
+                         std::vector<LoggedEvent> out(rows.size());
+                         for (size_t i = 0; i < rows.size(); ++i) {
+                           const pqxx::row r = rows[i];
+                           out[i].position = r[0].as<uint64_t>();
+                           if (!out[i].event.ParseFromString(pg::Bytes(r[1]))) {
+                             return absl::DataLossError("alert_events: unparsable stored row");
+                           }
+                         }
+                         return out;
+                       });
+}
+
 absl::StatusOr<std::vector<cit::v1::AlertEvent>> PostgresAlertStore::EventsOfAlerts(
     std::span<const uint64_t> alert_ids) {
   if (alert_ids.empty()) return std::vector<cit::v1::AlertEvent>{};
   // libpqxx 6 binds no arrays: the ids (integers, nothing to quote) go into the text.
   const std::string sql =
-      fmt::format("SELECT proto FROM alert_events WHERE alert_id IN ({}) ORDER BY event_id",
+      fmt::format("SELECT proto FROM alert_events WHERE alert_id IN ({}) ORDER BY chain_index",
                   absl::StrJoin(alert_ids, ","));
   return session_->Run("reading alert events", [&](pqxx::connection& c) {
     pqxx::read_transaction t(c);
@@ -233,7 +257,7 @@ absl::StatusOr<ChainReport> PostgresAlertStore::VerifyChain(std::vector<ChainAnc
                                  at = 0;
                                  if (page.empty()) return false;
                                }
-                               const pqxx::row r = page[static_cast<int>(at++)];
+                               const pqxx::row r = page[at++];
                                after = r[0].as<int64_t>();
                                row.chain_index = r[0].as<uint64_t>();
                                row.event_id = r[1].as<uint64_t>();

@@ -40,6 +40,8 @@ class PostgresAlertStore final : public AlertStore {
   absl::StatusOr<Snapshot> Load(size_t recent_events) override;
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,
                                                                size_t limit) override;
+  absl::StatusOr<std::vector<LoggedEvent>> EventsAfterPosition(uint64_t after_position,
+                                                               size_t limit) override;
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsOfAlerts(
       std::span<const uint64_t> alert_ids) override;
 

@@ -196,8 +196,8 @@ absl::StatusOr<AlertStore::Snapshot> SqliteAlertStore::Load(size_t recent_events
     snap.alerts.push_back(std::move(a));
   }
   auto events = db_->Prepare(
-      "SELECT proto FROM (SELECT event_id, proto FROM alert_events ORDER BY event_id DESC "
-      "LIMIT ?1) ORDER BY event_id");
+      "SELECT proto FROM (SELECT chain_index, proto FROM alert_events ORDER BY chain_index DESC "
+      "LIMIT ?1) ORDER BY chain_index");
   if (!events.ok()) return events.status();
   events->Bind(1, static_cast<int64_t>(recent_events));
   while (true) {
@@ -208,9 +208,14 @@ absl::StatusOr<AlertStore::Snapshot> SqliteAlertStore::Load(size_t recent_events
     if (!e.ParseFromString(events->ColumnBlob(0))) {
       return absl::DataLossError("alert_events: unparsable stored event");
     }
-    snap.last_event_id = std::max(snap.last_event_id, e.event_id());
     snap.recent_events.push_back(std::move(e));
   }
+  auto last = db_->Prepare(
+      "SELECT COALESCE(MAX(event_id), 0), COALESCE(MAX(chain_index), 0) FROM alert_events");
+  if (!last.ok()) return last.status();
+  if (absl::StatusOr<bool> row = last->Step(); !row.ok()) return row.status();
+  snap.last_event_id = static_cast<uint64_t>(last->ColumnInt64(0));
+  snap.log_position = static_cast<uint64_t>(last->ColumnInt64(1));
   auto reserved =
       db_->Prepare("SELECT alert_id_through, event_id_through FROM alert_id_reservation");
   if (!reserved.ok()) return reserved.status();
@@ -241,10 +246,32 @@ absl::StatusOr<std::vector<cit::v1::AlertEvent>> SqliteAlertStore::EventsAfter(
   return out;
 }
 
+absl::StatusOr<std::vector<AlertStore::LoggedEvent>> SqliteAlertStore::EventsAfterPosition(
+    uint64_t after_position, size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "SELECT chain_index, proto FROM alert_events WHERE chain_index > ?1 ORDER BY chain_index "
+      "LIMIT ?2");
+  if (!q.ok()) return q.status();
+  q->Bind(1, after_position).Bind(2, static_cast<int64_t>(limit));
+  std::vector<LoggedEvent> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    LoggedEvent& e = out.emplace_back();
+    e.position = static_cast<uint64_t>(q->ColumnInt64(0));
+    if (!e.event.ParseFromString(q->ColumnBlob(1))) {
+      return absl::DataLossError("alert_events: unparsable stored event");
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<cit::v1::AlertEvent>> SqliteAlertStore::EventsOfAlerts(
     std::span<const uint64_t> alert_ids) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_->Prepare("SELECT event_id, proto FROM alert_events WHERE alert_id = ?1");
+  auto q = db_->Prepare("SELECT chain_index, proto FROM alert_events WHERE alert_id = ?1");
   if (!q.ok()) return q.status();
   std::vector<std::pair<uint64_t, std::string>> rows;
   for (uint64_t id : alert_ids) {

@@ -3,6 +3,11 @@
 // database of the test's own PostgreSQL stand for two instances.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -23,6 +28,66 @@ AlertSignal Panic(const std::string& subject, SysTime t) {
   sig.subject = subject;
   sig.event_time = t;
   return sig;
+}
+
+// This instance's stream as a WatchAlerts client reads it: from when it was made on, woken by
+// the manager's listener.
+class Watcher {
+ public:
+  explicit Watcher(AlertManager& m) : m_(m) {
+    m_.OpenSnapshot(AlertFilter{}, &cursor_);
+    listener_ = m_.AddListener([this] {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++wakeups_;
+      }
+      cv_.notify_all();
+    });
+  }
+  ~Watcher() { m_.RemoveListener(listener_); }
+
+  // Reads on until `done(events so far)` holds or 20 s pass (then fails the test).
+  const std::vector<cit::v1::AlertEvent>& WaitFor(
+      const std::function<bool(const std::vector<cit::v1::AlertEvent>&)>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (true) {
+      uint64_t seen = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        seen = wakeups_;
+      }
+      ReadAll();
+      if (done(events_)) return events_;
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!cv_.wait_until(lock, deadline, [&] { return wakeups_ != seen; })) {
+        ADD_FAILURE() << "timed out with " << events_.size() << " events";
+        return events_;
+      }
+    }
+  }
+
+ private:
+  void ReadAll() {
+    while (true) {
+      auto next = m_.ReadEvents(cursor_, AlertFilter{}, 100, &events_);
+      ASSERT_TRUE(next.ok()) << next.status();
+      if (*next == cursor_) return;
+      cursor_ = *next;
+    }
+  }
+
+  AlertManager& m_;
+  uint64_t cursor_ = 0;
+  std::vector<cit::v1::AlertEvent> events_;
+  int listener_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t wakeups_ = 0;
+};
+
+size_t CountType(const std::vector<cit::v1::AlertEvent>& events, cit::v1::AlertEventType type) {
+  return std::count_if(events.begin(), events.end(),
+                       [&](const cit::v1::AlertEvent& e) { return e.type() == type; });
 }
 
 class AlertInstancesTest : public ::testing::Test {
@@ -201,6 +266,99 @@ TEST_F(AlertInstancesTest, InterleavedAppendsFromTwoStoresFormOneChainAndAForkIs
   EXPECT_FALSE(report->intact);
   EXPECT_EQ(report->first_bad_index, 61u);
   EXPECT_NE(report->problem.find("hash mismatch"), std::string::npos) << report->problem;
+}
+
+// Fan-out: each instance's watchers get the other's alert events too, each event once and the
+// events of each alert in order; an alert raised on one is acknowledged or resolved on the
+// other, and the first follows.
+TEST_F(AlertInstancesTest, EachInstancePublishesTheOthersEventsAndActionsWorkOnEither) {
+  auto store_a = Instance(), store_b = Instance();
+  ASSERT_TRUE(store_a && store_b);
+  AlertManager a(store_a.get(), &clock_);
+  AlertManager b(store_b.get(), &clock_);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  const AlertManager::FollowOptions follow{.interval = std::chrono::milliseconds(5), .batch = 3};
+  ASSERT_TRUE(a.StartFollowing(follow).ok());
+  ASSERT_TRUE(b.StartFollowing(follow).ok());
+  Watcher on_a(a), on_b(b);
+
+  std::vector<uint64_t> raised_on_a, raised_on_b;
+  for (int n = 0; n < 4; ++n) {
+    raised_on_a.push_back(
+        *a.Raise({"truck-1", "R-1"}, Panic(absl::StrCat("gpio:", n), clock_.Now()), 0));
+    raised_on_b.push_back(
+        *b.Raise({"truck-2", "R-2"}, Panic(absl::StrCat("gpio:", n), clock_.Now()), 0));
+  }
+  auto all_raised = [](const std::vector<cit::v1::AlertEvent>& events) {
+    return CountType(events, cit::v1::ALERT_EVENT_TYPE_RAISED) >= 8;
+  };
+  on_a.WaitFor(all_raised);
+  on_b.WaitFor(all_raised);
+
+  // Operator actions on the instance that did not raise the alert.
+  auto acked = b.Acknowledge(raised_on_a[0], "alice", "calling the crew");
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  auto resolved = a.Resolve(raised_on_b[1], "bob", "false alarm, button pressed by mistake");
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  auto actions_done = [](const std::vector<cit::v1::AlertEvent>& events) {
+    return CountType(events, cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED) >= 1 &&
+           CountType(events, cit::v1::ALERT_EVENT_TYPE_RESOLVED) >= 1;
+  };
+  const std::vector<cit::v1::AlertEvent> seen_on_a = on_a.WaitFor(actions_done);
+  const std::vector<cit::v1::AlertEvent> seen_on_b = on_b.WaitFor(actions_done);
+  EXPECT_EQ(a.Get(raised_on_a[0])->state(), cit::v1::ALERT_STATE_ACKNOWLEDGED);
+  EXPECT_EQ(a.Get(raised_on_a[0])->actions(0).actor(), "alice");
+  EXPECT_EQ(b.Get(raised_on_b[1])->state(), cit::v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(b.OpenCount("truck-2"), 3u) << "resolved on a: no longer open on b";
+  // The condition coming back on a for the acknowledged alert updates it, not a new one.
+  EXPECT_EQ(*a.Raise({"truck-1", "R-1"}, Panic("gpio:0", clock_.Now()), 0), raised_on_a[0]);
+
+  for (const auto* seen : {&seen_on_a, &seen_on_b}) {
+    ASSERT_EQ(seen->size(), 10u);
+    std::set<uint64_t> ids;
+    std::map<uint64_t, uint32_t> revision;
+    for (const cit::v1::AlertEvent& e : *seen) {
+      EXPECT_TRUE(ids.insert(e.event_id()).second) << "event " << e.event_id() << " twice";
+      const uint64_t alert = e.alert().alert_id();
+      EXPECT_GT(e.alert().revision(), revision[alert]) << "alert " << alert << " out of order";
+      revision[alert] = e.alert().revision();
+    }
+  }
+  ASSERT_TRUE(a.WaitStored().ok());
+  auto report = store_b->VerifyChain();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->intact) << report->first_bad << ": " << report->problem;
+  EXPECT_EQ(report->length, 11u);
+}
+
+// A watcher that resumes after an event it saw gets what followed it in that instance's stream,
+// also when the event came from the other instance with a lower id than this instance's.
+TEST_F(AlertInstancesTest, AWatcherResumesAfterAnEventOfTheOtherInstance) {
+  auto store_a = Instance(), store_b = Instance();
+  ASSERT_TRUE(store_a && store_b);
+  AlertManager a(store_a.get(), &clock_);
+  AlertManager b(store_b.get(), &clock_);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  Watcher on_a(a);
+  const uint64_t low = *b.Raise({"truck-2", "R-2"}, Panic("gpio:1", clock_.Now()), 0);
+  ASSERT_TRUE(b.WaitStored().ok());
+  // a takes the next block: its ids lie above b's, and its event comes first in its stream.
+  ASSERT_GT(*a.Raise({"truck-1", "R-1"}, Panic("gpio:1", clock_.Now()), 0), low);
+  ASSERT_TRUE(a.StartFollowing({.interval = std::chrono::milliseconds(5)}).ok());
+  const std::vector<cit::v1::AlertEvent> seen =
+      on_a.WaitFor([](const auto& events) { return events.size() >= 2; });
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].alert().vehicle_id(), "truck-1");
+  EXPECT_EQ(seen[1].alert().vehicle_id(), "truck-2");
+  ASSERT_TRUE(a.Raise({"truck-1", "R-1"}, Panic("gpio:2", clock_.Now()), 0).ok());
+  // Resuming after b's event (the lower id) delivers only what came after it here.
+  std::vector<cit::v1::AlertEvent> resumed;
+  ASSERT_TRUE(
+      a.ReadEvents(a.CursorAfterEvent(seen[1].event_id()), AlertFilter{}, 10, &resumed).ok());
+  ASSERT_EQ(resumed.size(), 1u);
+  EXPECT_EQ(resumed[0].alert().subject(), "gpio:2");
 }
 
 }  // namespace

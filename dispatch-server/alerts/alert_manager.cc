@@ -1,6 +1,7 @@
 #include "dispatch-server/alerts/alert_manager.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -37,10 +38,20 @@ bool AlertFilter::Matches(const cit::v1::Alert& alert) const {
   return true;
 }
 
-AlertManager::AlertManager(AlertStore* store, const Clock* clock, size_t memory_events)
-    : store_(store), clock_(clock), memory_events_(std::max<size_t>(1, memory_events)) {}
+AlertManager::AlertManager(AlertStore* store, const Clock* clock, size_t memory_events,
+                           uint64_t id_block)
+    : store_(store),
+      clock_(clock),
+      memory_events_(std::max<size_t>(1, memory_events)),
+      id_block_(std::max<uint64_t>(1, id_block)) {}
 
 AlertManager::~AlertManager() {
+  {
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    follow_stop_ = true;
+  }
+  follow_cv_.notify_all();
+  if (follower_.joinable()) follower_.join();
   {
     std::lock_guard<std::mutex> lock(persist_mu_);
     persist_stop_ = true;
@@ -59,40 +70,60 @@ absl::Status AlertManager::Load() {
   events_.clear();
   last_event_of_.clear();
   for (cit::v1::Alert& a : snap->alerts) {
-    last_alert_id_ = std::max(last_alert_id_, a.alert_id());
     if (a.state() != cit::v1::ALERT_STATE_RESOLVED) {
       open_[Key{a.vehicle_id(), a.kind(), a.subject()}] = a.alert_id();
     }
     const uint64_t id = a.alert_id();
     alerts_[id] = std::move(a);
   }
+  last_position_ = 0;
+  // Fewer events than asked for: the store holds nothing older than these.
+  const bool store_has_older = snap->recent_events.size() >= memory_events_;
   for (cit::v1::AlertEvent& e : snap->recent_events) {
     last_event_of_[e.alert().alert_id()] = e.event_id();
-    events_.push_back(std::move(e));
+    const uint64_t position = NextPositionLocked(e.event_id());
+    events_.push_back({position, /*followed=*/false, std::move(e)});
   }
-  // Ids that were reserved may have been shown before a crash without being stored: go past.
-  last_alert_id_ = std::max(last_alert_id_, snap->reserved_alert_id);
+  dropped_through_ = store_has_older && !events_.empty() ? events_.front().position - 1 : 0;
+  // Ids that were reserved may have been shown before a crash without being stored: the next
+  // block the store reserves lies above them; watchers resume from here.
   last_event_id_ = std::max(snap->last_event_id, snap->reserved_event_id);
-  reserved_alert_id_ = last_alert_id_;
-  reserved_event_id_ = last_event_id_;
+  last_position_ = std::max(last_position_, last_event_id_);
+  next_alert_id_ = 1;
+  alert_ids_through_ = 0;
+  next_event_id_ = 1;
+  event_ids_through_ = 0;
+  own_event_blocks_.clear();
+  follow_position_ = snap->log_position;
   stored_event_id_ = last_event_id_;
   if (!persister_.joinable()) persister_ = std::thread([this] { PersistLoop(); });
   return absl::OkStatus();
 }
 
 absl::Status AlertManager::ReserveLocked(bool new_alert) {
-  if (store_ == nullptr) return absl::OkStatus();
-  if (last_event_id_ < reserved_event_id_ && (!new_alert || last_alert_id_ < reserved_alert_id_)) {
+  const bool need_events = next_event_id_ > event_ids_through_;
+  const bool need_alerts = new_alert && next_alert_id_ > alert_ids_through_;
+  if (!need_events && !need_alerts) return absl::OkStatus();
+  if (store_ == nullptr) {
+    // Memory only: nobody else hands out ids, one endless block.
+    alert_ids_through_ = event_ids_through_ = std::numeric_limits<uint64_t>::max();
     return absl::OkStatus();
   }
-  const uint64_t alert_through = last_alert_id_ + kIdBlock;
-  const uint64_t event_through = last_event_id_ + kIdBlock;
-  if (absl::Status s = store_->ReserveIds(alert_through, event_through); !s.ok()) {
-    spdlog::error("event=alert_id_reservation_failed error=\"{}\"", s.ToString());
-    return s;
+  absl::StatusOr<AlertStore::IdBlocks> block =
+      store_->ReserveIds(need_alerts ? id_block_ : 0, need_events ? id_block_ : 0);
+  if (!block.ok()) {
+    spdlog::error("event=alert_id_reservation_failed error=\"{}\"", block.status().ToString());
+    return block.status();
   }
-  reserved_alert_id_ = alert_through;
-  reserved_event_id_ = event_through;
+  if (need_alerts) {
+    next_alert_id_ = block->alert_first;
+    alert_ids_through_ = block->alert_last;
+  }
+  if (need_events) {
+    next_event_id_ = block->event_first;
+    event_ids_through_ = block->event_last;
+    own_event_blocks_.emplace_back(block->event_first, block->event_last);
+  }
   return absl::OkStatus();
 }
 
@@ -130,6 +161,115 @@ void AlertManager::PersistLoop() {
   }
 }
 
+absl::Status AlertManager::StartFollowing(FollowOptions options) {
+  if (store_ == nullptr) return absl::FailedPreconditionError("no store to follow");
+  if (follower_.joinable()) return absl::FailedPreconditionError("already following");
+  options.batch = std::max<size_t>(1, options.batch);
+  options.interval = std::max(options.interval, std::chrono::milliseconds(1));
+  follower_ = std::thread([this, options] { FollowLoop(options); });
+  return absl::OkStatus();
+}
+
+void AlertManager::FollowLoop(FollowOptions options) {
+  constexpr std::chrono::milliseconds kMaxBackoff(5000);
+  std::chrono::milliseconds backoff = options.interval;
+  uint64_t failures = 0;
+  std::unique_lock<std::mutex> lock(follow_mu_);
+  while (!follow_stop_) {
+    lock.unlock();
+    absl::StatusOr<size_t> read = FollowOnce(options.batch);
+    lock.lock();
+    std::chrono::milliseconds wait = options.interval;
+    if (read.ok()) {
+      if (failures > 0) spdlog::info("event=alert_follow_recovered failures={}", failures);
+      failures = 0;
+      backoff = options.interval;
+      if (*read == options.batch) wait = std::chrono::milliseconds(0);  // more may be waiting
+    } else {
+      // Nothing is skipped: the next read starts at the same position.
+      ++failures;
+      if (follow_errors_ != nullptr) follow_errors_->Increment();
+      spdlog::error("event=alert_follow_failed failures={} retry_in_ms={} error=\"{}\"", failures,
+                    backoff.count(), read.status().ToString());
+      wait = backoff;
+      backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+    follow_cv_.wait_for(lock, wait, [this] { return follow_stop_; });
+  }
+}
+
+absl::StatusOr<size_t> AlertManager::FollowOnce(size_t batch) {
+  uint64_t after = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    after = follow_position_;
+  }
+  // Read without the mutex: the monitor raises alerts meanwhile.
+  absl::StatusOr<std::vector<AlertStore::LoggedEvent>> logged =
+      store_->EventsAfterPosition(after, batch);
+  if (!logged.ok()) return logged.status();
+  uint64_t applied = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (AlertStore::LoggedEvent& e : *logged) {
+      if (e.position <= follow_position_) continue;  // Load moved past it meanwhile
+      follow_position_ = e.position;
+      if (IsOwnEventLocked(e.event.event_id())) continue;  // published when it was made
+      ApplyFollowedLocked(std::move(e.event));
+      ++applied;
+    }
+  }
+  if (applied > 0) {
+    if (followed_total_ != nullptr) followed_total_->Increment(applied);
+    Notify(applied);
+  }
+  return logged->size();
+}
+
+bool AlertManager::IsOwnEventLocked(uint64_t event_id) const {
+  for (auto it = own_event_blocks_.rbegin(); it != own_event_blocks_.rend(); ++it) {
+    if (event_id >= it->first && event_id <= it->second) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// Two instances may change one alert at once (the monitor of one updates it while an operator
+// acknowledges it on the other): the higher revision wins, and the lifecycle never goes back
+// (acknowledged or resolved on either stays so, with the operators' actions).
+cit::v1::Alert MergeAlert(const cit::v1::Alert& mine, const cit::v1::Alert& theirs) {
+  const bool theirs_newer = theirs.revision() >= mine.revision();
+  cit::v1::Alert out = theirs_newer ? theirs : mine;
+  const cit::v1::Alert& other = theirs_newer ? mine : theirs;
+  if (other.state() > out.state()) out.set_state(other.state());  // OPEN < ACK < RESOLVED
+  if (other.actions_size() > out.actions_size()) *out.mutable_actions() = other.actions();
+  return out;
+}
+
+}  // namespace
+
+void AlertManager::ApplyFollowedLocked(cit::v1::AlertEvent event) {
+  const uint64_t id = event.alert().alert_id();
+  auto known = alerts_.find(id);
+  cit::v1::Alert alert =
+      known == alerts_.end() ? event.alert() : MergeAlert(known->second, event.alert());
+  Key key{alert.vehicle_id(), alert.kind(), alert.subject()};
+  if (alert.state() == cit::v1::ALERT_STATE_RESOLVED) {
+    auto open = open_.find(key);
+    if (open != open_.end() && open->second == id) open_.erase(open);
+  } else {
+    // The instance that evaluates the vehicle now continues this alert rather than opening a
+    // second one for the same condition.
+    open_[std::move(key)] = id;
+  }
+  alerts_[id] = std::move(alert);
+  last_event_of_[id] = event.event_id();
+  const uint64_t position = NextPositionLocked(event.event_id());
+  events_.push_back({position, /*followed=*/true, std::move(event)});
+  TrimMemoryLocked();
+}
+
 absl::Status AlertManager::WaitStoredThrough(uint64_t event_id,
                                              std::chrono::milliseconds timeout) const {
   if (store_ == nullptr || stored_event_id_.load() >= event_id) return absl::OkStatus();
@@ -155,25 +295,36 @@ absl::Status AlertManager::EmitLocked(cit::v1::Alert& alert, cit::v1::AlertEvent
   if (absl::Status s = ReserveLocked(/*new_alert=*/false); !s.ok()) return s;
   alert.set_revision(alert.revision() + 1);
   cit::v1::AlertEvent event;
-  event.set_event_id(last_event_id_ + 1);
+  event.set_event_id(next_event_id_);
   event.set_type(type);
   event.set_actor(actor);
   event.set_comment(comment);
   *event.mutable_time() = ToProto(clock_->Now());
   *event.mutable_alert() = alert;
-  ++last_event_id_;
+  last_event_id_ = next_event_id_++;
   last_event_of_[alert.alert_id()] = last_event_id_;
   if (store_ != nullptr) {
     std::lock_guard<std::mutex> lock(persist_mu_);
     to_store_.push_back(event);
     persist_cv_.notify_one();
   }
-  events_.push_back(std::move(event));
+  events_.push_back({NextPositionLocked(last_event_id_), /*followed=*/false, std::move(event)});
+  TrimMemoryLocked();
+  return absl::OkStatus();
+}
+
+uint64_t AlertManager::NextPositionLocked(uint64_t event_id) {
+  last_position_ = std::max(last_position_ + 1, event_id);
+  return last_position_;
+}
+
+void AlertManager::TrimMemoryLocked() {
   // Memory keeps every event not yet stored: ReadEvents serves older ones from the store.
-  while (events_.size() > memory_events_ && events_.front().event_id() <= stored_event_id_) {
+  while (events_.size() > memory_events_ &&
+         (events_.front().followed || events_.front().event.event_id() <= stored_event_id_)) {
+    dropped_through_ = events_.front().position;
     events_.pop_front();
   }
-  return absl::OkStatus();
 }
 
 void AlertManager::SetMetrics(std::shared_ptr<MetricsRegistry> registry) {
@@ -188,6 +339,12 @@ void AlertManager::SetMetrics(std::shared_ptr<MetricsRegistry> registry) {
   events_total_ = &metrics_->GetCounter(
       "cit_alert_events_total",
       "Alert events (raised, updated, cleared, acknowledged, resolved) published");
+  followed_total_ = &metrics_->GetCounter(
+      "cit_alert_events_followed_total",
+      "Alert events stored by other instances on the same database and published here");
+  follow_errors_ = &metrics_->GetCounter(
+      "cit_alert_follow_errors_total",
+      "Failed reads of the alert-event log for other instances' events (retried)");
   record_to_alert_ = &metrics_->GetHistogram(
       "cit_record_to_alert_seconds",
       "From the ingest receiving a live record to the alert event it raised being published to "
@@ -208,7 +365,7 @@ absl::StatusOr<uint64_t> AlertManager::Raise(
     if (it == open_.end()) {
       if (absl::Status s = ReserveLocked(/*new_alert=*/true); !s.ok()) return s;
       cit::v1::Alert alert;
-      alert.set_alert_id(last_alert_id_ + 1);
+      alert.set_alert_id(next_alert_id_);
       alert.set_vehicle_id(owner.vehicle_id);
       alert.set_run_id(owner.run_id);
       alert.set_kind(signal.kind);
@@ -231,7 +388,7 @@ absl::StatusOr<uint64_t> AlertManager::Raise(
       alert.set_plan_version(owner.plan_version);
       absl::Status s = EmitLocked(alert, cit::v1::ALERT_EVENT_TYPE_RAISED);
       if (!s.ok()) return s;
-      ++last_alert_id_;
+      ++next_alert_id_;
       opened = true;
       id = alert.alert_id();
       open_.emplace(std::move(key), id);
@@ -406,7 +563,7 @@ absl::StatusOr<cit::v1::AlertEvent> AlertManager::EscalateByPolicy(uint64_t aler
       alert = std::move(before);
       return s;
     }
-    event = events_.back();
+    event = events_.back().event;
   }
   Notify();
   return event;
@@ -450,79 +607,87 @@ std::array<uint32_t, cit::v1::Severity_ARRAYSIZE> AlertManager::OpenCountBySever
   return counts;
 }
 
-absl::StatusOr<uint64_t> AlertManager::ReadEvents(uint64_t after_event_id,
-                                                  const AlertFilter& filter, size_t max,
+absl::StatusOr<uint64_t> AlertManager::ReadEvents(uint64_t cursor, const AlertFilter& filter,
+                                                  size_t max,
                                                   std::vector<cit::v1::AlertEvent>* out) const {
-  uint64_t cursor = after_event_id;
+  const uint64_t after = cursor;
   std::unique_lock<std::mutex> lock(mu_);
-  const uint64_t first_in_memory =
-      events_.empty() ? last_event_id_ + 1 : events_.front().event_id();
-  if (after_event_id + 1 < first_in_memory && store_ != nullptr) {
+  const uint64_t dropped_through = dropped_through_;
+  if (after < dropped_through && store_ != nullptr) {
     // Resume from further back than memory holds: the rare path that reads the store, without
     // the mutex (the monitor raises alerts meanwhile). Everything older than memory is stored.
-    // The next call continues from the returned cursor and reaches memory eventually.
+    // Positions there are event ids (exact while one instance writes the database). The next
+    // call continues from the returned cursor and reaches memory eventually.
     lock.unlock();
-    absl::StatusOr<std::vector<cit::v1::AlertEvent>> older =
-        store_->EventsAfter(after_event_id, max);
+    absl::StatusOr<std::vector<cit::v1::AlertEvent>> older = store_->EventsAfter(after, max);
     if (!older.ok()) return older.status();
     for (cit::v1::AlertEvent& e : *older) {
-      if (e.event_id() >= first_in_memory) break;  // memory has it (and anything newer)
+      if (e.event_id() > dropped_through) break;  // memory has it (and anything newer)
       cursor = e.event_id();
       if (filter.Matches(e.alert())) out->push_back(std::move(e));
     }
     if (older->size() >= max) return cursor;  // more stored events may follow
     // The store has nothing more below memory (ids may jump there after a restart): go on in
     // memory, unless events were moved out of memory meanwhile (then the next call reads them).
-    cursor = std::max(cursor, first_in_memory - 1);
+    cursor = std::max(cursor, dropped_through);
     lock.lock();
-    if (!events_.empty() && cursor + 1 < events_.front().event_id()) return cursor;
+    if (cursor < dropped_through_) return cursor;
   }
-  if (events_.empty() || cursor >= last_event_id_) return cursor;
-  // Ids ascend in memory but may jump once (a restart skips a reserved block): binary search.
+  if (events_.empty() || cursor >= last_position_) return cursor;
+  // Positions ascend in memory but may jump (a restart skips a reserved block): binary search.
   auto it =
       std::upper_bound(events_.begin(), events_.end(), cursor,
-                       [](uint64_t id, const cit::v1::AlertEvent& e) { return id < e.event_id(); });
+                       [](uint64_t position, const Published& p) { return position < p.position; });
   size_t taken = 0;
   for (; it != events_.end() && taken < max; ++it) {
-    const cit::v1::AlertEvent& e = *it;
-    cursor = e.event_id();
-    if (filter.Matches(e.alert())) {
-      out->push_back(e);
+    cursor = it->position;
+    if (filter.Matches(it->event.alert())) {
+      out->push_back(it->event);
       ++taken;
     }
   }
   return cursor;
 }
 
+uint64_t AlertManager::CursorAfterEvent(uint64_t event_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
+    if (it->event.event_id() == event_id) return it->position;
+  }
+  return event_id;
+}
+
 absl::StatusOr<std::vector<cit::v1::AlertEvent>> AlertManager::EventsOf(uint64_t alert_id) const {
   std::vector<cit::v1::AlertEvent> unstored;
-  uint64_t stored_through = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (alerts_.count(alert_id) == 0) return absl::NotFoundError(absl::StrCat("alert ", alert_id));
-    // Memory drops only stored events (EmitLocked, under this mutex), so every event above the
-    // stored mark is still here; only that tail is scanned, never the whole memory.
-    if (store_ != nullptr) stored_through = stored_event_id_.load();
-    auto it = std::upper_bound(
-        events_.begin(), events_.end(), stored_through,
-        [](uint64_t id, const cit::v1::AlertEvent& e) { return id < e.event_id(); });
-    for (; it != events_.end(); ++it) {
-      if (it->alert().alert_id() == alert_id) unstored.push_back(*it);
+    // Memory drops only stored events (under this mutex), so every event of this manager above
+    // the stored mark is still here; only that tail is scanned, never the whole memory. Events
+    // of other instances are stored (they were read from the store).
+    const uint64_t stored_through = store_ != nullptr ? stored_event_id_.load() : 0;
+    for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
+      if (it->followed) continue;
+      if (it->event.event_id() <= stored_through) break;
+      if (it->event.alert().alert_id() == alert_id) unstored.push_back(it->event);
     }
+    std::reverse(unstored.begin(), unstored.end());
   }
   std::vector<cit::v1::AlertEvent> out;
   if (store_ != nullptr) {
-    // Read without the mutex (the monitor raises alerts meanwhile); the store holds every event
-    // up to stored_through, and may already hold some of the tail copied above.
+    // Read without the mutex (the monitor raises alerts meanwhile); the store may already hold
+    // some of the tail copied above.
     const uint64_t ids[] = {alert_id};
     absl::StatusOr<std::vector<cit::v1::AlertEvent>> stored = store_->EventsOfAlerts(ids);
     if (!stored.ok()) return stored.status();
-    for (cit::v1::AlertEvent& e : *stored) {
-      if (e.event_id() <= stored_through) out.push_back(std::move(e));
-    }
+    out = *std::move(stored);
   }
-  out.insert(out.end(), std::make_move_iterator(unstored.begin()),
-             std::make_move_iterator(unstored.end()));
+  for (cit::v1::AlertEvent& e : unstored) {
+    const bool have = std::any_of(out.begin(), out.end(), [&](const cit::v1::AlertEvent& o) {
+      return o.event_id() == e.event_id();
+    });
+    if (!have) out.push_back(std::move(e));
+  }
   return out;
 }
 
@@ -541,7 +706,7 @@ std::vector<cit::v1::AlertEvent> AlertManager::OpenSnapshot(const AlertFilter& f
   }
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.event_id() < b.event_id(); });
-  *as_of = last_event_id_;
+  *as_of = last_position_;
   return out;
 }
 
@@ -564,8 +729,8 @@ void AlertManager::RemoveListener(int handle) {
   listeners_.erase(handle);
 }
 
-void AlertManager::Notify() {
-  if (events_total_ != nullptr) events_total_->Increment();
+void AlertManager::Notify(uint64_t events) {
+  if (events_total_ != nullptr) events_total_->Increment(events);
   std::lock_guard<std::mutex> lock(listeners_mu_);
   for (auto& [handle, fn] : listeners_) fn();
 }

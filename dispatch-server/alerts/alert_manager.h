@@ -20,6 +20,14 @@
 // "Open" in this file means "not resolved" (open or acknowledged): a condition that clears and
 // returns before an operator resolved the alert updates the same alert (occurrences + 1).
 //
+// Several instances on one database (issue 15 §3): StartFollowing polls the alert-event log for
+// what the other instances stored (by log position, which is commit order) and publishes those
+// events to this instance's watchers too, updating the alerts they change, so an alert raised
+// on one instance can be acknowledged on another. Watchers read this instance's stream: its own
+// events the moment they are made, the others' when polled, each once. Their cursor is a
+// stream position (ReadEvents, OpenSnapshot): the event id itself while one instance writes,
+// and CursorAfterEvent maps an event id a client resumes from onto it.
+//
 // Thread contract: all methods are thread-safe (one mutex for the state; the store is written
 // by the persister thread without it, except the rare id reservation). Listeners are called
 // after the mutex is released, from the thread that made the change; they must not block.
@@ -40,6 +48,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -63,6 +72,10 @@ struct AlertFilter {
 
 class AlertManager {
  public:
+  // Ids are handed out from durably reserved blocks of this size by default (per manager: with
+  // several instances on one database each takes its own blocks, so ids are unique but those
+  // of two instances interleave).
+  static constexpr uint64_t kDefaultIdBlock = 10'000;
   // Alert.occurrence_times keeps this many of the latest occurrences (the count is unbounded).
   static constexpr int kOccurrenceTimesKept = 16;
 
@@ -74,7 +87,9 @@ class AlertManager {
   };
 
   // `store` may be null (memory only, for tests and benchmarks). Both must outlive this.
-  AlertManager(AlertStore* store, const Clock* clock, size_t memory_events = 200'000);
+  // `id_block`: ids reserved per store round trip (tests make it small).
+  AlertManager(AlertStore* store, const Clock* clock, size_t memory_events = 200'000,
+               uint64_t id_block = kDefaultIdBlock);
   // Stores what is still queued, then stops the persister.
   ~AlertManager();
   AlertManager(const AlertManager&) = delete;
@@ -82,6 +97,17 @@ class AlertManager {
 
   // Reads the stored alerts and recent events and starts the persister; call once before use.
   absl::Status Load();
+
+  struct FollowOptions {
+    // How often the log is read for other instances' events (a full batch reads again at once).
+    std::chrono::milliseconds interval{200};
+    // Events read per query.
+    size_t batch = 500;
+  };
+  // Starts publishing the events other instances store (see the file comment); after Load and
+  // SetMetrics, at most once. Read errors are logged and counted
+  // (cit_alert_follow_errors_total) and retried with backoff; nothing is skipped.
+  absl::Status StartFollowing(FollowOptions options);
   // Waits until every event made so far is stored; DEADLINE_EXCEEDED if that takes longer
   // than `timeout` (the store keeps failing). Always OK without a store.
   absl::Status WaitStored(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
@@ -125,56 +151,96 @@ class AlertManager {
   std::array<uint32_t, cit::v1::Severity_ARRAYSIZE> OpenCountBySeverity(
       const std::string& vehicle_id) const;
 
-  // Appends to `out` up to `max` events with event_id > after_event_id that match `filter`,
-  // ascending. Returns the new cursor: the id of the last event examined (matching or not), so
-  // a filtered watcher never rescans. Older events than memory holds are read from the store.
-  absl::StatusOr<uint64_t> ReadEvents(uint64_t after_event_id, const AlertFilter& filter,
-                                      size_t max, std::vector<cit::v1::AlertEvent>* out) const;
+  // Appends to `out` up to `max` events after stream position `cursor` that match `filter`, in
+  // stream order. Returns the new cursor: the position of the last event examined (matching or
+  // not), so a filtered watcher never rescans. Older events than memory holds are read from the
+  // store (by event id: exact while one instance writes the database).
+  absl::StatusOr<uint64_t> ReadEvents(uint64_t cursor, const AlertFilter& filter, size_t max,
+                                      std::vector<cit::v1::AlertEvent>* out) const;
+  // The cursor to resume after the event `event_id` a client saw: its stream position when
+  // memory holds it, else the id (a position is the event id while one instance writes).
+  uint64_t CursorAfterEvent(uint64_t event_id) const;
   // Every event of one alert, ascending event id: the stored ones from the store, those not
   // yet stored from memory. NOT_FOUND for an unknown alert id.
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsOf(uint64_t alert_id) const;
   // Current state of every unresolved alert matching `filter`, each as an event carrying the
-  // alert's latest event id; *as_of is the last event id at snapshot time (resume from there).
+  // alert's latest event id; *as_of is the stream position at snapshot time (the cursor to read
+  // on from).
   std::vector<cit::v1::AlertEvent> OpenSnapshot(const AlertFilter& filter, uint64_t* as_of) const;
+  // The newest event id this manager made (after Load: the highest stored or reserved).
   uint64_t last_event_id() const;
 
-  // Called (without the mutex) after each new event; returns a handle for RemoveListener.
+  // Called (without the mutex) after each new event, this instance's or another's; returns a
+  // handle for RemoveListener.
   int AddListener(std::function<void()> listener);
   void RemoveListener(int handle);
 
  private:
   using Key = std::tuple<std::string, int, std::string>;  // vehicle, kind, subject
-  // Ids are handed out from durably reserved blocks of this size.
-  static constexpr uint64_t kIdBlock = 10'000;
 
   // Appends an event for the alert's current state (mutex held) and queues it for the store.
   absl::Status EmitLocked(cit::v1::Alert& alert, cit::v1::AlertEventType type,
                           const std::string& actor = "system", const std::string& comment = "");
-  // Makes sure the next event id (and, with `new_alert`, the next alert id) is reserved.
+  // Makes sure the next event id (and, with `new_alert`, the next alert id) is reserved: takes
+  // a new block from the store when the current one is used up.
   absl::Status ReserveLocked(bool new_alert);
+  // An event in memory at its stream position; `followed`: made by another instance (stored).
+  struct Published {
+    uint64_t position = 0;
+    bool followed = false;
+    cit::v1::AlertEvent event;
+  };
+
+  // The position for the next event: past the last one and at least the event id, so that it
+  // is the event id while one instance writes (ids then increase by one per event).
+  uint64_t NextPositionLocked(uint64_t event_id);
+  // Drops the oldest stored events beyond memory_events_.
+  void TrimMemoryLocked();
+  // Whether this manager made the event (its id lies in a block this manager reserved).
+  bool IsOwnEventLocked(uint64_t event_id) const;
+  // Applies another instance's event: the alert's state follows, watchers get the event.
+  void ApplyFollowedLocked(cit::v1::AlertEvent event);
+  // One read of the log after follow_position_; returns how many events it read.
+  absl::StatusOr<size_t> FollowOnce(size_t batch);
+  void FollowLoop(FollowOptions options);
   // Waits until the event is stored (operator actions return only then).
   absl::Status WaitStoredThrough(uint64_t event_id, std::chrono::milliseconds timeout) const;
   void PersistLoop();
-  void Notify();
+  void Notify(uint64_t events = 1);
 
   AlertStore* store_;
   const Clock* clock_;
   size_t memory_events_;
+  uint64_t id_block_;
 
   std::shared_ptr<MetricsRegistry> metrics_;
   Counter* opened_[cit::v1::AlertKind_ARRAYSIZE] = {};
   Counter* events_total_ = nullptr;
   Histogram* record_to_alert_ = nullptr;
+  Counter* followed_total_ = nullptr;
+  Counter* follow_errors_ = nullptr;
 
   mutable std::mutex mu_;
   std::map<uint64_t, cit::v1::Alert> alerts_;
   std::map<Key, uint64_t> open_;                // unresolved alert per key
   std::map<uint64_t, uint64_t> last_event_of_;  // alert id -> its latest event id
-  std::deque<cit::v1::AlertEvent> events_;      // newest memory_events_ events
-  uint64_t last_alert_id_ = 0;
+  std::deque<Published> events_;                // newest memory_events_ events, by position
+  // The newest event id this manager made (or, after Load, possibly shown before a restart).
   uint64_t last_event_id_ = 0;
-  uint64_t reserved_alert_id_ = 0;  // ids up to these are durably reserved
-  uint64_t reserved_event_id_ = 0;
+  uint64_t last_position_ = 0;  // stream position of the newest event in events_
+  // Events at positions up to this one may be only in the store (memory dropped them, or Load
+  // left them there); those after it are all in memory.
+  uint64_t dropped_through_ = 0;
+  // Event id blocks this manager reserved since Load: [first, last] (IsOwnEventLocked).
+  std::vector<std::pair<uint64_t, uint64_t>> own_event_blocks_;
+  // Log position through which the stored events are published here (the follower's cursor).
+  uint64_t follow_position_ = 0;
+  // What is left of the reserved id blocks: [next_*, *_through_], empty when next > through
+  // (the next id needed reserves a new block). Without a store, one endless block.
+  uint64_t next_alert_id_ = 1;
+  uint64_t alert_ids_through_ = 0;
+  uint64_t next_event_id_ = 1;
+  uint64_t event_ids_through_ = 0;
 
   // Persister: events made but not yet stored, ascending id (mu_ -> persist_mu_ order).
   mutable std::mutex persist_mu_;
@@ -184,6 +250,12 @@ class AlertManager {
   std::atomic<uint64_t> stored_event_id_{0};
   bool persist_stop_ = false;
   std::thread persister_;
+
+  // Follower (StartFollowing): stopped before the persister.
+  std::mutex follow_mu_;
+  std::condition_variable follow_cv_;
+  bool follow_stop_ = false;
+  std::thread follower_;
 
   std::mutex listeners_mu_;
   std::map<int, std::function<void()>> listeners_;

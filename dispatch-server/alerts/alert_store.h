@@ -1,7 +1,9 @@
 // Persistence interface of the alert manager: every alert change is one AlertEvent, stored
 // with the alert's new state; the manager writes events in groups, one transaction per group.
 // Ids are handed out from durably reserved blocks (ReserveIds) so that ids an operator may have
-// seen are never reused after a crash. SqliteAlertStore
+// seen are never reused after a crash, and so that several managers on one database (several
+// dispatch-server instances on PostgreSQL) never hand out the same id: each block is taken from
+// the database atomically, above every block taken before. SqliteAlertStore
 // (dispatch-server/store/sqlite_alert_store.h) implements it in the server's database.
 //
 // Thread contract: implementations must be thread-safe (AlertManager calls them from its
@@ -26,26 +28,53 @@ class AlertStore {
   struct Snapshot {
     // Every stored alert, latest state, ascending id.
     std::vector<cit::v1::Alert> alerts;
-    // The newest events (at most the number asked for), ascending event id.
+    // The newest events (at most the number asked for), in log order (ascending position).
     std::vector<cit::v1::AlertEvent> recent_events;
+    // Highest stored event id.
     uint64_t last_event_id = 0;
+    // Log position of the newest stored event (0: none): the snapshot holds every event up to
+    // it and none after (EventsAfterPosition continues from here).
+    uint64_t log_position = 0;
     // Highest ids ever reserved (0: none). Ids above the stored ones up to these may have been
     // shown before a crash; the manager continues above them.
     uint64_t reserved_alert_id = 0;
     uint64_t reserved_event_id = 0;
   };
 
+  // Ids reserved by one ReserveIds call: alert ids [alert_first, alert_last] and event ids
+  // [event_first, event_last]; a range asked with count 0 is empty (first = last + 1).
+  struct IdBlocks {
+    uint64_t alert_first = 1;
+    uint64_t alert_last = 0;
+    uint64_t event_first = 1;
+    uint64_t event_last = 0;
+  };
+
+  // An event with its position in the alert-event log: its chain position, assigned under the
+  // append lock and so in commit order. A reader never sees position n + 1 before n.
+  struct LoggedEvent {
+    uint64_t position = 0;
+    cit::v1::AlertEvent event;
+  };
+
   virtual ~AlertStore() = default;
   // In one transaction, for each event in order: stores event.alert as the alert's current
   // state and appends the event.
   virtual absl::Status Append(std::span<const cit::v1::AlertEvent> events) = 0;
-  // Durably records that ids up to these may be in use (replaces the previous reservation).
-  virtual absl::Status ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) = 0;
+  // Atomically and durably reserves the next `alert_ids` alert ids and `event_ids` event ids:
+  // above every id reserved before by any writer of this database and above every stored id.
+  // Two stores on one database never get overlapping blocks.
+  virtual absl::StatusOr<IdBlocks> ReserveIds(uint64_t alert_ids, uint64_t event_ids) = 0;
   virtual absl::StatusOr<Snapshot> Load(size_t recent_events) = 0;
   // Events with event_id > after_event_id, ascending, at most `limit`.
   virtual absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,
                                                                        size_t limit) = 0;
-  // Every stored event of these alerts, ascending event id (state rebuild after a restart).
+  // Events at log positions after `after_position`, ascending, at most `limit`: what other
+  // instances on the same database stored (AlertManager::StartFollowing).
+  virtual absl::StatusOr<std::vector<LoggedEvent>> EventsAfterPosition(uint64_t after_position,
+                                                                       size_t limit) = 0;
+  // Every stored event of these alerts in log order (ascending event id when one instance wrote
+  // them; state rebuild after a restart, an alert's history).
   virtual absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsOfAlerts(
       std::span<const uint64_t> alert_ids) = 0;
 };

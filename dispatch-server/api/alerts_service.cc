@@ -27,7 +27,7 @@ class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v
       std::vector<cit::v1::AlertEvent> open = alerts_->OpenSnapshot(filter_, &cursor_);
       pending_.assign(std::make_move_iterator(open.begin()), std::make_move_iterator(open.end()));
     } else {
-      cursor_ = req.after_event_id();
+      cursor_ = alerts_->CursorAfterEvent(req.after_event_id());
     }
     listener_ = alerts_->AddListener([this] { Pump(); });
     Pump();
@@ -104,7 +104,8 @@ class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v
   AlertFilter filter_;
   int listener_ = 0;
   std::mutex mu_;
-  uint64_t cursor_ = 0;  // last event id examined (events <= cursor_ are sent or filtered out)
+  // Stream position of the last event examined (those up to it are sent or filtered out).
+  uint64_t cursor_ = 0;
   std::deque<cit::v1::AlertEvent> pending_;
   cit::v1::AlertEvent current_;
   bool writing_ = false;

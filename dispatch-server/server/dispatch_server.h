@@ -83,6 +83,10 @@ struct DispatchServerOptions {
   // This instance's name among several sharing the PostgreSQL database ([store] instance);
   // set, each vehicle is taken over (ownership lease, fencing token) when its stream opens.
   std::string postgres_instance;
+  // PostgreSQL: how often the alert-event log is read for alerts the other instances on the
+  // database stored, to publish them to this instance's watchers ([store] alert_follow_ms).
+  // Read by RunMonitoring, not by the core.
+  std::chrono::milliseconds alert_follow_interval{200};
   // How often each live run's monitor state is snapshotted into the database, so that a
   // restart re-evaluates only the records after it (monitor/state_rebuild.h); 0 = never (a
   // restart replays whole runs). Read by RunMonitoring, not by the core.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dispatch-server/server/monitoring_stores.h"
+#include "spdlog/spdlog.h"
 
 namespace cit::dispatch {
 
@@ -18,6 +19,8 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   rm->run_store_ = std::move(stores->runs);
   rm->alert_store_ = std::move(stores->alerts);
   rm->alerts_ = std::make_unique<AlertManager>(rm->alert_store_.get(), clock);
+  if (!options.postgres_connection.empty())
+    rm->alert_follow_interval_ = options.alert_follow_interval;
   if (absl::Status s = rm->alerts_->Load(); !s.ok()) return s;
   rm->runs_ = std::make_unique<RunManager>(rm->run_store_.get(), clock);
   if (absl::Status s = rm->runs_->Load(); !s.ok()) return s;
@@ -90,6 +93,12 @@ void RunMonitoring::Register(DispatchServer::Builder& builder) {
 }
 
 void RunMonitoring::Start() {
+  if (alert_follow_interval_) {
+    // Several instances on one database publish each other's alerts; after SetMetrics.
+    absl::Status s = alerts_->StartFollowing({.interval = *alert_follow_interval_});
+    if (!s.ok()) spdlog::error("event=alert_follow_not_started error=\"{}\"", s.ToString());
+    alert_follow_interval_.reset();
+  }
   monitor_->Start();
   fleet_feed_->Start();
   if (!compile_thread_.joinable()) {

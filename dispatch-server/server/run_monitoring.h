@@ -28,8 +28,10 @@
 #define CIT_DISPATCH_SERVER_SERVER_RUN_MONITORING_H_
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/status/statusor.h"
@@ -57,6 +59,9 @@ struct RunMonitoringOptions {
   // SQLite only. Alert events are written off the fix-to-alert path (AlertManager's persister
   // thread, in groups), so full durability costs no alert latency.
   sqlite::Durability alert_durability = sqlite::Durability::kFull;
+  // PostgreSQL: how often the alert-event log is read for other instances' alerts
+  // (AlertManager::StartFollowing, from Start).
+  std::chrono::milliseconds alert_follow_interval{200};
   // WatchFleet sends each vehicle at most once per this interval.
   std::chrono::milliseconds fleet_throttle{1000};
   // Start-up: live runs' monitor state rebuilt from the store (database_path and monitor are
@@ -105,6 +110,8 @@ class RunMonitoring {
   std::unique_ptr<DispatchService> dispatch_service_;
   std::unique_ptr<AlertsService> alerts_service_;
   int compile_threads_ = 2;
+  // Set on PostgreSQL until Start begins following other instances' alerts.
+  std::optional<std::chrono::milliseconds> alert_follow_interval_;
   std::atomic<bool> stop_compiling_{false};
   std::thread compile_thread_;  // RunManager::CompilePending, once
 };

@@ -82,31 +82,29 @@ absl::StatusOr<uint64_t> SealUnchainedAlertEvents(sqlite::Database& db) {
   return rows.size();
 }
 
-absl::StatusOr<ChainReport> VerifyAlertChain(sqlite::Database& db,
-                                             std::vector<ChainAnchor> anchors) {
+absl::StatusOr<ChainReport> VerifyAlertChainRows(
+    const std::function<absl::StatusOr<bool>(AlertChainRow&)>& next,
+    std::vector<ChainAnchor> anchors) {
   ChainWalk walk(kAlertChainName, std::move(anchors));
-  absl::StatusOr<sqlite::Statement> q = db.Prepare(
-      "SELECT chain_index, event_id, alert_id, proto, hash FROM alert_events ORDER BY chain_index");
-  if (!q.ok()) return q.status();
   std::string head = kChainGenesis;
   uint64_t position = 0;
   uint64_t prev_event_id = 0;
   std::string prev_name = "the start";
+  AlertChainRow row;
   while (!walk.failed()) {
-    absl::StatusOr<bool> row = q->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
+    absl::StatusOr<bool> more = next(row);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
     const uint64_t expected = position + 1;
-    if (q->ColumnIsNull(0)) {
-      walk.Fail(expected, absl::StrCat("alert event ", q->ColumnInt64(1)),
+    if (!row.chain_index) {
+      walk.Fail(expected, absl::StrCat("alert event ", row.event_id),
                 "not chained (inserted without a chain position)");
       break;
     }
-    const uint64_t index = static_cast<uint64_t>(q->ColumnInt64(0));
-    const uint64_t event_id = static_cast<uint64_t>(q->ColumnInt64(1));
-    const std::string body = q->ColumnBlob(3);
+    const uint64_t index = *row.chain_index;
+    const uint64_t event_id = row.event_id;
     cit::v1::AlertEvent e;
-    const bool parsed = e.ParseFromString(body);
+    const bool parsed = e.ParseFromString(row.body);
     const std::string name =
         parsed ? EventName(event_id, e) : absl::StrCat("alert event ", event_id);
     if (index != expected) {
@@ -121,20 +119,19 @@ absl::StatusOr<ChainReport> VerifyAlertChain(sqlite::Database& db,
       walk.Fail(expected, name, "stored body does not parse");
       break;
     }
-    if (e.event_id() != event_id ||
-        e.alert().alert_id() != static_cast<uint64_t>(q->ColumnInt64(2))) {
+    if (e.event_id() != event_id || e.alert().alert_id() != row.alert_id) {
       walk.Fail(expected, name, "columns event_id/alert_id differ from the hashed body");
       break;
     }
-    absl::StatusOr<std::string> next = AlertEventHash(head, index, event_id, body);
-    if (!next.ok()) return next.status();
-    if (*next != q->ColumnBlob(4)) {
+    absl::StatusOr<std::string> h = AlertEventHash(head, index, event_id, row.body);
+    if (!h.ok()) return h.status();
+    if (*h != row.hash) {
       walk.Fail(expected, name,
                 absl::StrCat("hash mismatch at chain position ", expected,
                              ": the event (state, actor, comment, order) was changed"));
       break;
     }
-    head = *std::move(next);
+    head = *std::move(h);
     position = expected;
     prev_event_id = event_id;
     prev_name = name;
@@ -144,6 +141,27 @@ absl::StatusOr<ChainReport> VerifyAlertChain(sqlite::Database& db,
     return absl::StrCat("alert events at chain positions ", first, "..", last, " (after ",
                         prev_name, ")");
   });
+}
+
+absl::StatusOr<ChainReport> VerifyAlertChain(sqlite::Database& db,
+                                             std::vector<ChainAnchor> anchors) {
+  absl::StatusOr<sqlite::Statement> q = db.Prepare(
+      "SELECT chain_index, event_id, alert_id, proto, hash FROM alert_events ORDER BY chain_index");
+  if (!q.ok()) return q.status();
+  return VerifyAlertChainRows(
+      [&](AlertChainRow& row) -> absl::StatusOr<bool> {
+        absl::StatusOr<bool> more = q->Step();
+        if (!more.ok() || !*more) return more;
+        row.chain_index = q->ColumnIsNull(0)
+                              ? std::nullopt
+                              : std::optional<uint64_t>(static_cast<uint64_t>(q->ColumnInt64(0)));
+        row.event_id = static_cast<uint64_t>(q->ColumnInt64(1));
+        row.alert_id = static_cast<uint64_t>(q->ColumnInt64(2));
+        row.body = q->ColumnBlob(3);
+        row.hash = q->ColumnBlob(4);
+        return true;
+      },
+      std::move(anchors));
 }
 
 absl::StatusOr<ChainReport> VerifyAlertRows(sqlite::Database& db, const std::string& run_id) {

@@ -15,6 +15,8 @@
 #define CIT_DISPATCH_STORE_ALERT_EVENT_CHAIN_H_
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,8 +60,24 @@ absl::StatusOr<uint64_t> SealUnchainedAlertEvents(sqlite::Database& db);
 absl::StatusOr<std::string> AlertEventHash(std::string_view prev, uint64_t index, uint64_t event_id,
                                            std::string_view body);
 
-// Recomputes the whole chain, cross-checks event_id/alert_id columns with each body, compares
-// with `anchors`.
+// One stored row of the alert-event log as the chain check reads it.
+struct AlertChainRow {
+  std::optional<uint64_t> chain_index;  // absent: inserted without a chain position
+  uint64_t event_id = 0;
+  uint64_t alert_id = 0;
+  std::string body;  // the stored AlertEvent
+  std::string hash;
+};
+
+// The chain check over rows in chain_index order from any backend: `next` fills the next row
+// and returns false after the last. Recomputes every hash, cross-checks the event_id/alert_id
+// columns with each body, names the first broken entry and compares with `anchors`.
+absl::StatusOr<ChainReport> VerifyAlertChainRows(
+    const std::function<absl::StatusOr<bool>(AlertChainRow&)>& next,
+    std::vector<ChainAnchor> anchors);
+
+// The same over the SQLite file: recomputes the whole chain, cross-checks event_id/alert_id
+// columns with each body, compares with `anchors`.
 absl::StatusOr<ChainReport> VerifyAlertChain(sqlite::Database& db,
                                              std::vector<ChainAnchor> anchors);
 

@@ -45,9 +45,25 @@ GRANT SELECT, INSERT ON alert_events TO citwatch_server;
 )sql",
                                                   pg::AppendOnlyTriggersSql("alert_events"));
 
+// Several instances on one database (issue 15 §3): the reservation row always exists (every
+// block is taken by one UPDATE of it), and every append first locks the row of
+// alert_log_writer, so appends from several instances extend one chain one after the other.
+constexpr char kSeveralWritersSql[] = R"sql(
+INSERT INTO alert_id_reservation (singleton, alert_id_through, event_id_through)
+  VALUES (1, 0, 0) ON CONFLICT (singleton) DO NOTHING;
+CREATE TABLE alert_log_writer (
+  singleton integer PRIMARY KEY CHECK (singleton = 1)
+);
+INSERT INTO alert_log_writer VALUES (1);
+REVOKE ALL ON alert_log_writer FROM PUBLIC;
+GRANT SELECT, UPDATE ON alert_log_writer TO citwatch_server;
+)sql";
+
 // Released versions are never edited.
 const pg::Migration kMigrations[] = {
     {1, "alerts, the append-only hash-chained alert events, id reservation", kAlertsSchemaSql},
+    {2, "alerts from several instances: the reservation row, the alert-log writer lock",
+     kSeveralWritersSql},
 };
 
 int64_t Nanos(const google::protobuf::Timestamp& t) {
@@ -64,7 +80,17 @@ void UpsertAlert(pqxx::work& w, const cit::v1::Alert& a) {
       Nanos(a.event_time()), pqxx::binarystring(a.SerializeAsString()));
 }
 
-// Appends one event at head.length + 1; advances `head` (the caller publishes it after COMMIT).
+// Waits for the alert-log writer lock (held until COMMIT or ROLLBACK), then reads the chain
+// head as committed by the previous holder: READ COMMITTED takes a new snapshot per statement.
+AlertChainHead LockChainHead(pqxx::work& w) {
+  w.exec("SELECT singleton FROM alert_log_writer WHERE singleton = 1 FOR UPDATE");
+  pqxx::result r =
+      w.exec("SELECT chain_index, hash FROM alert_events ORDER BY chain_index DESC LIMIT 1");
+  return r.empty() ? AlertChainHead{0, kChainGenesis}
+                   : AlertChainHead{r[0][0].as<uint64_t>(), pg::Bytes(r[0][1])};
+}
+
+// Appends one event at head.length + 1 and advances `head`.
 absl::Status InsertEvent(pqxx::work& w, const cit::v1::AlertEvent& event, AlertChainHead& head) {
   const std::string body = event.SerializeAsString();
   const uint64_t index = head.length + 1;
@@ -89,65 +115,72 @@ absl::StatusOr<std::unique_ptr<PostgresAlertStore>> PostgresAlertStore::Open(
     return pg::ApplyMigrations(c, "alerts", kMigrations);
   });
   if (!migrated.ok()) return migrated;
-  std::unique_ptr<PostgresAlertStore> store(new PostgresAlertStore(*std::move(session)));
-  if (absl::Status s = store->LoadHead(); !s.ok()) return s;
-  return store;
-}
-
-absl::Status PostgresAlertStore::LoadHead() {
-  return session_->Run("reading the alert chain head", [&](pqxx::connection& c) {
-    pqxx::read_transaction t(c);
-    pqxx::result r =
-        t.exec("SELECT chain_index, hash FROM alert_events ORDER BY chain_index DESC LIMIT 1");
-    head_ = r.empty() ? AlertChainHead{0, kChainGenesis}
-                      : AlertChainHead{r[0][0].as<uint64_t>(), pg::Bytes(r[0][1])};
-    return absl::OkStatus();
-  });
+  return std::unique_ptr<PostgresAlertStore>(new PostgresAlertStore(*std::move(session)));
 }
 
 absl::Status PostgresAlertStore::Append(std::span<const cit::v1::AlertEvent> events) {
   return session_->Run("storing alert events", [&](pqxx::connection& c) {
     pqxx::work w(c);
-    AlertChainHead head = head_;
+    // The lock first: the alerts rows below are then written by one instance at a time too.
+    AlertChainHead head = LockChainHead(w);
     for (const cit::v1::AlertEvent& event : events) {
       UpsertAlert(w, event.alert());
       if (absl::Status s = InsertEvent(w, event, head); !s.ok()) return s;
     }
     w.commit();  // synchronous_commit = on: durable when this returns
-    head_ = std::move(head);
     return absl::OkStatus();
   });
 }
 
-absl::Status PostgresAlertStore::ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) {
-  return session_->Run("reserving alert ids", [&](pqxx::connection& c) {
+absl::StatusOr<AlertStore::IdBlocks> PostgresAlertStore::ReserveIds(uint64_t alert_ids,
+                                                                    uint64_t event_ids) {
+  return session_->Run("reserving alert ids", [&](pqxx::connection& c) -> absl::StatusOr<IdBlocks> {
     pqxx::work w(c);
-    w.exec_params(
-        "INSERT INTO alert_id_reservation (singleton, alert_id_through, event_id_through) "
-        "VALUES (1, $1, $2) ON CONFLICT (singleton) DO UPDATE SET alert_id_through = $1, "
-        "event_id_through = $2",
-        static_cast<int64_t>(alert_id_through), static_cast<int64_t>(event_id_through));
+    // The UPDATE locks the one row: a concurrent reservation waits, then adds to what this one
+    // committed, so blocks never overlap. The stored ids are a floor (a database whose
+    // reservation fell behind them).
+    pqxx::result r = w.exec_params(
+        "UPDATE alert_id_reservation SET "
+        "alert_id_through = GREATEST(alert_id_through, "
+        "(SELECT COALESCE(max(alert_id), 0) FROM alerts)) + $1, "
+        "event_id_through = GREATEST(event_id_through, "
+        "(SELECT COALESCE(max(event_id), 0) FROM alert_events)) + $2 "
+        "WHERE singleton = 1 RETURNING alert_id_through, event_id_through",
+        static_cast<int64_t>(alert_ids), static_cast<int64_t>(event_ids));
+    if (r.empty()) {
+      return absl::FailedPreconditionError(
+          "alert_id_reservation has no row: migrate the alerts schema (version 2) with the "
+          "owner's role");
+    }
     w.commit();
-    return absl::OkStatus();
+    IdBlocks block;
+    block.alert_last = r[0][0].as<uint64_t>();
+    block.alert_first = block.alert_last - alert_ids + 1;
+    block.event_last = r[0][1].as<uint64_t>();
+    block.event_first = block.event_last - event_ids + 1;
+    return block;
   });
 }
 
 absl::StatusOr<AlertStore::Snapshot> PostgresAlertStore::Load(size_t recent_events) {
   return session_->Run("loading alerts", [&](pqxx::connection& c) -> absl::StatusOr<Snapshot> {
-    pqxx::read_transaction t(c);  // one snapshot of the three tables
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> t(c);  // one snapshot
     Snapshot snap;
     auto alerts = pg::ParseRows<cit::v1::Alert>(
         t.exec("SELECT proto FROM alerts ORDER BY alert_id"), "alerts");
     if (!alerts.ok()) return alerts.status();
     snap.alerts = *std::move(alerts);
     auto events = pg::ParseRows<cit::v1::AlertEvent>(
-        t.exec_params("SELECT proto FROM (SELECT event_id, proto FROM alert_events ORDER BY "
-                      "event_id DESC LIMIT $1) newest ORDER BY event_id",
+        t.exec_params("SELECT proto FROM (SELECT chain_index, proto FROM alert_events ORDER BY "
+                      "chain_index DESC LIMIT $1) newest ORDER BY chain_index",
                       static_cast<int64_t>(recent_events)),
         "alert_events");
     if (!events.ok()) return events.status();
     snap.recent_events = *std::move(events);
-    if (!snap.recent_events.empty()) snap.last_event_id = snap.recent_events.back().event_id();
+    pqxx::result last = t.exec(
+        "SELECT COALESCE(max(event_id), 0), COALESCE(max(chain_index), 0) FROM alert_events");
+    snap.last_event_id = last[0][0].as<uint64_t>();
+    snap.log_position = last[0][1].as<uint64_t>();
     pqxx::result reserved =
         t.exec("SELECT alert_id_through, event_id_through FROM alert_id_reservation");
     if (!reserved.empty()) {
@@ -170,17 +203,71 @@ absl::StatusOr<std::vector<cit::v1::AlertEvent>> PostgresAlertStore::EventsAfter
   });
 }
 
+absl::StatusOr<std::vector<AlertStore::LoggedEvent>> PostgresAlertStore::EventsAfterPosition(
+    uint64_t after_position, size_t limit) {
+  return session_->Run("reading alert events of other instances",
+                       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<LoggedEvent>> {
+                         pqxx::read_transaction t(c);
+                         pqxx::result rows = t.exec_params(
+                             "SELECT chain_index, proto FROM alert_events WHERE chain_index > $1 "
+                             "ORDER BY chain_index LIMIT $2",
+                             static_cast<int64_t>(after_position), static_cast<int64_t>(limit));
+                         std::vector<LoggedEvent> out(rows.size());
+                         for (size_t i = 0; i < rows.size(); ++i) {
+                           const pqxx::row r = rows[i];
+                           out[i].position = r[0].as<uint64_t>();
+                           if (!out[i].event.ParseFromString(pg::Bytes(r[1]))) {
+                             return absl::DataLossError("alert_events: unparsable stored row");
+                           }
+                         }
+                         return out;
+                       });
+}
+
 absl::StatusOr<std::vector<cit::v1::AlertEvent>> PostgresAlertStore::EventsOfAlerts(
     std::span<const uint64_t> alert_ids) {
   if (alert_ids.empty()) return std::vector<cit::v1::AlertEvent>{};
   // libpqxx 6 binds no arrays: the ids (integers, nothing to quote) go into the text.
   const std::string sql =
-      fmt::format("SELECT proto FROM alert_events WHERE alert_id IN ({}) ORDER BY event_id",
+      fmt::format("SELECT proto FROM alert_events WHERE alert_id IN ({}) ORDER BY chain_index",
                   absl::StrJoin(alert_ids, ","));
   return session_->Run("reading alert events", [&](pqxx::connection& c) {
     pqxx::read_transaction t(c);
     return pg::ParseRows<cit::v1::AlertEvent>(t.exec(sql), "alert_events");
   });
+}
+
+absl::StatusOr<ChainReport> PostgresAlertStore::VerifyChain(std::vector<ChainAnchor> anchors) {
+  return session_->Run("verifying the alert-event chain",
+                       [&](pqxx::connection& c) -> absl::StatusOr<ChainReport> {
+                         // One snapshot for the whole walk, read in pages.
+                         pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> t(c);
+                         constexpr int64_t kPage = 1000;
+                         pqxx::result page;
+                         size_t at = 0;
+                         int64_t after = 0;
+                         return VerifyAlertChainRows(
+                             [&](AlertChainRow& row) -> absl::StatusOr<bool> {
+                               if (at == page.size()) {
+                                 page = t.exec_params(
+                                     "SELECT chain_index, event_id, alert_id, proto, hash FROM "
+                                     "alert_events WHERE chain_index > $1 ORDER BY chain_index "
+                                     "LIMIT $2",
+                                     after, kPage);
+                                 at = 0;
+                                 if (page.empty()) return false;
+                               }
+                               const pqxx::row r = page[at++];
+                               after = r[0].as<int64_t>();
+                               row.chain_index = r[0].as<uint64_t>();
+                               row.event_id = r[1].as<uint64_t>();
+                               row.alert_id = r[2].as<uint64_t>();
+                               row.body = pg::Bytes(r[3]);
+                               row.hash = pg::Bytes(r[4]);
+                               return true;
+                             },
+                             std::move(anchors));
+                       });
 }
 
 }  // namespace cit::dispatch

@@ -7,12 +7,16 @@
 //
 // Schema: alerts (the latest state of each alert, replaced in place), alert_events (event_id,
 // alert_id, proto, chain_index, hash: UPDATE, DELETE and TRUNCATE refused by trigger; the group
-// role citwatch_server granted only SELECT and INSERT) and alert_id_reservation (one row).
-// Each Append is one transaction with synchronous_commit on, so an event id once visible is
-// never reused.
+// role citwatch_server granted only SELECT and INSERT), alert_id_reservation (one row) and
+// alert_log_writer (one row, the append lock). Each Append is one transaction with
+// synchronous_commit on, so an event id once visible is never reused.
 //
-// Thread contract: thread-safe (one connection behind a mutex, pg::Session). One writing
-// instance per database: the chain head is kept in memory between writes.
+// Several instances on one database (issue 15 §3): id blocks are taken by one UPDATE of the
+// reservation row (never overlapping), and each Append locks the alert_log_writer row first and
+// reads the chain head from alert_events under that lock, so appends from several instances form
+// one chain whose positions (chain_index) are commit order.
+//
+// Thread contract: thread-safe (one connection behind a mutex, pg::Session).
 #ifndef CIT_DISPATCH_STORE_POSTGRES_ALERT_STORE_H_
 #define CIT_DISPATCH_STORE_POSTGRES_ALERT_STORE_H_
 
@@ -32,20 +36,23 @@ class PostgresAlertStore final : public AlertStore {
   static absl::StatusOr<std::unique_ptr<PostgresAlertStore>> Open(const std::string& conninfo);
 
   absl::Status Append(std::span<const cit::v1::AlertEvent> events) override;
-  absl::Status ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) override;
+  absl::StatusOr<IdBlocks> ReserveIds(uint64_t alert_ids, uint64_t event_ids) override;
   absl::StatusOr<Snapshot> Load(size_t recent_events) override;
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,
+                                                               size_t limit) override;
+  absl::StatusOr<std::vector<LoggedEvent>> EventsAfterPosition(uint64_t after_position,
                                                                size_t limit) override;
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsOfAlerts(
       std::span<const uint64_t> alert_ids) override;
 
+  // The alert-event chain check (alert_event_chain.h) over this database, in one snapshot.
+  absl::StatusOr<ChainReport> VerifyChain(std::vector<ChainAnchor> anchors = {});
+
  private:
   explicit PostgresAlertStore(std::unique_ptr<pg::Session> session)
       : session_(std::move(session)) {}
-  absl::Status LoadHead();
 
   std::unique_ptr<pg::Session> session_;
-  AlertChainHead head_;  // guarded by session_ (read and advanced inside Run)
 };
 
 }  // namespace cit::dispatch

@@ -97,12 +97,6 @@ absl::Status SqliteAlertStore::PrepareStatements() {
       db_->Prepare("SELECT proto FROM alert_events WHERE event_id > ?1 ORDER BY event_id LIMIT ?2");
   if (!after.ok()) return after.status();
   events_after_ = std::move(*after);
-  auto reserve = db_->Prepare(
-      "INSERT INTO alert_id_reservation (singleton, alert_id_through, event_id_through) "
-      "VALUES (1, ?1, ?2) ON CONFLICT (singleton) DO UPDATE SET alert_id_through = ?1, "
-      "event_id_through = ?2");
-  if (!reserve.ok()) return reserve.status();
-  reserve_ = std::move(*reserve);
   return absl::OkStatus();
 }
 
@@ -151,10 +145,39 @@ absl::Status SqliteAlertStore::AppendOne(const cit::v1::AlertEvent& event, Alert
   return absl::OkStatus();
 }
 
-absl::Status SqliteAlertStore::ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) {
+absl::StatusOr<AlertStore::IdBlocks> SqliteAlertStore::ReserveIds(uint64_t alert_ids,
+                                                                  uint64_t event_ids) {
   std::lock_guard<std::mutex> lock(mu_);
-  reserve_.Reset().Bind(1, alert_id_through).Bind(2, event_id_through);
-  return reserve_.Run();
+  // An immediate transaction: one writer of the file at a time, so a block read back is ours.
+  sqlite::Transaction tx(*db_);
+  if (!tx.status().ok()) return tx.status();
+  if (absl::Status s = db_->Exec(
+          "INSERT INTO alert_id_reservation (singleton, alert_id_through, event_id_through) "
+          "VALUES (1, 0, 0) ON CONFLICT (singleton) DO NOTHING");
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<sqlite::Statement> take = db_->Prepare(
+      "UPDATE alert_id_reservation SET alert_id_through = MAX(alert_id_through, (SELECT "
+      "COALESCE(MAX(alert_id), 0) FROM alerts)) + ?1, event_id_through = MAX(event_id_through, "
+      "(SELECT COALESCE(MAX(event_id), 0) FROM alert_events)) + ?2 WHERE singleton = 1");
+  if (!take.ok()) return take.status();
+  take->Bind(1, alert_ids).Bind(2, event_ids);
+  if (absl::Status s = take->Run(); !s.ok()) return s;
+  absl::StatusOr<sqlite::Statement> read =
+      db_->Prepare("SELECT alert_id_through, event_id_through FROM alert_id_reservation");
+  if (!read.ok()) return read.status();
+  absl::StatusOr<bool> row = read->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::InternalError("alert_id_reservation: no row after reserving");
+  IdBlocks block;
+  block.alert_last = static_cast<uint64_t>(read->ColumnInt64(0));
+  block.alert_first = block.alert_last - alert_ids + 1;
+  block.event_last = static_cast<uint64_t>(read->ColumnInt64(1));
+  block.event_first = block.event_last - event_ids + 1;
+  read->Reset();  // the statement ends before COMMIT
+  if (absl::Status s = tx.Commit(); !s.ok()) return s;
+  return block;
 }
 
 absl::StatusOr<AlertStore::Snapshot> SqliteAlertStore::Load(size_t recent_events) {
@@ -173,8 +196,8 @@ absl::StatusOr<AlertStore::Snapshot> SqliteAlertStore::Load(size_t recent_events
     snap.alerts.push_back(std::move(a));
   }
   auto events = db_->Prepare(
-      "SELECT proto FROM (SELECT event_id, proto FROM alert_events ORDER BY event_id DESC "
-      "LIMIT ?1) ORDER BY event_id");
+      "SELECT proto FROM (SELECT chain_index, proto FROM alert_events ORDER BY chain_index DESC "
+      "LIMIT ?1) ORDER BY chain_index");
   if (!events.ok()) return events.status();
   events->Bind(1, static_cast<int64_t>(recent_events));
   while (true) {
@@ -185,9 +208,14 @@ absl::StatusOr<AlertStore::Snapshot> SqliteAlertStore::Load(size_t recent_events
     if (!e.ParseFromString(events->ColumnBlob(0))) {
       return absl::DataLossError("alert_events: unparsable stored event");
     }
-    snap.last_event_id = std::max(snap.last_event_id, e.event_id());
     snap.recent_events.push_back(std::move(e));
   }
+  auto last = db_->Prepare(
+      "SELECT COALESCE(MAX(event_id), 0), COALESCE(MAX(chain_index), 0) FROM alert_events");
+  if (!last.ok()) return last.status();
+  if (absl::StatusOr<bool> row = last->Step(); !row.ok()) return row.status();
+  snap.last_event_id = static_cast<uint64_t>(last->ColumnInt64(0));
+  snap.log_position = static_cast<uint64_t>(last->ColumnInt64(1));
   auto reserved =
       db_->Prepare("SELECT alert_id_through, event_id_through FROM alert_id_reservation");
   if (!reserved.ok()) return reserved.status();
@@ -218,10 +246,32 @@ absl::StatusOr<std::vector<cit::v1::AlertEvent>> SqliteAlertStore::EventsAfter(
   return out;
 }
 
+absl::StatusOr<std::vector<AlertStore::LoggedEvent>> SqliteAlertStore::EventsAfterPosition(
+    uint64_t after_position, size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "SELECT chain_index, proto FROM alert_events WHERE chain_index > ?1 ORDER BY chain_index "
+      "LIMIT ?2");
+  if (!q.ok()) return q.status();
+  q->Bind(1, after_position).Bind(2, static_cast<int64_t>(limit));
+  std::vector<LoggedEvent> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    LoggedEvent& e = out.emplace_back();
+    e.position = static_cast<uint64_t>(q->ColumnInt64(0));
+    if (!e.event.ParseFromString(q->ColumnBlob(1))) {
+      return absl::DataLossError("alert_events: unparsable stored event");
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<cit::v1::AlertEvent>> SqliteAlertStore::EventsOfAlerts(
     std::span<const uint64_t> alert_ids) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_->Prepare("SELECT event_id, proto FROM alert_events WHERE alert_id = ?1");
+  auto q = db_->Prepare("SELECT chain_index, proto FROM alert_events WHERE alert_id = ?1");
   if (!q.ok()) return q.status();
   std::vector<std::pair<uint64_t, std::string>> rows;
   for (uint64_t id : alert_ids) {

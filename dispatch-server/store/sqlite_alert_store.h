@@ -31,9 +31,11 @@ class SqliteAlertStore final : public AlertStore {
       const std::filesystem::path& path, sqlite::Durability durability = sqlite::Durability::kFull);
 
   absl::Status Append(std::span<const cit::v1::AlertEvent> events) override;
-  absl::Status ReserveIds(uint64_t alert_id_through, uint64_t event_id_through) override;
+  absl::StatusOr<IdBlocks> ReserveIds(uint64_t alert_ids, uint64_t event_ids) override;
   absl::StatusOr<Snapshot> Load(size_t recent_events) override;
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,
+                                                               size_t limit) override;
+  absl::StatusOr<std::vector<LoggedEvent>> EventsAfterPosition(uint64_t after_position,
                                                                size_t limit) override;
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsOfAlerts(
       std::span<const uint64_t> alert_ids) override;
@@ -49,7 +51,6 @@ class SqliteAlertStore final : public AlertStore {
   sqlite::Statement upsert_alert_;
   sqlite::Statement insert_event_;
   sqlite::Statement events_after_;
-  sqlite::Statement reserve_;
   AlertChainHead head_;
 };
 

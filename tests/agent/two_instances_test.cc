@@ -2,14 +2,23 @@
 // twice, each with its own [store] instance name, a real PostgreSQL started by the test, and the
 // agent's real uplink given both addresses. One instance is killed with SIGKILL mid-run; the
 // agent moves to the other, which takes the vehicle over (fencing token) and continues its
-// chain: every record the agent journalled is stored exactly once and the chain verifies.
+// chain: every record the agent journalled is stored exactly once and the chain verifies. An
+// alert raised on one instance reaches a watcher on the other, and is acknowledged there.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <pqxx/pqxx>
+#include <string>
+#include <thread>
+#include <vector>
 
+#include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/store/postgres_store.h"
 #include "tests/agent/agent_side.h"
 #include "tests/support/postgres_server.h"
@@ -19,6 +28,60 @@ namespace cit::agent {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A WatchAlerts client on one instance's operator port, reading on its own thread.
+class AlertStream {
+ public:
+  explicit AlertStream(int operator_port)
+      : stub_(cit::v1::Alerts::NewStub(grpc::CreateChannel(
+            "127.0.0.1:" + std::to_string(operator_port), grpc::InsecureChannelCredentials()))),
+        thread_([this] { Read(); }) {}
+  ~AlertStream() {
+    ctx_.TryCancel();
+    thread_.join();
+  }
+  AlertStream(const AlertStream&) = delete;
+  AlertStream& operator=(const AlertStream&) = delete;
+
+  // The first event (a change, or the current state replayed at connect) that `matches`,
+  // waiting up to 30 s for it (an empty event then).
+  cit::v1::AlertEvent WaitFor(const std::function<bool(const cit::v1::AlertEvent&)>& matches) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cit::v1::AlertEvent found;
+    const bool got = cv_.wait_for(lock, 30s, [&] {
+      for (const cit::v1::AlertEvent& e : events_) {
+        if (!matches(e)) continue;
+        found = e;
+        return true;
+      }
+      return false;
+    });
+    EXPECT_TRUE(got) << "no such event among " << events_.size();
+    return found;
+  }
+
+ private:
+  void Read() {
+    cit::v1::WatchAlertsRequest req;
+    auto reader = stub_->WatchAlerts(&ctx_, req);
+    cit::v1::AlertEvent e;
+    while (reader->Read(&e)) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        events_.push_back(e);
+      }
+      cv_.notify_all();
+    }
+    reader->Finish().IgnoreError();
+  }
+
+  std::unique_ptr<cit::v1::Alerts::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<cit::v1::AlertEvent> events_;
+  std::thread thread_;
+};
 
 class TwoInstancesTest : public ::testing::Test {
  protected:
@@ -33,14 +96,15 @@ class TwoInstancesTest : public ::testing::Test {
   struct Instance {
     std::string name;
     int port = 0;
+    int operator_port = 0;
     std::unique_ptr<test::Process> process;
   };
 
   Instance Start(const std::string& name) {
-    Instance i{name, test::FreeTcpPort(), nullptr};
+    Instance i{name, test::FreeTcpPort(), test::FreeTcpPort(), nullptr};
     const std::filesystem::path config = dir_.path() / (name + ".toml");
     std::ofstream(config) << "[telemetry]\nlisten = \"127.0.0.1:" << i.port << "\"\n"
-                          << "[operator]\nlisten = \"127.0.0.1:" << test::FreeTcpPort() << "\"\n"
+                          << "[operator]\nlisten = \"127.0.0.1:" << i.operator_port << "\"\n"
                           << "[metrics]\nlisten = \"\"\n[http]\nlisten = \"\"\n"
                           << "[tls]\ninsecure_dev = true\n"
                           << "[store]\npath = \"" << (dir_.path() / (name + ".db")).string()
@@ -112,6 +176,58 @@ TEST_F(TwoInstancesTest, KillNineOfTheServingInstanceLosesNothingAndStoresNothin
   auto verified = (*reader)->VerifyChain("truck-7");
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_TRUE(verified->ok);
+}
+
+// The alert raised on one instance reaches a watcher on the other, and an operator acknowledges
+// it there: the instance that raised it shows it acknowledged (issue 15 §3, alerts fan-out).
+TEST_F(TwoInstancesTest, APanicOnOneInstanceIsWatchedAndAcknowledgedOnTheOther) {
+  Instance a = Start("dispatch-a");
+  Instance b = Start("dispatch-b");
+  AlertStream on_a(a.operator_port), on_b(b.operator_port);
+  test::TempDir journal;
+  AgentSide agent(journal.path(), Uplink(a, b));
+  ASSERT_TRUE(agent.start_status().ok()) << agent.start_status();
+  agent.AddFixes(5);
+  const uint64_t panic_seq = agent.AddPanic();
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() >= panic_seq; }, 30s)) << Log(a.name);
+  EXPECT_NE(Log(a.name).find("event=vehicle_taken_over vehicle=truck-7"), npos) << Log(a.name);
+
+  // Raised on a (the agent's instance), seen by the watcher on b.
+  const cit::v1::AlertEvent raised = on_b.WaitFor(
+      [](const cit::v1::AlertEvent& e) { return e.alert().kind() == cit::v1::ALERT_KIND_PANIC; });
+  ASSERT_EQ(raised.alert().kind(), cit::v1::ALERT_KIND_PANIC) << Log(b.name);
+  EXPECT_EQ(raised.alert().vehicle_id(), "truck-7");
+
+  // Acknowledged on b, acknowledged on a.
+  auto b_stub = cit::v1::Alerts::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(b.operator_port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  cit::v1::AckAlertRequest req;
+  req.set_alert_id(raised.alert().alert_id());
+  req.set_comment("calling the crew");
+  cit::v1::Alert acked;
+  grpc::Status s = b_stub->AckAlert(&ctx, req, &acked);
+  ASSERT_TRUE(s.ok()) << s.error_message() << Log(b.name);
+  const cit::v1::AlertEvent seen_on_a = on_a.WaitFor([](const cit::v1::AlertEvent& e) {
+    return e.alert().state() == cit::v1::ALERT_STATE_ACKNOWLEDGED;
+  });
+  EXPECT_EQ(seen_on_a.alert().alert_id(), raised.alert().alert_id());
+  EXPECT_EQ(seen_on_a.alert().state(), cit::v1::ALERT_STATE_ACKNOWLEDGED);
+  auto a_stub = cit::v1::Alerts::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(a.operator_port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext list_ctx;
+  cit::v1::ListAlertsResponse listed;
+  ASSERT_TRUE(a_stub->ListAlerts(&list_ctx, cit::v1::ListAlertsRequest{}, &listed).ok());
+  int panics = 0;
+  std::string kinds;
+  for (const cit::v1::Alert& alert : listed.alerts()) {
+    kinds += cit::v1::AlertKind_Name(alert.kind()) + " ";
+    if (alert.kind() != cit::v1::ALERT_KIND_PANIC) continue;
+    ++panics;
+    EXPECT_EQ(alert.alert_id(), raised.alert().alert_id());
+    EXPECT_EQ(alert.state(), cit::v1::ALERT_STATE_ACKNOWLEDGED);
+  }
+  EXPECT_EQ(panics, 1) << "one panic, one alert, on a: " << kinds;
 }
 
 }  // namespace

@@ -1,0 +1,365 @@
+// Alerts from several dispatch-server instances on one PostgreSQL database (issue 15 §3): two
+// PostgresAlertStores (each with its own connection) and their AlertManagers on one fresh
+// database of the test's own PostgreSQL stand for two instances.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "dispatch-server/alerts/alert_manager.h"
+#include "dispatch-server/store/postgres_alert_store.h"
+#include "tests/support/postgres_server.h"
+
+namespace cit::dispatch {
+namespace {
+
+AlertSignal Panic(const std::string& subject, SysTime t) {
+  AlertSignal sig;
+  sig.kind = cit::v1::ALERT_KIND_PANIC;
+  sig.severity = cit::v1::SEVERITY_CRITICAL;
+  sig.subject = subject;
+  sig.event_time = t;
+  return sig;
+}
+
+// This instance's stream as a WatchAlerts client reads it: from when it was made on, woken by
+// the manager's listener.
+class Watcher {
+ public:
+  explicit Watcher(AlertManager& m) : m_(m) {
+    m_.OpenSnapshot(AlertFilter{}, &cursor_);
+    listener_ = m_.AddListener([this] {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++wakeups_;
+      }
+      cv_.notify_all();
+    });
+  }
+  ~Watcher() { m_.RemoveListener(listener_); }
+
+  // Reads on until `done(events so far)` holds or 20 s pass (then fails the test).
+  const std::vector<cit::v1::AlertEvent>& WaitFor(
+      const std::function<bool(const std::vector<cit::v1::AlertEvent>&)>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (true) {
+      uint64_t seen = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        seen = wakeups_;
+      }
+      ReadAll();
+      if (done(events_)) return events_;
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!cv_.wait_until(lock, deadline, [&] { return wakeups_ != seen; })) {
+        ADD_FAILURE() << "timed out with " << events_.size() << " events";
+        return events_;
+      }
+    }
+  }
+
+ private:
+  void ReadAll() {
+    while (true) {
+      auto next = m_.ReadEvents(cursor_, AlertFilter{}, 100, &events_);
+      ASSERT_TRUE(next.ok()) << next.status();
+      if (*next == cursor_) return;
+      cursor_ = *next;
+    }
+  }
+
+  AlertManager& m_;
+  uint64_t cursor_ = 0;
+  std::vector<cit::v1::AlertEvent> events_;
+  int listener_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t wakeups_ = 0;
+};
+
+size_t CountType(const std::vector<cit::v1::AlertEvent>& events, cit::v1::AlertEventType type) {
+  return std::count_if(events.begin(), events.end(),
+                       [&](const cit::v1::AlertEvent& e) { return e.type() == type; });
+}
+
+class AlertInstancesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = test::SharedPostgres();
+    ASSERT_NE(server_, nullptr);
+    auto db = server_->CreateDatabase();
+    ASSERT_TRUE(db.ok()) << db.status();
+    conninfo_ = *db;
+    database_ = conninfo_.substr(conninfo_.find("dbname=") + 7);
+    database_ = database_.substr(0, database_.find(' '));
+  }
+  std::unique_ptr<PostgresAlertStore> Instance() {
+    auto s = PostgresAlertStore::Open(conninfo_);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  // Every stored event, ascending chain position.
+  std::vector<cit::v1::AlertEvent> StoredEvents() {
+    pqxx::connection c(conninfo_);
+    pqxx::read_transaction t(c);
+    std::vector<cit::v1::AlertEvent> out;
+    for (const pqxx::row& r : t.exec("SELECT proto FROM alert_events ORDER BY chain_index")) {
+      out.emplace_back().ParseFromString(pg::Bytes(r[0]));
+    }
+    return out;
+  }
+  uint64_t Count(const std::string& sql) {
+    pqxx::connection c(conninfo_);
+    pqxx::read_transaction t(c);
+    return t.exec(sql)[0][0].as<uint64_t>();
+  }
+
+  test::PostgresServer* server_ = nullptr;
+  std::string conninfo_;
+  std::string database_;
+  FakeClock clock_{FromUnixSeconds(1'796'000'000)};
+};
+
+TEST_F(AlertInstancesTest, IdBlocksReservedConcurrentlyFromTwoStoresNeverOverlap) {
+  auto a = Instance(), b = Instance();
+  ASSERT_TRUE(a && b);
+  constexpr int kThreads = 4, kBlocks = 40;
+  std::vector<std::vector<AlertStore::IdBlocks>> taken(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      AlertStore* store = i % 2 == 0 ? a.get() : b.get();
+      for (int n = 0; n < kBlocks; ++n) {
+        auto block = store->ReserveIds(3, 5);
+        ASSERT_TRUE(block.ok()) << block.status();
+        taken[i].push_back(*block);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::set<uint64_t> alert_ids, event_ids;
+  for (const auto& blocks : taken) {
+    for (const AlertStore::IdBlocks& block : blocks) {
+      ASSERT_EQ(block.alert_last + 1 - block.alert_first, 3u);
+      ASSERT_EQ(block.event_last + 1 - block.event_first, 5u);
+      for (uint64_t id = block.alert_first; id <= block.alert_last; ++id) {
+        EXPECT_TRUE(alert_ids.insert(id).second) << "alert id " << id << " reserved twice";
+      }
+      for (uint64_t id = block.event_first; id <= block.event_last; ++id) {
+        EXPECT_TRUE(event_ids.insert(id).second) << "event id " << id << " reserved twice";
+      }
+    }
+  }
+  EXPECT_EQ(alert_ids.size(), 3u * kThreads * kBlocks);
+  EXPECT_EQ(*alert_ids.rbegin(), 3u * kThreads * kBlocks) << "blocks follow each other";
+}
+
+// Two managers raise and acknowledge alerts from two threads each, with tiny id blocks so that
+// they reserve hundreds of times while the other appends: every id is distinct, everything is
+// stored, and the appends of both form one chain that verifies.
+TEST_F(AlertInstancesTest, TwoManagersRaisingConcurrentlyShareIdsAndOneChain) {
+  auto store_a = Instance(), store_b = Instance();
+  ASSERT_TRUE(store_a && store_b);
+  AlertManager a(store_a.get(), &clock_, 200'000, /*id_block=*/4);
+  AlertManager b(store_b.get(), &clock_, 200'000, /*id_block=*/4);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  constexpr int kPerThread = 60;
+  std::vector<std::vector<uint64_t>> ids(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      AlertManager& m = i % 2 == 0 ? a : b;
+      for (int n = 0; n < kPerThread; ++n) {
+        const std::string truck = absl::StrCat("truck-", i);
+        auto id = m.Raise({truck, "R-1"}, Panic(absl::StrCat("gpio:", n), clock_.Now()), 0);
+        ASSERT_TRUE(id.ok()) << id.status();
+        ids[i].push_back(*id);
+        // Every third one acknowledged: an operator action waits until stored.
+        if (n % 3 == 0) {
+          ASSERT_TRUE(m.Acknowledge(*id, "alice", "on it").ok());
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(a.WaitStored().ok());
+  ASSERT_TRUE(b.WaitStored().ok());
+
+  std::set<uint64_t> alert_ids;
+  for (const auto& of_thread : ids) alert_ids.insert(of_thread.begin(), of_thread.end());
+  EXPECT_EQ(alert_ids.size(), 4u * kPerThread) << "an alert id was handed out twice";
+  EXPECT_EQ(Count("SELECT count(*) FROM alerts"), 4u * kPerThread);
+  const uint64_t events = 4u * kPerThread + 4u * (kPerThread / 3);
+  std::vector<cit::v1::AlertEvent> stored = StoredEvents();
+  ASSERT_EQ(stored.size(), events);
+  std::set<uint64_t> event_ids;
+  for (const cit::v1::AlertEvent& e : stored) event_ids.insert(e.event_id());
+  EXPECT_EQ(event_ids.size(), events) << "an event id was handed out twice";
+
+  auto report = store_a->VerifyChain();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->intact) << report->first_bad << ": " << report->problem;
+  EXPECT_EQ(report->length, events);
+}
+
+// Interleaved batches appended through two stores form one chain, positions 1..n in commit
+// order; a row chained onto a stale head (what a writer keeping the head in memory would add
+// after the other instance appended) is found by the chain check, and one at a position already
+// taken is refused.
+TEST_F(AlertInstancesTest, InterleavedAppendsFromTwoStoresFormOneChainAndAForkIsFound) {
+  auto a = Instance(), b = Instance();
+  ASSERT_TRUE(a && b);
+  uint64_t next_id = 1;
+  for (int round = 0; round < 10; ++round) {
+    for (PostgresAlertStore* store : {a.get(), b.get()}) {
+      std::vector<cit::v1::AlertEvent> batch(3);
+      for (cit::v1::AlertEvent& e : batch) {
+        e.set_event_id(next_id);
+        e.mutable_alert()->set_alert_id(next_id++);
+        e.mutable_alert()->set_vehicle_id("truck-7");
+      }
+      ASSERT_TRUE(store->Append(batch).ok());
+    }
+  }
+  auto report = b->VerifyChain();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->intact) << report->first_bad << ": " << report->problem;
+  EXPECT_EQ(report->length, 60u);
+  EXPECT_EQ(Count("SELECT count(DISTINCT chain_index) FROM alert_events WHERE chain_index "
+                  "BETWEEN 1 AND 60"),
+            60u);
+
+  // The fork: an event chained onto h_59 instead of h_60.
+  cit::v1::AlertEvent forked;
+  forked.set_event_id(1000);
+  forked.mutable_alert()->set_alert_id(1000);
+  const std::string body = forked.SerializeAsString();
+  std::string stale_head;
+  {
+    pqxx::connection c(conninfo_);
+    pqxx::read_transaction t(c);
+    stale_head = pg::Bytes(t.exec("SELECT hash FROM alert_events WHERE chain_index = 59")[0][0]);
+  }
+  auto Insert = [&](uint64_t index) {
+    absl::StatusOr<std::string> hash = AlertEventHash(stale_head, index, 1000, body);
+    EXPECT_TRUE(hash.ok());
+    return server_->Exec(
+        database_,
+        absl::StrCat("INSERT INTO alert_events (event_id, alert_id, proto, chain_index, hash) "
+                     "VALUES (1000, 1000, '\\x",
+                     absl::BytesToHexString(body), "', ", index, ", '\\x",
+                     absl::BytesToHexString(*hash), "')"));
+  };
+  EXPECT_FALSE(Insert(60).ok()) << "position 60 is taken";
+  ASSERT_TRUE(Insert(61).ok());
+  report = a->VerifyChain();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->intact);
+  EXPECT_EQ(report->first_bad_index, 61u);
+  EXPECT_NE(report->problem.find("hash mismatch"), std::string::npos) << report->problem;
+}
+
+// Fan-out: each instance's watchers get the other's alert events too, each event once and the
+// events of each alert in order; an alert raised on one is acknowledged or resolved on the
+// other, and the first follows.
+TEST_F(AlertInstancesTest, EachInstancePublishesTheOthersEventsAndActionsWorkOnEither) {
+  auto store_a = Instance(), store_b = Instance();
+  ASSERT_TRUE(store_a && store_b);
+  AlertManager a(store_a.get(), &clock_);
+  AlertManager b(store_b.get(), &clock_);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  const AlertManager::FollowOptions follow{.interval = std::chrono::milliseconds(5), .batch = 3};
+  ASSERT_TRUE(a.StartFollowing(follow).ok());
+  ASSERT_TRUE(b.StartFollowing(follow).ok());
+  Watcher on_a(a), on_b(b);
+
+  std::vector<uint64_t> raised_on_a, raised_on_b;
+  for (int n = 0; n < 4; ++n) {
+    raised_on_a.push_back(
+        *a.Raise({"truck-1", "R-1"}, Panic(absl::StrCat("gpio:", n), clock_.Now()), 0));
+    raised_on_b.push_back(
+        *b.Raise({"truck-2", "R-2"}, Panic(absl::StrCat("gpio:", n), clock_.Now()), 0));
+  }
+  auto all_raised = [](const std::vector<cit::v1::AlertEvent>& events) {
+    return CountType(events, cit::v1::ALERT_EVENT_TYPE_RAISED) >= 8;
+  };
+  on_a.WaitFor(all_raised);
+  on_b.WaitFor(all_raised);
+
+  // Operator actions on the instance that did not raise the alert.
+  auto acked = b.Acknowledge(raised_on_a[0], "alice", "calling the crew");
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  auto resolved = a.Resolve(raised_on_b[1], "bob", "false alarm, button pressed by mistake");
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  auto actions_done = [](const std::vector<cit::v1::AlertEvent>& events) {
+    return CountType(events, cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED) >= 1 &&
+           CountType(events, cit::v1::ALERT_EVENT_TYPE_RESOLVED) >= 1;
+  };
+  const std::vector<cit::v1::AlertEvent> seen_on_a = on_a.WaitFor(actions_done);
+  const std::vector<cit::v1::AlertEvent> seen_on_b = on_b.WaitFor(actions_done);
+  EXPECT_EQ(a.Get(raised_on_a[0])->state(), cit::v1::ALERT_STATE_ACKNOWLEDGED);
+  EXPECT_EQ(a.Get(raised_on_a[0])->actions(0).actor(), "alice");
+  EXPECT_EQ(b.Get(raised_on_b[1])->state(), cit::v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(b.OpenCount("truck-2"), 3u) << "resolved on a: no longer open on b";
+  // The condition coming back on a for the acknowledged alert updates it, not a new one.
+  EXPECT_EQ(*a.Raise({"truck-1", "R-1"}, Panic("gpio:0", clock_.Now()), 0), raised_on_a[0]);
+
+  for (const auto* seen : {&seen_on_a, &seen_on_b}) {
+    ASSERT_EQ(seen->size(), 10u);
+    std::set<uint64_t> ids;
+    std::map<uint64_t, uint32_t> revision;
+    for (const cit::v1::AlertEvent& e : *seen) {
+      EXPECT_TRUE(ids.insert(e.event_id()).second) << "event " << e.event_id() << " twice";
+      const uint64_t alert = e.alert().alert_id();
+      EXPECT_GT(e.alert().revision(), revision[alert]) << "alert " << alert << " out of order";
+      revision[alert] = e.alert().revision();
+    }
+  }
+  ASSERT_TRUE(a.WaitStored().ok());
+  auto report = store_b->VerifyChain();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->intact) << report->first_bad << ": " << report->problem;
+  EXPECT_EQ(report->length, 11u);
+}
+
+// A watcher that resumes after an event it saw gets what followed it in that instance's stream,
+// also when the event came from the other instance with a lower id than this instance's.
+TEST_F(AlertInstancesTest, AWatcherResumesAfterAnEventOfTheOtherInstance) {
+  auto store_a = Instance(), store_b = Instance();
+  ASSERT_TRUE(store_a && store_b);
+  AlertManager a(store_a.get(), &clock_);
+  AlertManager b(store_b.get(), &clock_);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  Watcher on_a(a);
+  const uint64_t low = *b.Raise({"truck-2", "R-2"}, Panic("gpio:1", clock_.Now()), 0);
+  ASSERT_TRUE(b.WaitStored().ok());
+  // a takes the next block: its ids lie above b's, and its event comes first in its stream.
+  ASSERT_GT(*a.Raise({"truck-1", "R-1"}, Panic("gpio:1", clock_.Now()), 0), low);
+  ASSERT_TRUE(a.StartFollowing({.interval = std::chrono::milliseconds(5)}).ok());
+  const std::vector<cit::v1::AlertEvent> seen =
+      on_a.WaitFor([](const auto& events) { return events.size() >= 2; });
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].alert().vehicle_id(), "truck-1");
+  EXPECT_EQ(seen[1].alert().vehicle_id(), "truck-2");
+  ASSERT_TRUE(a.Raise({"truck-1", "R-1"}, Panic("gpio:2", clock_.Now()), 0).ok());
+  // Resuming after b's event (the lower id) delivers only what came after it here.
+  std::vector<cit::v1::AlertEvent> resumed;
+  ASSERT_TRUE(
+      a.ReadEvents(a.CursorAfterEvent(seen[1].event_id()), AlertFilter{}, 10, &resumed).ok());
+  ASSERT_EQ(resumed.size(), 1u);
+  EXPECT_EQ(resumed[0].alert().subject(), "gpio:2");
+}
+
+}  // namespace
+}  // namespace cit::dispatch

@@ -361,5 +361,38 @@ TEST_F(AlertInstancesTest, AWatcherResumesAfterAnEventOfTheOtherInstance) {
   EXPECT_EQ(resumed[0].alert().subject(), "gpio:2");
 }
 
+// An instance that changed an alert before it saw the acknowledgement made on the other (its
+// event stored after the other's) does not turn the stored current state back to open: a
+// restart loads it acknowledged.
+TEST_F(AlertInstancesTest, AStaleChangeDoesNotTurnTheStoredStateBack) {
+  auto a = Instance(), b = Instance();
+  ASSERT_TRUE(a && b);
+  cit::v1::AlertEvent raised;
+  raised.set_event_id(1);
+  raised.set_type(cit::v1::ALERT_EVENT_TYPE_RAISED);
+  raised.mutable_alert()->set_alert_id(1);
+  raised.mutable_alert()->set_vehicle_id("truck-7");
+  raised.mutable_alert()->set_state(cit::v1::ALERT_STATE_OPEN);
+  raised.mutable_alert()->set_revision(1);
+  ASSERT_TRUE(a->Append({&raised, 1}).ok());
+  cit::v1::AlertEvent acked = raised;
+  acked.set_event_id(10'001);
+  acked.set_type(cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED);
+  acked.mutable_alert()->set_state(cit::v1::ALERT_STATE_ACKNOWLEDGED);
+  acked.mutable_alert()->set_revision(2);
+  ASSERT_TRUE(b->Append({&acked, 1}).ok());
+  cit::v1::AlertEvent updated = raised;  // made on a before it saw the acknowledgement
+  updated.set_event_id(2);
+  updated.set_type(cit::v1::ALERT_EVENT_TYPE_UPDATED);
+  updated.mutable_alert()->set_details("412 m off route");
+  updated.mutable_alert()->set_revision(2);
+  ASSERT_TRUE(a->Append({&updated, 1}).ok());
+  auto loaded = Instance()->Load(10);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->alerts.size(), 1u);
+  EXPECT_EQ(loaded->alerts[0].state(), cit::v1::ALERT_STATE_ACKNOWLEDGED);
+  EXPECT_EQ(loaded->recent_events.size(), 3u) << "the log keeps every change";
+}
+
 }  // namespace
 }  // namespace cit::dispatch

@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/alerts/alert_manager.h"
+#include "dispatch-server/metrics/metrics_registry.h"
 #include "dispatch-server/store/postgres_alert_store.h"
 #include "tests/support/postgres_server.h"
 
@@ -392,6 +393,47 @@ TEST_F(AlertInstancesTest, AStaleChangeDoesNotTurnTheStoredStateBack) {
   ASSERT_EQ(loaded->alerts.size(), 1u);
   EXPECT_EQ(loaded->alerts[0].state(), cit::v1::ALERT_STATE_ACKNOWLEDGED);
   EXPECT_EQ(loaded->recent_events.size(), 3u) << "the log keeps every change";
+}
+
+// The follower survives a lost database connection: the failed read is logged and counted,
+// retried from the same position on a new connection, and nothing is skipped.
+TEST_F(AlertInstancesTest, AFollowerThatLosesItsConnectionRetriesAndSkipsNothing) {
+  auto store_a = Instance(), store_b = Instance();
+  ASSERT_TRUE(store_a && store_b);
+  AlertManager a(store_a.get(), &clock_);
+  AlertManager b(store_b.get(), &clock_);
+  auto metrics = std::make_shared<MetricsRegistry>();
+  b.SetMetrics(metrics);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  Watcher on_b(b);
+  // Ids reserved before the connections go: the next raises need no database round trip.
+  const uint64_t id = *a.Raise({"truck-1", "R-1"}, Panic("gpio:1", clock_.Now()), 0);
+  ASSERT_TRUE(a.WaitStored().ok());
+  ASSERT_TRUE(server_
+                  ->Exec(database_,
+                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                         "current_database() AND pid <> pg_backend_pid()")
+                  .ok());
+  ASSERT_TRUE(b.StartFollowing({.interval = std::chrono::milliseconds(5)}).ok());
+  ASSERT_TRUE(a.Raise({"truck-1", "R-1"}, Panic("gpio:2", clock_.Now()), 0).ok());
+  const std::vector<cit::v1::AlertEvent> seen =
+      on_b.WaitFor([](const auto& events) { return events.size() >= 2; });
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].alert().alert_id(), id);
+  EXPECT_EQ(seen[1].alert().subject(), "gpio:2");
+  EXPECT_GE(metrics
+                ->GetCounter("cit_alert_follow_errors_total",
+                             "Failed reads of the alert-event log for other instances' events "
+                             "(retried)")
+                .value(),
+            1u);
+  EXPECT_EQ(metrics
+                ->GetCounter("cit_alert_events_followed_total",
+                             "Alert events stored by other instances on the same database and "
+                             "published here")
+                .value(),
+            2u);
 }
 
 }  // namespace

@@ -70,11 +70,16 @@ int64_t Nanos(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1'000'000'000 + t.nanos();
 }
 
+// The lifecycle only moves forward (open, acknowledged, resolved): a change another instance
+// made to the alert before it saw an operator's action there (e.g. its monitor updating the alert
+// while it was acknowledged elsewhere) does not turn the current-state row back. The event log
+// keeps both changes.
 void UpsertAlert(pqxx::work& w, const cit::v1::Alert& a) {
   w.exec_params(
       "INSERT INTO alerts (alert_id, vehicle_id, run_id, kind, subject, state, severity, "
       "event_time_ns, proto) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (alert_id) "
-      "DO UPDATE SET run_id = $3, state = $6, severity = $7, proto = $9",
+      "DO UPDATE SET run_id = $3, state = $6, severity = $7, proto = $9 "
+      "WHERE alerts.state <= $6",
       static_cast<int64_t>(a.alert_id()), a.vehicle_id(), a.run_id(), static_cast<int>(a.kind()),
       a.subject(), static_cast<int>(a.state()), static_cast<int>(a.severity()),
       Nanos(a.event_time()), pqxx::binarystring(a.SerializeAsString()));

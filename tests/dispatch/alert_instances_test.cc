@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/alerts/alert_manager.h"
+#include "dispatch-server/metrics/metrics_registry.h"
 #include "dispatch-server/store/postgres_alert_store.h"
 #include "tests/support/postgres_server.h"
 
@@ -359,6 +360,80 @@ TEST_F(AlertInstancesTest, AWatcherResumesAfterAnEventOfTheOtherInstance) {
       a.ReadEvents(a.CursorAfterEvent(seen[1].event_id()), AlertFilter{}, 10, &resumed).ok());
   ASSERT_EQ(resumed.size(), 1u);
   EXPECT_EQ(resumed[0].alert().subject(), "gpio:2");
+}
+
+// An instance that changed an alert before it saw the acknowledgement made on the other (its
+// event stored after the other's) does not turn the stored current state back to open: a
+// restart loads it acknowledged.
+TEST_F(AlertInstancesTest, AStaleChangeDoesNotTurnTheStoredStateBack) {
+  auto a = Instance(), b = Instance();
+  ASSERT_TRUE(a && b);
+  cit::v1::AlertEvent raised;
+  raised.set_event_id(1);
+  raised.set_type(cit::v1::ALERT_EVENT_TYPE_RAISED);
+  raised.mutable_alert()->set_alert_id(1);
+  raised.mutable_alert()->set_vehicle_id("truck-7");
+  raised.mutable_alert()->set_state(cit::v1::ALERT_STATE_OPEN);
+  raised.mutable_alert()->set_revision(1);
+  ASSERT_TRUE(a->Append({&raised, 1}).ok());
+  cit::v1::AlertEvent acked = raised;
+  acked.set_event_id(10'001);
+  acked.set_type(cit::v1::ALERT_EVENT_TYPE_ACKNOWLEDGED);
+  acked.mutable_alert()->set_state(cit::v1::ALERT_STATE_ACKNOWLEDGED);
+  acked.mutable_alert()->set_revision(2);
+  ASSERT_TRUE(b->Append({&acked, 1}).ok());
+  cit::v1::AlertEvent updated = raised;  // made on a before it saw the acknowledgement
+  updated.set_event_id(2);
+  updated.set_type(cit::v1::ALERT_EVENT_TYPE_UPDATED);
+  updated.mutable_alert()->set_details("412 m off route");
+  updated.mutable_alert()->set_revision(2);
+  ASSERT_TRUE(a->Append({&updated, 1}).ok());
+  auto loaded = Instance()->Load(10);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->alerts.size(), 1u);
+  EXPECT_EQ(loaded->alerts[0].state(), cit::v1::ALERT_STATE_ACKNOWLEDGED);
+  EXPECT_EQ(loaded->recent_events.size(), 3u) << "the log keeps every change";
+}
+
+// The follower survives a lost database connection: the failed read is logged and counted,
+// retried from the same position on a new connection, and nothing is skipped.
+TEST_F(AlertInstancesTest, AFollowerThatLosesItsConnectionRetriesAndSkipsNothing) {
+  auto store_a = Instance(), store_b = Instance();
+  ASSERT_TRUE(store_a && store_b);
+  AlertManager a(store_a.get(), &clock_);
+  AlertManager b(store_b.get(), &clock_);
+  auto metrics = std::make_shared<MetricsRegistry>();
+  b.SetMetrics(metrics);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  Watcher on_b(b);
+  // Ids reserved before the connections go: the next raises need no database round trip.
+  const uint64_t id = *a.Raise({"truck-1", "R-1"}, Panic("gpio:1", clock_.Now()), 0);
+  ASSERT_TRUE(a.WaitStored().ok());
+  ASSERT_TRUE(server_
+                  ->Exec(database_,
+                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                         "current_database() AND pid <> pg_backend_pid()")
+                  .ok());
+  ASSERT_TRUE(b.StartFollowing({.interval = std::chrono::milliseconds(5)}).ok());
+  ASSERT_TRUE(a.Raise({"truck-1", "R-1"}, Panic("gpio:2", clock_.Now()), 0).ok());
+  const std::vector<cit::v1::AlertEvent> seen =
+      on_b.WaitFor([](const auto& events) { return events.size() >= 2; });
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].alert().alert_id(), id);
+  EXPECT_EQ(seen[1].alert().subject(), "gpio:2");
+  EXPECT_GE(metrics
+                ->GetCounter("cit_alert_follow_errors_total",
+                             "Failed reads of the alert-event log for other instances' events "
+                             "(retried)")
+                .value(),
+            1u);
+  EXPECT_EQ(metrics
+                ->GetCounter("cit_alert_events_followed_total",
+                             "Alert events stored by other instances on the same database and "
+                             "published here")
+                .value(),
+            2u);
 }
 
 }  // namespace

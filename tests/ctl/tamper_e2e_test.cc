@@ -3,22 +3,28 @@
 // SIGTERM (its shutdown checkpoint signed), and the database file is then edited with the
 // SQLite library as an attacker with file access would: triggers dropped first, hashes
 // recomputed where that helps the attacker. The server is started again and `dispatchctl audit
-// verify` must exit 1 and name the first broken entry exactly.
+// verify` must exit 1 and name the first broken entry exactly. Every case runs on both store
+// backends (Backends/TamperTest.<case>/sqlite and /postgresql): on PostgreSQL the attacker edits
+// its database as the superuser (triggers disabled instead of dropped) and the checkpoints, in
+// the server's file, list the heads read from it.
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <fstream>
 #include <functional>
+#include <pqxx/pqxx>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/audit/checkpoint_key.h"
+#include "dispatch-server/store/postgres_db.h"
 #include "dispatch-server/store/record_hash.h"
 #include "tests/ctl/live_server_fixture.h"
 #include "tests/ctl/scenario.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/test_env.h"
 
 namespace cit::ctl {
@@ -27,17 +33,39 @@ namespace {
 namespace sc = cit::test::scenario;
 using cit::test::ReadFile;
 
-// The attacker's tool: the SQLite library on the stopped server's file.
+// The attacker's tool: the SQLite library on the stopped server's file, or libpqxx as the
+// superuser on its PostgreSQL database (`pg_conninfo` set). The SQL is SQLite's; on PostgreSQL
+// "DROP TRIGGER <table>_append_only_..." disables the table's triggers and ?N becomes $N.
 class Db {
  public:
-  explicit Db(const std::filesystem::path& path) {
+  explicit Db(const std::filesystem::path& path, const std::string& pg_conninfo = "") {
+    if (!pg_conninfo.empty()) {
+      pg_ = std::make_unique<pqxx::connection>(pg_conninfo);
+      return;
+    }
     EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
   }
-  ~Db() { sqlite3_close(db_); }
+  ~Db() {
+    if (db_ != nullptr) sqlite3_close(db_);
+  }
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
 
   void Exec(const std::string& sql) {
+    if (pg_) {
+      std::smatch m;
+      const std::string pg_sql =
+          std::regex_match(sql, m, std::regex(R"(DROP TRIGGER (\w+)_append_only_\w+)"))
+              ? "ALTER TABLE " + m[1].str() + " DISABLE TRIGGER USER"
+              : sql;
+      try {
+        pqxx::nontransaction t(*pg_);
+        t.exec(pg_sql);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << pg_sql << ": " << e.what();
+      }
+      return;
+    }
     char* err = nullptr;
     EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
         << sql << ": " << (err ? err : "");
@@ -46,6 +74,10 @@ class Db {
   // Runs `sql` with ?1.. bound to `args` (blobs); rows go to `row` as column blobs.
   void Query(const std::string& sql, const std::vector<std::string>& args,
              const std::function<void(const std::vector<std::string>&)>& row = nullptr) {
+    if (pg_) {
+      PgQuery(sql, args, row);
+      return;
+    }
     sqlite3_stmt* st = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
         << sqlite3_errmsg(db_);
@@ -67,11 +99,55 @@ class Db {
   }
 
  private:
+  // The PostgreSQL form of Query: bytea columns as their bytes, others as their text.
+  void PgQuery(const std::string& sql, const std::vector<std::string>& args,
+               const std::function<void(const std::vector<std::string>&)>& row) {
+    const std::string pg_sql = std::regex_replace(sql, std::regex(R"(\?(\d))"), "$$$1");
+    try {
+      pqxx::nontransaction t(*pg_);
+      pqxx::result r;
+      if (args.empty()) {
+        r = t.exec(pg_sql);
+      } else if (args.size() == 1) {
+        r = t.exec_params(pg_sql, pqxx::binarystring(args[0]));
+      } else {
+        ASSERT_EQ(args.size(), 2u);
+        r = t.exec_params(pg_sql, pqxx::binarystring(args[0]), pqxx::binarystring(args[1]));
+      }
+      constexpr pqxx::oid kBytea = 17;
+      for (const pqxx::row& fields : r) {
+        std::vector<std::string> cols;
+        for (const pqxx::field& f : fields) {
+          cols.push_back(f.is_null()          ? std::string()
+                         : f.type() == kBytea ? cit::dispatch::pg::Bytes(f)
+                                              : std::string(f.c_str()));
+        }
+        if (row) row(cols);
+      }
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << pg_sql << ": " << e.what();
+    }
+  }
+
   sqlite3* db_ = nullptr;
+  std::unique_ptr<pqxx::connection> pg_;
 };
 
-class TamperTest : public cit::test::LiveServerTest {
+class TamperTest : public cit::test::LiveServerTest,
+                   public ::testing::WithParamInterface<std::string> {
  protected:
+  void SetUp() override {
+    if (GetParam() == "postgresql") {
+      cit::test::PostgresServer* pg = cit::test::SharedPostgres();
+      ASSERT_NE(pg, nullptr);
+      absl::StatusOr<std::string> db = pg->CreateDatabase();
+      ASSERT_TRUE(db.ok()) << db.status();
+      pg_conninfo_ = *db;
+      store_config_ = "backend = \"postgresql\"\nconnection = \"" + pg_conninfo_ + "\"\n";
+    }
+    LiveServerTest::SetUp();
+  }
+
   // The scenario plus an operator's and a dispatcher's actions on record.
   void RecordRun() {
     RunScenario();
@@ -112,6 +188,9 @@ class TamperTest : public cit::test::LiveServerTest {
   }
 
   std::filesystem::path db_path() { return dir_ / "dispatch.db"; }
+  // The store the attacker edits: the server's file, or its PostgreSQL database.
+  std::unique_ptr<Db> Store() { return std::make_unique<Db>(db_path(), pg_conninfo_); }
+  std::string pg_conninfo_;
   // Records of the scenario (seq 1..kRecords).
   const size_t kRecords = sc::MakeRecords().size();
   std::string Last() const { return std::to_string(kRecords); }
@@ -119,10 +198,11 @@ class TamperTest : public cit::test::LiveServerTest {
   uint64_t door_ = 0;
 };
 
-TEST_F(TamperTest, ChangedCorridorWidthOfAPlanVersionIsNamed) {
+TEST_P(TamperTest, ChangedCorridorWidthOfAPlanVersionIsNamed) {
   RecordRun();
   {
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     db.Exec("DROP TRIGGER plan_events_append_only_update");
     std::string idx, body;
     db.Query("SELECT idx, body FROM plan_events WHERE version = 2 ORDER BY idx LIMIT 1", {},
@@ -141,11 +221,12 @@ TEST_F(TamperTest, ChangedCorridorWidthOfAPlanVersionIsNamed) {
                       "\n  identities "});
 }
 
-TEST_F(TamperTest, DeletedAcknowledgeEventIsNamed) {
+TEST_P(TamperTest, DeletedAcknowledgeEventIsNamed) {
   RecordRun();
   std::string ack_id;
   {
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     db.Exec("DROP TRIGGER alert_events_append_only_delete");
     db.Query("SELECT event_id, proto FROM alert_events", {}, [&](const auto& r) {
       cit::v1::AlertEvent e;
@@ -159,11 +240,12 @@ TEST_F(TamperTest, DeletedAcknowledgeEventIsNamed) {
   ExpectBroken(run_, {"BROKEN: alerts at alert event " + ack_id, "deleted"});
 }
 
-TEST_F(TamperTest, RewrittenAcknowledgingOperatorIsNamed) {
+TEST_P(TamperTest, RewrittenAcknowledgingOperatorIsNamed) {
   RecordRun();
   {
     // The operator who acknowledged becomes an auditor (who may not acknowledge).
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     std::string proto;
     db.Query("SELECT proto FROM alerts WHERE alert_id = " + std::to_string(door_), {},
              [&](const auto& r) { proto = r[0]; });
@@ -181,10 +263,11 @@ TEST_F(TamperTest, RewrittenAcknowledgingOperatorIsNamed) {
   EXPECT_NE(out_.find("acked"), std::string::npos);
 }
 
-TEST_F(TamperTest, RewrittenDispatcherIsNamed) {
+TEST_P(TamperTest, RewrittenDispatcherIsNamed) {
   RecordRun();
   {
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     std::string proto, version;
     db.Query("SELECT proto, version FROM runs WHERE run_id = '" + run_ +
                  "' ORDER BY version DESC LIMIT 1",
@@ -202,36 +285,44 @@ TEST_F(TamperTest, RewrittenDispatcherIsNamed) {
                       "\"nobody\""});
 }
 
-TEST_F(TamperTest, DeletedRunIsStillVerifiedThroughThePlanLog) {
+TEST_P(TamperTest, DeletedRunIsStillVerifiedThroughThePlanLog) {
   RecordRun();
   {
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     db.Exec("DELETE FROM runs WHERE run_id = '" + run_ + "'");
   }
   ExpectBroken(run_, {"runs/" + run_, "0 version rows but the plan log has 2 versions"});
 }
 
-TEST_F(TamperTest, ReorderedAlertEventsAreNamed) {
+TEST_P(TamperTest, ReorderedAlertEventsAreNamed) {
   RecordRun();
   {
     // Swap the chain positions of the acknowledgement and the resolution.
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     db.Exec("DROP TRIGGER alert_events_append_only_update");
-    db.Exec(
-        "UPDATE alert_events SET chain_index = -chain_index WHERE chain_index IN "
-        "(SELECT chain_index FROM alert_events ORDER BY chain_index DESC LIMIT 2)");
-    db.Exec(
-        "UPDATE alert_events SET chain_index = (SELECT MAX(chain_index) FROM alert_events) + 1 "
-        "+ (chain_index + (SELECT -MIN(chain_index) FROM alert_events)) WHERE chain_index < 0");
+    // Through a free position: chain positions are unique (and positive on PostgreSQL).
+    std::string top;
+    db.Query("SELECT MAX(chain_index) FROM alert_events", {}, [&](const auto& r) { top = r[0]; });
+    const uint64_t m = std::stoull(top);
+    const auto move = [&](uint64_t from, uint64_t to) {
+      db.Exec("UPDATE alert_events SET chain_index = " + std::to_string(to) +
+              " WHERE chain_index = " + std::to_string(from));
+    };
+    move(m, m + 1);
+    move(m - 1, m);
+    move(m + 1, m - 1);
   }
   ExpectBroken(run_, {"BROKEN: alerts at alert event", "hash mismatch"});
 }
 
-TEST_F(TamperTest, CutTailAfterTheCheckpointSaysWhichRecordsAreMissing) {
+TEST_P(TamperTest, CutTailAfterTheCheckpointSaysWhichRecordsAreMissing) {
   RecordRun();
   {
     // Cut the records after seq 30 and make the head row agree, as a careful attacker would.
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     db.Exec("DROP TRIGGER records_append_only_delete");
     db.Exec("DELETE FROM records WHERE vehicle_id = 'CIT-0001' AND chain_index > 30");
     db.Exec(
@@ -243,11 +334,12 @@ TEST_F(TamperTest, CutTailAfterTheCheckpointSaysWhichRecordsAreMissing) {
                 "up to seq " + Last(), "signed checkpoint #"});
 }
 
-TEST_F(TamperTest, ForgedRecordAppendedWithACorrectHashIsNamed) {
+TEST_P(TamperTest, ForgedRecordAppendedWithACorrectHashIsNamed) {
   RecordRun();
   {
     // Append the next seq with a correctly chained hash and move the head row along.
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     std::string head;
     db.Query("SELECT head_hash FROM vehicle_seq WHERE vehicle_id = 'CIT-0001'", {},
              [&](const auto& r) { head = r[0]; });
@@ -279,11 +371,12 @@ TEST_F(TamperTest, ForgedRecordAppendedWithACorrectHashIsNamed) {
                       "appeared while the server was stopped"});
 }
 
-TEST_F(TamperTest, DeletedRecordWithTheChainRecomputedIsNamedBySeq) {
+TEST_P(TamperTest, DeletedRecordWithTheChainRecomputedIsNamedBySeq) {
   RecordRun();
   {
     // Delete seq 10, renumber and re-hash everything after it: internally consistent.
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     db.Exec("DROP TRIGGER records_append_only_delete");
     db.Exec("DROP TRIGGER records_append_only_update");
     db.Exec("DELETE FROM records WHERE vehicle_id = 'CIT-0001' AND seq = 10");
@@ -312,20 +405,22 @@ TEST_F(TamperTest, DeletedRecordWithTheChainRecomputedIsNamedBySeq) {
                {"chain of CIT-0001 BROKEN at record seq 10", "recomputed", "signed checkpoint #"});
 }
 
-TEST_F(TamperTest, DeletedMiddleRecordIsNamedAtItsOwnSeq) {
+TEST_P(TamperTest, DeletedMiddleRecordIsNamedAtItsOwnSeq) {
   RecordRun();
   {
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     db.Exec("DROP TRIGGER records_append_only_delete");
     db.Exec("DELETE FROM records WHERE vehicle_id = 'CIT-0001' AND seq = 10");
   }
   ExpectBroken(run_, {"chain of CIT-0001 BROKEN at record seq 10", "deleted"});
 }
 
-TEST_F(TamperTest, VehicleWhoseRecordsAllVanishedIsReportedNotUnknown) {
+TEST_P(TamperTest, VehicleWhoseRecordsAllVanishedIsReportedNotUnknown) {
   RecordRun();
   {
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     db.Exec("DROP TRIGGER records_append_only_delete");
     db.Exec("DELETE FROM records WHERE vehicle_id = 'CIT-0001'");
     db.Exec("DELETE FROM vehicle_seq WHERE vehicle_id = 'CIT-0001'");
@@ -336,11 +431,12 @@ TEST_F(TamperTest, VehicleWhoseRecordsAllVanishedIsReportedNotUnknown) {
   EXPECT_EQ(err_.find("NOT_FOUND"), std::string::npos) << err_;
 }
 
-TEST_F(TamperTest, EditedLatitudeColumnIsNamed) {
+TEST_P(TamperTest, EditedLatitudeColumnIsNamed) {
   RecordRun();
   {
     // Only the column the report and exports read; the hashed body is left alone.
-    Db db(db_path());
+    auto store = Store();
+    Db& db = *store;
     db.Exec("DROP TRIGGER records_append_only_update");
     db.Exec(
         "UPDATE records SET lat_deg = lat_deg + 0.01 WHERE vehicle_id = 'CIT-0001' AND seq = 9");
@@ -348,7 +444,7 @@ TEST_F(TamperTest, EditedLatitudeColumnIsNamed) {
   ExpectBroken(run_, {"chain of CIT-0001 BROKEN at record seq 9", "column lat_deg"});
 }
 
-TEST_F(TamperTest, ReplacedSigningKeyIsCaughtWithTheAuditorsPublicKey) {
+TEST_P(TamperTest, ReplacedSigningKeyIsCaughtWithTheAuditorsPublicKey) {
   RecordRun();
   // The auditor took the public key when the server was installed, and a checkpoint.
   const auto pub = dir_ / "auditor-copy.pub.pem";
@@ -375,7 +471,7 @@ TEST_F(TamperTest, ReplacedSigningKeyIsCaughtWithTheAuditorsPublicKey) {
       << out_;
 }
 
-TEST_F(TamperTest, PlanShowNamesTheCreatorAndEveryLaterChange) {
+TEST_P(TamperTest, PlanShowNamesTheCreatorAndEveryLaterChange) {
   RecordRun();
   StartServer();
   ASSERT_EQ(Ctl("aude", "plan show " + run_), 0) << err_;
@@ -385,6 +481,10 @@ TEST_F(TamperTest, PlanShowNamesTheCreatorAndEveryLaterChange) {
     EXPECT_NE(out_.find(e), std::string::npos) << e << " in:\n" << out_;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, TamperTest,
+                         ::testing::Values(std::string("sqlite"), std::string("postgresql")),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace cit::ctl

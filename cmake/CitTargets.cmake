@@ -54,3 +54,25 @@ function(cit_add_executable name dir lib)
     install(TARGETS ${name} RUNTIME DESTINATION bin)
   endif()
 endfunction()
+
+# cit_find_static_archives(OUT WHO NAME...): the paths of Debian's lib<NAME>.a archives and of
+# every abseil archive beside them, in OUT, for an executable linked from archives (the static
+# vehicle-agent, dispatchctl's gRPC). OUT is empty, after a warning naming WHO, when one of them
+# is missing: the caller then links the shared libraries.
+function(cit_find_static_archives out who)
+  set(found "")
+  foreach(lib IN LISTS ARGN)
+    find_library(CIT_STATIC_${lib} NAMES lib${lib}.a)
+    if(NOT CIT_STATIC_${lib})
+      message(WARNING "${who}: lib${lib}.a not found; linking the shared libraries")
+      set(${out} "" PARENT_SCOPE)
+      return()
+    endif()
+    list(APPEND found ${CIT_STATIC_${lib}})
+  endforeach()
+  list(GET found 0 first)
+  get_filename_component(dir "${first}" DIRECTORY)
+  # Every abseil archive: the linker takes only the members that are referenced.
+  file(GLOB absl ${dir}/libabsl_*.a)
+  set(${out} ${found} ${absl} PARENT_SCOPE)
+endfunction()

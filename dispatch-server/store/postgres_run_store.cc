@@ -35,10 +35,32 @@ GRANT SELECT, INSERT ON plan_events TO citwatch_server;
 )sql",
                                                 pg::AppendOnlyTriggersSql("plan_events"));
 
+// Every plan-log append locks this row first and reads the chain head in the same
+// transaction, so instances sharing the database extend one chain one after the other instead of
+// forking it from heads they each kept in memory (issue 15 §3).
+constexpr char kPlanLogWriterSql[] = R"sql(
+CREATE TABLE plan_log_writer (
+  singleton integer PRIMARY KEY CHECK (singleton = 1)
+);
+INSERT INTO plan_log_writer VALUES (1);
+REVOKE ALL ON plan_log_writer FROM PUBLIC;
+GRANT SELECT, UPDATE ON plan_log_writer TO citwatch_server;
+)sql";
+
 // Released versions are never edited.
 const pg::Migration kMigrations[] = {
     {1, "run plan versions and the append-only, hash-chained plan log", kRunsSchemaSql},
+    {2, "one plan chain for several instances: the plan-log writer lock", kPlanLogWriterSql},
 };
+
+// The plan chain's head as committed by the previous holder of the writer lock (READ COMMITTED
+// takes a new snapshot per statement, after the lock is granted).
+PlanChainHead LockPlanChainHead(pqxx::work& w) {
+  w.exec("SELECT singleton FROM plan_log_writer WHERE singleton = 1 FOR UPDATE");
+  pqxx::result r = w.exec("SELECT idx, hash FROM plan_events ORDER BY idx DESC LIMIT 1");
+  return r.empty() ? PlanChainHead{0, kChainGenesis}
+                   : PlanChainHead{r[0][0].as<uint64_t>(), pg::Bytes(r[0][1])};
+}
 
 int64_t Nanos(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1'000'000'000 + t.nanos();
@@ -66,28 +88,16 @@ absl::StatusOr<std::unique_ptr<PostgresRunStore>> PostgresRunStore::Open(
     return pg::ApplyMigrations(c, "runs", kMigrations);
   });
   if (!migrated.ok()) return migrated;
-  std::unique_ptr<PostgresRunStore> store(new PostgresRunStore(*std::move(session)));
-  if (absl::Status s = store->LoadHead(); !s.ok()) return s;
-  return store;
-}
-
-absl::Status PostgresRunStore::LoadHead() {
-  return session_->Run("reading the plan chain head", [&](pqxx::connection& c) {
-    pqxx::read_transaction t(c);
-    pqxx::result r = t.exec("SELECT idx, hash FROM plan_events ORDER BY idx DESC LIMIT 1");
-    head_ = r.empty() ? PlanChainHead{0, kChainGenesis}
-                      : PlanChainHead{r[0][0].as<uint64_t>(), pg::Bytes(r[0][1])};
-    return absl::OkStatus();
-  });
+  return std::unique_ptr<PostgresRunStore>(new PostgresRunStore(*std::move(session)));
 }
 
 absl::Status PostgresRunStore::Save(const cit::v1::Run& run, const cit::v1::PlanEvent& change) {
   cit::v1::PlanEvent event = change;
   *event.mutable_run() = run;
   return session_->Run("saving run " + run.plan().run_id(), [&](pqxx::connection& c) {
-    absl::StatusOr<ChainedPlanEvent> chained = ChainPlanEvent(head_, std::move(event));
-    if (!chained.ok()) return chained.status();  // nothing stored
     pqxx::work w(c);
+    absl::StatusOr<ChainedPlanEvent> chained = ChainPlanEvent(LockPlanChainHead(w), event);
+    if (!chained.ok()) return chained.status();  // nothing stored (the transaction aborts)
     w.exec_params(
         "INSERT INTO runs (run_id, version, vehicle_id, state, proto) VALUES ($1, $2, $3, $4, "
         "$5) ON CONFLICT (run_id, version) DO UPDATE SET state = $4, proto = $5",
@@ -95,7 +105,6 @@ absl::Status PostgresRunStore::Save(const cit::v1::Run& run, const cit::v1::Plan
         static_cast<int>(run.state()), pqxx::binarystring(run.SerializeAsString()));
     InsertPlanEvent(w, *chained);
     w.commit();
-    head_ = PlanChainHead{chained->event.index(), std::move(chained->hash)};
     return absl::OkStatus();
   });
 }

@@ -9,8 +9,10 @@
 // current-state index, and plan_events, the log: UPDATE, DELETE and TRUNCATE refused by trigger,
 // and the group role citwatch_server granted only SELECT and INSERT on it.
 //
-// Thread contract: thread-safe (one connection behind a mutex, pg::Session). One writing
-// instance per database: the chain head is kept in memory between writes.
+// Thread contract: thread-safe (one connection behind a mutex, pg::Session). Several instances
+// may write one database: each append locks the plan_log_writer row and extends the chain from
+// the head it reads under that lock (migration 2), so they write one chain. (Each instance's
+// RunManager still keeps the runs it loaded at start in memory: docs/operations.md.)
 #ifndef CIT_DISPATCH_STORE_POSTGRES_RUN_STORE_H_
 #define CIT_DISPATCH_STORE_POSTGRES_RUN_STORE_H_
 
@@ -39,10 +41,8 @@ class PostgresRunStore final : public RunStore {
 
  private:
   explicit PostgresRunStore(std::unique_ptr<pg::Session> session) : session_(std::move(session)) {}
-  absl::Status LoadHead();
 
   std::unique_ptr<pg::Session> session_;
-  PlanChainHead head_;  // guarded by session_ (read and advanced inside Run)
 };
 
 }  // namespace cit::dispatch

@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <pqxx/pqxx>
+#include <thread>
 
 #include "dispatch-server/plans/run_activation_writer.h"
+#include "dispatch-server/store/plan_version_chain.h"
+#include "dispatch-server/store/record_hash.h"
 #include "tests/dispatch/monitor_harness.h"
 #include "tests/dispatch/store_backends.h"
 
@@ -192,6 +196,52 @@ TEST(PostgresRunStoreTest, TheServerRoleSavesRunsButCannotChangeThePlanLog) {
        "TRUNCATE plan_events", "ALTER TABLE plan_events DISABLE TRIGGER plan_events_append_only",
        "DELETE FROM runs"});
   EXPECT_EQ((*store)->History("R-1")->size(), 2u);
+}
+
+// Two instances on one database (issue 15 §3) plan runs at the same time: every plan-log append
+// extends the one chain from the head read under the writer lock, so the rows recompute as one
+// unbroken chain from h_0 (with heads kept in memory, each instance would fork it).
+TEST(PostgresRunStoreTest, TwoInstancesPlanningAtOnceWriteOneChain) {
+  BackendDb db("postgresql");
+  auto a = PostgresRunStore::Open(db.conninfo());
+  auto b = PostgresRunStore::Open(db.conninfo());
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  constexpr int kRunsEach = 30;
+  MonitorHarness h;
+  std::map<std::string, std::vector<cit::v1::RunPlan>> plans;  // built before the threads
+  for (const std::string prefix : {"A-", "B-"}) {
+    for (int i = 0; i < kRunsEach; ++i) plans[prefix].push_back(h.Plan(prefix + std::to_string(i)));
+  }
+  auto plan_runs = [&](RunStore* store, const std::string& prefix) {
+    FakeClock clock(kT0);
+    RunManager runs(store, &clock);
+    ASSERT_TRUE(runs.Load().ok());
+    for (const cit::v1::RunPlan& plan : plans.at(prefix)) {
+      ASSERT_TRUE(runs.Create(plan, "carol").ok()) << plan.run_id();
+    }
+  };
+  std::thread ta(plan_runs, a->get(), std::string("A-"));
+  std::thread tb(plan_runs, b->get(), std::string("B-"));
+  ta.join();
+  tb.join();
+
+  pqxx::connection c(db.conninfo());
+  pqxx::read_transaction t(c);
+  pqxx::result rows = t.exec("SELECT idx, body, hash FROM plan_events ORDER BY idx");
+  ASSERT_EQ(rows.size(), 2u * kRunsEach) << "one event per run, from both instances";
+  PlanChainHead head{0, kChainGenesis};
+  for (const auto& row : rows) {
+    const uint64_t idx = row[0].as<uint64_t>();
+    ASSERT_EQ(idx, head.length + 1) << "positions are gapless";
+    cit::v1::PlanEvent stored;
+    const std::string body = pqxx::binarystring(row[1]).str();
+    ASSERT_TRUE(stored.ParseFromString(body)) << idx;
+    absl::StatusOr<ChainedPlanEvent> again = ChainPlanEvent(head, stored);
+    ASSERT_TRUE(again.ok()) << again.status();
+    ASSERT_EQ(again->body, body) << idx;
+    ASSERT_EQ(again->hash, pqxx::binarystring(row[2]).str()) << "chain broken at " << idx;
+    head = PlanChainHead{idx, again->hash};
+  }
 }
 
 TEST(PostgresRunStoreTest, MigrationsAreVersionedAndANewerSchemaIsRefused) {

@@ -144,17 +144,8 @@ absl::StatusOr<ChainCheck> StoreAuditSource::VerifyChain(const std::string& vehi
   out.records_checked = v->records_checked;
   out.first_bad_seq = v->first_bad_seq.value_or(0);
   out.problem = v->detail;
-  if (v->ok) {
-    // The head is the hash of the last record in chain (commit) order.
-    absl::StatusOr<std::vector<StoredRecord>> all =
-        store_.ReadBySeq(vehicle_id, 1, std::numeric_limits<uint64_t>::max());
-    if (!all.ok()) return all.status();
-    const StoredRecord* last = nullptr;
-    for (const auto& r : *all) {
-      if (last == nullptr || r.chain_index > last->chain_index) last = &r;
-    }
-    if (last != nullptr) out.head_hex = HexHash(last->hash);
-  }
+  // The head is the hash of the last record in chain (commit) order, recomputed by the walk.
+  if (v->ok && !v->head.empty()) out.head_hex = HexHash(v->head);
   return out;
 }
 

@@ -770,6 +770,7 @@ absl::StatusOr<ChainVerification> PostgresStore::VerifyChain(std::string_view ve
       v.detail = fmt::format("chain head row says {} records, {} found, or its hash differs",
                              stored_len, v.records_checked);
     }
+    if (v.ok && v.records_checked > 0) v.head = head;
     return v;
   });
 }

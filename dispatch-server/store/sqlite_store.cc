@@ -663,6 +663,7 @@ absl::StatusOr<ChainVerification> SqliteStore::VerifyChain(std::string_view vehi
   ChainVerification v;
   v.ok = r->intact;
   v.records_checked = r->entries_checked;
+  if (r->intact && r->entries_checked > 0) v.head = r->head;
   if (!r->intact) {
     v.first_bad_seq = r->first_bad_seq;
     v.detail = absl::StrCat(r->first_bad, ": ", r->problem);

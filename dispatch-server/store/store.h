@@ -96,6 +96,9 @@ struct ChainVerification {
   // Seq of the first record whose stored hash, body or chain position does not verify.
   std::optional<uint64_t> first_bad_seq;
   std::string detail;
+  // The recomputed head (raw hash of the last record in chain order) when ok; empty without
+  // records.
+  std::string head;
 };
 
 // Per-vehicle delivery state, loaded when the ingest starts.

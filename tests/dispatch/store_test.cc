@@ -131,6 +131,10 @@ TEST_P(StoreTest, AppendedRecordsReadBackInSeqOrderAndChainVerifies) {
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->ok) << v->detail;
   EXPECT_EQ(v->records_checked, 5u);
+  auto last = store->ReadBySeq("CIT-1", 5, 5);
+  ASSERT_TRUE(last.ok() && last->size() == 1u);
+  EXPECT_EQ(v->head, (*last)[0].hash) << "the head is the last record's hash";
+  EXPECT_TRUE(store->VerifyChain("CIT-none")->head.empty());
 }
 
 TEST_P(StoreTest, WatermarkWaitsForGapAndStateSurvivesReopen) {

@@ -53,8 +53,14 @@ class ExportStreamTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = cit::v1::Audit::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                                        grpc::InsecureChannelCredentials()));
+    // A fixed, small receive window: without it gRPC's bandwidth probe grows the window on
+    // loopback until a whole export fits in it, the server finishes an export nobody reads and
+    // frees its slot, and the cap test below has nothing to hold the slots.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
+    stub_ = cit::v1::Audit::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials(), args));
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -70,6 +76,8 @@ class ExportStreamTest : public ::testing::Test {
 
   std::unique_ptr<grpc::ClientReader<cit::v1::ExportRunResponse>> StartExport(
       grpc::ClientContext& ctx, cit::v1::ExportFormat format) {
+    // A stuck export fails the test instead of hanging it (Finish waits for the server).
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     cit::v1::ExportRunRequest req;
     req.set_run_id(sc::kRun);
     req.set_format(format);

@@ -1,7 +1,6 @@
 #include "dispatch-server/store/sqlite_store.h"
 
 #include <fmt/format.h>
-#include <google/protobuf/arena.h>
 
 #include <algorithm>
 #include <iterator>
@@ -10,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/store/record_chain_check.h"
 #include "dispatch-server/store/record_hash.h"
+#include "dispatch-server/store/sqlite_record_scan.h"
 
 namespace cit::dispatch {
 namespace {
@@ -575,41 +575,7 @@ absl::StatusOr<std::vector<StoredRecord>> SqliteStore::ReadPage(const RecordPage
 absl::StatusOr<size_t> SqliteStore::ScanPage(const RecordPageQuery& query,
                                              const std::function<void(const RecordView&)>& fn) {
   std::lock_guard<std::mutex> lock(read_mu_);
-  // ReadPage's query (see there for the index), only the columns a scan hands out.
-  absl::StatusOr<sqlite::Statement> q = reader_->Prepare(
-      "SELECT seq, chain_index, server_time_ns, body, hash FROM records WHERE vehicle_id = ?1 AND "
-      "event_time_ns >= ?2 AND event_time_ns < ?3 AND (event_time_ns > ?2 OR seq > ?4) AND "
-      "chain_index <= ?5 ORDER BY event_time_ns, seq LIMIT ?6");
-  if (!q.ok()) return q.status();
-  BindPageQuery(*q, query);
-  // Parsing into an arena that is reset every few hundred records: no allocation per record
-  // beyond the arena's bump pointer, and memory bounded whatever the number of records.
-  google::protobuf::ArenaOptions options;
-  options.start_block_size = 64 << 10;
-  options.max_block_size = 64 << 10;
-  google::protobuf::Arena arena(options);
-  size_t visited = 0;
-  while (true) {
-    absl::StatusOr<bool> row = q->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (visited % 256 == 0) arena.Reset();
-    auto* record = google::protobuf::Arena::CreateMessage<cit::v1::Record>(&arena);
-    const std::string_view body = q->ColumnBlobView(3);
-    if (!record->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-      return absl::DataLossError(absl::StrCat("stored body of ", query.vehicle_id, " seq ",
-                                              q->ColumnInt64(0), " does not parse"));
-    }
-    RecordView v;
-    v.seq = static_cast<uint64_t>(q->ColumnInt64(0));
-    v.chain_index = static_cast<uint64_t>(q->ColumnInt64(1));
-    v.server_time_ns = q->ColumnInt64(2);
-    v.record = record;
-    v.hash = q->ColumnBlobView(4);
-    fn(v);
-    ++visited;
-  }
-  return visited;
+  return ScanRecordsInKeyOrder(*reader_, query, fn);
 }
 
 absl::StatusOr<uint64_t> SqliteStore::ChainLength(std::string_view vehicle_id) {

@@ -65,7 +65,8 @@ class SqliteStore final : public Store {
       std::string_view vehicle_id, std::chrono::system_clock::time_point from,
       std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) override;
   absl::StatusOr<std::vector<StoredRecord>> ReadPage(const RecordPageQuery& query) override;
-  // One statement stepped to the end, each body parsed into the same arena-backed message.
+  // In event-time order, read in primary-key order where that is the same
+  // (store/sqlite_record_scan.h); each body parsed into an arena-backed message.
   absl::StatusOr<size_t> ScanPage(const RecordPageQuery& query,
                                   const std::function<void(const RecordView&)>& fn) override;
   absl::StatusOr<uint64_t> ChainLength(std::string_view vehicle_id) override;

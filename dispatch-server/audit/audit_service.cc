@@ -156,18 +156,14 @@ absl::StatusOr<cit::v1::RunReport> Auditor::Report(const std::string& run_id) co
   range.from = std::move(from);
   range.to = std::move(to);
   RunReportBuilder builder(*run);
-  std::string chain_head;
-  absl::Status read =
-      source_->ForEachRecord(range, [&](const cit::v1::Record& r, std::string_view hash) {
-        builder.Add(r);
-        chain_head.assign(hash);
-      });
-  if (!read.ok()) return read;
+  absl::StatusOr<std::string> chain_head =
+      source_->ForEachRecord(range, [&](const cit::v1::Record& r) { builder.Add(r); });
+  if (!chain_head.ok()) return chain_head.status();
   auto alerts = source_->RunAlerts(run_id);
   if (!alerts.ok()) return alerts.status();
   cit::v1::RunReport report = std::move(builder).Finish(*std::move(alerts));
   // The head of the run's own records: what an auditor signs off; `verify` checks all of them.
-  report.set_chain_head(std::move(chain_head));
+  report.set_chain_head(*std::move(chain_head));
   return report;
 }
 

@@ -13,17 +13,18 @@ absl::Status AuditSource::VehicleRecordsPageInto(const TrackRange& range,
   return absl::OkStatus();
 }
 
-absl::Status AuditSource::ForEachRecord(
-    const TrackRange& range,
-    const std::function<void(const cit::v1::Record&, std::string_view chain_hash)>& fn) {
+absl::StatusOr<std::string> AuditSource::ForEachRecord(
+    const TrackRange& range, const std::function<void(const cit::v1::Record&)>& fn) {
   std::optional<TrackKey> after;
+  std::string last_hash;
   constexpr std::size_t kPage = 1000;
   while (true) {
     absl::StatusOr<std::vector<cit::v1::StoredRecord>> page =
         VehicleRecordsPage(range, after, kPage);
     if (!page.ok()) return page.status();
-    for (const cit::v1::StoredRecord& r : *page) fn(r.record(), r.chain_hash());
-    if (page->size() < kPage) return absl::OkStatus();
+    for (const cit::v1::StoredRecord& r : *page) fn(r.record());
+    if (!page->empty()) last_hash = page->back().chain_hash();
+    if (page->size() < kPage) return last_hash;
     after = KeyOf(page->back());
   }
 }

@@ -73,12 +73,12 @@ class AuditSource {
   virtual absl::Status VehicleRecordsPageInto(const TrackRange& range,
                                               const std::optional<TrackKey>& after, size_t limit,
                                               std::vector<cit::v1::StoredRecord>& page);
-  // Every record of `range` in (event time, seq) order, handed to `fn` one at a time with its
-  // chain hash (hex), for reads that use each record once (the run report): nothing is kept,
-  // so memory does not follow the number of records. The default pages VehicleRecordsPage.
-  virtual absl::Status ForEachRecord(
-      const TrackRange& range,
-      const std::function<void(const cit::v1::Record&, std::string_view chain_hash)>& fn);
+  // Every record of `range` in (event time, seq) order, handed to `fn` one at a time, for reads
+  // that use each record once (the run report): nothing is kept, so memory does not follow the
+  // number of records. Returns the chain hash (hex) of the last record handed out, empty if
+  // none: only that one is formatted. The default pages VehicleRecordsPage.
+  virtual absl::StatusOr<std::string> ForEachRecord(
+      const TrackRange& range, const std::function<void(const cit::v1::Record&)>& fn);
   // The vehicle's current chain length (0 without records), for TrackRange::max_chain_index.
   virtual absl::StatusOr<uint64_t> ChainLength(const std::string& vehicle_id) = 0;
   // NOT_FOUND when the vehicle has no records.

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
@@ -77,11 +78,18 @@ RecordPageQuery PageQuery(const TrackRange& range, const std::optional<TrackKey>
 }
 
 // One store row into an API record, reusing what `r` has allocated.
-void FillApiRecord(const RecordView& v, const std::string& vehicle_id, cit::v1::StoredRecord& r) {
-  *r.mutable_record() = *v.record;
+absl::Status FillApiRecord(const RecordView& v, const std::string& vehicle_id,
+                           cit::v1::StoredRecord& r) {
+  if (v.record != nullptr) {
+    *r.mutable_record() = *v.record;
+  } else if (!r.mutable_record()->ParseFromArray(v.body.data(), static_cast<int>(v.body.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("stored body of ", vehicle_id, " seq ", v.seq, " does not parse"));
+  }
   if (r.record().vehicle_id().empty()) r.mutable_record()->set_vehicle_id(vehicle_id);
   *r.mutable_server_received_time() = TimeUtil::NanosecondsToTimestamp(v.server_time_ns);
   HexHashInto(v.hash, r.mutable_chain_hash());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -99,21 +107,24 @@ absl::Status StoreAuditSource::VehicleRecordsPageInto(const TrackRange& range,
                                                       size_t limit,
                                                       std::vector<cit::v1::StoredRecord>& page) {
   // Straight from the store's rows into API records (no intermediate StoredRecord copies), into
-  // the records the page already holds where it has them.
+  // the records the page already holds where it has them; each body parsed once, there.
   size_t used = 0;
-  absl::StatusOr<size_t> n =
-      store_.ScanPage(PageQuery(range, after, limit), [&](const RecordView& v) {
-        if (used == page.size()) page.emplace_back();
-        FillApiRecord(v, range.vehicle_id, page[used++]);
-      });
+  absl::Status fill;
+  RecordPageQuery q = PageQuery(range, after, limit);
+  q.parse_body = false;
+  absl::StatusOr<size_t> n = store_.ScanPage(q, [&](const RecordView& v) {
+    if (!fill.ok()) return;
+    if (used == page.size()) page.emplace_back();
+    fill = FillApiRecord(v, range.vehicle_id, page[used++]);
+  });
   if (!n.ok()) return n.status();
+  if (!fill.ok()) return fill;
   page.resize(used);
   return absl::OkStatus();
 }
 
-absl::Status StoreAuditSource::ForEachRecord(
-    const TrackRange& range,
-    const std::function<void(const cit::v1::Record&, std::string_view chain_hash)>& fn) {
+absl::StatusOr<std::string> StoreAuditSource::ForEachRecord(
+    const TrackRange& range, const std::function<void(const cit::v1::Record&)>& fn) {
   RecordPageQuery q;
   q.vehicle_id = range.vehicle_id;
   if (range.from) q.from = ToTimePoint(*range.from);
@@ -121,12 +132,14 @@ absl::Status StoreAuditSource::ForEachRecord(
   if (range.to) q.to = ToTimePoint(*range.to) + std::chrono::nanoseconds(1);
   q.max_chain_index = range.max_chain_index;
   q.limit = SIZE_MAX;
-  std::string hex;
+  // The raw hash of the last record, kept in a buffer reused for every record; hex once.
+  std::string last_hash;
   absl::StatusOr<size_t> n = store_.ScanPage(q, [&](const RecordView& v) {
-    HexHashInto(v.hash, &hex);
-    fn(*v.record, hex);
+    fn(*v.record);
+    last_hash.assign(v.hash);
   });
-  return n.status();
+  if (!n.ok()) return n.status();
+  return last_hash.empty() ? std::string() : HexHash(last_hash);
 }
 
 absl::StatusOr<uint64_t> StoreAuditSource::ChainLength(const std::string& vehicle_id) {

@@ -43,9 +43,8 @@ class StoreAuditSource final : public AuditSource {
                                       size_t limit,
                                       std::vector<cit::v1::StoredRecord>& page) override;
   // One pass of the store (Store::ScanPage), no record copied.
-  absl::Status ForEachRecord(
-      const TrackRange& range,
-      const std::function<void(const cit::v1::Record&, std::string_view chain_hash)>& fn) override;
+  absl::StatusOr<std::string> ForEachRecord(
+      const TrackRange& range, const std::function<void(const cit::v1::Record&)>& fn) override;
   absl::StatusOr<uint64_t> ChainLength(const std::string& vehicle_id) override;
   absl::StatusOr<ChainCheck> VerifyChain(const std::string& vehicle_id) override;
 

@@ -190,20 +190,22 @@ class ChunkScanner {
 
   // Columns 0-4: seq, chain_index, server_time_ns, body, hash.
   absl::Status Emit(const sqlite::Statement& q) {
-    if (parsed_ % kRecordsPerArenaReset == 0) arena_.Reset();
-    ++parsed_;
-    auto* record = google::protobuf::Arena::CreateMessage<cit::v1::Record>(&arena_);
-    const std::string_view body = q.ColumnBlobView(3);
-    if (!record->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-      return absl::DataLossError(absl::StrCat("stored body of ", query_.vehicle_id, " seq ",
-                                              q.ColumnInt64(0), " does not parse"));
-    }
     RecordView v;
     v.seq = static_cast<uint64_t>(q.ColumnInt64(0));
     v.chain_index = static_cast<uint64_t>(q.ColumnInt64(1));
     v.server_time_ns = q.ColumnInt64(2);
-    v.record = record;
+    v.body = q.ColumnBlobView(3);
     v.hash = q.ColumnBlobView(4);
+    if (query_.parse_body) {
+      if (parsed_ % kRecordsPerArenaReset == 0) arena_.Reset();
+      ++parsed_;
+      auto* record = google::protobuf::Arena::CreateMessage<cit::v1::Record>(&arena_);
+      if (!record->ParseFromArray(v.body.data(), static_cast<int>(v.body.size()))) {
+        return absl::DataLossError(
+            absl::StrCat("stored body of ", query_.vehicle_id, " seq ", v.seq, " does not parse"));
+      }
+      v.record = record;
+    }
     fn_(v);
     return absl::OkStatus();
   }

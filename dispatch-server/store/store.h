@@ -124,6 +124,9 @@ struct RecordPageQuery {
   std::optional<RecordKey> after;
   uint64_t max_chain_index = UINT64_MAX;
   size_t limit = 1000;
+  // ScanPage only: false lets the store hand out the stored body unparsed (RecordView::record
+  // null), for a caller that parses it into its own message anyway.
+  bool parse_body = true;
 };
 
 // One record as a scan sees it (Store::ScanPage): views valid only during the callback.
@@ -131,7 +134,8 @@ struct RecordView {
   uint64_t seq = 0;
   uint64_t chain_index = 0;
   int64_t server_time_ns = 0;
-  const cit::v1::Record* record = nullptr;  // parsed body
+  const cit::v1::Record* record = nullptr;  // parsed body; null if unparsed (parse_body)
+  std::string_view body;                    // serialised body when unparsed, else may be empty
   std::string_view hash;                    // raw chain hash
 };
 

@@ -242,18 +242,7 @@ class OwnershipTakeoverTest : public ::testing::Test {
   std::multiset<AlertKey> Play(const std::set<size_t>& moves) {
     BackendDb db("postgresql");
     FakeClock clock(kBase);
-    {
-      // Planned and dispatched before both instances start (both load it).
-      RunMonitoringOptions o;
-      o.database_path = db.path();
-      o.postgres_connection = db.conninfo();
-      auto planner = RunMonitoring::Open(o, &clock);
-      EXPECT_TRUE(planner.ok()) << planner.status();
-      if (!planner.ok()) return {};
-      EXPECT_TRUE((*planner)->runs().Create(Plan(), "tester").ok());
-      EXPECT_TRUE((*planner)->runs().Dispatch(kRun, "tester").ok());
-      (*planner)->Stop();
-    }
+    PlanRun(db, &clock);
     Instance a(db, "a", &clock), b(db, "b", &clock);
     Instance* serving = &a;
     Instance* other = &b;
@@ -282,6 +271,18 @@ class OwnershipTakeoverTest : public ::testing::Test {
     EXPECT_TRUE(a.rm().alerts().WaitStored().ok());
     EXPECT_TRUE(b.rm().alerts().WaitStored().ok());
     return StoredAlerts(db);
+  }
+
+  // Planned and dispatched before both instances start (both load it).
+  static void PlanRun(const BackendDb& db, FakeClock* clock) {
+    RunMonitoringOptions o;
+    o.database_path = db.path();
+    o.postgres_connection = db.conninfo();
+    auto planner = RunMonitoring::Open(o, clock);
+    ASSERT_TRUE(planner.ok()) << planner.status();
+    EXPECT_TRUE((*planner)->runs().Create(Plan(), "tester").ok());
+    EXPECT_TRUE((*planner)->runs().Dispatch(kRun, "tester").ok());
+    (*planner)->Stop();
   }
 
   static void ExpectSameState(const VehicleState& x, const VehicleState& y) {
@@ -349,6 +350,35 @@ TEST_F(OwnershipTakeoverTest, VehicleMovedMidRunKeepsItsStateAndAlertsAndTheLose
   EXPECT_EQ(released_b_, 2u);  // when a took it first, and when it went back to a
   EXPECT_EQ(rebuilt_b_, 2u);
   EXPECT_EQ(rebuilt_a_, 2u);  // its first takeover, then the one from b
+}
+
+// The agent reconnecting to the instance that owns the truck (token n + 1 after its own n): its
+// monitor saw every record, nothing is rebuilt. The owner's own row in a poll releases nothing.
+TEST_F(OwnershipTakeoverTest, ReconnectToTheOwnerContinuesWithoutARebuild) {
+  BackendDb db("postgresql");
+  FakeClock clock(kBase);
+  PlanRun(db, &clock);
+  Instance a(db, "a", &clock), b(db, "b", &clock);
+  a.TakeOver();
+  b.Poll();
+  const std::vector<Step> script = Script();
+  for (size_t i = 0; i < 100; ++i) a.Feed(script[i], i + 1);
+  a.TakeOver();  // the same agent, a new stream
+  a.Poll();
+  EXPECT_EQ(a.rm().ownership()->rebuilt_takeovers(), 1u);  // the first, from nobody
+  EXPECT_EQ(a.rm().ownership()->continued_takeovers(), 1u);
+  EXPECT_EQ(a.rm().ownership()->released(), 0u);
+  EXPECT_EQ(a.rm().monitor().released_vehicles(), 0u);
+  EXPECT_EQ(b.rm().monitor().released_vehicles(), 1u);
+  EXPECT_EQ(b.rm().monitor().records_of_released(), 0u);
+  // Still judged on a, also by the clock: S2's window closes (t = 700) before the truck is there.
+  for (size_t i = 100; i < StepAt(720); ++i) a.Feed(script[i], i + 1);
+  EXPECT_TRUE(a.rm().alerts().WaitStored().ok());
+  bool late = false;
+  for (const cit::v1::Alert& alert : a.rm().alerts().List(AlertFilter{})) {
+    late = late || alert.kind() == cit::v1::ALERT_KIND_LATE_ARRIVAL;
+  }
+  EXPECT_TRUE(late);
 }
 
 }  // namespace

@@ -198,6 +198,16 @@ void AlertManager::FollowLoop(FollowOptions options) {
   }
 }
 
+absl::Status AlertManager::CatchUp() {
+  if (store_ == nullptr) return absl::OkStatus();
+  constexpr size_t kBatch = 500;
+  while (true) {
+    absl::StatusOr<size_t> read = FollowOnce(kBatch);
+    if (!read.ok()) return read.status();
+    if (*read < kBatch) return absl::OkStatus();
+  }
+}
+
 absl::StatusOr<size_t> AlertManager::FollowOnce(size_t batch) {
   uint64_t after = 0;
   {

@@ -108,6 +108,10 @@ class AlertManager {
   // SetMetrics, at most once. Read errors are logged and counted
   // (cit_alert_follow_errors_total) and retried with backoff; nothing is skipped.
   absl::Status StartFollowing(FollowOptions options);
+  // Reads the alert-event log up to its end now (what StartFollowing does every interval), so
+  // that what another instance stored a moment ago is known here: a takeover's state rebuild
+  // matches the run's stored alerts against it (monitor/state_rebuild.h). Any thread.
+  absl::Status CatchUp();
   // Waits until every event made so far is stored; DEADLINE_EXCEEDED if that takes longer
   // than `timeout` (the store keeps failing). Always OK without a store.
   absl::Status WaitStored(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;

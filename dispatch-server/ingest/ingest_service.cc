@@ -154,6 +154,7 @@ absl::Status IngestService::Start() {
             return;
           }
           spdlog::info("event=vehicle_taken_over vehicle={} fencing_token={}", vehicle, *token);
+          if (options_.on_taken_over) options_.on_taken_over(vehicle, *token);
           p->stream->Registered(FinishRegistration(vehicle, p->stream, p->first_unacked_seq, true));
         });
   }

@@ -33,6 +33,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -82,6 +83,9 @@ struct IngestOptions {
   // Several instances on one database: take each vehicle over (Store::TakeOwnership) when its
   // stream opens, before the Welcome says what is stored.
   bool take_ownership = false;
+  // Told each takeover (vehicle, fencing token) on the takeover thread, before the Welcome and
+  // so before any record of the new stream (server/ownership_follower.h). Must not block long.
+  std::function<void(const std::string& vehicle, uint64_t fencing_token)> on_taken_over;
   // Drain(): how long to wait for the last commit and acks.
   std::chrono::milliseconds drain_timeout{5000};
 };

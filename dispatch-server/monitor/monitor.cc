@@ -32,7 +32,10 @@ class Monitor::Sink final : public AlertSink {
   Sink(AlertManager* alerts, const VehicleState& v, SysTime now,
        SysTime down_until = SysTime::min())
       : alerts_(alerts), v_(v), now_(now), down_until_(down_until) {}
+  // Another instance evaluates the vehicle (Monitor::Release): nothing is raised or cleared here.
+  void Mute() { muted_ = true; }
   void Raise(const AlertSignal& raised) override {
+    if (muted_) return;
     if (v_.gate && !v_.gate->AdmitRaise(raised, now_)) return;
     AlertSignal marked;
     const bool while_down = raised.event_time < down_until_;
@@ -55,6 +58,7 @@ class Monitor::Sink final : public AlertSink {
   }
   void Clear(cit::v1::AlertKind kind, const std::string& subject, SysTime event_time,
              const std::string& details) override {
+    if (muted_) return;
     if (v_.gate && !v_.gate->AdmitClear(kind, subject, now_)) return;
     absl::Status s = alerts_->Clear(v_.vehicle_id, kind, subject, event_time, details);
     if (!s.ok()) {
@@ -68,6 +72,7 @@ class Monitor::Sink final : public AlertSink {
   const VehicleState& v_;
   SysTime now_;
   SysTime down_until_;  // clock-driven signals only (Tick)
+  bool muted_ = false;
 };
 
 Monitor::Monitor(AlertManager* alerts, const Clock* clock, MonitorOptions options)
@@ -126,6 +131,33 @@ void Monitor::HoldVehicles(const std::vector<std::string>& vehicle_ids) {
 }
 
 std::size_t Monitor::held_records() const { return held_count_.load(); }
+
+void Monitor::Release(const std::string& vehicle_id) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  VehicleState& v = Vehicle(vehicle_id);
+  if (released_.size() <= v.index) released_.resize(v.index + 1, false);
+  if (!released_[v.index]) ++released_count_;
+  released_[v.index] = true;
+  v.timers.fill(0);  // pending expiries become stale
+  if (auto it = held_.find(vehicle_id); it != held_.end()) {
+    records_of_released_ += it->second.size();
+    held_count_ -= it->second.size();
+    held_.erase(it);
+  }
+}
+
+void Monitor::Resume(const std::string& vehicle_id) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  held_.try_emplace(vehicle_id);
+  VehicleState& v = Vehicle(vehicle_id);
+  v.timers.fill(0);  // armed again from the rebuilt state (Adopt)
+  if (v.index < released_.size() && released_[v.index]) {
+    released_[v.index] = false;
+    --released_count_;
+  }
+}
+
+std::size_t Monitor::released_vehicles() const { return released_count_.load(); }
 
 void Monitor::ReleaseHeld(const std::string& vehicle_id) {
   if (held_.empty()) return;
@@ -296,6 +328,10 @@ void Monitor::Schedule(VehicleState& v, TimerTag tag, SysTime deadline) {
 
 void Monitor::Process(const CommittedRecord& cr) {
   VehicleState& v = Vehicle(cr.vehicle_id);
+  if (!released_.empty() && IsReleased(v)) {
+    records_of_released_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   ProcessRecord(v, cr);
   // After the record's signals reached the AlertManager (they are raised immediately), so the
   // snapshot's alert event id covers them.
@@ -613,6 +649,9 @@ void Monitor::ApplyRunChange(const RunChange& change) {
   const SysTime now = clock_->Now();
   v.backfill = false;
   Sink sink(alerts_, v, now);
+  // The run's end or change is judged by the instance that owns the vehicle; this one only
+  // keeps the plan (a takeover rebuilds the state from the store anyway).
+  if (IsReleased(v)) sink.Mute();
   const bool mine = v.run && v.run->run_id == run.plan().run_id();
   if (!IsLive(run.state())) {
     if (!mine) return;
@@ -670,6 +709,7 @@ void Monitor::Tick() {
     if (e.owner >= vehicles_.size()) return;
     VehicleState& v = *vehicles_[e.owner];
     if (e.tag >= kTimerCount || v.timers[e.tag] != e.id) return;  // superseded
+    if (IsReleased(v)) return;  // another instance evaluates it (Release)
     v.timers[e.tag] = 0;
     v.backfill = false;
     Sink sink(alerts_, v, now, restarted_at_);

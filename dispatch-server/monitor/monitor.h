@@ -106,6 +106,18 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   // only enqueue (monitor/snapshot_writer.h stores them on its own thread). Set before Start().
   using SnapshotSink = std::function<void(StoredSnapshot)>;
   void SetSnapshotSink(SnapshotSink sink) { snapshot_sink_ = std::move(sink); }
+  // Several instances on one database (issue 15 §3): another instance took the vehicle over,
+  // so this one stops evaluating it: its pending deadlines are dropped, no time-driven alert
+  // (COMMS_LOST, late stop, dwell, GNSS lost) fires for it, and records that still reach this
+  // monitor for it (a stale stream whose commits the fencing token refuses) are not judged
+  // (counted in records_of_released). Thread-safe, immediate.
+  void Release(const std::string& vehicle_id);
+  // This instance took the vehicle over again: its records wait (as with HoldVehicles) until
+  // its state rebuilt from the store is adopted (Adopt), and it is evaluated again from then on.
+  void Resume(const std::string& vehicle_id);
+  // Vehicles released and not resumed; records not judged because their vehicle was released.
+  std::size_t released_vehicles() const;
+  uint64_t records_of_released() const { return records_of_released_.load(); }
   // Synchronous mode only (a private replay monitor): moves the vehicle's state out.
   std::unique_ptr<VehicleState> TakeVehicle(const std::string& vehicle_id);
 
@@ -139,6 +151,9 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   using Item = std::variant<CommittedRecord, RunChange, std::unique_ptr<VehicleState>>;
 
   VehicleState& Vehicle(const std::string& vehicle_id);
+  bool IsReleased(const VehicleState& v) const {
+    return v.index < released_.size() && released_[v.index];
+  }
   void ProcessRecord(VehicleState& v, const CommittedRecord& record);
   // After a record of `v` was evaluated: hands a snapshot to the sink when one is due.
   void MaybeSnapshot(VehicleState& v, uint64_t seq);
@@ -197,6 +212,10 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   std::unordered_map<std::string, uint32_t> index_;
   std::unordered_map<std::string, std::vector<CommittedRecord>> held_;  // HoldVehicles
   std::atomic<std::size_t> held_count_{0};
+  // Per vehicle index: another instance owns it (Release); nothing of it is evaluated here.
+  std::vector<bool> released_;
+  std::atomic<std::size_t> released_count_{0};
+  std::atomic<uint64_t> records_of_released_{0};
   TimerWheel wheel_;
   std::atomic<uint64_t> records_processed_{0};
 };

@@ -314,7 +314,7 @@ void StateRebuilder::ExpectIdle(const std::vector<std::string>& vehicle_ids) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& id : vehicle_ids) {
     if (stop_ || !expected_.emplace(id, true).second) continue;
-    jobs_.push_back(Job{id, std::nullopt});
+    jobs_.push_back(Job{id, std::nullopt, std::nullopt});
   }
   StartWorkersLocked();
 }
@@ -338,7 +338,7 @@ void StateRebuilder::OnRunChanged(const RunChange& change) {
       }
       if (IsLive(change.run.state()) && change.compiled && !stop_) {
         it->second = true;
-        jobs_.push_back(Job{vehicle_id, change});
+        jobs_.push_back(Job{vehicle_id, change, std::nullopt});
         StartWorkersLocked();
         cv_.notify_one();
         return;
@@ -347,6 +347,23 @@ void StateRebuilder::OnRunChanged(const RunChange& change) {
     }
   }
   monitor_->OnRunChanged(change);
+}
+
+void StateRebuilder::Retake(const std::string& vehicle_id, std::optional<RunChange> live,
+                            SysTime now) {
+  const Bound bound{std::chrono::system_clock::now(), now};
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stop_) return;
+  if (expected_.count(vehicle_id) != 0) {
+    retake_bound_[vehicle_id] = bound;  // the waiting or running rebuild reads up to here
+    return;
+  }
+  // A run still compiling reaches OnRunChanged later, as any run change: judged then.
+  if (live && (!IsLive(live->run.state()) || !live->compiled)) live.reset();
+  expected_[vehicle_id] = true;
+  jobs_.push_back(Job{vehicle_id, std::move(live), bound});
+  StartWorkersLocked();
+  cv_.notify_one();
 }
 
 void StateRebuilder::Work() {
@@ -359,6 +376,10 @@ void StateRebuilder::Work() {
       if (stop_) return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
+      if (auto it = retake_bound_.find(job.vehicle_id); it != retake_bound_.end()) {
+        job.bound = it->second;  // taken over since it was queued
+        retake_bound_.erase(it);
+      }
     }
     const std::string& vehicle_id = job.vehicle_id;
     absl::StatusOr<VehicleRebuild> rebuilt = absl::UnavailableError("no store");
@@ -370,6 +391,13 @@ void StateRebuilder::Work() {
         store = std::move(*opened);
       } else {
         rebuilt = opened.status();
+      }
+    }
+    if (store != nullptr && job.bound) {
+      // What the previous owner raised until a moment ago must be known to match it.
+      if (absl::Status s = alerts_->CatchUp(); !s.ok()) {
+        spdlog::warn("event=takeover_alerts_not_caught_up vehicle={} error=\"{}\"", vehicle_id,
+                     s.ToString());
       }
     }
     if (store != nullptr) {
@@ -384,27 +412,37 @@ void StateRebuilder::Work() {
                        job.change->run.plan().run_id(), versions.status().ToString());
         }
       }
-      rebuilt = RebuildVehicle(*store, *alert_store_, *alerts_, vehicle_id,
-                               job.change ? &*job.change : nullptr, records_before_, restarted_,
-                               options_, on_activated_, earlier);
+      rebuilt = RebuildVehicle(
+          *store, *alert_store_, *alerts_, vehicle_id, job.change ? &*job.change : nullptr,
+          job.bound ? job.bound->records_before : records_before_,
+          job.bound ? job.bound->restarted : restarted_, options_, on_activated_, earlier);
     }
-    Finish(vehicle_id, std::move(rebuilt), job.change ? &*job.change : nullptr);
+    Finish(job, std::move(rebuilt));
   }
 }
 
-void StateRebuilder::Finish(const std::string& vehicle_id, absl::StatusOr<VehicleRebuild> rebuilt,
-                            const RunChange* change) {
+void StateRebuilder::Finish(const Job& job, absl::StatusOr<VehicleRebuild> rebuilt) {
+  const std::string& vehicle_id = job.vehicle_id;
+  const RunChange* change = job.change ? &*job.change : nullptr;
   std::vector<RunChange> deferred;
   std::lock_guard<std::mutex> lock(mu_);
+  if (retake_bound_.count(vehicle_id) != 0 && !stop_) {
+    // Taken over while it was being rebuilt: the records stored meanwhile were read by nobody
+    // here. Rebuild again, up to the takeover (Work picks the bound up).
+    jobs_.push_back(Job{vehicle_id, job.change, std::nullopt});
+    cv_.notify_one();
+    return;
+  }
   const std::string run_id = change != nullptr ? change->run.plan().run_id() : "";
   if (rebuilt.ok()) {
     spdlog::log(change != nullptr ? spdlog::level::info : spdlog::level::debug,
-                "event=state_rebuilt vehicle={} run={} from_snapshot={} warmup_records={} "
+                "event=state_rebuilt vehicle={} run={} cause={} from_snapshot={} warmup_records={} "
                 "run_records={} alerts_matched={} alerts_raised={} not_raised={} "
                 "stored_unmatched={}",
-                vehicle_id, run_id, rebuilt->from_snapshot, rebuilt->warmup_records,
-                rebuilt->run_records, rebuilt->gate.matched, rebuilt->gate.admitted,
-                rebuilt->gate.diverged, rebuilt->state->gate ? rebuilt->state->gate->pending() : 0);
+                vehicle_id, run_id, job.bound ? "takeover" : "restart", rebuilt->from_snapshot,
+                rebuilt->warmup_records, rebuilt->run_records, rebuilt->gate.matched,
+                rebuilt->gate.admitted, rebuilt->gate.diverged,
+                rebuilt->state->gate ? rebuilt->state->gate->pending() : 0);
     if (change != nullptr) CountSnapshotUse(vehicle_id, *rebuilt);
     ++runs_done_;
     records_done_ += rebuilt->warmup_records + rebuilt->run_records;

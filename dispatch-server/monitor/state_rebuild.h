@@ -134,6 +134,14 @@ class StateRebuilder {
   // These vehicles have no live run but were heard within warmup_s before the restart: their
   // state (crew on board, doors, seals, motion) is rebuilt silently right away.
   void ExpectIdle(const std::vector<std::string>& vehicle_ids);
+  // Several instances on one database (issue 15 §3): this instance just took the vehicle over
+  // from another (its fencing token), whose evaluation this monitor did not see. Its state is
+  // rebuilt from the store as at a restart -- `live`: its live run (compiled), if any; records
+  // received before now are replayed, the stored alert events of the run are matched -- and
+  // adopted by the monitor, which holds the vehicle's new records meanwhile (Monitor::Resume,
+  // called by the caller before). A rebuild of the vehicle already waiting or under way reads
+  // up to the takeover instead (it is started again if it had read less). `now`: monitor clock.
+  void Retake(const std::string& vehicle_id, std::optional<RunChange> live, SysTime now);
   // The RunManager's listener.
   void OnRunChanged(const RunChange& change);
   // Where the stored versions of a run come from (RunStore::Versions), so that a run whose plan
@@ -155,14 +163,19 @@ class StateRebuilder {
   void Stop();
 
  private:
+  // Where a takeover's rebuild stops reading (ingest clock) and ends its warm-up (monitor clock).
+  struct Bound {
+    std::chrono::system_clock::time_point records_before;
+    SysTime restarted;
+  };
   struct Job {
     std::string vehicle_id;
     std::optional<RunChange> change;  // none: no live run, warm-up only
+    std::optional<Bound> bound;       // none: start-up (records_before_, restarted_)
   };
   void StartWorkersLocked();
   void Work();
-  void Finish(const std::string& vehicle_id, absl::StatusOr<VehicleRebuild> rebuilt,
-              const RunChange* change);
+  void Finish(const Job& job, absl::StatusOr<VehicleRebuild> rebuilt);
   // Counts (and logs why not) the use of a snapshot; mu_ held.
   void CountSnapshotUse(const std::string& vehicle_id, const VehicleRebuild& rebuilt);
 
@@ -179,6 +192,8 @@ class StateRebuilder {
   std::map<std::string, bool> expected_;  // vehicle -> rebuild started
   // Changes published while the vehicle is being rebuilt, forwarded after it.
   std::map<std::string, std::vector<RunChange>> deferred_;
+  // Takeovers of vehicles whose rebuild was waiting or under way (Retake): read up to here.
+  std::map<std::string, Bound> retake_bound_;
   std::deque<Job> jobs_;
   bool stop_ = false;
   std::vector<std::thread> workers_;

@@ -52,6 +52,12 @@ DispatchServer::Builder& DispatchServer::Builder::AddObserver(RecordObserver* ob
   return *this;
 }
 
+DispatchServer::Builder& DispatchServer::Builder::SetTakeoverListener(
+    std::function<void(const std::string& vehicle, uint64_t fencing_token)> listener) {
+  options_.ingest.on_taken_over = std::move(listener);
+  return *this;
+}
+
 DispatchServer::Builder& DispatchServer::Builder::SetOperatorAuthProcessor(
     std::shared_ptr<grpc::AuthMetadataProcessor> processor) {
   auth_processor_ = std::move(processor);

@@ -152,6 +152,10 @@ class DispatchServer {
     Builder& AddOperatorService(grpc::Service* service);
     // Receives every committed batch (see committed_record.h). Not owned.
     Builder& AddObserver(RecordObserver* observer);
+    // Several instances on one database: told each vehicle this instance takes over
+    // (IngestOptions::on_taken_over).
+    Builder& SetTakeoverListener(
+        std::function<void(const std::string& vehicle, uint64_t fencing_token)> listener);
     // Authenticates operator-port calls from their metadata (TLS mode only; in insecure_dev
     // mode gRPC does not run processors, use an interceptor or check in the service).
     Builder& SetOperatorAuthProcessor(std::shared_ptr<grpc::AuthMetadataProcessor> processor);

@@ -74,6 +74,16 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   StateRebuilder* rebuilder = rm->rebuilder_.get();
   rm->runs_->SetListener([rebuilder](const RunChange& c) { rebuilder->OnRunChanged(c); });
   for (const RunChange& c : rm->runs_->LiveRuns()) rm->monitor_->OnRunChanged(c);
+  if (!options.postgres_connection.empty() && !options.instance.empty()) {
+    // Before the monitor runs: vehicles another instance owns raise nothing here.
+    absl::StatusOr<std::unique_ptr<OwnershipFollower>> ownership =
+        OwnershipFollower::Open({.instance = options.instance,
+                                 .postgres_connection = options.postgres_connection,
+                                 .poll_interval = options.ownership_poll_interval},
+                                monitor, rebuilder, rm->runs_.get(), clock);
+    if (!ownership.ok()) return ownership.status();
+    rm->ownership_ = *std::move(ownership);
+  }
   rm->fleet_feed_ =
       std::make_unique<FleetFeed>([monitor] { return monitor->Fleet(); }, options.fleet_throttle);
   rm->dispatch_service_ =
@@ -90,6 +100,13 @@ void RunMonitoring::Register(DispatchServer::Builder& builder) {
   builder.AddOperatorService(dispatch_service_.get())
       .AddOperatorService(alerts_service_.get())
       .AddObserver(monitor_.get());
+  if (ownership_) {
+    ownership_->SetMetrics(builder.shared_metrics());
+    OwnershipFollower* ownership = ownership_.get();
+    builder.SetTakeoverListener([ownership](const std::string& vehicle, uint64_t token) {
+      ownership->OnTakenOver(vehicle, token);
+    });
+  }
 }
 
 void RunMonitoring::Start() {
@@ -100,6 +117,7 @@ void RunMonitoring::Start() {
     alert_follow_interval_.reset();
   }
   monitor_->Start();
+  if (ownership_) ownership_->Start();
   fleet_feed_->Start();
   if (!compile_thread_.joinable()) {
     compile_thread_ =
@@ -110,6 +128,7 @@ void RunMonitoring::Start() {
 void RunMonitoring::Stop() {
   stop_compiling_ = true;
   if (compile_thread_.joinable()) compile_thread_.join();
+  if (ownership_) ownership_->Stop();
   if (rebuilder_) rebuilder_->Stop();
   if (fleet_feed_) fleet_feed_->Stop();
   if (monitor_) monitor_->Stop();

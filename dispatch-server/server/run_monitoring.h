@@ -45,6 +45,7 @@
 #include "dispatch-server/plans/run_activation_writer.h"
 #include "dispatch-server/plans/run_manager.h"
 #include "dispatch-server/server/dispatch_server.h"
+#include "dispatch-server/server/ownership_follower.h"
 #include "dispatch-server/store/sqlite_db.h"
 
 namespace cit::dispatch {
@@ -62,6 +63,11 @@ struct RunMonitoringOptions {
   // PostgreSQL: how often the alert-event log is read for other instances' alerts
   // (AlertManager::StartFollowing, from Start).
   std::chrono::milliseconds alert_follow_interval{200};
+  // PostgreSQL with several instances: this instance's [store] instance name. Non-empty: the
+  // monitor follows vehicle ownership (server/ownership_follower.h), reading the owners every
+  // ownership_poll_interval.
+  std::string instance;
+  std::chrono::milliseconds ownership_poll_interval{1000};
   // WatchFleet sends each vehicle at most once per this interval.
   std::chrono::milliseconds fleet_throttle{1000};
   // Start-up: live runs' monitor state rebuilt from the store (database_path and monitor are
@@ -92,6 +98,8 @@ class RunMonitoring {
   // Live runs whose state is still being rebuilt from the store (0 once start-up is done).
   size_t rebuilding() const { return rebuilder_->pending(); }
   const StateRebuilder& rebuilder() const { return *rebuilder_; }
+  // Set with several instances (RunMonitoringOptions::instance), else null.
+  OwnershipFollower* ownership() { return ownership_.get(); }
   SnapshotWriter& snapshots() { return *snapshot_writer_; }
   AlertsService& alerts_service() { return *alerts_service_; }
   DispatchService& dispatch_service() { return *dispatch_service_; }
@@ -105,8 +113,9 @@ class RunMonitoring {
   std::unique_ptr<RunActivationWriter> activation_writer_;  // outlived by runs_, outlives monitor_
   std::unique_ptr<SnapshotWriter> snapshot_writer_;         // outlives monitor_ (its sink)
   std::unique_ptr<Monitor> monitor_;
-  std::unique_ptr<StateRebuilder> rebuilder_;  // feeds monitor_
-  std::unique_ptr<FleetFeed> fleet_feed_;      // reads monitor_
+  std::unique_ptr<StateRebuilder> rebuilder_;     // feeds monitor_
+  std::unique_ptr<OwnershipFollower> ownership_;  // drives monitor_ and rebuilder_
+  std::unique_ptr<FleetFeed> fleet_feed_;         // reads monitor_
   std::unique_ptr<DispatchService> dispatch_service_;
   std::unique_ptr<AlertsService> alerts_service_;
   int compile_threads_ = 2;

@@ -69,6 +69,14 @@ class AgentSide {
       return 0;
     });
   }
+  // Records the record as the agent's recorder does (event time kept when set); its seq.
+  uint64_t Add(cit::v1::Record r) {
+    return Run([&] {
+      absl::StatusOr<uint64_t> seq = recorder_->Add(std::move(r));
+      EXPECT_TRUE(seq.ok()) << seq.status();
+      return seq.ok() ? *seq : uint64_t{0};
+    });
+  }
   uint64_t AddPanic() {
     return Run([&] {
       cit::v1::Record r;

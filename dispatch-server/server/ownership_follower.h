@@ -1,0 +1,115 @@
+// Monitoring follows vehicle ownership among several instances on one PostgreSQL database
+// (issue 15 §3): each vehicle is evaluated by exactly one instance at a time, the one that owns
+// it (the fencing token in vehicle_seq, taken by the instance its agent connects to).
+//
+//  - This instance takes a vehicle over (the ingest, before the agent's Welcome): when it did
+//    not hold the previous token -- another instance wrote in between, whose evaluation this
+//    monitor never saw -- the vehicle's records wait in the monitor while its state is rebuilt
+//    from the store, exactly as at a restart (StateRebuilder::Retake), then are judged from it.
+//    "event=monitor_takeover vehicle=... fencing_token=N rebuild=true|false".
+//  - Another instance takes one of this instance's vehicles over: found by reading the owners
+//    every poll_interval (and once at start-up, before the monitor runs), it is released
+//    (Monitor::Release): no deadline, no time-driven alert (COMMS_LOST, late, dwell, GNSS lost)
+//    and no record is judged for it here any more. "event=monitor_vehicle_released ...".
+// Each transition is counted in cit_monitor_ownership_transitions_total{transition}.
+//
+//   auto f = OwnershipFollower::Open({.instance = "a", .postgres_connection = conninfo},
+//                                    &monitor, &rebuilder, &runs, &clock);
+//   ingest_options.on_taken_over = [&](const std::string& v, uint64_t t) { f->OnTakenOver(v, t); };
+//   f->Start();  ...  f->Stop();
+//
+// A release waits for the next poll: an instance learns it lost a vehicle at most
+// poll_interval after the takeover, far below the shortest time-driven rule (COMMS_LOST, 60 s).
+//
+// Thread contract: OnTakenOver from any thread (the ingest's takeover thread); the poll runs on
+// its own thread between Start and Stop. All state under one mutex.
+#ifndef CIT_DISPATCH_SERVER_SERVER_OWNERSHIP_FOLLOWER_H_
+#define CIT_DISPATCH_SERVER_SERVER_OWNERSHIP_FOLLOWER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "dispatch-server/common/clock.h"
+#include "dispatch-server/metrics/metrics_registry.h"
+#include "dispatch-server/monitor/monitor.h"
+#include "dispatch-server/monitor/state_rebuild.h"
+#include "dispatch-server/plans/run_manager.h"
+#include "dispatch-server/store/vehicle_owners.h"
+
+namespace cit::dispatch {
+
+struct OwnershipFollowerOptions {
+  std::string instance;  // this instance's [store] instance name (non-empty)
+  std::string postgres_connection;
+  std::chrono::milliseconds poll_interval{1000};
+};
+
+class OwnershipFollower {
+ public:
+  // Reads the owners once: vehicles another instance owns are released before the monitor
+  // starts; those this instance owned (a restart under its name) are its own, and their state
+  // comes from the start-up rebuild. The parts must outlive the follower.
+  static absl::StatusOr<std::unique_ptr<OwnershipFollower>> Open(OwnershipFollowerOptions options,
+                                                                 Monitor* monitor,
+                                                                 StateRebuilder* rebuilder,
+                                                                 const RunManager* runs,
+                                                                 const Clock* clock);
+  ~OwnershipFollower();
+  OwnershipFollower(const OwnershipFollower&) = delete;
+  OwnershipFollower& operator=(const OwnershipFollower&) = delete;
+
+  void SetMetrics(std::shared_ptr<MetricsRegistry> registry);
+  // The ingest took `vehicle_id` over with `fencing_token`, before any of its new records.
+  void OnTakenOver(const std::string& vehicle_id, uint64_t fencing_token);
+  // Reads the owners now and releases what another instance took (the poll's work; tests).
+  absl::Status PollOnce();
+  void Start();
+  void Stop();
+
+  // Transitions so far (also in the metric).
+  uint64_t released() const;
+  uint64_t rebuilt_takeovers() const;
+  uint64_t continued_takeovers() const;
+
+ private:
+  OwnershipFollower(OwnershipFollowerOptions options, std::unique_ptr<VehicleOwnerReader> reader,
+                    Monitor* monitor, StateRebuilder* rebuilder, const RunManager* runs,
+                    const Clock* clock);
+  // Applies one reading; `initial`: at Open (nothing was evaluated yet). mu_ held.
+  void ApplyOwnersLocked(const std::vector<VehicleOwner>& owners, bool initial);
+  void Count(const char* transition);
+  void Loop();
+
+  const OwnershipFollowerOptions options_;
+  std::unique_ptr<VehicleOwnerReader> reader_;
+  Monitor* monitor_;
+  StateRebuilder* rebuilder_;
+  const RunManager* runs_;
+  const Clock* clock_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  // Vehicles this instance owns and evaluates, with the fencing token it holds.
+  std::unordered_map<std::string, uint64_t> mine_;
+  // Vehicles another instance owns (released here), with the token seen.
+  std::unordered_map<std::string, uint64_t> elsewhere_;
+  uint64_t released_ = 0;
+  uint64_t rebuilt_ = 0;
+  uint64_t continued_ = 0;
+  std::shared_ptr<MetricsRegistry> metrics_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace cit::dispatch
+
+#endif  // CIT_DISPATCH_SERVER_SERVER_OWNERSHIP_FOLLOWER_H_

@@ -28,6 +28,7 @@
 #include "dispatch-server/store/postgres_alert_store.h"
 #include "dispatch-server/store/postgres_store.h"
 #include "tests/agent/agent_side.h"
+#include "tests/support/http_get.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_env.h"
 
@@ -90,6 +91,13 @@ class AlertStream {
   std::thread thread_;
 };
 
+// What a test changes in an instance's configuration.
+struct Tuning {
+  bool metrics = false;
+  std::string ingest_toml;  // lines of [ingest]
+  std::string server_toml;  // lines of [server]
+};
+
 class TwoInstancesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -108,14 +116,23 @@ class TwoInstancesTest : public ::testing::Test {
     int port = 0;
     int operator_port = 0;
     std::unique_ptr<test::Process> process;
+    int metrics_port = 0;  // 0: no metrics port
   };
 
-  Instance Start(const std::string& name) {
-    Instance i{name, test::FreeTcpPort(), test::FreeTcpPort(), nullptr};
+  Instance Start(const std::string& name, const Tuning& tuning = {}) {
+    Instance i{name, test::FreeTcpPort(), test::FreeTcpPort(), nullptr,
+               tuning.metrics ? test::FreeTcpPort() : 0};
+    const std::string metrics_listen =
+        tuning.metrics ? "127.0.0.1:" + std::to_string(i.metrics_port) : "";
     const std::filesystem::path config = dir_.path() / (name + ".toml");
     std::ofstream(config) << "[telemetry]\nlisten = \"127.0.0.1:" << i.port << "\"\n"
                           << "[operator]\nlisten = \"127.0.0.1:" << i.operator_port << "\"\n"
-                          << "[metrics]\nlisten = \"\"\n[http]\nlisten = \"\"\n"
+                          << "[metrics]\nlisten = \"" << metrics_listen << "\"\n"
+                          << "[http]\nlisten = \"\"\n"
+                          << "[ingest]\n"
+                          << tuning.ingest_toml << "\n"
+                          << "[server]\n"
+                          << tuning.server_toml << "\n"
                           << "[tls]\ninsecure_dev = true\n"
                           << "[store]\npath = \"" << (dir_.path() / (name + ".db")).string()
                           << "\"\nbackend = \"postgresql\"\nconnection = \"" << conninfo_
@@ -431,6 +448,80 @@ TEST_F(TwoInstancesRunTest, KillNineMidRunRaisesExactlyTheAlertsOfAnUninterrupte
   EXPECT_EQ(killed, reference) << "reference:\n"
                                << Describe(reference) << "killed:\n"
                                << Describe(killed);
+}
+
+// Split brain (issue 15, "Tests"): an instance paused with SIGSTOP while it holds records of a
+// vehicle it has not committed yet, past the moment its agent moved to the other instance, is
+// continued: its commit is refused whole (fencing token), so the records stored are the new
+// owner's, once each, in one chain that verifies.
+TEST_F(TwoInstancesTest, AnInstancePausedPastATakeoverWritesNothingForTheVehicleWhenContinued) {
+  Tuning slow_commit;
+  slow_commit.metrics = true;
+  // A holds what it receives 4 s before committing it: the window in which it is paused.
+  slow_commit.ingest_toml = "group_commit_ms = 4000\ngroup_commit_records = 100000";
+  slow_commit.server_toml = "min_client_ping_interval_ms = 100";
+  Tuning quick;
+  quick.server_toml = "min_client_ping_interval_ms = 100";
+  Instance a = Start("paused-a", slow_commit);
+  Instance b = Start("paused-b", quick);
+  AgentConfig::Uplink uplink = Uplink(a, b);
+  uplink.keepalive_time_ms = 300;  // the agent notices the paused instance within ~1 s
+  uplink.keepalive_timeout_ms = 700;
+  test::TempDir journal;
+  AgentSide agent(journal.path(), uplink);
+  ASSERT_TRUE(agent.start_status().ok()) << agent.start_status();
+  agent.AddFixes(100);
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() == 100; }, 30s)) << Log(a.name);
+
+  // 50 more reach A, which holds them for its group commit; A is paused before it commits.
+  agent.AddFixes(50);
+  auto received_by_a = [&] {
+    return test::MetricValue(test::HttpGet(a.metrics_port, "/metrics"),
+                             "cit_ingest_records_received_total")
+        .value_or(0);
+  };
+  ASSERT_TRUE(test::WaitFor([&] { return received_by_a() >= 150; }, 30s));
+  a.process->Signal(SIGSTOP);
+  ASSERT_EQ(agent.AckedThrough(), 100u) << "A committed before it was paused";
+
+  // The agent gives up on A and sends everything unacknowledged, and more, to B.
+  agent.AddFixes(50);
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() == 200; }, 60s))
+      << "acked " << agent.AckedThrough() << "\n--- b ---\n"
+      << Log(b.name);
+  EXPECT_NE(Log(b.name).find("event=vehicle_taken_over vehicle=truck-7"), npos) << Log(b.name);
+
+  // A continues and commits what it held: refused, nothing of it stored.
+  a.process->Signal(SIGCONT);
+  ASSERT_TRUE(test::WaitFor(
+      [&] {
+        const std::string log = Log(a.name);
+        return log.find("event=commit_failed") != npos &&
+               log.find("no longer owns vehicle truck-7") != npos;
+      },
+      30s))
+      << Log(a.name);
+
+  pqxx::connection c(conninfo_);
+  pqxx::read_transaction t(c);
+  const pqxx::row counts = t.exec1(
+      "SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq), MAX(chain_index) FROM records "
+      "WHERE vehicle_id = 'truck-7'");
+  EXPECT_EQ(counts[0].as<int64_t>(), 200);
+  EXPECT_EQ(counts[1].as<int64_t>(), 200);
+  EXPECT_EQ(counts[2].as<int64_t>(), 1);
+  EXPECT_EQ(counts[3].as<int64_t>(), 200);
+  EXPECT_EQ(counts[4].as<int64_t>(), 200);
+  EXPECT_EQ(
+      t.exec1("SELECT owner FROM vehicle_seq WHERE vehicle_id = 'truck-7'")[0].as<std::string>(),
+      "paused-b");
+  dispatch::PostgresStoreOptions o;
+  o.connection = conninfo_;
+  auto reader = dispatch::PostgresStore::Open(o);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  auto verified = (*reader)->VerifyChain("truck-7");
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_TRUE(verified->ok) << verified->detail;
 }
 
 }  // namespace

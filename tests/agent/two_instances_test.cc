@@ -3,7 +3,10 @@
 // agent's real uplink given both addresses. One instance is killed with SIGKILL mid-run; the
 // agent moves to the other, which takes the vehicle over (fencing token) and continues its
 // chain: every record the agent journalled is stored exactly once and the chain verifies. An
-// alert raised on one instance reaches a watcher on the other, and is acknowledged there.
+// alert raised on one instance reaches a watcher on the other, and is acknowledged there. A
+// run killed mid-way raises exactly the alerts of an uninterrupted one, and a watcher on the
+// surviving instance sees all of them. An instance paused with SIGSTOP past a takeover stores
+// nothing for the vehicle when continued (split brain).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -391,6 +394,8 @@ class TwoInstancesRunTest : public TwoInstancesTest {
     }
     Instance a = Start(tag + "-a");
     Instance b = Start(tag + "-b");
+    // An operator watching on the instance that survives the kill.
+    AlertStream watch_b(b.operator_port);
     test::TempDir journal;
     AgentSide agent(journal.path(), Uplink(a, b));
     EXPECT_TRUE(agent.start_status().ok()) << agent.start_status();
@@ -429,6 +434,22 @@ class TwoInstancesRunTest : public TwoInstancesTest {
     if (kill_at) {
       EXPECT_NE(Log(b.name).find("event=monitor_takeover vehicle=truck-7"), npos) << Log(b.name);
       EXPECT_NE(Log(b.name).find("cause=takeover"), npos) << Log(b.name);
+    }
+    // The watcher on b saw every alert, those raised on a before the kill included, each up to
+    // its stored revision.
+    auto store = dispatch::PostgresAlertStore::Open(conninfo_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return alerts;
+    auto loaded = (*store)->Load(0);
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    if (!loaded.ok()) return alerts;
+    for (const cit::v1::Alert& stored : loaded->alerts) {
+      const cit::v1::AlertEvent seen = watch_b.WaitFor([&](const cit::v1::AlertEvent& e) {
+        return e.alert().alert_id() == stored.alert_id() &&
+               e.alert().revision() == stored.revision();
+      });
+      EXPECT_EQ(seen.alert().alert_id(), stored.alert_id())
+          << cit::v1::AlertKind_Name(stored.kind()) << " not seen by the watcher on " << b.name;
     }
     return alerts;
   }

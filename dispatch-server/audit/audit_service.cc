@@ -13,20 +13,35 @@
 #include "dispatch-server/audit/track_page_token.h"
 #include "dispatch-server/audit/track_pages.h"
 #include "dispatch-server/auth/operator_auth.h"
+#include "dispatch-server/common/blocking_calls.h"
 #include "dispatch-server/common/grpc_status.h"
 
 namespace cit::dispatch {
 namespace {
 
+// Answers a unary call from `fn`, run on `calls` (off gRPC's callback threads: it reads the
+// database); `fn` must capture what it uses by value (the request and context pointers stay
+// valid until the reactor finishes).
 template <typename T, typename Fn>
-grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context, T* response, Fn&& fn) {
+grpc::ServerUnaryReactor* Respond(BlockingCalls& calls, grpc::CallbackServerContext* context,
+                                  T* response, Fn fn) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<T> result = fn();
-  if (result.ok()) {
-    *response = *std::move(result);
-    reactor->Finish(grpc::Status::OK);
-  } else {
-    reactor->Finish(ToGrpcStatus(result.status()));
+  const bool queued = calls.Submit([reactor, response, fn = std::move(fn)]() mutable {
+    absl::StatusOr<T> result = fn();
+    if (result.ok()) {
+      *response = *std::move(result);
+      reactor->Finish(grpc::Status::OK);
+    } else {
+      reactor->Finish(ToGrpcStatus(result.status()));
+    }
+  });
+  if (!queued) {
+    spdlog::warn("event=audit_call_refused reason=busy max_queued={}", calls.max_queued());
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        fmt::format("{} audit calls are waiting already, the most this server queues; retry in "
+                    "a minute",
+                    calls.max_queued())));
   }
   return reactor;
 }
@@ -366,7 +381,9 @@ absl::StatusOr<cit::v1::ListCheckpointsResponse> Auditor::Checkpoints(
 
 AuditService::AuditService(std::shared_ptr<AuditSource> source, std::shared_ptr<AuditLedger> ledger,
                            int max_streams)
-    : auditor_(std::move(source), std::move(ledger)), max_streams_(max_streams) {}
+    : auditor_(std::move(source), std::move(ledger)),
+      max_streams_(max_streams),
+      calls_("audit_calls", kCallThreads, kMaxQueuedCalls) {}
 
 bool AuditService::AcquireStream() {
   int n = active_streams_.load();
@@ -379,66 +396,72 @@ bool AuditService::AcquireStream() {
 grpc::ServerUnaryReactor* AuditService::GetRunReport(grpc::CallbackServerContext* context,
                                                      const cit::v1::RunReportRequest* request,
                                                      cit::v1::RunReport* response) {
-  return Respond(context, response, [&] { return auditor_.Report(request->run_id()); });
+  return Respond(calls_, context, response,
+                 [this, request] { return auditor_.Report(request->run_id()); });
 }
 
 grpc::ServerUnaryReactor* AuditService::ExportRun(grpc::CallbackServerContext* context,
                                                   const cit::v1::ExportRunRequest* request,
                                                   cit::v1::ExportRunResponse* response) {
-  return Respond(context, response, [&] { return auditor_.Export(*request); });
+  return Respond(calls_, context, response, [this, request] { return auditor_.Export(*request); });
 }
 
 grpc::ServerUnaryReactor* AuditService::VerifyChain(grpc::CallbackServerContext* context,
                                                     const cit::v1::VerifyChainRequest* request,
                                                     cit::v1::VerifyChainResponse* response) {
-  return Respond(context, response, [&]() -> absl::StatusOr<cit::v1::VerifyChainResponse> {
-    auto result = auditor_.Verify(*request);
-    if (result.ok()) {
-      spdlog::info("audit: {} verified chain of {}: {}", ActorName(*context), result->vehicle_id(),
-                   result->intact() ? "intact" : "BROKEN");
-    }
-    return result;
-  });
+  return Respond(calls_, context, response,
+                 [this, request, context]() -> absl::StatusOr<cit::v1::VerifyChainResponse> {
+                   auto result = auditor_.Verify(*request);
+                   if (result.ok()) {
+                     spdlog::info("audit: {} verified chain of {}: {}", ActorName(*context),
+                                  result->vehicle_id(), result->intact() ? "intact" : "BROKEN");
+                   }
+                   return result;
+                 });
 }
 
 grpc::ServerUnaryReactor* AuditService::GetTrack(grpc::CallbackServerContext* context,
                                                  const cit::v1::GetTrackRequest* request,
                                                  cit::v1::GetTrackResponse* response) {
-  return Respond(context, response, [&] { return auditor_.Track(*request); });
+  return Respond(calls_, context, response, [this, request] { return auditor_.Track(*request); });
 }
 
 grpc::ServerUnaryReactor* AuditService::GetCheckpoint(grpc::CallbackServerContext* context,
                                                       const cit::v1::GetCheckpointRequest* request,
                                                       cit::v1::SignedCheckpoint* response) {
-  return Respond(context, response, [&] { return auditor_.Checkpoint(*request); });
+  return Respond(calls_, context, response,
+                 [this, request] { return auditor_.Checkpoint(*request); });
 }
 
 grpc::ServerUnaryReactor* AuditService::ListCheckpoints(
     grpc::CallbackServerContext* context, const cit::v1::ListCheckpointsRequest* request,
     cit::v1::ListCheckpointsResponse* response) {
-  return Respond(context, response, [&] { return auditor_.Checkpoints(*request); });
+  return Respond(calls_, context, response,
+                 [this, request] { return auditor_.Checkpoints(*request); });
 }
 
 grpc::ServerUnaryReactor* AuditService::ListIdentityEvents(
     grpc::CallbackServerContext* context, const cit::v1::ListIdentityEventsRequest* request,
     cit::v1::ListIdentityEventsResponse* response) {
-  return Respond(context, response, [&] { return auditor_.IdentityEvents(*request); });
+  return Respond(calls_, context, response,
+                 [this, request] { return auditor_.IdentityEvents(*request); });
 }
 
 grpc::ServerUnaryReactor* AuditService::GetPeriodReport(grpc::CallbackServerContext* context,
                                                         const cit::v1::PeriodReportRequest* request,
                                                         cit::v1::PeriodReport* response) {
-  return Respond(context, response, [&]() -> absl::StatusOr<cit::v1::PeriodReport> {
-    if (!period_reporter_) {
-      return absl::UnimplementedError("period reports are not configured on this server");
-    }
-    absl::StatusOr<cit::v1::PeriodReport> r = period_reporter_->Build(*request);
-    if (r.ok()) {
-      spdlog::info("event=period_report runs={} summarised={} alerts={} build_s={:.3f}",
-                   r->runs_planned(), r->runs_summarised(), r->alerts_total(), r->build_s());
-    }
-    return r;
-  });
+  return Respond(
+      calls_, context, response, [this, request]() -> absl::StatusOr<cit::v1::PeriodReport> {
+        if (!period_reporter_) {
+          return absl::UnimplementedError("period reports are not configured on this server");
+        }
+        absl::StatusOr<cit::v1::PeriodReport> r = period_reporter_->Build(*request);
+        if (r.ok()) {
+          spdlog::info("event=period_report runs={} summarised={} alerts={} build_s={:.3f}",
+                       r->runs_planned(), r->runs_summarised(), r->alerts_total(), r->build_s());
+        }
+        return r;
+      });
 }
 
 }  // namespace cit::dispatch

@@ -15,8 +15,14 @@
 // and point to the streams for more (docs/protocol.md, "Reading long tracks"). GetRunReport
 // reads the run's records once (AuditSource::ForEachRecord) and keeps none.
 //
-// Thread contract: handlers run on gRPC's callback threads concurrently; the service's only
-// mutable state is the atomic stream count, and the AuditSource must be thread-safe.
+// Unary calls are answered from two threads of the service's own (BlockingCalls), never on
+// gRPC's callback threads, which carry the port's other calls too (operators' alert streams):
+// a verify of a whole vehicle on PostgreSQL reads for seconds. At most 64 wait; beyond that
+// RESOURCE_EXHAUSTED ("retry in a minute").
+//
+// Thread contract: handlers run concurrently (streams on gRPC's callback threads, unary calls
+// on the service's threads); the service's mutable state is the atomic stream count and the
+// call queue, and the AuditSource must be thread-safe.
 #ifndef CIT_DISPATCH_SERVER_AUDIT_AUDIT_SERVICE_H_
 #define CIT_DISPATCH_SERVER_AUDIT_AUDIT_SERVICE_H_
 
@@ -30,6 +36,7 @@
 #include "dispatch-server/audit/audit_source.h"
 #include "dispatch-server/audit/period_report.h"
 #include "dispatch-server/audit/track_export.h"
+#include "dispatch-server/common/blocking_calls.h"
 
 namespace cit::dispatch {
 
@@ -124,10 +131,17 @@ class AuditService final : public cit::v1::Audit::CallbackService {
   // A slot for one more stream, or false when max_streams run already.
   bool AcquireStream();
 
+  // Unary calls run on calls_ (common/blocking_calls.h): a verify of a whole vehicle or a
+  // period report may read the database for seconds, and gRPC's callback threads also carry
+  // the operators' live alert streams on this port.
+  static constexpr int kCallThreads = 2;
+  static constexpr size_t kMaxQueuedCalls = 64;
+
   Auditor auditor_;
   std::shared_ptr<PeriodReporter> period_reporter_;
   const int max_streams_;
   std::atomic<int> active_streams_{0};
+  BlockingCalls calls_;  // last: stopped (queued calls run) before the rest goes
 };
 
 }  // namespace cit::dispatch

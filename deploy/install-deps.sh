@@ -25,6 +25,9 @@ packages=(
   libcurl4-openssl-dev
   # PostgreSQL store backend (libpqxx) and the server the store tests start in a temp dir
   libpqxx-dev libpq-dev postgresql-15
+  # deploy/ha/ha.sh: the HA recipe (Patroni 3.0.2 managing a PostgreSQL pair, etcd 3.4) and its
+  # failover test (ctest label `long`)
+  patroni etcd-server curl
   # config, logging, CLI, JSON
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   # tests and benchmarks

@@ -364,6 +364,9 @@ int main(int argc, char** argv) {
                "When a stream fails, connect again to the next address of --target (as an agent "
                "does), resuming after the server's highest stored seq; reports each vehicle's "
                "outage and any acknowledged record the server no longer had");
+  double connect_wait_s = 60;
+  app.add_option("--connect-wait-s", connect_wait_s,
+                 "Longest wait for every stream's Welcome before the warm-up starts, seconds");
   std::string acked_out;
   app.add_option(
       "--acked-out", acked_out,
@@ -512,8 +515,10 @@ int main(int argc, char** argv) {
         std::max(longest_stall_s, std::chrono::duration<double>(now - stall_since).count());
   };
   if (cfg.backlog > 0) return RunStorm(fleet, cfg, duration_s, t_connect, running, pacer);
-  // Wait for every stream to be welcomed (TLS handshakes), at most 60 s.
-  while (welcomed() < vehicles && Steady::now() - t_connect < std::chrono::seconds(60)) {
+  // Wait for every stream to be welcomed (TLS handshakes), at most --connect-wait-s.
+  while (welcomed() < vehicles &&
+         Steady::now() - t_connect < std::chrono::duration<double>(connect_wait_s)) {
+    reconnect_failed();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   all_welcomed = true;

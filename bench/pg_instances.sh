@@ -11,7 +11,9 @@
 #                                          into the measurement; fleet_load --reconnect reports
 #                                          each moved vehicle's outage (stream failure -> first
 #                                          Ack from the other instance) and lost acked records
-# Env: VEHICLES (1000), DURATION_S (20), WARMUP_S (5), BATCH (100), WINDOW (400).
+# Env: VEHICLES (1000), DURATION_S (20), WARMUP_S (5), BATCH (100), WINDOW (400),
+# CONNECT_WAIT_S (300: the measurement starts once every vehicle is welcomed, or after this),
+# PG_TOP_STATEMENTS=1 (print pg_stat_statements top statements after the run).
 # Prints nproc and the load average before and after, then fleet_load's result lines.
 set -euo pipefail
 build=$(cd "${1:?build dir}" && pwd)
@@ -71,7 +73,7 @@ TOML
     --telemetry-listen "127.0.0.1:$tport" --operator-listen "127.0.0.1:$(free_port)" \
     --metrics-listen "127.0.0.1:$mport" --http-listen "" \
     --tls-ca "$work/certs/ca.crt" --tls-cert "$work/certs/server.crt" \
-    --tls-key "$work/certs/server.key" --log-level warn 2>"$work/s$i/server.log" &
+    --tls-key "$work/certs/server.key" --log-level warn >"$work/s$i/server.log" 2>&1 &
   pids+=($!)
   server_pids+=($!)
   for _ in $(seq 300); do
@@ -84,7 +86,7 @@ done
 echo "mode=$mode nproc=$(nproc) loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 load_args=(--certs "$work/certs" --target "$targets" --vehicles "$vehicles"
   --duration-s "${DURATION_S:-20}" --warmup-s "${WARMUP_S:-5}" --batch "${BATCH:-100}"
-  --window "${WINDOW:-400}")
+  --window "${WINDOW:-400}" --connect-wait-s "${CONNECT_WAIT_S:-300}")
 if [[ $mode == pg2-kill ]]; then
   "$build/bench/fleet_load" "${load_args[@]}" --reconnect >"$work/load.out" 2>"$work/load.log" &
   load_pid=$!
@@ -97,8 +99,10 @@ if [[ $mode == pg2-kill ]]; then
   echo "killed instance 1 (kill -9) at measured t=${KILL_AFTER_S:-8} s"
   wait "$load_pid" || true
   cat "$work/load.out"
+  grep "streams welcomed" "$work/load.log"
 else
   "$build/bench/fleet_load" "${load_args[@]}" 2>"$work/load.log" || true
+  grep "streams welcomed" "$work/load.log"
 fi
 echo "loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ $mode == pg* && -n ${PG_TOP_STATEMENTS:-} ]]; then

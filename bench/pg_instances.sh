@@ -62,9 +62,11 @@ for i in $(seq "$instances"); do
   tport=$(free_port)
   mport=$(free_port)
   mkdir -p "$work/s$i"
+  instance_line=""
+  [[ $mode == pg* ]] && instance_line="instance = \"bench$i\""
   cat >"$work/s$i/config.toml" <<TOML
 [store]
-instance = "bench$i"
+$instance_line
 path = "$work/s$i/dispatch.db"
 durability = "full"
 $store_toml

@@ -9,6 +9,9 @@
 //   fleet_load --certs /tmp/fleet --vehicles 1000 --rate-hz 1 --batch 1    # real fleet pace
 //   fleet_load --certs /tmp/fleet --vehicles 5000 --backlog 3600 --connect-ramp-s 10
 //       --batch 500 --window 4000                     # reconnect storm (bench/storm.sh)
+//   fleet_load --certs /tmp/fleet --target localhost:7443,localhost:7453 --reconnect
+//       --acked-out acked.txt   # two instances; failed streams move on (bench/pg_instances.sh,
+//                               # deploy/ha/ha.sh failover-test)
 //
 // Storm mode (--backlog N): every vehicle reconnects holding N records of 1 Hz backlog
 // (event times N s ago up to now, declared in Hello.backlog_records) and sends them as fast

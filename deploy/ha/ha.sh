@@ -125,6 +125,7 @@ start_patroni() {  # start_patroni N
     exec patroni "$dir/$node/patroni.yml"
   ) >>"$dir/patroni$i.log" 2>&1 &
   echo $! >"$dir/patroni$i.pid"
+  disown  # the failover test kills it: no "Killed" job notice from this shell
 }
 
 start_server() {  # start_server N

@@ -68,4 +68,6 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need_install[@]}"
 # gpsd's package enables a system socket; tests start their own gpsd on a free port.
 systemctl disable --now gpsd.socket gpsd.service >/dev/null 2>&1 || true
+# Likewise etcd and Patroni: deploy/ha/ha.sh starts its own on free ports in a temp directory.
+systemctl disable --now etcd.service patroni.service >/dev/null 2>&1 || true
 echo "install-deps: done"

@@ -9,6 +9,9 @@
 //   fleet_load --certs /tmp/fleet --vehicles 1000 --rate-hz 1 --batch 1    # real fleet pace
 //   fleet_load --certs /tmp/fleet --vehicles 5000 --backlog 3600 --connect-ramp-s 10
 //       --batch 500 --window 4000                     # reconnect storm (bench/storm.sh)
+//   fleet_load --certs /tmp/fleet --target localhost:7443,localhost:7453 --reconnect
+//       --acked-out acked.txt   # two instances; failed streams move on (bench/pg_instances.sh,
+//                               # deploy/ha/ha.sh failover-test)
 //
 // Storm mode (--backlog N): every vehicle reconnects holding N records of 1 Hz backlog
 // (event times N s ago up to now, declared in Hello.backlog_records) and sends them as fast
@@ -34,6 +37,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,11 +65,23 @@ struct Config {
   int64_t backlog_start_s = 0;  // event time of the first backlog record (Unix s)
 };
 
+// What a vehicle knows across its reconnects (--reconnect): a real agent's journal keeps the
+// records the server acknowledged, so a Welcome below them means acknowledged records were lost.
+struct Carried {
+  uint64_t acked = 0;              // highest seq any Ack covered
+  uint64_t pace_first = 0;         // first seq of the first connection (pacing counts from it)
+  Steady::time_point broken_at{};  // when the previous stream failed; epoch = first connection
+};
+
 class Vehicle final
     : public grpc::ClientBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage> {
  public:
-  Vehicle(std::string id, const Config& cfg, std::shared_ptr<grpc::Channel> channel)
-      : id_(std::move(id)), cfg_(cfg), stub_(cit::v1::Telemetry::NewStub(channel)) {}
+  Vehicle(std::string id, const Config& cfg, std::shared_ptr<grpc::Channel> channel,
+          Carried carried = {})
+      : id_(std::move(id)),
+        cfg_(cfg),
+        stub_(cit::v1::Telemetry::NewStub(channel)),
+        carried_(carried) {}
 
   void Start() {
     stub_->async()->Stream(&ctx_, this);
@@ -90,11 +107,32 @@ class Vehicle final
     stopping_ = true;
   }
   void Release() {
+    if (released_.exchange(true)) return;
     RemoveHold();
     ctx_.TryCancel();
   }
 
-  uint64_t acked() const { return acked_.load(); }
+  const std::string& id() const { return id_; }
+  // The stream failed (read ended); Release() it, wait for done(), then reconnect.
+  bool broken() const { return broken_.load(); }
+  // What the next connection of this vehicle starts from.
+  Carried CarryOver() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    Carried c;
+    c.acked = std::max(acked_.load(), carried_.acked);
+    c.pace_first = carried_.pace_first != 0 ? carried_.pace_first : first_seq_.load();
+    c.broken_at = broken_at_;
+    return c;
+  }
+  // Acknowledged records the server no longer had when it welcomed this connection.
+  uint64_t lost_acked() const { return lost_acked_.load(); }
+  // From the previous stream's failure to this connection's first Ack, if both happened.
+  std::optional<double> outage_s() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outage_s_;
+  }
+
+  uint64_t acked() const { return std::max(acked_.load(), carried_.acked); }
   // Storm mode: the whole backlog is acknowledged.
   bool drained() const {
     return welcomed_.load() && acked_.load() >= first_seq_.load() - 1 + cfg_.backlog;
@@ -119,18 +157,28 @@ class Vehicle final
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return;
     const auto now = Steady::now();
+    if (!ok) {
+      std::lock_guard<std::mutex> lock(mu_);
+      broken_at_ = now;
+      broken_ = true;
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (in_.has_welcome()) {
-        next_seq_ = in_.welcome().highest_stored_seq() + 1;
-        acked_ = in_.welcome().highest_stored_seq();
+        const uint64_t stored = in_.welcome().highest_stored_seq();
+        if (stored < carried_.acked) lost_acked_ = carried_.acked - stored;
+        next_seq_ = stored + 1;
+        acked_ = stored;
         first_seq_ = next_seq_;
         welcomed_ = true;
         MaybeSendLocked();
       } else if (in_.has_ack()) {
         const uint64_t through = in_.ack().through_seq();
+        if (!outage_s_ && carried_.broken_at != Steady::time_point{}) {
+          outage_s_ = std::chrono::duration<double>(now - carried_.broken_at).count();
+        }
         acked_ = std::max(acked_.load(), through);
         while (!sent_.empty() && sent_.begin()->first <= through) {
           latencies_ms_.push_back(static_cast<float>(
@@ -153,7 +201,8 @@ class Vehicle final
  private:
   void MaybeSendLocked() {
     if (writing_ || !welcomed_ || stopping_) return;
-    const uint64_t generated = next_seq_ - first_seq_;
+    const uint64_t pace_first = carried_.pace_first != 0 ? carried_.pace_first : first_seq_.load();
+    const uint64_t generated = next_seq_ - pace_first;
     uint64_t allowed = cfg_.rate_hz > 0 ? (due_ > generated ? due_ - generated : 0) : UINT64_MAX;
     if (cfg_.backlog > 0) {
       allowed = cfg_.backlog - std::min(generated, cfg_.backlog);
@@ -196,11 +245,12 @@ class Vehicle final
   const std::string id_;
   const Config cfg_;
   std::unique_ptr<cit::v1::Telemetry::Stub> stub_;
+  const Carried carried_;
   grpc::ClientContext ctx_;
   cit::v1::AgentMessage out_;
   cit::v1::ServerMessage in_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   bool writing_ = false;
   bool stopping_ = false;
   uint64_t next_seq_ = 1;
@@ -212,6 +262,11 @@ class Vehicle final
   std::atomic<uint64_t> rejects_{0};
   std::atomic<bool> welcomed_{false};
   std::atomic<bool> done_{false};
+  std::atomic<bool> broken_{false};
+  std::atomic<bool> released_{false};
+  std::atomic<uint64_t> lost_acked_{0};
+  Steady::time_point broken_at_{};
+  std::optional<double> outage_s_;
   grpc::Status status_;
 };
 
@@ -290,8 +345,9 @@ int main(int argc, char** argv) {
   std::string prefix = "LOAD-";
   Config cfg;
   app.add_option("--target", target,
-                 "dispatch-server telemetry address (host must match the "
-                 "server certificate: localhost or 127.0.0.1)");
+                 "dispatch-server telemetry address (host must match the server certificate: "
+                 "localhost or 127.0.0.1); a comma-separated list spreads the vehicles over "
+                 "several instances (vehicle i starts on address i mod n)");
   app.add_option("--certs", certs_dir, "Directory with ca.crt (+ ca.key, or <id>.crt/.key)")
       ->required();
   app.add_option("--vehicles", vehicles, "Simulated vehicles (one stream and certificate each)");
@@ -306,7 +362,31 @@ int main(int argc, char** argv) {
                  "Storm mode: records of 1 Hz backlog per vehicle, sent as fast as flow control "
                  "allows; runs until all are acknowledged or --duration-s passes");
   app.add_option("--connect-ramp-s", ramp_s, "Spread the vehicles' connects over this time");
+  bool reconnect = false;
+  app.add_flag("--reconnect", reconnect,
+               "When a stream fails, connect again to the next address of --target (as an agent "
+               "does), resuming after the server's highest stored seq; reports each vehicle's "
+               "outage and any acknowledged record the server no longer had");
+  double connect_wait_s = 60;
+  app.add_option("--connect-wait-s", connect_wait_s,
+                 "Longest wait for every stream's Welcome before the warm-up starts, seconds");
+  std::string acked_out;
+  app.add_option(
+      "--acked-out", acked_out,
+      "At the end, write '<vehicle> <highest acknowledged seq>' per vehicle to this file "
+      "(to compare with the rows stored)");
   CLI11_PARSE(app, argc, argv);
+  std::vector<std::string> targets;
+  {
+    std::stringstream list(target);
+    for (std::string t; std::getline(list, t, ',');) {
+      if (!t.empty()) targets.push_back(t);
+    }
+    if (targets.empty()) {
+      std::cerr << "fleet_load: --target needs at least one host:port\n";
+      return 2;
+    }
+  }
   // Thousands of connections here stand for as many agent processes of one connection each:
   // absl's lock-order graph would grow with them (dispatch-server/server/lock_graph.h).
   cit::dispatch::StopAbslLockGraph();
@@ -324,6 +404,8 @@ int main(int argc, char** argv) {
 
   std::cerr << "fleet_load: preparing " << vehicles << " vehicle certificates\n";
   std::vector<std::unique_ptr<Vehicle>> fleet;
+  // One channel per vehicle and address, made up front (the certificates are signed once).
+  std::vector<std::vector<std::shared_ptr<grpc::Channel>>> channels;
   for (int i = 1; i <= vehicles; ++i) {
     char id[64];
     std::snprintf(id, sizeof id, "%s%04d", prefix.c_str(), i);
@@ -344,9 +426,21 @@ int main(int argc, char** argv) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per vehicle
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-    auto channel = grpc::CreateCustomChannel(target, grpc::SslCredentials(o), args);
-    fleet.push_back(std::make_unique<Vehicle>(id, cfg, channel));
+    std::vector<std::shared_ptr<grpc::Channel>> per_target;
+    for (const std::string& t : targets) {
+      per_target.push_back(grpc::CreateCustomChannel(t, grpc::SslCredentials(o), args));
+    }
+    fleet.push_back(std::make_unique<Vehicle>(
+        id, cfg, per_target[static_cast<size_t>(i - 1) % per_target.size()]));
+    channels.push_back(std::move(per_target));
   }
+  // --reconnect: which address each vehicle uses now, the streams replaced (kept until the end:
+  // gRPC may still run their last callbacks), and the outages of the replaced streams.
+  std::vector<size_t> target_of(fleet.size());
+  for (size_t i = 0; i < fleet.size(); ++i) target_of[i] = i % targets.size();
+  std::vector<std::unique_ptr<Vehicle>> replaced;
+  uint64_t reconnects = 0;
+  std::mutex fleet_mu;  // the slots of `fleet` change on reconnect
   const auto t_connect = Steady::now();
   for (size_t i = 0; i < fleet.size(); ++i) {
     if (ramp_s > 0) {
@@ -372,6 +466,7 @@ int main(int argc, char** argv) {
       const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
       const uint64_t due = cfg.rate_hz > 0 ? static_cast<uint64_t>(elapsed * cfg.rate_hz) : 0;
       if (cfg.rate_hz > 0) {
+        std::lock_guard<std::mutex> lock(fleet_mu);
         for (auto& v : fleet) v->Kick(due);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(cfg.rate_hz > 0 ? 20 : 100));
@@ -379,43 +474,100 @@ int main(int argc, char** argv) {
   });
 
   auto total_acked = [&] {
+    std::lock_guard<std::mutex> lock(fleet_mu);
     uint64_t n = 0;
     for (auto& v : fleet) n += v->acked();
     return n;
   };
   auto welcomed = [&] {
+    std::lock_guard<std::mutex> lock(fleet_mu);
     int n = 0;
     for (auto& v : fleet) n += v->welcomed() ? 1 : 0;
     return n;
   };
+  // --reconnect: every failed stream is released, and once gRPC is done with it, replaced by a
+  // new one to the next address that carries on from what was acknowledged.
+  auto reconnect_failed = [&] {
+    if (!reconnect) return;
+    std::lock_guard<std::mutex> lock(fleet_mu);
+    for (size_t i = 0; i < fleet.size(); ++i) {
+      Vehicle& v = *fleet[i];
+      if (!v.broken() && !v.done()) continue;
+      v.Release();
+      if (!v.done()) continue;
+      target_of[i] = (target_of[i] + 1) % targets.size();
+      auto next = std::make_unique<Vehicle>(v.id(), cfg, channels[i][target_of[i]], v.CarryOver());
+      replaced.push_back(std::move(fleet[i]));
+      fleet[i] = std::move(next);
+      fleet[i]->Start();
+      ++reconnects;
+    }
+  };
+  // The longest time the whole fleet's acknowledged count stood still (a failover's pause).
+  double longest_stall_s = 0;
+  uint64_t stall_acked = 0;
+  auto stall_since = Steady::now();
+  auto watch_progress = [&] {
+    const uint64_t n = total_acked();
+    const auto now = Steady::now();
+    if (n != stall_acked) {
+      stall_acked = n;
+      stall_since = now;
+    }
+    longest_stall_s =
+        std::max(longest_stall_s, std::chrono::duration<double>(now - stall_since).count());
+  };
   if (cfg.backlog > 0) return RunStorm(fleet, cfg, duration_s, t_connect, running, pacer);
-  // Wait for every stream to be welcomed (TLS handshakes), at most 60 s.
-  while (welcomed() < vehicles && Steady::now() - t_connect < std::chrono::seconds(60)) {
+  // Wait for every stream to be welcomed (TLS handshakes), at most --connect-wait-s.
+  while (welcomed() < vehicles &&
+         Steady::now() - t_connect < std::chrono::duration<double>(connect_wait_s)) {
+    reconnect_failed();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   all_welcomed = true;
   const double connect_s = std::chrono::duration<double>(Steady::now() - t_connect).count();
   std::cerr << "fleet_load: " << welcomed() << "/" << vehicles << " streams welcomed in "
             << connect_s << " s; warming up " << warmup_s << " s\n";
-  std::this_thread::sleep_for(std::chrono::duration<double>(warmup_s));
-  for (auto& v : fleet) v->ClearLatencies();
+  const auto warm_end = Steady::now() + std::chrono::duration<double>(warmup_s);
+  while (Steady::now() < warm_end) {
+    reconnect_failed();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  {
+    std::lock_guard<std::mutex> lock(fleet_mu);
+    for (auto& v : fleet) v->ClearLatencies();
+  }
   const uint64_t acked0 = total_acked();
   const auto t0 = Steady::now();
+  stall_acked = acked0;
+  stall_since = t0;
   for (int s = 0; s < static_cast<int>(duration_s); ++s) {
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const auto second_end = t0 + std::chrono::seconds(s + 1);
+    while (Steady::now() < second_end) {
+      reconnect_failed();
+      watch_progress();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     std::cerr << "  t=" << s + 1 << " s acked=" << total_acked() - acked0 << "\n";
   }
   const uint64_t acked1 = total_acked();
   const double elapsed = std::chrono::duration<double>(Steady::now() - t0).count();
 
+  running = false;  // the pacer stops; from here on only this thread touches the fleet
+  pacer.join();
   std::vector<float> lat;
-  uint64_t rejects = 0, ended = 0;
-  for (auto& v : fleet) {
-    auto l = v->TakeLatencies();
-    lat.insert(lat.end(), l.begin(), l.end());
-    rejects += v->rejects();
-    ended += v->done() ? 1 : 0;
+  uint64_t rejects = 0, ended = 0, lost = 0;
+  std::vector<float> outages;
+  for (const auto* list : {&replaced, &fleet}) {
+    for (auto& v : *list) {
+      auto l = v->TakeLatencies();
+      lat.insert(lat.end(), l.begin(), l.end());
+      rejects += v->rejects();
+      lost += v->lost_acked();
+      if (auto o = v->outage_s()) outages.push_back(static_cast<float>(*o));
+    }
   }
+  for (auto& v : fleet) ended += v->done() || v->broken() ? 1 : 0;
   const double rate = static_cast<double>(acked1 - acked0) / elapsed;
   std::printf("vehicles=%d batch=%d window=%d rate_hz=%g streams_welcomed=%d streams_ended=%llu\n",
               vehicles, cfg.batch, cfg.window, cfg.rate_hz, welcomed(),
@@ -425,10 +577,32 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(rejects));
   std::printf("ack_latency_ms p50=%.2f p90=%.2f p99=%.2f (batches=%zu)\n", Percentile(lat, 0.50),
               Percentile(lat, 0.90), Percentile(lat, 0.99), lat.size());
+  if (reconnect) {
+    const size_t n_outages = outages.size();
+    std::printf(
+        "reconnects=%llu outages=%zu outage_s p50=%.2f p90=%.2f max=%.2f "
+        "longest_fleet_stall_s=%.2f "
+        "lost_acked_records=%llu\n",
+        static_cast<unsigned long long>(reconnects), n_outages, Percentile(outages, 0.50),
+        Percentile(outages, 0.90), Percentile(outages, 1.0), longest_stall_s,
+        static_cast<unsigned long long>(lost));
+  }
+  uint64_t acked_total = 0;
+  for (auto& v : fleet) acked_total += v->acked();
+  std::printf("acked_total=%llu\n", static_cast<unsigned long long>(acked_total));
+  if (!acked_out.empty()) {
+    std::FILE* f = std::fopen(acked_out.c_str(), "w");
+    if (f == nullptr) {
+      std::perror(("fleet_load: cannot write --acked-out " + acked_out).c_str());
+      return 2;
+    }
+    for (auto& v : fleet) {
+      std::fprintf(f, "%s %llu\n", v->id().c_str(), static_cast<unsigned long long>(v->acked()));
+    }
+    std::fclose(f);
+  }
   std::fflush(stdout);
 
-  running = false;
-  pacer.join();
   for (auto& v : fleet) v->Stop();
   for (auto& v : fleet) v->Release();
   const auto t_end = Steady::now();
@@ -437,5 +611,6 @@ int main(int argc, char** argv) {
     if (all) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  if (reconnect) return lost == 0 ? 0 : 1;  // streams ending is expected there; losses are not
   return ended == 0 ? 0 : 1;
 }

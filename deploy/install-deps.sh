@@ -25,6 +25,9 @@ packages=(
   libcurl4-openssl-dev
   # PostgreSQL store backend (libpqxx) and the server the store tests start in a temp dir
   libpqxx-dev libpq-dev postgresql-15
+  # deploy/ha/ha.sh: the HA recipe (Patroni 3.0.2 managing a PostgreSQL pair, etcd 3.4) and its
+  # failover test (ctest label `long`)
+  patroni etcd-server curl
   # config, logging, CLI, JSON
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   # tests and benchmarks
@@ -65,4 +68,6 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need_install[@]}"
 # gpsd's package enables a system socket; tests start their own gpsd on a free port.
 systemctl disable --now gpsd.socket gpsd.service >/dev/null 2>&1 || true
+# Likewise etcd and Patroni: deploy/ha/ha.sh starts its own on free ports in a temp directory.
+systemctl disable --now etcd.service patroni.service >/dev/null 2>&1 || true
 echo "install-deps: done"

@@ -107,8 +107,8 @@ class PostgresStore final : public Store {
                   std::unordered_map<std::string, VehicleChain>& chains,
                   std::unordered_map<std::string, uint64_t>& tokens) const;
   absl::Status EnsureWriter();
-  int64_t LeaseTokenFor(const std::string& vehicle) const;
-  absl::Status CheckLeases(pqxx::work& w, const AppendBatch& batch) const;
+  int64_t LeaseTokenFor(const std::string& vehicle);
+  absl::Status CheckLeases(pqxx::work& w, const AppendBatch& batch);
   static absl::Status LostOwnership(const std::vector<std::string>& vehicles);
   absl::Status AppendLocked(AppendBatch& batch);
   std::unique_ptr<pqxx::connection> TakeReader();
@@ -117,10 +117,19 @@ class PostgresStore final : public Store {
   auto WithReader(Fn&& fn) -> decltype(fn(std::declval<pqxx::connection&>()));
 
   const PostgresStoreOptions options_;
+  // Lock order: write_mu_ or takeover_mu_, then lease_mu_, then state_mu_. lease_mu_ is never
+  // held while waiting for a row lock in the database (takeover and commit wait for each
+  // other's rows there).
   std::mutex write_mu_;  // serialises Append; guards writer_
   std::unique_ptr<pqxx::connection> writer_;
   bool reload_ = false;  // the writer's connection broke: rebuild chains_ before writing again
-  // Fencing token per vehicle this instance may write for (guarded by write_mu_).
+  // Takeovers run on their own connection, beside the group commits: behind the commit
+  // connection each waited for a whole group commit, so a fleet moving to this instance (the
+  // other one died) was taken over at a few vehicles per second under load.
+  std::mutex takeover_mu_;  // serialises TakeOwnership; guards takeover_conn_
+  std::unique_ptr<pqxx::connection> takeover_conn_;
+  std::mutex lease_mu_;  // guards lease_tokens_
+  // Fencing token per vehicle this instance may write for.
   std::unordered_map<std::string, uint64_t> lease_tokens_;
   std::mutex pool_mu_;  // guards idle_readers_, open_readers_
   std::condition_variable pool_cv_;

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
+#include <string>
+#include <thread>
 
 #include "dispatch-server/store/postgres_store.h"
 #include "tests/dispatch/stored_fix.h"
@@ -128,6 +130,56 @@ TEST_F(PostgresLeaseTest, TakingOwnershipNeedsAnInstanceNameAndAStoreWithoutOneW
   AppendBatch second = Fixes("CIT-1", 3, 4);
   ASSERT_TRUE(only->Append(second).ok());
   EXPECT_EQ(*only->HighestContiguousSeq("CIT-1"), 4u);
+}
+
+// Takeovers run on their own connection beside the group commits (no longer behind them): a
+// vehicle taken over again by the instance already writing it, while its commits go on, keeps
+// one whole chain, and none of those commits is refused; new vehicles taken over meanwhile get
+// their first token.
+TEST_F(PostgresLeaseTest, TakeoversBesideGroupCommitsRefuseNoneOfTheOwnersCommits) {
+  auto a = Instance("a");
+  ASSERT_TRUE(a);
+  constexpr int kVehicles = 6, kRounds = 40, kPerRound = 5;
+  auto name = [](const char* prefix, int i) { return prefix + std::to_string(i); };
+  for (int v = 0; v < kVehicles; ++v) ASSERT_TRUE(a->TakeOwnership(name("CIT-", v)).ok());
+
+  std::vector<absl::Status> failed;
+  std::thread commits([&] {
+    for (int r = 0; r < kRounds; ++r) {
+      AppendBatch batch;
+      for (int v = 0; v < kVehicles; ++v) {
+        const uint64_t first = static_cast<uint64_t>(r * kPerRound + 1);
+        for (uint64_t s = first; s < first + kPerRound; ++s) {
+          batch.records.push_back(Fix(name("CIT-", v), s));
+        }
+      }
+      if (absl::Status s = a->Append(batch); !s.ok()) failed.push_back(s);
+    }
+  });
+  std::vector<absl::Status> takeover_failed;
+  for (int i = 0; i < kRounds; ++i) {
+    if (auto t = a->TakeOwnership(name("CIT-", i % kVehicles)); !t.ok()) {
+      takeover_failed.push_back(t.status());
+    }
+    auto fresh = a->TakeOwnership(name("NEW-", i));
+    if (!fresh.ok()) {
+      takeover_failed.push_back(fresh.status());
+    } else {
+      EXPECT_EQ(*fresh, 1u);
+    }
+  }
+  commits.join();
+
+  EXPECT_TRUE(failed.empty()) << failed.front();
+  EXPECT_TRUE(takeover_failed.empty()) << takeover_failed.front();
+  for (int v = 0; v < kVehicles; ++v) {
+    const std::string vehicle = name("CIT-", v);
+    EXPECT_EQ(*a->CountRecords(vehicle), static_cast<uint64_t>(kRounds * kPerRound)) << vehicle;
+    EXPECT_EQ(*a->HighestContiguousSeq(vehicle), static_cast<uint64_t>(kRounds * kPerRound));
+    auto verified = a->VerifyChain(vehicle);
+    ASSERT_TRUE(verified.ok()) << verified.status();
+    EXPECT_TRUE(verified->ok) << vehicle;
+  }
 }
 
 }  // namespace

@@ -104,6 +104,7 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   rm_options.database_path = o.database_path;
   if (on_postgres) rm_options.postgres_connection = o.postgres_connection;
   rm_options.alert_follow_interval = o.alert_follow_interval;
+  rm_options.plan_follow_interval = o.plan_follow_interval;
   rm_options.monitor.rules = options.rules;
   rm_options.monitor.snapshot_interval_s = o.monitor_snapshot_interval_s;
   absl::StatusOr<std::unique_ptr<RunMonitoring>> monitoring =

@@ -31,6 +31,9 @@ class EscalationLease {
   virtual absl::StatusOr<std::optional<uint64_t>> HoldOrTake() = 0;
   // Whether this instance still holds the lease under `token` (not expired, not taken over).
   virtual absl::StatusOr<bool> Holds(uint64_t token) = 0;
+  // Gives the lease up if this instance holds it under `token` (a graceful stop), so another
+  // instance takes it at its next tick instead of after the expiry.
+  virtual absl::Status Release(uint64_t token) = 0;
 };
 
 }  // namespace cit::dispatch

@@ -206,6 +206,13 @@ void Escalator::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (lease_ != nullptr && token_) {
+    // After the last tick: no step of ours can follow the hand-over.
+    absl::Status released = lease_->Release(*token_);
+    spdlog::info("event=escalation_lease_released token={} ok={}", *token_, released.ok());
+    token_.reset();
+    leading_ = false;
+  }
 }
 
 }  // namespace cit::dispatch

@@ -59,4 +59,16 @@ absl::StatusOr<bool> PostgresEscalationLease::Holds(uint64_t token) {
                        });
 }
 
+absl::Status PostgresEscalationLease::Release(uint64_t token) {
+  return session_->Run("releasing the escalation lease", [&](pqxx::connection& c) {
+    pqxx::work w(c);
+    w.exec_params(
+        "UPDATE escalation_lease SET expires_at = '-infinity' "
+        "WHERE singleton = 1 AND holder = $1 AND token = $2",
+        holder_, static_cast<int64_t>(token));
+    w.commit();
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace cit::dispatch

@@ -27,6 +27,7 @@ class PostgresEscalationLease final : public EscalationLease {
 
   absl::StatusOr<std::optional<uint64_t>> HoldOrTake() override;
   absl::StatusOr<bool> Holds(uint64_t token) override;
+  absl::Status Release(uint64_t token) override;
 
  private:
   PostgresEscalationLease(std::unique_ptr<pg::Session> session, std::string holder,

@@ -67,10 +67,25 @@ AlertSignal Panic(SysTime t) {
   return s;
 }
 
+// The real lease of an instance that will be killed: a killed process gives nothing up, so its
+// stop does not release the lease (everything else goes to the database).
+class KilledLease final : public EscalationLease {
+ public:
+  explicit KilledLease(std::unique_ptr<EscalationLease> lease) : lease_(std::move(lease)) {}
+  absl::StatusOr<std::optional<uint64_t>> HoldOrTake() override { return lease_->HoldOrTake(); }
+  absl::StatusOr<bool> Holds(uint64_t token) override { return lease_->Holds(token); }
+  absl::Status Release(uint64_t) override { return absl::OkStatus(); }
+
+ private:
+  std::unique_ptr<EscalationLease> lease_;
+};
+
 // One instance: alert manager following the log, notifier holding (or waiting for) the lease.
 struct Instance {
+  enum class Ending { kKilled, kStopped };
   Instance(const BackendDb& db, const std::string& name, const NotifyOptions& options,
-           const Clock* clock) {
+           const Clock* clock, Ending ending = Ending::kKilled,
+           std::chrono::milliseconds lease_duration = kLease) {
     auto store = PostgresAlertStore::Open(db.conninfo());
     EXPECT_TRUE(store.ok()) << store.status();
     if (!store.ok()) return;
@@ -82,14 +97,17 @@ struct Instance {
     EXPECT_TRUE(n.ok()) << n.status();
     if (!n.ok()) return;
     notifier = std::move(*n);
-    auto lease = PostgresEscalationLease::Open(db.conninfo(), name, kLease);
+    auto lease = PostgresEscalationLease::Open(db.conninfo(), name, lease_duration);
     EXPECT_TRUE(lease.ok()) << lease.status();
     if (!lease.ok()) return;
-    notifier->SetEscalationLease(std::move(*lease), kLease / 3);
+    std::unique_ptr<EscalationLease> held = std::move(*lease);
+    if (ending == Ending::kKilled) held = std::make_unique<KilledLease>(std::move(held));
+    notifier->SetEscalationLease(std::move(held), lease_duration / 3);
     notifier->Start();
   }
-  // Gone as a killed instance is: nothing renews its lease, its outbox sends nothing more.
-  void Die() {
+  // Gone: nothing renews its lease, its outbox sends nothing more; killed, it gives nothing up,
+  // stopped, it releases the lease.
+  void End() {
     notifier.reset();
     alerts.reset();
   }
@@ -177,7 +195,7 @@ TEST_F(EscalationInstancesTest, WhenTheEscalatingInstanceDiesTheOtherMakesTheNex
   Instance& leader = a.escalator().leading() ? a : b;
   Instance& survivor = a.escalator().leading() ? b : a;
   ASSERT_TRUE(leader.alerts->WaitStored().ok());
-  leader.Die();
+  leader.End();
 
   clock_.Advance(std::chrono::seconds(61));
   // Once the dead holder's lease expires, the survivor takes it and makes step 2.
@@ -195,6 +213,28 @@ TEST_F(EscalationInstancesTest, WhenTheEscalatingInstanceDiesTheOtherMakesTheNex
   // Taking the lease over, the survivor queued step 1 again (the dead holder may not have sent
   // it): a repeat carries the same idempotency key, which receivers drop.
   EXPECT_LE(receiver_.requests().size(), 3u);
+}
+
+// A graceful stop hands the lease over at once: with a lease of a minute, the other instance
+// still makes the next step within seconds.
+TEST_F(EscalationInstancesTest, AStoppedInstanceHandsTheLeaseOverAtOnce) {
+  const auto minute = std::chrono::milliseconds(60'000);
+  Instance a(db_, "dispatch-a", options_, &clock_, Instance::Ending::kStopped, minute);
+  ASSERT_TRUE(a.ready());
+  absl::StatusOr<uint64_t> raised = a.alerts->Raise({"truck-7", "run-1"}, Panic(clock_.Now()), 0);
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  const uint64_t id = *raised;
+  ASSERT_TRUE(receiver_.WaitRequests(1)) << "a holds the lease and makes step 1";
+  Instance b(db_, "dispatch-b", options_, &clock_, Instance::Ending::kStopped, minute);
+  ASSERT_TRUE(b.ready());
+  ASSERT_TRUE(WaitFor([&] { return b.Step(id) == 1; }));
+  ASSERT_TRUE(a.alerts->WaitStored().ok());
+  a.End();
+  clock_.Advance(std::chrono::seconds(61));
+  ASSERT_TRUE(WaitFor([&] { return b.Step(id) == 2; }, std::chrono::seconds(20)))
+      << "b took the released lease long before it would have expired";
+  Settle({&b});
+  EXPECT_EQ(StoredSteps(db_, id), (std::map<uint32_t, int>{{1, 1}, {2, 1}}));
 }
 
 // The lease itself: one holder at a time, renewed under its token; once the holder stops
@@ -223,6 +263,11 @@ TEST(EscalationLeaseTest, OneHolderAtATimeAndALapsedHolderIsFenced) {
   EXPECT_FALSE((*a)->Holds(**first).value()) << "A's token is fenced";
   EXPECT_EQ((*a)->HoldOrTake().value(), std::nullopt) << "B holds it now";
   EXPECT_TRUE((*b)->Holds(*taken).value());
+  ASSERT_TRUE((*a)->Release(**first).ok()) << "a lapsed holder's release changes nothing";
+  EXPECT_TRUE((*b)->Holds(*taken).value());
+  ASSERT_TRUE((*b)->Release(*taken).ok());
+  EXPECT_FALSE((*b)->Holds(*taken).value());
+  EXPECT_TRUE((*a)->HoldOrTake().value().has_value()) << "free at once";
 }
 
 }  // namespace

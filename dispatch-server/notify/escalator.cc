@@ -140,8 +140,9 @@ size_t Escalator::Reconcile() {
   }
   if (added > 0) {
     spdlog::warn(
-        "event=notifications_reconciled added={} note=\"escalation steps stored before "
-        "a crash had no notifications yet\"",
+        "event=notifications_reconciled added={} note=\"escalation steps already made had no "
+        "notifications in this outbox yet (stored before a crash, or made by the previous "
+        "holder of the escalation lease)\"",
         added);
   }
   return added;

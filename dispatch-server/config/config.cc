@@ -95,6 +95,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   store.Get("pool_size", &o.postgres_pool_size);
   store.Get("instance", &o.postgres_instance);
   GetMs(store, "alert_follow_ms", &o.alert_follow_interval);
+  GetMs(store, "plan_follow_ms", &o.plan_follow_interval);
+  GetMs(store, "escalation_lease_ms", &o.escalation_lease);
 
   Section ingest = Section::In(c.raw, "ingest");
   GetMs(ingest, "group_commit_ms", &in.group_commit_delay);
@@ -209,6 +211,16 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
         o.alert_follow_interval > std::chrono::milliseconds(60'000)) {
       return absl::InvalidArgumentError(
           "store.alert_follow_ms must be between 1 and 60000 (default 200)");
+    }
+    if (o.plan_follow_interval < std::chrono::milliseconds(1) ||
+        o.plan_follow_interval > std::chrono::milliseconds(60'000)) {
+      return absl::InvalidArgumentError(
+          "store.plan_follow_ms must be between 1 and 60000 (default 200)");
+    }
+    if (o.escalation_lease < std::chrono::milliseconds(300) ||
+        o.escalation_lease > std::chrono::milliseconds(600'000)) {
+      return absl::InvalidArgumentError(
+          "store.escalation_lease_ms must be between 300 and 600000 (default 5000)");
     }
     if (o.postgres_pool_size < 1 || o.postgres_pool_size > 64) {
       return absl::InvalidArgumentError("store.pool_size must be between 1 and 64");

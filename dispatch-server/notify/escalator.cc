@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "dispatch-server/notify/payload.h"
@@ -39,8 +41,48 @@ Escalator::Escalator(AlertManager* alerts, const NotifyOptions* options, Outbox*
 
 Escalator::~Escalator() { Stop(); }
 
+void Escalator::SetLease(EscalationLease* lease, std::chrono::milliseconds renew_every) {
+  lease_ = lease;
+  renew_every_ = std::max(renew_every, std::chrono::milliseconds(1));
+  leading_ = lease == nullptr;
+}
+
+bool Escalator::HoldLease() {
+  if (lease_ == nullptr) return true;
+  absl::StatusOr<std::optional<uint64_t>> token = lease_->HoldOrTake();
+  if (!token.ok()) {
+    // Unsure whether we still hold it: escalate nothing rather than maybe twice.
+    spdlog::error("event=escalation_lease_failed error=\"{}\"", token.status().ToString());
+  }
+  const std::optional<uint64_t> now_held = token.ok() ? *token : std::nullopt;
+  if (now_held && now_held != token_) {
+    spdlog::info("event=escalation_lease_taken token={}", *now_held);
+    token_ = now_held;
+    Reconcile();
+  } else if (!now_held && token_) {
+    spdlog::warn("event=escalation_lease_lost token={}", *token_);
+    token_.reset();
+  }
+  leading_ = now_held.has_value();
+  return leading_;
+}
+
+bool Escalator::StillHeld() {
+  if (lease_ == nullptr) return true;
+  if (!token_) return false;
+  absl::StatusOr<bool> held = lease_->Holds(*token_);
+  if (held.ok() && *held) return true;
+  spdlog::warn("event=escalation_lease_lost token={} error=\"{}\"", *token_,
+               held.ok() ? "taken over or expired" : held.status().ToString());
+  token_.reset();
+  leading_ = false;
+  return false;
+}
+
 size_t Escalator::Tick() {
+  ++ticks_;
   if (options_->escalation.empty()) return 0;
+  if (!HoldLease()) return 0;
   AlertFilter open;
   open.states = {cit::v1::ALERT_STATE_OPEN};
   const SysTime now = clock_->Now();
@@ -54,6 +96,9 @@ size_t Escalator::Tick() {
       const uint32_t number = alert.policy_step() + 1;
       const EscalationStep& step = policy->steps[number - 1];
       if (now - detected < step.after) break;
+      // The fencing check: an instance paused past its lease (the other took it over) makes
+      // no step; what remains is the moment between this check and the event.
+      if (!StillHeld()) return applied;
       absl::StatusOr<cit::v1::AlertEvent> event =
           alerts_->EscalateByPolicy(alert.alert_id(), number, step.raise_to,
                                     StepComment(alert, step, number, policy->steps.size()));
@@ -95,8 +140,9 @@ size_t Escalator::Reconcile() {
   }
   if (added > 0) {
     spdlog::warn(
-        "event=notifications_reconciled added={} note=\"escalation steps stored before "
-        "a crash had no notifications yet\"",
+        "event=notifications_reconciled added={} note=\"escalation steps already made had no "
+        "notifications in this outbox yet (stored before a crash, or made by the previous "
+        "holder of the escalation lease)\"",
         added);
   }
   return added;
@@ -137,15 +183,19 @@ size_t Escalator::Enqueue(const cit::v1::AlertEvent& event, const EscalationStep
 }
 
 void Escalator::Start() {
-  Reconcile();
+  // With a lease, the instance that takes it reconciles (HoldLease): another may be escalating.
+  if (lease_ == nullptr) Reconcile();
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] {
+  // The holder renews well within its lease even when the policy ticks rarely.
+  const std::chrono::milliseconds wait =
+      lease_ == nullptr ? options_->tick : std::min(options_->tick, renew_every_);
+  thread_ = std::thread([this, wait] {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
       lock.unlock();
       Tick();
       lock.lock();
-      cv_.wait_for(lock, options_->tick, [this] { return stop_; });
+      cv_.wait_for(lock, wait, [this] { return stop_; });
     }
   });
 }
@@ -157,6 +207,13 @@ void Escalator::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (lease_ != nullptr && token_) {
+    // After the last tick: no step of ours can follow the hand-over.
+    absl::Status released = lease_->Release(*token_);
+    spdlog::info("event=escalation_lease_released token={} ok={}", *token_, released.ok());
+    token_.reset();
+    leading_ = false;
+  }
 }
 
 }  // namespace cit::dispatch

@@ -80,6 +80,12 @@ absl::StatusOr<std::unique_ptr<Notifier>> Notifier::Open(
 
 Notifier::~Notifier() { Stop(); }
 
+void Notifier::SetEscalationLease(std::unique_ptr<EscalationLease> lease,
+                                  std::chrono::milliseconds renew_every) {
+  lease_ = std::move(lease);
+  escalator_->SetLease(lease_.get(), renew_every);
+}
+
 void Notifier::Start() {
   absl::StatusOr<uint64_t> pending = outbox_->CountState("pending");
   spdlog::info("event=notifier_started targets={} policies={} pending={}", options_.targets.size(),

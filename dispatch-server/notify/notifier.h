@@ -13,6 +13,7 @@
 #ifndef CIT_DISPATCH_SERVER_NOTIFY_NOTIFIER_H_
 #define CIT_DISPATCH_SERVER_NOTIFY_NOTIFIER_H_
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 
@@ -35,6 +36,11 @@ class Notifier {
                                                         std::shared_ptr<MetricsRegistry> registry);
   ~Notifier();
 
+  // Several instances on one database: escalate only while holding `lease` (escalator.h),
+  // renewed every `renew_every`; before Start.
+  void SetEscalationLease(std::unique_ptr<EscalationLease> lease,
+                          std::chrono::milliseconds renew_every);
+
   void Start();
   void Stop();
 
@@ -48,6 +54,7 @@ class Notifier {
   std::unique_ptr<NotifyMetrics> metrics_;
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<DeliveryWorker> worker_;
+  std::unique_ptr<EscalationLease> lease_;  // outlives escalator_'s thread (Stop)
   std::unique_ptr<Escalator> escalator_;
 };
 

@@ -17,25 +17,39 @@
 // is compiled (the monitor holds the vehicle's records until then: PendingLiveVehicles()). An
 // operation on a run still waiting (Dispatch, Abort, Complete) compiles it first.
 //
-// Thread contract: thread-safe. The listener is called after the change is stored, outside the
-// registry's mutex, on the calling thread; it must not block (the monitor only enqueues). A
-// compiled start-up plan is published under the mutex, so that a later Update's version always
-// reaches the listener after it.
+// Several instances on one database (issue 15 §3): the registry holds the runs as of one plan
+// log position. Every change first applies the log entries this instance has not seen, is
+// judged on that state, and is stored only on top of the newest entry (RunStore::SaveAt); when
+// another instance appended in between, it is judged again (so a run planned, edited,
+// dispatched or ended on one instance is known to the checks on the other). Get and History
+// look a run unknown here up in the log; List shows what the follower has read. StartFollowing
+// polls the log for the others' changes ([store] plan_follow_ms) and applies each once, in log
+// order: new and edited plans are compiled on the follower thread, and dispatches, plan changes of
+// live runs and ends reach the listener as if made here.
+//
+// Thread contract: thread-safe. The listener is called after the change is stored, under the
+// registry's mutex (so it sees the changes in log order), on the calling or follower thread; it
+// must not block or call back into the registry (the monitor only enqueues).
 #ifndef CIT_DISPATCH_SERVER_PLANS_RUN_MANAGER_H_
 #define CIT_DISPATCH_SERVER_PLANS_RUN_MANAGER_H_
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/common/clock.h"
+#include "dispatch-server/metrics/metrics_registry.h"
 #include "dispatch-server/plans/compiled_run.h"
 #include "dispatch-server/plans/run_store.h"
 
@@ -56,6 +70,7 @@ class RunManager {
 
   // `store` may be null (memory only). Both must outlive this.
   RunManager(RunStore* store, const Clock* clock);
+  ~RunManager();
   RunManager(const RunManager&) = delete;
   RunManager& operator=(const RunManager&) = delete;
 
@@ -92,9 +107,11 @@ class RunManager {
   // Dispatched -> active, reported by the monitor when the vehicle leaves the depot.
   absl::StatusOr<cit::v1::Run> MarkActive(const std::string& run_id, SysTime started);
 
-  absl::StatusOr<cit::v1::Run> Get(const std::string& run_id) const;
+  // Not const: a run unknown here is looked for in the plan log first (another instance may
+  // have planned it since the follower last read).
+  absl::StatusOr<cit::v1::Run> Get(const std::string& run_id);
   // The run's plan log (creator and every later change); empty without a store.
-  absl::StatusOr<cit::v1::RunHistory> History(const std::string& run_id) const;
+  absl::StatusOr<cit::v1::RunHistory> History(const std::string& run_id);
   std::vector<cit::v1::Run> List(const std::string& vehicle_id,
                                  const std::vector<cit::v1::RunState>& states) const;
   // One page of List, in run_id order, starting after `after_run_id` (empty: from the first):
@@ -111,14 +128,52 @@ class RunManager {
   // Every dispatched or active run with its compiled plan (monitor start-up).
   std::vector<RunChange> LiveRuns() const;
 
+  struct FollowOptions {
+    // How often the plan log is read for other instances' changes (a full batch reads again at
+    // once).
+    std::chrono::milliseconds interval{200};
+    // Entries read per query.
+    std::size_t batch = 200;
+  };
+  // Starts applying the changes other instances store (see the file comment); after Load and
+  // SetMetrics, at most once. Read errors are logged and counted (cit_plan_follow_errors_total)
+  // and retried with backoff; nothing is skipped.
+  absl::Status StartFollowing(FollowOptions options);
+  // Stops and joins the follower (before the listener's target goes); the destructor does too.
+  void StopFollowing();
+  // Applies every plan-log entry stored so far by other instances (compiling on the calling
+  // thread); what the follower does on each tick.
+  absl::Status CatchUp();
+  // Counters cit_plan_events_followed_total and cit_plan_follow_errors_total.
+  void SetMetrics(std::shared_ptr<MetricsRegistry> registry);
+  // The plan-log position this registry's runs reflect.
+  uint64_t log_position() const;
+
  private:
   struct Entry {
     cit::v1::Run run;
     std::shared_ptr<const CompiledRun> compiled;
   };
-  absl::StatusOr<RunChange> EndLocked(const std::string& run_id, cit::v1::RunState state,
-                                      const std::string& comment, const std::string& actor);
-  absl::StatusOr<cit::v1::Run> Publish(absl::StatusOr<RunChange> change);
+  absl::StatusOr<cit::v1::Run> EndLocked(const std::string& run_id, cit::v1::RunState state,
+                                         const std::string& comment, const std::string& actor);
+  // Calls the listener with a stored change; under mu_.
+  void PublishLocked(const RunChange& change);
+  // Stores one change on top of log_position_ and advances it; under mu_.
+  absl::Status SaveLocked(const cit::v1::Run& run, const cit::v1::PlanEvent& change);
+  // Runs `op` (which judges and stores one change) again after catching up while another
+  // instance's append got in first.
+  template <typename Op>
+  auto RetryWhileLogMoves(Op op) -> decltype(op());
+  // One read of the log after log_position_: applies the entries; returns how many it read.
+  absl::StatusOr<std::size_t> FollowOnce(std::size_t batch);
+  // FollowOnce until the log has no more; compiles nothing.
+  absl::Status ReadUp();
+  // Another instance's change: the run takes the entry's state; a new plan version waits in
+  // followed_pending_ for compiling. Under mu_.
+  void ApplyFollowedLocked(const cit::v1::PlanEvent& entry);
+  // Compiles the plans FollowOnce left waiting (publishing live ones).
+  void CompileFollowed();
+  void FollowLoop(FollowOptions options);
   // Compiles `run_id` if it is still waiting from Load(); OK if it is compiled (or not waiting).
   absl::Status CompileIfPending(const std::string& run_id);
 
@@ -130,6 +185,20 @@ class RunManager {
   std::vector<std::string> pending_;
   Listener listener_;
   std::atomic<bool> require_stop_windows_{false};
+  // Index of the last plan-log entry reflected in runs_.
+  uint64_t log_position_ = 0;
+  // Runs whose plan another instance created or changed, compiled by the follower.
+  std::vector<std::string> followed_pending_;
+
+  // One log reader at a time (the follower, or an operation catching up).
+  std::mutex read_mu_;
+  Counter* followed_total_ = nullptr;
+  Counter* follow_errors_ = nullptr;
+  std::shared_ptr<MetricsRegistry> metrics_;
+  std::mutex follow_mu_;
+  std::condition_variable follow_cv_;
+  bool follow_stop_ = false;
+  std::thread follower_;
 
   // OK, or INVALID_ARGUMENT listing the stops without a window when they are required.
   absl::Status CheckStopWindows(const cit::v1::RunPlan& plan) const;

@@ -87,6 +87,12 @@ struct DispatchServerOptions {
   // database stored, to publish them to this instance's watchers ([store] alert_follow_ms).
   // Read by RunMonitoring, not by the core.
   std::chrono::milliseconds alert_follow_interval{200};
+  // PostgreSQL: how often the plan log is read for runs the other instances planned, edited,
+  // dispatched or ended, to apply them here ([store] plan_follow_ms). Read by RunMonitoring.
+  std::chrono::milliseconds plan_follow_interval{200};
+  // PostgreSQL: the escalation lease ([store] escalation_lease_ms): one instance escalates; when
+  // it dies, another takes over within this long (renewed every third of it).
+  std::chrono::milliseconds escalation_lease{5000};
   // How often each live run's monitor state is snapshotted into the database, so that a
   // restart re-evaluates only the records after it (monitor/state_rebuild.h); 0 = never (a
   // restart replays whole runs). Read by RunMonitoring, not by the core.

@@ -19,8 +19,10 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   rm->run_store_ = std::move(stores->runs);
   rm->alert_store_ = std::move(stores->alerts);
   rm->alerts_ = std::make_unique<AlertManager>(rm->alert_store_.get(), clock);
-  if (!options.postgres_connection.empty())
+  if (!options.postgres_connection.empty()) {
     rm->alert_follow_interval_ = options.alert_follow_interval;
+    rm->plan_follow_interval_ = options.plan_follow_interval;
+  }
   if (absl::Status s = rm->alerts_->Load(); !s.ok()) return s;
   rm->runs_ = std::make_unique<RunManager>(rm->run_store_.get(), clock);
   if (absl::Status s = rm->runs_->Load(); !s.ok()) return s;
@@ -96,6 +98,7 @@ RunMonitoring::~RunMonitoring() { Stop(); }
 
 void RunMonitoring::Register(DispatchServer::Builder& builder) {
   alerts_->SetMetrics(builder.shared_metrics());
+  runs_->SetMetrics(builder.shared_metrics());
   rebuilder_->SetMetrics(builder.shared_metrics());
   builder.AddOperatorService(dispatch_service_.get())
       .AddOperatorService(alerts_service_.get())
@@ -116,6 +119,12 @@ void RunMonitoring::Start() {
     if (!s.ok()) spdlog::error("event=alert_follow_not_started error=\"{}\"", s.ToString());
     alert_follow_interval_.reset();
   }
+  if (plan_follow_interval_) {
+    // Runs planned, edited, dispatched or ended on other instances are applied here too.
+    absl::Status s = runs_->StartFollowing({.interval = *plan_follow_interval_});
+    if (!s.ok()) spdlog::error("event=plan_follow_not_started error=\"{}\"", s.ToString());
+    plan_follow_interval_.reset();
+  }
   monitor_->Start();
   if (ownership_) ownership_->Start();
   fleet_feed_->Start();
@@ -126,6 +135,7 @@ void RunMonitoring::Start() {
 }
 
 void RunMonitoring::Stop() {
+  if (runs_) runs_->StopFollowing();  // it publishes to the rebuilder and monitor stopped below
   stop_compiling_ = true;
   if (compile_thread_.joinable()) compile_thread_.join();
   if (ownership_) ownership_->Stop();

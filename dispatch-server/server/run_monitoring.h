@@ -68,6 +68,9 @@ struct RunMonitoringOptions {
   // ownership_poll_interval.
   std::string instance;
   std::chrono::milliseconds ownership_poll_interval{1000};
+  // PostgreSQL: how often the plan log is read for other instances' run changes
+  // (RunManager::StartFollowing, from Start).
+  std::chrono::milliseconds plan_follow_interval{200};
   // WatchFleet sends each vehicle at most once per this interval.
   std::chrono::milliseconds fleet_throttle{1000};
   // Start-up: live runs' monitor state rebuilt from the store (database_path and monitor are
@@ -121,6 +124,7 @@ class RunMonitoring {
   int compile_threads_ = 2;
   // Set on PostgreSQL until Start begins following other instances' alerts.
   std::optional<std::chrono::milliseconds> alert_follow_interval_;
+  std::optional<std::chrono::milliseconds> plan_follow_interval_;  // likewise for run changes
   std::atomic<bool> stop_compiling_{false};
   std::thread compile_thread_;  // RunManager::CompilePending, once
 };

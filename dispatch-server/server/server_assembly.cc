@@ -1,7 +1,9 @@
 #include "dispatch-server/server/server_assembly.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include "absl/strings/str_cat.h"
 #include "dispatch-server/audit/identity_log.h"
 #include "dispatch-server/audit/period_report.h"
 #include "dispatch-server/audit/postgres_period_tables.h"
@@ -11,10 +13,20 @@
 #include "dispatch-server/auth/grpc_log_bridge.h"
 #include "dispatch-server/auth/operator_auth.h"
 #include "dispatch-server/auth/token_file.h"
+#include "dispatch-server/store/postgres_escalation_lease.h"
 
 namespace cit::dispatch {
 
 namespace {
+
+// The escalation lease's holder: the instance name, or (one instance, none configured) this
+// host and process, unique while it runs.
+std::string EscalationLeaseHolder(const std::string& instance) {
+  if (!instance.empty()) return instance;
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host, ":", getpid());
+}
 
 // Token/role changes since the last start-up into the identity log, each signed at once in its
 // own "identities" checkpoint. A log that no longer matches its checkpoints is not extended:
@@ -105,6 +117,7 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   if (on_postgres) rm_options.postgres_connection = o.postgres_connection;
   rm_options.alert_follow_interval = o.alert_follow_interval;
   if (on_postgres) rm_options.instance = o.postgres_instance;
+  rm_options.plan_follow_interval = o.plan_follow_interval;
   rm_options.monitor.rules = options.rules;
   rm_options.monitor.snapshot_interval_s = o.monitor_snapshot_interval_s;
   absl::StatusOr<std::unique_ptr<RunMonitoring>> monitoring =
@@ -128,6 +141,16 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
         Notifier::Open(options.notify, o.database_path, &alerts, clock, builder.shared_metrics());
     if (!notifier.ok()) return notifier.status();
     a->notifier_ = *std::move(notifier);
+    if (on_postgres) {
+      // Several instances may share the database: one escalates at a time (escalator.h).
+      const std::string holder = EscalationLeaseHolder(o.postgres_instance);
+      absl::StatusOr<std::unique_ptr<PostgresEscalationLease>> lease =
+          PostgresEscalationLease::Open(o.postgres_connection, holder, o.escalation_lease);
+      if (!lease.ok()) return lease.status();
+      a->notifier_->SetEscalationLease(*std::move(lease), o.escalation_lease / 3);
+      spdlog::info("event=escalation_lease holder=\"{}\" lease_ms={}", holder,
+                   o.escalation_lease.count());
+    }
   }
   // Signed checkpoints of every chain head ([audit]); the ledger behind `audit verify`.
   absl::StatusOr<std::unique_ptr<AuditTrail>> trail =

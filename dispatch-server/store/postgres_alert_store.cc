@@ -59,11 +59,26 @@ REVOKE ALL ON alert_log_writer FROM PUBLIC;
 GRANT SELECT, UPDATE ON alert_log_writer TO citwatch_server;
 )sql";
 
+// One instance escalates at a time (alerts/escalation_lease.h): the lease row, taken when it
+// expired, renewed by its holder; the token grows at every change of holder. "-infinity": free.
+constexpr char kEscalationLeaseSql[] = R"sql(
+CREATE TABLE escalation_lease (
+  singleton  integer     PRIMARY KEY CHECK (singleton = 1),
+  holder     text        NOT NULL,
+  token      bigint      NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+INSERT INTO escalation_lease VALUES (1, '', 0, '-infinity');
+REVOKE ALL ON escalation_lease FROM PUBLIC;
+GRANT SELECT, UPDATE ON escalation_lease TO citwatch_server;
+)sql";
+
 // Released versions are never edited.
 const pg::Migration kMigrations[] = {
     {1, "alerts, the append-only hash-chained alert events, id reservation", kAlertsSchemaSql},
     {2, "alerts from several instances: the reservation row, the alert-log writer lock",
      kSeveralWritersSql},
+    {3, "one escalating instance at a time: the escalation lease", kEscalationLeaseSql},
 };
 
 int64_t Nanos(const google::protobuf::Timestamp& t) {

@@ -92,21 +92,37 @@ absl::StatusOr<std::unique_ptr<PostgresRunStore>> PostgresRunStore::Open(
 }
 
 absl::Status PostgresRunStore::Save(const cit::v1::Run& run, const cit::v1::PlanEvent& change) {
+  return Append(run, change, std::nullopt).status();
+}
+
+absl::StatusOr<uint64_t> PostgresRunStore::SaveAt(const cit::v1::Run& run,
+                                                  const cit::v1::PlanEvent& change,
+                                                  uint64_t expected_position) {
+  return Append(run, change, expected_position);
+}
+
+absl::StatusOr<uint64_t> PostgresRunStore::Append(const cit::v1::Run& run,
+                                                  const cit::v1::PlanEvent& change,
+                                                  std::optional<uint64_t> expected) {
   cit::v1::PlanEvent event = change;
   *event.mutable_run() = run;
-  return session_->Run("saving run " + run.plan().run_id(), [&](pqxx::connection& c) {
-    pqxx::work w(c);
-    absl::StatusOr<ChainedPlanEvent> chained = ChainPlanEvent(LockPlanChainHead(w), event);
-    if (!chained.ok()) return chained.status();  // nothing stored (the transaction aborts)
-    w.exec_params(
-        "INSERT INTO runs (run_id, version, vehicle_id, state, proto) VALUES ($1, $2, $3, $4, "
-        "$5) ON CONFLICT (run_id, version) DO UPDATE SET state = $4, proto = $5",
-        run.plan().run_id(), static_cast<int64_t>(run.version()), run.plan().vehicle_id(),
-        static_cast<int>(run.state()), pqxx::binarystring(run.SerializeAsString()));
-    InsertPlanEvent(w, *chained);
-    w.commit();
-    return absl::OkStatus();
-  });
+  return session_->Run(
+      "saving run " + run.plan().run_id(), [&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
+        pqxx::work w(c);
+        const PlanChainHead head = LockPlanChainHead(w);
+        // Checked under the writer lock: no other append can come between this check and ours.
+        if (expected && head.length != *expected) return PlanLogMovedError(*expected, head.length);
+        absl::StatusOr<ChainedPlanEvent> chained = ChainPlanEvent(head, event);
+        if (!chained.ok()) return chained.status();  // nothing stored (the transaction aborts)
+        w.exec_params(
+            "INSERT INTO runs (run_id, version, vehicle_id, state, proto) VALUES ($1, $2, $3, "
+            "$4, $5) ON CONFLICT (run_id, version) DO UPDATE SET state = $4, proto = $5",
+            run.plan().run_id(), static_cast<int64_t>(run.version()), run.plan().vehicle_id(),
+            static_cast<int>(run.state()), pqxx::binarystring(run.SerializeAsString()));
+        InsertPlanEvent(w, *chained);
+        w.commit();
+        return chained->event.index();
+      });
 }
 
 absl::StatusOr<std::vector<cit::v1::PlanEvent>> PostgresRunStore::History(
@@ -126,6 +142,33 @@ absl::StatusOr<std::vector<cit::v1::Run>> PostgresRunStore::LoadLatest() {
         t.exec("SELECT proto FROM (SELECT DISTINCT ON (run_id) run_id, proto FROM runs ORDER BY "
                "run_id, version DESC) latest ORDER BY run_id COLLATE \"C\""),
         "runs");
+  });
+}
+
+absl::StatusOr<RunStore::Loaded> PostgresRunStore::LoadWithPosition() {
+  return session_->Run("loading runs", [&](pqxx::connection& c) -> absl::StatusOr<Loaded> {
+    // One snapshot for both reads: the runs are exactly those as of the log position.
+    pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> t(c);
+    pqxx::result head = t.exec("SELECT COALESCE(MAX(idx), 0) FROM plan_events");
+    absl::StatusOr<std::vector<cit::v1::Run>> runs = pg::ParseRows<cit::v1::Run>(
+        t.exec("SELECT proto FROM (SELECT DISTINCT ON (run_id) run_id, proto FROM runs ORDER BY "
+               "run_id, version DESC) latest ORDER BY run_id COLLATE \"C\""),
+        "runs");
+    if (!runs.ok()) return runs.status();
+    return Loaded{*std::move(runs), head[0][0].as<uint64_t>()};
+  });
+}
+
+absl::StatusOr<std::vector<cit::v1::PlanEvent>> PostgresRunStore::EventsAfter(uint64_t position,
+                                                                              std::size_t limit) {
+  return session_->Run("following the plan log", [&](pqxx::connection& c) {
+    // Appends commit in position order under the writer lock, so no position below a visible
+    // one can still appear: reading by position misses nothing.
+    pqxx::read_transaction t(c);
+    return pg::ParseRows<cit::v1::PlanEvent>(
+        t.exec_params("SELECT body FROM plan_events WHERE idx > $1 ORDER BY idx LIMIT $2",
+                      static_cast<int64_t>(position), static_cast<int64_t>(limit)),
+        "plan_events");
   });
 }
 

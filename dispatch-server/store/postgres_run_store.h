@@ -11,12 +11,14 @@
 //
 // Thread contract: thread-safe (one connection behind a mutex, pg::Session). Several instances
 // may write one database: each append locks the plan_log_writer row and extends the chain from
-// the head it reads under that lock (migration 2), so they write one chain. (Each instance's
-// RunManager still keeps the runs it loaded at start in memory: docs/operations.md.)
+// the head it reads under that lock (migration 2), so they write one chain. SaveAt appends only
+// on top of the position the caller names, and EventsAfter reads the log by position, so each
+// instance's RunManager follows the others' changes (RunManager::StartFollowing).
 #ifndef CIT_DISPATCH_STORE_POSTGRES_RUN_STORE_H_
 #define CIT_DISPATCH_STORE_POSTGRES_RUN_STORE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,12 +37,21 @@ class PostgresRunStore final : public RunStore {
   absl::StatusOr<std::vector<cit::v1::PlanEvent>> History(const std::string& run_id) override;
   absl::StatusOr<std::vector<cit::v1::Run>> LoadLatest() override;
   absl::StatusOr<std::vector<cit::v1::Run>> Versions(const std::string& run_id) override;
+  absl::StatusOr<Loaded> LoadWithPosition() override;
+  absl::StatusOr<uint64_t> SaveAt(const cit::v1::Run& run, const cit::v1::PlanEvent& change,
+                                  uint64_t expected_position) override;
+  absl::StatusOr<std::vector<cit::v1::PlanEvent>> EventsAfter(uint64_t position,
+                                                              std::size_t limit) override;
 
   // Highest schema version of component "runs" this binary knows.
   static int LatestSchemaVersion();
 
  private:
   explicit PostgresRunStore(std::unique_ptr<pg::Session> session) : session_(std::move(session)) {}
+
+  // Appends under the writer lock; with `expected`, only if the log's head is there.
+  absl::StatusOr<uint64_t> Append(const cit::v1::Run& run, const cit::v1::PlanEvent& change,
+                                  std::optional<uint64_t> expected);
 
   std::unique_ptr<pg::Session> session_;
 };

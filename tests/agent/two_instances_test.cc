@@ -545,5 +545,79 @@ TEST_F(TwoInstancesTest, AnInstancePausedPastATakeoverWritesNothingForTheVehicle
   EXPECT_TRUE(verified->ok) << verified->detail;
 }
 
+// Runs across instances (issue 15 §3): a run planned on a is listed on b, dispatched and
+// aborted there, and a shows each change; both show the same plan log.
+TEST_F(TwoInstancesTest, ARunPlannedOnOneInstanceIsListedDispatchedAndAbortedOnTheOther) {
+  Instance a = Start("dispatch-a");
+  Instance b = Start("dispatch-b");
+  auto stub = [](const Instance& i) {
+    return cit::v1::Dispatch::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(i.operator_port), grpc::InsecureChannelCredentials()));
+  };
+  auto on_a = stub(a);
+  auto on_b = stub(b);
+  auto state_on = [](cit::v1::Dispatch::Stub& s, const std::string& run_id) {
+    grpc::ClientContext ctx;
+    cit::v1::ListRunsResponse listed;
+    if (!s.ListRuns(&ctx, cit::v1::ListRunsRequest{}, &listed).ok()) {
+      return cit::v1::RUN_STATE_UNSPECIFIED;
+    }
+    for (const cit::v1::Run& r : listed.runs()) {
+      if (r.plan().run_id() == run_id) return r.state();
+    }
+    return cit::v1::RUN_STATE_UNSPECIFIED;
+  };
+
+  cit::v1::CreateRunRequest create;
+  create.set_allow_unknown_vehicle(true);
+  cit::v1::RunPlan* plan = create.mutable_plan();
+  plan->set_run_id("R-1");
+  plan->set_vehicle_id("truck-7");
+  for (double lon : {8.50, 8.51, 8.52}) {
+    cit::v1::Position* p = plan->mutable_route()->add_points();
+    p->set_lat_deg(47.37);
+    p->set_lon_deg(lon);
+  }
+  plan->mutable_route()->set_corridor_half_width_m(50);
+  cit::v1::Run created;
+  grpc::ClientContext create_ctx;
+  grpc::Status s = on_a->CreateRun(&create_ctx, create, &created);
+  ASSERT_TRUE(s.ok()) << s.error_message() << Log(a.name);
+  ASSERT_TRUE(
+      test::WaitFor([&] { return state_on(*on_b, "R-1") == cit::v1::RUN_STATE_PLANNED; }, 20s))
+      << Log(b.name);
+
+  cit::v1::DispatchRunRequest dispatch;
+  dispatch.set_run_id("R-1");
+  cit::v1::Run dispatched;
+  grpc::ClientContext dispatch_ctx;
+  s = on_b->DispatchRun(&dispatch_ctx, dispatch, &dispatched);
+  ASSERT_TRUE(s.ok()) << s.error_message() << Log(b.name);
+  ASSERT_TRUE(
+      test::WaitFor([&] { return state_on(*on_a, "R-1") == cit::v1::RUN_STATE_DISPATCHED; }, 20s))
+      << Log(a.name);
+
+  cit::v1::EndRunRequest abort;
+  abort.set_run_id("R-1");
+  abort.set_comment("truck broke down");
+  cit::v1::Run aborted;
+  grpc::ClientContext abort_ctx;
+  s = on_b->AbortRun(&abort_ctx, abort, &aborted);
+  ASSERT_TRUE(s.ok()) << s.error_message() << Log(b.name);
+  ASSERT_TRUE(
+      test::WaitFor([&] { return state_on(*on_a, "R-1") == cit::v1::RUN_STATE_ABORTED; }, 20s))
+      << Log(a.name);
+  for (cit::v1::Dispatch::Stub* i : {on_a.get(), on_b.get()}) {
+    grpc::ClientContext ctx;
+    cit::v1::GetRunRequest get;
+    get.set_run_id("R-1");
+    cit::v1::RunHistory history;
+    ASSERT_TRUE(i->GetRunHistory(&ctx, get, &history).ok());
+    ASSERT_EQ(history.events_size(), 3) << "create on a, dispatch and abort on b";
+    EXPECT_EQ(history.events(2).comment(), "truck broke down");
+  }
+  EXPECT_NE(Log(a.name).find("event=plan_followed position=2 run_id=R-1"), npos) << Log(a.name);
+}
+
 }  // namespace
 }  // namespace cit::agent

@@ -95,6 +95,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   store.Get("pool_size", &o.postgres_pool_size);
   store.Get("instance", &o.postgres_instance);
   GetMs(store, "alert_follow_ms", &o.alert_follow_interval);
+  GetMs(store, "instance_expiry_ms", &o.instance_expiry);
 
   Section ingest = Section::In(c.raw, "ingest");
   GetMs(ingest, "group_commit_ms", &in.group_commit_delay);
@@ -209,6 +210,12 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
         o.alert_follow_interval > std::chrono::milliseconds(60'000)) {
       return absl::InvalidArgumentError(
           "store.alert_follow_ms must be between 1 and 60000 (default 200)");
+    }
+    if (o.instance_expiry < std::chrono::milliseconds(3'000) ||
+        o.instance_expiry > std::chrono::milliseconds(600'000)) {
+      return absl::InvalidArgumentError(
+          "store.instance_expiry_ms must be between 3000 and 600000 (default 10000): several "
+          "heartbeats (one a second), so a slow poll does not hand an instance's vehicles over");
     }
     if (o.postgres_pool_size < 1 || o.postgres_pool_size > 64) {
       return absl::InvalidArgumentError("store.pool_size must be between 1 and 64");

@@ -87,6 +87,10 @@ struct DispatchServerOptions {
   // database stored, to publish them to this instance's watchers ([store] alert_follow_ms).
   // Read by RunMonitoring, not by the core.
   std::chrono::milliseconds alert_follow_interval{200};
+  // Several instances: an instance whose heartbeat (one a second, database clock) is older
+  // than this is dead, and a survivor adopts its vehicles ([store] instance_expiry_ms).
+  // Read by RunMonitoring, not by the core.
+  std::chrono::milliseconds instance_expiry{10'000};
   // How often each live run's monitor state is snapshotted into the database, so that a
   // restart re-evaluates only the records after it (monitor/state_rebuild.h); 0 = never (a
   // restart replays whole runs). Read by RunMonitoring, not by the core.

@@ -68,6 +68,9 @@ struct RunMonitoringOptions {
   // ownership_poll_interval.
   std::string instance;
   std::chrono::milliseconds ownership_poll_interval{1000};
+  // An instance whose heartbeat is older than this is dead and its vehicles are adopted
+  // ([store] instance_expiry_ms; OwnershipFollowerOptions::instance_expiry).
+  std::chrono::milliseconds instance_expiry{10'000};
   // WatchFleet sends each vehicle at most once per this interval.
   std::chrono::milliseconds fleet_throttle{1000};
   // Start-up: live runs' monitor state rebuilt from the store (database_path and monitor are

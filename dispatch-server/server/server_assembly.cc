@@ -105,6 +105,7 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   if (on_postgres) rm_options.postgres_connection = o.postgres_connection;
   rm_options.alert_follow_interval = o.alert_follow_interval;
   if (on_postgres) rm_options.instance = o.postgres_instance;
+  rm_options.instance_expiry = o.instance_expiry;
   rm_options.monitor.rules = options.rules;
   rm_options.monitor.snapshot_interval_s = o.monitor_snapshot_interval_s;
   absl::StatusOr<std::unique_ptr<RunMonitoring>> monitoring =

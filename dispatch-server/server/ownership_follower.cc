@@ -50,7 +50,8 @@ OwnershipFollower::OwnershipFollower(OwnershipFollowerOptions options,
       monitor_(monitor),
       rebuilder_(rebuilder),
       runs_(runs),
-      clock_(clock) {}
+      clock_(clock),
+      started_at_(clock->Now()) {}
 
 OwnershipFollower::~OwnershipFollower() { Stop(); }
 
@@ -76,15 +77,15 @@ void OwnershipFollower::Count(const char* transition) {
 
 void OwnershipFollower::OnTakenOver(const std::string& vehicle_id, uint64_t fencing_token) {
   std::lock_guard<std::mutex> lock(mu_);
-  TakeOverLocked(vehicle_id, fencing_token, /*force_rebuild=*/false);
+  TakeOverLocked(vehicle_id, fencing_token, /*adopted=*/false);
 }
 
 void OwnershipFollower::TakeOverLocked(const std::string& vehicle_id, uint64_t fencing_token,
-                                       bool force_rebuild) {
+                                       bool adopted) {
   // The token before this one was ours and nobody took the vehicle meanwhile: every record
   // since went through this monitor, its state is current.
   auto it = mine_.find(vehicle_id);
-  const bool continuous = !force_rebuild && it != mine_.end() && it->second + 1 == fencing_token;
+  const bool continuous = !adopted && it != mine_.end() && it->second + 1 == fencing_token;
   const uint64_t previous = it != mine_.end() ? it->second : 0;
   mine_[vehicle_id] = fencing_token;
   elsewhere_.erase(vehicle_id);
@@ -99,7 +100,8 @@ void OwnershipFollower::TakeOverLocked(const std::string& vehicle_id, uint64_t f
   ++rebuilt_;
   Count("taken_over_rebuilt");
   // Before the Welcome, so before any new record: they wait for the rebuilt state.
-  monitor_->Resume(vehicle_id);
+  // Adopted: the agent could have reached this instance since it started, and did not.
+  monitor_->Resume(vehicle_id, adopted ? std::optional<SysTime>(started_at_) : std::nullopt);
   rebuilder_->Retake(vehicle_id, LiveRunOf(*runs_, vehicle_id), clock_->Now());
 }
 
@@ -163,7 +165,7 @@ void OwnershipFollower::Adopt(const std::vector<VehicleOwner>& candidates) {
         "previous_token={} fencing_token={}",
         c.vehicle_id, c.owner.empty() ? "none" : c.owner, c.owner.empty() ? "none" : "expired",
         c.fencing_token, **token);
-    TakeOverLocked(c.vehicle_id, **token, /*force_rebuild=*/true);
+    TakeOverLocked(c.vehicle_id, **token, /*adopted=*/true);
   }
 }
 

@@ -109,8 +109,9 @@ class OwnershipFollower {
   std::vector<VehicleOwner> AdoptionCandidatesLocked(const std::vector<VehicleOwner>& owners) const;
   void Adopt(const std::vector<VehicleOwner>& candidates);
   // This instance now holds `fencing_token` for the vehicle: evaluate it (rebuilt unless its
-  // previous token was ours). mu_ held.
-  void TakeOverLocked(const std::string& vehicle_id, uint64_t fencing_token, bool force_rebuild);
+  // previous token was ours and it came from the agent's stream; `adopted`: always rebuilt, and
+  // its silence counts from its last record). mu_ held.
+  void TakeOverLocked(const std::string& vehicle_id, uint64_t fencing_token, bool adopted);
   void Count(const char* transition);
   void Loop();
 
@@ -120,6 +121,8 @@ class OwnershipFollower {
   StateRebuilder* rebuilder_;
   const RunManager* runs_;
   const Clock* clock_;
+  // When this instance started following: the agents of adopted vehicles could reach it since.
+  const SysTime started_at_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

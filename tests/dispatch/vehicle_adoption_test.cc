@@ -200,6 +200,10 @@ TEST_F(VehicleAdoptionTest, ASurvivorAdoptsTheDeadOwnersTruckAndRaisesCommsLostO
   c.Poll();
   EXPECT_EQ(b.follower().adopted() + c.follower().adopted(), 0u);
 
+  // The survivors' clocks run on while a's heartbeat expires (40 s here, to tell the silence's
+  // start apart: counted from the last record, not from the adoption).
+  b.Tick(At_s(340));
+  c.Tick(At_s(340));
   // a dies: no heartbeat, no tick, nothing released. The agent is jammed: no reconnect. The
   // survivors poll (as their threads do every second) until a's heartbeat has expired on the
   // database's clock and one of them has adopted the truck.
@@ -220,7 +224,7 @@ TEST_F(VehicleAdoptionTest, ASurvivorAdoptsTheDeadOwnersTruckAndRaisesCommsLostO
 
   // The data stopped at t = 300: the winner, on the state rebuilt from the store, raises
   // COMMS_LOST; the loser raises nothing.
-  for (int t = 301; t <= 420; ++t) {
+  for (int t = 341; t <= 420; ++t) {
     winner.Tick(At_s(t));
     loser.Tick(At_s(t));
   }
@@ -242,7 +246,7 @@ TEST_F(VehicleAdoptionTest, ASurvivorAdoptsTheDeadOwnersTruckAndRaisesCommsLostO
   for (const cit::v1::Alert& alert : StoredAlerts(db)) {
     stored.emplace(alert.kind(), alert.subject());
     if (alert.kind() != cit::v1::ALERT_KIND_COMMS_LOST) continue;
-    // Silence counted from the last record a stored, not from the adoption.
+    // Silence counted from the last record a stored, not from the adoption (t = 340).
     EXPECT_EQ(FromProto(alert.event_time()), At_s(360)) << alert.ShortDebugString();
   }
   EXPECT_EQ(stored.count({cit::v1::ALERT_KIND_COMMS_LOST, ""}), 1u);

@@ -110,12 +110,14 @@ absl::Status OwnershipFollower::PollOnce() {
   absl::StatusOr<std::vector<VehicleOwner>> owners = reader_->Read(options_.instance_expiry);
   if (!owners.ok()) return owners.status();
   std::vector<VehicleOwner> candidates;
+  std::shared_ptr<Store> store;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ApplyOwnersLocked(*owners, /*initial=*/false);
     candidates = AdoptionCandidatesLocked(*owners);
+    store = store_;
   }
-  Adopt(candidates);
+  if (store != nullptr) Adopt(*store, candidates);
   return absl::OkStatus();
 }
 
@@ -139,11 +141,11 @@ std::vector<VehicleOwner> OwnershipFollower::AdoptionCandidatesLocked(
   return out;
 }
 
-void OwnershipFollower::Adopt(const std::vector<VehicleOwner>& candidates) {
+void OwnershipFollower::Adopt(Store& store, const std::vector<VehicleOwner>& candidates) {
   for (const VehicleOwner& c : candidates) {
     // A database transaction: outside mu_, so takeovers and the monitor are not held up.
     absl::StatusOr<std::optional<uint64_t>> token =
-        store_->AdoptOwnership(c.vehicle_id, c.owner, c.fencing_token);
+        store.AdoptOwnership(c.vehicle_id, c.owner, c.fencing_token);
     if (!token.ok()) {
       spdlog::error("event=vehicle_adoption_failed vehicle={} previous_owner={} error=\"{}\"",
                     c.vehicle_id, c.owner, token.status().ToString());

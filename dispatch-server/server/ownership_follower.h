@@ -107,7 +107,8 @@ class OwnershipFollower {
   void ApplyOwnersLocked(const std::vector<VehicleOwner>& owners, bool initial);
   // Vehicles with a live run here whose owner is dead or none: (vehicle, owner, token) as read.
   std::vector<VehicleOwner> AdoptionCandidatesLocked(const std::vector<VehicleOwner>& owners) const;
-  void Adopt(const std::vector<VehicleOwner>& candidates);
+  // Takes each candidate over if its row is unchanged; mu_ not held (database transactions).
+  void Adopt(Store& store, const std::vector<VehicleOwner>& candidates);
   // This instance now holds `fencing_token` for the vehicle: evaluate it (rebuilt unless its
   // previous token was ours and it came from the agent's stream; `adopted`: always rebuilt, and
   // its silence counts from its last record). mu_ held.

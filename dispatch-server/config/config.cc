@@ -97,6 +97,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view toml_text,
   GetMs(store, "alert_follow_ms", &o.alert_follow_interval);
   GetMs(store, "plan_follow_ms", &o.plan_follow_interval);
   GetMs(store, "escalation_lease_ms", &o.escalation_lease);
+  GetMs(store, "instance_expiry_ms", &o.instance_expiry);
 
   Section ingest = Section::In(c.raw, "ingest");
   GetMs(ingest, "group_commit_ms", &in.group_commit_delay);
@@ -221,6 +222,12 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
         o.escalation_lease > std::chrono::milliseconds(600'000)) {
       return absl::InvalidArgumentError(
           "store.escalation_lease_ms must be between 300 and 600000 (default 5000)");
+    }
+    if (o.instance_expiry < std::chrono::milliseconds(3'000) ||
+        o.instance_expiry > std::chrono::milliseconds(600'000)) {
+      return absl::InvalidArgumentError(
+          "store.instance_expiry_ms must be between 3000 and 600000 (default 10000): several "
+          "heartbeats (one a second), so a slow poll does not hand an instance's vehicles over");
     }
     if (o.postgres_pool_size < 1 || o.postgres_pool_size > 64) {
       return absl::InvalidArgumentError("store.pool_size must be between 1 and 64");

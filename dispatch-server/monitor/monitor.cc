@@ -146,9 +146,14 @@ void Monitor::Release(const std::string& vehicle_id) {
   }
 }
 
-void Monitor::Resume(const std::string& vehicle_id) {
+void Monitor::Resume(const std::string& vehicle_id, std::optional<SysTime> reachable_since) {
   std::lock_guard<std::mutex> lock(state_mu_);
   held_.try_emplace(vehicle_id);
+  if (reachable_since) {
+    reachable_since_[vehicle_id] = *reachable_since;
+  } else {
+    reachable_since_.erase(vehicle_id);
+  }
   VehicleState& v = Vehicle(vehicle_id);
   v.timers.fill(0);  // armed again from the rebuilt state (Adopt)
   if (v.index < released_.size() && released_[v.index]) {
@@ -201,12 +206,18 @@ void Monitor::ApplyAdopted(std::unique_ptr<VehicleState> state) {
   v.backfill = false;
   v.record_received.reset();
   const SysTime now = clock_->Now();
+  // Adopted from a dead owner: the agent could reach this instance all along (since then).
+  std::optional<SysTime> reachable_since;
+  if (auto it = reachable_since_.find(v.vehicle_id); it != reachable_since_.end()) {
+    reachable_since = it->second;
+    reachable_since_.erase(it);
+  }
   if (v.has_live_run()) {
     // As for a run loaded at start-up: the agents were cut off while the server was down, so
     // silence counts from now at the earliest (less a second), not from the last record.
-    Schedule(v, kTimerComms,
-             std::max(v.comms.last_seen_server, now - FromSeconds(1)) +
-                 FromSeconds(v.limits.comms_loss_s));
+    const SysTime silent_since =
+        std::max(v.comms.last_seen_server, reachable_since.value_or(now - FromSeconds(1)));
+    Schedule(v, kTimerComms, silent_since + FromSeconds(v.limits.comms_loss_s));
     RescheduleWindow(v);
     if (v.current_stop >= 0 && v.stops[v.current_stop].status == StopStatus::kArrived &&
         !v.stops[v.current_stop].dwell_alerted && v.run->stops[v.current_stop].max_dwell_s > 0) {

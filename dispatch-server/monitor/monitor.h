@@ -36,10 +36,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -114,7 +116,11 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   void Release(const std::string& vehicle_id);
   // This instance took the vehicle over again: its records wait (as with HoldVehicles) until
   // its state rebuilt from the store is adopted (Adopt), and it is evaluated again from then on.
-  void Resume(const std::string& vehicle_id);
+  // `reachable_since`: the vehicle is adopted (its owner died), not taken over by its agent's new
+  // stream, and its agent could have reached this instance since then: its silence counts from
+  // its last record, or from then if later (COMMS_LOST at once if already due), instead of from
+  // the adoption as after a restart.
+  void Resume(const std::string& vehicle_id, std::optional<SysTime> reachable_since = {});
   // Vehicles released and not resumed; records not judged because their vehicle was released.
   std::size_t released_vehicles() const;
   uint64_t records_of_released() const { return records_of_released_.load(); }
@@ -211,6 +217,8 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   std::vector<std::unique_ptr<VehicleState>> vehicles_;
   std::unordered_map<std::string, uint32_t> index_;
   std::unordered_map<std::string, std::vector<CommittedRecord>> held_;  // HoldVehicles
+  // Resumed with reachable_since, until their rebuilt state is applied (state_mu_).
+  std::unordered_map<std::string, SysTime> reachable_since_;
   std::atomic<std::size_t> held_count_{0};
   // Per vehicle index: another instance owns it (Release); nothing of it is evaluated here.
   std::vector<bool> released_;

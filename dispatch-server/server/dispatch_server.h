@@ -93,6 +93,10 @@ struct DispatchServerOptions {
   // PostgreSQL: the escalation lease ([store] escalation_lease_ms): one instance escalates; when
   // it dies, another takes over within this long (renewed every third of it).
   std::chrono::milliseconds escalation_lease{5000};
+  // Several instances: an instance whose heartbeat (one a second, database clock) is older
+  // than this is dead, and a survivor adopts its vehicles ([store] instance_expiry_ms).
+  // Read by RunMonitoring, not by the core.
+  std::chrono::milliseconds instance_expiry{10'000};
   // How often each live run's monitor state is snapshotted into the database, so that a
   // restart re-evaluates only the records after it (monitor/state_rebuild.h); 0 = never (a
   // restart replays whole runs). Read by RunMonitoring, not by the core.

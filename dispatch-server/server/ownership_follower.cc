@@ -1,6 +1,7 @@
 #include "dispatch-server/server/ownership_follower.h"
 
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "spdlog/spdlog.h"
@@ -29,7 +30,9 @@ absl::StatusOr<std::unique_ptr<OwnershipFollower>> OwnershipFollower::Open(
   if (!reader.ok()) return reader.status();
   std::unique_ptr<OwnershipFollower> f(new OwnershipFollower(std::move(options), *std::move(reader),
                                                              monitor, rebuilder, runs, clock));
-  absl::StatusOr<std::vector<VehicleOwner>> owners = f->reader_->Read();
+  // Alive before the ingest takes any vehicle over: no survivor adopts what it just took.
+  if (absl::Status s = f->reader_->Beat(f->options_.instance); !s.ok()) return s;
+  absl::StatusOr<std::vector<VehicleOwner>> owners = f->reader_->Read(f->options_.instance_expiry);
   if (!owners.ok()) return owners.status();
   std::lock_guard<std::mutex> lock(f->mu_);
   f->ApplyOwnersLocked(*owners, /*initial=*/true);
@@ -47,13 +50,19 @@ OwnershipFollower::OwnershipFollower(OwnershipFollowerOptions options,
       monitor_(monitor),
       rebuilder_(rebuilder),
       runs_(runs),
-      clock_(clock) {}
+      clock_(clock),
+      started_at_(clock->Now()) {}
 
 OwnershipFollower::~OwnershipFollower() { Stop(); }
 
 void OwnershipFollower::SetMetrics(std::shared_ptr<MetricsRegistry> registry) {
   std::lock_guard<std::mutex> lock(mu_);
   metrics_ = std::move(registry);
+}
+
+void OwnershipFollower::SetStore(std::shared_ptr<Store> store) {
+  std::lock_guard<std::mutex> lock(mu_);
+  store_ = std::move(store);
 }
 
 void OwnershipFollower::Count(const char* transition) {
@@ -68,10 +77,15 @@ void OwnershipFollower::Count(const char* transition) {
 
 void OwnershipFollower::OnTakenOver(const std::string& vehicle_id, uint64_t fencing_token) {
   std::lock_guard<std::mutex> lock(mu_);
+  TakeOverLocked(vehicle_id, fencing_token, /*adopted=*/false);
+}
+
+void OwnershipFollower::TakeOverLocked(const std::string& vehicle_id, uint64_t fencing_token,
+                                       bool adopted) {
   // The token before this one was ours and nobody took the vehicle meanwhile: every record
   // since went through this monitor, its state is current.
   auto it = mine_.find(vehicle_id);
-  const bool continuous = it != mine_.end() && it->second + 1 == fencing_token;
+  const bool continuous = !adopted && it != mine_.end() && it->second + 1 == fencing_token;
   const uint64_t previous = it != mine_.end() ? it->second : 0;
   mine_[vehicle_id] = fencing_token;
   elsewhere_.erase(vehicle_id);
@@ -86,16 +100,75 @@ void OwnershipFollower::OnTakenOver(const std::string& vehicle_id, uint64_t fenc
   ++rebuilt_;
   Count("taken_over_rebuilt");
   // Before the Welcome, so before any new record: they wait for the rebuilt state.
-  monitor_->Resume(vehicle_id);
+  // Adopted: the agent could have reached this instance since it started, and did not.
+  monitor_->Resume(vehicle_id, adopted ? std::optional<SysTime>(started_at_) : std::nullopt);
   rebuilder_->Retake(vehicle_id, LiveRunOf(*runs_, vehicle_id), clock_->Now());
 }
 
 absl::Status OwnershipFollower::PollOnce() {
-  absl::StatusOr<std::vector<VehicleOwner>> owners = reader_->Read();
+  if (absl::Status s = reader_->Beat(options_.instance); !s.ok()) return s;
+  absl::StatusOr<std::vector<VehicleOwner>> owners = reader_->Read(options_.instance_expiry);
   if (!owners.ok()) return owners.status();
-  std::lock_guard<std::mutex> lock(mu_);
-  ApplyOwnersLocked(*owners, /*initial=*/false);
+  std::vector<VehicleOwner> candidates;
+  std::shared_ptr<Store> store;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ApplyOwnersLocked(*owners, /*initial=*/false);
+    candidates = AdoptionCandidatesLocked(*owners);
+    store = store_;
+  }
+  if (store != nullptr) Adopt(*store, candidates);
   return absl::OkStatus();
+}
+
+std::vector<VehicleOwner> OwnershipFollower::AdoptionCandidatesLocked(
+    const std::vector<VehicleOwner>& owners) const {
+  std::vector<VehicleOwner> out;
+  if (store_ == nullptr) return out;
+  std::unordered_map<std::string_view, const VehicleOwner*> by_vehicle;
+  for (const VehicleOwner& o : owners) by_vehicle[o.vehicle_id] = &o;
+  std::unordered_set<std::string> seen;
+  for (const RunChange& c : runs_->LiveRuns()) {
+    const std::string& vehicle = c.run.plan().vehicle_id();
+    if (!seen.insert(vehicle).second) continue;
+    auto o = by_vehicle.find(vehicle);
+    if (o == by_vehicle.end()) {
+      out.push_back(VehicleOwner{vehicle, "", 0, false});  // nobody took it over yet
+    } else if (o->second->owner != options_.instance && !o->second->owner_alive) {
+      out.push_back(*o->second);
+    }
+  }
+  return out;
+}
+
+void OwnershipFollower::Adopt(Store& store, const std::vector<VehicleOwner>& candidates) {
+  for (const VehicleOwner& c : candidates) {
+    // A database transaction: outside mu_, so takeovers and the monitor are not held up.
+    absl::StatusOr<std::optional<uint64_t>> token =
+        store.AdoptOwnership(c.vehicle_id, c.owner, c.fencing_token);
+    if (!token.ok()) {
+      spdlog::error("event=vehicle_adoption_failed vehicle={} previous_owner={} error=\"{}\"",
+                    c.vehicle_id, c.owner, token.status().ToString());
+      continue;  // the next poll tries again
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!token->has_value()) {
+      // Another instance adopted or took it first; the next reading releases it here.
+      spdlog::debug("event=vehicle_adoption_lost vehicle={} previous_owner={}", c.vehicle_id,
+                    c.owner);
+      continue;
+    }
+    auto mine = mine_.find(c.vehicle_id);
+    if (mine != mine_.end() && mine->second >= **token) continue;  // a later takeover here
+    ++adopted_;
+    Count("adopted");
+    spdlog::warn(
+        "event=vehicle_adopted vehicle={} previous_owner={} previous_owner_state={} "
+        "previous_token={} fencing_token={}",
+        c.vehicle_id, c.owner.empty() ? "none" : c.owner, c.owner.empty() ? "none" : "expired",
+        c.fencing_token, **token);
+    TakeOverLocked(c.vehicle_id, **token, /*adopted=*/true);
+  }
 }
 
 void OwnershipFollower::ApplyOwnersLocked(const std::vector<VehicleOwner>& owners, bool initial) {
@@ -170,6 +243,11 @@ uint64_t OwnershipFollower::released() const {
 uint64_t OwnershipFollower::rebuilt_takeovers() const {
   std::lock_guard<std::mutex> lock(mu_);
   return rebuilt_;
+}
+
+uint64_t OwnershipFollower::adopted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return adopted_;
 }
 
 uint64_t OwnershipFollower::continued_takeovers() const {

@@ -81,7 +81,8 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
     absl::StatusOr<std::unique_ptr<OwnershipFollower>> ownership =
         OwnershipFollower::Open({.instance = options.instance,
                                  .postgres_connection = options.postgres_connection,
-                                 .poll_interval = options.ownership_poll_interval},
+                                 .poll_interval = options.ownership_poll_interval,
+                                 .instance_expiry = options.instance_expiry},
                                 monitor, rebuilder, rm->runs_.get(), clock);
     if (!ownership.ok()) return ownership.status();
     rm->ownership_ = *std::move(ownership);
@@ -105,6 +106,12 @@ void RunMonitoring::Register(DispatchServer::Builder& builder) {
       .AddObserver(monitor_.get());
   if (ownership_) {
     ownership_->SetMetrics(builder.shared_metrics());
+    // Adoptions go through the store the ingest writes with (its fencing tokens).
+    if (absl::StatusOr<std::shared_ptr<Store>> store = builder.store(); store.ok()) {
+      ownership_->SetStore(*store);
+    } else {
+      spdlog::error("event=vehicle_adoption_disabled error=\"{}\"", store.status().ToString());
+    }
     OwnershipFollower* ownership = ownership_.get();
     builder.SetTakeoverListener([ownership](const std::string& vehicle, uint64_t token) {
       ownership->OnTakenOver(vehicle, token);

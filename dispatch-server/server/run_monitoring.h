@@ -71,6 +71,9 @@ struct RunMonitoringOptions {
   // PostgreSQL: how often the plan log is read for other instances' run changes
   // (RunManager::StartFollowing, from Start).
   std::chrono::milliseconds plan_follow_interval{200};
+  // An instance whose heartbeat is older than this is dead and its vehicles are adopted
+  // ([store] instance_expiry_ms; OwnershipFollowerOptions::instance_expiry).
+  std::chrono::milliseconds instance_expiry{10'000};
   // WatchFleet sends each vehicle at most once per this interval.
   std::chrono::milliseconds fleet_throttle{1000};
   // Start-up: live runs' monitor state rebuilt from the store (database_path and monitor are

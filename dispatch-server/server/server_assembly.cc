@@ -118,6 +118,7 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   rm_options.alert_follow_interval = o.alert_follow_interval;
   if (on_postgres) rm_options.instance = o.postgres_instance;
   rm_options.plan_follow_interval = o.plan_follow_interval;
+  rm_options.instance_expiry = o.instance_expiry;
   rm_options.monitor.rules = options.rules;
   rm_options.monitor.snapshot_interval_s = o.monitor_snapshot_interval_s;
   absl::StatusOr<std::unique_ptr<RunMonitoring>> monitoring =

@@ -119,6 +119,15 @@ GRANT SELECT ON schema_migrations TO citwatch_server;
 ALTER TABLE vehicle_seq ADD COLUMN owner text NOT NULL DEFAULT '',
                         ADD COLUMN lease_token bigint NOT NULL DEFAULT 0;
 )sql"},
+    {3, "instance liveness: one heartbeat row per instance, stamped with the database's clock",
+     R"sql(
+CREATE TABLE instance_heartbeat (
+  instance text        PRIMARY KEY,
+  beat_at  timestamptz NOT NULL
+);
+REVOKE ALL ON instance_heartbeat FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON instance_heartbeat TO citwatch_server;
+)sql"},
 };
 
 // Rows per multi-row INSERT: bounds the statement text (a batch may hold thousands).
@@ -374,6 +383,18 @@ int64_t PostgresStore::LeaseTokenFor(const std::string& vehicle) {
 }
 
 absl::StatusOr<uint64_t> PostgresStore::TakeOwnership(std::string_view vehicle_id) {
+  absl::StatusOr<std::optional<uint64_t>> token = TakeOwnershipIf(vehicle_id, std::nullopt);
+  if (!token.ok()) return token.status();
+  return **token;  // unconditional: always taken
+}
+
+absl::StatusOr<std::optional<uint64_t>> PostgresStore::AdoptOwnership(
+    std::string_view vehicle_id, const std::string& expected_owner, uint64_t expected_token) {
+  return TakeOwnershipIf(vehicle_id, std::make_pair(expected_owner, expected_token));
+}
+
+absl::StatusOr<std::optional<uint64_t>> PostgresStore::TakeOwnershipIf(
+    std::string_view vehicle_id, std::optional<std::pair<std::string, uint64_t>> expected) {
   if (options_.instance.empty()) {
     return absl::FailedPreconditionError(
         "taking ownership of a vehicle needs this instance's name (PostgresStoreOptions.instance), "
@@ -399,14 +420,22 @@ absl::StatusOr<uint64_t> PostgresStore::TakeOwnership(std::string_view vehicle_i
     // stale: its commits for the vehicle are refused, and the agent's next Hello takes it over.
     w.exec("SET LOCAL synchronous_commit = off");
     // The row lock taken here waits for a commit of the previous owner that is under way, and
-    // every later commit of that owner finds another token and is refused.
-    token = w.exec_params1(
-                 "INSERT INTO vehicle_seq (vehicle_id, contiguous_seq, chain_index, head_hash, "
-                 "owner, lease_token) VALUES ($1, 0, 0, $2, $3, 1) ON CONFLICT (vehicle_id) DO "
-                 "UPDATE SET owner = EXCLUDED.owner, lease_token = vehicle_seq.lease_token + 1 "
-                 "RETURNING lease_token",
-                 vehicle, pqxx::binarystring(kChainGenesis), options_.instance)[0]
-                .as<uint64_t>();
+    // every later commit of that owner finds another token and is refused. An adoption updates
+    // only the row it read (same owner, same token): of several instances adopting one vehicle
+    // at once, the first takes it and the others' condition no longer holds (no row returned).
+    std::string sql =
+        "INSERT INTO vehicle_seq (vehicle_id, contiguous_seq, chain_index, head_hash, owner, "
+        "lease_token) VALUES ($1, 0, 0, $2, $3, 1) ON CONFLICT (vehicle_id) DO UPDATE SET owner = "
+        "EXCLUDED.owner, lease_token = vehicle_seq.lease_token + 1";
+    if (expected) {
+      absl::StrAppend(&sql, " WHERE vehicle_seq.owner = ", w.quote(expected->first),
+                      " AND vehicle_seq.lease_token = ", ClampI64(expected->second));
+    }
+    sql += " RETURNING lease_token";
+    const pqxx::result r =
+        w.exec_params(sql, vehicle, pqxx::binarystring(kChainGenesis), options_.instance);
+    if (r.empty()) return std::optional<uint64_t>();  // another instance was first
+    token = r[0][0].as<uint64_t>();
     ReadChains(w, "v.vehicle_id = " + w.quote(vehicle), chains, tokens);
     // The new token becomes visible in the database and in memory at once for a group commit
     // of this instance: its lease check reads the row, then LeaseTokenFor under lease_mu_.
@@ -422,7 +451,7 @@ absl::StatusOr<uint64_t> PostgresStore::TakeOwnership(std::string_view vehicle_i
     takeover_conn_.reset();
     return pg::FromException(e, "taking ownership of vehicle " + vehicle);
   }
-  return token;
+  return std::optional<uint64_t>(token);
 }
 
 absl::Status PostgresStore::Append(AppendBatch& batch) {

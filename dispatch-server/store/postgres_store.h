@@ -35,11 +35,13 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <pqxx/connection>
 #include <pqxx/transaction>
 #include <pqxx/transaction_base>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "dispatch-server/store/store.h"
@@ -92,6 +94,12 @@ class PostgresStore final : public Store {
   // watermark and chain head reloaded from the database (another instance may have written).
   // Waits for a commit under way (this instance's, and the previous owner's on the row).
   absl::StatusOr<uint64_t> TakeOwnership(std::string_view vehicle_id) override;
+  // TakeOwnership only while the row still names `expected_owner` with `expected_token` (a
+  // vehicle whose owner died, or one nobody took over: owner "", token 0, maybe no row yet).
+  // nullopt: the row changed meanwhile (another instance adopted or took it), nothing done.
+  absl::StatusOr<std::optional<uint64_t>> AdoptOwnership(std::string_view vehicle_id,
+                                                         const std::string& expected_owner,
+                                                         uint64_t expected_token) override;
 
   // As SqliteStore::WatermarkWork (the same bookkeeping, vehicle_watermark.h).
   uint64_t WatermarkWork() const { return watermark_work_.load(std::memory_order_relaxed); }
@@ -100,6 +108,9 @@ class PostgresStore final : public Store {
   static int LatestSchemaVersion();
 
  private:
+  // TakeOwnership, conditional on the row's (owner, token) when `expected` is set.
+  absl::StatusOr<std::optional<uint64_t>> TakeOwnershipIf(
+      std::string_view vehicle_id, std::optional<std::pair<std::string, uint64_t>> expected);
   class ReadLease;
   explicit PostgresStore(PostgresStoreOptions options);
   absl::Status Load();

@@ -204,6 +204,18 @@ class Store {
     (void)vehicle_id;
     return 0;
   }
+  // Several instances: takes the vehicle over only if its owner row still reads
+  // (expected_owner, expected_token) -- the adoption of a vehicle whose owner died
+  // (server/ownership_follower.h). nullopt: another instance changed the row first. The single
+  // instance (SQLite) has nothing to adopt.
+  virtual absl::StatusOr<std::optional<uint64_t>> AdoptOwnership(std::string_view vehicle_id,
+                                                                 const std::string& expected_owner,
+                                                                 uint64_t expected_token) {
+    (void)vehicle_id;
+    (void)expected_owner;
+    (void)expected_token;
+    return absl::FailedPreconditionError("adopting a vehicle needs the PostgreSQL store");
+  }
 };
 
 }  // namespace cit::dispatch

@@ -99,6 +99,7 @@ struct Tuning {
   bool metrics = false;
   std::string ingest_toml;  // lines of [ingest]
   std::string server_toml;  // lines of [server]
+  std::string store_toml;   // more lines of [store] (e.g. "instance_expiry_ms = 3000")
 };
 
 class TwoInstancesTest : public ::testing::Test {
@@ -139,7 +140,8 @@ class TwoInstancesTest : public ::testing::Test {
                           << "[tls]\ninsecure_dev = true\n"
                           << "[store]\npath = \"" << (dir_.path() / (name + ".db")).string()
                           << "\"\nbackend = \"postgresql\"\nconnection = \"" << conninfo_
-                          << "\"\ninstance = \"" << name << "\"\n";
+                          << "\"\ninstance = \"" << name << "\"\n"
+                          << tuning.store_toml << "\n";
     i.process = std::make_unique<test::Process>(
         std::vector<std::string>{test::BuiltProgram("dispatch-server/dispatch-server").string(),
                                  "--config", config.string()},
@@ -617,6 +619,64 @@ TEST_F(TwoInstancesTest, ARunPlannedOnOneInstanceIsListedDispatchedAndAbortedOnT
     EXPECT_EQ(history.events(2).comment(), "truck broke down");
   }
   EXPECT_NE(Log(a.name).find("event=plan_followed position=2 run_id=R-1"), npos) << Log(a.name);
+}
+
+// Issue 15 §3, adoption: the instance serving the truck is killed -9 and the truck's agent never
+// reconnects (jammed): the survivor adopts the truck once the dead one's heartbeat has expired
+// (instance_expiry_ms, database clock) and raises COMMS_LOST for it, once. The run's
+// comms_loss_s is short so the test does not wait a minute.
+TEST_F(TwoInstancesRunTest, KillNineWithTheAgentGoneTheSurvivorAdoptsAndRaisesCommsLostOnce) {
+  {
+    dispatch::SystemClock clock;
+    dispatch::RunMonitoringOptions o;
+    o.database_path = dir_.path() / "adopt-planner.db";
+    o.postgres_connection = conninfo_;
+    auto planner = dispatch::RunMonitoring::Open(o, &clock);
+    ASSERT_TRUE(planner.ok()) << planner.status();
+    cit::v1::RunPlan plan = KillPlan();
+    plan.mutable_limits()->set_comms_loss_s(5);
+    EXPECT_TRUE((*planner)->runs().Create(plan, "tester").ok());
+    EXPECT_TRUE((*planner)->runs().Dispatch("run-kill", "tester").ok());
+    (*planner)->Stop();
+  }
+  Tuning quick_expiry;
+  quick_expiry.store_toml = "instance_expiry_ms = 3000";
+  Instance a = Start("adopt-a", quick_expiry);
+  Instance b = Start("adopt-b", quick_expiry);
+  {
+    // The agent knows only a, sends the depot records and is gone (jammed, destroyed).
+    test::TempDir journal;
+    AgentConfig::Uplink uplink = Uplink(a, b);
+    uplink.servers.resize(1);
+    AgentSide agent(journal.path(), uplink);
+    ASSERT_TRUE(agent.start_status().ok()) << agent.start_status();
+    const auto t0 = std::chrono::time_point_cast<std::chrono::seconds>(
+        std::chrono::system_clock::now() - std::chrono::seconds(1800));
+    const std::vector<cit::v1::Record> script = KillScript(t0);
+    for (size_t k = 0; k < 100; ++k) agent.Add(script[k]);
+    ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() >= 100; }, 60s)) << Log(a.name);
+  }
+  a.process->Signal(SIGKILL);
+  a.process.reset();
+
+  auto comms_lost = [&] {
+    size_t n = 0;
+    for (const AlertKey& k : StoredAlerts(conninfo_, 0)) {
+      n += std::get<0>(k) == "ALERT_KIND_COMMS_LOST" ? 1 : 0;
+    }
+    return n;
+  };
+  ASSERT_TRUE(test::WaitFor([&] { return comms_lost() > 0; }, 60s)) << Log(b.name);
+  EXPECT_NE(Log(b.name).find("event=vehicle_adopted vehicle=truck-7 previous_owner=adopt-a "
+                             "previous_owner_state=expired"),
+            npos)
+      << Log(b.name);
+  EXPECT_EQ(comms_lost(), 1u) << Log(b.name);
+  pqxx::connection c(conninfo_);
+  pqxx::read_transaction t(c);
+  EXPECT_EQ(
+      t.exec1("SELECT owner FROM vehicle_seq WHERE vehicle_id = 'truck-7'")[0].as<std::string>(),
+      "adopt-b");
 }
 
 }  // namespace

@@ -189,6 +189,26 @@ TEST(ServerConfigTest, AnInstanceNameIsForPostgresqlOnlyAndMustBeAPlainName) {
   EXPECT_NE(s.message().find("share only a PostgreSQL database"), std::string::npos) << s;
 }
 
+TEST(ServerConfigTest, InstanceExpiryDefaultsToTenSecondsAndIsBounded) {
+  const std::string pg =
+      "[tls]\ninsecure_dev = true\n[store]\nbackend = \"postgresql\"\nconnection = "
+      "\"host=db1\"\ninstance = \"dispatch-a\"\n";
+  auto plain = ParseServerConfig(pg, {});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->server.instance_expiry, std::chrono::milliseconds(10'000));
+  auto set = ParseServerConfig(pg + "instance_expiry_ms = 4000\n", {});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->server.instance_expiry, std::chrono::milliseconds(4000));
+  EXPECT_TRUE(ValidateServerConfig(*set).ok());
+  // Below a few heartbeats, a slow poll would hand a live instance's vehicles over.
+  auto short_expiry = ParseServerConfig(pg + "instance_expiry_ms = 1000\n", {});
+  ASSERT_TRUE(short_expiry.ok());
+  absl::Status s = ValidateServerConfig(*short_expiry);
+  EXPECT_NE(s.message().find("store.instance_expiry_ms must be between 3000 and 600000"),
+            std::string::npos)
+      << s;
+}
+
 TEST(ServerConfigTest, ValidationRequiresTlsFilesUnlessInsecureDev) {
   auto c = ParseServerConfig("", {});
   ASSERT_TRUE(c.ok());

@@ -14,6 +14,7 @@
 
 #include "dispatch-server/server/dispatch_server.h"
 #include "tests/dispatch/telemetry_test_client.h"
+#include "tests/support/postgres_server.h"
 
 namespace cit::dispatch {
 namespace {
@@ -77,10 +78,20 @@ grpc::Status RunBacklogAgent(const std::shared_ptr<grpc::Channel>& channel,
   return st;
 }
 
-class IngestBudgetTest : public ::testing::Test {
+// On both store backends (issue 15): SQLite in the temp dir, and a fresh database of the
+// process's own PostgreSQL (tests/support/postgres_server.h).
+class IngestBudgetTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     DispatchServerOptions o;
+    if (GetParam() == "postgresql") {
+      cit::test::PostgresServer* pg = cit::test::SharedPostgres();
+      ASSERT_NE(pg, nullptr);
+      absl::StatusOr<std::string> db = pg->CreateDatabase();
+      ASSERT_TRUE(db.ok()) << db.status();
+      o.store_backend = DispatchServerOptions::StoreBackend::kPostgresql;
+      o.postgres_connection = *db;
+    }
     o.telemetry_address = "127.0.0.1:0";
     o.operator_address = "127.0.0.1:0";
     o.metrics_address = "";
@@ -133,7 +144,10 @@ class IngestBudgetTest : public ::testing::Test {
   std::unique_ptr<DispatchServer> server_;
 };
 
-TEST_F(IngestBudgetTest, ReconnectStormStaysInBudgetStoresExactlyOnceAndLetsAPanicThrough) {
+INSTANTIATE_TEST_SUITE_P(Backends, IngestBudgetTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST_P(IngestBudgetTest, ReconnectStormStaysInBudgetStoresExactlyOnceAndLetsAPanicThrough) {
   constexpr int kVehicles = 24;
   constexpr uint64_t kBacklog = 3'000;  // 72,000 records: 36x the budget
 

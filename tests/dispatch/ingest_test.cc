@@ -14,6 +14,7 @@
 #include "dispatch-server/store/sqlite_store.h"
 #include "tests/dispatch/telemetry_test_client.h"
 #include "tests/support/log_capture.h"
+#include "tests/support/postgres_server.h"
 
 namespace cit::dispatch {
 namespace {
@@ -39,7 +40,9 @@ class RecordingObserver final : public RecordObserver {
   std::vector<std::pair<std::string, uint64_t>> seen_;
 };
 
-class IngestTest : public ::testing::Test {
+// Every case runs on both store backends (issue 15): SQLite in the temp dir, and a fresh
+// database of the process's own PostgreSQL (tests/support/postgres_server.h).
+class IngestTest : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() { certs_ = new test::TestCerts({"CIT-1", "CIT-2", "CIT-3"}); }
   static void TearDownTestSuite() {
@@ -47,7 +50,16 @@ class IngestTest : public ::testing::Test {
     certs_ = nullptr;
   }
 
-  void SetUp() override { StartServer(); }
+  void SetUp() override {
+    if (GetParam() == "postgresql") {
+      cit::test::PostgresServer* pg = cit::test::SharedPostgres();
+      ASSERT_NE(pg, nullptr);
+      absl::StatusOr<std::string> db = pg->CreateDatabase();
+      ASSERT_TRUE(db.ok()) << db.status();
+      postgres_connection_ = *db;
+    }
+    StartServer();
+  }
 
   void StartServer(uint32_t max_batch_records = 1000, bool insecure_dev = false,
                    size_t max_batch_bytes = 1 << 20) {
@@ -57,6 +69,10 @@ class IngestTest : public ::testing::Test {
     o.metrics_address = "127.0.0.1:0";
     o.tls = {certs_->File("ca.crt"), certs_->File("server.crt"), certs_->File("server.key")};
     o.database_path = dir_ / "dispatch.db";
+    if (!postgres_connection_.empty()) {
+      o.store_backend = DispatchServerOptions::StoreBackend::kPostgresql;
+      o.postgres_connection = postgres_connection_;
+    }
     o.ingest.max_batch_records = max_batch_records;
     o.ingest.max_batch_bytes = max_batch_bytes;
     o.insecure_dev = insecure_dev;
@@ -80,13 +96,17 @@ class IngestTest : public ::testing::Test {
 
   static test::TestCerts* certs_;
   test::TempDir dir_;
+  std::string postgres_connection_;  // empty: SQLite
   RecordingObserver observer_;
   std::unique_ptr<DispatchServer> server_;
 };
 
 test::TestCerts* IngestTest::certs_ = nullptr;
 
-TEST_F(IngestTest, HelloIsWelcomedAndBatchIsAckedAfterCommit) {
+INSTANTIATE_TEST_SUITE_P(Backends, IngestTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST_P(IngestTest, HelloIsWelcomedAndBatchIsAckedAfterCommit) {
   TelemetryTestClient agent(Channel("CIT-1"));
   EXPECT_EQ(agent.Hello("CIT-1", 1), 0);
   EXPECT_EQ(agent.welcome().max_batch_records(), 1000u);
@@ -101,7 +121,7 @@ TEST_F(IngestTest, HelloIsWelcomedAndBatchIsAckedAfterCommit) {
   EXPECT_TRUE(agent.Close().ok());
 }
 
-TEST_F(IngestTest, ReconnectAndResendStoresNothingTwiceAndFillsGaps) {
+TEST_P(IngestTest, ReconnectAndResendStoresNothingTwiceAndFillsGaps) {
   {
     TelemetryTestClient agent(Channel("CIT-1"));
     ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
@@ -121,7 +141,7 @@ TEST_F(IngestTest, ReconnectAndResendStoresNothingTwiceAndFillsGaps) {
   EXPECT_TRUE(server_->store().VerifyChain("CIT-1")->ok);
 }
 
-TEST_F(IngestTest, OutOfOrderBatchesAreStoredButAckWaitsForTheGap) {
+TEST_P(IngestTest, OutOfOrderBatchesAreStoredButAckWaitsForTheGap) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
   // A panic event jumps the queue ahead of the backlog 1..4.
@@ -150,7 +170,7 @@ cit::v1::RecordBatch Thinned(uint64_t covers_from, std::initializer_list<uint64_
   return b;
 }
 
-TEST_F(IngestTest, ThinnedBatchDeclaresItsGapsAndTheAckPassesThem) {
+TEST_P(IngestTest, ThinnedBatchDeclaresItsGapsAndTheAckPassesThem) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
   ASSERT_TRUE(agent.Send(Thinned(1, {1, 2, 5, 6, 9})));
@@ -171,7 +191,7 @@ TEST_F(IngestTest, ThinnedBatchDeclaresItsGapsAndTheAckPassesThem) {
   EXPECT_TRUE(server_->store().VerifyChain("CIT-1")->ok);
 }
 
-TEST_F(IngestTest, GapDeclaredAheadOfOlderRecordsJoinsTheWatermarkLaterEvenAfterRestart) {
+TEST_P(IngestTest, GapDeclaredAheadOfOlderRecordsJoinsTheWatermarkLaterEvenAfterRestart) {
   {
     TelemetryTestClient agent(Channel("CIT-1"));
     ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
@@ -189,7 +209,7 @@ TEST_F(IngestTest, GapDeclaredAheadOfOlderRecordsJoinsTheWatermarkLaterEvenAfter
   EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 4u);
 }
 
-TEST_F(IngestTest, UrgentCopyIsStoredOnceAndNotAckedAheadOfBacklog) {
+TEST_P(IngestTest, UrgentCopyIsStoredOnceAndNotAckedAheadOfBacklog) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
   EXPECT_TRUE(agent.welcome().accepts_urgent());
@@ -211,7 +231,7 @@ TEST_F(IngestTest, UrgentCopyIsStoredOnceAndNotAckedAheadOfBacklog) {
   EXPECT_TRUE((*stored)[0].record.has_door());
 }
 
-TEST_F(IngestTest, DuplicatesWithinAndAcrossBatchesAreDroppedAndCounted) {
+TEST_P(IngestTest, DuplicatesWithinAndAcrossBatchesAreDroppedAndCounted) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
   cit::v1::RecordBatch b = Fixes(1, 3);
@@ -224,7 +244,7 @@ TEST_F(IngestTest, DuplicatesWithinAndAcrossBatchesAreDroppedAndCounted) {
   EXPECT_TRUE(agent.rejects().empty());
 }
 
-TEST_F(IngestTest, DescendingSeqWithinBatchIsRejectedAsBadSeq) {
+TEST_P(IngestTest, DescendingSeqWithinBatchIsRejectedAsBadSeq) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
   cit::v1::RecordBatch b;
@@ -238,7 +258,7 @@ TEST_F(IngestTest, DescendingSeqWithinBatchIsRejectedAsBadSeq) {
   EXPECT_EQ(Rejects("BAD_SEQ"), 1u);
 }
 
-TEST_F(IngestTest, MalformedRecordsAreRejectedWithReasonWithoutHurtingNeighbours) {
+TEST_P(IngestTest, MalformedRecordsAreRejectedWithReasonWithoutHurtingNeighbours) {
   TelemetryTestClient agent(Channel("CIT-1"));
   TelemetryTestClient other(Channel("CIT-2"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
@@ -288,7 +308,7 @@ cit::v1::RecordBatch TinyRecords(uint64_t first, uint64_t count) {
   return b;
 }
 
-TEST_F(IngestTest, OversizeBatchEndsItsStreamAtOnceWhileOtherVehiclesAreServed) {
+TEST_P(IngestTest, OversizeBatchEndsItsStreamAtOnceWhileOtherVehiclesAreServed) {
   server_.reset();
   StartServer(/*max_batch_records=*/10);
   TelemetryTestClient agent(Channel("CIT-1"));
@@ -311,7 +331,7 @@ TEST_F(IngestTest, OversizeBatchEndsItsStreamAtOnceWhileOtherVehiclesAreServed) 
   ASSERT_TRUE(again.WaitAck(20));
 }
 
-TEST_F(IngestTest, HugeBatchesAreRefusedBeforeAnyPerRecordWorkAndDoNotStallOthers) {
+TEST_P(IngestTest, HugeBatchesAreRefusedBeforeAnyPerRecordWorkAndDoNotStallOthers) {
   // Two vehicles each send 100,000 records (~2.3 MB, under the gRPC message limit): once per
   // gRPC callback thread. A third vehicle is served meanwhile, and both huge streams end with a
   // status that names the limit.
@@ -338,7 +358,7 @@ TEST_F(IngestTest, HugeBatchesAreRefusedBeforeAnyPerRecordWorkAndDoNotStallOther
   EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 0u);
 }
 
-TEST_F(IngestTest, BatchOverTheByteLimitIsRefusedByBytes) {
+TEST_P(IngestTest, BatchOverTheByteLimitIsRefusedByBytes) {
   server_.reset();
   StartServer(/*max_batch_records=*/1000, /*insecure_dev=*/false, /*max_batch_bytes=*/4096);
   TelemetryTestClient agent(Channel("CIT-1"));
@@ -352,7 +372,7 @@ TEST_F(IngestTest, BatchOverTheByteLimitIsRefusedByBytes) {
   EXPECT_EQ(Counter("cit_ingest_batches_refused_total", {{"limit", "bytes"}}), 1u);
 }
 
-TEST_F(IngestTest, LargeBatchWithinARaisedLimitIsProcessedWhole) {
+TEST_P(IngestTest, LargeBatchWithinARaisedLimitIsProcessedWhole) {
   server_.reset();
   StartServer(/*max_batch_records=*/100'000, /*insecure_dev=*/false,
               /*max_batch_bytes=*/4 << 20);
@@ -364,7 +384,7 @@ TEST_F(IngestTest, LargeBatchWithinARaisedLimitIsProcessedWhole) {
   EXPECT_TRUE(agent.rejects().empty());
 }
 
-TEST_F(IngestTest, AgentTimeBeyondNanosecondRangeIsRefusedNotStoredWrapped) {
+TEST_P(IngestTest, AgentTimeBeyondNanosecondRangeIsRefusedNotStoredWrapped) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
   cit::v1::RecordBatch b = Fixes(1, 2);
@@ -378,14 +398,14 @@ TEST_F(IngestTest, AgentTimeBeyondNanosecondRangeIsRefusedNotStoredWrapped) {
   EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 1u);
 }
 
-TEST_F(IngestTest, HelloClaimingAnotherVehicleIsPermissionDenied) {
+TEST_P(IngestTest, HelloClaimingAnotherVehicleIsPermissionDenied) {
   TelemetryTestClient agent(Channel("CIT-1"));
   EXPECT_EQ(agent.Hello("CIT-2", 1), -1);
   EXPECT_EQ(agent.Drain().error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Counter("cit_ingest_identity_mismatch_total"), 1u);
 }
 
-TEST_F(IngestTest, IdentityMismatchFloodIsCountedExactlyButLoggedBounded) {
+TEST_P(IngestTest, IdentityMismatchFloodIsCountedExactlyButLoggedBounded) {
   test::LogCapture log;
   constexpr int kStreams = 300;
   auto channel = Channel("CIT-1");
@@ -400,7 +420,7 @@ TEST_F(IngestTest, IdentityMismatchFloodIsCountedExactlyButLoggedBounded) {
   EXPECT_EQ(log.CountContaining("event=identity_mismatch"), RefusalLogOptions{}.burst);
 }
 
-TEST_F(IngestTest, RecordClaimingAnotherVehicleIsRefusedAndNotStored) {
+TEST_P(IngestTest, RecordClaimingAnotherVehicleIsRefusedAndNotStored) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
   cit::v1::RecordBatch b = Fixes(1, 2);
@@ -413,26 +433,26 @@ TEST_F(IngestTest, RecordClaimingAnotherVehicleIsRefusedAndNotStored) {
   EXPECT_EQ(Rejects("WRONG_VEHICLE"), 1u);
 }
 
-TEST_F(IngestTest, CertificateFromUnknownCaIsRefused) {
+TEST_P(IngestTest, CertificateFromUnknownCaIsRefused) {
   TelemetryTestClient agent(Channel("FOREIGN-1"));
   EXPECT_EQ(agent.Hello("FOREIGN-1", 1), -1);
   EXPECT_FALSE(agent.Drain().ok());
   EXPECT_TRUE(server_->store().ListVehicles()->empty());
 }
 
-TEST_F(IngestTest, ExpiredCertificateIsRefused) {
+TEST_P(IngestTest, ExpiredCertificateIsRefused) {
   TelemetryTestClient agent(Channel("EXPIRED-1"));
   EXPECT_EQ(agent.Hello("EXPIRED-1", 1), -1);
   EXPECT_FALSE(agent.Drain().ok());
 }
 
-TEST_F(IngestTest, ClientWithoutCertificateIsRefused) {
+TEST_P(IngestTest, ClientWithoutCertificateIsRefused) {
   TelemetryTestClient agent(Channel(""));
   EXPECT_EQ(agent.Hello("CIT-1", 1), -1);
   EXPECT_FALSE(agent.Drain().ok());
 }
 
-TEST_F(IngestTest, NewStreamReplacesOldOneWhichEndsAborted) {
+TEST_P(IngestTest, NewStreamReplacesOldOneWhichEndsAborted) {
   TelemetryTestClient first(Channel("CIT-1"));
   ASSERT_EQ(first.Hello("CIT-1", 1), 0);
   ASSERT_TRUE(first.Send(Fixes(1, 5)));
@@ -445,7 +465,7 @@ TEST_F(IngestTest, NewStreamReplacesOldOneWhichEndsAborted) {
   EXPECT_EQ(Counter("cit_ingest_streams_replaced_total"), 1u);
 }
 
-TEST_F(IngestTest, InsecureDevTakesVehicleFromHello) {
+TEST_P(IngestTest, InsecureDevTakesVehicleFromHello) {
   server_.reset();
   StartServer(1000, /*insecure_dev=*/true);
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->telemetry_port()),
@@ -462,14 +482,14 @@ TEST_F(IngestTest, InsecureDevTakesVehicleFromHello) {
   EXPECT_EQ(nameless.Drain().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-TEST_F(IngestTest, BatchBeforeHelloEndsStreamWithFailedPrecondition) {
+TEST_P(IngestTest, BatchBeforeHelloEndsStreamWithFailedPrecondition) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_TRUE(agent.Send(Fixes(1, 1)));
   EXPECT_EQ(agent.Drain().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(Counter("cit_ingest_protocol_errors_total"), 1u);
 }
 
-TEST_F(IngestTest, ShutdownCommitsAndAcksWhatWasReceivedThenEndsStreams) {
+TEST_P(IngestTest, ShutdownCommitsAndAcksWhatWasReceivedThenEndsStreams) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
   ASSERT_TRUE(agent.Send(Fixes(1, 200)));
@@ -483,7 +503,7 @@ TEST_F(IngestTest, ShutdownCommitsAndAcksWhatWasReceivedThenEndsStreams) {
   EXPECT_EQ(*server_->store().CountRecords("CIT-1"), 200u);
 }
 
-TEST_F(IngestTest, SecondServerOnATakenPortRefusesToStart) {
+TEST_P(IngestTest, SecondServerOnATakenPortRefusesToStart) {
   DispatchServerOptions o;
   o.telemetry_address = "127.0.0.1:" + std::to_string(server_->telemetry_port());
   o.operator_address = "127.0.0.1:0";
@@ -495,7 +515,7 @@ TEST_F(IngestTest, SecondServerOnATakenPortRefusesToStart) {
   EXPECT_THAT(std::string(second.status().message()), ::testing::HasSubstr("cannot listen"));
 }
 
-TEST_F(IngestTest, MetricsPortServesPrometheusText) {
+TEST_P(IngestTest, MetricsPortServesPrometheusText) {
   TelemetryTestClient agent(Channel("CIT-1"));
   ASSERT_EQ(agent.Hello("CIT-1", 1), 0);
   ASSERT_TRUE(agent.Send(Fixes(1, 3)));
@@ -515,7 +535,7 @@ TEST_F(IngestTest, MetricsPortServesPrometheusText) {
   EXPECT_NE(http.find("cit_ingest_records_stored_total 3"), std::string::npos);
 }
 
-TEST_F(IngestTest, HealthServiceReportsServingOnBothPorts) {
+TEST_P(IngestTest, HealthServiceReportsServingOnBothPorts) {
   for (int port : {server_->telemetry_port(), server_->operator_port()}) {
     grpc::SslCredentialsOptions o;
     o.pem_root_certs = certs_->Read("ca.crt");

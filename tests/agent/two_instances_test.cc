@@ -163,6 +163,31 @@ class TwoInstancesTest : public ::testing::Test {
     return c;
   }
 
+  // What the shared database holds for truck-7: seqs 1..n once each at chain indexes up to n,
+  // owned by `owner`, one chain that verifies.
+  void ExpectStoredOnceInOneChain(int64_t n, const std::string& owner) {
+    pqxx::connection c(conninfo_);
+    pqxx::read_transaction t(c);
+    const pqxx::row counts = t.exec1(
+        "SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq), MAX(chain_index) FROM "
+        "records WHERE vehicle_id = 'truck-7'");
+    EXPECT_EQ(counts[0].as<int64_t>(), n);
+    EXPECT_EQ(counts[1].as<int64_t>(), n);
+    EXPECT_EQ(counts[2].as<int64_t>(), 1);
+    EXPECT_EQ(counts[3].as<int64_t>(), n);
+    EXPECT_EQ(counts[4].as<int64_t>(), n);
+    EXPECT_EQ(
+        t.exec1("SELECT owner FROM vehicle_seq WHERE vehicle_id = 'truck-7'")[0].as<std::string>(),
+        owner);
+    dispatch::PostgresStoreOptions o;
+    o.connection = conninfo_;
+    auto reader = dispatch::PostgresStore::Open(o);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    auto verified = (*reader)->VerifyChain("truck-7");
+    ASSERT_TRUE(verified.ok()) << verified.status();
+    EXPECT_TRUE(verified->ok) << verified->detail;
+  }
+
   static constexpr size_t npos = std::string::npos;
   test::PostgresServer* pg_ = nullptr;
   std::string conninfo_;
@@ -188,26 +213,7 @@ TEST_F(TwoInstancesTest, KillNineOfTheServingInstanceLosesNothingAndStoresNothin
   EXPECT_GE(agent.Stats().failovers, 1u);
 
   // What the shared database holds: seqs 1..1000 once each, one unbroken chain.
-  pqxx::connection c(conninfo_);
-  pqxx::read_transaction t(c);
-  const pqxx::row counts = t.exec1(
-      "SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq), MAX(chain_index) FROM records "
-      "WHERE vehicle_id = 'truck-7'");
-  EXPECT_EQ(counts[0].as<int64_t>(), 1000);
-  EXPECT_EQ(counts[1].as<int64_t>(), 1000);
-  EXPECT_EQ(counts[2].as<int64_t>(), 1);
-  EXPECT_EQ(counts[3].as<int64_t>(), 1000);
-  EXPECT_EQ(counts[4].as<int64_t>(), 1000);
-  EXPECT_EQ(
-      t.exec1("SELECT owner FROM vehicle_seq WHERE vehicle_id = 'truck-7'")[0].as<std::string>(),
-      "dispatch-b");
-  dispatch::PostgresStoreOptions o;
-  o.connection = conninfo_;
-  auto reader = dispatch::PostgresStore::Open(o);
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  auto verified = (*reader)->VerifyChain("truck-7");
-  ASSERT_TRUE(verified.ok()) << verified.status();
-  EXPECT_TRUE(verified->ok);
+  ExpectStoredOnceInOneChain(1000, "dispatch-b");
 }
 
 // The alert raised on one instance reaches a watcher on the other, and an operator acknowledges
@@ -525,26 +531,7 @@ TEST_F(TwoInstancesTest, AnInstancePausedPastATakeoverWritesNothingForTheVehicle
       30s))
       << Log(a.name);
 
-  pqxx::connection c(conninfo_);
-  pqxx::read_transaction t(c);
-  const pqxx::row counts = t.exec1(
-      "SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq), MAX(chain_index) FROM records "
-      "WHERE vehicle_id = 'truck-7'");
-  EXPECT_EQ(counts[0].as<int64_t>(), 200);
-  EXPECT_EQ(counts[1].as<int64_t>(), 200);
-  EXPECT_EQ(counts[2].as<int64_t>(), 1);
-  EXPECT_EQ(counts[3].as<int64_t>(), 200);
-  EXPECT_EQ(counts[4].as<int64_t>(), 200);
-  EXPECT_EQ(
-      t.exec1("SELECT owner FROM vehicle_seq WHERE vehicle_id = 'truck-7'")[0].as<std::string>(),
-      "paused-b");
-  dispatch::PostgresStoreOptions o;
-  o.connection = conninfo_;
-  auto reader = dispatch::PostgresStore::Open(o);
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  auto verified = (*reader)->VerifyChain("truck-7");
-  ASSERT_TRUE(verified.ok()) << verified.status();
-  EXPECT_TRUE(verified->ok) << verified->detail;
+  ExpectStoredOnceInOneChain(200, "paused-b");
 }
 
 // Runs across instances (issue 15 §3): a run planned on a is listed on b, dispatched and

@@ -18,6 +18,7 @@
 
 #include "dispatch-server/server/dispatch_server.h"
 #include "tests/dispatch/telemetry_test_client.h"
+#include "tests/support/http_get.h"
 
 namespace cit::dispatch {
 namespace {
@@ -49,19 +50,7 @@ int Connect(int port) {
 
 // GET `path` on the metrics port: the whole answer, "" when none came within 3 s.
 std::string HttpGet(int port, const std::string& path) {
-  const int fd = Connect(port);
-  if (fd < 0) return "";
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    ::close(fd);
-    return "";
-  }
-  std::string answer;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) answer.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return answer;
+  return cit::test::HttpGet(port, path, std::chrono::seconds(3));
 }
 
 // GET /healthz: the status code, or -1 when no answer came.
@@ -73,10 +62,7 @@ int Healthz(int port) {
 
 // The value of one sample line of /metrics ("name{labels}"), or -1.
 double MetricValue(int port, const std::string& sample) {
-  const std::string text = HttpGet(port, "/metrics");
-  const size_t at = text.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::atof(text.c_str() + at + 1 + sample.size() + 1);
+  return cit::test::MetricValue(HttpGet(port, "/metrics"), sample).value_or(-1);
 }
 
 // grpc.health.v1.Health/Check "" over a fresh channel: 1 SERVING, 0 NOT_SERVING, -1 no answer.

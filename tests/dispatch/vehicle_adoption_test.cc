@@ -16,10 +16,8 @@
 #include <utility>
 #include <vector>
 
-#include "dispatch-server/server/run_monitoring.h"
-#include "dispatch-server/store/postgres_alert_store.h"
-#include "dispatch-server/store/postgres_store.h"
 #include "tests/dispatch/monitor_harness.h"
+#include "tests/dispatch/monitor_instance.h"
 #include "tests/dispatch/store_backends.h"
 #include "tests/support/test_env.h"
 
@@ -60,121 +58,30 @@ cit::v1::Record FixAt(double t_s) {
   return r;
 }
 
-// One instance, as OwnershipTakeoverTest's, with adoption: the follower takes vehicles over
-// through this instance's record store.
-class Instance {
- public:
-  Instance(const BackendDb& db, const std::string& name, FakeClock* clock) : clock_(clock) {
-    PostgresStoreOptions so;
-    so.connection = db.conninfo();
-    so.instance = name;
-    auto store = PostgresStore::Open(so);
-    EXPECT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    RunMonitoringOptions o;
-    o.database_path = db.path();
-    o.postgres_connection = db.conninfo();
-    o.instance = name;
-    o.instance_expiry = kExpiry;
-    auto rm = RunMonitoring::Open(o, clock);
-    EXPECT_TRUE(rm.ok()) << rm.status();
-    rm_ = std::move(*rm);
-    rm_->ownership()->SetStore(store_);
-    std::atomic<bool> stop{false};
-    rm_->runs().CompilePending(stop);
-    EXPECT_TRUE(cit::test::WaitFor([&] { return rm_->rebuilding() == 0; }));
-    rm_->monitor().RunOnce();
-  }
-  ~Instance() {
-    EXPECT_TRUE(rm_->alerts().WaitStored().ok());
-    rm_->Stop();
-  }
+using Instance = test::MonitorInstance;
 
-  // The agent connects here.
-  void TakeOver() {
-    absl::StatusOr<uint64_t> token = store_->TakeOwnership(kVehicle);
-    ASSERT_TRUE(token.ok()) << token.status();
-    rm_->ownership()->OnTakenOver(kVehicle, *token);
-    Settle();
-  }
-  // The follower's poll (its thread does this every second): beat, release, adopt.
-  void Poll() {
-    ASSERT_TRUE(rm_->ownership()->PollOnce().ok());
-    Settle();
-  }
-  void Tick(SysTime t) {
-    clock_->Set(std::max(clock_->Now(), t));
-    rm_->monitor().RunOnce();
-  }
-  // Records of the truck stamped at t_s, as the ingest would after its commit.
-  absl::Status Feed(double t_s, uint64_t seq) {
-    Tick(At_s(t_s));
-    CommittedRecord cr{
-        kVehicle, FixAt(t_s),
-        std::chrono::time_point_cast<std::chrono::system_clock::duration>(At_s(t_s))};
-    cr.record.set_seq(seq);
-    *cr.record.mutable_event_time() = ToProto(At_s(t_s));
-    AppendBatch batch;
-    batch.records.push_back(cr);
-    absl::Status s = store_->Append(batch);
-    if (!s.ok()) return s;  // not stored: the ingest would not hand it to the monitor
-    rm_->monitor().OnAccepted(std::span<const CommittedRecord>(&cr, 1));
-    rm_->monitor().RunOnce();
-    return absl::OkStatus();
-  }
-  size_t CommsLostRaisedHere() {
-    EXPECT_TRUE(rm_->alerts().WaitStored().ok());
-    size_t n = 0;
-    for (const cit::v1::Alert& alert : rm_->alerts().List(AlertFilter{})) {
-      n += alert.kind() == cit::v1::ALERT_KIND_COMMS_LOST ? 1 : 0;
-    }
-    return n;
-  }
-  OwnershipFollower& follower() { return *rm_->ownership(); }
-  RunMonitoring& rm() { return *rm_; }
-
- private:
-  // A rebuild (takeover, adoption) done and adopted by the monitor.
-  void Settle() {
-    ASSERT_TRUE(cit::test::WaitFor([&] { return rm_->rebuilding() == 0; }));
-    rm_->monitor().RunOnce();
-  }
-
-  FakeClock* clock_;
-  std::unique_ptr<RunMonitoring> rm_;
-  std::shared_ptr<PostgresStore> store_;
-};
-
-std::vector<cit::v1::Alert> StoredAlerts(const BackendDb& db) {
-  auto store = PostgresAlertStore::Open(db.conninfo());
-  EXPECT_TRUE(store.ok()) << store.status();
-  if (!store.ok()) return {};
-  auto loaded = (*store)->Load(0);
-  EXPECT_TRUE(loaded.ok()) << loaded.status();
-  if (!loaded.ok()) return {};
-  return {loaded->alerts.begin(), loaded->alerts.end()};
+// An instance that adopts the dead owners' vehicles through its record store.
+test::MonitorInstanceOptions Adopting() {
+  return {.vehicle = kVehicle, .adopt = true, .instance_expiry = kExpiry};
 }
 
-class VehicleAdoptionTest : public ::testing::Test {
- protected:
-  // Planned and dispatched before the instances start (all load it).
-  static void PlanRun(const BackendDb& db, FakeClock* clock) {
-    RunMonitoringOptions o;
-    o.database_path = db.path();
-    o.postgres_connection = db.conninfo();
-    auto planner = RunMonitoring::Open(o, clock);
-    ASSERT_TRUE(planner.ok()) << planner.status();
-    EXPECT_TRUE((*planner)->runs().Create(Plan(), "tester").ok());
-    EXPECT_TRUE((*planner)->runs().Dispatch(kRun, "tester").ok());
-    (*planner)->Stop();
-  }
-};
+// A record of the truck stamped at t_s, on the instance that serves it, as its monitor thread
+// and ingest would: its clock to t_s, then the record stored (or refused: fenced) and judged.
+absl::Status Feed(Instance& serving, double t_s, uint64_t seq) {
+  serving.Tick(At_s(t_s));
+  CommittedRecord cr{kVehicle, FixAt(t_s),
+                     std::chrono::time_point_cast<std::chrono::system_clock::duration>(At_s(t_s))};
+  cr.record.set_seq(seq);
+  *cr.record.mutable_event_time() = ToProto(At_s(t_s));
+  return serving.Feed(cr);
+}
 
-TEST_F(VehicleAdoptionTest, ASurvivorAdoptsTheDeadOwnersTruckAndRaisesCommsLostOnce) {
+TEST(VehicleAdoptionTest, ASurvivorAdoptsTheDeadOwnersTruckAndRaisesCommsLostOnce) {
   BackendDb db("postgresql");
   FakeClock clock(kBase);
-  PlanRun(db, &clock);
-  Instance a(db, "a", &clock), b(db, "b", &clock), c(db, "c", &clock);
+  test::PlanBeforeStart(db, &clock, Plan());
+  Instance a(db, "a", &clock, Adopting()), b(db, "b", &clock, Adopting()),
+      c(db, "c", &clock, Adopting());
 
   // Nobody has taken the truck over yet: the first poll adopts it (a), the others, seeing a
   // alive, leave it to a and release it -- one instance judges it by the clock.
@@ -190,7 +97,7 @@ TEST_F(VehicleAdoptionTest, ASurvivorAdoptsTheDeadOwnersTruckAndRaisesCommsLostO
   EXPECT_EQ(a.follower().continued_takeovers(), 1u);
 
   for (int t = 1; t <= 300; ++t) {
-    ASSERT_TRUE(a.Feed(t, t).ok());
+    ASSERT_TRUE(Feed(a, t, t).ok());
     b.Tick(At_s(t));
     c.Tick(At_s(t));
   }
@@ -228,22 +135,22 @@ TEST_F(VehicleAdoptionTest, ASurvivorAdoptsTheDeadOwnersTruckAndRaisesCommsLostO
     winner.Tick(At_s(t));
     loser.Tick(At_s(t));
   }
-  EXPECT_EQ(winner.CommsLostRaisedHere(), 1u);
-  EXPECT_EQ(loser.CommsLostRaisedHere(), 0u);
+  EXPECT_EQ(winner.RaisedHere(cit::v1::ALERT_KIND_COMMS_LOST), 1u);
+  EXPECT_EQ(loser.RaisedHere(cit::v1::ALERT_KIND_COMMS_LOST), 0u);
 
   // a comes back (it was only paused): its first poll releases the truck, so its clock raises
   // nothing for it, and a commit it had under way for the truck is refused (fenced).
   a.Poll();
   EXPECT_EQ(a.follower().released(), 1u);
-  absl::Status fenced = a.Feed(301, 301);
+  absl::Status fenced = Feed(a, 301, 301);
   EXPECT_EQ(fenced.code(), absl::StatusCode::kFailedPrecondition) << fenced;
   a.Tick(At_s(420));
-  EXPECT_EQ(a.CommsLostRaisedHere(), 0u);
+  EXPECT_EQ(a.RaisedHere(cit::v1::ALERT_KIND_COMMS_LOST), 0u);
 
   // In the database: COMMS_LOST once, and a's alert from before its death (no crew checked in
   // at departure) once -- the adoption's rebuild matched it instead of raising it again.
   std::multiset<std::pair<int, std::string>> stored;
-  for (const cit::v1::Alert& alert : StoredAlerts(db)) {
+  for (const cit::v1::Alert& alert : test::StoredAlerts(db)) {
     stored.emplace(alert.kind(), alert.subject());
     if (alert.kind() != cit::v1::ALERT_KIND_COMMS_LOST) continue;
     // Silence counted from the last record a stored, not from the adoption (t = 340).

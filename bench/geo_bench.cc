@@ -9,7 +9,6 @@
 // GEOS gets the points already projected and already wrapped in GEOSGeometry, so its timings
 // exclude work ours includes (mapping lon/lat, progress, the nearest point as lon/lat).
 #include <benchmark/benchmark.h>
-#include <geodesic.h>
 #include <geos_c.h>
 
 #include <algorithm>
@@ -24,6 +23,7 @@
 #include "geo/geofence.h"
 #include "geo/local_projection.h"
 #include "geo/lon_lat.h"
+#include "geo/proj_library.h"
 
 namespace {
 
@@ -39,18 +39,10 @@ constexpr double kOriginLon = 11.5754;  // Munich
 constexpr double kOriginLat = 48.1372;
 constexpr int kPoints = 4096;
 
-const geod_geodesic& Wgs84() {
-  static const geod_geodesic g = [] {
-    geod_geodesic out;
-    geod_init(&out, 6378137.0, 1.0 / 298.257223563);
-    return out;
-  }();
-  return g;
-}
-
 LonLat Direct(LonLat from, double azi_deg, double distance_m) {
   double lat = 0, lon = 0;
-  geod_direct(&Wgs84(), from.lat_deg(), from.lon_deg(), azi_deg, distance_m, &lat, &lon, nullptr);
+  cit::geo::LoadedProj().geodesic_direct(&cit::geo::Wgs84Geodesic(), from.lat_deg(), from.lon_deg(),
+                                         azi_deg, distance_m, &lat, &lon, nullptr);
   return *LonLat::Create(Longitude{lon}, Latitude{lat});
 }
 
@@ -102,8 +94,8 @@ const Workload& GetWorkload(int vertices) {
     const LonLat on = w.corridor->PointAt(s);
     const LonLat ahead = w.corridor->PointAt(s + 1.0);
     double azi = 0, s12 = 0;
-    geod_inverse(&Wgs84(), on.lat_deg(), on.lon_deg(), ahead.lat_deg(), ahead.lon_deg(), &s12, &azi,
-                 nullptr);
+    cit::geo::LoadedProj().geodesic_inverse(&cit::geo::Wgs84Geodesic(), on.lat_deg(), on.lon_deg(),
+                                            ahead.lat_deg(), ahead.lon_deg(), &s12, &azi, nullptr);
     w.points.push_back(Direct(on, azi + side, offset));
     w.progress.push_back(s);
     w.points_xy.push_back(proj.Forward(w.points.back()));

@@ -1,7 +1,5 @@
 #include "geo/corridor.h"
 
-#include <geodesic.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -17,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "geo/grid_projection.h"
+#include "geo/proj_library.h"
 
 namespace cit::geo {
 namespace corridor_internal {
@@ -97,19 +96,10 @@ constexpr std::size_t kMaxBoxNeighbours = 64;
 // distances here are exact to ~1e-9 m, the stored clearance is rounded down by 1 cm).
 constexpr double kBoundSlackM = 0.01;
 
-const geod_geodesic& Wgs84() {
-  static const geod_geodesic g = [] {
-    geod_geodesic out;
-    geod_init(&out, 6378137.0, 1.0 / 298.257223563);
-    return out;
-  }();
-  return g;
-}
-
 double GeodesicDistance(LonLat a, LonLat b) {
   double s12 = 0.0;
-  geod_inverse(&Wgs84(), a.lat_deg(), a.lon_deg(), b.lat_deg(), b.lon_deg(), &s12, nullptr,
-               nullptr);
+  LoadedProj().geodesic_inverse(&Wgs84Geodesic(), a.lat_deg(), a.lon_deg(), b.lat_deg(),
+                                b.lon_deg(), &s12, nullptr, nullptr);
   return s12;
 }
 
@@ -783,10 +773,11 @@ LonLat Corridor::PointAt(double progress_m) const {
   const LonLat& a = m.vertices[i];
   const LonLat& b = m.vertices[i + 1];
   double azi1 = 0.0, s12 = 0.0;
-  geod_inverse(&Wgs84(), a.lat_deg(), a.lon_deg(), b.lat_deg(), b.lon_deg(), &s12, &azi1, nullptr);
+  LoadedProj().geodesic_inverse(&Wgs84Geodesic(), a.lat_deg(), a.lon_deg(), b.lat_deg(),
+                                b.lon_deg(), &s12, &azi1, nullptr);
   double lat = 0.0, lon = 0.0;
-  geod_direct(&Wgs84(), a.lat_deg(), a.lon_deg(), azi1, progress_m - m.cum_m[i], &lat, &lon,
-              nullptr);
+  LoadedProj().geodesic_direct(&Wgs84Geodesic(), a.lat_deg(), a.lon_deg(), azi1,
+                               progress_m - m.cum_m[i], &lat, &lon, nullptr);
   return internal::LonLatAccess::Normalised(lon, lat);
 }
 

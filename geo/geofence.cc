@@ -1,7 +1,5 @@
 #include "geo/geofence.h"
 
-#include <geodesic.h>
-
 #include <algorithm>
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
@@ -15,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "geo/grid_projection.h"
+#include "geo/proj_library.h"
 
 namespace cit::geo {
 namespace {
@@ -41,15 +40,6 @@ constexpr double kPolygonGridMarginM = 5'000.0;
 constexpr double kMaxPolygonExtentM = 20'000.0;
 // Points this close to a polygon edge count as on it (inside).
 constexpr double kOnEdgeM = 0.02;
-
-const geod_geodesic& Wgs84() {
-  static const geod_geodesic g = [] {
-    geod_geodesic out;
-    geod_init(&out, kWgs84A, kWgs84F);
-    return out;
-  }();
-  return g;
-}
 
 // Drops a closing point equal to the first and consecutive duplicates; counts what is left.
 std::vector<LonLat> OpenRing(std::vector<LonLat> ring) {
@@ -105,8 +95,8 @@ std::optional<double> CircleFence::LocalDistance(LonLat p) const {
 double CircleFence::DistanceFromCentre_m(LonLat p) const {
   if (std::optional<double> d = LocalDistance(p)) return *d;
   double s12 = 0.0;
-  geod_inverse(&Wgs84(), centre_.lat_deg(), centre_.lon_deg(), p.lat_deg(), p.lon_deg(), &s12,
-               nullptr, nullptr);
+  LoadedProj().geodesic_inverse(&Wgs84Geodesic(), centre_.lat_deg(), centre_.lon_deg(), p.lat_deg(),
+                                p.lon_deg(), &s12, nullptr, nullptr);
   return s12;
 }
 

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "geo/proj_library.h"
 
 namespace cit::geo {
 namespace {
@@ -24,6 +25,15 @@ double Wrap180(double deg) {
   return d >= 180.0 ? d - 360.0 : d;
 }
 
+PJ_COORD Coord(double a, double b) {
+  PJ_COORD c;
+  c.v[0] = a;
+  c.v[1] = b;
+  c.v[2] = 0.0;
+  c.v[3] = 0.0;
+  return c;
+}
+
 // Geometric mean of the meridional (M) and prime-vertical (N) radii of curvature at lat.
 double GaussianRadius(double lat_deg) {
   const double e2 = kWgs84F * (2.0 - kWgs84F);
@@ -36,12 +46,16 @@ double GaussianRadius(double lat_deg) {
 
 }  // namespace
 
-void LocalProjection::ContextDeleter::operator()(pj_ctx* ctx) const { proj_context_destroy(ctx); }
-void LocalProjection::PjDeleter::operator()(PJconsts* pj) const { proj_destroy(pj); }
+void LocalProjection::ContextDeleter::operator()(pj_ctx* ctx) const {
+  LoadedProj().context_destroy(ctx);
+}
+void LocalProjection::PjDeleter::operator()(PJconsts* pj) const { LoadedProj().destroy(pj); }
 
-LocalProjection::LocalProjection(std::unique_ptr<pj_ctx, ContextDeleter> ctx,
+LocalProjection::LocalProjection(const ProjLibrary* proj,
+                                 std::unique_ptr<pj_ctx, ContextDeleter> ctx,
                                  std::unique_ptr<PJconsts, PjDeleter> pj, LonLat origin)
-    : ctx_(std::move(ctx)),
+    : proj_(proj),
+      ctx_(std::move(ctx)),
       pj_(std::move(pj)),
       origin_(origin),
       radius_m_(GaussianRadius(origin.lat_deg())) {}
@@ -55,22 +69,25 @@ absl::StatusOr<LocalProjection> LocalProjection::CentredAt(LonLat origin) {
     return absl::InvalidArgumentError(absl::StrCat(
         "latitude ", origin.lat_deg(), " is beyond +-84: polar areas are not supported"));
   }
-  std::unique_ptr<pj_ctx, ContextDeleter> ctx(proj_context_create());
+  absl::StatusOr<const ProjLibrary*> loaded = LoadProj();
+  if (!loaded.ok()) return loaded.status();
+  const ProjLibrary& proj = **loaded;
+  std::unique_ptr<pj_ctx, ContextDeleter> ctx(proj.context_create());
   if (ctx == nullptr) return absl::InternalError("proj_context_create failed");
-  proj_log_level(ctx.get(), PJ_LOG_NONE);
+  proj.log_level(ctx.get(), PJ_LOG_NONE);
   // unitconvert lets Forward/Inverse work in degrees; tmerc is PROJ's exact (Poder/Engsager)
   // transverse Mercator, accurate to millimetres thousands of kilometres from the meridian.
   const std::string definition = absl::StrFormat(
       "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
       "+step +proj=tmerc +lat_0=%.12f +lon_0=%.12f +k_0=1 +x_0=0 +y_0=0 +ellps=WGS84",
       origin.lat_deg(), origin.lon_deg());
-  std::unique_ptr<PJconsts, PjDeleter> pj(proj_create(ctx.get(), definition.c_str()));
+  std::unique_ptr<PJconsts, PjDeleter> pj(proj.create(ctx.get(), definition.c_str()));
   if (pj == nullptr) {
-    const int err = proj_context_errno(ctx.get());
+    const int err = proj.context_errno(ctx.get());
     return absl::InternalError(absl::StrCat("PROJ rejected '", definition,
-                                            "': ", proj_context_errno_string(ctx.get(), err)));
+                                            "': ", proj.context_errno_string(ctx.get(), err)));
   }
-  return LocalProjection(std::move(ctx), std::move(pj), origin);
+  return LocalProjection(&proj, std::move(ctx), std::move(pj), origin);
 }
 
 absl::StatusOr<LocalProjection> LocalProjection::ForArea(std::span<const LonLat> points) {
@@ -110,12 +127,12 @@ absl::StatusOr<LocalProjection> LocalProjection::ForArea(std::span<const LonLat>
 XY LocalProjection::Forward(LonLat p) const {
   // Longitude relative to the central meridian, so both sides of the antimeridian are close.
   const double lon = origin_.lon_deg() + Wrap180(p.lon_deg() - origin_.lon_deg());
-  PJ_COORD out = proj_trans(pj_.get(), PJ_FWD, proj_coord(lon, p.lat_deg(), 0.0, 0.0));
+  PJ_COORD out = proj_->trans(pj_.get(), PJ_FWD, Coord(lon, p.lat_deg()));
   return XY{out.xy.x, out.xy.y};
 }
 
 LonLat LocalProjection::Inverse(XY p) const {
-  PJ_COORD out = proj_trans(pj_.get(), PJ_INV, proj_coord(p.x_m, p.y_m, 0.0, 0.0));
+  PJ_COORD out = proj_->trans(pj_.get(), PJ_INV, Coord(p.x_m, p.y_m));
   return internal::LonLatAccess::Normalised(out.lp.lam, out.lp.phi);
 }
 

@@ -31,6 +31,8 @@ struct pj_ctx;    // PROJ's PJ_CONTEXT
 
 namespace cit::geo {
 
+struct ProjLibrary;  // geo/proj_library.h: PROJ, loaded on first use
+
 class LocalProjection final {
  public:
   // Transverse Mercator with its origin at the centre of the points' bounding box (longitudes
@@ -63,9 +65,10 @@ class LocalProjection final {
   struct PjDeleter {
     void operator()(PJconsts* pj) const;
   };
-  LocalProjection(std::unique_ptr<pj_ctx, ContextDeleter> ctx,
+  LocalProjection(const ProjLibrary* proj, std::unique_ptr<pj_ctx, ContextDeleter> ctx,
                   std::unique_ptr<PJconsts, PjDeleter> pj, LonLat origin);
 
+  const ProjLibrary* proj_;
   // Declared before pj_ so that the PJ is destroyed before its context.
   std::unique_ptr<pj_ctx, ContextDeleter> ctx_;
   std::unique_ptr<PJconsts, PjDeleter> pj_;

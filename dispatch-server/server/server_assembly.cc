@@ -14,6 +14,7 @@
 #include "dispatch-server/auth/operator_auth.h"
 #include "dispatch-server/auth/token_file.h"
 #include "dispatch-server/store/postgres_escalation_lease.h"
+#include "geo/proj_library.h"
 
 namespace cit::dispatch {
 
@@ -81,6 +82,11 @@ absl::StatusOr<std::unique_ptr<PeriodReportTables>> OpenPeriodTables(const Dispa
 
 absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAssemblyOptions options,
                                                                       const Clock* clock) {
+  // PROJ is loaded on first use (geo/proj_library.h): load it now, so that a broken
+  // installation stops the start with PROJ's message rather than a later projection.
+  if (absl::StatusOr<const geo::ProjLibrary*> proj = geo::LoadProj(); !proj.ok()) {
+    return proj.status();
+  }
   std::unique_ptr<ServerAssembly> a(new ServerAssembly());
   const DispatchServerOptions& o = options.server;
   DispatchServer::Builder builder(o);

@@ -2,8 +2,6 @@
 #ifndef CIT_TESTS_GEO_GEODESY_FOR_TESTS_H_
 #define CIT_TESTS_GEO_GEODESY_FOR_TESTS_H_
 
-#include <geodesic.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,17 +9,9 @@
 #include <vector>
 
 #include "geo/lon_lat.h"
+#include "geo/proj_library.h"
 
 namespace cit::geo::testing {
-
-inline const geod_geodesic& Wgs84() {
-  static const geod_geodesic g = [] {
-    geod_geodesic out;
-    geod_init(&out, 6378137.0, 1.0 / 298.257223563);
-    return out;
-  }();
-  return g;
-}
 
 inline LonLat Ll(double lon, double lat) { return *LonLat::Create(Longitude{lon}, Latitude{lat}); }
 
@@ -33,14 +23,16 @@ inline double Wrap(double lon) {
 // The point `distance_m` from `from` along azimuth `azi_deg`.
 inline LonLat Direct(LonLat from, double azi_deg, double distance_m) {
   double lat = 0, lon = 0;
-  geod_direct(&Wgs84(), from.lat_deg(), from.lon_deg(), azi_deg, distance_m, &lat, &lon, nullptr);
+  geo::LoadedProj().geodesic_direct(&geo::Wgs84Geodesic(), from.lat_deg(), from.lon_deg(), azi_deg,
+                                    distance_m, &lat, &lon, nullptr);
   return Ll(Wrap(lon), lat);
 }
 
 // Geodesic distance; azimuth at `a` towards `b` in *azi1 when given.
 inline double Inverse(LonLat a, LonLat b, double* azi1 = nullptr) {
   double s12 = 0, a1 = 0;
-  geod_inverse(&Wgs84(), a.lat_deg(), a.lon_deg(), b.lat_deg(), b.lon_deg(), &s12, &a1, nullptr);
+  geo::LoadedProj().geodesic_inverse(&geo::Wgs84Geodesic(), a.lat_deg(), a.lon_deg(), b.lat_deg(),
+                                     b.lon_deg(), &s12, &a1, nullptr);
   if (azi1 != nullptr) *azi1 = a1;
   return s12;
 }

@@ -1,12 +1,12 @@
-// `audit verify` logic against a real SQLite store: intact chains verify, and one record altered
-// in the database file is found and named.
+// `audit verify` logic against a real store, on both backends (Backends/ChainVerifyTest.<case>/
+// sqlite and /postgresql): intact chains verify, and one record altered in the database (the
+// SQLite file, or the PostgreSQL database as its superuser) is found and named.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include "dispatch-server/audit/audit_service.h"
 #include "dispatch-server/audit/store_audit_source.h"
-#include "dispatch-server/store/sqlite_store.h"
 #include "tests/ctl/scenario.h"
+#include "tests/dispatch/store_backends.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
@@ -14,24 +14,24 @@ namespace {
 
 namespace sc = cit::test::scenario;
 
-void Exec(const std::filesystem::path& db, const std::string& sql, const std::string& blob = {}) {
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
-  if (!blob.empty()) sqlite3_bind_blob(st, 1, blob.data(), static_cast<int>(blob.size()), nullptr);
-  EXPECT_EQ(sqlite3_step(st), SQLITE_DONE) << sqlite3_errmsg(h);
-  sqlite3_finalize(st);
-  sqlite3_close(h);
+// `bytes` as a blob literal of the backend's SQL.
+std::string BlobLiteral(const test::BackendDb& db, const std::string& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : bytes) {
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
+  }
+  return db.pg() ? "'\\x" + hex + "'::bytea" : "X'" + hex + "'";
 }
 
-class ChainVerifyTest : public ::testing::Test {
+class ChainVerifyTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { Reopen(); }
   void Reopen() {
     auditor_.reset();
     store_.reset();
-    auto store = SqliteStore::Open(db_);
+    auto store = db_.OpenRecordStore();
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     auditor_ = std::make_unique<Auditor>(std::make_shared<StoreAuditSource>(
@@ -57,13 +57,12 @@ class ChainVerifyTest : public ::testing::Test {
     return v.ok() ? *v : cit::v1::VerifyChainResponse();
   }
 
-  cit::test::TempDir dir_;
-  std::filesystem::path db_ = dir_ / "dispatch.db";
-  std::unique_ptr<SqliteStore> store_;
+  test::BackendDb db_{GetParam()};
+  std::unique_ptr<Store> store_;
   std::unique_ptr<Auditor> auditor_;
 };
 
-TEST_F(ChainVerifyTest, IntactChainVerifiesWithHeadAndCount) {
+TEST_P(ChainVerifyTest, IntactChainVerifiesWithHeadAndCount) {
   AppendScenario();
   cit::v1::VerifyChainResponse v = VerifyRun();
   EXPECT_TRUE(v.intact());
@@ -76,19 +75,23 @@ TEST_F(ChainVerifyTest, IntactChainVerifiesWithHeadAndCount) {
   EXPECT_EQ(report->chain_head(), v.chain_head());
 }
 
-TEST_F(ChainVerifyTest, AlteredRecordInTheDatabaseIsNamed) {
+TEST_P(ChainVerifyTest, AlteredRecordInTheDatabaseIsNamed) {
   AppendScenario();
   store_.reset();
   auditor_.reset();
-  // An insider with write access to the file moves fix seq 5 by ~100 m. The append-only
-  // trigger must be dropped first; the hash chain is what still catches it.
+  // An insider with write access to the database moves fix seq 5 by ~100 m. The append-only
+  // trigger must be dropped (disabled) first; the hash chain is what still catches it.
   cit::v1::Record forged = sc::MakeRecords()[4];
   ASSERT_EQ(forged.seq(), 5u);
   forged.mutable_fix()->set_lat_deg(forged.fix().lat_deg() + 0.001);
   std::string body;
   ASSERT_TRUE(forged.SerializeToString(&body));
-  Exec(db_, "DROP TRIGGER records_append_only_update");
-  Exec(db_, "UPDATE records SET body = ?1 WHERE vehicle_id = 'CIT-0001' AND seq = 5", body);
+  ASSERT_TRUE(db_.Exec(db_.pg() ? "ALTER TABLE records DISABLE TRIGGER USER"
+                                : "DROP TRIGGER records_append_only_update")
+                  .ok());
+  ASSERT_TRUE(db_.Exec("UPDATE records SET body = " + BlobLiteral(db_, body) +
+                       " WHERE vehicle_id = 'CIT-0001' AND seq = 5")
+                  .ok());
   Reopen();
   cit::v1::VerifyChainResponse v = VerifyRun();
   EXPECT_FALSE(v.intact());
@@ -98,13 +101,13 @@ TEST_F(ChainVerifyTest, AlteredRecordInTheDatabaseIsNamed) {
   EXPECT_FALSE(v.problem().empty());
 }
 
-TEST_F(ChainVerifyTest, UnknownVehicleIsNotFound) {
+TEST_P(ChainVerifyTest, UnknownVehicleIsNotFound) {
   cit::v1::VerifyChainRequest req;
   req.set_vehicle_id("CIT-9999");
   EXPECT_EQ(auditor_->Verify(req).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(ChainVerifyTest, ExportOfTheRunReadsItsRecordsFromTheStore) {
+TEST_P(ChainVerifyTest, ExportOfTheRunReadsItsRecordsFromTheStore) {
   AppendScenario();
   cit::v1::ExportRunRequest req;
   req.set_run_id(sc::kRun);
@@ -114,6 +117,9 @@ TEST_F(ChainVerifyTest, ExportOfTheRunReadsItsRecordsFromTheStore) {
   EXPECT_EQ(std::count(doc->content().begin(), doc->content().end(), '\n'),
             static_cast<long>(sc::MakeRecords().size() + 1));
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ChainVerifyTest, ::testing::Values("sqlite", "postgresql"),
+                         test::BackendName);
 
 }  // namespace
 }  // namespace cit::dispatch

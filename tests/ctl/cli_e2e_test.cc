@@ -1,4 +1,5 @@
-// dispatchctl end to end against a live dispatch-server (TLS, bearer tokens, SQLite): the fixed
+// dispatchctl end to end against a live dispatch-server (TLS, bearer tokens, its store on SQLite
+// and on PostgreSQL: Backends/CliE2eTest.<case>/sqlite and /postgresql): the fixed
 // scenario (tests/ctl/scenario.h) is streamed in as vehicle CIT-0001 over mTLS, then the CLI
 // plans, acknowledges, reports, exports and verifies. The report is compared with the reviewed
 // expected output tests/ctl/data/expected_report.txt (server-clock times and the chain head are
@@ -12,6 +13,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <pqxx/pqxx>
 #include <regex>
 #include <sstream>
 
@@ -69,9 +71,41 @@ std::string Normalise(const std::string& text, const google::protobuf::Timestamp
   return out.str();
 }
 
-class CliE2eTest : public cit::test::LiveServerTest {};
+class CliE2eTest : public cit::test::BackendLiveServerTest {
+ protected:
+  // On the stopped server's store, as an attacker with access to it: the append-only trigger
+  // off (dropped in the SQLite file, disabled as the PostgreSQL superuser), then the body of
+  // record `seq` replaced.
+  void ReplaceRecordBody(uint64_t seq, const std::string& body) {
+    const std::string where = " WHERE seq = " + std::to_string(seq);
+    if (pg()) {
+      pqxx::connection c(pg_conninfo_);
+      pqxx::work w(c);
+      w.exec("ALTER TABLE records DISABLE TRIGGER USER");
+      w.exec_params("UPDATE records SET body = $1" + where, pqxx::binarystring(body));
+      w.commit();
+      return;
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "dispatch.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "DROP TRIGGER records_append_only_update", nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, ("UPDATE records SET body = ?1" + where).c_str(), -1, &st, nullptr),
+        SQLITE_OK);
+    sqlite3_bind_blob(st, 1, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+};
 
-TEST_F(CliE2eTest, ReportOnFixedScenarioMatchesReviewedExpectedOutput) {
+INSTANTIATE_TEST_SUITE_P(Backends, CliE2eTest, ::testing::Values("sqlite", "postgresql"),
+                         cit::test::BackendParamName);
+
+TEST_P(CliE2eTest, ReportOnFixedScenarioMatchesReviewedExpectedOutput) {
   RunScenario();
   const uint64_t door = FirstAlertId("DOOR_OPEN_OUTSIDE_STOP");
   ASSERT_EQ(Ctl("olga", "ack " + std::to_string(door) + " --comment 'calling the crew'"), 0)
@@ -93,7 +127,7 @@ TEST_F(CliE2eTest, ReportOnFixedScenarioMatchesReviewedExpectedOutput) {
   EXPECT_NE(out_.find("by dora \"vehicle recalled\""), std::string::npos) << out_;
 }
 
-TEST_F(CliE2eTest, ExportsAreWellFormedAndVerifyPassesOnAnIntactChain) {
+TEST_P(CliE2eTest, ExportsAreWellFormedAndVerifyPassesOnAnIntactChain) {
   RunScenario();
   for (const char* f : {"geojson", "gpx", "csv"}) {
     const auto file = dir_ / (std::string("run.") + f);
@@ -113,33 +147,26 @@ TEST_F(CliE2eTest, ExportsAreWellFormedAndVerifyPassesOnAnIntactChain) {
   EXPECT_EQ(Ctl("aude", std::string("audit verify --vehicle ") + sc::kVehicle), 0);
 }
 
-TEST_F(CliE2eTest, OneAlteredRecordInTheDatabaseFailsVerifyAndIsNamed) {
+TEST_P(CliE2eTest, OneAlteredRecordInTheDatabaseFailsVerifyAndIsNamed) {
   RunScenario();
   StopServer();
-  // Move fix seq 9 by ~100 m directly in the database file (append-only trigger dropped first).
+  // Move fix seq 9 by ~100 m directly in the database (append-only trigger off first).
   cit::v1::Record forged = sc::MakeRecords(base_)[8];
   ASSERT_EQ(forged.seq(), 9u);
   forged.mutable_fix()->set_lat_deg(forged.fix().lat_deg() + 0.001);
   std::string body;
   ASSERT_TRUE(forged.SerializeToString(&body));
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir_ / "dispatch.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER records_append_only_update", nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE records SET body = ?1 WHERE seq = 9", -1, &st, nullptr),
-            SQLITE_OK);
-  sqlite3_bind_blob(st, 1, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  ReplaceRecordBody(9, body);
   StartServer();
   EXPECT_EQ(Ctl("aude", std::string("audit verify ") + sc::kRun), 1) << out_ << err_;
   EXPECT_NE(out_.find("BROKEN at record seq 9"), std::string::npos) << out_;
   EXPECT_NE(out_.find(sc::kVehicle), std::string::npos) << out_;
 }
 
-TEST_F(CliE2eTest, RolesAreEnforced) {
+// Roles are the operator API's, not the store's: SQLite only.
+class CliRolesTest : public cit::test::LiveServerTest {};
+
+TEST_F(CliRolesTest, RolesAreEnforced) {
   RunScenario();
   const uint64_t door = FirstAlertId("DOOR_OPEN_OUTSIDE_STOP");
   // An auditor cannot acknowledge.
@@ -158,7 +185,7 @@ TEST_F(CliE2eTest, RolesAreEnforced) {
   EXPECT_EQ(out_.find("ABORTED"), std::string::npos) << out_;
 }
 
-TEST_F(CliE2eTest, WatchStreamsJsonLinesAndResumesAfterAServerRestart) {
+TEST_P(CliE2eTest, WatchStreamsJsonLinesAndResumesAfterAServerRestart) {
   const std::string ctl = cit::test::BuiltProgram("dispatchctl/dispatchctl").string();
   Process watch({"bash", "-c",
                  Quote(ctl) + " --server localhost:" + std::to_string(operator_port_) +

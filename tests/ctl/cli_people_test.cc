@@ -2,7 +2,8 @@
 // alert history with filters, global options anywhere on the line, runs in natural order,
 // `watch` in local time with the place and a bell for critical alerts, and — in a real terminal
 // driven through tmux — a night-shift session typed key by key: watch, a panic arrives, the
-// operator acknowledges it from a second pane, checks the fleet and the alert history.
+// operator acknowledges it from a second pane, checks the fleet and the alert history. The alert
+// history and the track also run on PostgreSQL (Backends/CliPeopleTest.<case>/postgresql).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -23,7 +24,7 @@ using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class CliPeopleTest : public LiveServerTest {
+class CliPeopleTest : public cit::test::BackendLiveServerTest {
  protected:
   // Streams a panic from the scenario's truck, one second after its last record.
   void InjectPanic() {
@@ -53,6 +54,15 @@ class CliPeopleTest : public LiveServerTest {
   }
 };
 
+// The alert history and the track read what the store keeps: on both backends. The rest test
+// the CLI's presentation (plan list, watch, bell, the terminal sessions through tmux): SQLite
+// only, to keep CI's time; the watch and its resumption on PostgreSQL are CliE2eTest's.
+INSTANTIATE_TEST_SUITE_P(Backends, CliPeopleTest, ::testing::Values("sqlite", "postgresql"),
+                         cit::test::BackendParamName);
+class CliPeopleSqliteTest : public CliPeopleTest {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, CliPeopleSqliteTest, ::testing::Values("sqlite"),
+                         cit::test::BackendParamName);
+
 // Sets TZ for the dispatchctl runs of one test (they inherit the environment).
 class ScopedTimeZone {
  public:
@@ -72,7 +82,7 @@ class ScopedTimeZone {
   std::optional<std::string> old_;
 };
 
-TEST_F(CliPeopleTest, AlertsListFiltersAndShowsWhoHandledEachAlert) {
+TEST_P(CliPeopleTest, AlertsListFiltersAndShowsWhoHandledEachAlert) {
   RunScenario();
   const uint64_t door = FirstAlertId("DOOR_OPEN_OUTSIDE_STOP");
   ASSERT_EQ(Ctl("olga", "ack " + std::to_string(door) + " -c 'crew called'"), 0) << err_;
@@ -121,7 +131,7 @@ TEST_F(CliPeopleTest, AlertsListFiltersAndShowsWhoHandledEachAlert) {
   EXPECT_THAT(err_, HasSubstr("--state must be open, acknowledged or resolved"));
 }
 
-TEST_F(CliPeopleTest, TrackPrintsTheRunsRecordsOneLineEachAndRefusesAmbiguousRanges) {
+TEST_P(CliPeopleTest, TrackPrintsTheRunsRecordsOneLineEachAndRefusesAmbiguousRanges) {
   RunScenario();
   const std::vector<cit::v1::Record> records = sc::MakeRecords(base_);
   ASSERT_EQ(Ctl("aude", std::string("track --run ") + sc::kRun + " --utc"), 0) << err_;
@@ -167,7 +177,7 @@ TEST_F(CliPeopleTest, TrackPrintsTheRunsRecordsOneLineEachAndRefusesAmbiguousRan
   EXPECT_THAT(out_, HasSubstr("No records in this range."));
 }
 
-TEST_F(CliPeopleTest, PlanListIsInNaturalOrderAndFiltersByState) {
+TEST_P(CliPeopleSqliteTest, PlanListIsInNaturalOrderAndFiltersByState) {
   for (const char* run : {"RUN-12", "RUN-3", "RUN-100"}) {
     ASSERT_EQ(Ctl("dora", "plan create --force " + PlanFileFor(run, std::string("CIT-") + run)), 0)
         << err_;
@@ -188,7 +198,7 @@ TEST_F(CliPeopleTest, PlanListIsInNaturalOrderAndFiltersByState) {
   EXPECT_THAT(err_, HasSubstr("--state must be planned, dispatched, active, completed or aborted"));
 }
 
-TEST_F(CliPeopleTest, WatchShowsLocalTimeWithItsZoneAndThePlaceOrUtcOnRequest) {
+TEST_P(CliPeopleSqliteTest, WatchShowsLocalTimeWithItsZoneAndThePlaceOrUtcOnRequest) {
   RunScenario();
   ScopedTimeZone zone("XYZ-1");  // a zone one hour east of UTC, named XYZ
   ASSERT_EQ(Ctl("olga", "watch --count 2 --for 60"), 0) << err_;
@@ -216,7 +226,7 @@ TEST_F(CliPeopleTest, WatchShowsLocalTimeWithItsZoneAndThePlaceOrUtcOnRequest) {
   EXPECT_THAT(out_, HasSubstr("(50 m from S1 Depot Zurich, 0.1 of 2.0 km along the route)"));
 }
 
-TEST_F(CliPeopleTest, ACriticalAlertRingsTheBellOnATerminal) {
+TEST_P(CliPeopleSqliteTest, ACriticalAlertRingsTheBellOnATerminal) {
   RunScenario();
   InjectPanic();
   // script(1) gives dispatchctl a pseudo-terminal, as an operator's shell would.
@@ -308,7 +318,7 @@ std::string Tidy(const std::string& screen) {
   return out;
 }
 
-TEST_F(CliPeopleTest, NightShiftInATerminal) {
+TEST_P(CliPeopleSqliteTest, NightShiftInATerminal) {
   if (Shell("command -v tmux >/dev/null && command -v script >/dev/null") != 0) {
     GTEST_FAIL() << "tmux and script (bsdutils) are needed: deploy/install-deps.sh installs them";
   }
@@ -352,7 +362,7 @@ TEST_F(CliPeopleTest, NightShiftInATerminal) {
   EXPECT_THAT(tmux.Screen(work_pane), HasSubstr("olga"));
 }
 
-TEST_F(CliPeopleTest, AlertBoardAcknowledgesAndResolvesWithTypedComments) {
+TEST_P(CliPeopleSqliteTest, AlertBoardAcknowledgesAndResolvesWithTypedComments) {
   RunScenario();
   InjectPanic();
   std::ofstream(dir_ / "dispatchctl.toml")

@@ -10,6 +10,15 @@
 //     StopServer();  /* edit dir_ / "dispatch.db" */  StartServer();
 //   }
 //
+// On both store backends (issue 15): BackendLiveServerTest takes "sqlite" or "postgresql" as its
+// parameter; on PostgreSQL the server keeps its store in a fresh database of the process's
+// PostgreSQL (tests/support/postgres_server.h), pg_conninfo_ as the superuser.
+//
+//   class MyTest : public cit::test::BackendLiveServerTest {};
+//   TEST_P(MyTest, Something) { ... }
+//   INSTANTIATE_TEST_SUITE_P(Backends, MyTest, ::testing::Values("sqlite", "postgresql"),
+//                            cit::test::BackendParamName);
+//
 // Thread contract: single-threaded test code.
 #ifndef CIT_TESTS_CTL_LIVE_SERVER_FIXTURE_H_
 #define CIT_TESTS_CTL_LIVE_SERVER_FIXTURE_H_
@@ -31,6 +40,7 @@
 #include "dispatch-server/auth/token_hash.h"
 #include "tests/ctl/ctl_fixtures.h"
 #include "tests/ctl/scenario.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/test_env.h"
 
 namespace cit::test {
@@ -213,6 +223,31 @@ class LiveServerTest : public ::testing::Test {
   std::string out_;
   std::string err_;
 };
+
+// A LiveServerTest whose store is on the backend named by the test parameter.
+class BackendLiveServerTest : public LiveServerTest,
+                              public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    if (pg()) {
+      PostgresServer* server = SharedPostgres();
+      ASSERT_NE(server, nullptr);
+      absl::StatusOr<std::string> db = server->CreateDatabase();
+      ASSERT_TRUE(db.ok()) << db.status();
+      pg_conninfo_ = *db;
+      store_config_ += "backend = \"postgresql\"\nconnection = \"" + pg_conninfo_ + "\"\n";
+    }
+    LiveServerTest::SetUp();
+  }
+
+  bool pg() const { return GetParam() == "postgresql"; }
+
+  std::string pg_conninfo_;  // the database's superuser connection (PostgreSQL only)
+};
+
+inline std::string BackendParamName(const ::testing::TestParamInfo<std::string>& p) {
+  return p.param;
+}
 
 }  // namespace cit::test
 

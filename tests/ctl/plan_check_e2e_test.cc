@@ -1,5 +1,6 @@
-// `dispatchctl plan check` end to end (issue 13): a live dispatch-server (TLS, tokens, SQLite)
-// and the real dispatchctl. The same drive as GPX, GeoJSON, CSV and NMEA files and as a stored
+// `dispatchctl plan check` end to end (issue 13): a live dispatch-server (TLS, tokens, its store
+// on SQLite and on PostgreSQL: Backends/PlanCheckE2eTest.<case>/sqlite and /postgresql) and the
+// real dispatchctl. The same drive as GPX, GeoJSON, CSV and NMEA files and as a stored
 // run's records (--run) gives the same alerts from the server's own rules; checking changes
 // nothing the server keeps (alerts, their events, the record chains, the audit verdict). On a
 // real drive (Kubicka, ../shared/data) the planted wrong route is found, as a file and --run.
@@ -114,7 +115,7 @@ std::map<std::string, std::multiset<int64_t>> Alerts(const cit::v1::CheckPlanRes
   return out;
 }
 
-class PlanCheckE2eTest : public LiveServerTest {
+class PlanCheckE2eTest : public cit::test::BackendLiveServerTest {
  protected:
   // The fixture's scenario with a comms-loss limit of an hour: the live server's own clock must
   // not raise COMMS_LOST while the test compares what the server keeps before and after.
@@ -168,7 +169,10 @@ class PlanCheckE2eTest : public LiveServerTest {
   }
 };
 
-TEST_F(PlanCheckE2eTest, EveryTrackFormatAndTheStoredRunGiveTheSameAlertsAndChangeNothing) {
+INSTANTIATE_TEST_SUITE_P(Backends, PlanCheckE2eTest, ::testing::Values("sqlite", "postgresql"),
+                         cit::test::BackendParamName);
+
+TEST_P(PlanCheckE2eTest, EveryTrackFormatAndTheStoredRunGiveTheSameAlertsAndChangeNothing) {
   const std::string plan = RunQuietScenario();
   const std::string before = ServerRecordOfTheRun();
   EXPECT_NE(before.find("ROUTE_DEVIATION"), std::string::npos);
@@ -214,7 +218,12 @@ TEST_F(PlanCheckE2eTest, EveryTrackFormatAndTheStoredRunGiveTheSameAlertsAndChan
   EXPECT_EQ(Ctl("olga", std::string("plan check ") + sc::kRun + " --run " + sc::kRun), 4);
 }
 
-TEST_F(PlanCheckE2eTest, MalformedTrackFileIsRefusedNamingTheLine) {
+// A track file refused before anything is asked of the server's store: SQLite only.
+class PlanCheckFileTest : public PlanCheckE2eTest {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, PlanCheckFileTest, ::testing::Values("sqlite"),
+                         cit::test::BackendParamName);
+
+TEST_P(PlanCheckFileTest, MalformedTrackFileIsRefusedNamingTheLine) {
   const std::string plan = WritePlanJson();
   const std::string bad = Write("bad.csv",
                                 "time,lat,lon\n2026-01-15T08:00:00Z,47.37,8.5\n"
@@ -225,7 +234,7 @@ TEST_F(PlanCheckE2eTest, MalformedTrackFileIsRefusedNamingTheLine) {
   EXPECT_EQ(Ctl("dora", "plan check " + plan), 2) << "neither --track nor --run";
 }
 
-TEST_F(PlanCheckE2eTest, UnknownVehicleIsRefusedUnlessForcedAndStopsWithoutWindowWarn) {
+TEST_P(PlanCheckE2eTest, UnknownVehicleIsRefusedUnlessForcedAndStopsWithoutWindowWarn) {
   std::string plan = ReadFile(WritePlanJson());
   const std::string vehicle = "\"vehicle_id\":\"" + std::string(sc::kVehicle) + "\"";
   ASSERT_NE(plan.find(vehicle), std::string::npos) << plan;
@@ -245,7 +254,7 @@ TEST_F(PlanCheckE2eTest, UnknownVehicleIsRefusedUnlessForcedAndStopsWithoutWindo
 
 // ---- a real drive ---------------------------------------------------------------------------
 
-TEST_F(PlanCheckE2eTest, RealDriveOnTheWrongRouteAsFileAndAsStoredRun) {
+TEST_P(PlanCheckE2eTest, RealDriveOnTheWrongRouteAsFileAndAsStoredRun) {
   CIT_SKIP_WITHOUT_KUBICKA("00000010");
   CIT_SKIP_WITHOUT_KUBICKA("00000016");
   // Route of drive 10, the drive of 16: on route 712 s, then off three times, up to 723 m

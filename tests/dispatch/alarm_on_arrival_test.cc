@@ -1,7 +1,8 @@
 // Alarms evaluated on arrival (monitor/monitor.h): over real gRPC, a panic from a truck whose
 // earlier records were all evaluated is judged on the ingest thread that received it -- not
 // after a hand-over to the monitor thread -- and a batch holding an alarm is still evaluated in
-// order, so the alarm carries the position of the fix sent just before it.
+// order, so the alarm carries the position of the fix sent just before it. On both store backends
+// (Backends/AlarmOnArrivalTest.<case>/sqlite and /postgresql).
 #include <gtest/gtest.h>
 
 #include <mutex>
@@ -14,7 +15,7 @@
 namespace cit::dispatch::scenario {
 namespace {
 
-using test::TelemetryTestClient;
+using cit::test::TelemetryTestClient;
 
 class AlarmOnArrivalTest : public ScenarioTest {
  protected:
@@ -70,7 +71,7 @@ class AlarmOnArrivalTest : public ScenarioTest {
 // one finds the monitor idle, at most kAttempts times (each attempt waits for its alert).
 constexpr int kAttempts = 20;
 
-TEST_F(AlarmOnArrivalTest, APanicIsEvaluatedOnTheThreadThatReceivedIt) {
+TEST_P(AlarmOnArrivalTest, APanicIsEvaluatedOnTheThreadThatReceivedIt) {
   Send(*agent_, {Fix(0), Fix(10)});  // evaluated (and flushed): the monitor is idle
   Watcher watcher(*alerts_, rm_->alerts().last_event_id());
   // Alert listeners run on the thread that raised the alert.
@@ -104,7 +105,7 @@ TEST_F(AlarmOnArrivalTest, APanicIsEvaluatedOnTheThreadThatReceivedIt) {
   EXPECT_NE(raisers.front(), std::this_thread::get_id());
 }
 
-TEST_F(AlarmOnArrivalTest, AnAlarmInABatchIsEvaluatedAfterTheRecordsBeforeIt) {
+TEST_P(AlarmOnArrivalTest, AnAlarmInABatchIsEvaluatedAfterTheRecordsBeforeIt) {
   Send(*agent_, {Fix(0), Fix(10)});
   Watcher watcher(*alerts_, rm_->alerts().last_event_id());
   bool on_arrival = false;
@@ -128,6 +129,10 @@ TEST_F(AlarmOnArrivalTest, AnAlarmInABatchIsEvaluatedAfterTheRecordsBeforeIt) {
   EXPECT_TRUE(on_arrival) << "no batch was evaluated on arrival in " << kAttempts << " attempts";
   ASSERT_TRUE(agent_->WaitAck(seq_));
 }
+
+// Every case on SQLite and on a fresh PostgreSQL database (scenario_fixture.h).
+INSTANTIATE_TEST_SUITE_P(Backends, AlarmOnArrivalTest, ::testing::Values("sqlite", "postgresql"),
+                         cit::dispatch::test::BackendName);
 
 }  // namespace
 }  // namespace cit::dispatch::scenario

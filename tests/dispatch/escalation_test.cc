@@ -1,7 +1,10 @@
 // Escalation policy with a fake clock (no sleeps): steps fire when due and not before, each is
 // an ESCALATED event in the hash-chained alert log with its notifications in the outbox,
 // acknowledging stops it, a restart neither repeats steps nor queues notifications twice, and
-// the config refuses what it does not know.
+// the config refuses what it does not know. The escalation cases run on both store backends
+// (Backends/EscalationTest.<case>/sqlite and /postgresql): the alerts and their event log in
+// SQLite or in a fresh PostgreSQL database; the notification outbox stays in the server's SQLite
+// file on both, as in the server (docs/operations.md).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +15,7 @@
 #include "dispatch-server/notify/payload.h"
 #include "dispatch-server/store/alert_event_chain.h"
 #include "dispatch-server/store/sqlite_alert_store.h"
+#include "tests/dispatch/store_backends.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
@@ -76,15 +80,15 @@ AlertSignal Panic(SysTime t) {
   return s;
 }
 
-class EscalationTest : public ::testing::Test {
+class EscalationTest : public ::testing::TestWithParam<std::string> {
  protected:
   void Open() {
-    auto store = SqliteAlertStore::Open(dir_ / "dispatch.db");
+    auto store = db_.OpenAlertStore();
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     alerts_ = std::make_unique<AlertManager>(store_.get(), &clock_);
     ASSERT_TRUE(alerts_->Load().ok());
-    auto box = Outbox::Open(dir_ / "dispatch.db", options_.max_pending);
+    auto box = Outbox::Open(db_.path(), options_.max_pending);
     ASSERT_TRUE(box.ok()) << box.status();
     outbox_ = *std::move(box);
     escalator_ = std::make_unique<Escalator>(alerts_.get(), &options_, outbox_.get(), &clock_,
@@ -104,23 +108,34 @@ class EscalationTest : public ::testing::Test {
     for (const Notification& n : *pending) keys.push_back(n.key);
     return keys;
   }
+  // The stored alert-event chain checked from its first entry, beside the store.
+  absl::StatusOr<ChainReport> VerifyStoredAlertChain() {
+    if (db_.pg()) {
+      auto pg = PostgresAlertStore::Open(db_.conninfo());
+      if (!pg.ok()) return pg.status();
+      return (*pg)->VerifyChain({});
+    }
+    auto db = sqlite::Database::Open(db_.path());
+    if (!db.ok()) return db.status();
+    return VerifyAlertChain(**db, {});
+  }
   std::vector<cit::v1::AlertEvent> Events() {
     std::vector<cit::v1::AlertEvent> out;
     EXPECT_TRUE(alerts_->ReadEvents(0, {}, 1000, &out).ok());
     return out;
   }
 
-  test::TempDir dir_;
+  test::BackendDb db_{GetParam()};
   FakeClock clock_{FromUnixSeconds(1'700'000'000)};
   NotifyOptions options_ = Parse(kPolicy);
-  std::unique_ptr<SqliteAlertStore> store_;
+  std::unique_ptr<AlertStore> store_;
   std::unique_ptr<AlertManager> alerts_;
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<Escalator> escalator_;
   int wakes_ = 0;
 };
 
-TEST_F(EscalationTest, StepsFireWhenDueAsChainedEventsWithTheirNotifications) {
+TEST_P(EscalationTest, StepsFireWhenDueAsChainedEventsWithTheirNotifications) {
   Open();
   auto id = alerts_->Raise({"CIT-1", "RUN-1"}, Panic(clock_.Now()), 0);
   ASSERT_TRUE(id.ok());
@@ -156,15 +171,13 @@ TEST_F(EscalationTest, StepsFireWhenDueAsChainedEventsWithTheirNotifications) {
   EXPECT_EQ(body["event"]["type"], "ALERT_EVENT_TYPE_ESCALATED");
   // The steps are in the hash chain with the other events.
   ASSERT_TRUE(alerts_->WaitStored().ok());
-  auto db = sqlite::Database::Open(dir_ / "dispatch.db");
-  ASSERT_TRUE(db.ok());
-  auto verified = VerifyAlertChain(**db, {});
+  absl::StatusOr<ChainReport> verified = VerifyStoredAlertChain();
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_TRUE(verified->intact) << verified->problem;
   EXPECT_EQ(verified->entries_checked, 3u);
 }
 
-TEST_F(EscalationTest, AcknowledgingStopsTheEscalation) {
+TEST_P(EscalationTest, AcknowledgingStopsTheEscalation) {
   Open();
   auto id = alerts_->Raise({"CIT-1", "RUN-1"}, Panic(clock_.Now()), 0);
   ASSERT_TRUE(id.ok());
@@ -179,7 +192,7 @@ TEST_F(EscalationTest, AcknowledgingStopsTheEscalation) {
   EXPECT_EQ(PendingKeys().size(), 1u);
 }
 
-TEST_F(EscalationTest, OverdueStepsAllFireInOneTickInOrder) {
+TEST_P(EscalationTest, OverdueStepsAllFireInOneTickInOrder) {
   Open();
   auto id = alerts_->Raise({"CIT-1", "RUN-1"}, Panic(clock_.Now()), 0);
   ASSERT_TRUE(id.ok());
@@ -190,7 +203,7 @@ TEST_F(EscalationTest, OverdueStepsAllFireInOneTickInOrder) {
                                                      IdempotencyKey(*id, 3, "duty")}));
 }
 
-TEST_F(EscalationTest, RestartNeitherRepeatsStepsNorQueuesTwiceAndReconcilesMissingOnes) {
+TEST_P(EscalationTest, RestartNeitherRepeatsStepsNorQueuesTwiceAndReconcilesMissingOnes) {
   Open();
   auto id = alerts_->Raise({"CIT-1", "RUN-1"}, Panic(clock_.Now()), 0);
   ASSERT_TRUE(id.ok());
@@ -199,7 +212,7 @@ TEST_F(EscalationTest, RestartNeitherRepeatsStepsNorQueuesTwiceAndReconcilesMiss
   Close();
   // As if the process died after storing step 2's event but before its notification.
   {
-    auto db = sqlite::Database::Open(dir_ / "dispatch.db");
+    auto db = sqlite::Database::Open(db_.path());
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("DELETE FROM notifications WHERE target = 'supervisor'").ok());
   }
@@ -213,7 +226,7 @@ TEST_F(EscalationTest, RestartNeitherRepeatsStepsNorQueuesTwiceAndReconcilesMiss
   EXPECT_EQ(alert->policy_step(), 2u);
 }
 
-TEST_F(EscalationTest, TheAlertsHistoryListsEveryStepWithItsTimeAlsoAfterARestart) {
+TEST_P(EscalationTest, TheAlertsHistoryListsEveryStepWithItsTimeAlsoAfterARestart) {
   Open();
   const SysTime t0 = clock_.Now();
   auto id = alerts_->Raise({"CIT-1", "RUN-1"}, Panic(t0), 0);
@@ -263,7 +276,7 @@ TEST_F(EscalationTest, TheAlertsHistoryListsEveryStepWithItsTimeAlsoAfterARestar
   EXPECT_EQ(alerts_->EventsOf(999'999).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(EscalationTest, AFullOutboxRefusesLoudlyAndNeverBlocks) {
+TEST_P(EscalationTest, AFullOutboxRefusesLoudlyAndNeverBlocks) {
   options_.max_pending = 1;
   Open();
   auto a = alerts_->Raise({"CIT-1", "RUN-1"}, Panic(clock_.Now()), 0);
@@ -278,6 +291,9 @@ TEST_F(EscalationTest, AFullOutboxRefusesLoudlyAndNeverBlocks) {
   n.body = "{}";
   EXPECT_TRUE(absl::IsResourceExhausted(outbox_->Enqueue(n, clock_.Now()).status()));
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, EscalationTest, ::testing::Values("sqlite", "postgresql"),
+                         test::BackendName);
 
 TEST(NotifyConfigTest, RefusesUnknownKeysAndNamesWhatIsWrong) {
   EXPECT_TRUE(absl::StrContains(ParseError("[notify]\nmax_pendign = 3\n").message(),

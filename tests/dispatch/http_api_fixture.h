@@ -7,6 +7,9 @@
 //   HttpTestClient http(server.http_port(), certs->Read("ca.crt"));
 //   server.RaisePanic("CIT-1", 1);                      // a record that raises an alert
 //
+// A non-empty postgres_connection (the last constructor argument) keeps records, runs, alerts
+// and monitor snapshots in that PostgreSQL database ([store] backend = "postgresql").
+//
 // Thread contract: single-threaded test code.
 #ifndef CIT_TESTS_DISPATCH_HTTP_API_FIXTURE_H_
 #define CIT_TESTS_DISPATCH_HTTP_API_FIXTURE_H_
@@ -66,8 +69,8 @@ class LiveServer {
  public:
   LiveServer(const std::filesystem::path& dir, const TestCerts& certs,
              dispatch::HttpOptions http_options = {}, bool insecure = false,
-             TestWallClock* clock = nullptr)
-      : certs_(certs), insecure_(insecure) {
+             TestWallClock* clock = nullptr, std::string postgres_connection = "")
+      : certs_(certs), insecure_(insecure), postgres_connection_(std::move(postgres_connection)) {
     Init(dir, certs, std::move(http_options), insecure, clock);
   }
 
@@ -87,6 +90,10 @@ class LiveServer {
     o.database_path = dir / "dispatch.db";
     o.durability = dispatch::sqlite::Durability::kNormal;
     o.shutdown_grace = std::chrono::milliseconds(500);
+    if (!postgres_connection_.empty()) {  // the store in PostgreSQL (issue 15)
+      o.store_backend = dispatch::DispatchServerOptions::StoreBackend::kPostgresql;
+      o.postgres_connection = postgres_connection_;
+    }
     builder_ = std::make_unique<dispatch::DispatchServer::Builder>(o);
     builder_->ConfigureOperatorCredentials([tokens](grpc::ServerCredentials& creds) {
       return dispatch::InstallOperatorAuth(creds, tokens);
@@ -95,6 +102,7 @@ class LiveServer {
     ASSERT_TRUE(store.ok()) << store.status();
     dispatch::RunMonitoringOptions rm;
     rm.database_path = o.database_path;
+    rm.postgres_connection = postgres_connection_;
     rm.alert_durability = dispatch::sqlite::Durability::kNormal;
     rm.fleet_throttle = std::chrono::milliseconds(100);
     auto monitoring = dispatch::RunMonitoring::Open(rm, &monitor_clock_);
@@ -194,6 +202,7 @@ class LiveServer {
  private:
   const TestCerts& certs_;
   bool insecure_;
+  std::string postgres_connection_;  // empty: SQLite
   dispatch::SystemClock monitor_clock_;
   std::unique_ptr<dispatch::DispatchServer::Builder> builder_;
   std::unique_ptr<dispatch::RunMonitoring> monitoring_;

@@ -1,5 +1,8 @@
 // The HTTP API of dispatch-server (docs/http-api.md) against a whole server in-process: real TLS
-// over loopback, real gRPC from the gateway to the operator port, real SQLite.
+// over loopback, real gRPC from the gateway to the operator port, real SQLite. The cases that
+// read or write what the store keeps (alert acknowledgement, each service's answers, the alert
+// watch, its resumption across a restart) run on PostgreSQL too (Backends/HttpApiStoreTest.<case>/
+// sqlite and /postgresql); sessions, limits and static files do not touch the store.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,6 +14,7 @@
 
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "tests/dispatch/http_api_fixture.h"
+#include "tests/support/postgres_server.h"
 
 namespace cit::test {
 namespace {
@@ -33,7 +37,8 @@ double MetricValue(const std::string& text, const std::string& name) {
 class HttpApiTest : public ::testing::Test {
  protected:
   void Start(dispatch::HttpOptions options = {}, bool insecure = false) {
-    server_ = std::make_unique<LiveServer>(dir_.path(), *Certs(), options, insecure, &clock_);
+    server_ = std::make_unique<LiveServer>(dir_.path(), *Certs(), options, insecure, &clock_,
+                                           postgres_connection_);
     ASSERT_TRUE(server_->started());
   }
   HttpTestClient Http() const { return server_->Client(); }
@@ -45,7 +50,25 @@ class HttpApiTest : public ::testing::Test {
   TempDir dir_;
   TestWallClock clock_;
   std::unique_ptr<LiveServer> server_;
+  std::string postgres_connection_;  // empty: SQLite
 };
+
+// HttpApiTest on the store backend of the test parameter ("sqlite", "postgresql": a fresh
+// database of the process's PostgreSQL).
+class HttpApiStoreTest : public HttpApiTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() != "postgresql") return;
+    PostgresServer* pg = SharedPostgres();
+    ASSERT_NE(pg, nullptr);
+    absl::StatusOr<std::string> db = pg->CreateDatabase();
+    ASSERT_TRUE(db.ok()) << db.status();
+    postgres_connection_ = *db;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, HttpApiStoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST_F(HttpApiTest, SignInSetsAnHttpOnlySecureStrictCookieAndReturnsTheIdentity) {
   Start();
@@ -155,7 +178,7 @@ TEST_F(HttpApiTest, SignOutEndsTheSessionAndClearsTheCookie) {
   EXPECT_EQ(Http().Request("GET", "/api/v1/session", "", s.WithCookie()).status, 401);
 }
 
-TEST_F(HttpApiTest, AuditorMayNotAcknowledgeAndTheOperatorsNameIsRecorded) {
+TEST_P(HttpApiStoreTest, AuditorMayNotAcknowledgeAndTheOperatorsNameIsRecorded) {
   Start();
   server_->RaisePanic("CIT-1", 1);
   BrowserSession olga = SignIn(Http(), kOperatorToken);
@@ -185,7 +208,7 @@ TEST_F(HttpApiTest, AuditorMayNotAcknowledgeAndTheOperatorsNameIsRecorded) {
   EXPECT_TRUE(found) << alert.dump();
 }
 
-TEST_F(HttpApiTest, EachServiceAnswersInProtobufJson) {
+TEST_P(HttpApiStoreTest, EachServiceAnswersInProtobufJson) {
   Start();
   server_->RaisePanic("CIT-1", 1);
   BrowserSession dora = SignIn(Http(), kDispatcherToken);
@@ -330,7 +353,7 @@ TEST_F(HttpApiTest, StaticFilesHaveTheirTypesClientRoutesGetIndexAndTraversalIsR
   EXPECT_EQ(Http().Request("POST", "/index.html", "{}").status, 405);
 }
 
-TEST_F(HttpApiTest, WatchAlertsStreamsAnAlertRaisedByARecord) {
+TEST_P(HttpApiStoreTest, WatchAlertsStreamsAnAlertRaisedByARecord) {
   Start();
   BrowserSession s = SignIn(Http(), kOperatorToken);
   SseTestReader sse(Http(), "/api/v1/cit.v1.Alerts/WatchAlerts?minSeverity=SEVERITY_HIGH",
@@ -358,7 +381,7 @@ TEST_F(HttpApiTest, StreamsNeedASessionAndRefuseUnknownParameters) {
 
 // Every missed event exactly once after a reconnect with Last-Event-ID, also when the server
 // restarted in between (same database).
-TEST_F(HttpApiTest, ReconnectWithLastEventIdGetsEveryMissedEventExactlyOnceAcrossARestart) {
+TEST_P(HttpApiStoreTest, ReconnectWithLastEventIdGetsEveryMissedEventExactlyOnceAcrossARestart) {
   Start();
   BrowserSession s = SignIn(Http(), kOperatorToken);
   std::string last_id;

@@ -1,7 +1,8 @@
 // Issue 13 on the real drives, through the real server (scenario_fixture.h): the first fix of a
 // run past its first stop, a track crossing a later part of its route, the times of each
 // occurrence, a deviation that grows, and the tunnel freeze of the Munich drive. The Munich drive
-// ships in tests/data; the Kubicka cases skip, naming the files, without ../shared/data.
+// ships in tests/data; the Kubicka cases skip, naming the files, without ../shared/data. On both
+// store backends (Backends/RuleCorrectnessScenarioTest.<case>/sqlite and /postgresql).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -60,7 +61,7 @@ class RuleCorrectnessScenarioTest : public ScenarioTest {
 
 // Munich, the first fix 350 m past the depot (rule_scenarios.h): nothing is passed from it and
 // driving to the depot against the route is not WRONG_DIRECTION.
-TEST_F(RuleCorrectnessScenarioTest, MunichFirstFixPastTheDepotPassesNothingAndIsNotWrongWay) {
+TEST_P(RuleCorrectnessScenarioTest, MunichFirstFixPastTheDepotPassesNothingAndIsNotWrongWay) {
   const rule_scenarios::Scenario sc = rule_scenarios::MunichFirstFixPastTheDepot(vehicle_);
   ASSERT_GT(sc.mark_s, 300);
   Drive(sc.plan, sc.fixes, clock_.Now() - FromSeconds(sc.fixes.back().t_s + 6));
@@ -77,7 +78,7 @@ TEST_F(RuleCorrectnessScenarioTest, MunichFirstFixPastTheDepotPassesNothingAndIs
 // Kubicka 00000016 crossing a later part of route 00000010 (rule_scenarios.h): the stops it
 // crosses at 1162-1179 s are not passed there; those it really skips are missed once the track
 // is under way along the route past them (1251 s).
-TEST_F(RuleCorrectnessScenarioTest, KubickaTrackCrossingALaterPartOfTheRoutePassesNoStopThere) {
+TEST_P(RuleCorrectnessScenarioTest, KubickaTrackCrossingALaterPartOfTheRoutePassesNoStopThere) {
   SKIP_WITHOUT_KUBICKA("00000010");
   SKIP_WITHOUT_KUBICKA("00000016");
   const rule_scenarios::Scenario sc = rule_scenarios::KubickaCrossing(vehicle_);
@@ -105,7 +106,7 @@ TEST_F(RuleCorrectnessScenarioTest, KubickaTrackCrossingALaterPartOfTheRoutePass
 // Kubicka 00000016 against the route of 00000010 (SOURCES.md): three excursions, up to 453 m,
 // 723 m and 130 m off. One ROUTE_DEVIATION alert; each excursion is an occurrence with its own
 // time; the excursions that grow past 2x (76 m) and 10x (380 m) the half-width escalate.
-TEST_F(RuleCorrectnessScenarioTest, KubickaExcursionsKeepTheirOwnTimesAndGrowingOnesEscalate) {
+TEST_P(RuleCorrectnessScenarioTest, KubickaExcursionsKeepTheirOwnTimesAndGrowingOnesEscalate) {
   SKIP_WITHOUT_KUBICKA("00000010");
   SKIP_WITHOUT_KUBICKA("00000016");
   const rule_scenarios::Scenario sc = rule_scenarios::KubickaExcursions(vehicle_);
@@ -143,7 +144,7 @@ TEST_F(RuleCorrectnessScenarioTest, KubickaExcursionsKeepTheirOwnTimesAndGrowing
 
 // Munich x0001-001: the position freezes for 33 s at 15 m/s, then jumps 470 m (a tunnel). Other
 // freezes (up to 67 s) are the receiver pinning the car at traffic lights after braking.
-TEST_F(RuleCorrectnessScenarioTest, MunichTunnelFreezeRaisesGnssLostOnceAndTrafficStopsDoNot) {
+TEST_P(RuleCorrectnessScenarioTest, MunichTunnelFreezeRaisesGnssLostOnceAndTrafficStopsDoNot) {
   const rule_scenarios::Scenario sc = rule_scenarios::MunichTunnel(vehicle_);
   ASSERT_GT(sc.mark_s, 0);
   const SysTime base = clock_.Now() - FromSeconds(sc.fixes.back().t_s + 5);
@@ -160,6 +161,11 @@ TEST_F(RuleCorrectnessScenarioTest, MunichTunnelFreezeRaisesGnssLostOnceAndTraff
     EXPECT_NE(x.kind(), cit::v1::ALERT_KIND_UNSCHEDULED_STOP) << x.DebugString();
   }
 }
+
+// Every case on SQLite and on a fresh PostgreSQL database (scenario_fixture.h).
+INSTANTIATE_TEST_SUITE_P(Backends, RuleCorrectnessScenarioTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         cit::dispatch::test::BackendName);
 
 }  // namespace
 }  // namespace cit::dispatch

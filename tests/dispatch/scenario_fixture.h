@@ -1,11 +1,16 @@
 // The server that scenario tests drive, and the real drives they replay (scenario_test.cc,
 // rule_correctness_scenario_test.cc). Records go in over Telemetry.Stream (loopback gRPC, real
-// ingest, real SQLite), plans through the Dispatch service, alerts come out of WatchAlerts and
-// ListAlerts. The Munich drive ships in tests/data (ATTRIBUTION.md there); the Kubicka drives may
-// not ship, so their scenarios are skipped, naming the files, without them. The monitor runs on
-// a FakeClock so deadlines and the coverage gap are exact; the ingest keeps its real clock.
+// ingest, a real store), plans through the Dispatch service, alerts come out of WatchAlerts and
+// ListAlerts. Every scenario runs on both store backends (test parameter "sqlite" or
+// "postgresql": records, runs, alerts and monitor snapshots in a fresh database of the process's
+// PostgreSQL, tests/support/postgres_server.h). The Munich drive ships in tests/data
+// (ATTRIBUTION.md there); the Kubicka drives may not ship, so their scenarios are skipped, naming
+// the files, without them. The monitor runs on a FakeClock so deadlines and the coverage gap are
+// exact; the ingest keeps its real clock.
 //
-//   TEST_F(ScenarioTest, X) { Replay(MunichTrack(), route, 40, clock_.Now() - ...); }
+//   TEST_P(ScenarioTest, X) { Replay(MunichTrack(), route, 40, clock_.Now() - ...); }
+//   INSTANTIATE_TEST_SUITE_P(Backends, ScenarioTest, ::testing::Values("sqlite", "postgresql"),
+//                            cit::dispatch::test::BackendName);
 //
 // Thread contract: test code; Watcher reads its stream on its own thread.
 #ifndef CIT_TESTS_DISPATCH_SCENARIO_FIXTURE_H_
@@ -29,6 +34,7 @@
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/server/run_monitoring.h"
+#include "tests/dispatch/store_backends.h"
 #include "tests/dispatch/telemetry_test_client.h"
 #include "tests/support/real_drives.h"
 #include "tests/support/test_env.h"
@@ -75,7 +81,7 @@ inline std::vector<cit::v1::Stop> StandstillStops(const std::vector<TracePoint>&
 
 // ---- the server ------------------------------------------------------------------------------
 
-class ScenarioTest : public ::testing::Test {
+class ScenarioTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     DispatchServerOptions o;
@@ -84,10 +90,16 @@ class ScenarioTest : public ::testing::Test {
     o.metrics_address = "";
     o.insecure_dev = true;
     o.ingest.identity_from_hello = true;
-    o.database_path = dir_ / "dispatch.db";
+    o.database_path = db_.path();
     o.durability = sqlite::Durability::kNormal;
     RunMonitoringOptions rmo;
     rmo.database_path = o.database_path;
+    if (db_.pg()) {
+      ASSERT_FALSE(db_.conninfo().empty()) << "no PostgreSQL database";
+      o.store_backend = DispatchServerOptions::StoreBackend::kPostgresql;
+      o.postgres_connection = db_.conninfo();
+      rmo.postgres_connection = db_.conninfo();
+    }
     rmo.monitor.backfill_threshold_s = 30;
     auto rm = RunMonitoring::Open(rmo, &clock_);
     ASSERT_TRUE(rm.ok()) << rm.status();
@@ -189,7 +201,7 @@ class ScenarioTest : public ::testing::Test {
     Send(agent, std::move(records));
   }
 
-  cit::test::TempDir dir_;
+  test::BackendDb db_{GetParam()};  // its dir() holds the SQLite file (and the audit ledger)
   FakeClock clock_{FromUnixSeconds(
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count())};
   std::unique_ptr<RunMonitoring> rm_;

@@ -1,5 +1,6 @@
 // Scenarios through the real server (scenario_fixture.h): real drives against their routes, a
-// coverage gap's backfill, and watchers that resume.
+// coverage gap's backfill, and watchers that resume; on both store backends
+// (Backends/ScenarioTest.<case>/sqlite and /postgresql).
 #include <gtest/gtest.h>
 
 #include <set>
@@ -17,7 +18,7 @@ using scenario::MunichTrack;
 using scenario::ScenarioTest;
 using scenario::Watcher;
 
-TEST_F(ScenarioTest, KubickaTrackAgainstItsOwnRouteRaisesNoDeviationOrUnscheduledStop) {
+TEST_P(ScenarioTest, KubickaTrackAgainstItsOwnRouteRaisesNoDeviationOrUnscheduledStop) {
   SKIP_WITHOUT_KUBICKA("00000010");
   const auto track = KubickaTrack("00000010");
   ASSERT_GT(track.size(), 2000u);
@@ -29,7 +30,7 @@ TEST_F(ScenarioTest, KubickaTrackAgainstItsOwnRouteRaisesNoDeviationOrUnschedule
   }
 }
 
-TEST_F(ScenarioTest, MunichTraceWithTunnelFreezeRaisesNoDeviationOrUnscheduledStop) {
+TEST_P(ScenarioTest, MunichTraceWithTunnelFreezeRaisesNoDeviationOrUnscheduledStop) {
   const auto track = MunichTrack();
   ASSERT_GT(track.size(), 1000u);
   // The plan's route is the drive itself (every 10th fix): the trace has no separate route.
@@ -48,7 +49,7 @@ TEST_F(ScenarioTest, MunichTraceWithTunnelFreezeRaisesNoDeviationOrUnscheduledSt
   }
 }
 
-TEST_F(ScenarioTest, KubickaDivergingTrackRaisesDeviationWithinTenSecondsAndClearsOnReturn) {
+TEST_P(ScenarioTest, KubickaDivergingTrackRaisesDeviationWithinTenSecondsAndClearsOnReturn) {
   SKIP_WITHOUT_KUBICKA("00000010");
   SKIP_WITHOUT_KUBICKA("00000016");
   const auto track = KubickaTrack("00000016");
@@ -97,7 +98,7 @@ TEST_F(ScenarioTest, KubickaDivergingTrackRaisesDeviationWithinTenSecondsAndClea
   EXPECT_LE(raised_at - *left_at, 10);  // and within 10 s of leaving
 }
 
-TEST_F(ScenarioTest, CoverageGapBackfillRaisesTheGapsAlertsMarkedDelayed) {
+TEST_P(ScenarioTest, CoverageGapBackfillRaisesTheGapsAlertsMarkedDelayed) {
   // A straight 5 km route; the vehicle drives 200 s live, then loses coverage for 10 minutes
   // during which it stands 3 minutes outside every stop zone and opens a door; the backlog
   // arrives when coverage returns.
@@ -165,7 +166,7 @@ TEST_F(ScenarioTest, CoverageGapBackfillRaisesTheGapsAlertsMarkedDelayed) {
   EXPECT_EQ(ListAlerts(cit::v1::ALERT_KIND_ROUTE_DEVIATION).size(), 0u);
 }
 
-TEST_F(ScenarioTest, WatcherThatDisconnectsAndResumesReceivesEveryAlertExactlyOnce) {
+TEST_P(ScenarioTest, WatcherThatDisconnectsAndResumesReceivesEveryAlertExactlyOnce) {
   TelemetryTestClient agent(TelemetryChannel());
   ASSERT_GE(agent.Hello(vehicle_), 0);
   auto panic = [&](int i) {
@@ -204,6 +205,10 @@ TEST_F(ScenarioTest, WatcherThatDisconnectsAndResumesReceivesEveryAlertExactlyOn
   for (const auto& e : seen) sources.insert(e.alert().subject());
   EXPECT_EQ(sources.size(), 15u);
 }
+
+// Every case on SQLite and on a fresh PostgreSQL database (scenario_fixture.h).
+INSTANTIATE_TEST_SUITE_P(Backends, ScenarioTest, ::testing::Values("sqlite", "postgresql"),
+                         cit::dispatch::test::BackendName);
 
 }  // namespace
 }  // namespace cit::dispatch

@@ -10,6 +10,7 @@
 #include "dispatch-server/notify/escalator.h"
 #include "dispatch-server/notify/notify_config.h"
 #include "dispatch-server/notify/payload.h"
+#include "dispatch-server/notify/sqlite_outbox.h"
 #include "dispatch-server/store/alert_event_chain.h"
 #include "dispatch-server/store/sqlite_alert_store.h"
 #include "tests/support/test_env.h"
@@ -84,7 +85,7 @@ class EscalationTest : public ::testing::Test {
     store_ = *std::move(store);
     alerts_ = std::make_unique<AlertManager>(store_.get(), &clock_);
     ASSERT_TRUE(alerts_->Load().ok());
-    auto box = Outbox::Open(dir_ / "dispatch.db", options_.max_pending);
+    auto box = SqliteOutbox::Open(dir_ / "dispatch.db", options_.max_pending);
     ASSERT_TRUE(box.ok()) << box.status();
     outbox_ = *std::move(box);
     escalator_ = std::make_unique<Escalator>(alerts_.get(), &options_, outbox_.get(), &clock_,

@@ -58,7 +58,8 @@ absl::StatusOr<std::unique_ptr<Channel>> MakeChannel(const NotifyTarget& target)
 std::chrono::milliseconds OutboxClaimDuration(const NotifyOptions& options) {
   std::chrono::milliseconds longest(0);
   for (const NotifyTarget& t : options.targets) longest = std::max(longest, t.timeout);
-  return longest + std::chrono::seconds(10);
+  // Twice the timeout and 2 s: an attempt and its mark, with room for a slow database.
+  return 2 * longest + std::chrono::seconds(2);
 }
 
 absl::StatusOr<std::unique_ptr<Notifier>> Notifier::Open(

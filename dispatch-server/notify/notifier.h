@@ -67,7 +67,7 @@ class Notifier {
 };
 
 // How long a claim in the shared outbox lasts: one attempt of the slowest target (its timeout)
-// with room to mark it.
+// with room to mark it (2 x timeout + 2 s; 12 s with the default timeout).
 std::chrono::milliseconds OutboxClaimDuration(const NotifyOptions& options);
 
 // The channel for one target (reads its secret or password file).

@@ -175,5 +175,30 @@ TEST_F(OutboxInstancesTest, TwoLiveInstancesNeverDeliverOneNotificationTwice) {
   EXPECT_EQ(per_instance["dispatch-b"], static_cast<int>(b.delivered()));
 }
 
+// Giving up is counted by the instance that gave up, and the row keeps the last error for
+// every instance to see.
+TEST_F(OutboxInstancesTest, AFailedDeliveryIsCountedByTheInstanceThatGaveUp) {
+  receiver_.set_status(500);
+  options_.max_attempts = 2;
+  Instance a(db_, "dispatch-a", options_, milliseconds(60'000));
+  Instance b(db_, "dispatch-b", options_, milliseconds(60'000));
+  ASSERT_TRUE(a.outbox && b.outbox);
+  ASSERT_TRUE(a.outbox->Enqueue(Make("31-1-hook"), SystemClock().Now()).value());
+  a.worker->Start();
+  b.worker->Start();
+  ASSERT_TRUE(WaitFor([&] { return b.outbox->CountState("failed").value_or(0) == 1; }));
+  a.worker->Stop();
+  b.worker->Stop();
+  const NotifyMetrics::PerChannel* ma = a.metrics.For("webhook");
+  const NotifyMetrics::PerChannel* mb = b.metrics.For("webhook");
+  EXPECT_EQ(ma->failed->value() + mb->failed->value(), 1u) << "given up once, by one instance";
+  EXPECT_EQ(ma->retries->value() + mb->retries->value(), 1u) << "max_attempts = 2";
+  EXPECT_EQ(receiver_.requests().size(), 2u);
+  auto failed = a.outbox->WithState("failed").value();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].attempts, 2u);
+  EXPECT_EQ(failed[0].last_error, "HTTP 500");
+}
+
 }  // namespace
 }  // namespace cit::dispatch::test

@@ -10,7 +10,7 @@
 //     clock), so one queued by an instance that died is delivered by a survivor.
 //
 //   std::unique_ptr<Outbox> box = ...;
-//   (*box).Enqueue({.key = "17-1-duty-mail", .target = "duty-mail", .channel = "email", ...}, now);
+//   box->Enqueue({.key = "17-1-duty-mail", .target = "duty-mail", .channel = "email", ...}, now);
 //   for (Notification& n : *box->Due(now, 32)) { ... box->MarkDelivered(n.id, now); }
 //
 // States: pending (waiting for its next attempt), delivered, failed (gave up after the

@@ -50,10 +50,8 @@ void DeliveryWorker::Loop() {
   while (true) {
     DeliverDue();
     Duration idle = kMaxIdle;
-    absl::StatusOr<std::optional<SysTime>> next = outbox_->NextDue();
-    if (next.ok() && next->has_value()) {
-      idle = std::clamp<Duration>(**next - clock_.Now(), Duration(0), kMaxIdle);
-    }
+    absl::StatusOr<std::optional<Duration>> next = outbox_->NextDueIn(clock_.Now());
+    if (next.ok() && next->has_value()) idle = std::clamp<Duration>(**next, Duration(0), kMaxIdle);
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, idle, [this] { return stop_ || wake_; });
     if (stop_) return;
@@ -62,20 +60,29 @@ void DeliveryWorker::Loop() {
 }
 
 void DeliveryWorker::DeliverDue() {
-  while (true) {
+  // Until nothing is due (a shared outbox hands out fewer than asked, see outbox.h), bounded so
+  // that an outbox whose marks fail cannot keep this loop from waiting.
+  for (size_t attempted = 0; attempted < kMaxPerPass;) {
+    {
+      // Checked before taking more: a stopping worker leaves no claim it will not attempt.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
     absl::StatusOr<std::vector<Notification>> due = outbox_->Due(clock_.Now(), kBatch);
     if (!due.ok()) {
       spdlog::error("event=notification_outbox_read_failed error=\"{}\"", due.status().ToString());
       return;
     }
+    if (due->empty()) break;
     for (const Notification& n : *due) {
       {
+        // A claim left here by a stop is taken again when it expires (postgres_outbox.h).
         std::lock_guard<std::mutex> lock(mu_);
         if (stop_) return;
       }
       Attempt(n);
     }
-    if (due->size() < kBatch) break;
+    attempted += due->size();
   }
   if (metrics_ != nullptr && metrics_->pending() != nullptr) {
     absl::StatusOr<uint64_t> pending = outbox_->CountState("pending");
@@ -109,7 +116,9 @@ void DeliveryWorker::Attempt(const Notification& n) {
   }
   if (attempts >= max_attempts_ || it == channels_.end()) {
     if (m) m->failed->Increment();
-    outbox_->MarkFailed(n.id, attempts, result.detail).IgnoreError();
+    if (absl::Status s = outbox_->MarkFailed(n.id, attempts, result.detail); !s.ok()) {
+      spdlog::error("event=notification_mark_failed key={} error=\"{}\"", n.key, s.ToString());
+    }
     spdlog::error(
         "event=notification_failed key={} target={} channel={} attempts={} "
         "error=\"{}\" note=\"given up; the alert is still in the console\"",
@@ -119,7 +128,10 @@ void DeliveryWorker::Attempt(const Notification& n) {
   auto backoff = retry_base_ * (int64_t{1} << std::min<uint32_t>(attempts - 1, 30));
   backoff = std::min<std::chrono::milliseconds>(backoff, retry_max_);
   if (m) m->retries->Increment();
-  outbox_->MarkRetry(n.id, attempts, clock_.Now() + backoff, result.detail).IgnoreError();
+  if (absl::Status s = outbox_->MarkRetry(n.id, attempts, clock_.Now(), backoff, result.detail);
+      !s.ok()) {
+    spdlog::error("event=notification_mark_failed key={} error=\"{}\"", n.key, s.ToString());
+  }
   spdlog::warn(
       "event=notification_retry key={} target={} channel={} attempt={} retry_in_ms={} "
       "error=\"{}\"",

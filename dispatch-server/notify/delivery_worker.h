@@ -3,7 +3,9 @@
 // its target's channel and marks the outcome. A failed attempt is retried after
 // retry_base * 2^(attempts-1) (capped at retry_max); after max_attempts the notification is
 // marked failed, logged as an error and counted. Pending notifications left by a previous
-// process (a crash, a kill -9) are due at once after a restart.
+// process (a crash, a kill -9) are due at once after a restart; in a shared outbox
+// (PostgresOutbox) every instance's worker delivers, and one left claimed by a dead instance is
+// due again when its claim expires. The counts (notify_metrics.h) are this instance's attempts.
 //
 //   DeliveryWorker worker(outbox, channels, options, metrics);
 //   worker.Start();
@@ -31,6 +33,8 @@ namespace cit::dispatch {
 class DeliveryWorker {
  public:
   static constexpr size_t kBatch = 32;
+  // At most this many attempts per pass; then the worker waits (woken, or the next due time).
+  static constexpr size_t kMaxPerPass = 8 * kBatch;
 
   // Not owned: outbox, metrics. Channels by target name.
   DeliveryWorker(Outbox* outbox, std::map<std::string, std::unique_ptr<Channel>> channels,

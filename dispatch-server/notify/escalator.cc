@@ -141,8 +141,8 @@ size_t Escalator::Reconcile() {
   if (added > 0) {
     spdlog::warn(
         "event=notifications_reconciled added={} note=\"escalation steps already made had no "
-        "notifications in this outbox yet (stored before a crash, or made by the previous "
-        "holder of the escalation lease)\"",
+        "notifications in the outbox yet (the process died between a step and its "
+        "notifications)\"",
         added);
   }
   return added;

@@ -16,9 +16,9 @@
 // Several instances on one database (issue 15 §3): with a lease (SetLease, on PostgreSQL) only
 // the instance holding it escalates, checking its fencing token before each step; the others'
 // ticks only try to take it. The instance that takes it (at start, or after the holder died and
-// its lease expired) first reconciles: it stores the notifications of every step already made,
-// also those the previous holder queued in its own outbox and may have sent (receivers drop a
-// repeat by its idempotency key), so a step made just before a crash is still notified.
+// its lease expired) first reconciles: it stores the notifications of every step already made
+// whose key is not in the outbox yet (the instances share it: postgres_outbox.h), so a step
+// made just before a crash is still notified and one already queued is not queued again.
 //
 // Thread contract: Tick/Reconcile from one thread at a time (the escalator's own after Start).
 #ifndef CIT_DISPATCH_SERVER_NOTIFY_ESCALATOR_H_

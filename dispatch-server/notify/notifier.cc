@@ -3,11 +3,14 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/common/text_file.h"
 #include "dispatch-server/notify/email_channel.h"
 #include "dispatch-server/notify/exec_channel.h"
+#include "dispatch-server/notify/sqlite_outbox.h"
 #include "dispatch-server/notify/webhook_channel.h"
 
 namespace cit::dispatch {
@@ -52,9 +55,25 @@ absl::StatusOr<std::unique_ptr<Channel>> MakeChannel(const NotifyTarget& target)
   return absl::InvalidArgumentError("unknown channel");
 }
 
+std::chrono::milliseconds OutboxClaimDuration(const NotifyOptions& options) {
+  std::chrono::milliseconds longest(0);
+  for (const NotifyTarget& t : options.targets) longest = std::max(longest, t.timeout);
+  // Twice the timeout and 2 s: an attempt and its mark, with room for a slow database.
+  return 2 * longest + std::chrono::seconds(2);
+}
+
 absl::StatusOr<std::unique_ptr<Notifier>> Notifier::Open(
     NotifyOptions options, const std::filesystem::path& database_path, AlertManager* alerts,
     const Clock* clock, std::shared_ptr<MetricsRegistry> registry) {
+  absl::StatusOr<std::unique_ptr<SqliteOutbox>> outbox =
+      SqliteOutbox::Open(database_path, options.max_pending);
+  if (!outbox.ok()) return outbox.status();
+  return Open(std::move(options), *std::move(outbox), alerts, clock, std::move(registry));
+}
+
+absl::StatusOr<std::unique_ptr<Notifier>> Notifier::Open(
+    NotifyOptions options, std::unique_ptr<Outbox> outbox, AlertManager* alerts, const Clock* clock,
+    std::shared_ptr<MetricsRegistry> registry) {
   static const CURLcode curl_init = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (curl_init != CURLE_OK) return absl::InternalError("curl_global_init failed");
   std::unique_ptr<Notifier> n(new Notifier());
@@ -66,10 +85,7 @@ absl::StatusOr<std::unique_ptr<Notifier>> Notifier::Open(
     channels.emplace(t.name, *std::move(c));
   }
   n->metrics_ = std::make_unique<NotifyMetrics>(std::move(registry));
-  absl::StatusOr<std::unique_ptr<Outbox>> outbox =
-      Outbox::Open(database_path, n->options_.max_pending);
-  if (!outbox.ok()) return outbox.status();
-  n->outbox_ = *std::move(outbox);
+  n->outbox_ = std::move(outbox);
   n->worker_ = std::make_unique<DeliveryWorker>(n->outbox_.get(), std::move(channels), n->options_,
                                                 n->metrics_.get());
   DeliveryWorker* worker = n->worker_.get();

@@ -1,8 +1,10 @@
-// Escalation and notifications, assembled: the outbox in the server's database, one channel per
-// configured target, the delivery worker and the escalator (docs/alerts.md).
+// Escalation and notifications, assembled: the outbox (the instance's SQLite file, or the shared
+// PostgreSQL database: outbox.h), one channel per configured target, the delivery worker and the
+// escalator (docs/alerts.md).
 //
 //   absl::StatusOr<std::unique_ptr<Notifier>> n =
 //       Notifier::Open(options, db_path, &alerts, &clock, metrics_registry);
+//   // or, on PostgreSQL: Notifier::Open(options, *PostgresOutbox::Open(...), &alerts, ...)
 //   (*n)->Start();   // delivers what a previous process left pending, then escalates
 //   (*n)->Stop();
 //
@@ -29,9 +31,15 @@ namespace cit::dispatch {
 
 class Notifier {
  public:
-  // `alerts` and `clock` must outlive the notifier; `registry` may be null.
+  // The outbox in the SQLite file at `database_path` (SqliteOutbox). `alerts` and `clock` must
+  // outlive the notifier; `registry` may be null.
   static absl::StatusOr<std::unique_ptr<Notifier>> Open(NotifyOptions options,
                                                         const std::filesystem::path& database_path,
+                                                        AlertManager* alerts, const Clock* clock,
+                                                        std::shared_ptr<MetricsRegistry> registry);
+  // With an outbox already opened (PostgresOutbox, shared by the instances).
+  static absl::StatusOr<std::unique_ptr<Notifier>> Open(NotifyOptions options,
+                                                        std::unique_ptr<Outbox> outbox,
                                                         AlertManager* alerts, const Clock* clock,
                                                         std::shared_ptr<MetricsRegistry> registry);
   ~Notifier();
@@ -57,6 +65,10 @@ class Notifier {
   std::unique_ptr<EscalationLease> lease_;  // outlives escalator_'s thread (Stop)
   std::unique_ptr<Escalator> escalator_;
 };
+
+// How long a claim in the shared outbox lasts: one attempt of the slowest target (its timeout)
+// with room to mark it (2 x timeout + 2 s; 12 s with the default timeout).
+std::chrono::milliseconds OutboxClaimDuration(const NotifyOptions& options);
 
 // The channel for one target (reads its secret or password file).
 absl::StatusOr<std::unique_ptr<Channel>> MakeChannel(const NotifyTarget& target);

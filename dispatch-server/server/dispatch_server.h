@@ -73,9 +73,9 @@ struct DispatchServerOptions {
   // Raw bytes of rejected records kept per vehicle and reason (counts stay exact).
   size_t reject_samples_per_reason = 20;
   // Store backend ([store] backend): kSqlite keeps everything in database_path; kPostgresql
-  // keeps records, runs, alerts and monitor snapshots in the PostgreSQL database of
-  // postgres_connection (the audit ledger, identity log, notification outbox and period reports
-  // still use database_path: docs/operations.md).
+  // keeps records, runs, alerts, monitor snapshots, period reports and the notification outbox
+  // in the PostgreSQL database of postgres_connection (the audit ledger and identity log still
+  // use database_path: docs/operations.md).
   enum class StoreBackend { kSqlite, kPostgresql };
   StoreBackend store_backend = StoreBackend::kSqlite;
   std::string postgres_connection;  // libpq connection string ([store] connection)

@@ -13,6 +13,7 @@
 #include "dispatch-server/auth/grpc_log_bridge.h"
 #include "dispatch-server/auth/operator_auth.h"
 #include "dispatch-server/auth/token_file.h"
+#include "dispatch-server/notify/postgres_outbox.h"
 #include "dispatch-server/store/postgres_escalation_lease.h"
 #include "geo/proj_library.h"
 
@@ -27,6 +28,19 @@ std::string EscalationLeaseHolder(const std::string& instance) {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   return absl::StrCat(host, ":", getpid());
+}
+
+// The notifier on PostgreSQL: the outbox shared by the instances (postgres_outbox.h), claimed
+// under the same name as the escalation lease.
+absl::StatusOr<std::unique_ptr<Notifier>> OpenSharedNotifier(
+    const NotifyOptions& notify, const DispatchServerOptions& o, AlertManager* alerts,
+    const Clock* clock, std::shared_ptr<MetricsRegistry> metrics) {
+  const std::chrono::milliseconds claim = OutboxClaimDuration(notify);
+  absl::StatusOr<std::unique_ptr<PostgresOutbox>> outbox = PostgresOutbox::Open(
+      o.postgres_connection, EscalationLeaseHolder(o.postgres_instance), claim, notify.max_pending);
+  if (!outbox.ok()) return outbox.status();
+  spdlog::info("event=notification_outbox backend=postgresql claim_ms={}", claim.count());
+  return Notifier::Open(notify, *std::move(outbox), alerts, clock, std::move(metrics));
 }
 
 // Token/role changes since the last start-up into the identity log, each signed at once in its
@@ -111,8 +125,8 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
     spdlog::warn(
         "event=store_backend backend=postgresql sqlite_side={} note=\"records, runs and plan "
         "log, alerts and alert events, monitor snapshots, the restart rebuild and period reports "
-        "are on PostgreSQL, and checkpoints and audit verify cover its chains; the checkpoints, "
-        "the identity log and the notification outbox stay in the SQLite file "
+        "and the notification outbox are on PostgreSQL, and checkpoints and audit verify cover its "
+        "chains; the checkpoints and the identity log stay in the SQLite file "
         "(docs/operations.md)\"",
         o.database_path.string());
   }
@@ -145,7 +159,10 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   // Escalation and notifications ([[escalation]], [notify]): outbox in the same database.
   if (options.notify.enabled()) {
     absl::StatusOr<std::unique_ptr<Notifier>> notifier =
-        Notifier::Open(options.notify, o.database_path, &alerts, clock, builder.shared_metrics());
+        on_postgres
+            ? OpenSharedNotifier(options.notify, o, &alerts, clock, builder.shared_metrics())
+            : Notifier::Open(options.notify, o.database_path, &alerts, clock,
+                             builder.shared_metrics());
     if (!notifier.ok()) return notifier.status();
     a->notifier_ = *std::move(notifier);
     if (on_postgres) {

@@ -6,7 +6,8 @@
 // alert raised on one instance reaches a watcher on the other, and is acknowledged there. A
 // run killed mid-way raises exactly the alerts of an uninterrupted one, and a watcher on the
 // surviving instance sees all of them. An instance paused with SIGSTOP past a takeover stores
-// nothing for the vehicle when continued (split brain).
+// nothing for the vehicle when continued (split brain). A notification queued by an instance
+// that is then killed is delivered by the other, once, with its idempotency key.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 #include "dispatch-server/store/postgres_alert_store.h"
 #include "dispatch-server/store/postgres_store.h"
 #include "tests/agent/agent_side.h"
+#include "tests/dispatch/notify_receivers.h"
 #include "tests/support/http_get.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_env.h"
@@ -100,6 +102,7 @@ struct Tuning {
   std::string ingest_toml;  // lines of [ingest]
   std::string server_toml;  // lines of [server]
   std::string store_toml;   // more lines of [store] (e.g. "instance_expiry_ms = 3000")
+  std::string top_toml;     // tables of their own, last ([notify], [[escalation]])
 };
 
 class TwoInstancesTest : public ::testing::Test {
@@ -141,7 +144,8 @@ class TwoInstancesTest : public ::testing::Test {
                           << "[store]\npath = \"" << (dir_.path() / (name + ".db")).string()
                           << "\"\nbackend = \"postgresql\"\nconnection = \"" << conninfo_
                           << "\"\ninstance = \"" << name << "\"\n"
-                          << tuning.store_toml << "\n";
+                          << tuning.store_toml << "\n"
+                          << tuning.top_toml << "\n";
     i.process = std::make_unique<test::Process>(
         std::vector<std::string>{test::BuiltProgram("dispatch-server/dispatch-server").string(),
                                  "--config", config.string()},
@@ -664,6 +668,75 @@ TEST_F(TwoInstancesRunTest, KillNineWithTheAgentGoneTheSurvivorAdoptsAndRaisesCo
   EXPECT_EQ(
       t.exec1("SELECT owner FROM vehicle_seq WHERE vehicle_id = 'truck-7'")[0].as<std::string>(),
       "adopt-b");
+}
+
+}  // namespace
+}  // namespace cit::agent
+
+namespace cit::agent {
+namespace {
+
+// --- The shared notification outbox: the queuing instance killed ------------------------------
+
+// The escalating instance (a, holder of the escalation lease) queues the panic's notification in
+// the outbox both share; the receiver refuses it (503) while both retry it; a is killed with
+// SIGKILL (often with an attempt in flight: its claim then expires, 2 x timeout_ms + 2 s, before
+// b takes it); the receiver comes back and b delivers it: one accepted request, with the key
+// every attempt carried, one row (b's reconcile after taking the lease queued nothing again).
+TEST_F(TwoInstancesTest, ANotificationQueuedOnAKilledInstanceIsDeliveredByTheOtherOnce) {
+  test::HttpReceiver receiver;
+  receiver.set_status(503);
+  std::ofstream(dir_.path() / "hook.secret") << "s3cret\n";
+  Tuning tuning;
+  tuning.store_toml = "escalation_lease_ms = 1000";
+  tuning.top_toml =
+      "[notify]\ntick_ms = 20\nretry_base_ms = 50\nretry_max_ms = 200\n"
+      "max_attempts = 1000\n"
+      "[[notify.targets]]\nname = \"hook\"\nchannel = \"webhook\"\n"
+      "url = \"http://127.0.0.1:" +
+      std::to_string(receiver.port()) + "/citwatch\"\nsecret_file = \"" +
+      (dir_.path() / "hook.secret").string() + "\"\ntimeout_ms = 1000\n" +
+      "[[escalation]]\nkinds = [\"PANIC\"]\n"
+      "[[escalation.steps]]\nafter_s = 0\nnotify = [\"hook\"]\n";
+  Instance a = Start("dispatch-a", tuning);
+  ASSERT_TRUE(test::WaitFor([&] { return Log(a.name).find("escalation_lease_taken") != npos; }))
+      << Log(a.name);
+  Instance b = Start("dispatch-b", tuning);
+  test::TempDir journal;
+  AgentSide agent(journal.path(), Uplink(a, b));
+  ASSERT_TRUE(agent.start_status().ok()) << agent.start_status();
+  agent.AddFixes(2);
+  const uint64_t panic_seq = agent.AddPanic();
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() >= panic_seq; }, 30s)) << Log(a.name);
+  ASSERT_TRUE(receiver.WaitRequests(2)) << "queued and attempted: " << Log(a.name);
+  const std::string key = receiver.requests()[0].idempotency_key;
+  a.process->Kill();
+  // a's last request may still wait in the receiver's accept queue (the receiver serves one
+  // connection at a time, in order): three more requests are at most that one, one of b's sent
+  // before the kill, and one b sent after it, so a's is answered (503) before the receiver is up.
+  ASSERT_TRUE(receiver.WaitRequests(receiver.requests().size() + 3, 30s)) << Log(b.name);
+  receiver.set_status(200);
+
+  auto delivered_by = [&]() -> std::string {
+    pqxx::connection c(conninfo_);
+    pqxx::read_transaction t(c);
+    pqxx::result r = t.exec("SELECT delivered_by FROM notifications WHERE state = 'delivered'");
+    return r.empty() ? "" : r[0][0].as<std::string>();
+  };
+  ASSERT_TRUE(test::WaitFor([&] { return !delivered_by().empty(); }, 30s)) << Log(b.name);
+  EXPECT_EQ(delivered_by(), "dispatch-b");
+  pqxx::connection c(conninfo_);
+  pqxx::read_transaction t(c);
+  const pqxx::row row = t.exec1("SELECT count(*), min(key), min(queued_by) FROM notifications");
+  EXPECT_EQ(row[0].as<int64_t>(), 1) << "one notification, queued once";
+  EXPECT_EQ(row[1].as<std::string>(), key);
+  EXPECT_EQ(row[2].as<std::string>(), "dispatch-a");
+  int accepted = 0;
+  for (const auto& r : receiver.requests()) {
+    EXPECT_EQ(r.idempotency_key, key);
+    accepted += r.answered == 200;
+  }
+  EXPECT_EQ(accepted, 1) << Log(b.name);
 }
 
 }  // namespace

@@ -3,8 +3,9 @@
 // acknowledging stops it, a restart neither repeats steps nor queues notifications twice, and
 // the config refuses what it does not know. The escalation cases run on both store backends
 // (Backends/EscalationTest.<case>/sqlite and /postgresql): the alerts and their event log in
-// SQLite or in a fresh PostgreSQL database; the notification outbox stays in the server's SQLite
-// file on both, as in the server (docs/operations.md).
+// SQLite or in a fresh PostgreSQL database; the notification outbox in the SQLite file on both
+// (it follows this test's fake clock; the PostgreSQL outbox, on the database's clock, is tested
+// in outbox_test and outbox_instances_test).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "dispatch-server/notify/escalator.h"
 #include "dispatch-server/notify/notify_config.h"
 #include "dispatch-server/notify/payload.h"
+#include "dispatch-server/notify/sqlite_outbox.h"
 #include "dispatch-server/store/alert_event_chain.h"
 #include "dispatch-server/store/sqlite_alert_store.h"
 #include "tests/dispatch/store_backends.h"
@@ -88,7 +90,7 @@ class EscalationTest : public ::testing::TestWithParam<std::string> {
     store_ = *std::move(store);
     alerts_ = std::make_unique<AlertManager>(store_.get(), &clock_);
     ASSERT_TRUE(alerts_->Load().ok());
-    auto box = Outbox::Open(db_.path(), options_.max_pending);
+    auto box = SqliteOutbox::Open(db_.path(), options_.max_pending);
     ASSERT_TRUE(box.ok()) << box.status();
     outbox_ = *std::move(box);
     escalator_ = std::make_unique<Escalator>(alerts_.get(), &options_, outbox_.get(), &clock_,

@@ -16,6 +16,7 @@
 #include "dispatch-server/notify/exec_channel.h"
 #include "dispatch-server/notify/notifier.h"
 #include "dispatch-server/notify/payload.h"
+#include "dispatch-server/notify/sqlite_outbox.h"
 #include "tests/dispatch/notify_receivers.h"
 #include "tests/dispatch/telemetry_test_client.h"
 
@@ -50,7 +51,7 @@ class NotifyDeliveryTest : public ::testing::Test {
     options_.targets.push_back(t);
   }
   void Start() {
-    auto box = Outbox::Open(dir_ / "dispatch.db", 100);
+    auto box = SqliteOutbox::Open(dir_ / "dispatch.db", 100);
     ASSERT_TRUE(box.ok()) << box.status();
     outbox_ = *std::move(box);
     std::map<std::string, std::unique_ptr<Channel>> channels;

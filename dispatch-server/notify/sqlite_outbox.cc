@@ -1,4 +1,6 @@
-#include "dispatch-server/notify/outbox.h"
+#include "dispatch-server/notify/sqlite_outbox.h"
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 
@@ -27,8 +29,8 @@ int64_t Ns(SysTime t) { return t.time_since_epoch().count(); }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::filesystem::path& db_path,
-                                                     size_t max_pending) {
+absl::StatusOr<std::unique_ptr<SqliteOutbox>> SqliteOutbox::Open(
+    const std::filesystem::path& db_path, size_t max_pending) {
   sqlite::OpenOptions options;
   options.cache_kib = 2 * 1024;
   absl::StatusOr<std::unique_ptr<sqlite::Database>> db = sqlite::Database::Open(db_path, options);
@@ -36,10 +38,10 @@ absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::filesystem::path
   if (absl::Status s = sqlite::ApplyMigrations(**db, "notify", kNotifyMigrations); !s.ok()) {
     return s;
   }
-  return std::unique_ptr<Outbox>(new Outbox(*std::move(db), max_pending));
+  return std::unique_ptr<SqliteOutbox>(new SqliteOutbox(*std::move(db), max_pending));
 }
 
-absl::StatusOr<bool> Outbox::Enqueue(const Notification& n, SysTime now) {
+absl::StatusOr<bool> SqliteOutbox::Enqueue(const Notification& n, SysTime now) {
   std::lock_guard<std::mutex> lock(mu_);
   sqlite::Transaction tx(*db_);
   if (!tx.status().ok()) return tx.status();
@@ -72,8 +74,10 @@ absl::StatusOr<bool> Outbox::Enqueue(const Notification& n, SysTime now) {
   return true;
 }
 
-absl::StatusOr<std::vector<Notification>> Outbox::Select(const std::string& where_sql, SysTime now,
-                                                         const std::string& state, size_t max) {
+absl::StatusOr<std::vector<Notification>> SqliteOutbox::Select(const std::string& where_sql,
+                                                               SysTime now,
+                                                               const std::string& state,
+                                                               size_t max) {
   absl::StatusOr<sqlite::Statement> q = db_->Prepare(
       "SELECT id, key, target, channel, body, state, attempts, last_error FROM "
       "notifications WHERE " +
@@ -99,17 +103,17 @@ absl::StatusOr<std::vector<Notification>> Outbox::Select(const std::string& wher
   return out;
 }
 
-absl::StatusOr<std::vector<Notification>> Outbox::Due(SysTime now, size_t max) {
+absl::StatusOr<std::vector<Notification>> SqliteOutbox::Due(SysTime now, size_t max) {
   std::lock_guard<std::mutex> lock(mu_);
   return Select("state = ?1 AND next_attempt <= ?2", now, "pending", max);
 }
 
-absl::StatusOr<std::vector<Notification>> Outbox::WithState(const std::string& state) {
+absl::StatusOr<std::vector<Notification>> SqliteOutbox::WithState(const std::string& state) {
   std::lock_guard<std::mutex> lock(mu_);
   return Select("state = ?1 AND ?2 = ?2", SysTime{}, state, 1'000'000);
 }
 
-absl::StatusOr<uint64_t> Outbox::CountState(const std::string& state) {
+absl::StatusOr<uint64_t> SqliteOutbox::CountState(const std::string& state) {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<sqlite::Statement> q =
       db_->Prepare("SELECT count(*) FROM notifications WHERE state = ?1");
@@ -120,7 +124,7 @@ absl::StatusOr<uint64_t> Outbox::CountState(const std::string& state) {
   return static_cast<uint64_t>(q->ColumnInt64(0));
 }
 
-absl::StatusOr<std::optional<SysTime>> Outbox::NextDue() {
+absl::StatusOr<std::optional<Duration>> SqliteOutbox::NextDueIn(SysTime now) {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<sqlite::Statement> q =
       db_->Prepare("SELECT min(next_attempt) FROM notifications WHERE state = 'pending'");
@@ -128,11 +132,11 @@ absl::StatusOr<std::optional<SysTime>> Outbox::NextDue() {
   absl::StatusOr<bool> row = q->Step();
   if (!row.ok()) return row.status();
   std::optional<int64_t> ns = q->ColumnOptionalInt64(0);
-  if (!ns) return std::optional<SysTime>();
-  return std::optional<SysTime>(SysTime(Duration(*ns)));
+  if (!ns) return std::optional<Duration>();
+  return std::optional<Duration>(std::max(Duration(*ns - Ns(now)), Duration(0)));
 }
 
-absl::Status Outbox::MarkDelivered(int64_t id, SysTime now) {
+absl::Status SqliteOutbox::MarkDelivered(int64_t id, SysTime now) {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<sqlite::Statement> q = db_->Prepare(
       "UPDATE notifications SET state = 'delivered', delivered = ?2, attempts = attempts + 1 "
@@ -142,17 +146,17 @@ absl::Status Outbox::MarkDelivered(int64_t id, SysTime now) {
   return q->Run();
 }
 
-absl::Status Outbox::MarkRetry(int64_t id, uint32_t attempts, SysTime next,
-                               const std::string& error) {
+absl::Status SqliteOutbox::MarkRetry(int64_t id, uint32_t attempts, SysTime now,
+                                     std::chrono::milliseconds retry_in, const std::string& error) {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<sqlite::Statement> q = db_->Prepare(
       "UPDATE notifications SET attempts = ?2, next_attempt = ?3, last_error = ?4 WHERE id = ?1");
   if (!q.ok()) return q.status();
-  q->Bind(1, id).Bind(2, attempts).Bind(3, Ns(next)).Bind(4, error);
+  q->Bind(1, id).Bind(2, attempts).Bind(3, Ns(now + retry_in)).Bind(4, error);
   return q->Run();
 }
 
-absl::Status Outbox::MarkFailed(int64_t id, uint32_t attempts, const std::string& error) {
+absl::Status SqliteOutbox::MarkFailed(int64_t id, uint32_t attempts, const std::string& error) {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<sqlite::Statement> q = db_->Prepare(
       "UPDATE notifications SET state = 'failed', attempts = ?2, last_error = ?3 WHERE id = ?1");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -189,13 +190,23 @@ auto RunManager::RetryWhileLogMoves(Op op) -> decltype(op()) {
   // Each attempt is judged on the state as of the log's head (read first: one indexed query,
   // nothing with one writer), and loses only to an append that committed in between;
   // operators' changes are rare, so a few attempts suffice, and the last refusal tells the
-  // caller to retry.
+  // caller to retry. Two instances changing runs back to back lose to each other in step (the
+  // read-up compiles the other's plans, long enough for its next append): a random wait after
+  // each loss, growing, lets one of them through.
   constexpr int kAttempts = 20;
   for (int attempt = 1;; ++attempt) {
     if (absl::Status s = ReadUp(); !s.ok()) return s;
     auto result = op();
     if (result.ok() || !IsPlanLogMoved(result.status()) || attempt == kAttempts) return result;
+    std::this_thread::sleep_for(RetryWait(attempt));
   }
+}
+
+std::chrono::microseconds RunManager::RetryWait(int attempt) {
+  // Uniform in [0, min(2^attempt, 64) ms): at most ~0.8 s over all attempts.
+  const int64_t cap_us = int64_t{1000} << std::min(attempt, 6);
+  std::lock_guard<std::mutex> lock(jitter_mu_);
+  return std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, cap_us - 1)(jitter_));
 }
 
 absl::Status RunManager::CheckStopWindows(const cit::v1::RunPlan& plan) const {

@@ -41,6 +41,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -164,6 +165,8 @@ class RunManager {
   // instance's append got in first.
   template <typename Op>
   auto RetryWhileLogMoves(Op op) -> decltype(op());
+  // How long to wait after the `attempt`-th loss to another instance's append (random, growing).
+  std::chrono::microseconds RetryWait(int attempt);
   // One read of the log after log_position_: applies the entries; returns how many it read.
   absl::StatusOr<std::size_t> FollowOnce(std::size_t batch);
   // FollowOnce until the log has no more; compiles nothing.
@@ -192,6 +195,8 @@ class RunManager {
 
   // One log reader at a time (the follower, or an operation catching up).
   std::mutex read_mu_;
+  std::mutex jitter_mu_;
+  std::minstd_rand jitter_{std::random_device{}()};
   Counter* followed_total_ = nullptr;
   Counter* follow_errors_ = nullptr;
   std::shared_ptr<MetricsRegistry> metrics_;

@@ -217,7 +217,8 @@ TEST(PostgresRunStoreTest, TwoInstancesPlanningAtOnceWriteOneChain) {
     RunManager runs(store, &clock);
     ASSERT_TRUE(runs.Load().ok());
     for (const cit::v1::RunPlan& plan : plans.at(prefix)) {
-      ASSERT_TRUE(runs.Create(plan, "carol").ok()) << plan.run_id();
+      absl::StatusOr<cit::v1::Run> created = runs.Create(plan, "carol");
+      ASSERT_TRUE(created.ok()) << plan.run_id() << ": " << created.status();
     }
   };
   std::thread ta(plan_runs, a->get(), std::string("A-"));

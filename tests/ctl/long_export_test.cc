@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -152,9 +153,11 @@ class LongExportTest : public cit::test::BackendLiveServerTest {
     Cookie();
     ResetPeakRss(server_->pid());
     const long base_kb = PeakRssKb(server_->pid());
+    const auto started = std::chrono::steady_clock::now();
     const std::string csv_doc = HttpExport("csv", "text/csv");
     const std::string gpx = HttpExport("gpx", "application/gpx+xml");
     const std::string geojson = HttpExport("geojson", "application/geo+json");
+    const auto http_done = std::chrono::steady_clock::now();
     const long peak_kb = PeakRssKb(server_->pid());
     std::printf(
         "server peak RSS while exporting %d h over HTTP: %ld MB (%ld MB before; documents "
@@ -162,12 +165,16 @@ class LongExportTest : public cit::test::BackendLiveServerTest {
         seconds_ / 3600, peak_kb / 1024, base_kb / 1024, csv_doc.size() / 1e6, gpx.size() / 1e6,
         geojson.size() / 1e6);
     RecordProperty("server_peak_rss_mb", static_cast<int>(peak_kb / 1024));
+    std::chrono::steady_clock::duration ctl_time{};
     for (const auto& [format, doc] :
          {std::pair{"csv", &csv_doc}, std::pair{"gpx", &gpx}, std::pair{"geojson", &geojson}}) {
+      const auto ctl_started = std::chrono::steady_clock::now();
       const std::string ctl = Export(format);
+      ctl_time += std::chrono::steady_clock::now() - ctl_started;
       EXPECT_EQ(ctl.size(), doc->size()) << format;
       EXPECT_TRUE(ctl == *doc) << format << ": dispatchctl and HTTP documents differ";
     }
+    PrintExportTime(http_done - started, ctl_time);
 
     const std::vector<std::string> csv = Lines(csv_doc);
     ASSERT_EQ(csv.size(), records_.size() + 1);
@@ -207,6 +214,19 @@ class LongExportTest : public cit::test::BackendLiveServerTest {
     EXPECT_EQ(times.back(), last_time);
     EXPECT_EQ((*track)["properties"]["seqs"].size(), n.fixes);
     EXPECT_EQ((*track)["properties"]["seqs"].back(), records_.back().seq());
+  }
+
+  // Wall time per exported record (a benchmark figure for docs/benchmarks.md, not asserted):
+  // the three HTTP exports, then the three dispatchctl ones (each a process start as well).
+  void PrintExportTime(std::chrono::steady_clock::duration http,
+                       std::chrono::steady_clock::duration ctl) {
+    const double records = 3.0 * static_cast<double>(records_.size());
+    const auto us = [&](std::chrono::steady_clock::duration d) {
+      return std::chrono::duration<double, std::micro>(d).count() / records;
+    };
+    std::printf("export of %d h on %s: %.1f us per record over HTTP, %.1f through dispatchctl\n",
+                seconds_ / 3600, GetParam().c_str(), us(http), us(ctl));
+    RecordProperty("http_export_ns_per_record", static_cast<int>(us(http) * 1000));
   }
 
   std::unique_ptr<cit::v1::Audit::Stub> AuditStub() {

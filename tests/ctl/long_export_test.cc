@@ -11,9 +11,9 @@
 // on SQLite only (Sqlite/LongExportSqliteTest.*): the 24 h case alone takes ~15 s on this 2-core
 // machine, and what it adds over the 8 h case (StreamTrack and GetTrack pages, the HTTP path)
 // reads through the same store interface that ExportStreamTest checks on PostgreSQL. Measured
-// (Dec 2026, 2 cores, other builds running): the 8 h case takes ~3.5 s on SQLite and ~13 s on
-// PostgreSQL, nearly all of it the six exports (~2 s against ~9 s): PostgresStore has no
-// ScanPage of its own and reads 1,000-record pages, each in its own transaction.
+// (Dec 2026, 2 cores, other builds running): the 8 h case takes ~2 s on SQLite and ~4 s on
+// PostgreSQL (~11 s before PostgresStore::ScanPage, whose keyset chunks are planned as index
+// range scans; docs/benchmarks.md "Run exports", "On PostgreSQL").
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 

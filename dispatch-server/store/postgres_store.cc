@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "dispatch-server/store/postgres_db.h"
+#include "dispatch-server/store/postgres_record_scan.h"
 #include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
@@ -700,22 +701,34 @@ absl::StatusOr<std::vector<StoredRecord>> PostgresStore::ReadByEventTime(
 }
 
 absl::StatusOr<std::vector<StoredRecord>> PostgresStore::ReadPage(const RecordPageQuery& query) {
-  int64_t lo = ToUnixNs(query.from);
-  int64_t after_seq = 0;  // seq > 0 always: no cursor admits every record at `lo`
-  if (query.after && query.after->event_time_ns >= lo) {
-    lo = query.after->event_time_ns;
-    after_seq = ClampI64(query.after->seq);
-  }
-  return WithReader([&](pqxx::connection& c) -> absl::StatusOr<std::vector<StoredRecord>> {
-    pqxx::read_transaction t(c);
-    // A row comparison on the (vehicle_id, event_time_ns, seq) index: each page seeks.
-    return ReadRows(t.exec_params(
-        fmt::format("SELECT {} FROM records WHERE vehicle_id = $1 AND (event_time_ns, seq) > "
-                    "($2, $3) AND event_time_ns < $4 AND chain_index <= $5 "
-                    "ORDER BY event_time_ns, seq LIMIT $6",
-                    kRecordColumns),
-        query.vehicle_id, lo, after_seq, ToUnixNs(query.to), ClampI64(query.max_chain_index),
-        ClampI64(query.limit)));
+  // The scan's rows, each body parsed once, straight into the page's record.
+  RecordPageQuery q = query;
+  q.parse_body = false;
+  std::vector<StoredRecord> out;
+  absl::Status parsed;
+  absl::StatusOr<size_t> n = ScanPage(q, [&](const RecordView& v) {
+    if (!parsed.ok()) return;
+    StoredRecord& r = out.emplace_back();
+    r.vehicle_id = query.vehicle_id;
+    r.chain_index = v.chain_index;
+    r.server_received_time = FromUnixNs(v.server_time_ns);
+    r.hash.assign(v.hash);
+    if (!r.record.ParseFromArray(v.body.data(), static_cast<int>(v.body.size()))) {
+      parsed = absl::DataLossError(
+          absl::StrCat("stored body of ", query.vehicle_id, " seq ", v.seq, " does not parse"));
+    }
+  });
+  if (!n.ok()) return n.status();
+  if (!parsed.ok()) return parsed;
+  return out;
+}
+
+absl::StatusOr<size_t> PostgresStore::ScanPage(const RecordPageQuery& query,
+                                               const std::function<void(const RecordView&)>& fn) {
+  return WithReader([&](pqxx::connection& c) -> absl::StatusOr<size_t> {
+    // One snapshot for every chunk: rows committed meanwhile never show up halfway through.
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> t(c);
+    return ScanPostgresRecords(t, query, fn);
   });
 }
 

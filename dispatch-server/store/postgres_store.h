@@ -33,6 +33,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -82,6 +83,10 @@ class PostgresStore final : public Store {
       std::string_view vehicle_id, std::chrono::system_clock::time_point from,
       std::chrono::system_clock::time_point to, size_t limit = SIZE_MAX) override;
   absl::StatusOr<std::vector<StoredRecord>> ReadPage(const RecordPageQuery& query) override;
+  // One REPEATABLE READ snapshot on a pooled read connection, read in keyset chunks
+  // (postgres_record_scan.h); ReadPage collects the same scan.
+  absl::StatusOr<size_t> ScanPage(const RecordPageQuery& query,
+                                  const std::function<void(const RecordView&)>& fn) override;
   absl::StatusOr<uint64_t> ChainLength(std::string_view vehicle_id) override;
   absl::StatusOr<std::vector<RejectedRecord>> ReadRejects(std::string_view vehicle_id,
                                                           size_t limit = SIZE_MAX) override;

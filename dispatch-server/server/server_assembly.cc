@@ -155,11 +155,14 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
   }
   // Signed checkpoints of every chain head ([audit]); the ledger behind `audit verify`.
   absl::StatusOr<std::unique_ptr<AuditTrail>> trail =
-      AuditTrail::Open(options.audit, o.database_path, on_postgres ? o.postgres_connection : "");
+      AuditTrail::Open(options.audit, o.database_path, on_postgres ? o.postgres_connection : "",
+                       o.postgres_instance);
   if (!trail.ok()) return trail.status();
   a->trail_ = *std::move(trail);
   // The identity log exists before the start-up checkpoint, so that checkpoint lists its head.
-  absl::StatusOr<std::unique_ptr<IdentityLog>> identities = IdentityLog::Open(o.database_path);
+  absl::StatusOr<std::unique_ptr<IdentityLog>> identities =
+      on_postgres ? IdentityLog::OpenPostgres(o.postgres_connection)
+                  : IdentityLog::Open(o.database_path);
   if (!identities.ok()) return identities.status();
   auto audit_source = std::make_shared<StoreAuditSource>(
       **store, [&runs](const std::string& id) { return runs.Get(id); },

@@ -105,8 +105,8 @@ absl::StatusOr<std::unique_ptr<ServerAssembly>> ServerAssembly::Start(ServerAsse
     spdlog::warn(
         "event=store_backend backend=postgresql sqlite_side={} note=\"records, runs and plan "
         "log, alerts and alert events, monitor snapshots, the restart rebuild and period reports "
-        "are on PostgreSQL, and checkpoints and audit verify cover its chains; the checkpoints, "
-        "the identity log and the notification outbox stay in the SQLite file "
+        "are on PostgreSQL, and so are the checkpoints and the identity log (one chain each for "
+        "every instance); the notification outbox stays in the SQLite file "
         "(docs/operations.md)\"",
         o.database_path.string());
   }

@@ -6,8 +6,9 @@
 //   absl::StatusOr<MonitoringStores> stores = OpenMonitoringStores(options);
 //   RunManager runs(stores->runs.get(), &clock);
 //
-// What stays in the SQLite file on PostgreSQL (the audit ledger and checkpoints, the identity
-// log, the notification outbox, period reports) is opened elsewhere (server_assembly.cc).
+// The audit trail (checkpoints, identity log; on PostgreSQL too: audit_trail.h), the
+// notification outbox (the SQLite file) and period reports are opened elsewhere
+// (server_assembly.cc).
 //
 // Thread contract: OpenMonitoringStores is thread-safe; see each store for its own.
 #ifndef CIT_DISPATCH_SERVER_SERVER_MONITORING_STORES_H_

@@ -3,7 +3,7 @@
 // operator's and a dispatcher's actions, verifies intact after a restart, every chain of the run
 // anchored by a signed checkpoint; a record or a plan event changed in the store while the server
 // was stopped is named. On PostgreSQL the chains are in its database (changed there by the
-// superuser, triggers off) and the checkpoints in the server's file.
+// superuser, triggers off), beside the checkpoints.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 

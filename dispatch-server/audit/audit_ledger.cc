@@ -72,6 +72,11 @@ class RunningInstances {
     return stopped;
   }
   const std::string& stopped_by() const { return stopped_by_; }
+  // Whether `c` would start an instance (or end an interval in which none ran): the only
+  // checkpoints that can hide entries from the stopped check.
+  bool Starts(const cit::v1::Checkpoint& c) const {
+    return c.reason() != "shutdown" && (running_.count(c.instance()) == 0 || stopped_at_);
+  }
 
  private:
   std::set<std::string> running_;
@@ -317,8 +322,12 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyLocked(
     const uint64_t id = c.checkpoint_id();
     const std::string name = absl::StrCat("checkpoint #", id, " (", c.reason(), ")");
     // Bodies linked to the newest one this key signed are proven by it; others by their own
-    // signature, with this server's key or another instance's ([audit] instance_keys).
-    const bool linked = index >= linked_first && index <= linked_last;
+    // signature, with this server's key or another instance's ([audit] instance_keys). A
+    // checkpoint that starts an instance is always checked on its own: a writer links to the
+    // newest row without checking its signature, so a row forged while no instance ran (a
+    // "startup" claiming an instance is running) would otherwise be proven by the next genuine
+    // checkpoint and hide what was stored meanwhile. One signature per start-up.
+    const bool linked = index >= linked_first && index <= linked_last && !running.Starts(c);
     ++index;
     if (!linked) {
       auto signer = signers->find(c.key_id());

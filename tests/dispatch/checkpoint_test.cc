@@ -5,6 +5,7 @@
 // one instance stored while another was stopped verifies on both, what was stored while none ran
 // is reported, a changed checkpoint row is reported, and the table is append-only.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -359,6 +360,52 @@ TEST_F(FleetCheckpointTest, RecordsStoredWhileNoInstanceRanAreReported) {
       << v.problem();
   EXPECT_NE(v.problem().find("no instance running"), std::string::npos) << v.problem();
   ASSERT_TRUE(b->Stop().ok());
+}
+
+TEST_F(FleetCheckpointTest, AForgedStartupOfAnotherInstanceDoesNotHideWhatNoInstanceStored) {
+  auto a = Started("a");
+  auto b = Started("b");
+  ASSERT_TRUE(a && b);
+  StoreSeqs(1, 3);
+  ASSERT_TRUE(a->Stop().ok());
+  ASSERT_TRUE(b->Stop().ok());
+  // The attacker, with the fleet stopped: a "startup" of B appended to the chain (correctly
+  // linked, B's key id, but a signature they cannot make), then records.
+  auto newest = b->ledger()->GetCheckpoint(0);
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  cit::v1::Checkpoint forged;
+  forged.set_checkpoint_id(newest->checkpoint().checkpoint_id() + 1);
+  forged.set_reason("startup");
+  forged.set_instance("b");
+  forged.set_key_id(newest->checkpoint().key_id());  // B wrote the shutdown
+  std::string sha(32, '\0');
+  unsigned int len = 0;
+  ASSERT_EQ(EVP_Digest(newest->body().data(), newest->body().size(),
+                       reinterpret_cast<unsigned char*>(sha.data()), &len, EVP_sha256(), nullptr),
+            1);
+  forged.set_prev_body_sha256(sha);
+  ASSERT_TRUE(db_.Exec("INSERT INTO checkpoints VALUES (" + std::to_string(forged.checkpoint_id()) +
+                       ", 'b', 0, 'startup', 'x', '', decode('" +
+                       HexHash(SerializeDeterministic(forged)) +
+                       "', 'hex'), decode(repeat('00', 64), 'hex'))")
+                  .ok());
+  a.reset();
+  b.reset();
+  StoreSeqs(4, 6);
+  a = Started("a");  // links to the forged row
+  ASSERT_TRUE(a);
+  const cit::v1::VerifyChainResponse v = Verify(*a);
+  EXPECT_FALSE(v.intact());
+  EXPECT_FALSE(v.checkpoints_signed());
+  bool records_reported = false;
+  for (const auto& c : v.chains()) {
+    if (c.chain() == "records/CIT-1") {
+      records_reported = !c.intact() && c.problem().find("appeared while the server was stopped") !=
+                                            std::string::npos;
+    }
+  }
+  EXPECT_TRUE(records_reported) << v.DebugString();
+  ASSERT_TRUE(a->Stop().ok());
 }
 
 TEST_F(FleetCheckpointTest, AChangedCheckpointRowOfAnotherInstanceIsReported) {

@@ -4,7 +4,8 @@
 // AuditLedger verifies an 8 h run (28,800 records) in the middle of the history and at its end,
 // and the whole truck once. With --postgresql the records and the plan log are in a private
 // PostgreSQL 15 (tests/support/postgres_server.h) and the ledger verifies a copy of them
-// (postgres_chain_mirror.h), as the server does with [store] backend = "postgresql".
+// (postgres_chain_mirror.h) with the checkpoints there too, as the server does with [store]
+// backend = "postgresql".
 //
 //   build/ci/bench/verify_run_bench [--records 10000000] [--checkpoint-every 300] [--dir /tmp]
 //                                   [--postgresql 1]
@@ -21,6 +22,7 @@
 #include <string>
 
 #include "dispatch-server/audit/audit_ledger.h"
+#include "dispatch-server/audit/audit_trail.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/audit/checkpoint_log.h"
 #include "dispatch-server/audit/postgres_chain_mirror.h"
@@ -125,24 +127,12 @@ int main(int argc, char** argv) {
     conninfo = *created;
   }
   {
-    auto key = CheckpointKey::Generate();
-    if (!key.ok()) return 1;
     std::unique_ptr<Store> store;
-    ChainHeadSource store_heads;
-    std::shared_ptr<PostgresChainMirror> store_chains;
     if (postgresql) {
-      auto heads = PostgresChainMirror::Open(conninfo);
-      auto chains = PostgresChainMirror::Open(conninfo);
       PostgresStoreOptions o;
       o.connection = conninfo;
       auto pg_store = PostgresStore::Open(o);
-      if (!PostgresRunStore::Open(conninfo).ok() || !heads.ok() || !chains.ok() || !pg_store.ok()) {
-        return 1;
-      }
-      store_heads = [heads = std::shared_ptr<PostgresChainMirror>(*std::move(heads))] {
-        return heads->Heads();
-      };
-      store_chains = *std::move(chains);
+      if (!PostgresRunStore::Open(conninfo).ok() || !pg_store.ok()) return 1;
       store = *std::move(pg_store);
     } else {
       // Seeding only: the verification reads what is on disk either way.
@@ -150,8 +140,10 @@ int main(int argc, char** argv) {
       if (!SqliteRunStore::Open(db).ok() || !sqlite_store.ok()) return 1;
       store = *std::move(sqlite_store);
     }
-    auto log = CheckpointLog::Open(db, *key, store_heads);
-    if (!log.ok()) return 1;
+    // The checkpoint log and ledger as the server opens them (on PostgreSQL: checkpoints there).
+    auto trail = AuditTrail::Open({}, db, postgresql ? conninfo : "");
+    if (!trail.ok()) return 1;
+    CheckpointLog* log = &(*trail)->log();
     const auto start = Clock::now();
     uint64_t checkpoints = 0;
     for (uint64_t first = 1; first <= records; first += every) {
@@ -160,7 +152,7 @@ int main(int argc, char** argv) {
         batch.records.push_back(Fix(s));
       }
       if (!store->Append(batch).ok()) return 1;
-      if (!(*log)->Append("interval", std::chrono::system_clock::now()).ok()) return 1;
+      if (!log->Append("interval", std::chrono::system_clock::now()).ok()) return 1;
       ++checkpoints;
     }
     std::printf("seeded %llu records and %llu signed checkpoints in %.1f s (%s)\n",
@@ -168,8 +160,7 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(checkpoints), Seconds(start),
                 postgresql ? "PostgreSQL" : db.c_str());
     store.reset();
-    auto ledger = AuditLedger::Open(db, *key, store_chains);
-    if (!ledger.ok()) return 1;
+    std::shared_ptr<AuditLedger> ledger = (*trail)->ledger();
     const auto window = [](uint64_t first_seq) {
       return RecordTimeWindow{
           (kT0 + static_cast<int64_t>(first_seq)) * 1'000'000'000,
@@ -177,9 +168,9 @@ int main(int argc, char** argv) {
     };
     const RecordTimeWindow middle = window(records / 2);
     const RecordTimeWindow latest = window(records - kRunRecords + 1);
-    VerifyOnce(**ledger, "8 h run in the middle of history", &middle);
-    VerifyOnce(**ledger, "8 h run at the end of history", &latest);
-    VerifyOnce(**ledger, "whole truck (one pass)", nullptr);
+    VerifyOnce(*ledger, "8 h run in the middle of history", &middle);
+    VerifyOnce(*ledger, "8 h run at the end of history", &latest);
+    VerifyOnce(*ledger, "whole truck (one pass)", nullptr);
   }
   fs::remove_all(dir);
   return 0;

@@ -814,8 +814,9 @@ struct VerifyOptions {
   bool as_vehicle = false;
   // Only the identity log (and the checkpoints); TARGET may then be omitted.
   bool identities = false;
-  // The auditor's own copy of the server's checkpoint public key (PEM).
-  std::string public_key_file;
+  // The auditor's own copies of the checkpoint public keys (PEM): the server's, and on a
+  // PostgreSQL database shared by several instances one per instance.
+  std::vector<std::string> public_key_files;
   // A checkpoint exported earlier with `audit checkpoint -o FILE`.
   std::string checkpoint_file;
 };
@@ -835,8 +836,18 @@ absl::StatusOr<cit::dispatch::CheckpointKey> LoadAuditorKey(const std::string& f
 
 // Every checkpoint the server holds must verify with the auditor's key: a server whose key was
 // replaced, or a checkpoint forged with another key, fails here, outside the server.
+// The first of `keys` that `c`'s signature verifies with; null if none does.
+const cit::dispatch::CheckpointKey* SigningKey(
+    const std::vector<cit::dispatch::CheckpointKey>& keys, const cit::v1::SignedCheckpoint& c) {
+  for (const cit::dispatch::CheckpointKey& k : keys) {
+    if (k.Verify(c.body(), c.signature())) return &k;
+  }
+  return nullptr;
+}
+
 int CheckCheckpointsWithKey(Globals& g, const Connection& conn,
-                            const cit::dispatch::CheckpointKey& key, const std::string& file) {
+                            const std::vector<cit::dispatch::CheckpointKey>& keys,
+                            const std::vector<std::string>& files) {
   cit::v1::ListCheckpointsRequest req;
   req.set_limit(1000);
   uint64_t checked = 0;
@@ -847,10 +858,15 @@ int CheckCheckpointsWithKey(Globals& g, const Connection& conn,
     grpc::Status status = conn.audit().ListCheckpoints(&ctx, req, &page);
     if (!status.ok()) return Fail(status, "audit verify (checkpoints)");
     for (const auto& c : page.checkpoints()) {
-      if (!key.Verify(c.body(), c.signature())) {
+      if (SigningKey(keys, c) == nullptr) {
         std::cout << "BROKEN: checkpoint #" << c.checkpoint().checkpoint_id()
-                  << " does not verify with your public key " << file << " (key "
-                  << key.KeyId().substr(0, 16) << "; it names key "
+                  << (c.checkpoint().instance().empty()
+                          ? std::string()
+                          : " of instance \"" + c.checkpoint().instance() + "\"")
+                  << (keys.size() == 1 ? " does not verify with your public key " + files[0]
+                                       : std::string(" does not verify with any of your public "
+                                                     "keys"))
+                  << " (key " << keys[0].KeyId().substr(0, 16) << "; it names key "
                   << c.checkpoint().key_id().substr(0, 16) << ")\n";
         return kExitNegative;
       }
@@ -860,8 +876,10 @@ int CheckCheckpointsWithKey(Globals& g, const Connection& conn,
     if (page.checkpoints_size() < static_cast<int>(req.limit())) break;
   }
   if (!g.json) {
-    std::cout << checked << " checkpoints verify with your public key ("
-              << key.KeyId().substr(0, 16) << ")\n";
+    std::cout << checked << " checkpoints verify with your public key"
+              << (keys.size() == 1 ? " (" + keys[0].KeyId().substr(0, 16) + ")"
+                                   : "s (" + std::to_string(keys.size()) + " keys)")
+              << "\n";
   }
   return kExitOk;
 }
@@ -888,17 +906,17 @@ int AuditVerify(Globals& g, const std::string& target, const VerifyOptions& o) {
                  "RUN` checks it too. Give either TARGET or --identities\n";
     return kExitUsage;
   }
-  std::optional<cit::dispatch::CheckpointKey> key;
-  if (!o.public_key_file.empty()) {
-    absl::StatusOr<cit::dispatch::CheckpointKey> k = LoadAuditorKey(o.public_key_file);
+  std::vector<cit::dispatch::CheckpointKey> keys;
+  for (const std::string& file : o.public_key_files) {
+    absl::StatusOr<cit::dispatch::CheckpointKey> k = LoadAuditorKey(file);
     if (!k.ok()) return FailStatus(k.status());
-    key = *std::move(k);
+    keys.push_back(*std::move(k));
   }
   std::optional<cit::v1::SignedCheckpoint> kept;
   if (!o.checkpoint_file.empty()) {
     absl::StatusOr<cit::v1::SignedCheckpoint> c = LoadCheckpointFile(o.checkpoint_file);
     if (!c.ok()) return FailStatus(c.status());
-    if (key && !key->Verify(c->body(), c->signature())) {
+    if (!keys.empty() && SigningKey(keys, *c) == nullptr) {
       std::cout << "BROKEN: your checkpoint " << o.checkpoint_file
                 << " does not verify with your public key\n";
       return kExitNegative;
@@ -906,8 +924,8 @@ int AuditVerify(Globals& g, const std::string& target, const VerifyOptions& o) {
     kept = *std::move(c);
   }
   return WithConnection(g, [&](const Connection& conn) {
-    if (key) {
-      if (int rc = CheckCheckpointsWithKey(g, conn, *key, o.public_key_file); rc != kExitOk) {
+    if (!keys.empty()) {
+      if (int rc = CheckCheckpointsWithKey(g, conn, keys, o.public_key_files); rc != kExitOk) {
         return rc;
       }
     }
@@ -933,9 +951,14 @@ int AuditVerify(Globals& g, const std::string& target, const VerifyOptions& o) {
     }
     if (!status.ok()) return Fail(status, "audit verify");
     std::cout << (g.json ? ToJsonLine(result) + "\n" : FormatVerify(result));
-    if (key && !result.checkpoint_key_id().empty() && result.checkpoint_key_id() != key->KeyId()) {
+    // The server's own key must be one of the auditor's (another instance's checkpoints may be
+    // signed with another of them).
+    if (!keys.empty() && !result.checkpoint_key_id().empty() &&
+        std::none_of(keys.begin(), keys.end(), [&](const cit::dispatch::CheckpointKey& k) {
+          return k.KeyId() == result.checkpoint_key_id();
+        })) {
       std::cout << "BROKEN: the server verified with key " << result.checkpoint_key_id()
-                << ", not yours (" << key->KeyId() << ")\n";
+                << ", not yours (" << keys[0].KeyId() << ")\n";
       return static_cast<int>(kExitNegative);
     }
     return static_cast<int>(result.intact() ? kExitOk : kExitNegative);
@@ -1351,9 +1374,11 @@ int RunCli(int argc, char** argv) {
                    "Check only the identity log (token/role changes) against the checkpoints; "
                    "every run or vehicle verification checks it too");
   verify
-      ->add_option("--public-key", vo.public_key_file,
+      ->add_option("--public-key", vo.public_key_files,
                    "Your own copy of the server's checkpoint public key (PEM): every checkpoint "
-                   "must verify with it")
+                   "must verify with it; repeat it with each instance's key when several share "
+                   "a PostgreSQL database (each checkpoint must verify with one of them)")
+      ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
   verify
       ->add_option("--checkpoint", vo.checkpoint_file,

@@ -15,7 +15,8 @@ absl::StatusOr<AuditOptions> AuditOptionsFromConfig(const toml::table& raw,
   const toml::table* audit = raw["audit"].as_table();
   if (audit == nullptr) return out;
   for (const auto& [key, value] : *audit) {
-    if (key.str() != "signing_key" && key.str() != "checkpoint_interval_s") {
+    if (key.str() != "signing_key" && key.str() != "checkpoint_interval_s" &&
+        key.str() != "instance_keys") {
       return absl::InvalidArgumentError("audit." + std::string(key.str()) + ": unknown key");
     }
   }
@@ -27,6 +28,22 @@ absl::StatusOr<AuditOptions> AuditOptionsFromConfig(const toml::table& raw,
     out.signing_key = *file;
     if (out.signing_key.is_relative() && !config_file.empty()) {
       out.signing_key = config_file.parent_path() / out.signing_key;
+    }
+  }
+  if (audit->contains("instance_keys")) {
+    const toml::array* files = (*audit)["instance_keys"].as_array();
+    if (files == nullptr || files->size() > 256) {
+      return absl::InvalidArgumentError(
+          "audit.instance_keys: must be a list of at most 256 public key files");
+    }
+    for (const toml::node& n : *files) {
+      std::optional<std::string> file = n.value<std::string>();
+      if (!file || file->empty()) {
+        return absl::InvalidArgumentError("audit.instance_keys: each must be a file name");
+      }
+      std::filesystem::path path = *file;
+      if (path.is_relative() && !config_file.empty()) path = config_file.parent_path() / path;
+      out.instance_keys.push_back(std::move(path));
     }
   }
   if (audit->contains("checkpoint_interval_s")) {
@@ -78,6 +95,25 @@ absl::StatusOr<CheckpointKey> LoadSigningKey(const AuditOptions& options,
   }
   spdlog::info("event=checkpoint_key_loaded path={} key_id={}", path.string(), key->KeyId());
   return key;
+}
+
+absl::StatusOr<std::vector<CheckpointKey>> LoadInstanceKeys(const AuditOptions& options) {
+  std::vector<CheckpointKey> out;
+  for (const std::filesystem::path& path : options.instance_keys) {
+    absl::StatusOr<std::string> pem = geo::ReadFileBounded(path, 1 << 16);
+    if (!pem.ok()) {
+      return absl::Status(pem.status().code(),
+                          absl::StrCat("audit.instance_keys: cannot read ", path.string(), ": ",
+                                       pem.status().message()));
+    }
+    absl::StatusOr<CheckpointKey> key = CheckpointKey::LoadPublicPem(*pem);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("audit.instance_keys: ", path.string(), ": ", key.status().message()));
+    }
+    out.push_back(*std::move(key));
+  }
+  return out;
 }
 
 }  // namespace cit::dispatch

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "dispatch-server/audit/checkpoint_key.h"
@@ -30,6 +31,9 @@ struct AuditOptions {
   // Empty: the generated key beside the database.
   std::filesystem::path signing_key;
   std::chrono::milliseconds checkpoint_interval{std::chrono::seconds(300)};
+  // The public keys (PEM files) of the other instances sharing the PostgreSQL database: their
+  // checkpoints, in the one shared chain, verify only with one of these (or this server's key).
+  std::vector<std::filesystem::path> instance_keys;
 };
 
 // INVALID_ARGUMENT names the key for unknown keys and bad values.
@@ -39,6 +43,9 @@ absl::StatusOr<AuditOptions> AuditOptionsFromConfig(const toml::table& raw,
 // The configured key, or the generated one beside `database_path` (see above).
 absl::StatusOr<CheckpointKey> LoadSigningKey(const AuditOptions& options,
                                              const std::filesystem::path& database_path);
+
+// The keys of `options.instance_keys`; errors name audit.instance_keys and the file.
+absl::StatusOr<std::vector<CheckpointKey>> LoadInstanceKeys(const AuditOptions& options);
 
 // Where the generated key lives for a database file.
 std::filesystem::path DefaultSigningKeyPath(const std::filesystem::path& database_path);

@@ -4,11 +4,13 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/audit/checkpoint_log.h"
+#include "dispatch-server/audit/postgres_audit_log.h"
 #include "dispatch-server/audit/postgres_chain_mirror.h"
 #include "dispatch-server/store/alert_event_chain.h"
 #include "dispatch-server/store/chain_check.h"
@@ -34,12 +36,52 @@ std::string Sha256(std::string_view data) {
 }
 
 // Entries that appeared while the server was stopped: between a "shutdown" checkpoint and the
-// "startup" checkpoint after it, a chain grew (nothing appends while the server is down).
+// "startup" checkpoint after it, a chain grew (nothing appends while the server is down). With
+// several instances on one database (one checkpoint chain), only while none was running: from
+// the shutdown checkpoint that left no instance running to the next checkpoint of any instance;
+// what one instance stored while another was stopped is vouched for by the one running.
 struct StoppedGap {
   uint64_t first = 0;
   uint64_t last = 0;
   uint64_t shutdown_id = 0;
   uint64_t startup_id = 0;
+  std::string shutdown_instance;  // "" on SQLite (one server)
+  std::string startup_instance;
+};
+
+// Which instances are running as the checkpoint chain is read: an instance runs from its first
+// checkpoint after a shutdown (its "startup") to its "shutdown". One that crashed wrote no
+// shutdown and counts as running until it starts again: like a crash of the single server, it
+// leaves an interval nothing vouches for and nothing reports.
+class RunningInstances {
+ public:
+  // Returns the shutdown checkpoint id after which no instance ran until `c`, if so.
+  std::optional<uint64_t> Read(const cit::v1::Checkpoint& c) {
+    std::optional<uint64_t> stopped;
+    if (c.reason() == "shutdown") {
+      running_.erase(c.instance());
+      if (running_.empty()) {
+        stopped_at_ = c.checkpoint_id();
+        stopped_by_ = c.instance();
+      }
+      return stopped;
+    }
+    if (running_.empty() && stopped_at_) stopped = stopped_at_;
+    running_.insert(c.instance());
+    stopped_at_.reset();
+    return stopped;
+  }
+  const std::string& stopped_by() const { return stopped_by_; }
+  // Whether `c` would start an instance (or end an interval in which none ran): the only
+  // checkpoints that can hide entries from the stopped check.
+  bool Starts(const cit::v1::Checkpoint& c) const {
+    return c.reason() != "shutdown" && (running_.count(c.instance()) == 0 || stopped_at_);
+  }
+
+ private:
+  std::set<std::string> running_;
+  std::optional<uint64_t> stopped_at_;
+  std::string stopped_by_;
 };
 
 absl::StatusOr<std::string> EntryName(sqlite::Database& db, const std::string& chain,
@@ -90,43 +132,64 @@ void ToResult(const ChainReport& r, cit::v1::ChainResult* out) {
 
 }  // namespace
 
-// Each checkpoint body holds the SHA-256 of the previous body, so once the newest checkpoint's
-// signature verifies, every body linked to it by unbroken hashes (and consecutive ids) is as
+// Each checkpoint body holds the SHA-256 of the previous body, so once the newest checkpoint this
+// key signed verifies, every body linked to it by unbroken hashes (and consecutive ids) is as
 // authentic as if its own signature had been checked: changing one would need a SHA-256 second
 // preimage. Checking one Ed25519 signature instead of one per checkpoint keeps `audit verify`
 // of a run from growing with years of checkpoints (issue 16 §3: 33,334 checkpoints cost ~5 s of
-// signature checks on the 2-core machine). Returns the index of the first checkpoint so proven
-// (checkpoints.size() when the newest does not verify: then each is checked on its own).
-size_t AuditLedger::LinkedToTheNewest(
-    const std::vector<cit::v1::SignedCheckpoint>& checkpoints) const {
-  if (checkpoints.empty() || checkpoints.back().checkpoint().key_id() != key_.KeyId() ||
-      !key_.Verify(checkpoints.back().body(), checkpoints.back().signature())) {
-    return checkpoints.size();
+// signature checks on the 2-core machine). On PostgreSQL the chain is shared by every instance:
+// the links prove the other instances' checkpoints before this key's newest too, whatever key
+// signed them. Returns the range [first, last] so proven; first > last when none is (then each
+// is checked on its own).
+std::pair<size_t, size_t> AuditLedger::LinkedToTheNewest(
+    const std::vector<cit::v1::SignedCheckpoint>& checkpoints,
+    const std::map<std::string, CheckpointKey>& signers) const {
+  size_t last = checkpoints.size();
+  while (last > 0 && checkpoints[last - 1].checkpoint().key_id() != key_.KeyId()) --last;
+  if (last == 0 || !key_.Verify(checkpoints[last - 1].body(), checkpoints[last - 1].signature())) {
+    return {1, 0};
   }
-  size_t first = checkpoints.size() - 1;
+  size_t first = last - 1;
   while (first > 0) {
     const cit::v1::Checkpoint& c = checkpoints[first].checkpoint();
     const cit::v1::SignedCheckpoint& prev = checkpoints[first - 1];
-    // A body that names another signing key (the key was replaced) proves nothing about this
-    // key's signatures: it is checked on its own, and fails.
+    // A body that names a key neither this server's nor stored beside the checkpoints (the
+    // key was replaced, SQLite) proves nothing about this key's signatures: it is checked on
+    // its own, and fails.
+    const std::string& prev_key = prev.checkpoint().key_id();
     if (c.checkpoint_id() != prev.checkpoint().checkpoint_id() + 1 ||
-        c.prev_body_sha256() != Sha256(prev.body()) || prev.checkpoint().key_id() != key_.KeyId()) {
+        c.prev_body_sha256() != Sha256(prev.body()) ||
+        (prev_key != key_.KeyId() && signers.count(prev_key) == 0)) {
       break;
     }
     --first;
   }
-  return first;
+  return {first, last - 1};
 }
 
-absl::StatusOr<std::unique_ptr<AuditLedger>> AuditLedger::Open(
-    const std::filesystem::path& path, CheckpointKey public_key,
-    std::shared_ptr<PostgresChainMirror> store_chains) {
+absl::StatusOr<std::unique_ptr<AuditLedger>> AuditLedger::OpenPostgres(
+    CheckpointKey public_key, const std::vector<CheckpointKey>& instance_keys,
+    std::shared_ptr<PostgresChainMirror> store_chains, std::shared_ptr<PostgresAuditLog> logs) {
+  if (store_chains == nullptr || logs == nullptr) {
+    return absl::InvalidArgumentError("audit ledger on PostgreSQL: no database");
+  }
+  std::unique_ptr<AuditLedger> out(
+      new AuditLedger(nullptr, std::move(public_key), std::move(store_chains)));
+  out->logs_ = std::move(logs);
+  for (const CheckpointKey& k : instance_keys) {
+    if (k.KeyId() != out->key_.KeyId()) out->instance_keys_.emplace(k.KeyId(), k);
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<AuditLedger>> AuditLedger::Open(const std::filesystem::path& path,
+                                                               CheckpointKey public_key) {
   absl::StatusOr<std::unique_ptr<sqlite::Database>> db = sqlite::Database::Open(path);
   if (!db.ok()) return db.status();
   if (absl::Status s = CheckpointLog::Migrate(**db); !s.ok()) return s;
   if (absl::Status s = MigrateIdentityLog(**db); !s.ok()) return s;
   return std::unique_ptr<AuditLedger>(
-      new AuditLedger(std::move(*db), std::move(public_key), std::move(store_chains)));
+      new AuditLedger(std::move(*db), std::move(public_key), nullptr));
 }
 
 absl::StatusOr<std::string> AuditLedger::LoggedRunVehicle(const std::string& run_id) {
@@ -139,6 +202,7 @@ absl::StatusOr<std::string> AuditLedger::LoggedRunVehicle(const std::string& run
 }
 
 absl::StatusOr<cit::v1::SignedCheckpoint> AuditLedger::GetCheckpoint(uint64_t id) {
+  if (logs_ != nullptr) return logs_->ReadCheckpoint(id);
   std::lock_guard<std::mutex> lock(mu_);
   return ReadCheckpoint(*db_, id);
 }
@@ -151,7 +215,8 @@ absl::StatusOr<cit::v1::ListCheckpointsResponse> AuditLedger::ListCheckpoints(ui
   }
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<std::vector<cit::v1::SignedCheckpoint>> list =
-      ReadCheckpoints(*db_, after_id, limit == 0 ? 100 : limit);
+      logs_ != nullptr ? logs_->ReadCheckpoints(after_id, limit == 0 ? 100 : limit)
+                       : ReadCheckpoints(*db_, after_id, limit == 0 ? 100 : limit);
   if (!list.ok()) return list.status();
   cit::v1::ListCheckpointsResponse out;
   for (cit::v1::SignedCheckpoint& c : *list) *out.add_checkpoints() = std::move(c);
@@ -166,8 +231,10 @@ absl::StatusOr<cit::v1::ListIdentityEventsResponse> AuditLedger::ListIdentityEve
         absl::StrCat("limit: at most ", kMaxListIdentityEvents, " (0 = 1000)"));
   }
   std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<std::vector<cit::v1::IdentityEvent>> events = ReadIdentityEvents(
-      *db_, req.after_index(), req.limit() == 0 ? 1000 : req.limit(), req.name());
+  const size_t limit = req.limit() == 0 ? 1000 : req.limit();
+  absl::StatusOr<std::vector<cit::v1::IdentityEvent>> events =
+      logs_ != nullptr ? logs_->ReadIdentityEvents(req.after_index(), limit, req.name())
+                       : ReadIdentityEvents(*db_, req.after_index(), limit, req.name());
   if (!events.ok()) return events.status();
   cit::v1::ListIdentityEventsResponse out;
   for (cit::v1::IdentityEvent& e : *events) *out.add_events() = std::move(e);
@@ -177,6 +244,15 @@ absl::StatusOr<cit::v1::ListIdentityEventsResponse> AuditLedger::ListIdentityEve
 absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyIdentities(
     const cit::v1::SignedCheckpoint* outside) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (store_chains_ != nullptr) {
+    absl::StatusOr<cit::v1::VerifyChainResponse> out;
+    absl::Status copied = VerifyFromCopy("", "", nullptr, [&](sqlite::Database& db) {
+      out = VerifyLocked(db, "", "", outside, /*identities_only=*/true);
+      return absl::OkStatus();
+    });
+    if (!copied.ok()) return copied;
+    return out;
+  }
   sqlite::Transaction snapshot(*db_, sqlite::Transaction::Mode::kDeferred);
   if (!snapshot.status().ok()) return snapshot.status();
   return VerifyLocked(*db_, "", "", outside, /*identities_only=*/true);
@@ -207,28 +283,9 @@ absl::Status AuditLedger::VerifyFromCopy(
   absl::StatusOr<std::unique_ptr<sqlite::Database>> copy = sqlite::Database::Open(":memory:");
   if (!copy.ok()) return copy.status();
   if (absl::Status s = CreateMirrorTables(**copy); !s.ok()) return s;
-  {
-    absl::StatusOr<sqlite::Statement> attach = (*copy)->Prepare("ATTACH DATABASE ?1 AS ledger");
-    if (!attach.ok()) return attach.status();
-    if (absl::Status s = attach->Bind(1, db_->path().string()).Run(); !s.ok()) return s;
-  }
-  // The file's snapshot first, then PostgreSQL's: chains only grow, so the copy is at least as
-  // long as every checkpoint in that snapshot says (a checkpoint signed meanwhile is not read).
   sqlite::Transaction snapshot(**copy, sqlite::Transaction::Mode::kDeferred);
   if (!snapshot.status().ok()) return snapshot.status();
-  // The vehicle's chain lengths the checkpoints list: where a run's span may start and end.
-  absl::StatusOr<std::vector<cit::v1::SignedCheckpoint>> checkpoints =
-      ReadCheckpoints(**copy, 0, SIZE_MAX);
-  if (!checkpoints.ok()) return checkpoints.status();
-  std::vector<uint64_t> lengths;
-  const std::string chain = absl::StrCat("records/", vehicle_id);
-  for (const cit::v1::SignedCheckpoint& c : *checkpoints) {
-    for (const cit::v1::ChainHead& h : c.checkpoint().heads()) {
-      if (h.chain() == chain) lengths.push_back(h.length());
-    }
-  }
-  if (absl::Status s = store_chains_->CopyInto(**copy, vehicle_id, run_id, run_window, lengths);
-      !s.ok()) {
+  if (absl::Status s = store_chains_->CopyInto(**copy, vehicle_id, run_id, run_window); !s.ok()) {
     return s;
   }
   return verify(**copy);
@@ -248,9 +305,10 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyLocked(
   std::map<std::string, StoppedGap> gaps;
   std::map<std::string, uint64_t> state;  // chain length as of the checkpoint being read
   bool all_signed = true;
-  const size_t linked_from = LinkedToTheNewest(*checkpoints);
+  const std::map<std::string, CheckpointKey>* signers = &instance_keys_;
+  const auto [linked_first, linked_last] = LinkedToTheNewest(*checkpoints, *signers);
+  RunningInstances running;
   std::string prev_body;
-  std::string prev_reason;
   uint64_t prev_id = 0;
   size_t index = 0;
   auto add_anchors = [&](const cit::v1::Checkpoint& c) {
@@ -263,13 +321,34 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyLocked(
     const cit::v1::Checkpoint& c = sc.checkpoint();
     const uint64_t id = c.checkpoint_id();
     const std::string name = absl::StrCat("checkpoint #", id, " (", c.reason(), ")");
-    // Bodies linked to the newest signed one are proven by its signature; others by their own.
-    if (index++ < linked_from && !key_.Verify(sc.body(), sc.signature())) {
-      all_signed = false;
-      cp_walk.Fail(id, name,
-                   absl::StrCat("signature does not verify with the server's key ", key_.KeyId(),
-                                " (signed by key ", c.key_id(), ")"));
-      continue;  // not evidence of anything
+    // Bodies linked to the newest one this key signed are proven by it; others by their own
+    // signature, with this server's key or another instance's ([audit] instance_keys). A
+    // checkpoint that starts an instance is always checked on its own: a writer links to the
+    // newest row without checking its signature, so a row forged while no instance ran (a
+    // "startup" claiming an instance is running) would otherwise be proven by the next genuine
+    // checkpoint and hide what was stored meanwhile. One signature per start-up.
+    const bool linked = index >= linked_first && index <= linked_last && !running.Starts(c);
+    ++index;
+    if (!linked) {
+      auto signer = signers->find(c.key_id());
+      const CheckpointKey* key = c.key_id() == key_.KeyId() ? &key_
+                                 : signer != signers->end() ? &signer->second
+                                                            : nullptr;
+      if (key == nullptr || !key->Verify(sc.body(), sc.signature())) {
+        all_signed = false;
+        cp_walk.Fail(
+            id, name,
+            key == &key_ || (key == nullptr && c.instance().empty())
+                ? absl::StrCat("signature does not verify with the server's key ", key_.KeyId(),
+                               " (signed by key ", c.key_id(), ")")
+            : key == nullptr
+                ? absl::StrCat("signed by instance \"", c.instance(), "\" with key ", c.key_id(),
+                               ", which is neither this server's key nor one of its "
+                               "[audit] instance_keys")
+                : absl::StrCat("signature does not verify with the key of instance \"",
+                               c.instance(), "\" (", c.key_id(), ")"));
+        continue;  // not evidence of anything
+      }
     }
     if (id != prev_id + 1) {
       cp_walk.Fail(prev_id + 1, absl::StrCat("checkpoint #", prev_id + 1), "deleted from the log");
@@ -277,16 +356,16 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyLocked(
       cp_walk.Fail(id, name, "does not link to the previous checkpoint's body");
     }
     add_anchors(c);
+    const std::optional<uint64_t> stopped_at = running.Read(c);
     for (const cit::v1::ChainHead& h : c.heads()) {
       const uint64_t before = state.count(h.chain()) != 0 ? state[h.chain()] : 0;
-      if (c.reason() == "startup" && prev_reason == "shutdown" && h.length() > before &&
-          gaps.count(h.chain()) == 0) {
-        gaps[h.chain()] = StoppedGap{before + 1, h.length(), prev_id, id};
+      if (stopped_at && h.length() > before && gaps.count(h.chain()) == 0) {
+        gaps[h.chain()] =
+            StoppedGap{before + 1, h.length(), *stopped_at, id, running.stopped_by(), c.instance()};
       }
-      state[h.chain()] = h.length();
+      state[h.chain()] = std::max(before, h.length());
     }
     prev_body = sc.body();
-    prev_reason = c.reason();
     prev_id = id;
     cp_walk.Step(id, "");
   }
@@ -364,10 +443,19 @@ absl::StatusOr<cit::v1::VerifyChainResponse> AuditLedger::VerifyLocked(
     if (!identities_only && r.chain == records_chain && name->rfind("record seq ", 0) == 0) {
       r.first_bad_seq = std::stoull(name->substr(11));
     }
-    r.problem = absl::StrCat("appeared while the server was stopped: after shutdown checkpoint #",
-                             gap->second.shutdown_id, " and before startup checkpoint #",
-                             gap->second.startup_id, " (chain positions ", gap->second.first, "..",
-                             gap->second.last, ")");
+    const StoppedGap& g = gap->second;
+    r.problem =
+        g.shutdown_instance.empty() && g.startup_instance.empty()
+            ? absl::StrCat("appeared while the server was stopped: after shutdown checkpoint #",
+                           g.shutdown_id, " and before startup checkpoint #", g.startup_id,
+                           " (chain positions ", g.first, "..", g.last, ")")
+            : absl::StrCat(
+                  "appeared while the server was stopped (no instance running): after "
+                  "shutdown checkpoint #",
+                  g.shutdown_id, " of instance \"", g.shutdown_instance,
+                  "\", the last one running, and before checkpoint #", g.startup_id,
+                  " of instance \"", g.startup_instance, "\" (chain positions ", g.first, "..",
+                  g.last, ")");
   }
 
   cit::v1::VerifyChainResponse out;

@@ -12,10 +12,14 @@
 // What verification proves, and what an auditor must keep outside the server for it to mean
 // anything, is in docs/protocol.md ("What verification proves").
 //
-// On PostgreSQL (issue 15) the record, plan and alert chains are read from there: each
-// verification copies the rows it needs into a private in-memory SQLite database, with the
-// server's file attached for the checkpoints and the identity log, and runs the same checks
-// (postgres_chain_mirror.h).
+// On PostgreSQL (issue 15) every chain, the checkpoints of every instance sharing the database
+// and the identity log are read from there: each verification copies the rows it needs from one
+// snapshot into a private in-memory SQLite database and runs the same checks
+// (postgres_chain_mirror.h, postgres_audit_log.h). Checkpoints signed by another instance are
+// checked with that instance's public key as configured ([audit] instance_keys), never with the
+// key stored beside them (whoever can write the table could store any key). Entries
+// that appeared while the server was stopped are reported only when no instance was running
+// then (between the shutdown checkpoint that left none running and the next checkpoint).
 //
 // Thread contract: thread-safe; calls are serialised on one read connection.
 #ifndef CIT_DISPATCH_SERVER_AUDIT_AUDIT_LEDGER_H_
@@ -23,9 +27,11 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,16 +42,22 @@
 
 namespace cit::dispatch {
 
+class PostgresAuditLog;
 class PostgresChainMirror;
 
 class AuditLedger {
  public:
-  // `public_key`: the server's checkpoint key (its public half is enough). `store_chains`: the
-  // record, plan and alert chains when they are in PostgreSQL (store.backend = "postgresql");
-  // null: in the file at `path`, beside the checkpoints and the identity log.
-  static absl::StatusOr<std::unique_ptr<AuditLedger>> Open(
-      const std::filesystem::path& path, CheckpointKey public_key,
-      std::shared_ptr<PostgresChainMirror> store_chains = nullptr);
+  // SQLite backend: every chain, the checkpoints and the identity log in the file at `path`.
+  // `public_key`: the server's checkpoint key (its public half is enough).
+  static absl::StatusOr<std::unique_ptr<AuditLedger>> Open(const std::filesystem::path& path,
+                                                           CheckpointKey public_key);
+
+  // PostgreSQL backend: the chains in `store_chains`, the checkpoints and the identity log in
+  // `logs` (the same database); no file.
+  // `instance_keys`: the other instances' public keys ([audit] instance_keys).
+  static absl::StatusOr<std::unique_ptr<AuditLedger>> OpenPostgres(
+      CheckpointKey public_key, const std::vector<CheckpointKey>& instance_keys,
+      std::shared_ptr<PostgresChainMirror> store_chains, std::shared_ptr<PostgresAuditLog> logs);
 
   // Verifies `vehicle_id`'s records and, with a non-empty `run_id`, the run's plan log and
   // alert events. `outside`: a checkpoint the auditor kept (may be null). NOT_FOUND when the
@@ -74,14 +86,18 @@ class AuditLedger {
                                                                    uint32_t limit);
 
  private:
-  size_t LinkedToTheNewest(const std::vector<cit::v1::SignedCheckpoint>& checkpoints) const;
+  // [first, last]: the checkpoints proven by the newest one this key signed (empty: first > last).
+  // `signers`: the other instances' keys by key id (empty on SQLite).
+  std::pair<size_t, size_t> LinkedToTheNewest(
+      const std::vector<cit::v1::SignedCheckpoint>& checkpoints,
+      const std::map<std::string, CheckpointKey>& signers) const;
   // Reads every chain and checkpoint through `db`, inside the caller's read transaction.
   absl::StatusOr<cit::v1::VerifyChainResponse> VerifyLocked(
       sqlite::Database& db, const std::string& vehicle_id, const std::string& run_id,
       const cit::v1::SignedCheckpoint* outside, bool identities_only,
       const RecordTimeWindow* run_window = nullptr);
-  // A private database holding the store chains `vehicle_id` and `run_id` need, copied from
-  // PostgreSQL, with the server's file attached (checkpoints, identity log).
+  // A private database holding the chains `vehicle_id` and `run_id` need, the checkpoints and
+  // the identity log, copied from PostgreSQL.
   absl::Status VerifyFromCopy(const std::string& vehicle_id, const std::string& run_id,
                               const RecordTimeWindow* run_window,
                               const std::function<absl::Status(sqlite::Database&)>& verify);
@@ -91,9 +107,11 @@ class AuditLedger {
       : db_(std::move(db)), key_(std::move(key)), store_chains_(std::move(store_chains)) {}
 
   std::mutex mu_;
-  std::unique_ptr<sqlite::Database> db_;
+  std::unique_ptr<sqlite::Database> db_;  // null on PostgreSQL
   CheckpointKey key_;
   std::shared_ptr<PostgresChainMirror> store_chains_;
+  std::shared_ptr<PostgresAuditLog> logs_;
+  std::map<std::string, CheckpointKey> instance_keys_;  // by key id
 };
 
 }  // namespace cit::dispatch

@@ -29,12 +29,13 @@ class AuditTrail {
  public:
   // Loads (or generates) the key; FAILED_PRECONDITION/NOT_FOUND/INVALID_ARGUMENT naming
   // audit.signing_key when a configured key is unusable. With `postgres_connection` (store.backend
-  // = "postgresql") the record, plan and alert chains are read from that database (checkpoints
-  // list their heads; `audit verify` checks them); the checkpoints and the identity log stay in
-  // the file at `database_path`.
+  // = "postgresql") every chain is read from that database and the checkpoints are written there,
+  // into the one checkpoint chain of every instance sharing it, each naming `instance`
+  // ([store] instance; postgres_audit_log.h). Otherwise all is in the file at `database_path`.
+  // The generated key (none configured) is kept beside `database_path` either way.
   static absl::StatusOr<std::unique_ptr<AuditTrail>> Open(
       const AuditOptions& options, const std::filesystem::path& database_path,
-      const std::string& postgres_connection = "");
+      const std::string& postgres_connection = "", const std::string& instance = "");
   ~AuditTrail();
   AuditTrail(const AuditTrail&) = delete;
   AuditTrail& operator=(const AuditTrail&) = delete;

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/audit/postgres_audit_log.h"
 #include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
@@ -132,9 +133,77 @@ absl::StatusOr<std::unique_ptr<CheckpointLog>> CheckpointLog::Open(
       new CheckpointLog(std::move(*db), std::move(key), std::move(store_heads)));
 }
 
+absl::StatusOr<std::unique_ptr<CheckpointLog>> CheckpointLog::OpenPostgres(
+    std::shared_ptr<PostgresAuditLog> log, CheckpointKey key, std::string instance,
+    ChainHeadSource heads) {
+  if (!key.has_private()) return absl::InvalidArgumentError("checkpoint key: no private key");
+  if (log == nullptr || heads == nullptr) {
+    return absl::InvalidArgumentError("checkpoint log on PostgreSQL: no database or no heads");
+  }
+  std::unique_ptr<CheckpointLog> out(new CheckpointLog(nullptr, std::move(key), std::move(heads)));
+  out->pg_ = std::move(log);
+  out->instance_ = std::move(instance);
+  return out;
+}
+
+absl::StatusOr<cit::v1::SignedCheckpoint> CheckpointLog::Build(
+    std::vector<cit::v1::ChainHead> heads, const cit::v1::SignedCheckpoint* prev,
+    const std::string& reason, std::chrono::system_clock::time_point now, bool always) {
+  cit::v1::Checkpoint cp;
+  for (cit::v1::ChainHead& h : heads) {
+    auto it = signed_.find(h.chain());
+    if (!first_ && it != signed_.end() && it->second.first == h.length() &&
+        it->second.second == h.head()) {
+      continue;
+    }
+    *cp.add_heads() = std::move(h);
+  }
+  if (!always && cp.heads_size() == 0) return cit::v1::SignedCheckpoint();
+  const uint64_t id = prev != nullptr ? prev->checkpoint().checkpoint_id() + 1 : 1;
+  absl::StatusOr<std::string> prev_sha =
+      prev != nullptr ? Sha256(prev->body()) : absl::StatusOr<std::string>(std::string(32, '\0'));
+  if (!prev_sha.ok()) return prev_sha.status();
+  cp.set_checkpoint_id(id);
+  const int64_t ns = Nanos(now);
+  cp.mutable_time()->set_seconds(ns / 1'000'000'000);
+  cp.mutable_time()->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+  cp.set_prev_body_sha256(*prev_sha);
+  cp.set_key_id(key_.KeyId());
+  cp.set_reason(reason);
+  cp.set_instance(instance_);
+  cit::v1::SignedCheckpoint out;
+  out.set_body(SerializeDeterministic(cp));
+  absl::StatusOr<std::string> sig = key_.Sign(out.body());
+  if (!sig.ok()) return sig.status();  // nothing written: no unsigned checkpoint
+  out.set_signature(*sig);
+  *out.mutable_checkpoint() = std::move(cp);
+  return out;
+}
+
+void CheckpointLog::Remember(const cit::v1::Checkpoint& cp) {
+  for (const cit::v1::ChainHead& h : cp.heads()) signed_[h.chain()] = {h.length(), h.head()};
+  first_ = false;
+}
+
+absl::StatusOr<cit::v1::SignedCheckpoint> CheckpointLog::AppendToPostgres(
+    const std::string& reason, std::chrono::system_clock::time_point now, bool always) {
+  // The heads are read under the writer lock: after the previous checkpoint (of any instance)
+  // committed, so lengths along the shared chain never go back.
+  absl::StatusOr<cit::v1::SignedCheckpoint> out = pg_->AppendCheckpoint(
+      instance_, key_.PublicPem(),
+      [&](const cit::v1::SignedCheckpoint* prev) -> absl::StatusOr<cit::v1::SignedCheckpoint> {
+        absl::StatusOr<std::vector<cit::v1::ChainHead>> heads = store_heads_();
+        if (!heads.ok()) return heads.status();  // nothing written
+        return Build(*std::move(heads), prev, reason, now, always);
+      });
+  if (out.ok() && !out->body().empty()) Remember(out->checkpoint());
+  return out;
+}
+
 absl::StatusOr<cit::v1::SignedCheckpoint> CheckpointLog::Append(
     const std::string& reason, std::chrono::system_clock::time_point now, bool always) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (pg_ != nullptr) return AppendToPostgres(reason, now, always);
   sqlite::Transaction tx(*db_);
   if (!tx.status().ok()) return tx.status();
   absl::StatusOr<std::vector<cit::v1::ChainHead>> heads = CurrentHeads(*db_);
@@ -144,49 +213,25 @@ absl::StatusOr<cit::v1::SignedCheckpoint> CheckpointLog::Append(
     if (!store.ok()) return store.status();  // nothing written
     heads->insert(heads->begin(), store->begin(), store->end());
   }
-  cit::v1::Checkpoint cp;
-  for (cit::v1::ChainHead& h : *heads) {
-    auto it = signed_.find(h.chain());
-    if (!first_ && it != signed_.end() && it->second.first == h.length() &&
-        it->second.second == h.head()) {
-      continue;
-    }
-    *cp.add_heads() = std::move(h);
-  }
-  if (!always && cp.heads_size() == 0) return cit::v1::SignedCheckpoint();
   absl::StatusOr<cit::v1::SignedCheckpoint> prev = ReadCheckpoint(*db_, 0);
   if (!prev.ok() && prev.status().code() != absl::StatusCode::kNotFound) return prev.status();
-  const uint64_t id = prev.ok() ? prev->checkpoint().checkpoint_id() + 1 : 1;
-  absl::StatusOr<std::string> prev_sha =
-      prev.ok() ? Sha256(prev->body()) : absl::StatusOr<std::string>(std::string(32, '\0'));
-  if (!prev_sha.ok()) return prev_sha.status();
-  cp.set_checkpoint_id(id);
-  const int64_t ns = Nanos(now);
-  cp.mutable_time()->set_seconds(ns / 1'000'000'000);
-  cp.mutable_time()->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
-  cp.set_prev_body_sha256(*prev_sha);
-  cp.set_key_id(key_.KeyId());
-  cp.set_reason(reason);
-  cit::v1::SignedCheckpoint out;
-  out.set_body(SerializeDeterministic(cp));
-  absl::StatusOr<std::string> sig = key_.Sign(out.body());
-  if (!sig.ok()) return sig.status();  // nothing written: no unsigned checkpoint
-  out.set_signature(*sig);
+  absl::StatusOr<cit::v1::SignedCheckpoint> out =
+      Build(*std::move(heads), prev.ok() ? &*prev : nullptr, reason, now, always);
+  if (!out.ok() || out->body().empty()) return out;
+  const cit::v1::Checkpoint& cp = out->checkpoint();
   absl::StatusOr<sqlite::Statement> ins = db_->Prepare(
       "INSERT INTO checkpoints (checkpoint_id, time_ns, reason, key_id, body, signature) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!ins.ok()) return ins.status();
-  ins->Bind(1, id)
-      .Bind(2, ns)
+  ins->Bind(1, cp.checkpoint_id())
+      .Bind(2, Nanos(now))
       .Bind(3, reason)
       .Bind(4, key_.KeyId())
-      .Bind(5, sqlite::Blob(out.body()))
-      .Bind(6, sqlite::Blob(out.signature()));
+      .Bind(5, sqlite::Blob(out->body()))
+      .Bind(6, sqlite::Blob(out->signature()));
   if (absl::Status s = ins->Run(); !s.ok()) return s;
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
-  for (const cit::v1::ChainHead& h : cp.heads()) signed_[h.chain()] = {h.length(), h.head()};
-  first_ = false;
-  *out.mutable_checkpoint() = std::move(cp);
+  Remember(cp);
   return out;
 }
 

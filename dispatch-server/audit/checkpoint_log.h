@@ -12,6 +12,10 @@
 // heads are read and the row written in one IMMEDIATE transaction, so a checkpoint never lists
 // a head that is not committed (heads from PostgreSQL are read committed, in that transaction).
 //
+// On PostgreSQL (OpenPostgres) the checkpoints go to the database every instance shares
+// (postgres_audit_log.h): one chain for all instances, each checkpoint naming its instance, its
+// heads read under the chain's writer lock. The server's file then holds none.
+//
 // Thread contract: Append is serialised internally; the Read* functions use the caller's
 // connection.
 #ifndef CIT_DISPATCH_SERVER_AUDIT_CHECKPOINT_LOG_H_
@@ -38,12 +42,20 @@ namespace cit::dispatch {
 // read for each checkpoint.
 using ChainHeadSource = std::function<absl::StatusOr<std::vector<cit::v1::ChainHead>>()>;
 
+class PostgresAuditLog;
+
 class CheckpointLog {
  public:
   // `store_heads`: the heads of the chains not in the file at `path` (null: all are in it).
   static absl::StatusOr<std::unique_ptr<CheckpointLog>> Open(const std::filesystem::path& path,
                                                              CheckpointKey key,
                                                              ChainHeadSource store_heads = nullptr);
+
+  // The shared PostgreSQL chain: `heads` are every chain's heads (the store's, the identity
+  // log's); `instance` names this instance in each checkpoint.
+  static absl::StatusOr<std::unique_ptr<CheckpointLog>> OpenPostgres(
+      std::shared_ptr<PostgresAuditLog> log, CheckpointKey key, std::string instance,
+      ChainHeadSource heads);
 
   // Signs and appends a checkpoint of the heads that changed since this process's previous one
   // (all heads the first time). With `always` false, nothing is written when no head changed.
@@ -62,8 +74,22 @@ class CheckpointLog {
                 ChainHeadSource store_heads)
       : db_(std::move(db)), key_(std::move(key)), store_heads_(std::move(store_heads)) {}
 
+  // The signed checkpoint after `prev` (null: the first) listing those of `heads` that changed
+  // since this process's previous one; an empty body when none did and `always` is false.
+  absl::StatusOr<cit::v1::SignedCheckpoint> Build(std::vector<cit::v1::ChainHead> heads,
+                                                  const cit::v1::SignedCheckpoint* prev,
+                                                  const std::string& reason,
+                                                  std::chrono::system_clock::time_point now,
+                                                  bool always);
+  // After the checkpoint is committed: what this process has signed.
+  void Remember(const cit::v1::Checkpoint& cp);
+  absl::StatusOr<cit::v1::SignedCheckpoint> AppendToPostgres(
+      const std::string& reason, std::chrono::system_clock::time_point now, bool always);
+
   std::mutex mu_;
-  std::unique_ptr<sqlite::Database> db_;
+  std::unique_ptr<sqlite::Database> db_;  // null on PostgreSQL
+  std::shared_ptr<PostgresAuditLog> pg_;  // null on SQLite
+  std::string instance_;
   CheckpointKey key_;
   ChainHeadSource store_heads_;
   // What this process signed last, per chain: length and head.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/audit/postgres_audit_log.h"
 #include "dispatch-server/store/identity_chain.h"
 #include "geo/input_limits.h"
 
@@ -25,6 +26,32 @@ cit::v1::IdentityChange ChangeToProto(IdentityDiff::Kind kind) {
       return cit::v1::IDENTITY_CHANGE_TOKEN_ROTATED;
   }
   return cit::v1::IDENTITY_CHANGE_UNSPECIFIED;
+}
+
+cit::v1::IdentityEvent EventFor(const IdentityDiff& d, const LoadedTokenFile& file, SysTime now) {
+  cit::v1::IdentityEvent e;
+  *e.mutable_time() = ToProto(now);
+  e.set_change(ChangeToProto(d.kind));
+  e.set_name(d.name);
+  e.set_role(d.role);
+  e.set_previous_role(d.previous_role);
+  e.set_token_fingerprint(d.fingerprint);
+  e.set_previous_token_fingerprint(d.previous_fingerprint);
+  e.set_actor(kServerActor);
+  e.set_token_file(file.path);
+  e.set_token_file_sha256(file.sha256);
+  return e;
+}
+
+void LogChange(const cit::v1::IdentityEvent& e) {
+  spdlog::info(
+      "event=identity_change index={} change={} name={} role={} previous_role={} "
+      "token_fingerprint={} previous_token_fingerprint={} token_file=\"{}\" "
+      "token_file_sha256={}",
+      e.index(), cit::v1::IdentityChange_Name(e.change()), e.name(), e.role(),
+      e.previous_role().empty() ? "-" : e.previous_role(), e.token_fingerprint(),
+      e.previous_token_fingerprint().empty() ? "-" : e.previous_token_fingerprint(), e.token_file(),
+      e.token_file_sha256());
 }
 
 }  // namespace
@@ -71,8 +98,51 @@ absl::StatusOr<std::unique_ptr<IdentityLog>> IdentityLog::Open(const std::filesy
   return std::unique_ptr<IdentityLog>(new IdentityLog(*std::move(db)));
 }
 
+absl::StatusOr<std::unique_ptr<IdentityLog>> IdentityLog::OpenPostgres(
+    const std::string& conninfo) {
+  absl::StatusOr<std::unique_ptr<PostgresAuditLog>> log = PostgresAuditLog::Open(conninfo);
+  if (!log.ok()) return log.status();
+  std::unique_ptr<IdentityLog> out(new IdentityLog(nullptr));
+  out->pg_ = *std::move(log);
+  return out;
+}
+
+absl::StatusOr<std::vector<cit::v1::IdentityEvent>> IdentityLog::RecordInPostgres(
+    const LoadedTokenFile& file, SysTime now, const AfterEach& after_each) {
+  std::vector<cit::v1::IdentityEvent> appended;
+  // One entry per transaction, each chosen from the log as it is under the writer lock; the
+  // file has at most kMaxTokenFileBytes, so fewer entries than that can differ from it.
+  while (appended.size() < kMaxTokenFileBytes) {
+    absl::StatusOr<std::optional<cit::v1::IdentityEvent>> e =
+        pg_->AppendIdentityChange([&](const std::vector<cit::v1::IdentityEvent>& history)
+                                      -> absl::StatusOr<std::optional<cit::v1::IdentityEvent>> {
+          const std::vector<IdentityDiff> diffs =
+              DiffIdentities(ReplayIdentities(history), file.tokens.entries());
+          if (diffs.empty()) return std::nullopt;
+          if (diffs.front().fingerprint.empty()) {
+            return absl::InternalError(
+                "token fingerprint: SHA-256 failed in OpenSSL; nothing recorded");
+          }
+          return EventFor(diffs.front(), file, now);
+        });
+    if (!e.ok()) {
+      return absl::Status(e.status().code(),
+                          absl::StrCat("identity log: ", e.status().message(),
+                                       "; this token/role change was not recorded"));
+    }
+    if (!e->has_value()) break;
+    LogChange(**e);
+    if (after_each) {
+      if (absl::Status s = after_each(**e); !s.ok()) return s;
+    }
+    appended.push_back(**std::move(e));
+  }
+  return appended;
+}
+
 absl::StatusOr<std::vector<cit::v1::IdentityEvent>> IdentityLog::Record(
     const LoadedTokenFile& file, SysTime now, const AfterEach& after_each) {
+  if (pg_ != nullptr) return RecordInPostgres(file, now, after_each);
   absl::StatusOr<std::vector<cit::v1::IdentityEvent>> history =
       ReadIdentityEvents(*db_, 0, SIZE_MAX, "");
   if (!history.ok()) return history.status();
@@ -83,17 +153,7 @@ absl::StatusOr<std::vector<cit::v1::IdentityEvent>> IdentityLog::Record(
     if (d.fingerprint.empty()) {
       return absl::InternalError("token fingerprint: SHA-256 failed in OpenSSL; nothing recorded");
     }
-    cit::v1::IdentityEvent e;
-    *e.mutable_time() = ToProto(now);
-    e.set_change(ChangeToProto(d.kind));
-    e.set_name(d.name);
-    e.set_role(d.role);
-    e.set_previous_role(d.previous_role);
-    e.set_token_fingerprint(d.fingerprint);
-    e.set_previous_token_fingerprint(d.previous_fingerprint);
-    e.set_actor(kServerActor);
-    e.set_token_file(file.path);
-    e.set_token_file_sha256(file.sha256);
+    cit::v1::IdentityEvent e = EventFor(d, file, now);
     {
       // One transaction per entry: each is committed (and signed by `after_each`) on its own.
       sqlite::Transaction tx(*db_);
@@ -107,14 +167,7 @@ absl::StatusOr<std::vector<cit::v1::IdentityEvent>> IdentityLog::Record(
       if (absl::Status s = tx.Commit(); !s.ok()) return s;
       e.set_index(head->length);
     }
-    spdlog::info(
-        "event=identity_change index={} change={} name={} role={} previous_role={} "
-        "token_fingerprint={} previous_token_fingerprint={} token_file=\"{}\" "
-        "token_file_sha256={}",
-        e.index(), cit::v1::IdentityChange_Name(e.change()), e.name(), e.role(),
-        e.previous_role().empty() ? "-" : e.previous_role(), e.token_fingerprint(),
-        e.previous_token_fingerprint().empty() ? "-" : e.previous_token_fingerprint(),
-        e.token_file(), e.token_file_sha256());
+    LogChange(e);
     if (after_each) {
       if (absl::Status s = after_each(e); !s.ok()) return s;
     }

@@ -13,6 +13,10 @@
 //   absl::StatusOr<std::vector<cit::v1::IdentityEvent>> added = (*log)->Record(
 //       *tokens, clock->Now(), [&](const cit::v1::IdentityEvent&) { return SignCheckpoint(); });
 //
+// On PostgreSQL (OpenPostgres) the log is the one every instance sharing the database appends
+// to (postgres_audit_log.h): each entry is chosen and appended under the log's writer lock, after
+// reading the whole log, so two instances starting at once do not record one change twice.
+//
 // If hashing fails, nothing is stored and the error is returned (the server does not start).
 //
 // Thread contract: Record from one thread (start-up); nothing else writes the identity log.
@@ -35,6 +39,8 @@
 
 namespace cit::dispatch {
 
+class PostgresAuditLog;
+
 // The token file as read once: its parsed entries, path and the SHA-256 of the exact bytes.
 struct LoadedTokenFile {
   TokenFile tokens;
@@ -52,6 +58,7 @@ std::map<std::string, RecordedIdentity> ReplayIdentities(
 class IdentityLog {
  public:
   static absl::StatusOr<std::unique_ptr<IdentityLog>> Open(const std::filesystem::path& path);
+  static absl::StatusOr<std::unique_ptr<IdentityLog>> OpenPostgres(const std::string& conninfo);
 
   // Called after each committed entry; the server signs a checkpoint there, so that every
   // identity entry is anchored on its own and a recomputed chain is named at the exact entry.
@@ -67,7 +74,12 @@ class IdentityLog {
 
  private:
   explicit IdentityLog(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
-  std::unique_ptr<sqlite::Database> db_;
+  absl::StatusOr<std::vector<cit::v1::IdentityEvent>> RecordInPostgres(const LoadedTokenFile& file,
+                                                                       SysTime now,
+                                                                       const AfterEach& after_each);
+
+  std::unique_ptr<sqlite::Database> db_;  // null on PostgreSQL
+  std::shared_ptr<PostgresAuditLog> pg_;  // null on SQLite
 };
 
 }  // namespace cit::dispatch

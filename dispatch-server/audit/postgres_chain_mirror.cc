@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/audit/checkpoint_log.h"
 
 namespace cit::dispatch {
 namespace {
@@ -41,6 +42,12 @@ CREATE TABLE main.alerts (alert_id INTEGER PRIMARY KEY, vehicle_id TEXT NOT NULL
   run_id TEXT NOT NULL, kind INTEGER NOT NULL, subject TEXT NOT NULL, state INTEGER NOT NULL,
   severity INTEGER NOT NULL, event_time_ns INTEGER NOT NULL, proto BLOB NOT NULL);
 CREATE INDEX main.alerts_run ON alerts (run_id);
+CREATE TABLE main.checkpoints (checkpoint_id INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,
+  reason TEXT NOT NULL, key_id TEXT NOT NULL, body BLOB NOT NULL, signature BLOB NOT NULL);
+CREATE TABLE main.identity_events (idx INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,
+  change INTEGER NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL,
+  token_fingerprint TEXT NOT NULL, body BLOB NOT NULL, hash BLOB NOT NULL);
+CREATE INDEX main.identity_events_by_name ON identity_events (name, idx);
 )sql";
 
 constexpr int64_t kPageRows = 10000;
@@ -146,6 +153,46 @@ constexpr char kInsertRecord[] =
     "INSERT OR IGNORE INTO main.records VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
     "?12, ?13)";
 
+// The checkpoints and the identity log (postgres_audit_log.h), once
+// their tables exist.
+absl::Status CopyAuditLogs(pqxx::transaction_base& t, sqlite::Database& db) {
+  if (!t.exec1("SELECT to_regclass('checkpoints') IS NOT NULL")[0].as<bool>()) {
+    return absl::OkStatus();
+  }
+  if (absl::Status s = CopyRows(
+          db,
+          t.exec("SELECT checkpoint_id, time_ns, reason, key_id, body, signature FROM checkpoints "
+                 "ORDER BY checkpoint_id"),
+          "INSERT INTO main.checkpoints VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+          {Col::kInt, Col::kInt, Col::kText, Col::kText, Col::kBlob, Col::kBlob});
+      !s.ok()) {
+    return s;
+  }
+  return CopyRows(db,
+                  t.exec("SELECT idx, time_ns, change, name, role, token_fingerprint, body, hash "
+                         "FROM identity_events ORDER BY idx"),
+                  "INSERT INTO main.identity_events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                  {Col::kInt, Col::kInt, Col::kInt, Col::kText, Col::kText, Col::kText, Col::kBlob,
+                   Col::kBlob});
+}
+
+// The lengths of `vehicle_id`'s record chain the copied checkpoints list: where a run's span
+// may start and end.
+absl::StatusOr<std::vector<uint64_t>> CheckpointedLengths(sqlite::Database& db,
+                                                          const std::string& vehicle_id) {
+  absl::StatusOr<std::vector<cit::v1::SignedCheckpoint>> checkpoints =
+      ReadCheckpoints(db, 0, SIZE_MAX);
+  if (!checkpoints.ok()) return checkpoints.status();
+  std::vector<uint64_t> lengths;
+  const std::string chain = absl::StrCat("records/", vehicle_id);
+  for (const cit::v1::SignedCheckpoint& c : *checkpoints) {
+    for (const cit::v1::ChainHead& h : c.checkpoint().heads()) {
+      if (h.chain() == chain) lengths.push_back(h.length());
+    }
+  }
+  return lengths;
+}
+
 }  // namespace
 
 absl::Status CreateMirrorTables(sqlite::Database& db) { return db.Exec(kMirrorSchemaSql); }
@@ -191,6 +238,8 @@ absl::StatusOr<std::vector<cit::v1::ChainHead>> PostgresChainMirror::Heads() {
             {"plans", "plan_events", "SELECT idx, hash FROM plan_events ORDER BY idx DESC LIMIT 1"},
             {"alerts", "alert_events",
              "SELECT chain_index, hash FROM alert_events ORDER BY chain_index DESC LIMIT 1"},
+            {"identities", "identity_events",
+             "SELECT idx, hash FROM identity_events ORDER BY idx DESC LIMIT 1"},
         };
         for (const Log& log : logs) {
           if (!exists(log.table)) continue;
@@ -211,12 +260,19 @@ absl::StatusOr<std::vector<cit::v1::ChainHead>> PostgresChainMirror::Heads() {
 
 absl::Status PostgresChainMirror::CopyInto(sqlite::Database& db, const std::string& vehicle_id,
                                            const std::string& run_id,
-                                           const RecordTimeWindow* window,
-                                           const std::vector<uint64_t>& anchor_lengths) {
+                                           const RecordTimeWindow* window) {
   return session_->Run("copying the chains to verify", [&](pqxx::connection& c) -> absl::Status {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> t(c);
+    // The checkpoints first, from the same snapshot as the chains: a checkpoint lists heads
+    // committed before it, so every chain copied is at least as long as they say.
+    if (absl::Status s = CopyAuditLogs(t, db); !s.ok()) return s;
+    if (vehicle_id.empty() && run_id.empty()) return absl::OkStatus();  // the logs only
     RecordSpan span;
-    if (window != nullptr) span = SpanOf(t, vehicle_id, *window, anchor_lengths);
+    if (window != nullptr) {
+      absl::StatusOr<std::vector<uint64_t>> lengths = CheckpointedLengths(db, vehicle_id);
+      if (!lengths.ok()) return lengths.status();
+      span = SpanOf(t, vehicle_id, *window, *lengths);
+    }
     // Page by chain position: a vehicle's history may not fit in memory at once.
     int64_t after = static_cast<int64_t>(span.after);
     const int64_t through = span.through ? static_cast<int64_t>(*span.through) : INT64_MAX;

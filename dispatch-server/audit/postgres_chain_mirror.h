@@ -1,8 +1,10 @@
 // The PostgreSQL store's hash chains for the audit ledger (issue 15): the heads a signed
-// checkpoint lists (each vehicle's records, the plan log, the alert-event log), and a copy of the
-// rows one verification reads, taken from one snapshot into a private SQLite database, so that
-// `audit verify` runs the one verifier (record_chain_check.h, plan_version_chain.h,
-// alert_event_chain.h) on both backends and checks them alike.
+// checkpoint lists (each vehicle's records, the plan log, the alert-event log, the identity log),
+// and a copy of the rows one verification reads, taken from one snapshot into a private SQLite
+// database, so that `audit verify` runs the one verifier (record_chain_check.h,
+// plan_version_chain.h, alert_event_chain.h, identity_chain.h) on both backends and checks them
+// alike. The copy includes every instance's checkpoints and the identity log
+// (postgres_audit_log.h).
 //
 //   auto mirror = PostgresChainMirror::Open(conninfo);
 //   absl::StatusOr<std::vector<cit::v1::ChainHead>> heads = (*mirror)->Heads();   // checkpoints
@@ -33,19 +35,17 @@ class PostgresChainMirror {
   static absl::StatusOr<std::unique_ptr<PostgresChainMirror>> Open(const std::string& conninfo);
 
   // Every chain head of the store now, as CheckpointLog lists them: "records/<vehicle>" (in
-  // vehicle order), "plans" and "alerts" (each once its table exists).
+  // vehicle order), "plans", "alerts" and "identities" (each once its table exists).
   absl::StatusOr<std::vector<cit::v1::ChainHead>> Heads();
 
-  // Fills the tables of CreateMirrorTables in `db` from one snapshot: `vehicle_id`'s records,
+  // Fills the tables of CreateMirrorTables in `db` from one snapshot: every checkpoint and the
+  // identity log, `vehicle_id`'s records,
   // rejects, declared gaps and chain-head row and, with a `run_id`, the whole plan and
   // alert-event logs and that run's rows in runs and alerts. With a `window`, only the records
   // VerifyRecordChainForWindow reads for it, given the chain lengths the checkpoints list for
-  // the vehicle (`anchor_lengths`). Call inside `db`'s transaction, after reading the
-  // checkpoints the verification uses: the chains copied are then at least as long as those
-  // checkpoints say.
+  // the vehicle. The chains copied are at least as long as the checkpoints copied say.
   absl::Status CopyInto(sqlite::Database& db, const std::string& vehicle_id,
-                        const std::string& run_id, const RecordTimeWindow* window = nullptr,
-                        const std::vector<uint64_t>& anchor_lengths = {});
+                        const std::string& run_id, const RecordTimeWindow* window = nullptr);
 
   // The vehicle of a run according to the plan log; NOT_FOUND when the log never had it.
   absl::StatusOr<std::string> LoggedRunVehicle(const std::string& run_id);

@@ -6,8 +6,8 @@
 //   absl::StatusOr<MonitoringStores> stores = OpenMonitoringStores(options);
 //   RunManager runs(stores->runs.get(), &clock);
 //
-// The other stores (the audit ledger and checkpoints and the identity log, in the SQLite file;
-// the notification outbox and period reports, on the backend) are opened elsewhere
+// The audit trail (checkpoints, identity log; on PostgreSQL too: audit_trail.h), the
+// notification outbox and period reports (both on the backend) are opened elsewhere
 // (server_assembly.cc).
 //
 // Thread contract: OpenMonitoringStores is thread-safe; see each store for its own.

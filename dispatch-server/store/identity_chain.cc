@@ -87,29 +87,40 @@ absl::StatusOr<IdentityChainHead> LoadIdentityChainHead(sqlite::Database& db) {
   return head;
 }
 
-absl::Status AppendIdentityEvent(sqlite::Database& db, IdentityChainHead& head,
-                                 cit::v1::IdentityEvent event) {
+absl::StatusOr<IdentityEntry> NextIdentityEntry(const IdentityChainHead& head,
+                                                cit::v1::IdentityEvent event) {
   const uint64_t index = head.length + 1;
   event.set_index(index);
-  const std::string body = SerializeDeterministic(event);
+  IdentityEntry out;
+  out.body = SerializeDeterministic(event);
   absl::StatusOr<std::string> hash =
-      ChainStep(head.head, CanonicalEntryBytes(kIdentityDomain, index, 0, body));
+      ChainStep(head.head, CanonicalEntryBytes(kIdentityDomain, index, 0, out.body));
   if (!hash.ok()) return hash.status();
+  out.hash = *std::move(hash);
+  out.event = std::move(event);
+  return out;
+}
+
+absl::Status AppendIdentityEvent(sqlite::Database& db, IdentityChainHead& head,
+                                 cit::v1::IdentityEvent event) {
+  absl::StatusOr<IdentityEntry> entry = NextIdentityEntry(head, std::move(event));
+  if (!entry.ok()) return entry.status();
+  const cit::v1::IdentityEvent& e = entry->event;
   absl::StatusOr<sqlite::Statement> ins = db.Prepare(
       "INSERT INTO identity_events (idx, time_ns, change, name, role, token_fingerprint, body, "
       "hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!ins.ok()) return ins.status();
-  ins->Bind(1, index)
-      .Bind(2, Nanos(event.time()))
-      .Bind(3, static_cast<int>(event.change()))
-      .Bind(4, event.name())
-      .Bind(5, event.role())
-      .Bind(6, event.token_fingerprint())
-      .Bind(7, sqlite::Blob(body))
-      .Bind(8, sqlite::Blob(*hash));
+  ins->Bind(1, e.index())
+      .Bind(2, Nanos(e.time()))
+      .Bind(3, static_cast<int>(e.change()))
+      .Bind(4, e.name())
+      .Bind(5, e.role())
+      .Bind(6, e.token_fingerprint())
+      .Bind(7, sqlite::Blob(entry->body))
+      .Bind(8, sqlite::Blob(entry->hash));
   if (absl::Status s = ins->Run(); !s.ok()) return s;
-  head.length = index;
-  head.head = *std::move(hash);
+  head.length = e.index();
+  head.head = std::move(entry->hash);
   return absl::OkStatus();
 }
 

@@ -41,6 +41,17 @@ struct IdentityChainHead {
 
 absl::StatusOr<IdentityChainHead> LoadIdentityChainHead(sqlite::Database& db);
 
+// One entry as the chain stores it: `event` with its index set, the hashed body and h_index.
+struct IdentityEntry {
+  cit::v1::IdentityEvent event;
+  std::string body;
+  std::string hash;
+};
+// The entry `event` becomes at the end of the chain at `head` (any store: SQLite or PostgreSQL).
+// Fails if hashing fails (no placeholder hash).
+absl::StatusOr<IdentityEntry> NextIdentityEntry(const IdentityChainHead& head,
+                                                cit::v1::IdentityEvent event);
+
 // Appends `event` (index set here) inside the caller's transaction; advances `head` only when
 // the row is written. Fails without writing if hashing fails (no placeholder hash).
 absl::Status AppendIdentityEvent(sqlite::Database& db, IdentityChainHead& head,

@@ -3,7 +3,9 @@
 // operator's and a dispatcher's actions, verifies intact after a restart, every chain of the run
 // anchored by a signed checkpoint; a record or a plan event changed in the store while the server
 // was stopped is named. On PostgreSQL the chains are in its database (changed there by the
-// superuser, triggers off) and the checkpoints in the server's file.
+// superuser, triggers off), beside the checkpoints. Two real servers on one PostgreSQL database
+// (FleetVerifyE2eTest): the run recorded by instance B while A was stopped verifies intact on
+// both after A restarts, also with the auditor's copies of both public keys.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "cit/v1/dispatch.pb.h"
+#include "dispatch-server/audit/audit_config.h"
 #include "tests/ctl/live_server_fixture.h"
 #include "tests/ctl/scenario.h"
 #include "tests/support/postgres_server.h"
@@ -123,6 +126,84 @@ TEST_P(AuditVerifyE2eTest, APlanEventChangedInTheStoreIsNamed) {
   StartServer();
   EXPECT_EQ(Ctl("aude", std::string("audit verify ") + sc::kRun), 1) << out_ << err_;
   EXPECT_NE(out_.find("BROKEN: plans at plan event 2"), std::string::npos) << out_;
+}
+
+// Instances "a" (the fixture's server) and "b" on one PostgreSQL database, each with its own
+// signing key and the other's public key in [audit] instance_keys.
+class FleetVerifyE2eTest : public cit::test::LiveServerTest {
+ protected:
+  struct Instance {
+    std::unique_ptr<cit::test::Process> server;
+    int telemetry_port = 0;
+    int operator_port = 0;
+    std::string store_config;
+    std::string extra_config;
+  };
+
+  void SetUp() override {
+    cit::test::PostgresServer* pg = cit::test::SharedPostgres();
+    ASSERT_NE(pg, nullptr);
+    absl::StatusOr<std::string> db = pg->CreateDatabase();
+    ASSERT_TRUE(db.ok()) << db.status();
+    const std::string store = "backend = \"postgresql\"\nconnection = \"" + *db + "\"\ninstance = ";
+    // Both keys exist before either server reads the other's public half.
+    ASSERT_TRUE(cit::dispatch::LoadSigningKey({}, dir_ / "dispatch.db").ok());
+    ASSERT_TRUE(cit::dispatch::LoadSigningKey({}, dir_ / "b.db").ok());
+    store_config_ = store + "\"a\"\n";
+    extra_config_ = "[audit]\ninstance_keys = [\"" + KeyOf("b.db") + "\"]\n";
+    b_.store_config = store + "\"b\"\n";
+    b_.extra_config = "[audit]\nsigning_key = \"" + (dir_ / "b.db.checkpoint-key.pem").string() +
+                      "\"\ninstance_keys = [\"" + KeyOf("dispatch.db") + "\"]\n";
+    b_.telemetry_port = cit::test::FreeTcpPort();
+    b_.operator_port = cit::test::FreeTcpPort();
+    LiveServerTest::SetUp();
+  }
+  void TearDown() override {
+    OnB([&] {
+      if (server_) StopServer();
+    });
+  }
+
+  std::string KeyOf(const std::string& db) const {
+    return (dir_ / (db + ".checkpoint-key.pub.pem")).string();
+  }
+  // Runs `fn` with the fixture pointed at instance B (its process, ports and config).
+  void OnB(const std::function<void()>& fn) {
+    Swap();
+    fn();
+    Swap();
+  }
+  void Swap() {
+    std::swap(server_, b_.server);
+    std::swap(telemetry_port_, b_.telemetry_port);
+    std::swap(operator_port_, b_.operator_port);
+    std::swap(store_config_, b_.store_config);
+    std::swap(extra_config_, b_.extra_config);
+  }
+
+  Instance b_;
+};
+
+TEST_F(FleetVerifyE2eTest, ARunRecordedByBWhileAWasStoppedVerifiesOnBothInstances) {
+  OnB([&] { StartServer(); });
+  StopServer();  // A
+  OnB([&] { RunScenario(); });
+  StartServer();  // A again: its start-up checkpoint lists what B stored meanwhile
+  ASSERT_EQ(Ctl("aude", std::string("audit verify ") + sc::kRun), 0) << out_ << err_;
+  EXPECT_TRUE(AnchoredIntact(out_, std::string("records/") + sc::kVehicle)) << out_;
+  EXPECT_EQ(out_.find("appeared while"), std::string::npos) << out_;
+  OnB([&] { EXPECT_EQ(Ctl("aude", std::string("audit verify ") + sc::kRun), 0) << out_ << err_; });
+  // The auditor's own copies of both instances' keys: every checkpoint verifies with one.
+  EXPECT_EQ(Ctl("aude", std::string("audit verify ") + sc::kRun + " --public-key " +
+                            KeyOf("dispatch.db") + " --public-key " + KeyOf("b.db")),
+            0)
+      << out_ << err_;
+  // With only A's key, B's checkpoints are named.
+  EXPECT_EQ(Ctl("aude",
+                std::string("audit verify ") + sc::kRun + " --public-key " + KeyOf("dispatch.db")),
+            1)
+      << out_ << err_;
+  EXPECT_NE(out_.find("of instance \"b\""), std::string::npos) << out_;
 }
 
 }  // namespace

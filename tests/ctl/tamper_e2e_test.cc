@@ -5,8 +5,8 @@
 // recomputed where that helps the attacker. The server is started again and `dispatchctl audit
 // verify` must exit 1 and name the first broken entry exactly. Every case runs on both store
 // backends (Backends/TamperTest.<case>/sqlite and /postgresql): on PostgreSQL the attacker edits
-// its database as the superuser (triggers disabled instead of dropped) and the checkpoints, in
-// the server's file, list the heads read from it.
+// its database as the superuser (triggers disabled instead of dropped), where the checkpoints
+// are too, listing its heads.
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>

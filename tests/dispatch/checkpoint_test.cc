@@ -1,13 +1,18 @@
 // Signed checkpoints (issue 12 §4, §6): the Ed25519 key, the [audit] config, the checkpoint log
 // (signed, linked, append-only, nothing written when signing fails), the server refusing to start
 // with an unusable configured key, and alert events of an older database chained at upgrade.
+// Several instances on one PostgreSQL database (issue 15 §3): one checkpoint chain for all, what
+// one instance stored while another was stopped verifies on both, what was stored while none ran
+// is reported, a changed checkpoint row is reported, and the table is append-only.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <fstream>
 
 #include "dispatch-server/audit/audit_config.h"
+#include "dispatch-server/audit/audit_trail.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/audit/checkpoint_log.h"
 #include "dispatch-server/store/alert_event_chain.h"
@@ -15,6 +20,8 @@
 #include "dispatch-server/store/record_hash.h"
 #include "dispatch-server/store/sqlite_alert_store.h"
 #include "dispatch-server/store/sqlite_run_store.h"
+#include "tests/dispatch/store_backends.h"
+#include "tests/dispatch/stored_fix.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
@@ -241,6 +248,209 @@ TEST(AlertChainUpgradeTest, EventsOfAnOlderDatabaseAreChainedOnceAndThenAppendOn
   EXPECT_TRUE(report->intact) << report->first_bad << ": " << report->problem;
   EXPECT_EQ(report->length, 3u);
   EXPECT_FALSE((*db)->Exec("DELETE FROM alert_events WHERE event_id = 2").ok());
+}
+
+class FleetCheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = db_.OpenRecordStore();
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    for (const char* name : {"a", "b"}) {
+      std::filesystem::create_directories(db_.dir() / name);
+      ASSERT_TRUE(LoadSigningKey({}, Path(name)).ok());  // generated, as at a first start
+    }
+  }
+  std::filesystem::path Path(const std::string& name) const {
+    return db_.dir() / name / "dispatch.db";
+  }
+
+  // Instance `name` as the server assembles its audit trail: its own key file beside its own
+  // [store] path, the checkpoints in the shared database, the other instance's public key in
+  // [audit] instance_keys unless `trust_other` is false. No interval checkpoint in a test.
+  std::unique_ptr<AuditTrail> Instance(const std::string& name, bool trust_other = true) {
+    const std::filesystem::path dir = db_.dir() / name;
+    AuditOptions o;
+    o.checkpoint_interval = std::chrono::hours(1);
+    if (trust_other) {
+      const std::string other = name == "a" ? "b" : "a";
+      o.instance_keys.push_back(db_.dir() / other / "dispatch.db.checkpoint-key.pub.pem");
+    }
+    auto trail = AuditTrail::Open(o, dir / "dispatch.db", db_.conninfo(), name);
+    EXPECT_TRUE(trail.ok()) << trail.status();
+    return trail.ok() ? *std::move(trail) : nullptr;
+  }
+  std::unique_ptr<AuditTrail> Started(const std::string& name) {
+    std::unique_ptr<AuditTrail> t = Instance(name);
+    if (t != nullptr) {
+      EXPECT_TRUE(t->Start().ok());
+    }
+    return t;
+  }
+  void StoreSeqs(uint64_t first, uint64_t last) {
+    for (uint64_t seq = first; seq <= last; ++seq) {
+      AppendBatch batch;
+      batch.records.push_back(test_records::Fix("CIT-1", seq));
+      ASSERT_TRUE(store_->Append(batch).ok());
+    }
+  }
+  static cit::v1::VerifyChainResponse Verify(AuditTrail& t) {
+    auto v = t.ledger()->Verify("CIT-1", "", nullptr);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : cit::v1::VerifyChainResponse();
+  }
+
+  test::BackendDb db_{"postgresql"};
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(FleetCheckpointTest, RecordsStoredWhileOneInstanceWasStoppedVerifyOnEveryInstance) {
+  auto a = Started("a");
+  auto b = Started("b");
+  ASSERT_TRUE(a && b);
+  StoreSeqs(1, 5);
+  ASSERT_TRUE(a->Stop().ok());
+  a.reset();
+  StoreSeqs(6, 10);  // B is running: it vouches for these
+  a = Started("a");
+  ASSERT_TRUE(a);
+  for (AuditTrail* t : {a.get(), b.get()}) {
+    const cit::v1::VerifyChainResponse v = Verify(*t);
+    EXPECT_TRUE(v.intact()) << v.problem();
+    EXPECT_EQ(v.records_checked(), 10u);
+    EXPECT_TRUE(v.checkpoints_signed());
+  }
+  // One chain: both instances' checkpoints, each naming its instance, linked in order.
+  auto list = b->ledger()->ListCheckpoints(0, 100);
+  ASSERT_TRUE(list.ok()) << list.status();
+  std::vector<std::string> seen;
+  for (const auto& c : list->checkpoints()) {
+    seen.push_back(c.checkpoint().instance() + "/" + c.checkpoint().reason());
+    EXPECT_FALSE(c.public_key_pem().empty());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a/startup", "b/startup", "a/shutdown", "a/startup"}));
+  EXPECT_NE(list->checkpoints(0).checkpoint().key_id(), list->checkpoints(1).checkpoint().key_id());
+  // A key stored beside the checkpoints is not trusted: without B's public key configured, an
+  // instance reports B's checkpoints (whoever can write the table could have stored any key).
+  auto untrusting = Instance("a", /*trust_other=*/false);
+  ASSERT_TRUE(untrusting);
+  const cit::v1::VerifyChainResponse v = Verify(*untrusting);
+  EXPECT_FALSE(v.intact());
+  EXPECT_NE(v.problem().find("[audit] instance_keys"), std::string::npos) << v.problem();
+  ASSERT_TRUE(a->Stop().ok());
+  ASSERT_TRUE(b->Stop().ok());
+}
+
+TEST_F(FleetCheckpointTest, RecordsStoredWhileNoInstanceRanAreReported) {
+  auto a = Started("a");
+  auto b = Started("b");
+  ASSERT_TRUE(a && b);
+  StoreSeqs(1, 3);
+  ASSERT_TRUE(a->Stop().ok());
+  ASSERT_TRUE(b->Stop().ok());
+  a.reset();
+  b.reset();
+  StoreSeqs(4, 6);  // the whole fleet is stopped
+  b = Started("b");
+  ASSERT_TRUE(b);
+  const cit::v1::VerifyChainResponse v = Verify(*b);
+  EXPECT_FALSE(v.intact());
+  EXPECT_EQ(v.first_bad_seq(), 4u);
+  EXPECT_NE(v.problem().find("appeared while the server was stopped"), std::string::npos)
+      << v.problem();
+  EXPECT_NE(v.problem().find("no instance running"), std::string::npos) << v.problem();
+  ASSERT_TRUE(b->Stop().ok());
+}
+
+TEST_F(FleetCheckpointTest, AForgedStartupOfAnotherInstanceDoesNotHideWhatNoInstanceStored) {
+  auto a = Started("a");
+  auto b = Started("b");
+  ASSERT_TRUE(a && b);
+  StoreSeqs(1, 3);
+  ASSERT_TRUE(a->Stop().ok());
+  ASSERT_TRUE(b->Stop().ok());
+  // The attacker, with the fleet stopped: a "startup" of B appended to the chain (correctly
+  // linked, B's key id, but a signature they cannot make), then records.
+  auto newest = b->ledger()->GetCheckpoint(0);
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  cit::v1::Checkpoint forged;
+  forged.set_checkpoint_id(newest->checkpoint().checkpoint_id() + 1);
+  forged.set_reason("startup");
+  forged.set_instance("b");
+  forged.set_key_id(newest->checkpoint().key_id());  // B wrote the shutdown
+  std::string sha(32, '\0');
+  unsigned int len = 0;
+  ASSERT_EQ(EVP_Digest(newest->body().data(), newest->body().size(),
+                       reinterpret_cast<unsigned char*>(sha.data()), &len, EVP_sha256(), nullptr),
+            1);
+  forged.set_prev_body_sha256(sha);
+  ASSERT_TRUE(db_.Exec("INSERT INTO checkpoints VALUES (" + std::to_string(forged.checkpoint_id()) +
+                       ", 'b', 0, 'startup', 'x', '', decode('" +
+                       HexHash(SerializeDeterministic(forged)) +
+                       "', 'hex'), decode(repeat('00', 64), 'hex'))")
+                  .ok());
+  a.reset();
+  b.reset();
+  StoreSeqs(4, 6);
+  a = Started("a");  // links to the forged row
+  ASSERT_TRUE(a);
+  const cit::v1::VerifyChainResponse v = Verify(*a);
+  EXPECT_FALSE(v.intact());
+  EXPECT_FALSE(v.checkpoints_signed());
+  bool records_reported = false;
+  for (const auto& c : v.chains()) {
+    if (c.chain() == "records/CIT-1") {
+      records_reported = !c.intact() && c.problem().find("appeared while the server was stopped") !=
+                                            std::string::npos;
+    }
+  }
+  EXPECT_TRUE(records_reported) << v.DebugString();
+  ASSERT_TRUE(a->Stop().ok());
+}
+
+TEST_F(FleetCheckpointTest, AChangedCheckpointRowOfAnotherInstanceIsReported) {
+  auto a = Started("a");
+  auto b = Started("b");
+  ASSERT_TRUE(a && b);
+  StoreSeqs(1, 3);
+  ASSERT_TRUE(b->log().Append("interval", std::chrono::system_clock::now()).ok());
+  EXPECT_TRUE(Verify(*a).intact());
+  // B's newest checkpoint (after A's newest: proven by its own signature only), re-signed by
+  // nobody: its length claim changed.
+  ASSERT_TRUE(db_.Exec("ALTER TABLE checkpoints DISABLE TRIGGER USER; "
+                       "UPDATE checkpoints SET signature = decode(repeat('00', 64), 'hex') "
+                       "WHERE checkpoint_id = 3; "
+                       "ALTER TABLE checkpoints ENABLE TRIGGER USER")
+                  .ok());
+  const cit::v1::VerifyChainResponse v = Verify(*a);
+  EXPECT_FALSE(v.intact());
+  EXPECT_FALSE(v.checkpoints_signed());
+  EXPECT_NE(v.problem().find("checkpoint #3"), std::string::npos) << v.problem();
+  EXPECT_NE(v.problem().find("instance \"b\""), std::string::npos) << v.problem();
+  // A body changed before A's newest checkpoint breaks the link A's signature proves.
+  ASSERT_TRUE(a->log().Append("interval", std::chrono::system_clock::now()).ok());
+  ASSERT_TRUE(db_.Exec("ALTER TABLE checkpoints DISABLE TRIGGER USER; "
+                       "UPDATE checkpoints SET body = (SELECT body FROM checkpoints WHERE "
+                       "checkpoint_id = 1) WHERE checkpoint_id = 2; "
+                       "ALTER TABLE checkpoints ENABLE TRIGGER USER")
+                  .ok());
+  const cit::v1::VerifyChainResponse linked = Verify(*b);
+  EXPECT_FALSE(linked.intact());
+  EXPECT_EQ(linked.problem().rfind("checkpoints: ", 0), 0u) << linked.problem();
+}
+
+TEST_F(FleetCheckpointTest, CheckpointsAndIdentityEventsAreAppendOnly) {
+  auto a = Started("a");
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(db_.Exec("UPDATE checkpoints SET reason = 'x'").ok());
+  EXPECT_FALSE(db_.Exec("DELETE FROM checkpoints").ok());
+  EXPECT_FALSE(db_.Exec("TRUNCATE checkpoints").ok());
+  EXPECT_FALSE(db_.Exec("TRUNCATE identity_events").ok());
+  test::BackendDb::ExpectRefusedAs(
+      db_.ServerRoleConninfo(),
+      {"UPDATE checkpoints SET reason = 'x'", "DELETE FROM checkpoints",
+       "UPDATE identity_events SET role = 'admin'", "DELETE FROM identity_events"});
+  ASSERT_TRUE(a->Stop().ok());
 }
 
 }  // namespace

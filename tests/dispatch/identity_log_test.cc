@@ -2,7 +2,9 @@
 // state and the token file (added, removed, role changed, token rotated, no change), the
 // append-only hash chain in a real SQLite file (triggers, recomputed chain, columns checked
 // against the hashed body), nothing stored when hashing fails, and the identity head in every
-// signed checkpoint.
+// signed checkpoint. On PostgreSQL (issue 15 §3) one log for every instance: a change recorded
+// by one instance is not recorded again by another reading the same file, every instance lists
+// and verifies the same log.
 #include "dispatch-server/audit/identity_log.h"
 
 #include <gtest/gtest.h>
@@ -10,11 +12,13 @@
 
 #include <fstream>
 
+#include "dispatch-server/audit/audit_trail.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/audit/checkpoint_log.h"
 #include "dispatch-server/auth/identity_diff.h"
 #include "dispatch-server/store/identity_chain.h"
 #include "dispatch-server/store/record_hash.h"
+#include "tests/dispatch/store_backends.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
@@ -288,6 +292,60 @@ TEST_F(IdentityLogTest, EveryCheckpointListsTheIdentityHead) {
   ASSERT_NE(one, nullptr);
   EXPECT_EQ(one->length(), 1u);
   EXPECT_EQ(one->head(), Verify().head);
+}
+
+TEST_F(IdentityLogTest, InstancesSharingPostgresKeepOneIdentityLog) {
+  test::BackendDb pg("postgresql");
+  // Only A signs checkpoints here; B trusts A's key ([audit] instance_keys).
+  auto trail = [&](const std::string& name) {
+    std::filesystem::create_directories(pg.dir() / name);
+    AuditOptions o;
+    if (name == "b")
+      o.instance_keys.push_back(pg.dir() / "a" / "dispatch.db.checkpoint-key.pub.pem");
+    auto t = AuditTrail::Open(o, pg.dir() / name / "dispatch.db", pg.conninfo(), name);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? *std::move(t) : nullptr;
+  };
+  auto a = trail("a");
+  auto b = trail("b");
+  ASSERT_TRUE(a && b);
+  auto on_a = IdentityLog::OpenPostgres(pg.conninfo());
+  auto on_b = IdentityLog::OpenPostgres(pg.conninfo());
+  ASSERT_TRUE(on_a.ok() && on_b.ok()) << on_a.status() << on_b.status();
+  auto record = [&](IdentityLog& log) {
+    auto file = LoadTokenFileForLog(tokens_);
+    EXPECT_TRUE(file.ok()) << file.status();
+    auto added = log.Record(
+        *file, FromUnixSeconds(1'800'000'000 + ++starts_), [&](const cit::v1::IdentityEvent&) {
+          return a->log().Append("identities", std::chrono::system_clock::now(), false).status();
+        });
+    EXPECT_TRUE(added.ok()) << added.status();
+    return added.ok() ? added->size() : size_t{999};
+  };
+  WriteTokens(Token("olga", "operator", "t1") + Token("aude", "auditor", "t2"));
+  EXPECT_EQ(record(**on_a), 2u);
+  EXPECT_EQ(record(**on_b), 0u) << "B reads the same file: the shared log already says so";
+  WriteTokens(Token("olga", "admin", "t1") + Token("aude", "auditor", "t2"));
+  EXPECT_EQ(record(**on_b), 1u);
+  for (AuditTrail* t : {a.get(), b.get()}) {
+    auto events = t->ledger()->ListIdentityEvents({});
+    ASSERT_TRUE(events.ok()) << events.status();
+    ASSERT_EQ(events->events_size(), 3);
+    EXPECT_EQ(events->events(2).index(), 3u);
+    EXPECT_EQ(events->events(2).role(), "admin");
+    auto v = t->ledger()->VerifyIdentities(nullptr);
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_TRUE(v->intact()) << v->problem();
+  }
+  // A changed entry is named on every instance.
+  ASSERT_TRUE(pg.Exec("ALTER TABLE identity_events DISABLE TRIGGER USER; "
+                      "UPDATE identity_events SET role = 'admin' WHERE idx = 1; "
+                      "ALTER TABLE identity_events ENABLE TRIGGER USER")
+                  .ok());
+  auto v = b->ledger()->VerifyIdentities(nullptr);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->intact());
+  EXPECT_NE(v->problem().find("identities"), std::string::npos) << v->problem();
 }
 
 }  // namespace

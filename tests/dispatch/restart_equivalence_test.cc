@@ -727,8 +727,8 @@ TEST(RestartEquivalenceTest, MunichDriveOnPostgresqlWithKillsGivesTheUninterrupt
   EXPECT_GE(restarted.pg_rows.at("plan_events"), 3) << "create, dispatch, activate";
   EXPECT_EQ(restarted.pg_rows.at("alerts"), static_cast<int64_t>(restarted.alerts.size()));
   EXPECT_GE(restarted.pg_rows.at("alert_events"), static_cast<int64_t>(restarted.alerts.size()));
-  for (const char* table :
-       {"records", "runs", "plan_events", "alerts", "alert_events", "monitor_snapshots"}) {
+  for (const char* table : {"records", "runs", "plan_events", "alerts", "alert_events",
+                            "monitor_snapshots", "checkpoints", "identity_events"}) {
     EXPECT_EQ(restarted.sqlite_tables.count(table), 0u) << table << " in the SQLite file";
   }
   // The run verifies against the signed checkpoints: its records, the plan log and the alert

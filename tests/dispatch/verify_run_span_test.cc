@@ -12,6 +12,7 @@
 #include <string>
 
 #include "dispatch-server/audit/audit_ledger.h"
+#include "dispatch-server/audit/audit_trail.h"
 #include "dispatch-server/audit/checkpoint_key.h"
 #include "dispatch-server/audit/checkpoint_log.h"
 #include "dispatch-server/audit/postgres_chain_mirror.h"
@@ -43,34 +44,20 @@ class VerifyRunSpanTest : public ::testing::TestWithParam<std::string> {
   // 3,000 records of one truck, a signed checkpoint after each 1,000.
   void SetUp() override {
     ASSERT_TRUE(db_.OpenRunStore().ok());
-    auto key = CheckpointKey::Generate();
-    ASSERT_TRUE(key.ok());
-    ChainHeadSource store_heads;
-    std::shared_ptr<PostgresChainMirror> store_chains;
-    if (db_.pg()) {
-      auto heads = PostgresChainMirror::Open(db_.conninfo());
-      ASSERT_TRUE(heads.ok()) << heads.status();
-      store_heads = [heads = std::shared_ptr<PostgresChainMirror>(*std::move(heads))] {
-        return heads->Heads();
-      };
-      auto chains = PostgresChainMirror::Open(db_.conninfo());
-      ASSERT_TRUE(chains.ok()) << chains.status();
-      store_chains = *std::move(chains);
-    }
-    auto log = CheckpointLog::Open(db_.path(), *key, store_heads);
-    ASSERT_TRUE(log.ok()) << log.status();
+    // The checkpoint log and ledger as the server opens them for the backend.
+    auto trail = AuditTrail::Open({}, db_.path(), db_.pg() ? db_.conninfo() : "");
+    ASSERT_TRUE(trail.ok()) << trail.status();
+    trail_ = *std::move(trail);
     auto store = db_.OpenRecordStore();
     ASSERT_TRUE(store.ok()) << store.status();
     for (uint64_t first = 1; first <= 3000; first += 1000) {
       AppendBatch batch;
       for (uint64_t s = first; s < first + 1000; ++s) batch.records.push_back(Fix(s));
       ASSERT_TRUE((*store)->Append(batch).ok());
-      ASSERT_TRUE((*log)->Append("interval", std::chrono::system_clock::now()).ok());
+      ASSERT_TRUE(trail_->log().Append("interval", std::chrono::system_clock::now()).ok());
     }
     store->reset();
-    auto ledger = AuditLedger::Open(db_.path(), *key, store_chains);
-    ASSERT_TRUE(ledger.ok()) << ledger.status();
-    ledger_ = *std::move(ledger);
+    ledger_ = trail_->ledger();
   }
 
   const cit::v1::ChainResult& Records(const cit::v1::VerifyChainResponse& v) {
@@ -98,7 +85,8 @@ class VerifyRunSpanTest : public ::testing::TestWithParam<std::string> {
   }
 
   test::BackendDb db_{GetParam()};
-  std::unique_ptr<AuditLedger> ledger_;
+  std::unique_ptr<AuditTrail> trail_;
+  std::shared_ptr<AuditLedger> ledger_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, VerifyRunSpanTest, ::testing::Values("sqlite", "postgresql"),
@@ -187,23 +175,16 @@ class PostgresRunLogsTest : public ::testing::Test {
     for (uint64_t s = 1; s <= 10; ++s) batch.records.push_back(Fix(s));
     ASSERT_TRUE((*store)->Append(batch).ok());
 
-    auto key = CheckpointKey::Generate();
-    ASSERT_TRUE(key.ok());
-    auto heads = PostgresChainMirror::Open(db_.conninfo());
-    ASSERT_TRUE(heads.ok()) << heads.status();
-    auto log = CheckpointLog::Open(db_.path(), *key, [&] { return (*heads)->Heads(); });
-    ASSERT_TRUE(log.ok()) << log.status();
-    auto signed_heads = (*log)->Append("interval", std::chrono::system_clock::now());
+    auto trail = AuditTrail::Open({}, db_.path(), db_.conninfo());
+    ASSERT_TRUE(trail.ok()) << trail.status();
+    trail_ = *std::move(trail);
+    auto signed_heads = trail_->log().Append("interval", std::chrono::system_clock::now());
     ASSERT_TRUE(signed_heads.ok()) << signed_heads.status();
     std::set<std::string> chains;
     for (const auto& h : signed_heads->checkpoint().heads()) chains.insert(h.chain());
-    EXPECT_EQ(chains,
-              (std::set<std::string>{std::string("records/") + kVehicle, "plans", "alerts"}));
-    auto chains_copy = PostgresChainMirror::Open(db_.conninfo());
-    ASSERT_TRUE(chains_copy.ok()) << chains_copy.status();
-    auto ledger = AuditLedger::Open(db_.path(), *key, *std::move(chains_copy));
-    ASSERT_TRUE(ledger.ok()) << ledger.status();
-    ledger_ = *std::move(ledger);
+    EXPECT_EQ(chains, (std::set<std::string>{std::string("records/") + kVehicle, "plans", "alerts",
+                                             "identities"}));
+    ledger_ = trail_->ledger();
   }
 
   cit::v1::VerifyChainResponse VerifyRun() {
@@ -213,7 +194,8 @@ class PostgresRunLogsTest : public ::testing::Test {
   }
 
   test::BackendDb db_{"postgresql"};
-  std::unique_ptr<AuditLedger> ledger_;
+  std::unique_ptr<AuditTrail> trail_;
+  std::shared_ptr<AuditLedger> ledger_;
 };
 
 TEST_F(PostgresRunLogsTest, TheRunsRecordsPlanLogAndAlertEventsVerify) {

@@ -58,11 +58,11 @@ absl::StatusOr<WatchCursor> WatchCursor::Decode(const std::string& token) {
   WatchCursor c;
   if (!absl::SimpleAtoi(parts[1], &c.log_through)) return Malformed("bad log position");
   for (size_t i = 2; i < parts.size(); ++i) {
-    std::pair<absl::string_view, absl::string_view> r = absl::StrSplit(parts[i], '-');
+    std::vector<absl::string_view> r = absl::StrSplit(parts[i], '-');
     uint64_t first = 0;
     uint64_t last = 0;
-    if (!absl::SimpleAtoi(r.first, &first) || !absl::SimpleAtoi(r.second, &last) || first == 0 ||
-        first > last) {
+    if (r.size() != 2 || !absl::SimpleAtoi(r[0], &first) || !absl::SimpleAtoi(r[1], &last) ||
+        first == 0 || first > last) {
       return Malformed("bad id range");
     }
     c.AddSeen(first, last);

@@ -67,6 +67,7 @@ struct Inbox {
 // Follows WatchAlerts until inbox.stop, reconnecting and resuming after the last event seen.
 void FollowAlerts(const Connection& conn, const BoardOptions& o, Inbox& inbox) {
   uint64_t cursor = 0;
+  std::string token;  // the last event's resume token (any instance); the id for older servers
   auto backoff = std::chrono::milliseconds(250);
   // A plan that cannot be read leaves the row with latitude/longitude only; nothing is printed
   // over the screen.
@@ -81,14 +82,19 @@ void FollowAlerts(const Connection& conn, const BoardOptions& o, Inbox& inbox) {
       inbox.stream = &ctx;
     }
     cit::v1::WatchAlertsRequest req;
-    req.set_after_event_id(cursor);
+    if (token.empty()) {
+      req.set_after_event_id(cursor);
+    } else {
+      req.set_resume_token(token);
+    }
     if (o.min_severity) req.set_min_severity(*o.min_severity);
     for (const std::string& v : o.vehicles) req.add_vehicle_ids(v);
     auto reader = conn.alerts().WatchAlerts(&ctx, req);
     cit::v1::AlertEvent event;
     while (reader->Read(&event)) {
       backoff = std::chrono::milliseconds(250);
-      cursor = std::max(cursor, event.event_id());
+      cursor = event.event_id();
+      if (!event.resume_token().empty()) token = event.resume_token();
       if (!o.kinds.empty() &&
           std::find(o.kinds.begin(), o.kinds.end(), event.alert().kind()) == o.kinds.end()) {
         continue;

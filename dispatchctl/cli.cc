@@ -247,6 +247,9 @@ int Watch(Globals& g, const WatchOptions& w) {
     AlertLineStyle line_style = style;
     line_style.place_note = [&places](const cit::v1::Alert& a) { return places.Describe(a); };
     std::uint64_t cursor = w.after;
+    // What the server gave with the last event read: resumes on any instance of the database.
+    // The event id is the fallback for servers that give none.
+    std::string token;
     std::uint64_t seen = 0;
     std::optional<std::chrono::system_clock::time_point> deadline;
     if (w.for_s > 0) {
@@ -263,7 +266,11 @@ int Watch(Globals& g, const WatchOptions& w) {
       if (deadline) ctx.set_deadline(*deadline);
       cit::v1::WatchAlertsRequest req;
       // Resume exactly after the last event shown, so a reconnect neither repeats nor loses one.
-      req.set_after_event_id(cursor);
+      if (token.empty()) {
+        req.set_after_event_id(cursor);
+      } else {
+        req.set_resume_token(token);
+      }
       if (min_sev) req.set_min_severity(*min_sev);
       for (const auto& v : w.vehicles) req.add_vehicle_ids(v);
       auto reader = conn.alerts().WatchAlerts(&ctx, req);
@@ -272,7 +279,8 @@ int Watch(Globals& g, const WatchOptions& w) {
       while (reader->Read(&event)) {
         backoff = std::chrono::milliseconds(250);
         announced_wait = false;
-        cursor = std::max(cursor, event.event_id());
+        cursor = event.event_id();
+        if (!event.resume_token().empty()) token = event.resume_token();
         // Filtered here, not by the server: the cursor still moves past events not shown.
         if (!KindSelected(kinds, event.alert().kind())) continue;
         if (g.json) {

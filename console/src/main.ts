@@ -104,7 +104,12 @@ class Console {
       this.alerts.apply(b);
     };
     this.alertStream = new SseStream({
-      url: (cursor) => `/api/v1/cit.v1.Alerts/WatchAlerts${cursor ? `?afterEventId=${encodeURIComponent(cursor)}` : ''}`,
+      // The cursor is the resume token of the last event (any instance of the database), or
+      // an event id from an older server.
+      url: (cursor) =>
+        `/api/v1/cit.v1.Alerts/WatchAlerts${
+          cursor ? `?${/^\d+$/.test(cursor) ? 'afterEventId' : 'resumeToken'}=${encodeURIComponent(cursor)}` : ''
+        }`,
       event: 'alert',
       onData: (data) => {
         if (!batch.length) queueMicrotask(flush);

@@ -43,6 +43,8 @@ export interface Alert {
 
 export interface AlertEvent {
   eventId: string;
+  // WatchAlerts: where to resume after this event, on any instance (the SSE id carries it too).
+  resumeToken?: string;
   alert: Alert;
   // ALERT_EVENT_TYPE_RAISED ... (absent or UNSPECIFIED in a stream's replay of open alerts).
   type?: string;

@@ -77,12 +77,20 @@ absl::Status AlertManager::Load() {
     alerts_[id] = std::move(a);
   }
   last_position_ = 0;
+  own_followed_through_ = 0;
+  own_made_through_ = 0;
   // Fewer events than asked for: the store holds nothing older than these.
   const bool store_has_older = snap->recent_events.size() >= memory_events_;
+  // Log positions run 1, 2, 3... (each append extends the chain by one): the recent events
+  // end at log_position.
+  uint64_t log_position =
+      snap->log_position - std::min<uint64_t>(snap->log_position, snap->recent_events.size());
   for (cit::v1::AlertEvent& e : snap->recent_events) {
     last_event_of_[e.alert().alert_id()] = e.event_id();
     const uint64_t position = NextPositionLocked(e.event_id());
-    events_.push_back({position, /*followed=*/false, std::move(e)});
+    Published p{position, /*followed=*/false, std::move(e)};
+    p.log_through = ++log_position;
+    events_.push_back(std::move(p));
   }
   dropped_through_ = store_has_older && !events_.empty() ? events_.front().position - 1 : 0;
   // Ids that were reserved may have been shown before a crash without being stored: the next
@@ -224,7 +232,10 @@ absl::StatusOr<size_t> AlertManager::FollowOnce(size_t batch) {
     for (AlertStore::LoggedEvent& e : *logged) {
       if (e.position <= follow_position_) continue;  // Load moved past it meanwhile
       follow_position_ = e.position;
-      if (IsOwnEventLocked(e.event.event_id())) continue;  // published when it was made
+      if (IsOwnEventLocked(e.event.event_id())) {  // published when it was made
+        own_followed_through_ = std::max(own_followed_through_, e.event.event_id());
+        continue;
+      }
       ApplyFollowedLocked(std::move(e.event));
       ++applied;
     }
@@ -276,8 +287,31 @@ void AlertManager::ApplyFollowedLocked(cit::v1::AlertEvent event) {
   alerts_[id] = std::move(alert);
   last_event_of_[id] = event.event_id();
   const uint64_t position = NextPositionLocked(event.event_id());
-  events_.push_back({position, /*followed=*/true, std::move(event)});
+  events_.push_back(PublishedNowLocked(position, /*followed=*/true, std::move(event)));
   TrimMemoryLocked();
+}
+
+AlertManager::Published AlertManager::PublishedNowLocked(uint64_t position, bool followed,
+                                                         cit::v1::AlertEvent event) const {
+  Published p{position, followed, std::move(event)};
+  p.log_through = follow_position_;
+  p.own_covered = own_followed_through_;
+  p.own_last = own_made_through_;
+  return p;
+}
+
+WatchCursor AlertManager::CursorOfLocked(uint64_t log_through, uint64_t own_covered,
+                                         uint64_t own_last) const {
+  WatchCursor c;
+  c.log_through = log_through;
+  // Own ids in (own_covered, own_last], block by block (the blocks between belong to others).
+  for (auto it = own_event_blocks_.rbegin(); it != own_event_blocks_.rend(); ++it) {
+    if (it->second <= own_covered) break;
+    const uint64_t first = std::max(it->first, own_covered + 1);
+    const uint64_t last = std::min(it->second, own_last);
+    c.AddSeen(first, last);  // empty when first > last
+  }
+  return c;
 }
 
 absl::Status AlertManager::WaitStoredThrough(uint64_t event_id,
@@ -312,13 +346,15 @@ absl::Status AlertManager::EmitLocked(cit::v1::Alert& alert, cit::v1::AlertEvent
   *event.mutable_time() = ToProto(clock_->Now());
   *event.mutable_alert() = alert;
   last_event_id_ = next_event_id_++;
+  own_made_through_ = last_event_id_;
   last_event_of_[alert.alert_id()] = last_event_id_;
   if (store_ != nullptr) {
     std::lock_guard<std::mutex> lock(persist_mu_);
     to_store_.push_back(event);
     persist_cv_.notify_one();
   }
-  events_.push_back({NextPositionLocked(last_event_id_), /*followed=*/false, std::move(event)});
+  events_.push_back(
+      PublishedNowLocked(NextPositionLocked(last_event_id_), /*followed=*/false, std::move(event)));
   TrimMemoryLocked();
   return absl::OkStatus();
 }
@@ -617,9 +653,9 @@ std::array<uint32_t, cit::v1::Severity_ARRAYSIZE> AlertManager::OpenCountBySever
   return counts;
 }
 
-absl::StatusOr<uint64_t> AlertManager::ReadEvents(uint64_t cursor, const AlertFilter& filter,
-                                                  size_t max,
-                                                  std::vector<cit::v1::AlertEvent>* out) const {
+absl::StatusOr<uint64_t> AlertManager::ReadEvents(
+    uint64_t cursor, const AlertFilter& filter, size_t max, std::vector<cit::v1::AlertEvent>* out,
+    std::vector<std::optional<WatchCursor>>* cursors) const {
   const uint64_t after = cursor;
   std::unique_lock<std::mutex> lock(mu_);
   const uint64_t dropped_through = dropped_through_;
@@ -634,7 +670,9 @@ absl::StatusOr<uint64_t> AlertManager::ReadEvents(uint64_t cursor, const AlertFi
     for (cit::v1::AlertEvent& e : *older) {
       if (e.event_id() > dropped_through) break;  // memory has it (and anything newer)
       cursor = e.event_id();
-      if (filter.Matches(e.alert())) out->push_back(std::move(e));
+      if (!filter.Matches(e.alert())) continue;
+      out->push_back(std::move(e));
+      if (cursors != nullptr) cursors->push_back(std::nullopt);
     }
     if (older->size() >= max) return cursor;  // more stored events may follow
     // The store has nothing more below memory (ids may jump there after a restart): go on in
@@ -653,6 +691,9 @@ absl::StatusOr<uint64_t> AlertManager::ReadEvents(uint64_t cursor, const AlertFi
     cursor = it->position;
     if (filter.Matches(it->event.alert())) {
       out->push_back(it->event);
+      if (cursors != nullptr) {
+        cursors->push_back(CursorOfLocked(it->log_through, it->own_covered, it->own_last));
+      }
       ++taken;
     }
   }
@@ -702,7 +743,8 @@ absl::StatusOr<std::vector<cit::v1::AlertEvent>> AlertManager::EventsOf(uint64_t
 }
 
 std::vector<cit::v1::AlertEvent> AlertManager::OpenSnapshot(const AlertFilter& filter,
-                                                            uint64_t* as_of) const {
+                                                            uint64_t* as_of,
+                                                            WatchCursor* as_of_cursor) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<cit::v1::AlertEvent> out;
   for (const auto& [key, id] : open_) {
@@ -717,7 +759,47 @@ std::vector<cit::v1::AlertEvent> AlertManager::OpenSnapshot(const AlertFilter& f
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.event_id() < b.event_id(); });
   *as_of = last_position_;
+  if (as_of_cursor != nullptr) {
+    *as_of_cursor = CursorOfLocked(follow_position_, own_followed_through_, own_made_through_);
+  }
   return out;
+}
+
+absl::StatusOr<AlertManager::ResumePoint> AlertManager::PrepareResume() {
+  if (absl::Status s = CatchUp(); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  ResumePoint point;
+  point.log_through = follow_position_;
+  point.stream_position = last_position_;
+  // This manager's events the follower has not read back: newest first, back to the first one
+  // it has (own ids ascend with the stream position).
+  for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
+    if (it->followed) continue;
+    const uint64_t id = it->event.event_id();
+    if (!IsOwnEventLocked(id) || id <= own_followed_through_) break;
+    point.own_tail.emplace_back(it->event,
+                                CursorOfLocked(follow_position_, own_followed_through_, id));
+  }
+  std::reverse(point.own_tail.begin(), point.own_tail.end());
+  return point;
+}
+
+absl::StatusOr<uint64_t> AlertManager::ReadLog(
+    uint64_t after, uint64_t through, size_t max,
+    std::vector<std::pair<cit::v1::AlertEvent, WatchCursor>>* out) {
+  if (store_ == nullptr || after >= through) return through;
+  absl::StatusOr<std::vector<AlertStore::LoggedEvent>> logged =
+      store_->EventsAfterPosition(after, std::min<uint64_t>(max, through - after));
+  if (!logged.ok()) return logged.status();
+  if (logged->empty()) return through;  // nothing stored up to `through` beyond `after`
+  for (AlertStore::LoggedEvent& e : *logged) {
+    if (e.position > through) return through;
+    after = e.position;
+    WatchCursor c;
+    c.log_through = e.position;
+    out->emplace_back(std::move(e.event), std::move(c));
+  }
+  return after;
 }
 
 uint64_t AlertManager::last_event_id() const {

@@ -26,7 +26,11 @@
 // on one instance can be acknowledged on another. Watchers read this instance's stream: its own
 // events the moment they are made, the others' when polled, each once. Their cursor is a
 // stream position (ReadEvents, OpenSnapshot): the event id itself while one instance writes,
-// and CursorAfterEvent maps an event id a client resumes from onto it.
+// and CursorAfterEvent maps an event id a client resumes from onto it. What a client keeps to
+// resume on any instance is a WatchCursor (alerts/watch_cursor.h), given with every event
+// ReadEvents returns: the log position through which the watcher saw every stored event, plus
+// the ids of this instance's events it saw beyond it. PrepareResume and ReadLog serve a
+// watcher resuming from one.
 //
 // Thread contract: all methods are thread-safe (one mutex for the state; the store is written
 // by the persister thread without it, except the rare id reservation). Listeners are called
@@ -56,6 +60,7 @@
 #include "cit/v1/dispatch.pb.h"
 #include "dispatch-server/alerts/alert_signal.h"
 #include "dispatch-server/alerts/alert_store.h"
+#include "dispatch-server/alerts/watch_cursor.h"
 #include "dispatch-server/common/clock.h"
 #include "dispatch-server/metrics/metrics_registry.h"
 
@@ -159,8 +164,29 @@ class AlertManager {
   // stream order. Returns the new cursor: the position of the last event examined (matching or
   // not), so a filtered watcher never rescans. Older events than memory holds are read from the
   // store (by event id: exact while one instance writes the database).
-  absl::StatusOr<uint64_t> ReadEvents(uint64_t cursor, const AlertFilter& filter, size_t max,
-                                      std::vector<cit::v1::AlertEvent>* out) const;
+  // `cursors` (optional) gets, for each event appended to `out`, what a watcher has seen once
+  // it has that event (nullopt for events read from the store by event id: they give none).
+  absl::StatusOr<uint64_t> ReadEvents(
+      uint64_t cursor, const AlertFilter& filter, size_t max, std::vector<cit::v1::AlertEvent>* out,
+      std::vector<std::optional<WatchCursor>>* cursors = nullptr) const;
+
+  // Where a watcher resuming from a WatchCursor goes on here: it reads the stored events at log
+  // positions after its cursor's up to `log_through` (ReadLog), then `own_tail` (this
+  // instance's events beyond that position or not stored yet, each with its cursor), then this
+  // stream live after `stream_position` (ReadEvents). Together: every event not seen, once.
+  struct ResumePoint {
+    uint64_t log_through = 0;
+    std::vector<std::pair<cit::v1::AlertEvent, WatchCursor>> own_tail;
+    uint64_t stream_position = 0;
+  };
+  // Reads the log up to its end first (CatchUp), so the cursor of a watcher coming from an
+  // instance whose follower is ahead of this one's is covered. Reads the store.
+  absl::StatusOr<ResumePoint> PrepareResume();
+  // Appends to `out` up to `max` stored events at log positions in (after, through], in log
+  // order, with their cursors; returns the position of the last one read (`through` once
+  // there is nothing more up to it). Reads the store.
+  absl::StatusOr<uint64_t> ReadLog(uint64_t after, uint64_t through, size_t max,
+                                   std::vector<std::pair<cit::v1::AlertEvent, WatchCursor>>* out);
   // The cursor to resume after the event `event_id` a client saw: its stream position when
   // memory holds it, else the id (a position is the event id while one instance writes).
   uint64_t CursorAfterEvent(uint64_t event_id) const;
@@ -170,7 +196,9 @@ class AlertManager {
   // Current state of every unresolved alert matching `filter`, each as an event carrying the
   // alert's latest event id; *as_of is the stream position at snapshot time (the cursor to read
   // on from).
-  std::vector<cit::v1::AlertEvent> OpenSnapshot(const AlertFilter& filter, uint64_t* as_of) const;
+  // `as_of_cursor` (optional): what a watcher has seen once it has the snapshot.
+  std::vector<cit::v1::AlertEvent> OpenSnapshot(const AlertFilter& filter, uint64_t* as_of,
+                                                WatchCursor* as_of_cursor = nullptr) const;
   // The newest event id this manager made (after Load: the highest stored or reserved).
   uint64_t last_event_id() const;
 
@@ -189,11 +217,20 @@ class AlertManager {
   // a new block from the store when the current one is used up.
   absl::Status ReserveLocked(bool new_alert);
   // An event in memory at its stream position; `followed`: made by another instance (stored).
+  // The rest is the watcher's cursor once it has the event (CursorOfLocked): the follower's
+  // log position when the event was published, this manager's own events the follower had
+  // read back by then (ids up to own_covered) and had made (up to own_last).
   struct Published {
     uint64_t position = 0;
     bool followed = false;
     cit::v1::AlertEvent event;
+    uint64_t log_through = 0;
+    uint64_t own_covered = 0;
+    uint64_t own_last = 0;
   };
+  // Published's cursor fields for an event published now.
+  Published PublishedNowLocked(uint64_t position, bool followed, cit::v1::AlertEvent event) const;
+  WatchCursor CursorOfLocked(uint64_t log_through, uint64_t own_covered, uint64_t own_last) const;
 
   // The position for the next event: past the last one and at least the event id, so that it
   // is the event id while one instance writes (ids then increase by one per event).
@@ -239,6 +276,11 @@ class AlertManager {
   std::vector<std::pair<uint64_t, uint64_t>> own_event_blocks_;
   // Log position through which the stored events are published here (the follower's cursor).
   uint64_t follow_position_ = 0;
+  // This manager's own events: the highest id the follower read back from the log (every own
+  // event up to it is at a log position <= follow_position_; they are stored in id order), and
+  // the highest id made.
+  uint64_t own_followed_through_ = 0;
+  uint64_t own_made_through_ = 0;
   // What is left of the reserved id blocks: [next_*, *_through_], empty when next > through
   // (the next id needed reserves a new block). Without a store, one endless block.
   uint64_t next_alert_id_ = 1;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "dispatch-server/api/alert_history.h"
@@ -23,14 +25,78 @@ class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v
     ++service_->watchers_;
     filter_.min_severity = req.min_severity();
     filter_.vehicle_ids.assign(req.vehicle_ids().begin(), req.vehicle_ids().end());
-    if (req.after_event_id() == 0) {
-      std::vector<cit::v1::AlertEvent> open = alerts_->OpenSnapshot(filter_, &cursor_);
-      pending_.assign(std::make_move_iterator(open.begin()), std::make_move_iterator(open.end()));
+    if (!req.resume_token().empty()) {
+      absl::Status s = StartFromToken(req.resume_token());
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        FinishLocked(ToGrpcStatus(s));
+      }
+    } else if (req.after_event_id() == 0) {
+      WatchCursor as_of;
+      std::vector<cit::v1::AlertEvent> open = alerts_->OpenSnapshot(filter_, &cursor_, &as_of);
+      const std::string token = as_of.Encode();
+      for (cit::v1::AlertEvent& e : open) {
+        e.set_resume_token(token);
+        pending_.push_back(std::move(e));
+      }
     } else {
       cursor_ = alerts_->CursorAfterEvent(req.after_event_id());
     }
     listener_ = alerts_->AddListener([this] { Pump(); });
     Pump();
+  }
+
+  // A resume on any instance (watch_cursor.h): the log after the token's position, then this
+  // instance's events the log does not have yet, then live. Reads the store (like a resume
+  // from further back than memory): rare, once per reconnect.
+  absl::Status StartFromToken(const std::string& token) {
+    absl::StatusOr<WatchCursor> seen = WatchCursor::Decode(token);
+    if (!seen.ok()) return seen.status();
+    absl::StatusOr<AlertManager::ResumePoint> point = alerts_->PrepareResume();
+    if (!point.ok()) return point.status();
+    seen_ = *std::move(seen);
+    log_cursor_ = seen_.log_through;
+    log_through_ = point->log_through;
+    own_tail_ = std::move(point->own_tail);
+    cursor_ = point->stream_position;
+    reading_log_ = true;
+    return absl::OkStatus();
+  }
+
+  // Queues an event unless the watcher saw it before resuming; its token is what it has seen
+  // here merged with what it had seen before.
+  void Offer(cit::v1::AlertEvent event, const std::optional<WatchCursor>& here) {
+    if (seen_.Seen(event.event_id())) return;
+    if (here) {
+      WatchCursor c = *here;
+      for (const auto& [first, last] : seen_.seen) c.AddSeen(first, last);
+      event.set_resume_token(c.Encode());
+    }
+    pending_.push_back(std::move(event));
+  }
+
+  // The resume's catch-up (StartFromToken) into pending_; false when it failed (finished).
+  bool ReadLogLocked() {
+    while (reading_log_ && pending_.empty()) {
+      std::vector<std::pair<cit::v1::AlertEvent, WatchCursor>> read;
+      absl::StatusOr<uint64_t> at = alerts_->ReadLog(log_cursor_, log_through_, kReadBatch, &read);
+      if (!at.ok()) {
+        FinishLocked(ToGrpcStatus(at.status()));
+        return false;
+      }
+      log_cursor_ = *at;
+      for (auto& [event, cursor] : read) {
+        if (filter_.Matches(event.alert())) Offer(std::move(event), cursor);
+      }
+      if (log_cursor_ >= log_through_) {
+        reading_log_ = false;
+        for (auto& [event, cursor] : own_tail_) {
+          if (filter_.Matches(event.alert())) Offer(std::move(event), cursor);
+        }
+        own_tail_.clear();
+      }
+    }
+    return true;
   }
 
   void OnWriteDone(bool ok) override {
@@ -66,18 +132,21 @@ class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v
   void Pump() {
     std::lock_guard<std::mutex> lock(mu_);
     if (writing_ || finished_ || finish_requested_) return;
+    if (!ReadLogLocked()) return;
     // Read until something matches or the cursor stops moving: a read can examine events
     // without returning any (all filtered out, or it only reached the end of the stored part).
     while (pending_.empty()) {
       std::vector<cit::v1::AlertEvent> next;
-      absl::StatusOr<uint64_t> cursor = alerts_->ReadEvents(cursor_, filter_, kReadBatch, &next);
+      std::vector<std::optional<WatchCursor>> cursors;
+      absl::StatusOr<uint64_t> cursor =
+          alerts_->ReadEvents(cursor_, filter_, kReadBatch, &next, &cursors);
       if (!cursor.ok()) {
         FinishLocked(ToGrpcStatus(cursor.status()));
         return;
       }
       const bool moved = *cursor != cursor_;
       cursor_ = *cursor;
-      for (auto& e : next) pending_.push_back(std::move(e));
+      for (size_t i = 0; i < next.size(); ++i) Offer(std::move(next[i]), cursors[i]);
       if (!moved) break;
     }
     if (pending_.empty()) return;
@@ -106,6 +175,14 @@ class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v
   std::mutex mu_;
   // Stream position of the last event examined (those up to it are sent or filtered out).
   uint64_t cursor_ = 0;
+  // A resume from a token: what the watcher saw before (never sent again), and the catch-up
+  // still to send before the live stream: log positions (log_cursor_, log_through_], then
+  // own_tail_.
+  WatchCursor seen_;
+  bool reading_log_ = false;
+  uint64_t log_cursor_ = 0;
+  uint64_t log_through_ = 0;
+  std::vector<std::pair<cit::v1::AlertEvent, WatchCursor>> own_tail_;
   std::deque<cit::v1::AlertEvent> pending_;
   cit::v1::AlertEvent current_;
   bool writing_ = false;

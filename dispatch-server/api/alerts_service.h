@@ -4,11 +4,15 @@
 //   AlertsService alerts_api(&alert_manager);
 //   builder.AddOperatorService(&alerts_api);
 //
-// WatchAlerts is a callback-API server stream: a reactor per watcher holds a cursor (the last
-// event id it wrote) and pulls the next matching events from the manager whenever a write
-// completes or the manager announces a new event, one write in flight at a time. Resume:
-// after_event_id > 0 delivers every event after it exactly once (older than memory holds: read
-// back from the store); 0 first replays the currently unresolved alerts, then follows live.
+// WatchAlerts is a callback-API server stream: a reactor per watcher holds a cursor (the stream
+// position of the last event it examined) and pulls the next matching events from the manager
+// whenever a write completes or the manager announces a new event, one write in flight at a
+// time. Every event sent carries its resume_token (alerts/watch_cursor.h). Resume: a
+// resume_token delivers every later event exactly once on any instance (the stored ones after
+// it in commit order, read from the store, then this instance's unstored ones, then live);
+// after_event_id > 0 every event after it in this instance's stream (older than memory holds:
+// read back from the store); neither first replays the currently unresolved alerts, then
+// follows live.
 // The other RPCs are sync-API handlers (they write SQLite).
 //
 // Thread contract: thread-safe.

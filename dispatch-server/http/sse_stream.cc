@@ -145,8 +145,18 @@ absl::StatusOr<std::unique_ptr<pb::Message>> StreamRequestFromQuery(
   for (const auto& [name, value] : *params) {
     if (absl::Status s = set(name, value); !s.ok()) return s;
   }
-  if (last_event_id && !last_event_id->empty() && type->FindFieldByName("after_event_id")) {
-    if (absl::Status s = set("afterEventId", std::string(*last_event_id)); !s.ok()) return s;
+  if (last_event_id && !last_event_id->empty()) {
+    // A resume token (what this server sends as the id) resumes on any instance; a number is
+    // an event id from an older server.
+    const bool number = last_event_id->find_first_not_of("0123456789") == std::string_view::npos;
+    const char* field = number ? "after_event_id" : "resume_token";
+    if (type->FindFieldByName(field) != nullptr) {
+      if (absl::Status s =
+              set(number ? "afterEventId" : "resumeToken", std::string(*last_event_id));
+          !s.ok()) {
+        return s;
+      }
+    }
   }
   std::unique_ptr<pb::Message> request = NewMessage(type);
   pb::util::JsonParseOptions parse;
@@ -167,9 +177,14 @@ std::string SseEventName(const pb::Descriptor* type) {
 
 std::string SseEvent(std::string_view event_name, const pb::Message& message) {
   std::string out;
+  const pb::FieldDescriptor* token = message.GetDescriptor()->FindFieldByName("resume_token");
   const pb::FieldDescriptor* id = message.GetDescriptor()->FindFieldByName("event_id");
-  if (id != nullptr && id->cpp_type() == pb::FieldDescriptor::CPPTYPE_UINT64 &&
-      !id->is_repeated()) {
+  if (token != nullptr && token->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING &&
+      !token->is_repeated() && !message.GetReflection()->GetString(message, token).empty()) {
+    // Tokens are made of digits, dots and dashes: nothing that could end the field.
+    out += fmt::format("id: {}\n", message.GetReflection()->GetString(message, token));
+  } else if (id != nullptr && id->cpp_type() == pb::FieldDescriptor::CPPTYPE_UINT64 &&
+             !id->is_repeated()) {
     out += fmt::format("id: {}\n", message.GetReflection()->GetUInt64(message, id));
   }
   // MessageToJson prints one line, as SSE's data field needs.

@@ -1,13 +1,15 @@
 // Server-streaming operator RPCs (WatchAlerts, WatchFleet) as Server-Sent Events.
 //
 //   GET /api/v1/cit.v1.Alerts/WatchAlerts?minSeverity=SEVERITY_HIGH&vehicleIds=V1
-//   Last-Event-ID: 41
-//     -> WatchAlertsRequest{min_severity: HIGH, vehicle_ids: [V1], after_event_id: 41}
+//   Last-Event-ID: w1.41.20001-20003
+//     -> WatchAlertsRequest{min_severity: HIGH, vehicle_ids: [V1], resume_token: "w1.41..."}
 //     -> a gRPC stream to the operator port with the session's token; every message becomes
-//        "id: <event_id>\nevent: alert\ndata: <JSON>\n\n" as it arrives.
+//        "id: <resume_token>\nevent: alert\ndata: <JSON>\n\n" as it arrives (id: the
+//        event_id for a message without a token).
 //
 // Query parameters are the request's fields by their JSON names (repeat a parameter for a
-// repeated field); `Last-Event-ID` (what EventSource sends on reconnect) sets after_event_id.
+// repeated field); `Last-Event-ID` (what EventSource sends on reconnect) sets resume_token, or
+// after_event_id when it is a number (an id from an older server).
 // Unknown parameters are refused (400), like unknown JSON fields.
 //
 //   auto request = StreamRequestFromQuery(method, req.query(), req.Header("Last-Event-ID"));

@@ -1,6 +1,7 @@
 // Alerts from several dispatch-server instances on one PostgreSQL database (issue 15 §3): two
 // PostgresAlertStores (each with its own connection) and their AlertManagers on one fresh
 // database of the test's own PostgreSQL stand for two instances.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/alerts/alert_manager.h"
+#include "dispatch-server/api/alerts_service.h"
 #include "dispatch-server/metrics/metrics_registry.h"
 #include "dispatch-server/store/postgres_alert_store.h"
 #include "tests/support/postgres_server.h"
@@ -434,6 +436,127 @@ TEST_F(AlertInstancesTest, AFollowerThatLosesItsConnectionRetriesAndSkipsNothing
                              "published here")
                 .value(),
             2u);
+}
+
+// One instance's Alerts service on loopback, as a WatchAlerts client reaches it.
+class AlertsEndpoint {
+ public:
+  explicit AlertsEndpoint(AlertManager* alerts) : service_(alerts) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    stub_ = cit::v1::Alerts::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  }
+  ~AlertsEndpoint() { server_->Shutdown(); }
+  int watchers() const { return service_.watchers(); }
+
+  // Reads `count` events of a WatchAlerts stream opened with `req`, then hangs up.
+  std::vector<cit::v1::AlertEvent> Watch(const cit::v1::WatchAlertsRequest& req, size_t count) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    auto reader = stub_->WatchAlerts(&ctx, req);
+    std::vector<cit::v1::AlertEvent> out;
+    cit::v1::AlertEvent e;
+    while (out.size() < count && reader->Read(&e)) out.push_back(e);
+    ctx.TryCancel();
+    reader->Finish();
+    return out;
+  }
+  // The status a WatchAlerts stream opened with `req` ends with.
+  grpc::Status WatchStatus(const cit::v1::WatchAlertsRequest& req) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    auto reader = stub_->WatchAlerts(&ctx, req);
+    cit::v1::AlertEvent e;
+    while (reader->Read(&e)) {
+    }
+    return reader->Finish();
+  }
+
+ private:
+  AlertsService service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<cit::v1::Alerts::Stub> stub_;
+};
+
+std::vector<uint64_t> Ids(const std::vector<cit::v1::AlertEvent>& events) {
+  std::vector<uint64_t> ids;
+  for (const cit::v1::AlertEvent& e : events) ids.push_back(e.event_id());
+  return ids;
+}
+
+// The resume token is a commit-ordered cursor: events committed alternately by two instances
+// (ids out of commit order: b's block lies below a's) and watched on a; a watcher that hung up
+// in the middle resumes with the token of the last event it read, on b or on a again, and gets
+// every later event once, in commit order, those committed while it was away included.
+TEST_F(AlertInstancesTest, AWatcherResumesWithItsTokenOnEitherInstanceInCommitOrder) {
+  auto store_a = Instance(), store_b = Instance();
+  ASSERT_TRUE(store_a && store_b);
+  AlertManager a(store_a.get(), &clock_, 200'000, /*id_block=*/100);
+  AlertManager b(store_b.get(), &clock_, 200'000, /*id_block=*/100);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  const AlertManager::FollowOptions follow{.interval = std::chrono::milliseconds(5), .batch = 3};
+  ASSERT_TRUE(a.StartFollowing(follow).ok());
+  ASSERT_TRUE(b.StartFollowing(follow).ok());
+  AlertsEndpoint on_a(&a), on_b(&b);
+
+  // Each raised and stored before the next: commit order is the order of the raises.
+  auto raise_alternately = [&](int from, int to) {
+    for (int n = from; n < to; ++n) {
+      AlertManager& m = n % 2 == 0 ? a : b;
+      const std::string vehicle = n % 2 == 0 ? "truck-1" : "truck-2";
+      ASSERT_TRUE(
+          m.Raise({vehicle, "R"}, Panic(absl::StrCat("gpio:", n + 1), clock_.Now()), 0).ok());
+      ASSERT_TRUE(m.WaitStored().ok());
+    }
+  };
+  std::vector<cit::v1::AlertEvent> first;
+  std::thread watcher([&] { first = on_a.Watch({}, 9); });
+  while (on_a.watchers() == 0) std::this_thread::yield();  // its stream is open
+  ASSERT_TRUE(b.Raise({"truck-2", "R-2"}, Panic("gpio:0", clock_.Now()), 0).ok());  // b: 1..100
+  ASSERT_TRUE(b.WaitStored().ok());
+  raise_alternately(0, 8);  // a's ids from 101
+  watcher.join();
+  ASSERT_EQ(first.size(), 9u);
+  const std::vector<cit::v1::AlertEvent> committed = StoredEvents();
+  ASSERT_EQ(committed.size(), 9u);
+  EXPECT_GT(committed[1].event_id(), committed[2].event_id()) << "ids not in commit order";
+
+  // Hung up after the fifth; three more are committed while it is away.
+  const std::string token = first[4].resume_token();
+  ASSERT_FALSE(token.empty());
+  raise_alternately(8, 11);
+  std::set<uint64_t> seen;
+  for (size_t i = 0; i <= 4; ++i) seen.insert(first[i].event_id());
+  std::vector<uint64_t> expected;
+  for (const cit::v1::AlertEvent& e : StoredEvents()) {
+    if (seen.count(e.event_id()) == 0) expected.push_back(e.event_id());
+  }
+  ASSERT_EQ(expected.size(), 12u - 5u);
+
+  cit::v1::WatchAlertsRequest resume;
+  resume.set_resume_token(token);
+  EXPECT_EQ(Ids(on_b.Watch(resume, expected.size())), expected) << "resumed on the other";
+  EXPECT_EQ(Ids(on_a.Watch(resume, expected.size())), expected) << "resumed where it was";
+  // Nothing more follows: a watch on b from the token of the last event gets the next one only.
+  const std::vector<cit::v1::AlertEvent> rest = on_b.Watch(resume, expected.size());
+  ASSERT_EQ(rest.size(), expected.size());
+  cit::v1::WatchAlertsRequest after_last;
+  after_last.set_resume_token(rest.back().resume_token());
+  std::vector<cit::v1::AlertEvent> next;
+  std::thread next_watcher([&] { next = on_b.Watch(after_last, 1); });
+  ASSERT_TRUE(a.Raise({"truck-1", "R"}, Panic("gpio:99", clock_.Now()), 0).ok());
+  next_watcher.join();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].alert().subject(), "gpio:99");
+
+  cit::v1::WatchAlertsRequest bad;
+  bad.set_resume_token("not-a-token");
+  EXPECT_EQ(on_b.WatchStatus(bad).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace

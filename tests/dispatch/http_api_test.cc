@@ -365,7 +365,8 @@ TEST_P(HttpApiStoreTest, WatchAlertsStreamsAnAlertRaisedByARecord) {
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->event, "alert");
   json j = e->Json();
-  EXPECT_EQ(j["eventId"], e->id);
+  EXPECT_EQ(j["resumeToken"], e->id) << "the SSE id resumes the stream";
+  EXPECT_EQ(j["eventId"], "1");
   EXPECT_EQ(j["alert"]["kind"], "ALERT_KIND_PANIC");
   EXPECT_EQ(j["alert"]["vehicleId"], "CIT-1");
 }
@@ -385,13 +386,16 @@ TEST_P(HttpApiStoreTest, ReconnectWithLastEventIdGetsEveryMissedEventExactlyOnce
   Start();
   BrowserSession s = SignIn(Http(), kOperatorToken);
   std::string last_id;
+  uint64_t last_event_id = 0;
   {
     SseTestReader sse(Http(), "/api/v1/cit.v1.Alerts/WatchAlerts", s.WithCookie(false));
     ASSERT_EQ(sse.status(), 200);
     server_->RaisePanic("CIT-1", 1);
     std::optional<SseTestEvent> first = sse.Next();
     ASSERT_TRUE(first.has_value());
-    last_id = first->id;
+    last_id = first->id;  // the resume token
+    EXPECT_EQ(last_id, first->Json()["resumeToken"]);
+    last_event_id = std::stoull(first->Json()["eventId"].get<std::string>());
   }  // the browser goes away
   server_->RaisePanic("CIT-2", 1);
   server_->Stop();
@@ -401,13 +405,16 @@ TEST_P(HttpApiStoreTest, ReconnectWithLastEventIdGetsEveryMissedEventExactlyOnce
   SseTestReader resumed(Http(), "/api/v1/cit.v1.Alerts/WatchAlerts",
                         {{"Cookie", s.cookie}, {"Last-Event-ID", last_id}});
   ASSERT_EQ(resumed.status(), 200) << resumed.head();
-  std::vector<std::string> ids;
+  std::vector<uint64_t> ids;
   std::vector<std::string> sources;
+  auto event_id = [](const SseTestEvent& e) {
+    return std::stoull(e.Json()["eventId"].get<std::string>());
+  };
   while (sources.size() < 2) {
     std::optional<SseTestEvent> e = resumed.Next();
     ASSERT_TRUE(e.has_value()) << "after " << ids.size() << " events";
-    ASSERT_GT(std::stoull(e->id), std::stoull(last_id));
-    ids.push_back(e->id);
+    ASSERT_GT(event_id(*e), last_event_id);
+    ids.push_back(event_id(*e));
     json alert = e->Json()["alert"];
     if (alert["kind"] == "ALERT_KIND_PANIC" && alert["state"] == "ALERT_STATE_OPEN") {
       sources.push_back(alert["vehicleId"].get<std::string>());
@@ -419,12 +426,10 @@ TEST_P(HttpApiStoreTest, ReconnectWithLastEventIdGetsEveryMissedEventExactlyOnce
   std::optional<SseTestEvent> next = resumed.Next();
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->Json()["alert"]["vehicleId"], "CIT-2");
-  ids.push_back(next->id);
-  std::set<std::string> unique(ids.begin(), ids.end());
+  ids.push_back(event_id(*next));
+  std::set<uint64_t> unique(ids.begin(), ids.end());
   EXPECT_EQ(unique.size(), ids.size());
-  for (std::size_t i = 1; i < ids.size(); ++i) {
-    EXPECT_LT(std::stoull(ids[i - 1]), std::stoull(ids[i]));
-  }
+  for (std::size_t i = 1; i < ids.size(); ++i) EXPECT_LT(ids[i - 1], ids[i]);
 }
 
 TEST_F(HttpApiTest, WatchFleetOverGrpcSendsASnapshotThenPositions) {

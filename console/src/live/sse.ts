@@ -1,12 +1,13 @@
 // A Server-Sent Events subscription that survives server restarts. EventSource reconnects by
-// itself and sends Last-Event-ID, which the server maps to WatchAlerts' resume cursor; when the
+// itself and sends Last-Event-ID (for alerts: the last event's resume token, valid on any
+// instance of the database), which the server maps to WatchAlerts' resume cursor; when the
 // browser gives up (the server answered an error, e.g. 401 after it forgot the session), the
 // subscription reopens with the cursor in the query once `reopen()` is called.
 
 export type StreamStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
 export interface SseOptions {
-  // Builds the URL; `cursor` is the last event id seen ('' = none yet).
+  // Builds the URL; `cursor` is the last SSE id seen ('' = none yet).
   url: (cursor: string) => string;
   event: string;
   onData: (data: string, id: string) => void;

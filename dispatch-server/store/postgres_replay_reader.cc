@@ -98,10 +98,10 @@ absl::StatusOr<std::optional<ChainPosition>> PostgresReplayReader::Locate(
       "locating a record",
       [&](pqxx::connection& c) -> absl::StatusOr<std::optional<ChainPosition>> {
         pqxx::read_transaction t(c);
-        pqxx::result r = t.exec_params(
-            "SELECT chain_index, server_time_ns FROM records WHERE vehicle_id = $1 AND seq = $2",
-            std::string(vehicle_id), static_cast<int64_t>(seq));
-        if (r.empty()) return std::nullopt;
+        t.exec(kPgRecordScanSettingsSql);
+        pqxx::result r =
+            t.exec_params(kPgLocateSql, std::string(vehicle_id), static_cast<int64_t>(seq));
+        if (r.empty() || r[0][2].as<uint64_t>() != seq) return std::nullopt;
         return ChainPosition{r[0][0].as<uint64_t>(), FromUnixNs(r[0][1].as<int64_t>())};
       });
 }

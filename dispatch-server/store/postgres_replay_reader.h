@@ -32,6 +32,15 @@ inline constexpr char kPgReplayFromSql[] =
     "seq >= (SELECT seq FROM records WHERE vehicle_id = $1 AND event_time_ns >= $2 "
     "ORDER BY event_time_ns, seq LIMIT 1) ORDER BY seq";
 
+// Locate's query, run after kPgRecordScanSettingsSql: the first record of vehicle $1 at seq $2
+// or above, in seq order (Locate checks it is $2). Written as an equality, the lookup of one
+// primary key tied, for a vehicle newer than the last ANALYZE, with a walk of records_by_chain
+// over the vehicle's whole chain filtered on seq, and the planner took the walk; ordered by seq
+// without sorts, records_pkey is its only plan.
+inline constexpr char kPgLocateSql[] =
+    "SELECT chain_index, server_time_ns, seq FROM records WHERE vehicle_id = $1 AND seq >= $2 "
+    "ORDER BY seq LIMIT 1";
+
 class PostgresReplayReader final : public ReplaySource {
  public:
   // Connects (UNAVAILABLE names the server when unreachable).

@@ -1,6 +1,8 @@
 #include "dispatch-server/store/postgres_replay_reader.h"
 
+#include <algorithm>
 #include <pqxx/pqxx>
+#include <utility>
 
 #include "dispatch-server/store/postgres_snapshot_store.h"
 
@@ -18,16 +20,31 @@ Clock::time_point FromUnixNs(int64_t ns) {
       std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
-// Hands each row (chain_index, server_time_ns, body) to `fn`, in the result's order.
-void Replay(const pqxx::result& rows, const std::function<void(const StoredForReplay&)>& fn) {
+// Hands a row (chain_index, server_time_ns, body) to `fn`.
+void ReplayRow(const pqxx::row& row, const std::function<void(const StoredForReplay&)>& fn) {
+  const pqxx::binarystring body(row[2]);
   StoredForReplay r;
-  for (const pqxx::row& row : rows) {
-    const pqxx::binarystring body(row[2]);
-    r.chain_index = row[0].as<uint64_t>();
-    r.server_received_time = FromUnixNs(row[1].as<int64_t>());
-    r.body = std::string_view(reinterpret_cast<const char*>(body.data()), body.size());
-    fn(r);
+  r.chain_index = row[0].as<uint64_t>();
+  r.server_received_time = FromUnixNs(row[1].as<int64_t>());
+  r.body = std::string_view(reinterpret_cast<const char*>(body.data()), body.size());
+  fn(r);
+}
+
+// Hands each row to `fn`, in the result's order.
+void Replay(const pqxx::result& rows, const std::function<void(const StoredForReplay&)>& fn) {
+  for (const pqxx::row& row : rows) ReplayRow(row, fn);
+}
+
+// Hands each row to `fn` in chain order (column 0), whatever the result's order.
+void ReplayInChainOrder(const pqxx::result& rows,
+                        const std::function<void(const StoredForReplay&)>& fn) {
+  std::vector<std::pair<uint64_t, pqxx::result::size_type>> order;
+  order.reserve(static_cast<size_t>(rows.size()));
+  for (pqxx::result::size_type i = 0; i < rows.size(); ++i) {
+    order.emplace_back(rows[i][0].as<uint64_t>(), i);
   }
+  std::sort(order.begin(), order.end());
+  for (const auto& [chain_index, i] : order) ReplayRow(rows[i], fn);
 }
 
 }  // namespace
@@ -44,14 +61,9 @@ absl::Status PostgresReplayReader::ForEach(std::string_view vehicle_id,
                                            const std::function<void(const StoredForReplay&)>& fn) {
   return session_->Run("reading records to replay", [&](pqxx::connection& c) {
     pqxx::read_transaction t(c);
-    // From the first record at or after `event_from` (by seq, as SQLite's reader), in chain
-    // order: the records_by_chain index.
-    Replay(t.exec_params(
-               "SELECT chain_index, server_time_ns, body FROM records WHERE vehicle_id = $1 AND "
-               "seq >= (SELECT seq FROM records WHERE vehicle_id = $1 AND event_time_ns >= $2 "
-               "ORDER BY event_time_ns, seq LIMIT 1) ORDER BY chain_index",
-               std::string(vehicle_id), ToUnixNs(event_from)),
-           fn);
+    t.exec(kPgRecordScanSettingsSql);
+    ReplayInChainOrder(
+        t.exec_params(kPgReplayFromSql, std::string(vehicle_id), ToUnixNs(event_from)), fn);
     return absl::OkStatus();
   });
 }
@@ -86,10 +98,10 @@ absl::StatusOr<std::optional<ChainPosition>> PostgresReplayReader::Locate(
       "locating a record",
       [&](pqxx::connection& c) -> absl::StatusOr<std::optional<ChainPosition>> {
         pqxx::read_transaction t(c);
-        pqxx::result r = t.exec_params(
-            "SELECT chain_index, server_time_ns FROM records WHERE vehicle_id = $1 AND seq = $2",
-            std::string(vehicle_id), static_cast<int64_t>(seq));
-        if (r.empty()) return std::nullopt;
+        t.exec(kPgRecordScanSettingsSql);
+        pqxx::result r =
+            t.exec_params(kPgLocateSql, std::string(vehicle_id), static_cast<int64_t>(seq));
+        if (r.empty() || r[0][2].as<uint64_t>() != seq) return std::nullopt;
         return ChainPosition{r[0][0].as<uint64_t>(), FromUnixNs(r[0][1].as<int64_t>())};
       });
 }

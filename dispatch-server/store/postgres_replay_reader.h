@@ -14,9 +14,32 @@
 #include <vector>
 
 #include "dispatch-server/store/postgres_db.h"
+#include "dispatch-server/store/postgres_record_scan.h"
 #include "dispatch-server/store/replay_source.h"
 
 namespace cit::dispatch {
+
+// ForEach's query, run after kPgRecordScanSettingsSql (no sort, no bitmap scan): the vehicle ($1)
+// records from the first one at or after event time $2 (by seq, as SQLite's reader), in seq
+// order; ForEach puts them in chain order itself. Each ORDER BY is one index's order (the start
+// from records_by_event_time, the rows from records_pkey from that seq on), so the planner has one
+// plan whatever its statistics say. With ORDER BY chain_index in SQL, for a vehicle newer than the
+// last ANALYZE (which it took for rare), it walked records_by_chain over the vehicle's whole chain
+// and dropped every row before the start with a filter, in the start lookup and again in the
+// rows' scan.
+inline constexpr char kPgReplayFromSql[] =
+    "SELECT chain_index, server_time_ns, body FROM records WHERE vehicle_id = $1 AND "
+    "seq >= (SELECT seq FROM records WHERE vehicle_id = $1 AND event_time_ns >= $2 "
+    "ORDER BY event_time_ns, seq LIMIT 1) ORDER BY seq";
+
+// Locate's query, run after kPgRecordScanSettingsSql: the first record of vehicle $1 at seq $2
+// or above, in seq order (Locate checks it is $2). Written as an equality, the lookup of one
+// primary key tied, for a vehicle newer than the last ANALYZE, with a walk of records_by_chain
+// over the vehicle's whole chain filtered on seq, and the planner took the walk; ordered by seq
+// without sorts, records_pkey is its only plan.
+inline constexpr char kPgLocateSql[] =
+    "SELECT chain_index, server_time_ns, seq FROM records WHERE vehicle_id = $1 AND seq >= $2 "
+    "ORDER BY seq LIMIT 1";
 
 class PostgresReplayReader final : public ReplaySource {
  public:

@@ -179,9 +179,7 @@ std::string HexBytea(std::string_view bytes) {
 
 using pg::Bytes;
 
-constexpr std::string_view kRecordColumns =
-    "vehicle_id, seq, chain_index, server_time_ns, body, hash";
-
+// Columns: vehicle_id, seq, chain_index, server_time_ns, body, hash (kPgRecordsBySeqSql's).
 absl::StatusOr<std::vector<StoredRecord>> ReadRows(const pqxx::result& res) {
   std::vector<StoredRecord> out;
   out.reserve(res.size());
@@ -680,11 +678,9 @@ absl::StatusOr<std::vector<StoredRecord>> PostgresStore::ReadBySeq(std::string_v
                                                                    size_t limit) {
   return WithReader([&](pqxx::connection& c) -> absl::StatusOr<std::vector<StoredRecord>> {
     pqxx::read_transaction t(c);
-    return ReadRows(t.exec_params(
-        fmt::format("SELECT {} FROM records WHERE vehicle_id = $1 AND seq >= $2 AND seq <= $3 "
-                    "ORDER BY seq LIMIT $4",
-                    kRecordColumns),
-        std::string(vehicle_id), ClampI64(first_seq), ClampI64(last_seq), ClampI64(limit)));
+    t.exec(kPgRecordScanSettingsSql);
+    return ReadRows(t.exec_params(kPgRecordsBySeqSql, std::string(vehicle_id), ClampI64(first_seq),
+                                  ClampI64(last_seq), ClampI64(limit)));
   });
 }
 
@@ -692,11 +688,9 @@ absl::StatusOr<std::vector<StoredRecord>> PostgresStore::ReadByEventTime(
     std::string_view vehicle_id, Clock::time_point from, Clock::time_point to, size_t limit) {
   return WithReader([&](pqxx::connection& c) -> absl::StatusOr<std::vector<StoredRecord>> {
     pqxx::read_transaction t(c);
-    return ReadRows(t.exec_params(
-        fmt::format("SELECT {} FROM records WHERE vehicle_id = $1 AND event_time_ns >= $2 AND "
-                    "event_time_ns < $3 ORDER BY event_time_ns, seq LIMIT $4",
-                    kRecordColumns),
-        std::string(vehicle_id), ToUnixNs(from), ToUnixNs(to), ClampI64(limit)));
+    t.exec(kPgRecordScanSettingsSql);
+    return ReadRows(t.exec_params(kPgRecordsByEventTimeSql, std::string(vehicle_id), ToUnixNs(from),
+                                  ToUnixNs(to), ClampI64(limit)));
   });
 }
 

@@ -1,7 +1,5 @@
 #include "dispatch-server/store/postgres_record_scan.h"
 
-#include <google/protobuf/arena.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -10,13 +8,10 @@
 #include <pqxx/row>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/store/scanned_record_parser.h"
 
 namespace cit::dispatch {
 namespace {
-
-// Records parsed into one arena, reset every few hundred: no allocation per record beyond the
-// arena's bump pointer, and memory bounded whatever the number of records.
-constexpr size_t kRecordsPerArenaReset = 256;
 
 int64_t ToUnixNs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -48,7 +43,7 @@ class ChunkScanner {
  public:
   ChunkScanner(pqxx::transaction_base& t, const RecordPageQuery& query,
                const std::function<void(const RecordView&)>& fn)
-      : t_(t), query_(query), fn_(fn), arena_(ArenaOptions()) {}
+      : t_(t), query_(query), fn_(fn) {}
 
   // Hands out up to `want` rows after (lo, after_seq); returns how many, and the last key.
   absl::StatusOr<size_t> Chunk(int64_t lo, int64_t after_seq, int64_t hi, size_t want,
@@ -67,13 +62,6 @@ class ChunkScanner {
   }
 
  private:
-  static google::protobuf::ArenaOptions ArenaOptions() {
-    google::protobuf::ArenaOptions options;
-    options.start_block_size = 64 << 10;
-    options.max_block_size = 64 << 10;
-    return options;
-  }
-
   void Bytea(const pqxx::field& f, std::string& out) {
     const std::string_view text(f.c_str(), f.size());
     if (!DecodeByteaInto(text, out)) out = t_.conn().unesc_raw(f.c_str());
@@ -90,14 +78,10 @@ class ChunkScanner {
     v.body = body_;
     v.hash = hash_;
     if (query_.parse_body) {
-      if (parsed_ % kRecordsPerArenaReset == 0) arena_.Reset();
-      ++parsed_;
-      auto* record = google::protobuf::Arena::CreateMessage<cit::v1::Record>(&arena_);
-      if (!record->ParseFromArray(body_.data(), static_cast<int>(body_.size()))) {
-        return absl::DataLossError(
-            absl::StrCat("stored body of ", query_.vehicle_id, " seq ", v.seq, " does not parse"));
-      }
-      v.record = record;
+      absl::StatusOr<const cit::v1::Record*> record =
+          parser_.Parse(body_, query_.vehicle_id, v.seq);
+      if (!record.ok()) return record.status();
+      v.record = *record;
     }
     fn_(v);
     return absl::OkStatus();
@@ -106,8 +90,7 @@ class ChunkScanner {
   pqxx::transaction_base& t_;
   const RecordPageQuery& query_;
   const std::function<void(const RecordView&)>& fn_;
-  google::protobuf::Arena arena_;
-  size_t parsed_ = 0;
+  ScannedRecordParser parser_;
   std::string body_;  // the current row's decoded columns, storage reused row after row
   std::string hash_;
 };

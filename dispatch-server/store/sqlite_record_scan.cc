@@ -1,13 +1,12 @@
 #include "dispatch-server/store/sqlite_record_scan.h"
 
-#include <google/protobuf/arena.h>
-
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "dispatch-server/store/scanned_record_parser.h"
 
 namespace cit::dispatch {
 namespace {
@@ -35,10 +34,6 @@ constexpr std::string_view kByIndexSql =
 // candidate (records of other times interleaved in seq order) seeking is cheaper.
 constexpr size_t kMaxSpanRowsPerCandidate = 2;
 constexpr size_t kSpanSlack = 64;
-
-// Records parsed into one arena, reset every few hundred: no allocation per record beyond the
-// arena's bump pointer, and memory bounded whatever the number of records.
-constexpr size_t kRecordsPerArenaReset = 256;
 
 int64_t ToUnixNs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -84,7 +79,7 @@ class ChunkScanner {
  public:
   ChunkScanner(sqlite::Database& db, const RecordPageQuery& query,
                const std::function<void(const RecordView&)>& fn)
-      : db_(db), query_(query), fn_(fn), arena_(ArenaOptions()) {}
+      : db_(db), query_(query), fn_(fn) {}
 
   absl::StatusOr<ChunkOutcome> Scan(const Bounds& b, size_t want, RecordScanStats& stats) {
     absl::Status planned = Plan(b, want);
@@ -104,13 +99,6 @@ class ChunkScanner {
   }
 
  private:
-  static google::protobuf::ArenaOptions ArenaOptions() {
-    google::protobuf::ArenaOptions options;
-    options.start_block_size = 64 << 10;
-    options.max_block_size = 64 << 10;
-    return options;
-  }
-
   absl::Status Plan(const Bounds& b, size_t want) {
     candidates_.clear();
     absl::StatusOr<sqlite::Statement> q = db_.Prepare(kPlanSql);
@@ -197,14 +185,10 @@ class ChunkScanner {
     v.body = q.ColumnBlobView(3);
     v.hash = q.ColumnBlobView(4);
     if (query_.parse_body) {
-      if (parsed_ % kRecordsPerArenaReset == 0) arena_.Reset();
-      ++parsed_;
-      auto* record = google::protobuf::Arena::CreateMessage<cit::v1::Record>(&arena_);
-      if (!record->ParseFromArray(v.body.data(), static_cast<int>(v.body.size()))) {
-        return absl::DataLossError(
-            absl::StrCat("stored body of ", query_.vehicle_id, " seq ", v.seq, " does not parse"));
-      }
-      v.record = record;
+      absl::StatusOr<const cit::v1::Record*> record =
+          parser_.Parse(v.body, query_.vehicle_id, v.seq);
+      if (!record.ok()) return record.status();
+      v.record = *record;
     }
     fn_(v);
     return absl::OkStatus();
@@ -213,8 +197,7 @@ class ChunkScanner {
   sqlite::Database& db_;
   const RecordPageQuery& query_;
   const std::function<void(const RecordView&)>& fn_;
-  google::protobuf::Arena arena_;
-  size_t parsed_ = 0;
+  ScannedRecordParser parser_;
   std::vector<Candidate> candidates_;
 };
 

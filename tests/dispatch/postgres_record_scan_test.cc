@@ -13,23 +13,18 @@
 #include <random>
 #include <vector>
 
+#include "tests/dispatch/scan_workload.h"
 #include "tests/dispatch/store_backends.h"
 #include "tests/dispatch/stored_fix.h"
 
 namespace cit::dispatch {
 namespace {
 
-using Clock = std::chrono::system_clock;
-constexpr char kVehicle[] = "CIT-7";
-constexpr int64_t kBase = 1'800'000'000;
-
-CommittedRecord FixAt(uint64_t seq, int64_t event_second) {
-  CommittedRecord r = test_records::Fix(kVehicle, seq);
-  r.record.mutable_event_time()->set_seconds(event_second);
-  return r;
-}
-
-Clock::time_point At(int64_t second) { return Clock::time_point(std::chrono::seconds(second)); }
+using scan_workload::At;
+using scan_workload::FixAt;
+using scan_workload::kBase;
+using scan_workload::kVehicle;
+using scan_workload::Whole;
 
 int64_t KeyNs(const cit::v1::Record& r) {
   return r.event_time().seconds() * 1'000'000'000 + r.event_time().nanos();
@@ -214,31 +209,10 @@ TEST_F(PostgresRecordScanTest, UnparsedBodiesAreTheStoredBytes) {
 
 TEST_F(PostgresRecordScanTest, RandomStoresAndQueriesGiveTheReferenceRows) {
   std::mt19937_64 rng(20261207);
-  uint64_t seq = 0;
-  int64_t clock = kBase;
-  // Runs of in-order records, backlogs from the past, duplicate times, jumps.
-  for (int burst = 0; burst < 40; ++burst) {
-    std::vector<CommittedRecord> batch;
-    const int n = static_cast<int>(rng() % 400) + 1;
-    const bool backlog = rng() % 4 == 0;
-    int64_t t = backlog ? clock - static_cast<int64_t>(rng() % 3000) : clock;
-    for (int i = 0; i < n; ++i) {
-      batch.push_back(FixAt(++seq, t));
-      t += static_cast<int64_t>(rng() % 3);  // 0: two records at one second
-    }
-    if (!backlog) clock = t + static_cast<int64_t>(rng() % 50);
-    Append(std::move(batch));
-  }
+  const scan_workload::History history = scan_workload::AppendRandomHistory(
+      rng, [&](std::vector<CommittedRecord> batch) { Append(std::move(batch)); });
   for (int trial = 0; trial < 60; ++trial) {
-    RecordPageQuery q = Whole();
-    const int64_t span = clock - kBase + 3000;
-    const int64_t a = kBase - 3000 + static_cast<int64_t>(rng() % static_cast<uint64_t>(span));
-    const int64_t b = kBase - 3000 + static_cast<int64_t>(rng() % static_cast<uint64_t>(span));
-    q.from = At(std::min(a, b));
-    q.to = At(std::max(a, b) + 1);
-    if (rng() % 2 == 0) q.limit = rng() % 5000;
-    if (rng() % 3 == 0) q.max_chain_index = rng() % (seq + 1);
-    if (rng() % 3 == 0) q.after = RecordKey{(std::min(a, b) + 200) * 1'000'000'000, rng() % seq};
+    const RecordPageQuery q = scan_workload::RandomQuery(rng, history);
     const std::vector<uint64_t> want = Reference(q);
     ASSERT_EQ(Scan(q), want) << "trial " << trial;
     ASSERT_EQ(ScanInChunks(q, 1 + rng() % 500), want) << "trial " << trial;

@@ -11,23 +11,18 @@
 #include <vector>
 
 #include "dispatch-server/store/sqlite_store.h"
+#include "tests/dispatch/scan_workload.h"
 #include "tests/dispatch/stored_fix.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
 namespace {
 
-using Clock = std::chrono::system_clock;
-constexpr char kVehicle[] = "CIT-7";
-constexpr int64_t kBase = 1'800'000'000;
-
-CommittedRecord FixAt(uint64_t seq, int64_t event_second) {
-  CommittedRecord r = test_records::Fix(kVehicle, seq);
-  r.record.mutable_event_time()->set_seconds(event_second);
-  return r;
-}
-
-Clock::time_point At(int64_t second) { return Clock::time_point(std::chrono::seconds(second)); }
+using scan_workload::At;
+using scan_workload::FixAt;
+using scan_workload::kBase;
+using scan_workload::kVehicle;
+using scan_workload::Whole;
 
 class SqliteRecordScanTest : public ::testing::Test {
  protected:
@@ -96,13 +91,6 @@ class SqliteRecordScanTest : public ::testing::Test {
     return seqs;
   }
 
-  RecordPageQuery Whole() const {
-    RecordPageQuery q;
-    q.vehicle_id = kVehicle;
-    q.limit = SIZE_MAX;
-    return q;
-  }
-
   cit::test::TempDir dir_;
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<sqlite::Database> db_;
@@ -168,31 +156,10 @@ TEST_F(SqliteRecordScanTest, AChainLimitExcludesLaterCommitsAndStillFillsTheLimi
 
 TEST_F(SqliteRecordScanTest, RandomStoresAndQueriesGiveTheIndexQuerysRows) {
   std::mt19937_64 rng(20261207);
-  uint64_t seq = 0;
-  int64_t clock = kBase;
-  // Runs of in-order records, backlogs from the past, duplicate times, jumps.
-  for (int burst = 0; burst < 40; ++burst) {
-    std::vector<CommittedRecord> batch;
-    const int n = static_cast<int>(rng() % 400) + 1;
-    const bool backlog = rng() % 4 == 0;
-    int64_t t = backlog ? clock - static_cast<int64_t>(rng() % 3000) : clock;
-    for (int i = 0; i < n; ++i) {
-      batch.push_back(FixAt(++seq, t));
-      t += static_cast<int64_t>(rng() % 3);  // 0: two records at one second
-    }
-    if (!backlog) clock = t + static_cast<int64_t>(rng() % 50);
-    Append(std::move(batch));
-  }
+  const scan_workload::History history = scan_workload::AppendRandomHistory(
+      rng, [&](std::vector<CommittedRecord> batch) { Append(std::move(batch)); });
   for (int trial = 0; trial < 200; ++trial) {
-    RecordPageQuery q = Whole();
-    const int64_t span = clock - kBase + 3000;
-    const int64_t a = kBase - 3000 + static_cast<int64_t>(rng() % static_cast<uint64_t>(span));
-    const int64_t b = kBase - 3000 + static_cast<int64_t>(rng() % static_cast<uint64_t>(span));
-    q.from = At(std::min(a, b));
-    q.to = At(std::max(a, b) + 1);
-    if (rng() % 2 == 0) q.limit = rng() % 5000;
-    if (rng() % 3 == 0) q.max_chain_index = rng() % (seq + 1);
-    if (rng() % 3 == 0) q.after = RecordKey{(std::min(a, b) + 200) * 1'000'000'000, rng() % seq};
+    const RecordPageQuery q = scan_workload::RandomQuery(rng, history);
     ASSERT_EQ(Scan(q), Reference(q)) << "trial " << trial;
   }
   EXPECT_GT(stats_.chunks_in_seq_order, 0u);

@@ -128,12 +128,27 @@ start_patroni() {  # start_patroni N
   disown  # the failover test kills it: no "Killed" job notice from this shell
 }
 
+# Each instance signs its checkpoints with its own Ed25519 key; both append to one checkpoint
+# chain in PostgreSQL, so each must know the other's public key to verify it ([audit]
+# instance_keys; docs/operations.md). Made here, before either starts, so both configs can name
+# both keys.
+make_checkpoint_keys() {
+  mkdir -p "$dir/keys"
+  local i
+  for i in 1 2; do
+    [[ -f $dir/keys/server$i.pem ]] && continue
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$dir/keys/server$i.pem")
+    openssl pkey -in "$dir/keys/server$i.pem" -pubout -out "$dir/keys/server$i.pub.pem"
+  done
+}
+
 start_server() {  # start_server N
   local i=$1
   pid_alive "$dir/server$i.pid" && return 0
   local name=server$i tel=TELEMETRY_PORT_$i op=OPERATOR_PORT_$i met=METRICS_PORT_$i
   mkdir -p "$dir/$name"
-  fill "$here/dispatch-server.toml.in" NAME="$name" DIR="$dir" TELEMETRY_PORT="${!tel}" \
+  fill "$here/dispatch-server.toml.in" NAME="$name" OTHER="server$((3 - i))" DIR="$dir" \
+    TELEMETRY_PORT="${!tel}" \
     OPERATOR_PORT="${!op}" METRICS_PORT="${!met}" PG_PORT_1="$PG_PORT_1" PG_PORT_2="$PG_PORT_2" \
     >"$dir/$name/dispatch-server.toml"
   "$build/dispatch-server/dispatch-server" --config "$dir/$name/dispatch-server.toml" \
@@ -166,6 +181,7 @@ cmd_start() {
   fi
   load_ports
   [[ -f $dir/certs/ca.key ]] || bash "$repo/deploy/make-certs.sh" "$dir/certs" >"$dir/certs.log" 2>&1
+  make_checkpoint_keys
   [[ $(id -u) -eq 0 ]] && chmod 755 "$dir"
   start_etcd
   start_patroni 1

@@ -16,6 +16,12 @@ namespace {
 
 constexpr size_t kReadBatch = 256;
 
+grpc::Status ShuttingDown() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the server is shutting down: watch again with the last resume_token "
+                      "received (on another instance, or here once it is back); nothing is missed");
+}
+
 }  // namespace
 
 class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v1::AlertEvent> {
@@ -23,6 +29,11 @@ class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v
   WatchReactor(AlertsService* service, const cit::v1::WatchAlertsRequest& req)
       : service_(service), alerts_(service->alerts_) {
     ++service_->watchers_;
+    if (!service_->Enter(this)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      FinishLocked(ShuttingDown());
+      return;
+    }
     filter_.min_severity = req.min_severity();
     filter_.vehicle_ids.assign(req.vehicle_ids().begin(), req.vehicle_ids().end());
     if (!req.resume_token().empty()) {
@@ -122,9 +133,16 @@ class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v
   }
 
   void OnDone() override {
-    alerts_->RemoveListener(listener_);  // waits for a notification in progress
+    service_->Leave(this);
+    if (listener_ != 0) alerts_->RemoveListener(listener_);  // waits for a notification in progress
     --service_->watchers_;
     delete this;
+  }
+
+  // The server is shutting down (AlertsService::EndStreams).
+  void End() {
+    std::lock_guard<std::mutex> lock(mu_);
+    FinishLocked(ShuttingDown());
   }
 
  private:
@@ -190,6 +208,25 @@ class AlertsService::WatchReactor final : public grpc::ServerWriteReactor<cit::v
   bool finish_requested_ = false;
   grpc::Status finish_status_;
 };
+
+bool AlertsService::Enter(WatchReactor* watch) {
+  std::lock_guard<std::mutex> lock(open_mu_);
+  if (ending_) return false;
+  open_.insert(watch);
+  return true;
+}
+
+void AlertsService::Leave(WatchReactor* watch) {
+  std::lock_guard<std::mutex> lock(open_mu_);
+  open_.erase(watch);
+}
+
+// Lock order: open_mu_, then a watch's own mutex (a watch never takes open_mu_ holding its own).
+void AlertsService::EndStreams() {
+  std::lock_guard<std::mutex> lock(open_mu_);
+  ending_ = true;
+  for (WatchReactor* watch : open_) watch->End();
+}
 
 grpc::ServerWriteReactor<cit::v1::AlertEvent>* AlertsService::WatchAlerts(
     grpc::CallbackServerContext*, const cit::v1::WatchAlertsRequest* req) {

@@ -13,6 +13,9 @@
 // after_event_id > 0 every event after it in this instance's stream (older than memory holds:
 // read back from the store); neither first replays the currently unresolved alerts, then
 // follows live.
+// EndStreams() (at shutdown, once everything received is stored) finishes every open watch with
+// UNAVAILABLE at once, so watchers resume elsewhere instead of waiting out the shutdown grace;
+// a watch opened after it is refused the same way.
 // The other RPCs are sync-API handlers (they write SQLite).
 //
 // Thread contract: thread-safe.
@@ -20,6 +23,8 @@
 #define CIT_DISPATCH_SERVER_API_ALERTS_SERVICE_H_
 
 #include <atomic>
+#include <mutex>
+#include <set>
 
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/alerts/alert_manager.h"
@@ -45,10 +50,20 @@ class AlertsService final
   // Watch streams currently open.
   int watchers() const { return watchers_.load(); }
 
+  // Ends every open watch (and every later one) with UNAVAILABLE; idempotent.
+  void EndStreams();
+
  private:
   class WatchReactor;
+  // Registers a new watch; false when the streams are ending (the watch must finish at once).
+  bool Enter(WatchReactor* watch);
+  void Leave(WatchReactor* watch);
+
   AlertManager* alerts_;
   std::atomic<int> watchers_{0};
+  std::mutex open_mu_;
+  std::set<WatchReactor*> open_;  // guarded by open_mu_
+  bool ending_ = false;           // guarded by open_mu_
 };
 
 }  // namespace cit::dispatch

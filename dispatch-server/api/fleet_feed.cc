@@ -37,8 +37,16 @@ void FleetFeed::Stop() {
 
 int FleetFeed::Subscribe(Subscriber* subscriber) {
   std::lock_guard<std::mutex> lock(subscribers_mu_);
+  if (ending_) return 0;
   subscribers_[next_id_] = subscriber;
   return next_id_++;
+}
+
+void FleetFeed::EndStreams() {
+  std::lock_guard<std::mutex> lock(subscribers_mu_);
+  ending_ = true;
+  for (auto& [id, s] : subscribers_) s->OnEnd();
+  subscribers_.clear();
 }
 
 void FleetFeed::Unsubscribe(int id) {

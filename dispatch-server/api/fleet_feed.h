@@ -7,6 +7,7 @@
 //   feed.Start();
 //   int id = feed.Subscribe(&watcher);   // watcher.OnVehicles(changed) once per interval
 //   feed.Unsubscribe(id);                // no call to `watcher` after it returns
+//   feed.EndStreams();                   // shutdown: every watcher.OnEnd(); Subscribe -> 0
 //
 // "Changed" ignores the ages (last_fix_age_s, last_seen_age_s), which move with the clock; a
 // client computes ages from last_fix_time. Everything else (position, state, alerts, ETA,
@@ -37,6 +38,8 @@ class FleetFeed {
    public:
     virtual ~Subscriber() = default;
     virtual void OnVehicles(const std::vector<cit::v1::VehicleState>& changed) = 0;
+    // The server is shutting down: end the stream now (no more calls follow).
+    virtual void OnEnd() = 0;
   };
 
   FleetFeed(std::function<cit::v1::Fleet()> source, std::chrono::milliseconds throttle);
@@ -47,8 +50,12 @@ class FleetFeed {
   void Start();
   void Stop();
 
+  // 0 once EndStreams ran (the caller ends its stream at once).
   int Subscribe(Subscriber* subscriber);
   void Unsubscribe(int id);
+  // At shutdown, once everything received is stored: tells every subscriber to end its stream,
+  // so operators' clients resume elsewhere instead of waiting out the shutdown grace.
+  void EndStreams();
   // The fleet right now (a new watcher's snapshot).
   cit::v1::Fleet Snapshot() const { return source_(); }
   std::chrono::milliseconds throttle() const { return throttle_; }
@@ -64,6 +71,7 @@ class FleetFeed {
   std::mutex subscribers_mu_;
   std::map<int, Subscriber*> subscribers_;  // guarded by subscribers_mu_
   int next_id_ = 1;                         // guarded by subscribers_mu_
+  bool ending_ = false;                     // guarded by subscribers_mu_
 
   std::unordered_map<std::string, std::string> last_;  // vehicle -> fingerprint (feed thread)
 

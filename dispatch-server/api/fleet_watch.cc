@@ -9,6 +9,12 @@
 namespace cit::dispatch {
 namespace {
 
+grpc::Status ShuttingDown() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the server is shutting down: watch the fleet again (on another instance, "
+                      "or here once it is back)");
+}
+
 class FleetWatch final : public grpc::ServerWriteReactor<cit::v1::VehicleState>,
                          public FleetFeed::Subscriber {
  public:
@@ -17,6 +23,11 @@ class FleetWatch final : public grpc::ServerWriteReactor<cit::v1::VehicleState>,
     // Subscribe first, then take the snapshot: a change in between is sent twice at worst,
     // never lost.
     subscription_ = feed_->Subscribe(this);
+    if (subscription_ == 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      FinishLocked(ShuttingDown());
+      return;
+    }
     cit::v1::Fleet fleet = feed_->Snapshot();
     std::lock_guard<std::mutex> lock(mu_);
     for (const cit::v1::VehicleState& v : fleet.vehicles()) QueueLocked(v);
@@ -30,11 +41,18 @@ class FleetWatch final : public grpc::ServerWriteReactor<cit::v1::VehicleState>,
     PumpLocked();
   }
 
+  void OnEnd() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ending_ = true;
+    if (!writing_) FinishLocked(ShuttingDown());
+  }
+
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
     if (!ok) return FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
     if (cancelled_) return FinishLocked(grpc::Status::CANCELLED);
+    if (ending_) return FinishLocked(ShuttingDown());
     PumpLocked();
   }
 
@@ -83,6 +101,7 @@ class FleetWatch final : public grpc::ServerWriteReactor<cit::v1::VehicleState>,
   cit::v1::VehicleState current_;
   bool writing_ = false;
   bool cancelled_ = false;
+  bool ending_ = false;  // the server is shutting down
   bool finished_ = false;
 };
 

@@ -52,6 +52,12 @@ DispatchServer::Builder& DispatchServer::Builder::AddObserver(RecordObserver* ob
   return *this;
 }
 
+DispatchServer::Builder& DispatchServer::Builder::AddStreamCloser(
+    std::function<void()> end_streams) {
+  stream_closers_.push_back(std::move(end_streams));
+  return *this;
+}
+
 DispatchServer::Builder& DispatchServer::Builder::SetTakeoverListener(
     std::function<void(const std::string& vehicle, uint64_t fencing_token)> listener) {
   options_.ingest.on_taken_over = std::move(listener);
@@ -157,6 +163,7 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Builder::Start()
   server->ingest_ =
       std::make_unique<IngestService>(server->store_.get(), metrics_.get(), ingest_options);
   for (RecordObserver* o : observers_) server->ingest_->AddObserver(o);
+  server->stream_closers_ = std::move(stream_closers_);
   if (absl::Status s = server->ingest_->Start(); !s.ok()) return s;
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -325,6 +332,7 @@ void DispatchServer::Shutdown() {
   if (telemetry_gate_) telemetry_gate_->Stop();
   if (operator_gate_) operator_gate_->Stop();
   if (ingest_) ingest_->Drain();
+  for (const auto& end_streams : stream_closers_) end_streams();
   const auto deadline = std::chrono::system_clock::now() + options_.shutdown_grace;
   if (telemetry_server_) telemetry_server_->Shutdown(deadline);
   if (operator_server_) operator_server_->Shutdown(deadline);

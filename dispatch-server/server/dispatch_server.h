@@ -162,6 +162,10 @@ class DispatchServer {
     Builder& AddOperatorService(grpc::Service* service);
     // Receives every committed batch (see committed_record.h). Not owned.
     Builder& AddObserver(RecordObserver* observer);
+    // Called by Shutdown once everything received is committed and acked, before the gRPC
+    // servers shut down: ends the operator port's endless streams (watches) at once, so clients
+    // resume elsewhere instead of waiting out shutdown_grace.
+    Builder& AddStreamCloser(std::function<void()> end_streams);
     // Several instances on one database: told each vehicle this instance takes over
     // (IngestOptions::on_taken_over).
     Builder& SetTakeoverListener(
@@ -193,6 +197,7 @@ class DispatchServer {
     std::shared_ptr<Store> store_;
     std::vector<grpc::Service*> operator_services_;
     std::vector<RecordObserver*> observers_;
+    std::vector<std::function<void()>> stream_closers_;
     std::shared_ptr<grpc::AuthMetadataProcessor> auth_processor_;
     std::vector<std::function<absl::Status(grpc::ServerCredentials&)>> configure_operator_creds_;
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
@@ -238,6 +243,7 @@ class DispatchServer {
   std::unique_ptr<grpc::Server> telemetry_server_;
   std::unique_ptr<grpc::Server> operator_server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
+  std::vector<std::function<void()>> stream_closers_;
   // The ports' listening sockets (they hand connections to the gRPC servers).
   std::unique_ptr<ConnectionGate> telemetry_gate_;
   std::unique_ptr<ConnectionGate> operator_gate_;

@@ -103,7 +103,11 @@ void RunMonitoring::Register(DispatchServer::Builder& builder) {
   rebuilder_->SetMetrics(builder.shared_metrics());
   builder.AddOperatorService(dispatch_service_.get())
       .AddOperatorService(alerts_service_.get())
-      .AddObserver(monitor_.get());
+      .AddObserver(monitor_.get())
+      .AddStreamCloser([this] {
+        alerts_service_->EndStreams();
+        fleet_feed_->EndStreams();
+      });
   if (ownership_) {
     ownership_->SetMetrics(builder.shared_metrics());
     // Adoptions go through the store the ingest writes with (its fencing tokens).

@@ -60,6 +60,18 @@ cit::v1::Position Pos(const TracePoint& p) { return Pos(p.lat_deg, p.lon_deg); }
 
 enum class Stop { kKill, kTerm };
 
+// A plaintext channel to a local port that retries quickly while the server restarts: gRPC's
+// default reconnect backoff grows to minutes, so after a few restarts on a loaded machine a
+// default channel could still be waiting out its backoff when the test looks.
+std::shared_ptr<grpc::Channel> LocalChannel(int port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
 // A drive with its plan: the records an agent sends (seq 1..n) and where to stop the server.
 struct Drive {
   std::string run_id;
@@ -356,8 +368,7 @@ class ResumingWatcher {
 
  private:
   void Loop() {
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
-                                       grpc::InsecureChannelCredentials());
+    auto channel = LocalChannel(port_);
     auto stub = cit::v1::Alerts::NewStub(channel);
     while (!stop_) {
       grpc::ClientContext ctx;
@@ -439,12 +450,10 @@ Outcome RunDrive(const Drive& drive, bool interrupted, const std::string& pg_con
   int generation = 0;
   auto server =
       std::make_unique<Server>(dir, telemetry_port, operator_port, generation, pg_conninfo);
-  auto op_channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(operator_port),
-                                        grpc::InsecureChannelCredentials());
+  auto op_channel = LocalChannel(operator_port);
   // Generous waits: a loaded 2-core CI machine can take many seconds to start the process.
   auto wait_up = [&] {
-    auto fresh = grpc::CreateChannel("127.0.0.1:" + std::to_string(operator_port),
-                                     grpc::InsecureChannelCredentials());
+    auto fresh = LocalChannel(operator_port);
     EXPECT_TRUE(
         fresh->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(60)))
         << cit::test::ReadFile(dir / ("server-" + std::to_string(generation) + ".log"));
@@ -467,10 +476,7 @@ Outcome RunDrive(const Drive& drive, bool interrupted, const std::string& pg_con
   }
   ResumingWatcher watcher(operator_port);
 
-  auto tchannel = [&] {
-    return grpc::CreateChannel("127.0.0.1:" + std::to_string(telemetry_port),
-                               grpc::InsecureChannelCredentials());
-  };
+  auto tchannel = [&] { return LocalChannel(telemetry_port); };
   auto agent = std::make_unique<TelemetryTestClient>(tchannel());
   EXPECT_GE(agent->Hello(drive.vehicle_id, 1), 0);
   size_t next = 0;  // index of the next record to send
@@ -555,19 +561,29 @@ Outcome RunDrive(const Drive& drive, bool interrupted, const std::string& pg_con
     by_vehicle.set_vehicle_id(drive.vehicle_id);
     out.verify_vehicle = audit->VerifyChain(&vehicle_ctx, by_vehicle, &out.vehicle_chain);
   }
-  // The watcher has every event of every listed alert (it may lag a moment).
-  EXPECT_TRUE(cit::test::WaitFor([&] {
-    std::map<uint64_t, uint32_t> seen;
-    for (const auto& e : watcher.events()) {
-      seen[e.alert().alert_id()] = std::max(seen[e.alert().alert_id()], e.alert().revision());
-    }
-    for (const auto& a : out.alerts) {
-      if (seen[a.alert_id()] < a.revision()) return false;
-    }
-    return true;
-  }));
+  // The watcher has every event of every listed alert (it may lag a moment: on a loaded machine it
+  // may still be reconnecting after the last restart).
+  EXPECT_TRUE(cit::test::WaitFor(
+      [&] {
+        std::map<uint64_t, uint32_t> seen;
+        for (const auto& e : watcher.events()) {
+          seen[e.alert().alert_id()] = std::max(seen[e.alert().alert_id()], e.alert().revision());
+        }
+        for (const auto& a : out.alerts) {
+          if (seen[a.alert_id()] < a.revision()) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(60)));
   watcher.Stop();
   out.watched = watcher.events();
+  // Close every connection first: a gRPC server's graceful shutdown waits (up to its grace) for
+  // each idle client connection to answer its GOAWAY ping, and an idle test client answers
+  // nothing while no call of it is running.
+  agent.reset();
+  dispatch.reset();
+  alerts.reset();
+  op_channel.reset();
   server->process().Signal(SIGTERM);
   EXPECT_EQ(server->process().WaitExit(std::chrono::seconds(20)), 0);
   if (!pg_conninfo.empty()) RecordWhereDataLives(pg_conninfo, dir / "dispatch.db", out);

@@ -125,14 +125,12 @@ absl::StatusOr<std::vector<std::string>> PostgresReplayReader::VehiclesHeardSinc
       "listing vehicles heard",
       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<std::string>> {
         pqxx::read_transaction t(c);
+        t.exec(kPgRecordScanSettingsSql);
         std::vector<std::string> out;
-        for (const pqxx::row& row : t.exec_params(
-                 "SELECT v.vehicle_id FROM vehicle_seq v WHERE EXISTS (SELECT 1 FROM records r "
-                 "WHERE r.vehicle_id = v.vehicle_id AND r.event_time_ns >= $1) "
-                 "ORDER BY v.vehicle_id COLLATE \"C\"",
-                 ToUnixNs(since))) {
+        for (const pqxx::row& row : t.exec_params(kPgVehiclesHeardSinceSql, ToUnixNs(since))) {
           out.push_back(row[0].as<std::string>());
         }
+        std::sort(out.begin(), out.end());  // byte order, as SQLite's reader
         return out;
       });
 }

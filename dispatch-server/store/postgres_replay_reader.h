@@ -41,6 +41,17 @@ inline constexpr char kPgLocateSql[] =
     "SELECT chain_index, server_time_ns, seq FROM records WHERE vehicle_id = $1 AND seq >= $2 "
     "ORDER BY seq LIMIT 1";
 
+// VehiclesHeardSince's query, run after kPgRecordScanSettingsSql: per vehicle, its newest event
+// time (one backward step into records_by_event_time, stopped by the LIMIT), kept when at or after
+// $1. Written as EXISTS (... event_time_ns >= $1), the planner could not tell how many rows each
+// probe would match and, for vehicles newer than the last ANALYZE, chose scans of the vehicle's
+// whole history; the newest-row probe costs one index descent per vehicle whatever the
+// statistics say. Unordered: the caller sorts the (few) ids.
+inline constexpr char kPgVehiclesHeardSinceSql[] =
+    "SELECT v.vehicle_id FROM vehicle_seq v CROSS JOIN LATERAL (SELECT r.event_time_ns FROM "
+    "records r WHERE r.vehicle_id = v.vehicle_id ORDER BY r.event_time_ns DESC, r.seq DESC "
+    "LIMIT 1) newest WHERE newest.event_time_ns >= $1";
+
 class PostgresReplayReader final : public ReplaySource {
  public:
   // Connects (UNAVAILABLE names the server when unreachable).

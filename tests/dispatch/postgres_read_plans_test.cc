@@ -9,6 +9,9 @@
 // (start lookup and rows), ReadByEventTime and Locate walked records_by_chain over the vehicle's
 // whole chain and dropped all but the rows they wanted with a filter.
 //
+// VehiclesHeardSince (the start-up's list of vehicles heard within the warm-up) probes each
+// vehicle's newest record once, in all three states.
+//
 // ForEachAfter, LastReceivedBefore and VerifyChain already read records_by_chain in its own order
 // in all three states; they are not asserted here.
 #include <gtest/gtest.h>
@@ -102,6 +105,18 @@ class PostgresReadPlansTest : public ::testing::Test {
     ExpectNoWalkSortOrFilter(plan);
   }
 
+  // VehiclesHeardSince's plan: per vehicle one backward step into records_by_event_time (the
+  // LIMIT stops it); records never scanned whole.
+  void ExpectHeardSinceProbesEachVehicleOnce(int64_t since) {
+    const std::string plan =
+        Plan("EXPLAIN", kPgRecordScanSettingsSql, kPgVehiclesHeardSinceSql, (kBase + since) * kNs);
+    EXPECT_NE(plan.find("Index Only Scan Backward using records_by_event_time"), std::string::npos)
+        << plan;
+    EXPECT_NE(plan.find("Limit"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("Seq Scan on records"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("records_by_chain"), std::string::npos) << plan;
+  }
+
   static void ExpectNoWalkSortOrFilter(const std::string& plan) {
     EXPECT_EQ(plan.find("records_by_chain"), std::string::npos) << plan;
     EXPECT_EQ(plan.find("Sort"), std::string::npos) << plan;
@@ -116,12 +131,14 @@ class PostgresReadPlansTest : public ::testing::Test {
 TEST_F(PostgresReadPlansTest, OnAFreshTable) {
   ExpectReplayReadsOneRangeOfEachIndex("CIT-3", 3900);
   ExpectPointReadsUseTheirIndex("CIT-3", 3900);
+  ExpectHeardSinceProbesEachVehicleOnce(3900);
 }
 
 TEST_F(PostgresReadPlansTest, OnAnAnalyzedTable) {
   Analyze();
   ExpectReplayReadsOneRangeOfEachIndex("CIT-3", 3900);
   ExpectPointReadsUseTheirIndex("CIT-3", 3900);
+  ExpectHeardSinceProbesEachVehicleOnce(3900);
 }
 
 TEST_F(PostgresReadPlansTest, ForAVehicleNewerThanTheLastAnalyze) {
@@ -129,6 +146,7 @@ TEST_F(PostgresReadPlansTest, ForAVehicleNewerThanTheLastAnalyze) {
   AppendRecords({"CIT-9"}, 20'000);
   ExpectReplayReadsOneRangeOfEachIndex("CIT-9", 19'000);
   ExpectPointReadsUseTheirIndex("CIT-9", 19'000);
+  ExpectHeardSinceProbesEachVehicleOnce(19'000);
   // What the replay reads for the last 1,000 of 20,000 records (printed, for
   // docs/benchmarks.md).
   Plan("EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON)", kPgRecordScanSettingsSql, kPgReplayFromSql,

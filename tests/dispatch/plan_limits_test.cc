@@ -16,6 +16,7 @@
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/server/run_monitoring.h"
+#include "tests/dispatch/loopback_server_options.h"
 #include "tests/dispatch/store_backends.h"
 #include "tests/dispatch/telemetry_test_client.h"
 #include "tests/support/test_env.h"
@@ -39,32 +40,9 @@ class PlanLimitsTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override { Start(); }
   void TearDown() override { Stop(); }
 
-  // The server's options on the test's backend.
-  DispatchServerOptions ServerOptions() const {
-    DispatchServerOptions o;
-    o.telemetry_address = "127.0.0.1:0";
-    o.operator_address = "127.0.0.1:0";
-    o.metrics_address = "";
-    o.insecure_dev = true;
-    o.ingest.identity_from_hello = true;
-    o.database_path = db_.path();
-    o.durability = sqlite::Durability::kNormal;
-    if (db_.pg()) {
-      o.store_backend = DispatchServerOptions::StoreBackend::kPostgresql;
-      o.postgres_connection = db_.conninfo();
-    }
-    return o;
-  }
-  RunMonitoringOptions MonitoringOptions() const {
-    RunMonitoringOptions rmo;
-    rmo.database_path = db_.path();
-    if (db_.pg()) rmo.postgres_connection = db_.conninfo();
-    return rmo;
-  }
-
   void Start() {
-    const DispatchServerOptions o = ServerOptions();
-    const RunMonitoringOptions rmo = MonitoringOptions();
+    const DispatchServerOptions o = test::LoopbackServerOptions(db_);
+    const RunMonitoringOptions rmo = test::LoopbackMonitoringOptions(db_);
     auto rm = RunMonitoring::Open(rmo, &clock_);
     ASSERT_TRUE(rm.ok()) << rm.status();
     rm_ = std::move(*rm);
@@ -266,12 +244,12 @@ TEST_P(PlanLimitsTest, RestartCompilesPlansAfterThePortsOpenAndHoldsTheirVehicle
   Stop();
 
   // Open (what main does before the ports): nothing compiled yet.
-  auto rm = RunMonitoring::Open(MonitoringOptions(), &clock_);
+  auto rm = RunMonitoring::Open(test::LoopbackMonitoringOptions(db_), &clock_);
   ASSERT_TRUE(rm.ok()) << rm.status();
   rm_ = std::move(*rm);
   EXPECT_EQ(rm_->runs().compiling(), 2u);
   ASSERT_TRUE(rm_->runs().Get("R-live").ok()) << "runs are listed while they compile";
-  DispatchServer::Builder b(ServerOptions());
+  DispatchServer::Builder b(test::LoopbackServerOptions(db_));
   rm_->Register(b);
   auto server = b.Start();
   ASSERT_TRUE(server.ok()) << server.status();

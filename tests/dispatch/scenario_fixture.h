@@ -34,6 +34,7 @@
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/server/run_monitoring.h"
+#include "tests/dispatch/loopback_server_options.h"
 #include "tests/dispatch/store_backends.h"
 #include "tests/dispatch/telemetry_test_client.h"
 #include "tests/support/real_drives.h"
@@ -84,22 +85,11 @@ inline std::vector<cit::v1::Stop> StandstillStops(const std::vector<TracePoint>&
 class ScenarioTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    DispatchServerOptions o;
-    o.telemetry_address = "127.0.0.1:0";
-    o.operator_address = "127.0.0.1:0";
-    o.metrics_address = "";
-    o.insecure_dev = true;
-    o.ingest.identity_from_hello = true;
-    o.database_path = db_.path();
-    o.durability = sqlite::Durability::kNormal;
-    RunMonitoringOptions rmo;
-    rmo.database_path = o.database_path;
     if (db_.pg()) {
       ASSERT_FALSE(db_.conninfo().empty()) << "no PostgreSQL database";
-      o.store_backend = DispatchServerOptions::StoreBackend::kPostgresql;
-      o.postgres_connection = db_.conninfo();
-      rmo.postgres_connection = db_.conninfo();
     }
+    DispatchServerOptions o = test::LoopbackServerOptions(db_);
+    RunMonitoringOptions rmo = test::LoopbackMonitoringOptions(db_);
     rmo.monitor.backfill_threshold_s = 30;
     auto rm = RunMonitoring::Open(rmo, &clock_);
     ASSERT_TRUE(rm.ok()) << rm.status();

@@ -16,6 +16,7 @@
 #include "dispatch-server/common/clock.h"
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/server/run_monitoring.h"
+#include "tests/dispatch/loopback_server_options.h"
 #include "tests/support/test_env.h"
 
 namespace cit::dispatch {
@@ -33,18 +34,10 @@ std::future<grpc::Status> ReadToEnd(std::unique_ptr<Reader> reader) {
 }
 
 TEST(ShutdownStreamsTest, WatchesEndWithUnavailableAtOnceInsteadOfWaitingOutTheGrace) {
-  cit::test::TempDir dir;
-  DispatchServerOptions o;
-  o.telemetry_address = "127.0.0.1:0";
-  o.operator_address = "127.0.0.1:0";
-  o.metrics_address = "";
-  o.insecure_dev = true;
-  o.ingest.identity_from_hello = true;
-  o.database_path = (dir / "dispatch.db").string();
-  o.durability = sqlite::Durability::kNormal;
+  test::BackendDb db("sqlite");
+  DispatchServerOptions o = test::LoopbackServerOptions(db);
   o.shutdown_grace = std::chrono::minutes(10);
-  RunMonitoringOptions rmo;
-  rmo.database_path = o.database_path;
+  const RunMonitoringOptions rmo = test::LoopbackMonitoringOptions(db);
   FakeClock clock(FromUnixSeconds(1.8e9));
   auto rm = RunMonitoring::Open(rmo, &clock);
   ASSERT_TRUE(rm.ok()) << rm.status();

@@ -161,6 +161,8 @@ TEST_F(AuditRunBench, ReportAndExportOfAnEightHourRun) {
       {"report + export",
        {std::string("audit report ") + sc::kRun,
         std::string("audit export ") + sc::kRun + " --format csv -o " + csv}},
+      {"report --export (1 cmd)",
+       {std::string("audit report ") + sc::kRun + " --export " + csv + " --format csv"}},
   };
   // Wall ms; the CPU of dispatchctl (with its shell) and of the server go to the sums.
   double client_cpu = 0;

@@ -764,58 +764,84 @@ int PeriodReport(Globals& g, const PeriodOptions& o) {
 
 // ---- audit ------------------------------------------------------------------------------------
 
-int AuditReport(Globals& g, const std::string& run_id) {
+// The run's export, streamed to `output` ("" or "-": stdout); the exit code.
+int ExportRun(const Connection& conn, const std::string& run_id, cit::v1::ExportFormat format,
+              const std::string& output) {
+  grpc::ClientContext ctx;
+  // No deadline: a long run takes as long as it takes; a dead server still ends the stream.
+  conn.Prepare(ctx, /*streaming=*/true);
+  cit::v1::ExportRunRequest req;
+  req.set_run_id(run_id);
+  req.set_format(format);
+  ExportDownload d = DownloadExport(conn.audit(), ctx, req, output);
+  if (!d.local_error.empty()) {
+    std::cerr << "dispatchctl: audit export: " << d.local_error << "; nothing was written to "
+              << (output.empty() ? "-" : output) << "\n";
+    return static_cast<int>(kExitError);
+  }
+  if (!d.status.ok()) {
+    if (output.empty() || output == "-") {
+      std::cerr << "dispatchctl: the export on stdout is incomplete (" << d.bytes
+                << " bytes before the error)\n";
+    }
+    return Fail(d.status, "audit export");
+  }
+  if (!output.empty() && output != "-") {
+    std::cerr << "wrote " << output << " (" << d.bytes << " bytes, " << d.media_type << ")\n";
+  }
+  return static_cast<int>(kExitOk);
+}
+
+std::optional<cit::v1::ExportFormat> ExportFormatNamed(const std::string& format) {
+  if (format == "geojson") return cit::v1::EXPORT_FORMAT_GEOJSON;
+  if (format == "gpx") return cit::v1::EXPORT_FORMAT_GPX;
+  if (format == "csv") return cit::v1::EXPORT_FORMAT_CSV;
+  std::cerr << "dispatchctl: --format must be geojson, gpx or csv\n";
+  return std::nullopt;
+}
+
+// `audit report RUN [--export FILE --format F]`: the report on stdout and, with --export, the
+// run's export written to FILE by the same process over the same connection, fetched while the
+// server computes the report (an auditor reconstructing a run wants both; one process start and
+// one TLS handshake instead of two, and the server works on both at once).
+int AuditReport(Globals& g, const std::string& run_id, const std::string& export_format,
+                const std::string& export_output) {
+  std::optional<cit::v1::ExportFormat> format;
+  if (!export_output.empty()) {
+    if (export_output == "-") {
+      std::cerr << "dispatchctl: audit report --export needs a file (the report is on stdout); "
+                   "use `audit export RUN` to write an export to stdout\n";
+      return kExitUsage;
+    }
+    format = ExportFormatNamed(export_format);
+    if (!format) return kExitUsage;
+  }
   return WithConnection(g, [&](const Connection& conn) {
+    int export_exit = static_cast<int>(kExitOk);
+    std::thread exporting;
+    if (format) {
+      exporting =
+          std::thread([&] { export_exit = ExportRun(conn, run_id, *format, export_output); });
+    }
     grpc::ClientContext ctx;
     conn.Prepare(ctx);
     cit::v1::RunReportRequest req;
     req.set_run_id(run_id);
     cit::v1::RunReport report;
     grpc::Status status = conn.audit().GetRunReport(&ctx, req, &report);
+    if (exporting.joinable()) exporting.join();
     if (!status.ok()) return Fail(status, "audit report");
     std::cout << (g.json ? ToJsonLine(report) + "\n" : FormatReport(report));
-    return static_cast<int>(kExitOk);
+    return export_exit;
   });
 }
 
 int AuditExport(Globals& g, const std::string& run_id, const std::string& format,
                 const std::string& output) {
-  cit::v1::ExportFormat f;
-  if (format == "geojson") {
-    f = cit::v1::EXPORT_FORMAT_GEOJSON;
-  } else if (format == "gpx") {
-    f = cit::v1::EXPORT_FORMAT_GPX;
-  } else if (format == "csv") {
-    f = cit::v1::EXPORT_FORMAT_CSV;
-  } else {
-    std::cerr << "dispatchctl: --format must be geojson, gpx or csv\n";
-    return kExitUsage;
-  }
-  return WithConnection(g, [&](const Connection& conn) {
-    grpc::ClientContext ctx;
-    // No deadline: a long run takes as long as it takes; a dead server still ends the stream.
-    conn.Prepare(ctx, /*streaming=*/true);
-    cit::v1::ExportRunRequest req;
-    req.set_run_id(run_id);
-    req.set_format(f);
-    ExportDownload d = DownloadExport(conn.audit(), ctx, req, output);
-    if (!d.local_error.empty()) {
-      std::cerr << "dispatchctl: audit export: " << d.local_error << "; nothing was written to "
-                << (output.empty() ? "-" : output) << "\n";
-      return static_cast<int>(kExitError);
-    }
-    if (!d.status.ok()) {
-      if (output.empty() || output == "-") {
-        std::cerr << "dispatchctl: the export on stdout is incomplete (" << d.bytes
-                  << " bytes before the error)\n";
-      }
-      return Fail(d.status, "audit export");
-    }
-    if (!output.empty() && output != "-") {
-      std::cerr << "wrote " << output << " (" << d.bytes << " bytes, " << d.media_type << ")\n";
-    }
-    return static_cast<int>(kExitOk);
-  });
+  std::optional<cit::v1::ExportFormat> f = ExportFormatNamed(format);
+  if (!f) return kExitUsage;
+  return WithConnection(
+      g, [&](const Connection& conn) { return ExportRun(conn, run_id, *f, output); });
 }
 
 struct VerifyOptions {
@@ -1358,11 +1384,19 @@ int RunCli(int argc, char** argv) {
   auto* audit = app.add_subcommand("audit", "Reconstruct, export and verify runs");
   audit->footer(kExitCodesHelp);
   audit->require_subcommand(1);
-  auto* report = audit->add_subcommand("report", "Planned against actual for a run");
-  report->add_option("RUN", run_id, "Run id")->required();
-  report->callback([&] { action = [&] { return AuditReport(g, run_id); }; });
   std::string format = "geojson";
   std::string output;
+  auto* report = audit->add_subcommand("report", "Planned against actual for a run");
+  report->add_option("RUN", run_id, "Run id")->required();
+  auto* export_file =
+      report->add_option("--export", output,
+                         "Also write the run's export (as `audit export`) to this file, fetched "
+                         "together with the report over one connection");
+  report->add_option("-f,--format", format, "The --export's format: geojson, gpx or csv")
+      ->check(CLI::IsMember({"geojson", "gpx", "csv"}))
+      ->capture_default_str()
+      ->needs(export_file);
+  report->callback([&] { action = [&] { return AuditReport(g, run_id, format, output); }; });
   auto* exp = audit->add_subcommand("export", "Export a run's track as GeoJSON, GPX or CSV");
   exp->add_option("RUN", run_id, "Run id")->required();
   exp->add_option("-f,--format", format, "geojson, gpx or csv")

@@ -147,6 +147,31 @@ TEST_P(CliE2eTest, ExportsAreWellFormedAndVerifyPassesOnAnIntactChain) {
   EXPECT_EQ(Ctl("aude", std::string("audit verify --vehicle ") + sc::kVehicle), 0);
 }
 
+// `audit report RUN --export FILE`: the same report on stdout and the same file as the two
+// commands one after the other, from one process over one connection.
+TEST_P(CliE2eTest, ReportWithExportGivesTheReportAndTheSameFileAsTheTwoCommands) {
+  RunScenario();
+  ASSERT_EQ(Ctl("aude", std::string("audit report ") + sc::kRun), 0) << err_;
+  const std::string report_alone = out_;
+  const auto alone = dir_ / "alone.csv";
+  ASSERT_EQ(
+      Ctl("aude", std::string("audit export ") + sc::kRun + " --format csv -o " + alone.string()),
+      0)
+      << err_;
+  const auto together = dir_ / "together.csv";
+  ASSERT_EQ(Ctl("aude", std::string("audit report ") + sc::kRun + " --export " + together.string() +
+                            " --format csv"),
+            0)
+      << err_;
+  EXPECT_EQ(out_, report_alone);
+  EXPECT_NE(err_.find("wrote " + together.string()), std::string::npos) << err_;
+  EXPECT_EQ(ReadFile(together), ReadFile(alone));
+  // An unknown run: the report's answer (not found), and no export file left behind.
+  const auto none = dir_ / "none.csv";
+  EXPECT_EQ(Ctl("aude", "audit report NO-SUCH-RUN --export " + none.string()), 5) << err_;
+  EXPECT_FALSE(std::filesystem::exists(none));
+}
+
 TEST_P(CliE2eTest, OneAlteredRecordInTheDatabaseFailsVerifyAndIsNamed) {
   RunScenario();
   StopServer();

@@ -42,6 +42,9 @@ TEST_F(CliOfflineTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Ctl("plan"), 2);
   EXPECT_EQ(Ctl("ack"), 2);  // ALERT missing
   EXPECT_EQ(Ctl("audit export R1 --format kml"), 2);
+  EXPECT_EQ(Ctl("audit report R1 --format csv"), 2);  // --format belongs to --export
+  EXPECT_EQ(Ctl("audit report R1 --export -"), 2);    // stdout holds the report
+  EXPECT_NE(err_.find("needs a file"), std::string::npos) << err_;
   EXPECT_EQ(Ctl("plan create /nonexistent/plan.toml"), 2);
 }
 

@@ -640,13 +640,16 @@ TEST_F(TwoInstancesTest, EveryInstanceShowsTheTruckWhereItsOwnerJudgedIt) {
     r.mutable_fix()->set_mode(cit::v1::FIX_MODE_3D);
     return r;
   };
+  // The operator's channels outlive the agent's (declared first): gRPC 1.51 aborted now and
+  // then in its shared callback queue when they were torn down before the agent's.
+  auto on_b = stub(b);
+  std::unique_ptr<cit::v1::Dispatch::Stub> on_a;
   test::TempDir journal;
   AgentSide agent(journal.path(), Uplink(a, b));
   ASSERT_TRUE(agent.start_status().ok()) << agent.start_status();
   agent.Add(fix_at(48.0));
   const uint64_t first = agent.Add(fix_at(48.001));
   ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() >= first; }, 30s)) << Log(a.name);
-  auto on_b = stub(b);
   EXPECT_TRUE(test::WaitFor([&] { return lat_on(*on_b) == 48.001; }, 20s))
       << "b shows " << lat_on(*on_b) << "\n"
       << Log(b.name);
@@ -658,7 +661,7 @@ TEST_F(TwoInstancesTest, EveryInstanceShowsTheTruckWhereItsOwnerJudgedIt) {
   // Under its name again (its log anew, so Start waits for this start): the truck is b's now.
   std::filesystem::rename(dir_.path() / "dispatch-a.log", dir_.path() / "dispatch-a.killed.log");
   a = Start("dispatch-a");
-  auto on_a = stub(a);
+  on_a = stub(a);
   EXPECT_TRUE(test::WaitFor([&] { return lat_on(*on_a) == 48.002; }, 20s))
       << "a shows " << lat_on(*on_a) << "\n"
       << Log(a.name);

@@ -101,7 +101,7 @@ grpc::Status DispatchService::ListRuns(grpc::ServerContext*, const cit::v1::List
 
 grpc::Status DispatchService::GetFleet(grpc::ServerContext*, const cit::v1::GetFleetRequest*,
                                        cit::v1::Fleet* resp) {
-  *resp = monitor_->Fleet();
+  *resp = fleet_feed_->Snapshot();
   return grpc::Status::OK;
 }
 

@@ -1,15 +1,17 @@
 // The Dispatch gRPC service (proto/cit/v1/dispatch.proto): run plans and the fleet view.
-// Thin: validation, versioning and the state machine live in RunManager; the fleet view in
-// Monitor. Errors map 1:1 from absl::Status (INVALID_ARGUMENT carries "field: problem" lines).
+// Thin: validation, versioning and the state machine live in RunManager; the fleet view is the
+// FleetFeed's source (the Monitor's, or on several instances the shared view across them:
+// server/shared_fleet.h), so GetFleet and WatchFleet show the same. Errors map 1:1 from
+// absl::Status (INVALID_ARGUMENT carries "field: problem" lines).
 //
-//   DispatchService dispatch(&run_manager, &monitor);
+//   DispatchService dispatch(&run_manager, &fleet_feed);
 //   builder.AddOperatorService(&dispatch);
 //
 // Sync API on purpose: plan changes write SQLite, which gRPC callback reactions must not do
 // (STYLE.md); the sync thread pool may block briefly. WatchFleet is a callback-API stream fed by
 // the FleetFeed (fleet_watch.h).
 //
-// Thread contract: thread-safe (RunManager and Monitor are).
+// Thread contract: thread-safe (RunManager and the feed's source are).
 #ifndef CIT_DISPATCH_SERVER_API_DISPATCH_SERVICE_H_
 #define CIT_DISPATCH_SERVER_API_DISPATCH_SERVICE_H_
 
@@ -19,7 +21,6 @@
 #include "absl/status/statusor.h"
 #include "cit/v1/dispatch.grpc.pb.h"
 #include "dispatch-server/api/fleet_feed.h"
-#include "dispatch-server/monitor/monitor.h"
 #include "dispatch-server/plans/run_manager.h"
 
 namespace cit::dispatch {
@@ -33,8 +34,7 @@ inline constexpr std::size_t kMaxListRunsFullPageBytes = 3u << 20;
 class DispatchService final
     : public cit::v1::Dispatch::WithCallbackMethod_WatchFleet<cit::v1::Dispatch::Service> {
  public:
-  DispatchService(RunManager* runs, const Monitor* monitor, FleetFeed* fleet_feed)
-      : runs_(runs), monitor_(monitor), fleet_feed_(fleet_feed) {}
+  DispatchService(RunManager* runs, FleetFeed* fleet_feed) : runs_(runs), fleet_feed_(fleet_feed) {}
 
   // Whether the server has stored anything from a vehicle. With it set, CreateRun/UpdateRun
   // refuse (FAILED_PRECONDITION) a plan for a vehicle that has no stored record and no earlier
@@ -65,7 +65,6 @@ class DispatchService final
 
  private:
   RunManager* runs_;
-  const Monitor* monitor_;
   FleetFeed* fleet_feed_;
   VehicleKnown vehicle_known_;
 

@@ -5,16 +5,12 @@
 #include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
-namespace {
 
-// The vehicle's state without the clock-driven ages, serialized deterministically.
-std::string Fingerprint(cit::v1::VehicleState v) {
+std::string FleetFingerprint(cit::v1::VehicleState v) {
   v.clear_last_fix_age_s();
   v.clear_last_seen_age_s();
   return SerializeDeterministic(v);
 }
-
-}  // namespace
 
 FleetFeed::FleetFeed(std::function<cit::v1::Fleet()> source, std::chrono::milliseconds throttle)
     : source_(std::move(source)), throttle_(throttle) {}
@@ -73,7 +69,7 @@ void FleetFeed::PublishChanges() {
   cit::v1::Fleet fleet = source_();
   std::vector<cit::v1::VehicleState> changed;
   for (cit::v1::VehicleState& v : *fleet.mutable_vehicles()) {
-    std::string fingerprint = Fingerprint(v);
+    std::string fingerprint = FleetFingerprint(v);
     std::string& last = last_[v.vehicle_id()];
     if (last == fingerprint) continue;
     last = std::move(fingerprint);

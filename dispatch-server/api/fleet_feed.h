@@ -32,6 +32,10 @@
 
 namespace cit::dispatch {
 
+// What "changed" compares: the vehicle's state without the clock-driven ages, serialized
+// deterministically (also the shared fleet view's test for republishing, server/shared_fleet.h).
+std::string FleetFingerprint(cit::v1::VehicleState v);
+
 class FleetFeed {
  public:
   class Subscriber {

@@ -132,6 +132,14 @@ void Monitor::HoldVehicles(const std::vector<std::string>& vehicle_ids) {
 
 std::size_t Monitor::held_records() const { return held_count_.load(); }
 
+std::vector<std::string> Monitor::HeldVehicles() const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  std::vector<std::string> out;
+  out.reserve(held_.size());
+  for (const auto& [id, records] : held_) out.push_back(id);
+  return out;
+}
+
 void Monitor::Release(const std::string& vehicle_id) {
   std::lock_guard<std::mutex> lock(state_mu_);
   VehicleState& v = Vehicle(vehicle_id);

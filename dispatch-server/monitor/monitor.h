@@ -97,6 +97,9 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   void HoldVehicles(const std::vector<std::string>& vehicle_ids);
   // Records waiting for their vehicle's run (HoldVehicles).
   std::size_t held_records() const;
+  // Vehicles whose records wait for their run or their rebuilt state (HoldVehicles, Resume):
+  // their state here is not current yet. Thread-safe.
+  std::vector<std::string> HeldVehicles() const;
   // Start-up after a restart: a vehicle's state rebuilt from the store (monitor/state_rebuild.h)
   // replaces whatever the monitor has for it, its deadlines are armed again from the state, and
   // its held records are released. Queued like a run change (thread-safe).

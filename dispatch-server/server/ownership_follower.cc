@@ -235,6 +235,11 @@ void OwnershipFollower::Loop() {
   }
 }
 
+std::unordered_map<std::string, uint64_t> OwnershipFollower::Owned() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return mine_;
+}
+
 uint64_t OwnershipFollower::released() const {
   std::lock_guard<std::mutex> lock(mu_);
   return released_;

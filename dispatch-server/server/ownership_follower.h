@@ -98,6 +98,9 @@ class OwnershipFollower {
   uint64_t rebuilt_takeovers() const;
   uint64_t continued_takeovers() const;
   uint64_t adopted() const;
+  // The vehicles this instance owns and evaluates now, with the fencing token it holds (the
+  // shared fleet view publishes their states: server/shared_fleet.h).
+  std::unordered_map<std::string, uint64_t> Owned() const;
 
  private:
   OwnershipFollower(OwnershipFollowerOptions options, std::unique_ptr<VehicleOwnerReader> reader,

@@ -86,11 +86,21 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
                                 monitor, rebuilder, rm->runs_.get(), clock);
     if (!ownership.ok()) return ownership.status();
     rm->ownership_ = *std::move(ownership);
+    // Every instance shows the whole fleet: its own vehicles, and the others' as their owners
+    // published them.
+    absl::StatusOr<std::unique_ptr<PostgresFleetStates>> table =
+        PostgresFleetStates::Open(options.postgres_connection);
+    if (!table.ok()) return table.status();
+    rm->shared_fleet_ = std::make_unique<SharedFleet>(
+        SharedFleetOptions{.instance = options.instance, .interval = options.fleet_throttle},
+        *std::move(table), monitor, rm->ownership_.get(), clock);
   }
-  rm->fleet_feed_ =
-      std::make_unique<FleetFeed>([monitor] { return monitor->Fleet(); }, options.fleet_throttle);
-  rm->dispatch_service_ =
-      std::make_unique<DispatchService>(rm->runs_.get(), rm->monitor_.get(), rm->fleet_feed_.get());
+  std::function<cit::v1::Fleet()> fleet_source = [monitor] { return monitor->Fleet(); };
+  if (SharedFleet* shared = rm->shared_fleet_.get()) {
+    fleet_source = [shared] { return shared->Fleet(); };
+  }
+  rm->fleet_feed_ = std::make_unique<FleetFeed>(std::move(fleet_source), options.fleet_throttle);
+  rm->dispatch_service_ = std::make_unique<DispatchService>(rm->runs_.get(), rm->fleet_feed_.get());
   rm->alerts_service_ = std::make_unique<AlertsService>(rm->alerts_.get());
   return rm;
 }
@@ -108,6 +118,7 @@ void RunMonitoring::Register(DispatchServer::Builder& builder) {
         alerts_service_->EndStreams();
         fleet_feed_->EndStreams();
       });
+  if (shared_fleet_) shared_fleet_->SetMetrics(builder.shared_metrics());
   if (ownership_) {
     ownership_->SetMetrics(builder.shared_metrics());
     // Adoptions go through the store the ingest writes with (its fencing tokens).
@@ -138,6 +149,7 @@ void RunMonitoring::Start() {
   }
   monitor_->Start();
   if (ownership_) ownership_->Start();
+  if (shared_fleet_) shared_fleet_->Start();
   fleet_feed_->Start();
   if (!compile_thread_.joinable()) {
     compile_thread_ =
@@ -152,6 +164,7 @@ void RunMonitoring::Stop() {
   if (ownership_) ownership_->Stop();
   if (rebuilder_) rebuilder_->Stop();
   if (fleet_feed_) fleet_feed_->Stop();
+  if (shared_fleet_) shared_fleet_->Stop();
   if (monitor_) monitor_->Stop();
   if (snapshot_writer_) snapshot_writer_->Stop();
   if (activation_writer_) activation_writer_->Stop();

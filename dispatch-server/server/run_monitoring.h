@@ -46,6 +46,7 @@
 #include "dispatch-server/plans/run_manager.h"
 #include "dispatch-server/server/dispatch_server.h"
 #include "dispatch-server/server/ownership_follower.h"
+#include "dispatch-server/server/shared_fleet.h"
 #include "dispatch-server/store/sqlite_db.h"
 
 namespace cit::dispatch {
@@ -65,7 +66,8 @@ struct RunMonitoringOptions {
   std::chrono::milliseconds alert_follow_interval{200};
   // PostgreSQL with several instances: this instance's [store] instance name. Non-empty: the
   // monitor follows vehicle ownership (server/ownership_follower.h), reading the owners every
-  // ownership_poll_interval.
+  // ownership_poll_interval, and the fleet view is shared with the other instances every
+  // fleet_throttle (server/shared_fleet.h).
   std::string instance;
   std::chrono::milliseconds ownership_poll_interval{1000};
   // PostgreSQL: how often the plan log is read for other instances' run changes
@@ -106,6 +108,8 @@ class RunMonitoring {
   const StateRebuilder& rebuilder() const { return *rebuilder_; }
   // Set with several instances (RunMonitoringOptions::instance), else null.
   OwnershipFollower* ownership() { return ownership_.get(); }
+  // Set with several instances too, else null: the fleet view across them.
+  SharedFleet* shared_fleet() { return shared_fleet_.get(); }
   SnapshotWriter& snapshots() { return *snapshot_writer_; }
   AlertsService& alerts_service() { return *alerts_service_; }
   DispatchService& dispatch_service() { return *dispatch_service_; }
@@ -121,7 +125,8 @@ class RunMonitoring {
   std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<StateRebuilder> rebuilder_;     // feeds monitor_
   std::unique_ptr<OwnershipFollower> ownership_;  // drives monitor_ and rebuilder_
-  std::unique_ptr<FleetFeed> fleet_feed_;         // reads monitor_
+  std::unique_ptr<SharedFleet> shared_fleet_;     // reads monitor_ and ownership_
+  std::unique_ptr<FleetFeed> fleet_feed_;         // reads monitor_ or shared_fleet_
   std::unique_ptr<DispatchService> dispatch_service_;
   std::unique_ptr<AlertsService> alerts_service_;
   int compile_threads_ = 2;

@@ -612,6 +612,68 @@ TEST_F(TwoInstancesTest, ARunPlannedOnOneInstanceIsListedDispatchedAndAbortedOnT
   EXPECT_NE(Log(a.name).find("event=plan_followed position=2 run_id=R-1"), npos) << Log(a.name);
 }
 
+// The fleet view across instances (issue 15 §3, server/shared_fleet.h): the truck's agent is
+// connected to a, and GetFleet on b shows it where a judged it; a is killed -9, the agent fails
+// over to b and drives on; a, started again under its name, shows b's newer positions, which
+// its own monitor (the truck released to b) does not evaluate.
+TEST_F(TwoInstancesTest, EveryInstanceShowsTheTruckWhereItsOwnerJudgedIt) {
+  Instance a = Start("dispatch-a");
+  Instance b = Start("dispatch-b");
+  auto stub = [](const Instance& i) {
+    return cit::v1::Dispatch::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(i.operator_port), grpc::InsecureChannelCredentials()));
+  };
+  // The truck's latitude in the instance's GetFleet (NaN when it shows no fix).
+  auto lat_on = [](cit::v1::Dispatch::Stub& s) {
+    grpc::ClientContext ctx;
+    cit::v1::Fleet fleet;
+    if (!s.GetFleet(&ctx, cit::v1::GetFleetRequest{}, &fleet).ok()) return std::nan("");
+    for (const cit::v1::VehicleState& v : fleet.vehicles()) {
+      if (v.vehicle_id() == "truck-7" && v.has_last_fix()) return v.last_fix().lat_deg();
+    }
+    return std::nan("");
+  };
+  auto fix_at = [](double lat) {
+    cit::v1::Record r;
+    r.mutable_fix()->set_lat_deg(lat);
+    r.mutable_fix()->set_lon_deg(11.5);
+    r.mutable_fix()->set_mode(cit::v1::FIX_MODE_3D);
+    return r;
+  };
+  // The operator's channels outlive the agent's (declared first): gRPC 1.51 aborted now and
+  // then in its shared callback queue when they were torn down before the agent's.
+  auto on_b = stub(b);
+  std::unique_ptr<cit::v1::Dispatch::Stub> on_a;
+  test::TempDir journal;
+  AgentSide agent(journal.path(), Uplink(a, b));
+  ASSERT_TRUE(agent.start_status().ok()) << agent.start_status();
+  agent.Add(fix_at(48.0));
+  const uint64_t first = agent.Add(fix_at(48.001));
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() >= first; }, 30s)) << Log(a.name);
+  EXPECT_TRUE(test::WaitFor([&] { return lat_on(*on_b) == 48.001; }, 20s))
+      << "b shows " << lat_on(*on_b) << "\n"
+      << Log(b.name);
+
+  a.process->Signal(SIGKILL);
+  a.process.reset();
+  const uint64_t second = agent.Add(fix_at(48.002));
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() >= second; }, 60s)) << Log(b.name);
+  // Under its name again (its log anew, so Start waits for this start): the truck is b's now.
+  std::filesystem::rename(dir_.path() / "dispatch-a.log", dir_.path() / "dispatch-a.killed.log");
+  a = Start("dispatch-a");
+  on_a = stub(a);
+  EXPECT_TRUE(test::WaitFor([&] { return lat_on(*on_a) == 48.002; }, 20s))
+      << "a shows " << lat_on(*on_a) << "\n"
+      << Log(a.name);
+  EXPECT_EQ(lat_on(*on_b), 48.002);
+  // The truck drives on, judged by b only: a follows.
+  const uint64_t third = agent.Add(fix_at(48.003));
+  ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() >= third; }, 30s)) << Log(b.name);
+  EXPECT_TRUE(test::WaitFor([&] { return lat_on(*on_a) == 48.003; }, 20s))
+      << "a shows " << lat_on(*on_a) << "\n"
+      << Log(a.name);
+}
+
 // Issue 15 §3, adoption: the instance serving the truck is killed -9 and the truck's agent never
 // reconnects (jammed): the survivor adopts the truck once the dead one's heartbeat has expired
 // (instance_expiry_ms, database clock) and raises COMMS_LOST for it, once. The run's

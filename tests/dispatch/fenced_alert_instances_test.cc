@@ -118,5 +118,22 @@ TEST(FencedAlertInstancesTest, AnInstancePausedPastATakeoverStoresNoTimeDrivenAl
                                              << Describe(paused.stored);
 }
 
+// A fence reported from a reading older than this instance's own later takeover (the truck came
+// back before the report arrived) releases nothing: the newer token wins, as in a poll.
+TEST(FencedAlertInstancesTest, AFenceOlderThanTheInstancesOwnLaterTakeoverReleasesNothing) {
+  BackendDb db("postgresql");
+  FakeClock clock(kBase);
+  test::PlanBeforeStart(db, &clock, scripted::Plan(kShape));
+  Instance a(db, "a", &clock, {.vehicle = scripted::kVehicle});
+  Instance b(db, "b", &clock, {.vehicle = scripted::kVehicle});
+  a.TakeOver();  // token 1
+  b.TakeOver();  // token 2
+  a.TakeOver();  // token 3: back on a
+  a.follower().OnFenced(scripted::kVehicle, "b", 2);
+  EXPECT_EQ(a.follower().released(), 0u);
+  a.follower().OnFenced(scripted::kVehicle, "b", 4);  // a newer takeover by b
+  EXPECT_EQ(a.follower().released(), 1u);
+}
+
 }  // namespace
 }  // namespace cit::dispatch

@@ -144,7 +144,10 @@ void AlertManager::PersistLoop() {
     std::vector<cit::v1::AlertEvent> group;
     group.swap(to_store_);
     lock.unlock();
-    absl::Status s = store_->Append(group);
+    std::vector<AlertStore::FencedEvent> fenced;
+    absl::Status s = store_->Append(group, &fenced);
+    // Before the events count as stored: whoever waits for them then finds the memory fixed.
+    if (s.ok() && !fenced.empty()) DropFenced(fenced, group);
     lock.lock();
     if (s.ok()) {
       stored_event_id_ = group.back().event_id();
@@ -391,6 +394,10 @@ void AlertManager::SetMetrics(std::shared_ptr<MetricsRegistry> registry) {
   follow_errors_ = &metrics_->GetCounter(
       "cit_alert_follow_errors_total",
       "Failed reads of the alert-event log for other instances' events (retried)");
+  fenced_total_ = &metrics_->GetCounter(
+      "cit_alerts_fenced_total",
+      "Alert events of this instance's monitor not stored because another instance owns the "
+      "vehicle now (fencing)");
   record_to_alert_ = &metrics_->GetHistogram(
       "cit_record_to_alert_seconds",
       "From the ingest receiving a live record to the alert event it raised being published to "

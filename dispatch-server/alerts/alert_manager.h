@@ -32,6 +32,14 @@
 // the ids of this instance's events it saw beyond it. PrepareResume and ReadLog serve a
 // watcher resuming from one.
 //
+// Fencing (several instances, issue 15 §3): the store leaves out the monitor's events for a
+// vehicle another instance took over (an instance paused past the takeover, continued before its
+// ownership poll noticed). Such an event was published here already (watchers that read it keep
+// it); the persister drops it from memory, so later readers of this stream do not get it, puts
+// the alert back to its stored state (or forgets it when it was never stored), counts it
+// (cit_alerts_fenced_total), logs it (event=alert_fenced, rate-limited) and tells the fenced
+// listener, which releases the vehicle here (OwnershipFollower::OnFenced).
+//
 // Thread contract: all methods are thread-safe (one mutex for the state; the store is written
 // by the persister thread without it, except the rare id reservation). Listeners are called
 // after the mutex is released, from the thread that made the change; they must not block.
@@ -62,6 +70,7 @@
 #include "dispatch-server/alerts/alert_store.h"
 #include "dispatch-server/alerts/watch_cursor.h"
 #include "dispatch-server/common/clock.h"
+#include "dispatch-server/common/refusal_log.h"
 #include "dispatch-server/metrics/metrics_registry.h"
 
 namespace cit::dispatch {
@@ -202,6 +211,14 @@ class AlertManager {
   // The newest event id this manager made (after Load: the highest stored or reserved).
   uint64_t last_event_id() const;
 
+  // Called from the persister thread (no lock held) once per vehicle of each group the store
+  // fenced, with its first fenced event; must not block. Any thread, any time; once it returns,
+  // the previous listener is not running and is not called again (nullptr: none).
+  using FencedListener = std::function<void(const AlertStore::FencedEvent&)>;
+  void SetFencedListener(FencedListener listener);
+  // Events the store fenced so far (also in cit_alerts_fenced_total).
+  uint64_t fenced_events() const;
+
   // Called (without the mutex) after each new event, this instance's or another's; returns a
   // handle for RemoveListener.
   int AddListener(std::function<void()> listener);
@@ -212,7 +229,8 @@ class AlertManager {
 
   // Appends an event for the alert's current state (mutex held) and queues it for the store.
   absl::Status EmitLocked(cit::v1::Alert& alert, cit::v1::AlertEventType type,
-                          const std::string& actor = "system", const std::string& comment = "");
+                          const std::string& actor = kMonitorActor,
+                          const std::string& comment = "");
   // Makes sure the next event id (and, with `new_alert`, the next alert id) is reserved: takes
   // a new block from the store when the current one is used up.
   absl::Status ReserveLocked(bool new_alert);
@@ -247,6 +265,13 @@ class AlertManager {
   // Waits until the event is stored (operator actions return only then).
   absl::Status WaitStoredThrough(uint64_t event_id, std::chrono::milliseconds timeout) const;
   void PersistLoop();
+  // The store left `fenced` (of the group just appended) out: restores the alerts they changed
+  // to their stored state, counts and logs them, tells the listener (alert_manager_fencing.cc).
+  // No lock held.
+  void DropFenced(const std::vector<AlertStore::FencedEvent>& fenced,
+                  const std::vector<cit::v1::AlertEvent>& group);
+  // Puts the alert back to `stored` (its latest stored event; nullopt: never stored). mu_ held.
+  void RestoreStoredLocked(uint64_t alert_id, const std::optional<cit::v1::AlertEvent>& stored);
   void Notify(uint64_t events = 1);
 
   AlertStore* store_;
@@ -260,6 +285,15 @@ class AlertManager {
   Histogram* record_to_alert_ = nullptr;
   Counter* followed_total_ = nullptr;
   Counter* follow_errors_ = nullptr;
+  Counter* fenced_total_ = nullptr;
+  std::atomic<uint64_t> fenced_events_{0};
+  // Held while the listener runs, so that replacing it waits for a call in flight.
+  std::mutex fenced_listener_mu_;
+  FencedListener fenced_listener_;  // guarded by fenced_listener_mu_
+  RefusalLog fenced_log_{"alerts",
+                         {.burst = 10,
+                          .interval = std::chrono::seconds(60),
+                          .flush_period = std::chrono::milliseconds(0)}};
 
   mutable std::mutex mu_;
   std::map<uint64_t, cit::v1::Alert> alerts_;

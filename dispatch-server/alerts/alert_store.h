@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -22,6 +23,17 @@
 #include "cit/v1/dispatch.pb.h"
 
 namespace cit::dispatch {
+
+// The actor of the events the monitor makes (raised, updated, reoccurred, cleared): the only
+// events fenced by vehicle ownership (AlertStore::Append); operators' and the escalation
+// policy's are not.
+inline constexpr char kMonitorActor[] = "system";
+
+// Whether an event's storing depends on this instance owning its vehicle: made by the monitor,
+// for a vehicle.
+inline bool IsFenceable(const cit::v1::AlertEvent& event) {
+  return event.actor() == kMonitorActor && !event.alert().vehicle_id().empty();
+}
 
 class AlertStore {
  public:
@@ -57,10 +69,25 @@ class AlertStore {
     cit::v1::AlertEvent event;
   };
 
+  // An event Append left out: the monitor of this instance made it for a vehicle another
+  // instance on the database owns now (issue 15 §3, the fencing of records applied to alerts).
+  struct FencedEvent {
+    uint64_t event_id = 0;
+    std::string vehicle_id;
+    std::string owner;           // the instance that owns the vehicle
+    uint64_t fencing_token = 0;  // its token, as read
+  };
+
   virtual ~AlertStore() = default;
   // In one transaction, for each event in order: stores event.alert as the alert's current
-  // state and appends the event.
-  virtual absl::Status Append(std::span<const cit::v1::AlertEvent> events) = 0;
+  // state and appends the event. Fenceable events (IsFenceable) of vehicles another instance
+  // owns are left out and, when `fenced` is given, listed there in order; the rest of the group
+  // is stored. Only a store shared by named instances fences (PostgreSQL with an instance name).
+  virtual absl::Status Append(std::span<const cit::v1::AlertEvent> events,
+                              std::vector<FencedEvent>* fenced) = 0;
+  absl::Status Append(std::span<const cit::v1::AlertEvent> events) {
+    return Append(events, nullptr);
+  }
   // Atomically and durably reserves the next `alert_ids` alert ids and `event_ids` event ids:
   // above every id reserved before by any writer of this database and above every stored id.
   // Two stores on one database never get overlapping blocks.

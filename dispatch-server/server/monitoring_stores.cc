@@ -43,7 +43,7 @@ absl::StatusOr<MonitoringStores> OpenMonitoringStores(const MonitoringStoreOptio
   const std::filesystem::path& path = options.database_path;
   if (!pg.empty()) {
     if (Take(PostgresRunStore::Open(pg), stores.runs, status) &&
-        Take(PostgresAlertStore::Open(pg), stores.alerts, status) &&
+        Take(PostgresAlertStore::Open(pg, options.instance), stores.alerts, status) &&
         Take(PostgresSnapshotStore::Open(pg), stores.snapshots, status)) {
       stores.open_source = SourceFactory<PostgresReplayReader>(pg);
     }

@@ -32,6 +32,9 @@ struct MonitoringStoreOptions {
   // Empty: SQLite in database_path. Otherwise the libpq connection string of the PostgreSQL
   // database ([store] connection).
   std::string postgres_connection;
+  // PostgreSQL: this instance's name among those sharing the database ([store] instance); the
+  // alert store fences the monitor's events for vehicles another instance owns. Empty: alone.
+  std::string instance;
   // SQLite only: the alert store's synchronous setting (PostgreSQL always commits durably).
   sqlite::Durability alert_durability = sqlite::Durability::kFull;
 };

@@ -80,6 +80,17 @@ void OwnershipFollower::OnTakenOver(const std::string& vehicle_id, uint64_t fenc
   TakeOverLocked(vehicle_id, fencing_token, /*adopted=*/false);
 }
 
+void OwnershipFollower::OnFenced(const std::string& vehicle_id, const std::string& owner,
+                                 uint64_t fencing_token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // The same as a poll reading this owner (ApplyOwnersLocked after Open).
+  ApplyOwnersLocked({VehicleOwner{.vehicle_id = vehicle_id,
+                                  .owner = owner,
+                                  .fencing_token = fencing_token,
+                                  .owner_alive = true}},
+                    /*initial=*/false);
+}
+
 void OwnershipFollower::TakeOverLocked(const std::string& vehicle_id, uint64_t fencing_token,
                                        bool adopted) {
   // The token before this one was ours and nobody took the vehicle meanwhile: every record

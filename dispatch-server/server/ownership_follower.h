@@ -20,6 +20,9 @@
 //    at a takeover and evaluates it (COMMS_LOST when the data stopped); the others release it at
 //    their next poll. "event=vehicle_adopted vehicle=... previous_owner=... fencing_token=N".
 //    A vehicle's agent connecting anywhere later takes it over as usual.
+//  - Fenced alert (alerts/alert_manager.h): this instance's alert store refused a monitor event
+//    because another instance owns the vehicle (this instance was paused past the takeover):
+//    OnFenced releases the vehicle at once, as the next poll would have.
 // Each transition is counted in cit_monitor_ownership_transitions_total{transition}.
 //
 //   auto f = OwnershipFollower::Open({.instance = "a", .postgres_connection = conninfo},
@@ -87,6 +90,9 @@ class OwnershipFollower {
   void SetStore(std::shared_ptr<Store> store);
   // The ingest took `vehicle_id` over with `fencing_token`, before any of its new records.
   void OnTakenOver(const std::string& vehicle_id, uint64_t fencing_token);
+  // The alert store found `owner` holding `fencing_token` for the vehicle (a fenced alert
+  // event): released here now unless this instance took it over since with a newer token.
+  void OnFenced(const std::string& vehicle_id, const std::string& owner, uint64_t fencing_token);
   // Beats, reads the owners, releases what another instance took and adopts the vehicles of
   // dead owners and of none (the poll's work; tests).
   absl::Status PollOnce();

@@ -14,6 +14,7 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
   absl::StatusOr<MonitoringStores> stores =
       OpenMonitoringStores({.database_path = options.database_path,
                             .postgres_connection = options.postgres_connection,
+                            .instance = options.instance,
                             .alert_durability = options.alert_durability});
   if (!stores.ok()) return stores.status();
   rm->run_store_ = std::move(stores->runs);
@@ -94,6 +95,11 @@ absl::StatusOr<std::unique_ptr<RunMonitoring>> RunMonitoring::Open(
     rm->shared_fleet_ = std::make_unique<SharedFleet>(
         SharedFleetOptions{.instance = options.instance, .interval = options.fleet_throttle},
         *std::move(table), monitor, rm->ownership_.get(), clock);
+    // A fenced alert (this instance was paused past a takeover) releases its vehicle at once.
+    OwnershipFollower* follower = rm->ownership_.get();
+    rm->alerts_->SetFencedListener([follower](const AlertStore::FencedEvent& f) {
+      follower->OnFenced(f.vehicle_id, f.owner, f.fencing_token);
+    });
   }
   std::function<cit::v1::Fleet()> fleet_source = [monitor] { return monitor->Fleet(); };
   if (SharedFleet* shared = rm->shared_fleet_.get()) {
@@ -161,7 +167,10 @@ void RunMonitoring::Stop() {
   if (runs_) runs_->StopFollowing();  // it publishes to the rebuilder and monitor stopped below
   stop_compiling_ = true;
   if (compile_thread_.joinable()) compile_thread_.join();
-  if (ownership_) ownership_->Stop();
+  if (ownership_) {
+    if (alerts_) alerts_->SetFencedListener(nullptr);  // the persister outlives the follower
+    ownership_->Stop();
+  }
   if (rebuilder_) rebuilder_->Stop();
   if (fleet_feed_) fleet_feed_->Stop();
   if (shared_fleet_) shared_fleet_->Stop();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "dispatch-server/store/postgres_alert_fence.h"
 #include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
@@ -128,26 +129,35 @@ absl::Status InsertEvent(pqxx::work& w, const cit::v1::AlertEvent& event, AlertC
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PostgresAlertStore>> PostgresAlertStore::Open(
-    const std::string& conninfo) {
+    const std::string& conninfo, std::string instance) {
   absl::StatusOr<std::unique_ptr<pg::Session>> session = pg::Session::Open(conninfo);
   if (!session.ok()) return session.status();
   absl::Status migrated = (*session)->Run("migrating alerts", [](pqxx::connection& c) {
     return pg::ApplyMigrations(c, "alerts", kMigrations);
   });
   if (!migrated.ok()) return migrated;
-  return std::unique_ptr<PostgresAlertStore>(new PostgresAlertStore(*std::move(session)));
+  return std::unique_ptr<PostgresAlertStore>(
+      new PostgresAlertStore(*std::move(session), std::move(instance)));
 }
 
-absl::Status PostgresAlertStore::Append(std::span<const cit::v1::AlertEvent> events) {
+absl::Status PostgresAlertStore::Append(std::span<const cit::v1::AlertEvent> events,
+                                        std::vector<FencedEvent>* fenced) {
   return session_->Run("storing alert events", [&](pqxx::connection& c) {
     pqxx::work w(c);
     // The lock first: the alerts rows below are then written by one instance at a time too.
     AlertChainHead head = LockChainHead(w);
+    std::vector<FencedEvent> left_out = FencedEvents(w, instance_, events);
+    size_t next_left_out = 0;  // both in event order
     for (const cit::v1::AlertEvent& event : events) {
+      if (next_left_out < left_out.size() && left_out[next_left_out].event_id == event.event_id()) {
+        ++next_left_out;
+        continue;
+      }
       UpsertAlert(w, event.alert());
       if (absl::Status s = InsertEvent(w, event, head); !s.ok()) return s;
     }
     w.commit();  // synchronous_commit = on: durable when this returns
+    if (fenced != nullptr) *fenced = std::move(left_out);
     return absl::OkStatus();
   });
 }

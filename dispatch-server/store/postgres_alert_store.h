@@ -14,7 +14,9 @@
 // Several instances on one database (issue 15 §3): id blocks are taken by one UPDATE of the
 // reservation row (never overlapping), and each Append locks the alert_log_writer row first and
 // reads the chain head from alert_events under that lock, so appends from several instances form
-// one chain whose positions (chain_index) are commit order.
+// one chain whose positions (chain_index) are commit order. Opened with this instance's name
+// ([store] instance), Append leaves out the monitor's events for vehicles another instance owns
+// (postgres_alert_fence.h) and reports them.
 //
 // Thread contract: thread-safe (one connection behind a mutex, pg::Session).
 #ifndef CIT_DISPATCH_STORE_POSTGRES_ALERT_STORE_H_
@@ -33,9 +35,14 @@ namespace cit::dispatch {
 class PostgresAlertStore final : public AlertStore {
  public:
   // Connects and applies pending migrations (UNAVAILABLE names the server when unreachable).
-  static absl::StatusOr<std::unique_ptr<PostgresAlertStore>> Open(const std::string& conninfo);
+  // `instance`: this instance's name among those sharing the database (empty: alone, nothing
+  // fenced); fencing reads vehicle_seq, so the records schema must exist then (PostgresStore).
+  static absl::StatusOr<std::unique_ptr<PostgresAlertStore>> Open(const std::string& conninfo,
+                                                                  std::string instance = "");
 
-  absl::Status Append(std::span<const cit::v1::AlertEvent> events) override;
+  using AlertStore::Append;
+  absl::Status Append(std::span<const cit::v1::AlertEvent> events,
+                      std::vector<FencedEvent>* fenced) override;
   absl::StatusOr<IdBlocks> ReserveIds(uint64_t alert_ids, uint64_t event_ids) override;
   absl::StatusOr<Snapshot> Load(size_t recent_events) override;
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,
@@ -49,10 +56,11 @@ class PostgresAlertStore final : public AlertStore {
   absl::StatusOr<ChainReport> VerifyChain(std::vector<ChainAnchor> anchors = {});
 
  private:
-  explicit PostgresAlertStore(std::unique_ptr<pg::Session> session)
-      : session_(std::move(session)) {}
+  PostgresAlertStore(std::unique_ptr<pg::Session> session, std::string instance)
+      : session_(std::move(session)), instance_(std::move(instance)) {}
 
   std::unique_ptr<pg::Session> session_;
+  const std::string instance_;
 };
 
 }  // namespace cit::dispatch

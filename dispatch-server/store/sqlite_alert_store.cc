@@ -100,7 +100,8 @@ absl::Status SqliteAlertStore::PrepareStatements() {
   return absl::OkStatus();
 }
 
-absl::Status SqliteAlertStore::Append(std::span<const cit::v1::AlertEvent> events) {
+absl::Status SqliteAlertStore::Append(std::span<const cit::v1::AlertEvent> events,
+                                      std::vector<FencedEvent>* /*fenced*/) {
   std::lock_guard<std::mutex> lock(mu_);
   sqlite::Transaction tx(*db_);
   if (!tx.status().ok()) return tx.status();

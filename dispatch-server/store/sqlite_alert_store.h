@@ -30,7 +30,10 @@ class SqliteAlertStore final : public AlertStore {
   static absl::StatusOr<std::unique_ptr<SqliteAlertStore>> Open(
       const std::filesystem::path& path, sqlite::Durability durability = sqlite::Durability::kFull);
 
-  absl::Status Append(std::span<const cit::v1::AlertEvent> events) override;
+  using AlertStore::Append;
+  // One instance per SQLite file: nothing is fenced, `fenced` stays untouched.
+  absl::Status Append(std::span<const cit::v1::AlertEvent> events,
+                      std::vector<FencedEvent>* fenced) override;
   absl::StatusOr<IdBlocks> ReserveIds(uint64_t alert_ids, uint64_t event_ids) override;
   absl::StatusOr<Snapshot> Load(size_t recent_events) override;
   absl::StatusOr<std::vector<cit::v1::AlertEvent>> EventsAfter(uint64_t after_event_id,

@@ -12,6 +12,7 @@
 // Drives: Munich (tests/data, Apache-2.0; a detour is added to it), Kubicka 00000016 against
 // route 00000010 (a real deviation) and Kubicka 00000010 on its own route (real waits); the
 // Kubicka drives may not ship, so those cases skip, naming the files, without ../shared/data.
+// Each drive runs on SQLite and on PostgreSQL.
 //
 // The drive's event times lie in the past (the agent drains it as a backlog, as after a coverage
 // gap), so the server's deadline rules see the same clock in both runs.
@@ -770,16 +771,29 @@ uint64_t Seed() {
   return seed;
 }
 
+// On `backend` ("sqlite" or "postgresql": two fresh databases, the uninterrupted run's and the
+// restarted one's).
 void RunKubicka(const KubickaSetup& setup, const std::vector<cit::v1::AlertKind>& present,
-                const std::vector<cit::v1::AlertKind>& absent) {
+                const std::vector<cit::v1::AlertKind>& absent,
+                const std::string& backend = "sqlite") {
   const uint64_t seed = Seed();
   std::mt19937_64 random(seed);
   const auto track = cit::test::KubickaTrack(setup.track_id);
   ASSERT_GT(track.size(), std::max(setup.door_away_index, setup.kill_index) + 10);
   const Drive drive = MakeKubickaDrive(setup, BaseBefore(track.back().t_s + 600), random);
   SCOPED_TRACE("CIT_TEST_SEED=" + std::to_string(seed) + ":" + Describe(drive.stops));
-  const Outcome reference = RunDrive(drive, false);
-  const Outcome restarted = RunDrive(drive, true);
+  std::string reference_db, restarted_db;
+  if (backend == "postgresql") {
+    cit::test::PostgresServer* pg = cit::test::SharedPostgres();
+    ASSERT_NE(pg, nullptr);
+    auto a = pg->CreateDatabase();
+    auto b = pg->CreateDatabase();
+    ASSERT_TRUE(a.ok() && b.ok());
+    reference_db = *a;
+    restarted_db = *b;
+  }
+  const Outcome reference = RunDrive(drive, false, reference_db);
+  const Outcome restarted = RunDrive(drive, true, restarted_db);
   std::cerr << "uninterrupted alerts:\n" << Describe(reference.alerts);
   ExpectKinds(reference, present, absent);
   ExpectSameAlertsAndReport(reference, restarted);
@@ -798,6 +812,15 @@ TEST(RestartEquivalenceTest, KubickaDivergingDriveWithRandomKillsGivesTheUninter
              {cit::v1::ALERT_KIND_CREW_INCOMPLETE});
 }
 
+TEST(RestartEquivalenceTest, KubickaDivergingDriveOnPostgresqlWithRandomKillsGivesTheSameAlerts) {
+  CIT_SKIP_WITHOUT_KUBICKA("00000016");
+  CIT_SKIP_WITHOUT_KUBICKA("00000010");
+  RunKubicka({"00000016", "00000010", 500, 800, 812},
+             {cit::v1::ALERT_KIND_ROUTE_DEVIATION, cit::v1::ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP,
+              cit::v1::ALERT_KIND_LATE_ARRIVAL},
+             {cit::v1::ALERT_KIND_CREW_INCOMPLETE}, "postgresql");
+}
+
 // Track 10 on its own route: it waits ~5 and then ~11 minutes at one corner mid-drive (one stop,
 // over its dwell limit and late); door 2 opens while driving at 300 s. The drive is drained as a
 // backlog, so the stop's window has closed more than missed_stop_grace_s ago when the run is
@@ -809,6 +832,15 @@ TEST(RestartEquivalenceTest, KubickaDriveWithStopsAndRandomKillsGivesTheUninterr
              {cit::v1::ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP, cit::v1::ALERT_KIND_DWELL_EXCEEDED,
               cit::v1::ALERT_KIND_LATE_ARRIVAL},
              {cit::v1::ALERT_KIND_CREW_INCOMPLETE, cit::v1::ALERT_KIND_ROUTE_DEVIATION});
+}
+
+TEST(RestartEquivalenceTest, KubickaDriveWithStopsOnPostgresqlWithRandomKillsGivesTheSameAlerts) {
+  CIT_SKIP_WITHOUT_KUBICKA("00000010");
+  RunKubicka({"00000010", "00000010", 0, 300, 1200},
+             {cit::v1::ALERT_KIND_DOOR_OPEN_OUTSIDE_STOP, cit::v1::ALERT_KIND_DWELL_EXCEEDED,
+              cit::v1::ALERT_KIND_LATE_ARRIVAL},
+             {cit::v1::ALERT_KIND_CREW_INCOMPLETE, cit::v1::ALERT_KIND_ROUTE_DEVIATION},
+             "postgresql");
 }
 
 }  // namespace

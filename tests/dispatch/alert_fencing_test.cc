@@ -13,7 +13,7 @@
 #include "dispatch-server/alerts/alert_manager.h"
 #include "dispatch-server/store/postgres_alert_store.h"
 #include "dispatch-server/store/postgres_store.h"
-#include "tests/support/postgres_server.h"
+#include "tests/dispatch/store_backends.h"
 
 namespace cit::dispatch {
 namespace {
@@ -49,11 +49,8 @@ AlertSignal CommsLost(SysTime t) {
 class AlertFencingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = test::SharedPostgres();
-    ASSERT_NE(server_, nullptr);
-    auto db = server_->CreateDatabase();
-    ASSERT_TRUE(db.ok()) << db.status();
-    conninfo_ = *db;
+    ASSERT_FALSE(db_.conninfo().empty()) << "no PostgreSQL database";
+    conninfo_ = db_.conninfo();
     owner_a_ = Records("a");
     owner_b_ = Records("b");
     ASSERT_TRUE(owner_a_ && owner_b_);
@@ -82,7 +79,7 @@ class AlertFencingTest : public ::testing::Test {
     return loaded.ok() ? loaded->alerts : std::vector<cit::v1::Alert>{};
   }
 
-  test::PostgresServer* server_ = nullptr;
+  test::BackendDb db_{"postgresql"};
   std::string conninfo_;
   std::unique_ptr<PostgresStore> owner_a_, owner_b_;
 };

@@ -46,14 +46,10 @@ class ServerProcess {
         "",
         "--http-listen",
         "",
-        "--tls-ca",
-        certs.File("ca.crt").string(),
-        "--tls-cert",
-        certs.File("server.crt").string(),
-        "--tls-key",
-        certs.File("server.key").string(),
         "--database",
         (dir / "dispatch.db").string()};
+    const std::vector<std::string> tls = certs.ServerTlsArgs();
+    args.insert(args.end(), tls.begin(), tls.end());
     if (!config.empty()) args.insert(args.end(), {"--config", config.string()});
     return args;
   }

@@ -113,27 +113,23 @@ TEST(FdExhaustionTest, IdleConnectionFloodBeyondTheFdLimitIsSurvivedAndVehiclesR
   const int metrics = test::FreeTcpPort();
   const std::string limit = std::to_string(kServerFdLimit);
   // prlimit lowers soft and hard limit, so the server's raise-to-hard finds 256 too.
-  test::Process server({"prlimit",
-                        "--nofile=" + limit + ":" + limit,
-                        "--",
-                        test::BuiltProgram("dispatch-server/dispatch-server").string(),
-                        "--telemetry-listen",
-                        "127.0.0.1:" + std::to_string(telemetry),
-                        "--operator-listen",
-                        "127.0.0.1:" + std::to_string(operator_port),
-                        "--metrics-listen",
-                        "127.0.0.1:" + std::to_string(metrics),
-                        "--http-listen",
-                        "",
-                        "--tls-ca",
-                        certs.File("ca.crt").string(),
-                        "--tls-cert",
-                        certs.File("server.crt").string(),
-                        "--tls-key",
-                        certs.File("server.key").string(),
-                        "--database",
-                        (dir / "dispatch.db").string()},
-                       dir / "server.log");
+  std::vector<std::string> argv = {"prlimit",
+                                   "--nofile=" + limit + ":" + limit,
+                                   "--",
+                                   test::BuiltProgram("dispatch-server/dispatch-server").string(),
+                                   "--telemetry-listen",
+                                   "127.0.0.1:" + std::to_string(telemetry),
+                                   "--operator-listen",
+                                   "127.0.0.1:" + std::to_string(operator_port),
+                                   "--metrics-listen",
+                                   "127.0.0.1:" + std::to_string(metrics),
+                                   "--http-listen",
+                                   "",
+                                   "--database",
+                                   (dir / "dispatch.db").string()};
+  const std::vector<std::string> tls = certs.ServerTlsArgs();
+  argv.insert(argv.end(), tls.begin(), tls.end());
+  test::Process server(argv, dir / "server.log");
   {
     auto channel = certs.Channel(telemetry, "CIT-1");
     ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + 15s))

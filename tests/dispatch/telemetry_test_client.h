@@ -38,6 +38,11 @@ class TestCerts {
     if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << "make-certs.sh failed: " << cmd;
   }
   std::filesystem::path File(const std::string& name) const { return dir_ / name; }
+  // The dispatch-server's TLS flags for these certificates (the fleet CA, its own pair).
+  std::vector<std::string> ServerTlsArgs() const {
+    return {"--tls-ca",  File("ca.crt").string(),    "--tls-cert", File("server.crt").string(),
+            "--tls-key", File("server.key").string()};
+  }
   std::string Read(const std::string& name) const { return ReadFile(dir_ / name); }
 
   // mTLS channel to 127.0.0.1:port presenting `client`'s certificate ("" = no certificate).

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dispatch-server/ingest/telemetry_stream.h"
+#include "dispatch-server/store/record_hash.h"
 
 namespace cit::dispatch {
 
@@ -369,13 +370,17 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
   metrics_->received.Increment(n);
   // Validation is pure CPU work and runs before taking the lock. Every step per record is
   // O(1) or O(log n) in the vehicle's out-of-order set: CheckBatchSize already bounded n.
+  // So is the stored body (the deterministic serialisation the chain hashes): made here, on the
+  // stream's thread, it is off the single commit thread, which is the ingest's ceiling.
   std::vector<std::optional<Rejection>> verdicts(n);
+  std::vector<std::string> bodies(n);
   for (size_t i = 0; i < n; ++i) {
     const cit::v1::Record& r = records->Get(static_cast<int>(i));
     verdicts[i] = ValidateRecord(r, vehicle, now, options_.limits);
     if (r.seq() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       verdicts[i] = Rejection{cit::v1::REJECT_REASON_BAD_SEQ, "seq above 2^63-1"};
     }
+    if (!verdicts[i]) bodies[i] = SerializeRecordBody(r);
   }
 
   Submission sub;
@@ -384,6 +389,9 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
   sub.received = Steady::now();
   if (!urgent) sub.gaps = DeclaredGaps(vehicle, *batch);
   sub.records.reserve(n);  // no growth by doubling: in flight, it is held until committed
+  std::vector<std::string> accepted_bodies;  // of sub.records, in their order
+  accepted_bodies.reserve(n);
+  size_t body_bytes = 0;
   uint64_t duplicates = 0;
   std::unique_lock<std::mutex> lock(mu_);
   if (draining_) {
@@ -428,15 +436,21 @@ size_t IngestService::SubmitBatch(const StreamPtr& stream, const std::string& ve
       rec.record.Swap(r);
       rec.server_received_time = now;
       sub.records.push_back(std::move(rec));
+      body_bytes += bodies[i].size();
+      accepted_bodies.push_back(std::move(bodies[i]));
     }
   }
   if (duplicates > 0) metrics_->duplicates.Increment(duplicates);
   Observe(v, sub.records);
+  // Only now: observers copy what they keep, and none needs the stored bytes.
+  for (size_t k = 0; k < sub.records.size(); ++k) {
+    sub.records[k].body = std::move(accepted_bodies[k]);
+  }
   const size_t units = sub.units();
   if (units == 0 && sub.gaps.empty()) return 0;
   stream->AddPending(units);
-  // Charged before the commit thread can see (and release) it.
-  sub.bytes = units > 0 ? bytes : 0;
+  // Charged before the commit thread can see (and release) it; the bodies are held too.
+  sub.bytes = units > 0 ? bytes + body_bytes : 0;
   budget_.Charge(units, sub.bytes);
   const std::vector<SeqGap> declared = sub.gaps;  // usually empty
   Enqueue(std::move(sub));

@@ -47,6 +47,11 @@ struct CommittedRecord {
   // Position of the record in its vehicle's hash chain (1-based, commit order); set by the
   // store when the record is appended, 0 before (always 0 as seen by a RecordObserver).
   uint64_t chain_index = 0;
+  // The record's deterministic serialisation: the body the store keeps and the chain hashes
+  // (record_hash.h). The ingest makes it on the receiving stream's thread so the commit thread
+  // does not; empty if nobody made it yet (a store then serialises `record` itself), and always
+  // empty as seen by a RecordObserver (observers copy records; none needs these bytes).
+  std::string body{};
 };
 
 // Receives every accepted record once. Register with DispatchServer::Builder::AddObserver (or

@@ -522,11 +522,14 @@ absl::Status PostgresStore::AppendLocked(AppendBatch& batch) {
       return absl::AlreadyExistsError(
           absl::StrCat("record ", rec.vehicle_id, " seq ", seq, " is already handled"));
     }
-    const std::string body = SerializeRecordBody(rec.record);
+    if (rec.body.empty()) rec.body = SerializeRecordBody(rec.record);  // not made by an ingest
     const int64_t server_ns = ToUnixNs(rec.server_received_time);
-    absl::StatusOr<std::string> hashed =
-        ChainStep(c.head_hash, CanonicalRecordBytes(rec.vehicle_id, seq, server_ns, body));
-    if (!hashed.ok()) return hashed.status();  // the transaction aborts: nothing stored
+    // The transaction aborts on failure: nothing is stored.
+    if (absl::Status s =
+            RecordChainStep(c.head_hash, rec.vehicle_id, seq, server_ns, rec.body, &c.head_hash);
+        !s.ok()) {
+      return s;
+    }
     const uint64_t chain_index = c.chain_index + 1;
     const bool fix = rec.record.has_fix();
     const bool agent_time = rec.record.has_agent_time();
@@ -540,14 +543,13 @@ absl::Status PostgresStore::AppendLocked(AppendBatch& batch) {
     f[7] = std::to_string(static_cast<int>(rec.record.payload_case()));
     f[8] = fix ? CopyFloat8(rec.record.fix().lat_deg()) : "";
     f[9] = fix ? CopyFloat8(rec.record.fix().lon_deg()) : "";
-    f[10] = HexBytea(body);
-    f[11] = HexBytea(*hashed);
+    f[10] = HexBytea(rec.body);
+    f[11] = HexBytea(c.head_hash);
     *copy << std::make_tuple(rec.vehicle_id.c_str(), f[0].c_str(), f[1].c_str(), f[2].c_str(),
                              agent_time ? f[3].c_str() : nullptr, f[4].c_str(), f[5].c_str(),
                              f[6].c_str(), f[7].c_str(), fix ? f[8].c_str() : nullptr,
                              fix ? f[9].c_str() : nullptr, f[10].c_str(), f[11].c_str());
     c.chain_index = chain_index;
-    c.head_hash = *std::move(hashed);
     rec.chain_index = chain_index;
   }
   if (copy) copy->complete();  // a duplicate key surfaces here (unique_violation)

@@ -46,6 +46,14 @@ std::string CanonicalRecordBytes(std::string_view vehicle_id, uint64_t seq,
 // store anything then; there is no placeholder hash.
 absl::StatusOr<std::string> ChainStep(std::string_view prev_hash, std::string_view canonical);
 
+// The same hash as ChainStep(prev_hash, CanonicalRecordBytes(vehicle_id, seq, server_ns, body)),
+// without building the canonical bytes: the commit thread's per-record step, which allocates
+// nothing once `out` has its capacity. Writes the 32 bytes to `*out`; `prev_hash` may view
+// `*out`. INTERNAL as ChainStep (then `*out` is unchanged).
+absl::Status RecordChainStep(std::string_view prev_hash, std::string_view vehicle_id, uint64_t seq,
+                             int64_t server_received_unix_ns, std::string_view body,
+                             std::string* out);
+
 // Canonical bytes of an entry of a server chain (plan log, alert-event log):
 //   domain || u64 index || u64 key || u32 len(body) || body   (integers big-endian)
 // `key` is the entry's own id where it has one (the alert event id), else 0.

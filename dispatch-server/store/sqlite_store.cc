@@ -322,19 +322,28 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
   if (!tx.status().ok()) return tx.status();
   WriteStatements& w = *write_stmts_;
 
+  // A batch holds each submission's records together: look the vehicle up once per run of them.
+  const std::string* last_vehicle = nullptr;
+  PendingChain* last_chain = nullptr;
   for (CommittedRecord& rec : batch.records) {
-    PendingChain& c = chain_of(rec.vehicle_id);
+    if (last_vehicle == nullptr || *last_vehicle != rec.vehicle_id) {
+      last_chain = &chain_of(rec.vehicle_id);
+      last_vehicle = &rec.vehicle_id;
+    }
+    PendingChain& c = *last_chain;
     const uint64_t seq = rec.record.seq();
     if (seq == 0 || !c.Mark(seq)) {
       return absl::AlreadyExistsError(
           absl::StrCat("record ", rec.vehicle_id, " seq ", seq, " is already handled"));
     }
-    const std::string body = SerializeRecordBody(rec.record);
+    if (rec.body.empty()) rec.body = SerializeRecordBody(rec.record);  // not made by an ingest
     const int64_t server_ns = ToUnixNs(rec.server_received_time);
-    absl::StatusOr<std::string> hashed =
-        ChainStep(c.head_hash, CanonicalRecordBytes(rec.vehicle_id, seq, server_ns, body));
-    if (!hashed.ok()) return hashed.status();  // rolls back: nothing stored unhashed
-    const std::string hash = *std::move(hashed);
+    // Rolls back on failure: nothing is stored unhashed.
+    if (absl::Status s =
+            RecordChainStep(c.head_hash, rec.vehicle_id, seq, server_ns, rec.body, &c.head_hash);
+        !s.ok()) {
+      return s;
+    }
     const uint64_t chain_index = c.chain_index + 1;
     std::optional<double> lat, lon;
     if (rec.record.has_fix()) {
@@ -355,11 +364,10 @@ absl::Status SqliteStore::Append(AppendBatch& batch) {
         .Bind(9, static_cast<int>(rec.record.payload_case()))
         .Bind(10, lat)
         .Bind(11, lon)
-        .Bind(12, sqlite::Blob(body))
-        .Bind(13, sqlite::Blob(hash));
+        .Bind(12, sqlite::Blob(rec.body))
+        .Bind(13, sqlite::Blob(c.head_hash));
     if (absl::Status s = w.insert_record.Run(); !s.ok()) return s;
     c.chain_index = chain_index;
-    c.head_hash = hash;
     rec.chain_index = chain_index;
   }
   // Rejects: exact counts per vehicle and reason, and a bounded sample of raw bytes.

@@ -62,6 +62,10 @@ struct PendingChain {
       return false;
     }
     ++work;
+    if (seq == contiguous_seq + 1) {  // the usual case, the next seq: the watermark moves now
+      contiguous_seq = seq;
+      return true;
+    }
     return added.insert(seq).second;
   }
 

@@ -530,6 +530,57 @@ TEST(RecordHashTest, ChainStepIsSha256OfPrevAndCanonical) {
   EXPECT_EQ(h, *ChainStep(kChainGenesis, "abc"));
 }
 
+TEST(RecordHashTest, RecordChainStepIsTheChainStepOfTheCanonicalBytes) {
+  const std::string body = std::string("\x08\x01\x12\x03", 4) + "abc";
+  std::string out = "left over from an earlier record, longer than a hash";
+  ASSERT_TRUE(
+      RecordChainStep(kChainGenesis, "CIT-0042", 7, 1'700'000'000'123'456'789, body, &out).ok());
+  const std::string expected = *ChainStep(
+      kChainGenesis, CanonicalRecordBytes("CIT-0042", 7, 1'700'000'000'123'456'789, body));
+  EXPECT_EQ(HexHash(out), HexHash(expected));
+  // The next step reads its previous hash from the string it writes (the commit thread's head).
+  const std::string next = *ChainStep(out, CanonicalRecordBytes("CIT-0042", 8, 5, ""));
+  ASSERT_TRUE(RecordChainStep(out, "CIT-0042", 8, 5, "", &out).ok());
+  EXPECT_EQ(HexHash(out), HexHash(next));
+  FailChainStepsForTesting(true);
+  EXPECT_EQ(RecordChainStep(out, "CIT-0042", 9, 5, "", &out).code(), absl::StatusCode::kInternal);
+  FailChainStepsForTesting(false);
+  EXPECT_EQ(HexHash(out), HexHash(next)) << "a failed step leaves the head as it was";
+}
+
+TEST_P(StoreTest, ABodyMadeByTheIngestIsStoredAndHashedAsTheStoreWouldMakeIt) {
+  // The ingest serialises on the stream's thread (CommittedRecord::body); a record without a
+  // body is serialised by the store. Both must give the same stored bytes and chain.
+  auto with_body = Open();
+  AppendBatch made;
+  for (uint64_t s = 1; s <= 3; ++s) {
+    CommittedRecord r = Fix("CIT-1", s);
+    r.server_received_time = std::chrono::system_clock::time_point(std::chrono::seconds(s));
+    r.body = SerializeRecordBody(r.record);
+    made.records.push_back(r);
+  }
+  ASSERT_TRUE(with_body->Append(made).ok());
+  AppendBatch plain = made;
+  for (CommittedRecord& r : plain.records) {
+    r.vehicle_id = "CIT-2";
+    r.body.clear();
+  }
+  ASSERT_TRUE(with_body->Append(plain).ok());
+  auto v1 = with_body->VerifyChain("CIT-1");
+  auto v2 = with_body->VerifyChain("CIT-2");
+  ASSERT_TRUE(v1.ok() && v2.ok());
+  EXPECT_TRUE(v1->ok) << v1->detail;
+  EXPECT_TRUE(v2->ok) << v2->detail;
+  auto a = with_body->ReadBySeq("CIT-1", 1, 3);
+  auto b = with_body->ReadBySeq("CIT-2", 1, 3);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), 3u);
+  ASSERT_EQ(b->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(SerializeRecordBody((*a)[i].record), SerializeRecordBody((*b)[i].record));
+  }
+}
+
 TEST_P(StoreTest, FailedHashFailsTheAppendAndStoresNothing) {
   // Issue 12 §6: an OpenSSL failure must fail the commit, never store a placeholder hash.
   auto store = TryOpen();

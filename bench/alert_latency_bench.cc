@@ -178,7 +178,7 @@ int ServeChild(const Args& args, int cmd, int out) {
   Histogram& hist = builder.metrics().GetHistogram("cit_record_to_alert_seconds", "", {});
   Counter& events = builder.metrics().GetCounter("cit_alert_events_total", "");
   std::vector<uint64_t> mark(hist.bounds().size() + 1);
-  uint64_t events_mark = 0, records_mark = 0, on_arrival_mark = 0;
+  uint64_t events_mark = 0, records_mark = 0, on_arrival_mark = 0, ahead_mark = 0;
   double cpu_mark = 0;
   auto wall_mark = Steady::now();
   char c = 0;
@@ -188,6 +188,7 @@ int ServeChild(const Args& args, int cmd, int out) {
       events_mark = static_cast<uint64_t>(events.value());
       records_mark = (*rm)->monitor().records_processed();
       on_arrival_mark = (*rm)->monitor().records_evaluated_on_arrival();
+      ahead_mark = (*rm)->monitor().records_queued_ahead();
       cpu_mark = CpuSeconds();
       wall_mark = Steady::now();
     } else if (c == 'r') {
@@ -209,7 +210,8 @@ int ServeChild(const Args& args, int cmd, int out) {
           "server-side record->alert published, %llu alerts: p50 <= %.0f us, p90 <= %.0f us, "
           "p99 <= %.0f us\n"
           "server: %llu records evaluated, %llu alert events, CPU %.2f cores (%.1f us per "
-          "record), %d watchers, %llu records evaluated on arrival (alarms)\n",
+          "record), %d watchers, %llu records evaluated on arrival and %llu queued ahead "
+          "(alarms)\n",
           static_cast<unsigned long long>(total), bound_us(0.5), bound_us(0.9), bound_us(0.99),
           static_cast<unsigned long long>((*rm)->monitor().records_processed() - records_mark),
           static_cast<unsigned long long>(static_cast<uint64_t>(events.value()) - events_mark),
@@ -219,7 +221,8 @@ int ServeChild(const Args& args, int cmd, int out) {
                   1, static_cast<double>((*rm)->monitor().records_processed() - records_mark)),
           (*rm)->alerts_service().watchers(),
           static_cast<unsigned long long>((*rm)->monitor().records_evaluated_on_arrival() -
-                                          on_arrival_mark));
+                                          on_arrival_mark),
+          static_cast<unsigned long long>((*rm)->monitor().records_queued_ahead() - ahead_mark));
       std::fflush(stdout);
       if (write(out, "r", 1) != 1) return 1;
     }

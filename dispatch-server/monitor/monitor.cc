@@ -81,29 +81,49 @@ Monitor::Monitor(AlertManager* alerts, const Clock* clock, MonitorOptions option
 Monitor::~Monitor() { Stop(); }
 
 void Monitor::OnAccepted(std::span<const CommittedRecord> batch) {
-  if (EvaluateOnArrival(batch)) return;
+  const bool alarm = threaded_.load() && IsAlarmBatch(batch);
+  if (alarm && EvaluateOnArrival(batch)) return;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
-    for (const CommittedRecord& r : batch) queue_.emplace_back(r);
+    // An alarm of a vehicle with nothing waiting goes ahead of the other vehicles' queued work
+    // (see the header); anything else, and an alarm behind its own vehicle's records, queues.
+    const bool ahead = alarm && NothingWaitingLocked(batch);
+    if (ahead) queued_ahead_.fetch_add(batch.size(), std::memory_order_relaxed);
+    std::vector<Item>& lane = ahead ? alarms_ : queue_;
+    for (const CommittedRecord& r : batch) {
+      lane.emplace_back(r);
+      ++waiting_[r.vehicle_id];
+    }
     enqueued_ += batch.size();
   }
   queue_cv_.notify_one();
 }
 
-bool Monitor::EvaluateOnArrival(std::span<const CommittedRecord> batch) {
-  if (!threaded_.load() || batch.empty() || batch.size() > kMaxRecordsOnArrival) return false;
-  const bool alarm = std::any_of(batch.begin(), batch.end(), [](const CommittedRecord& c) {
+bool Monitor::IsAlarmBatch(std::span<const CommittedRecord> batch) {
+  if (batch.empty() || batch.size() > kMaxRecordsOnArrival) return false;
+  return std::any_of(batch.begin(), batch.end(), [](const CommittedRecord& c) {
     return c.record.has_panic() || c.record.has_door() || c.record.has_seal();
   });
-  if (!alarm) return false;
-  // Busy (draining, ticking, a Fleet() read): the monitor thread is awake anyway.
+}
+
+bool Monitor::NothingWaitingLocked(std::span<const CommittedRecord> batch) const {
+  if (waiting_.empty()) return true;
+  return std::none_of(batch.begin(), batch.end(), [this](const CommittedRecord& c) {
+    return waiting_.count(c.vehicle_id) != 0;
+  });
+}
+
+bool Monitor::EvaluateOnArrival(std::span<const CommittedRecord> batch) {
+  // Busy (evaluating an item, ticking, a Fleet() read): the batch goes to alarms_ instead.
   std::unique_lock<std::mutex> state(state_mu_, std::try_to_lock);
   if (!state.owns_lock()) return false;
   {
-    // Everything queued before has been evaluated (not merely taken off the queue), so
-    // evaluating now keeps arrival order. Lock order: state_mu_, then queue_mu_.
+    // Everything of these vehicles accepted before has been evaluated (not merely taken off
+    // the queue: waiting_ drops an item only after its evaluation, under state_mu_), so
+    // evaluating now keeps each vehicle's order; other vehicles' records may still be queued.
+    // Lock order: state_mu_, then queue_mu_.
     std::lock_guard<std::mutex> lock(queue_mu_);
-    if (stop_ || enqueued_ != drained_) return false;
+    if (stop_ || !NothingWaitingLocked(batch)) return false;
   }
   for (const CommittedRecord& r : batch) {
     if (!held_.empty() && held_.count(r.vehicle_id) != 0) return false;  // waits for its run
@@ -120,6 +140,7 @@ void Monitor::OnRunChanged(const RunChange& change) {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     queue_.emplace_back(change);
+    ++waiting_[change.run.plan().vehicle_id()];
     ++enqueued_;
   }
   queue_cv_.notify_one();
@@ -187,6 +208,7 @@ void Monitor::ReleaseHeld(const std::string& vehicle_id) {
 void Monitor::Adopt(std::unique_ptr<VehicleState> state) {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
+    ++waiting_[state->vehicle_id];
     queue_.emplace_back(std::move(state));
     ++enqueued_;
   }
@@ -268,7 +290,8 @@ void Monitor::Stop() {
 void Monitor::Loop() {
   std::unique_lock<std::mutex> lock(queue_mu_);
   while (!stop_) {
-    queue_cv_.wait_for(lock, options_.tick, [this] { return stop_ || !queue_.empty(); });
+    queue_cv_.wait_for(lock, options_.tick,
+                       [this] { return stop_ || !queue_.empty() || !alarms_.empty(); });
     if (stop_) break;
     lock.unlock();
     Drain();
@@ -281,36 +304,65 @@ void Monitor::Loop() {
 
 void Monitor::Drain() {
   std::vector<Item> items;
+  std::vector<Item> alarms;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     items.swap(queue_);
+    alarms.swap(alarms_);
   }
-  if (items.empty()) return;
-  {
-    std::lock_guard<std::mutex> lock(state_mu_);
-    for (Item& item : items) {
-      if (auto* rec = std::get_if<CommittedRecord>(&item)) {
-        if (!held_.empty()) {
-          if (auto it = held_.find(rec->vehicle_id); it != held_.end()) {
-            it->second.push_back(std::move(*rec));
-            ++held_count_;
-            continue;
-          }
-        }
-        Process(*rec);
-      } else if (auto* adopted = std::get_if<std::unique_ptr<VehicleState>>(&item)) {
-        const std::string vehicle_id = (*adopted)->vehicle_id;
-        ApplyAdopted(std::move(*adopted));
-        ReleaseHeld(vehicle_id);
-      } else {
-        const RunChange& change = std::get<RunChange>(item);
-        ApplyRunChange(change);
-        ReleaseHeld(change.run.plan().vehicle_id());
+  // One item at a time under the state lock, released in between so that an alarm arriving
+  // meanwhile is evaluated on arrival; one that found the lock held is in alarms_ and is taken
+  // next, before the rest of `items` (none of its vehicle's records is among them).
+  size_t next = 0;
+  size_t next_alarm = 0;
+  while (next_alarm < alarms.size() || next < items.size()) {
+    Item& item = next_alarm < alarms.size() ? alarms[next_alarm++] : items[next++];
+    std::lock_guard<std::mutex> state(state_mu_);
+    const std::string vehicle_id = VehicleOf(item);  // Evaluate may move it out
+    Evaluate(item);
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (auto it = waiting_.find(vehicle_id); it != waiting_.end() && --it->second == 0) {
+      waiting_.erase(it);
+    }
+    ++drained_;
+    if (!alarms_.empty()) {
+      if (next_alarm == alarms.size()) {
+        alarms.clear();
+        next_alarm = 0;
       }
+      for (Item& a : alarms_) alarms.push_back(std::move(a));
+      alarms_.clear();
     }
   }
-  std::lock_guard<std::mutex> lock(queue_mu_);
-  drained_ += items.size();
+}
+
+const std::string& Monitor::VehicleOf(const Item& item) {
+  if (const auto* rec = std::get_if<CommittedRecord>(&item)) return rec->vehicle_id;
+  if (const auto* adopted = std::get_if<std::unique_ptr<VehicleState>>(&item)) {
+    return (*adopted)->vehicle_id;
+  }
+  return std::get<RunChange>(item).run.plan().vehicle_id();
+}
+
+void Monitor::Evaluate(Item& item) {
+  if (auto* rec = std::get_if<CommittedRecord>(&item)) {
+    if (!held_.empty()) {
+      if (auto it = held_.find(rec->vehicle_id); it != held_.end()) {
+        it->second.push_back(std::move(*rec));
+        ++held_count_;
+        return;
+      }
+    }
+    Process(*rec);
+  } else if (auto* adopted = std::get_if<std::unique_ptr<VehicleState>>(&item)) {
+    const std::string vehicle_id = (*adopted)->vehicle_id;
+    ApplyAdopted(std::move(*adopted));
+    ReleaseHeld(vehicle_id);
+  } else {
+    const RunChange& change = std::get<RunChange>(item);
+    ApplyRunChange(change);
+    ReleaseHeld(change.run.plan().vehicle_id());
+  }
 }
 
 void Monitor::RunOnce() {

@@ -2,7 +2,8 @@
 // and the clock-driven deadlines. It receives records from the ingest as they are accepted,
 // before their group commit (RecordObserver: enqueue only; see committed_record.h for why) and run
 // changes from the RunManager, and evaluates them on its own thread in arrival order, which per
-// vehicle is seq order (event time) except for alarms the agent sends ahead of its backlog.
+// vehicle is seq order (event time) except for alarms the agent sends ahead of its backlog;
+// alarms may also overtake other vehicles' queued records (below).
 //
 //   Monitor monitor(&alert_manager, &clock);
 //   run_manager.SetListener([&](const RunChange& c) { monitor.OnRunChanged(c); });
@@ -15,18 +16,27 @@
 // Tests and benchmarks may skip Start() and drive it synchronously with RunOnce(), and inject a
 // FakeClock: deadlines fire on RunOnce()/the thread's tick once the clock passes them.
 //
-// Alarms on arrival: with the thread running, a small batch holding an alarm (panic, door, seal)
-// is evaluated right away on the thread that delivers it (the ingest's gRPC thread), when the
-// monitor is idle -- nothing queued or being evaluated, its state lock free -- so the alert does
-// not wait for the monitor thread to be woken and scheduled (on a loaded machine that wait was the
-// tail of fix-to-alert latency: docs/benchmarks.md, "Live alert latency"). The batch is
-// evaluated whole and in order, exactly as the monitor thread would have: nothing jumps ahead of
-// the vehicle's earlier records. Otherwise it is queued as any other.
+// Alarms ahead of other vehicles' work: DESIGN §7 asks for each vehicle's records in seq order,
+// not for one order across vehicles, so with the thread running a small batch holding an alarm
+// (panic, door, seal) of a vehicle that has nothing queued or being evaluated -- no record, run
+// change or adopted state of its own still waiting -- need not wait for other vehicles' queued
+// records (on a busy machine that queue was the tail of fix-to-alert latency: docs/benchmarks.md,
+// "Live alert latency"). Such a batch is
+//   - evaluated on arrival, on the thread that delivers it (the ingest's gRPC thread), when the
+//     state lock is free: the alert does not wait for the monitor thread to be woken and
+//     scheduled. The monitor thread takes the state lock one queued item at a time, so it is
+//     free between items even while a long queue drains;
+//   - otherwise (the lock is held: a record being evaluated, a tick, a Fleet() read) queued in a
+//     lane of its own that the monitor thread takes before anything else, after the item it is
+//     evaluating.
+// A vehicle's later records queue behind its alarm, and an alarm of a vehicle with something
+// still waiting queues behind it like any other record, so each vehicle's records are evaluated
+// in the order they were accepted. The batch is evaluated whole and in order.
 //
-// Thread contract: OnAccepted / OnRunChanged are thread-safe and never block on evaluation
-// (a short mutex to append to the queue; an alarm batch evaluated on arrival only try-locks the
-// state). Evaluation happens on the monitor thread, on arrival as above, or in RunOnce() (no
-// thread), one at a time under the state lock. Fleet() is thread-safe.
+// Thread contract: OnAccepted / OnRunChanged / Adopt are thread-safe and never block on
+// evaluation (a short mutex to append to the queue; an alarm batch evaluated on arrival only
+// try-locks the state). Evaluation happens on the monitor thread, on arrival as above, or in
+// RunOnce() (no thread), one item at a time under the state lock. Fleet() is thread-safe.
 #ifndef CIT_DISPATCH_SERVER_MONITOR_MONITOR_H_
 #define CIT_DISPATCH_SERVER_MONITOR_MONITOR_H_
 
@@ -149,10 +159,12 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   uint64_t records_processed() const { return records_processed_.load(); }
   // Records evaluated on arrival (alarm batches, see above) instead of on the monitor thread.
   uint64_t records_evaluated_on_arrival() const { return evaluated_on_arrival_.load(); }
+  // Records of alarm batches that found the state lock held and were queued ahead (alarms_).
+  uint64_t records_queued_ahead() const { return queued_ahead_.load(); }
   // The monitor thread's id (default-constructed before Start()).
   std::thread::id thread_id() const { return thread_id_.load(); }
-  // Largest batch evaluated on arrival: urgent copies and live batches are a few records; a
-  // backlog batch that happens to hold a door event goes to the monitor thread.
+  // Largest alarm batch that goes ahead (on arrival or in alarms_): urgent copies and live
+  // batches are a few records; a backlog batch that happens to hold a door event is queued.
   static constexpr size_t kMaxRecordsOnArrival = 16;
 
  private:
@@ -184,8 +196,20 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   void RescheduleWindow(VehicleState& v);
   void DetachRun(VehicleState& v, SysTime t, Sink& sink);
   void Loop();
+  // Evaluates what is queued, one item at a time under the state lock, alarms_ first (also
+  // those that arrive meanwhile).
   void Drain();
-  // Evaluates `batch` now if it holds an alarm and the monitor is idle; false: queue it.
+  // Evaluates one queued item (state_mu_ held): a record (held while its vehicle waits for its
+  // run), a run change or an adopted state.
+  void Evaluate(Item& item);
+  // The vehicle an item belongs to.
+  static const std::string& VehicleOf(const Item& item);
+  // A batch that may go ahead of other vehicles' work: small and holding an alarm.
+  static bool IsAlarmBatch(std::span<const CommittedRecord> batch);
+  // None of the batch's vehicles has anything queued or being evaluated (queue_mu_ held).
+  bool NothingWaitingLocked(std::span<const CommittedRecord> batch) const;
+  // Evaluates an alarm batch now if the state lock is free and nothing of its vehicles waits;
+  // false: queue it.
   bool EvaluateOnArrival(std::span<const CommittedRecord> batch);
 
   // DeadlineScheduler
@@ -205,15 +229,23 @@ class Monitor final : public RecordObserver, private DeadlineScheduler {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::vector<Item> queue_;
+  // Alarm batches that found the state lock held: evaluated before queue_ and before the rest
+  // of what the monitor thread has taken off it (Drain). Only batches of vehicles with nothing
+  // waiting go here, so no vehicle's records are reordered.
+  std::vector<Item> alarms_;
+  // Per vehicle: its items in queue_ or alarms_, or taken off them and not yet evaluated
+  // (decremented under state_mu_ after the evaluation). No entry: nothing waits.
+  std::unordered_map<std::string, uint32_t> waiting_;
   uint64_t enqueued_ = 0;
   uint64_t drained_ = 0;  // items evaluated, under queue_mu_
   uint64_t ticks_ = 0;
   bool stop_ = false;
   std::thread thread_;
   std::atomic<std::thread::id> thread_id_{};
-  // The thread runs (Start() .. Stop()): only then are alarms evaluated on arrival.
+  // The thread runs (Start() .. Stop()): only then do alarms go ahead (on arrival or alarms_).
   std::atomic<bool> threaded_{false};
   std::atomic<uint64_t> evaluated_on_arrival_{0};
+  std::atomic<uint64_t> queued_ahead_{0};
 
   // Evaluation state (monitor thread; state_mu_ held while evaluating, so Fleet() can read).
   mutable std::mutex state_mu_;

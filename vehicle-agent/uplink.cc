@@ -35,6 +35,31 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeUplinkCredentials(
   return grpc::SslCredentials(opts);
 }
 
+// Set once gRPC is done with a Stream: its OnDone has handed the Stream to the io thread and
+// will touch it no more. Shared, so that Shutdown can wait for it without holding the Stream.
+class Uplink::Finished {
+ public:
+  void Set() {
+    std::lock_guard lock(mu_);
+    set_ = true;
+    cv_.notify_all();
+  }
+  bool IsSet() {
+    std::lock_guard lock(mu_);
+    return set_;
+  }
+  // Blocks until Set (true) or the timeout passed (false); any thread but gRPC's.
+  bool Wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return set_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool set_ = false;
+};
+
 // One attempt at the stream. gRPC callbacks only copy data and post to the io_context.
 class Uplink::Stream final
     : public grpc::ClientBidiReactor<cit::v1::AgentMessage, cit::v1::ServerMessage>,
@@ -62,11 +87,8 @@ class Uplink::Stream final
     RemoveHold();
   }
   bool ended() const { return ended_; }
-  // Blocks until OnDone ran (or the timeout passed); any thread but gRPC's.
-  bool WaitDone(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [this] { return done_; });
-  }
+  // Set when gRPC is done with this stream.
+  const std::shared_ptr<Finished>& finished() const { return finished_; }
 
   void OnReadDone(bool ok) override {
     auto self = shared_from_this();
@@ -81,12 +103,17 @@ class Uplink::Stream final
     auto self = shared_from_this();
     boost::asio::post(io_, [self, ok] { self->owner_->OnWriteDone(self, ok); });
   }
+  // The self-reference goes to the io thread, and gRPC's thread holds none after the post: the
+  // io thread (or the io_context's destruction) releases the Stream, its ClientContext and with
+  // it maybe the last reference to the channel. Released here, after Shutdown had returned, the
+  // channel was now and then destroyed on gRPC's own thread while the owner tore down, and
+  // gRPC 1.51 aborted (ref_counted.h "prior > 0") in its callback queue or global shutdown.
   void OnDone(const grpc::Status& status) override {
-    std::shared_ptr<Stream> self = std::move(self_);
-    boost::asio::post(io_, [self, status] { self->owner_->OnDone(self, status); });
-    std::lock_guard lock(mu_);
-    done_ = true;
-    cv_.notify_all();
+    std::shared_ptr<Finished> finished = finished_;
+    boost::asio::post(io_,
+                      [self = std::move(self_), status] { self->owner_->OnDone(self, status); });
+    // Nothing of *this from here on: the io thread may have destroyed it already.
+    finished->Set();
   }
 
  private:
@@ -97,9 +124,7 @@ class Uplink::Stream final
   cit::v1::AgentMessage out_;
   std::shared_ptr<Stream> self_;
   bool ended_ = false;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
+  std::shared_ptr<Finished> finished_ = std::make_shared<Finished>();
 };
 
 Uplink::Uplink(boost::asio::io_context& io, const AgentConfig::Uplink& config,
@@ -202,8 +227,8 @@ void Uplink::DropStream(const std::shared_ptr<Stream>& s, const std::string& why
   }
   welcome_timer_.cancel();
   s->End();
-  std::erase_if(ending_, [](const std::weak_ptr<Stream>& w) { return w.expired(); });
-  ending_.push_back(s);
+  std::erase_if(ending_, [](const std::shared_ptr<Finished>& f) { return f->IsSet(); });
+  ending_.push_back(s->finished());
   stream_.reset();
   welcomed_ = false;
   write_in_flight_ = false;
@@ -368,12 +393,10 @@ void Uplink::Shutdown() {
   if (stream_) {
     std::shared_ptr<Stream> s = std::move(stream_);
     s->End();
-    ending_.push_back(s);
+    ending_.push_back(s->finished());
   }
-  for (const auto& w : ending_) {
-    if (auto s = w.lock(); s && !s->WaitDone(std::chrono::seconds(5))) {
-      spdlog::warn("uplink: stream did not finish in 5 s");
-    }
+  for (const std::shared_ptr<Finished>& f : ending_) {
+    if (!f->Wait(std::chrono::seconds(5))) spdlog::warn("uplink: stream did not finish in 5 s");
   }
   ending_.clear();
   welcomed_ = false;

@@ -91,6 +91,7 @@ class Uplink final {
 
  private:
   class Stream;
+  class Finished;
   void Connect();
   void ScheduleReconnect();
   void OnMessage(const std::shared_ptr<Stream>& s, const cit::v1::ServerMessage& msg);
@@ -117,8 +118,9 @@ class Uplink final {
   size_t failed_in_a_row_ = 0;  // attempts without a Welcome since the last one, any address
   std::shared_ptr<Stream> stream_;
   // Streams ended but maybe not yet finished by gRPC; Shutdown waits for them so no gRPC thread
-  // posts to the io_context after the agent is gone.
-  std::vector<std::weak_ptr<Stream>> ending_;
+  // posts to the io_context, or holds a stream (and through its context a channel), after the
+  // agent is gone.
+  std::vector<std::shared_ptr<Finished>> ending_;
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer welcome_timer_;
   std::chrono::milliseconds backoff_;

@@ -640,8 +640,10 @@ TEST_F(TwoInstancesTest, EveryInstanceShowsTheTruckWhereItsOwnerJudgedIt) {
     r.mutable_fix()->set_mode(cit::v1::FIX_MODE_3D);
     return r;
   };
-  // The operator's channels outlive the agent's (declared first): gRPC 1.51 aborted now and
-  // then in its shared callback queue when they were torn down before the agent's.
+  // The operator's channels outlive the agent's (declared first). They were put first when gRPC
+  // 1.51 aborted now and then as they went before the agent's; the cause was the uplink's (gRPC's
+  // thread released the agent's last stream after Uplink::Shutdown; fixed, and tested by
+  // UplinkTest.TornDownWithItsStreamOpen...), the order stays.
   auto on_b = stub(b);
   std::unique_ptr<cit::v1::Dispatch::Stub> on_a;
   test::TempDir journal;

@@ -3,12 +3,14 @@
 // records jumping the queue, mTLS with a vehicle certificate.
 #include "vehicle-agent/uplink.h"
 
+#include <grpc/grpc.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <future>
+#include <string>
 #include <thread>
 
 #include "dispatch-server/server/dispatch_server.h"
@@ -337,6 +339,41 @@ TEST(UplinkTest, MutualTlsPresentsTheVehicleCertificate) {
   ASSERT_FALSE(st.peer_identities.empty());
   EXPECT_NE(std::find(st.peer_identities.begin(), st.peer_identities.end(), "truck-7"),
             st.peer_identities.end());
+}
+
+// The uplink as the process's only gRPC user, torn down with its stream open, twenty times: each
+// teardown releases the last channel, so gRPC's global shutdown runs each time. gRPC's callback
+// thread used to hold the last reference to the ended stream (and through its ClientContext to
+// the channel) a moment after Uplink::Shutdown returned: the channel, gRPC's callback queue and
+// gRPC itself were then torn down from gRPC's own thread, at a process's end while exit()
+// destroyed gRPC's globals, and gRPC 1.51 aborted ("ref_counted.h:183 prior > 0") now and then.
+// The server runs in a process of its own, so that nothing else here holds gRPC.
+TEST(UplinkTest, TornDownWithItsStreamOpenTwentyTimesAsTheOnlyGrpcUserInTheProcess) {
+  test::TempDir dir;
+  const int port = test::FreeTcpPort();
+  const int operator_port = test::FreeTcpPort();
+  test::Process server(
+      {test::BuiltProgram("dispatch-server/dispatch-server").string(), "--telemetry-listen",
+       "127.0.0.1:" + std::to_string(port), "--operator-listen",
+       "127.0.0.1:" + std::to_string(operator_port), "--metrics-listen", "", "--http-listen", "",
+       "--insecure-dev", "--database", (dir.path() / "dispatch.db").string()},
+      dir.path() / "server.log");
+  const auto log = [&] { return test::ReadFile(dir.path() / "server.log"); };
+  ASSERT_TRUE(test::WaitFor([&] { return log().find("event=server_started") != std::string::npos; },
+                            std::chrono::seconds(30)))
+      << log();
+  for (uint64_t i = 1; i <= 20; ++i) {
+    {
+      AgentSide agent(dir.path() / "journal", InsecureConfig(port));
+      ASSERT_TRUE(agent.start_status().ok()) << agent.start_status();
+      agent.AddFixes(1);
+      ASSERT_TRUE(test::WaitFor([&] { return agent.AckedThrough() >= i; })) << log();
+      ASSERT_GE(agent.Stats().welcomes, 1u);  // the stream is open when the agent goes
+    }
+    // Nothing of the agent's is left in gRPC: its last channel went, and gRPC shut down, on this
+    // thread before the agent's destructor returned (not later on one of gRPC's own threads).
+    ASSERT_EQ(grpc_is_initialized(), 0) << "after agent " << i;
+  }
 }
 
 }  // namespace

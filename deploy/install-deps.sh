@@ -21,6 +21,8 @@ packages=(
   prometheus-cpp-dev libcivetweb-dev
   # storage, crypto
   libsqlite3-dev sqlite3 libssl-dev openssl
+  # the dispatch-server's allocator (a third of its CPU per fix went to glibc's malloc)
+  libjemalloc-dev
   # notifications: webhooks and SMTP with STARTTLS
   libcurl4-openssl-dev
   # PostgreSQL store backend (libpqxx) and the server the store tests start in a temp dir

@@ -1,5 +1,6 @@
 #include "dispatch-server/metrics/process_memory.h"
 
+#include <dlfcn.h>
 #include <malloc.h>
 
 #include <fstream>
@@ -24,11 +25,38 @@ void ReadStatus(ProcessMemory* m) {
   }
 }
 
+// jemalloc's control interface, when the process allocates through jemalloc (the
+// dispatch-server is linked with it; tests and tools are not). Looked up at run time so that
+// this library does not depend on the allocator.
+using MallctlFn = int (*)(const char*, void*, size_t*, void*, size_t);
+
+MallctlFn Mallctl() {
+  static const MallctlFn fn = reinterpret_cast<MallctlFn>(dlsym(RTLD_DEFAULT, "mallctl"));
+  return fn;
+}
+
+size_t JemallocStat(MallctlFn mallctl, const char* name) {
+  size_t value = 0;
+  size_t len = sizeof value;
+  return mallctl(name, &value, &len, nullptr, 0) == 0 ? value : 0;
+}
+
 }  // namespace
 
 ProcessMemory ReadProcessMemory() {
   ProcessMemory m;
   ReadStatus(&m);
+  if (MallctlFn mallctl = Mallctl(); mallctl != nullptr) {
+    // jemalloc caches its statistics: advancing the epoch refreshes them.
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    mallctl("epoch", &epoch, &len, &epoch, len);
+    const size_t allocated = JemallocStat(mallctl, "stats.allocated");
+    const size_t resident = JemallocStat(mallctl, "stats.resident");
+    m.malloc_in_use_bytes = static_cast<int64_t>(allocated);
+    m.malloc_free_bytes = static_cast<int64_t>(resident > allocated ? resident - allocated : 0);
+    return m;
+  }
   const struct mallinfo2 mi = mallinfo2();
   m.malloc_in_use_bytes = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
   m.malloc_free_bytes = static_cast<int64_t>(mi.fordblks);

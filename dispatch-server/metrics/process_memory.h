@@ -1,4 +1,4 @@
-// The server's own memory, read from the kernel and from glibc's allocator, for the metrics
+// The server's own memory, read from the kernel and from the allocator, for the metrics
 // port and the start-up log (issue 16: RSS under a reconnect storm must stay under a bound).
 //
 //   ProcessMemory m = ReadProcessMemory();          // resident, peak, malloc in use / free
@@ -8,7 +8,10 @@
 // whether a high RSS is live data (connections, records in flight) or memory the allocator
 // keeps after a burst (fragmentation), which need different remedies.
 //
-// Thread contract: free functions, safe from any thread (mallinfo2 takes the arenas' locks).
+// The allocator is jemalloc in the dispatch-server (found at run time through its mallctl),
+// glibc's malloc elsewhere (tests, tools).
+//
+// Thread contract: free functions, safe from any thread (both allocators lock their statistics).
 #ifndef CIT_DISPATCH_METRICS_PROCESS_MEMORY_H_
 #define CIT_DISPATCH_METRICS_PROCESS_MEMORY_H_
 
@@ -21,8 +24,11 @@ namespace cit::dispatch {
 struct ProcessMemory {
   int64_t resident_bytes = 0;       // VmRSS
   int64_t resident_peak_bytes = 0;  // VmHWM
-  int64_t malloc_in_use_bytes = 0;  // glibc: allocated chunks, heap and mmap'd
-  int64_t malloc_free_bytes = 0;    // glibc: free chunks kept in the arenas
+  // glibc: allocated chunks, heap and mmap'd; jemalloc: stats.allocated.
+  int64_t malloc_in_use_bytes = 0;
+  // glibc: free chunks kept in the arenas; jemalloc: stats.resident - stats.allocated (pages
+  // it holds resident beyond what is allocated, its metadata included).
+  int64_t malloc_free_bytes = 0;
 };
 
 // Zero fields for what could not be read (no /proc).
